@@ -1,0 +1,187 @@
+//! FAQ articles: create, read, replace, delete, bulk import. Every change is
+//! written to the store first, then announced on `kb.changes` so that every
+//! knowledge-base index follows.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use switchboard_bus::OutgoingMessage;
+use switchboard_core::events::KbChange;
+use switchboard_core::kb::{Faq, NewFaq, valid_faq_id};
+use time::OffsetDateTime;
+
+use crate::ApiState;
+use crate::body::{JsonBody, read_limited};
+use crate::error::ApiError;
+
+/// Largest import file accepted in one request.
+pub const IMPORT_LIMIT: usize = 32 * 1024 * 1024;
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 500;
+
+fn not_found() -> ApiError {
+    ApiError::NotFound { what: "FAQ" }
+}
+
+fn checked_id(id: &str) -> Result<&str, ApiError> {
+    if valid_faq_id(id) { Ok(id) } else { Err(not_found()) }
+}
+
+/// Announces changed articles; waits until the bus has them.
+async fn announce(state: &ApiState, changes: Vec<KbChange>) -> Result<(), ApiError> {
+    let topic = state.topics.kb_changes();
+    let sends = changes.iter().map(|change| {
+        let id = match change {
+            KbChange::FaqChanged { id } | KbChange::FaqDeleted { id } => id,
+        };
+        let message = OutgoingMessage {
+            topic: topic.clone(),
+            key: Some(id.as_bytes().to_vec()),
+            payload: serde_json::to_vec(change).unwrap_or_default(),
+            headers: Default::default(),
+        };
+        state.bus.produce(message)
+    });
+    for result in futures::future::join_all(sends).await {
+        if let Err(error) = result {
+            tracing::warn!(%error, "cannot announce an FAQ change");
+            return Err(ApiError::Unavailable(
+                "the change is stored but the knowledge base could not be told; retry the request".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn create_faq(
+    State(state): State<ApiState>,
+    JsonBody(input): JsonBody<NewFaq>,
+) -> Result<Response, ApiError> {
+    let faq = input.validate(uuid_like_id, OffsetDateTime::now_utc())?;
+    if state.store.get_faq(&faq.id).await?.is_some() {
+        return Err(ApiError::Conflict(format!(
+            "an FAQ with id `{}` exists; PUT /v1/faqs/{} replaces it",
+            faq.id, faq.id
+        )));
+    }
+    state.store.upsert_faqs(std::slice::from_ref(&faq)).await?;
+    announce(&state, vec![KbChange::FaqChanged { id: faq.id.clone() }]).await?;
+    let stored = state.store.get_faq(&faq.id).await?.ok_or_else(not_found)?;
+    let mut response = (StatusCode::CREATED, Json(stored)).into_response();
+    if let Ok(location) = format!("/v1/faqs/{}", faq.id).parse() {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+fn uuid_like_id() -> String {
+    switchboard_core::ids::EventId::new().to_string()
+}
+
+pub(crate) async fn put_faq(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<NewFaq>,
+) -> Result<Response, ApiError> {
+    if input.id.as_deref().is_some_and(|body_id| body_id.trim() != id) {
+        return Err(ApiError::InvalidBody {
+            field: "id".into(),
+            message: "`id` differs from the id in the path".into(),
+        });
+    }
+    let faq = NewFaq { id: Some(id), ..input }.validate(String::new, OffsetDateTime::now_utc())?;
+    let created = state.store.upsert_faqs(std::slice::from_ref(&faq)).await?;
+    announce(&state, vec![KbChange::FaqChanged { id: faq.id.clone() }]).await?;
+    let stored = state.store.get_faq(&faq.id).await?.ok_or_else(not_found)?;
+    let status = if created.first() == Some(&true) { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(stored)).into_response())
+}
+
+pub(crate) async fn get_faq(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Json<Faq>, ApiError> {
+    let faq = state.store.get_faq(checked_id(&id)?).await?.ok_or_else(not_found)?;
+    Ok(Json(faq))
+}
+
+pub(crate) async fn delete_faq(State(state): State<ApiState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    if !state.store.delete_faq(checked_id(&id)?).await? {
+        return Err(not_found());
+    }
+    announce(&state, vec![KbChange::FaqDeleted { id }]).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ListParameters {
+    after: Option<String>,
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct FaqList {
+    items: Vec<Faq>,
+    next_cursor: Option<String>,
+}
+
+pub(crate) async fn list_faqs(
+    State(state): State<ApiState>,
+    parameters: Result<Query<ListParameters>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<FaqList>, ApiError> {
+    let Query(parameters) = parameters
+        .map_err(|rejection| ApiError::InvalidParameter { field: "query".into(), message: rejection.body_text() })?;
+    let limit = parameters.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::InvalidParameter {
+            field: "limit".into(),
+            message: format!("`limit` must be from 1 to {MAX_PAGE}"),
+        });
+    }
+    let mut items = state.store.list_faqs(parameters.after.as_deref(), limit + 1).await?;
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(|faq| faq.id.clone())
+    } else {
+        None
+    };
+    Ok(Json(FaqList { items, next_cursor }))
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ImportSummary {
+    imported: usize,
+    created: usize,
+    updated: usize,
+}
+
+/// `POST /v1/faqs/import` with a JSON Lines body, one article per line (as
+/// `switchboard kb import` reads). All or nothing: a bad line rejects the
+/// whole file, naming the line.
+pub(crate) async fn import_faqs(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<ImportSummary>, ApiError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or_default();
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    if !matches!(essence.as_str(), "application/x-ndjson" | "application/jsonl" | "application/json-lines") {
+        return Err(ApiError::UnsupportedMediaType { expected: "application/x-ndjson" });
+    }
+    let bytes = read_limited(body, IMPORT_LIMIT).await?;
+    let faqs = parse_import(&bytes)?;
+    let created = state.store.upsert_faqs(&faqs).await?;
+    announce(&state, faqs.iter().map(|faq| KbChange::FaqChanged { id: faq.id.clone() }).collect()).await?;
+    let created_count = created.iter().filter(|created| **created).count();
+    Ok(Json(ImportSummary { imported: faqs.len(), created: created_count, updated: faqs.len() - created_count }))
+}
+
+/// Parses and validates an import file, naming the line or article at fault.
+fn parse_import(bytes: &[u8]) -> Result<Vec<Faq>, ApiError> {
+    switchboard_kb::stage::faqs_from_jsonl(bytes, "request body").map_err(|error| match error {
+        switchboard_kb::Error::Input { line, message, .. } => {
+            ApiError::InvalidBody { field: format!("line {line}"), message }
+        }
+        other => ApiError::InvalidBody { field: String::new(), message: other.to_string() },
+    })
+}

@@ -1,0 +1,59 @@
+//! Per-company settings: `GET`/`PUT /v1/companies/{company}/settings`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+
+use crate::ApiState;
+use crate::body::JsonBody;
+use crate::error::ApiError;
+
+#[derive(Debug, Serialize)]
+pub(crate) struct CompanySettings {
+    company: String,
+    /// The knowledge base answers this company's customers directly when
+    /// its best FAQ match reaches this confidence; `null` (the default):
+    /// never.
+    auto_answer_threshold: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SettingsInput {
+    auto_answer_threshold: Option<f64>,
+}
+
+fn checked_company(company: &str) -> Result<&str, ApiError> {
+    let length = company.chars().count();
+    if (1..=switchboard_core::ticket::limits::COMPANY_MAX_CHARS).contains(&length) {
+        Ok(company)
+    } else {
+        Err(ApiError::InvalidParameter { field: "company".into(), message: "not a company name".into() })
+    }
+}
+
+pub(crate) async fn get_settings(
+    State(state): State<ApiState>,
+    Path(company): Path<String>,
+) -> Result<Json<CompanySettings>, ApiError> {
+    let threshold = state.store.auto_answer_threshold(checked_company(&company)?).await?;
+    Ok(Json(CompanySettings { company, auto_answer_threshold: threshold }))
+}
+
+pub(crate) async fn put_settings(
+    State(state): State<ApiState>,
+    Path(company): Path<String>,
+    JsonBody(input): JsonBody<SettingsInput>,
+) -> Result<Json<CompanySettings>, ApiError> {
+    checked_company(&company)?;
+    if let Some(threshold) = input.auto_answer_threshold
+        && !(0.0..=1.0).contains(&threshold)
+    {
+        return Err(ApiError::InvalidBody {
+            field: "auto_answer_threshold".into(),
+            message: "`auto_answer_threshold` is a confidence from 0 to 1, or null to turn auto-answer off".into(),
+        });
+    }
+    state.store.set_auto_answer_threshold(&company, input.auto_answer_threshold).await?;
+    Ok(Json(CompanySettings { company, auto_answer_threshold: input.auto_answer_threshold }))
+}

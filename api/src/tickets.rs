@@ -1,0 +1,157 @@
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use serde::{Deserialize, Serialize};
+use switchboard_core::{Status, Ticket, TicketId, Urgency};
+use switchboard_store::TicketFilter;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::ApiState;
+use crate::body::JsonBody;
+use crate::error::ApiError;
+
+const DEFAULT_PAGE_SIZE: u32 = 50;
+
+pub(crate) async fn get_ticket(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<Ticket>, ApiError> {
+    // A malformed id cannot name a ticket: same answer as an unknown one.
+    let id: TicketId = id.parse().map_err(|_| ApiError::NotFound { what: "ticket" })?;
+    let ticket = state.store.get_ticket(id).await?.ok_or(ApiError::NotFound { what: "ticket" })?;
+    Ok(Json(ticket))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ListParameters {
+    status: Option<String>,
+    urgency: Option<String>,
+    tag: Option<String>,
+    company: Option<String>,
+    created_after: Option<String>,
+    created_before: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+    category: Option<String>,
+    needs_triage: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct TicketList {
+    items: Vec<Ticket>,
+    next_cursor: Option<String>,
+}
+
+pub(crate) async fn list_tickets(
+    State(state): State<ApiState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<TicketList>, ApiError> {
+    let parameters: ListParameters = serde_urlencoded::from_str(query.as_deref().unwrap_or_default())
+        .map_err(|error| invalid("query", format!("cannot parse the query string: {error}")))?;
+    let filter = TicketFilter {
+        status: parameters.status.as_deref().map(parse_status).transpose()?,
+        urgency: parameters.urgency.as_deref().map(parse_urgency).transpose()?,
+        tag: non_empty(parameters.tag),
+        company: non_empty(parameters.company),
+        created_after: parameters.created_after.as_deref().map(|t| parse_time("created_after", t)).transpose()?,
+        created_before: parameters.created_before.as_deref().map(|t| parse_time("created_before", t)).transpose()?,
+        category: non_empty(parameters.category),
+        needs_human_triage: match parameters.needs_triage.as_deref() {
+            None | Some("") => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(_) => return Err(invalid("needs_triage", "`needs_triage` is `true` or `false`")),
+        },
+    };
+    let limit = match parameters.limit.as_deref() {
+        None | Some("") => DEFAULT_PAGE_SIZE,
+        Some(text) => match text.parse::<u32>() {
+            Ok(limit) if (1..=switchboard_store::tickets::MAX_PAGE_SIZE).contains(&limit) => limit,
+            _ => {
+                return Err(invalid(
+                    "limit",
+                    format!("`limit` must be a whole number from 1 to {}", switchboard_store::tickets::MAX_PAGE_SIZE),
+                ));
+            }
+        },
+    };
+    let cursor = non_empty(parameters.cursor);
+    let page = state.store.list_tickets(&filter, limit, cursor.as_deref()).await?;
+    Ok(Json(TicketList { items: page.items, next_cursor: page.next_cursor }))
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::InvalidParameter { field: field.to_owned(), message: message.into() }
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|text| !text.is_empty())
+}
+
+fn parse_status(text: &str) -> Result<Status, ApiError> {
+    Status::parse(text).ok_or_else(|| {
+        let known: Vec<&str> = Status::ALL.iter().map(|status| status.as_str()).collect();
+        invalid("status", format!("unknown status `{text}`; one of {}", known.join(", ")))
+    })
+}
+
+fn parse_urgency(text: &str) -> Result<Urgency, ApiError> {
+    Urgency::parse(text).ok_or_else(|| {
+        let known: Vec<&str> = Urgency::ALL.iter().map(|urgency| urgency.as_str()).collect();
+        invalid("urgency", format!("unknown urgency `{text}`; one of {}", known.join(", ")))
+    })
+}
+
+fn parse_time(field: &str, text: &str) -> Result<OffsetDateTime, ApiError> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .map_err(|_| invalid(field, format!("`{field}` must be an RFC 3339 time such as 2026-01-31T09:00:00Z")))
+}
+
+/// What staff may correct on a ticket today.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LabelsInput {
+    category: Option<String>,
+    urgency: Option<String>,
+}
+
+/// `PATCH /v1/tickets/{id}`: staff set or correct the category and urgency.
+/// These labels are kept whatever the pipeline says later, and retraining
+/// (`switchboard triage train --from-store`) learns from them.
+pub(crate) async fn patch_ticket(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    JsonBody(input): JsonBody<LabelsInput>,
+) -> Result<Json<Ticket>, ApiError> {
+    let id: TicketId = id.parse().map_err(|_| ApiError::NotFound { what: "ticket" })?;
+    let category = match input.category.as_deref().map(str::trim) {
+        Some("") => {
+            return Err(ApiError::InvalidBody {
+                field: "category".into(),
+                message: "`category` must not be empty".into(),
+            });
+        }
+        Some(category) if category.chars().count() > 200 => {
+            return Err(ApiError::InvalidBody { field: "category".into(), message: "`category` is too long".into() });
+        }
+        other => other,
+    };
+    let urgency = match input.urgency.as_deref() {
+        None => None,
+        Some(text) => Some(Urgency::parse(text).ok_or_else(|| ApiError::InvalidBody {
+            field: "urgency".into(),
+            message: format!("unknown urgency `{text}`; one of low, normal, high, critical"),
+        })?),
+    };
+    if category.is_none() && urgency.is_none() {
+        return Err(ApiError::InvalidBody {
+            field: String::new(),
+            message: "give `category`, `urgency` or both".into(),
+        });
+    }
+    if !state.store.set_staff_labels(id, category, urgency).await? {
+        return Err(ApiError::NotFound { what: "ticket" });
+    }
+    let ticket = state.store.get_ticket(id).await?.ok_or(ApiError::NotFound { what: "ticket" })?;
+    Ok(Json(ticket))
+}

@@ -1,0 +1,293 @@
+//! Load generator for `POST /v1/tickets`.
+//!
+//! In one run it measures, one after the other and with the same clients:
+//!
+//! * `bare`: a plain axum handler in a child process that parses and
+//!   validates the same JSON and answers 202 (the floor: HTTP + JSON);
+//! * `embedded`: `switchboard up` on the embedded log and SQLite;
+//! * `kafka`: `switchboard ingest` on Kafka (and PostgreSQL for the store).
+//!
+//! Each server runs in its own process; this process only sends requests and
+//! times them. It prints a table of accepted tickets/s and latency
+//! percentiles.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+#[derive(Debug, Parser)]
+#[command(name = "switchboard-loadgen", about = "Load generator for POST /v1/tickets")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Mode>,
+
+    /// Modes to measure, in order.
+    #[arg(long, value_delimiter = ',', default_values = ["bare", "embedded", "kafka"])]
+    modes: Vec<Target>,
+    /// Concurrent clients (each keeps one connection and one request in flight).
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Measured time per mode, after the warm-up.
+    #[arg(long, default_value = "10", value_name = "SECONDS")]
+    duration: u64,
+    /// Warm-up time per mode (not measured).
+    #[arg(long, default_value = "2", value_name = "SECONDS")]
+    warmup: u64,
+    /// The switchboard binary to measure.
+    #[arg(long, default_value = "target/release/switchboard")]
+    switchboard: PathBuf,
+    /// Kafka brokers for the kafka mode.
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    kafka_brokers: String,
+    /// PostgreSQL server for the kafka mode (a fresh database is created).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
+    postgres: String,
+    /// A CSV file whose first column supplies realistic ticket texts (e.g.
+    /// ../shared/data/bitext/utterances.csv); synthetic texts otherwise.
+    #[arg(long)]
+    texts: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Mode {
+    /// Internal: serve the bare axum handler (started by the load generator).
+    ServeBare,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Target {
+    Bare,
+    Embedded,
+    Kafka,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Some(Mode::ServeBare) = cli.command {
+        return serve_bare().await;
+    }
+    let bodies = Arc::new(load_bodies(cli.texts.as_deref())?);
+    println!(
+        "{} clients, {}s warm-up + {}s measured per mode, {} distinct bodies",
+        cli.connections,
+        cli.warmup,
+        cli.duration,
+        bodies.len()
+    );
+    println!("{:<10} {:>12} {:>10} {:>10} {:>10} {:>8}", "mode", "accepted/s", "p50 ms", "p99 ms", "max ms", "errors");
+    for target in &cli.modes {
+        let scratch = tempfile::tempdir()?;
+        let mut server = start_server(*target, &cli, scratch.path()).await?;
+        let report = drive(&server.url, &bodies, &cli).await?;
+        println!(
+            "{:<10} {:>12.0} {:>10.2} {:>10.2} {:>10.2} {:>8}",
+            format!("{target:?}").to_lowercase(),
+            report.accepted_per_second,
+            report.p50_ms,
+            report.p99_ms,
+            report.max_ms,
+            report.errors
+        );
+        server.child.start_kill().ok();
+        server.child.wait().await.ok();
+    }
+    Ok(())
+}
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+async fn start_server(target: Target, cli: &Cli, scratch: &std::path::Path) -> anyhow::Result<Server> {
+    let mut command = match target {
+        Target::Bare => {
+            let mut command = Command::new(std::env::current_exe()?);
+            command.arg("serve-bare");
+            command
+        }
+        Target::Embedded => {
+            let mut command = Command::new(&cli.switchboard);
+            command.args(["up", "--listen", "127.0.0.1:0", "--data-dir"]).arg(scratch.join("data"));
+            command
+        }
+        Target::Kafka => {
+            let database = format!("loadgen_{}", uuid::Uuid::new_v4().simple());
+            let created = Command::new("psql")
+                .args([&format!("{}/postgres", cli.postgres), "-qc", &format!("CREATE DATABASE {database}")])
+                .status()
+                .await
+                .context("running psql to create the benchmark database")?;
+            anyhow::ensure!(created.success(), "cannot create a PostgreSQL database at {}", cli.postgres);
+            let mut command = Command::new(&cli.switchboard);
+            command
+                .args(["ingest", "--listen", "127.0.0.1:0"])
+                .env("SWITCHBOARD_BUS__BACKEND", "kafka")
+                .env("SWITCHBOARD_BUS__KAFKA__BROKERS", &cli.kafka_brokers)
+                .env("SWITCHBOARD_BUS__TOPIC_PREFIX", format!("{database}-"))
+                .env("SWITCHBOARD_STORE__URL", format!("{}/{database}", cli.postgres));
+            command
+        }
+    };
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(std::fs::File::create(scratch.join("server.log"))?))
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true);
+    let mut child = command.spawn().with_context(|| format!("starting the {target:?} server"))?;
+    let stdout = child.stdout.take().context("server stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .context("the server did not start in time")??
+        .context("the server exited at start")?;
+    let address = line.rsplit("http://").next().context("no address in the server's first line")?.trim().to_owned();
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok(Server { child, url: format!("http://{address}/v1/tickets") })
+}
+
+struct Report {
+    accepted_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    errors: usize,
+}
+
+async fn drive(url: &str, bodies: &Arc<Vec<Vec<u8>>>, cli: &Cli) -> anyhow::Result<Report> {
+    let warmup_end = Instant::now() + Duration::from_secs(cli.warmup);
+    let end = warmup_end + Duration::from_secs(cli.duration);
+    let mut workers = Vec::with_capacity(cli.connections);
+    for worker in 0..cli.connections {
+        let url = url.to_owned();
+        let bodies = bodies.clone();
+        workers.push(tokio::spawn(async move {
+            let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().expect("client");
+            let mut latencies_us: Vec<u32> = Vec::new();
+            let mut errors = 0_usize;
+            let mut index = worker;
+            loop {
+                let started = Instant::now();
+                if started >= end {
+                    break;
+                }
+                index = (index + 7919) % bodies.len();
+                let result = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(bodies[index].clone())
+                    .send()
+                    .await;
+                let accepted = matches!(&result, Ok(response) if response.status() == reqwest::StatusCode::ACCEPTED);
+                if let Ok(response) = result {
+                    let _ = response.bytes().await;
+                }
+                if started >= warmup_end {
+                    if accepted {
+                        latencies_us.push(started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                    } else {
+                        errors += 1;
+                    }
+                }
+            }
+            (latencies_us, errors)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for worker in workers {
+        let (worker_latencies, worker_errors) = worker.await?;
+        latencies.extend(worker_latencies);
+        errors += worker_errors;
+    }
+    latencies.sort_unstable();
+    let percentile = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return f64::NAN;
+        }
+        let rank = ((p / 100.0) * (latencies.len() - 1) as f64).round() as usize;
+        f64::from(latencies[rank]) / 1000.0
+    };
+    Ok(Report {
+        accepted_per_second: latencies.len() as f64 / cli.duration as f64,
+        p50_ms: percentile(50.0),
+        p99_ms: percentile(99.0),
+        max_ms: latencies.last().map_or(f64::NAN, |max| f64::from(*max) / 1000.0),
+        errors,
+    })
+}
+
+fn load_bodies(texts: Option<&std::path::Path>) -> anyhow::Result<Vec<Vec<u8>>> {
+    let descriptions: Vec<String> = match texts {
+        Some(path) => {
+            let content = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            content
+                .lines()
+                .skip(1)
+                .filter_map(|line| {
+                    line.split(',').find(|field| field.len() > 20).map(|field| field.trim_matches('"').to_owned())
+                })
+                .take(5_000)
+                .collect()
+        }
+        None => (0..1_000)
+            .map(|i| {
+                format!(
+                    "Printer {i} on floor {} shows error E-{} and jams every few pages since the update.",
+                    i % 7,
+                    i % 97
+                )
+            })
+            .collect(),
+    };
+    anyhow::ensure!(!descriptions.is_empty(), "no texts found");
+    Ok(descriptions
+        .iter()
+        .enumerate()
+        .map(|(i, description)| {
+            serde_json::json!({
+                "title": description.chars().take(60).collect::<String>(),
+                "description": description,
+                "requester": {"email": format!("customer{i}@example.com"), "name": "Load Test"},
+                "company": "acme",
+                "tags": ["load", "bench"],
+                "equipment": {"model": "LaserJet 4000", "serial": format!("SN-{i}")},
+            })
+            .to_string()
+            .into_bytes()
+        })
+        .collect())
+}
+
+/// The floor: the same JSON parsed and validated by the same domain code,
+/// answered with 202 at once.
+async fn serve_bare() -> anyhow::Result<()> {
+    use axum::Json;
+    use axum::http::StatusCode;
+    use axum::routing::post;
+    use switchboard_core::ticket::NewTicket;
+    use switchboard_core::{Channel, TicketId};
+
+    async fn accept(body: axum::body::Bytes) -> (StatusCode, Json<serde_json::Value>) {
+        let parsed: Result<NewTicket, _> = serde_json::from_slice(&body);
+        match parsed.map(|ticket| ticket.validate(TicketId::new(), Channel::Api, time::OffsetDateTime::now_utc())) {
+            Ok(Ok(ticket)) => (
+                StatusCode::ACCEPTED,
+                Json(serde_json::json!({"id": ticket.id, "status_url": format!("/v1/tickets/{}", ticket.id)})),
+            ),
+            _ => (StatusCode::UNPROCESSABLE_ENTITY, Json(serde_json::json!({"error": {"code": "invalid"}}))),
+        }
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    println!("bare listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, axum::Router::new().route("/v1/tickets", post(accept))).await?;
+    Ok(())
+}

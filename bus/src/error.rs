@@ -1,0 +1,56 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use thiserror::Error;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Error, Clone)]
+pub enum Error {
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error("cannot create topic `{topic}`: {code}")]
+    CreateTopic { topic: String, code: RDKafkaErrorCode },
+    #[error("the embedded log failed")]
+    Store(#[source] Arc<switchboard_store::Error>),
+    #[error("unknown topic `{0}`: topics are created at start-up, never on first use")]
+    UnknownTopic(String),
+    #[error("the bus is shut down")]
+    Closed,
+    #[error("no answer from the bus within {0:?}")]
+    Timeout(Duration),
+    #[error("invalid message: {0}")]
+    Invalid(String),
+}
+
+impl From<switchboard_store::Error> for Error {
+    fn from(error: switchboard_store::Error) -> Self {
+        match error {
+            switchboard_store::Error::UnknownTopic(topic) => Error::UnknownTopic(topic),
+            other => Error::Store(Arc::new(other)),
+        }
+    }
+}
+
+impl Error {
+    /// Whether trying again later may work: broker or database trouble, as
+    /// opposed to a message or a configuration that is wrong.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Kafka(error) => !matches!(
+                error.rdkafka_error_code(),
+                Some(
+                    RDKafkaErrorCode::MessageSizeTooLarge
+                        | RDKafkaErrorCode::InvalidMessage
+                        | RDKafkaErrorCode::UnknownTopicOrPartition
+                        | RDKafkaErrorCode::TopicAuthorizationFailed
+                        | RDKafkaErrorCode::InvalidConfig
+                )
+            ),
+            Error::Store(error) => error.is_transient(),
+            Error::Timeout(_) | Error::Closed => true,
+            Error::CreateTopic { .. } | Error::UnknownTopic(_) | Error::Invalid(_) => false,
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! The Kafka backend, through `rdkafka` (librdkafka).
+//!
+//! * Producer: idempotent (`enable.idempotence`, `acks=all`), many sends in
+//!   flight (callers await their own delivery future), a delivery timeout
+//!   after which a produce fails instead of hanging.
+//! * Consumer: `enable.auto.offset.store=false`, so an offset is stored only
+//!   when the runner says the message is done; stored offsets are committed
+//!   in the background by librdkafka (`enable.auto.commit`), asynchronously
+//!   on request, and synchronously on a blocking thread at close.
+//! * Rebalances bump a generation carried by every message, so offsets of
+//!   messages from partitions we may have lost are not stored.
+//! * Topics are created through the admin API at start-up; clients use IPv4.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer as _, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Headers as _, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::util::Timeout;
+use rdkafka::{ClientContext, Message as _, Offset, TopicPartitionList};
+use switchboard_core::config::KafkaConfig;
+
+use crate::error::{Error, Result};
+use crate::message::{Delivery, Headers, Message, OutgoingMessage};
+use crate::{Bus, Consumer};
+
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
+const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub struct KafkaBus {
+    config: KafkaConfig,
+    producer: FutureProducer,
+    admin: AdminClient<DefaultClientContext>,
+}
+
+impl std::fmt::Debug for KafkaBus {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("KafkaBus").field("brokers", &self.config.brokers).finish()
+    }
+}
+
+/// Settings every client shares.
+fn base_config(config: &KafkaConfig) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client
+        .set("bootstrap.servers", &config.brokers)
+        .set("client.id", &config.client_id)
+        .set("broker.address.family", "v4")
+        .set("socket.keepalive.enable", "true");
+    for (key, value) in &config.properties {
+        client.set(key, value.expose());
+    }
+    client
+}
+
+impl KafkaBus {
+    /// Creates the producer and admin clients. librdkafka connects lazily,
+    /// so this succeeds without a broker; [`Bus::check`] tells if one answers.
+    pub fn new(config: KafkaConfig) -> Result<Self> {
+        let mut producer_config = base_config(&config);
+        producer_config
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "2")
+            .set("message.timeout.ms", config.message_timeout_ms.to_string());
+        // Extra properties win over the defaults above.
+        for (key, value) in &config.properties {
+            producer_config.set(key, value.expose());
+        }
+        let producer: FutureProducer = producer_config.create()?;
+        let admin: AdminClient<DefaultClientContext> = base_config(&config).create()?;
+        Ok(Self { config, producer, admin })
+    }
+}
+
+#[async_trait]
+impl Bus for KafkaBus {
+    fn backend(&self) -> &'static str {
+        "kafka"
+    }
+
+    async fn create_topics(&self, topics: &[String], partitions: u32) -> Result<()> {
+        let partitions = i32::try_from(partitions).map_err(|_| Error::Invalid("too many partitions".into()))?;
+        let replication_factor = self.config.replication_factor;
+        let new_topics: Vec<NewTopic<'_>> = topics
+            .iter()
+            .map(|topic| NewTopic::new(topic, partitions, TopicReplication::Fixed(replication_factor)))
+            .collect();
+        let options = AdminOptions::new().operation_timeout(Some(Timeout::After(ADMIN_TIMEOUT)));
+        let results = self.admin.create_topics(&new_topics, &options).await?;
+        for result in results {
+            match result {
+                Ok(topic) => tracing::info!(topic, partitions, "created topic"),
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => return Err(Error::CreateTopic { topic, code }),
+            }
+        }
+        Ok(())
+    }
+
+    async fn produce(&self, message: OutgoingMessage) -> Result<Delivery> {
+        let mut headers = OwnedHeaders::new_with_capacity(message.headers.0.len());
+        for (key, value) in message.headers.iter() {
+            headers = headers.insert(Header { key, value: Some(value) });
+        }
+        let mut record = FutureRecord::to(&message.topic).payload(&message.payload).headers(headers);
+        if let Some(key) = &message.key {
+            record = record.key(key);
+        }
+        // The queue timeout only bounds waiting for room in librdkafka's
+        // local queue; `message.timeout.ms` bounds the delivery itself.
+        let queue_timeout = Duration::from_millis(self.config.message_timeout_ms);
+        match self.producer.send(record, Timeout::After(queue_timeout)).await {
+            Ok(delivery) => Ok(Delivery { partition: delivery.partition, offset: delivery.offset }),
+            Err((error, _message)) => Err(error.into()),
+        }
+    }
+
+    async fn subscribe(&self, group: &str, topics: &[String]) -> Result<Arc<dyn Consumer>> {
+        let generation = Arc::new(AtomicU64::new(0));
+        let mut consumer_config = base_config(&self.config);
+        consumer_config
+            .set("group.id", group)
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "1000")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", "10000")
+            .set("heartbeat.interval.ms", "1000");
+        for (key, value) in &self.config.properties {
+            consumer_config.set(key, value.expose());
+        }
+        let consumer: StreamConsumer<RebalanceContext> =
+            consumer_config.create_with_context(RebalanceContext { generation: generation.clone() })?;
+        let topic_names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topic_names)?;
+        Ok(Arc::new(KafkaConsumer { consumer: Arc::new(consumer), generation }))
+    }
+
+    async fn check(&self) -> Result<()> {
+        let producer = self.producer.clone();
+        tokio::task::spawn_blocking(move || {
+            producer.client().fetch_metadata(None, Timeout::After(CHECK_TIMEOUT)).map(|_| ())
+        })
+        .await
+        .map_err(|_| Error::Closed)??;
+        Ok(())
+    }
+}
+
+/// Counts rebalances so that messages know which assignment they came from.
+struct RebalanceContext {
+    generation: Arc<AtomicU64>,
+}
+
+impl ClientContext for RebalanceContext {}
+
+impl ConsumerContext for RebalanceContext {
+    fn pre_rebalance(&self, _consumer: &rdkafka::consumer::BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        match rebalance {
+            Rebalance::Assign(partitions) => {
+                tracing::info!(generation, partitions = partitions.count(), "partitions assigned")
+            }
+            Rebalance::Revoke(partitions) => {
+                tracing::info!(generation, partitions = partitions.count(), "partitions revoked")
+            }
+            Rebalance::Error(error) => tracing::warn!(generation, %error, "rebalance failed"),
+        }
+    }
+
+    fn commit_callback(&self, result: rdkafka::error::KafkaResult<()>, _offsets: &TopicPartitionList) {
+        match result {
+            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+            Err(error) => tracing::warn!(%error, "offset commit failed"),
+        }
+    }
+}
+
+struct KafkaConsumer {
+    consumer: Arc<StreamConsumer<RebalanceContext>>,
+    generation: Arc<AtomicU64>,
+}
+
+#[async_trait]
+impl Consumer for KafkaConsumer {
+    async fn recv(&self) -> Result<Message> {
+        let message = self.consumer.recv().await?;
+        let headers = message
+            .headers()
+            .map(|headers| {
+                headers
+                    .iter()
+                    .map(|header| {
+                        let value = header.value.map(|value| String::from_utf8_lossy(value).into_owned());
+                        (header.key.to_owned(), value.unwrap_or_default())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Message {
+            topic: message.topic().to_owned(),
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message.key().map(<[u8]>::to_vec),
+            payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+            headers: Headers(headers),
+            timestamp_ms: message.timestamp().to_millis(),
+            generation: self.generation.load(Ordering::SeqCst),
+        })
+    }
+
+    fn store_offset(&self, topic: &str, partition: i32, next_offset: i64) -> Result<()> {
+        let mut list = TopicPartitionList::new();
+        list.add_partition_offset(topic, partition, Offset::Offset(next_offset))?;
+        match self.consumer.store_offsets(&list) {
+            Ok(()) => Ok(()),
+            // The partition was revoked meanwhile: its new owner re-reads
+            // from the last commit, which is what at-least-once promises.
+            Err(KafkaError::StoreOffset(RDKafkaErrorCode::State)) => {
+                tracing::debug!(topic, partition, "offset not stored: partition no longer assigned");
+                Ok(())
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn commit(&self) -> Result<()> {
+        match self.consumer.commit_consumer_state(CommitMode::Async) {
+            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn close(&self) -> Result<()> {
+        let consumer = self.consumer.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = match consumer.commit_consumer_state(CommitMode::Sync) {
+                Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => Ok(()),
+                Err(error) => Err(error),
+            };
+            consumer.unsubscribe();
+            result
+        })
+        .await
+        .map_err(|_| Error::Closed)??;
+        Ok(())
+    }
+}

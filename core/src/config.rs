@@ -1,0 +1,393 @@
+//! Configuration types, their defaults and their validation.
+//!
+//! Loading (defaults < file < `SWITCHBOARD_*` environment) happens in the
+//! binary; this module only says what a valid configuration is.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::topics::Topics;
+
+/// A value that never appears in logs or `Debug` output.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+
+    /// The value itself; call only where it is used, never to log it.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("[redacted]")
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the embedded store (and anything else on disk) lives.
+    pub data_dir: PathBuf,
+    /// The HTTP address of ingest and the API.
+    pub listen: SocketAddr,
+    pub store: StoreConfig,
+    pub bus: BusConfig,
+    pub runner: RunnerConfig,
+    pub ingest: IngestConfig,
+    pub triage: TriageConfig,
+    pub kb: KbConfig,
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./switchboard-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            store: StoreConfig::default(),
+            bus: BusConfig::default(),
+            runner: RunnerConfig::default(),
+            ingest: IngestConfig::default(),
+            triage: TriageConfig::default(),
+            kb: KbConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Checks what serde cannot: ranges and combinations.
+    pub fn validate(&self) -> Result<()> {
+        let fail = |message: String| Err(Error::Config(message));
+        if self.bus.partitions == 0 || self.bus.partitions > 1024 {
+            return fail(format!("bus.partitions must be 1..=1024, got {}", self.bus.partitions));
+        }
+        if self.bus.backend == BusBackend::Kafka && self.bus.kafka.brokers.trim().is_empty() {
+            return fail("bus.kafka.brokers must name at least one broker".into());
+        }
+        if self.bus.kafka.replication_factor < 1 {
+            return fail("bus.kafka.replication_factor must be at least 1".into());
+        }
+        if self.runner.max_in_flight == 0 {
+            return fail("runner.max_in_flight must be at least 1".into());
+        }
+        if self.runner.max_attempts == 0 {
+            return fail("runner.max_attempts must be at least 1".into());
+        }
+        if self.runner.backoff_initial_ms == 0 || self.runner.backoff_initial_ms > self.runner.backoff_max_ms {
+            return fail("runner.backoff_initial_ms must be between 1 and runner.backoff_max_ms".into());
+        }
+        if self.ingest.produce_timeout_ms == 0 {
+            return fail("ingest.produce_timeout_ms must be at least 1".into());
+        }
+        if self.ingest.max_body_bytes < 1024 {
+            return fail("ingest.max_body_bytes must be at least 1024".into());
+        }
+        if self.kb.suggestions == 0 || self.kb.suggestions > 50 {
+            return fail(format!("kb.suggestions must be 1..=50, got {}", self.kb.suggestions));
+        }
+        if self.triage.reload_interval_ms < 100 {
+            return fail("triage.reload_interval_ms must be at least 100".into());
+        }
+        if self.store.max_connections == 0 {
+            return fail("store.max_connections must be at least 1".into());
+        }
+        if let Some(url) = &self.store.url {
+            let url = url.expose();
+            if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return fail("store.url must start with sqlite:, postgres:// or postgresql://".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The store URL: the configured one, or an SQLite file in `data_dir`.
+    pub fn store_url(&self) -> String {
+        match &self.store.url {
+            Some(url) => url.expose().clone(),
+            None => format!("sqlite://{}", self.data_dir.join("switchboard.db").display()),
+        }
+    }
+
+    pub fn topics(&self) -> Topics {
+        Topics::new(self.bus.topic_prefix.clone())
+    }
+
+    /// The knowledge-base index directory: the configured one, or
+    /// `kb-index` in `data_dir`.
+    pub fn kb_index_dir(&self) -> PathBuf {
+        self.kb.index_dir.clone().unwrap_or_else(|| self.data_dir.join("kb-index"))
+    }
+
+    /// The consumer group of the `stage` stage (`triage`, `kb`, …), shared by
+    /// every process running it.
+    pub fn group(&self, stage: &str) -> String {
+        format!("{}switchboard-{stage}", self.bus.topic_prefix)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TriageConfig {
+    /// A model file to use for categories instead of the active model in the
+    /// store (or, when the store has none, the model shipped with Switchboard).
+    pub category_model: Option<PathBuf>,
+    /// The same for urgency.
+    pub urgency_model: Option<PathBuf>,
+    /// How often the stage checks the store for a newly activated model or a
+    /// changed urgency policy.
+    pub reload_interval_ms: u64,
+}
+
+impl Default for TriageConfig {
+    fn default() -> Self {
+        Self { category_model: None, urgency_model: None, reload_interval_ms: 5_000 }
+    }
+}
+
+impl TriageConfig {
+    pub fn reload_interval(&self) -> Duration {
+        Duration::from_millis(self.reload_interval_ms)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KbConfig {
+    /// The index directory. Unset: `kb-index` in `data_dir`. Each process
+    /// that holds an index needs a directory of its own.
+    pub index_dir: Option<PathBuf>,
+    /// Suggestions attached to each ticket.
+    pub suggestions: usize,
+    /// Names this process's copy of the index: it follows `kb.changes` in a
+    /// consumer group of its own, `switchboard-kb-sync-<instance>`. Unset:
+    /// the host name. Keep it stable across restarts.
+    pub instance: Option<String>,
+}
+
+impl Default for KbConfig {
+    fn default() -> Self {
+        Self { index_dir: None, suggestions: 5, instance: None }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://path` or `postgres://…`. Unset: `sqlite://<data_dir>/switchboard.db`.
+    pub url: Option<Secret<String>>,
+    pub max_connections: u32,
+    /// Apply pending migrations at start-up.
+    pub migrate: bool,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self { url: None, max_connections: 8, migrate: true }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BusBackend {
+    /// The durable log inside the store: one machine, no broker.
+    Embedded,
+    /// Apache Kafka or any Kafka-protocol broker.
+    Kafka,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BusConfig {
+    pub backend: BusBackend,
+    /// Partitions of each topic created at start-up.
+    pub partitions: u32,
+    /// Prepended to every topic name.
+    pub topic_prefix: String,
+    pub kafka: KafkaConfig,
+    pub embedded: EmbeddedBusConfig,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        Self {
+            backend: BusBackend::Embedded,
+            partitions: 4,
+            topic_prefix: String::new(),
+            kafka: KafkaConfig::default(),
+            embedded: EmbeddedBusConfig::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Comma-separated `host:port` list. Use IPv4 addresses.
+    pub brokers: String,
+    pub replication_factor: i32,
+    pub client_id: String,
+    /// How long a produce may take before ingest answers 503.
+    pub message_timeout_ms: u64,
+    /// Extra librdkafka properties, applied last (for TLS, SASL, tuning).
+    pub properties: std::collections::BTreeMap<String, Secret<String>>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: "127.0.0.1:9092".into(),
+            replication_factor: 1,
+            client_id: "switchboard".into(),
+            message_timeout_ms: 5_000,
+            properties: Default::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddedBusConfig {
+    /// Most messages written in one transaction (group commit).
+    pub max_batch: usize,
+    /// Most messages handed to a consumer per read.
+    pub fetch_max: usize,
+    /// Safety-net re-read interval when no wake-up arrives (another process
+    /// wrote to a shared PostgreSQL log without notifying, say).
+    pub idle_poll_ms: u64,
+}
+
+impl Default for EmbeddedBusConfig {
+    fn default() -> Self {
+        Self { max_batch: 1024, fetch_max: 256, idle_poll_ms: 1_000 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunnerConfig {
+    /// Messages being handled at once by one stage.
+    pub max_in_flight: usize,
+    /// Attempts of a transient failure before the message is dead-lettered.
+    pub max_attempts: u32,
+    pub backoff_initial_ms: u64,
+    pub backoff_max_ms: u64,
+    /// After a stop signal, how long in-flight work may take to finish.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        Self {
+            max_in_flight: 64,
+            max_attempts: 5,
+            backoff_initial_ms: 100,
+            backoff_max_ms: 30_000,
+            shutdown_grace_ms: 10_000,
+        }
+    }
+}
+
+impl RunnerConfig {
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Largest request body accepted (413 beyond).
+    pub max_body_bytes: usize,
+    /// Seconds a client is told to wait (`Retry-After`) when the bus cannot
+    /// take a ticket.
+    pub retry_after_seconds: u32,
+    /// How long an `Idempotency-Key` is remembered.
+    pub idempotency_ttl_hours: u32,
+    /// How long ingest waits for the bus to make a ticket durable before it
+    /// answers 503.
+    pub produce_timeout_ms: u64,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            retry_after_seconds: 5,
+            idempotency_ttl_hours: 24,
+            produce_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl IngestConfig {
+    pub fn produce_timeout(&self) -> Duration {
+        Duration::from_millis(self.produce_timeout_ms)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A `tracing` filter, e.g. `info,switchboard_bus=debug`. `RUST_LOG` wins.
+    pub filter: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { filter: "info".into(), format: LogFormat::Text }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_embedded() {
+        let config = Config::default();
+        assert!(config.validate().is_ok());
+        assert_eq!(config.bus.backend, BusBackend::Embedded);
+        assert!(config.store_url().starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let config = Config {
+            store: StoreConfig { url: Some(Secret::new("postgres://u:hunter2@h/db".into())), ..Default::default() },
+            ..Config::default()
+        };
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert_eq!(config.store_url(), "postgres://u:hunter2@h/db");
+    }
+
+    #[test]
+    fn bad_ranges_are_reported() {
+        let mut config = Config::default();
+        config.bus.partitions = 0;
+        assert!(config.validate().is_err());
+        let mut config = Config::default();
+        config.store.url = Some(Secret::new("mysql://x".into()));
+        assert!(config.validate().is_err());
+    }
+}

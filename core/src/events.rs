@@ -1,0 +1,134 @@
+//! Payloads of the ticket topics.
+//!
+//! Each pipeline stage emits the whole ticket as it now stands (so the next
+//! stage and the projector need nothing else), with the stage's findings
+//! filled in: `tickets.triaged` carries [`Ticket::triage`], `tickets.matched`
+//! also [`Ticket::suggestions`] and, when the knowledge base answered the
+//! customer, [`Ticket::answered_by_faq`].
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::ticket::{Ticket, Urgency};
+
+/// `tickets.submitted`: a validated ticket, as ingest accepted it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TicketSubmitted {
+    pub ticket: Ticket,
+}
+
+/// `tickets.triaged`: the ticket with its triage.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TicketTriaged {
+    pub ticket: Ticket,
+}
+
+/// `tickets.matched`: the ticket with its knowledge-base suggestions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TicketMatched {
+    pub ticket: Ticket,
+}
+
+/// What one classifier said.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Classification {
+    /// `None` when the model was unsure.
+    pub label: Option<String>,
+    /// Calibrated probability of `label` (of the best label when unsure).
+    pub confidence: f32,
+    /// The version of the model that decided.
+    pub model_version: String,
+}
+
+/// Where the effective urgency came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum UrgencySource {
+    /// The urgency model's prediction.
+    Model,
+    /// An admin's policy rule overrode (or filled in for) the model.
+    Policy { rule: String },
+    /// Neither model nor policy decided; the default applies.
+    Default,
+}
+
+/// The triage stage's decision about a ticket.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Triage {
+    pub category: Classification,
+    /// The urgency model's own prediction (before the policy).
+    pub urgency_model: Classification,
+    /// The urgency the ticket got.
+    pub urgency: Urgency,
+    pub urgency_source: UrgencySource,
+    /// A person should triage this ticket: a model was unsure.
+    pub needs_human: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub triaged_at: OffsetDateTime,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuggestionKind {
+    Faq,
+    PastSolution,
+}
+
+/// A knowledge-base match offered to the engineer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Suggestion {
+    pub kind: SuggestionKind,
+    /// FAQ id, or the id of the ticket whose report this is.
+    pub id: String,
+    pub title: String,
+    pub snippet: String,
+    pub score: f32,
+    /// Calibrated probability that this match answers the ticket.
+    pub confidence: f32,
+}
+
+/// The knowledge base answered the customer directly.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AutoAnswer {
+    pub faq_id: String,
+    pub question: String,
+    pub answer: String,
+    pub confidence: f32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub answered_at: OffsetDateTime,
+}
+
+/// An engineer's report on a resolved ticket.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub malfunction: String,
+    pub solution: String,
+    #[serde(default)]
+    pub parts: Vec<String>,
+    #[serde(default)]
+    pub time_spent_minutes: Option<u32>,
+    #[serde(default)]
+    pub equipment_model: Option<String>,
+}
+
+/// `tickets.events`: things that happened to a ticket that people and other
+/// systems may want to hear about.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TicketEvent {
+    /// The knowledge base answered; the customer is to be told (and may
+    /// reopen the ticket).
+    AnsweredByFaq { ticket: Box<Ticket>, answer: AutoAnswer },
+    /// The ticket was resolved with a report; the knowledge base learns it.
+    Resolved { ticket: Box<Ticket>, report: Report },
+}
+
+/// `kb.changes`: an FAQ article changed in the store. Keyed by FAQ id; the
+/// knowledge base re-reads the article from the store, so a late or repeated
+/// change message converges on the stored state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum KbChange {
+    FaqChanged { id: String },
+    FaqDeleted { id: String },
+}

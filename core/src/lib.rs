@@ -1,0 +1,24 @@
+//! Domain types shared by every Switchboard crate.
+//!
+//! This crate does no I/O: it defines identifiers, the [`Ticket`] and its
+//! lifecycle ([`Status`] and the transition map), the event [`Envelope`] that
+//! travels on the bus, the topic names, and the configuration types with their
+//! defaults and validation.
+
+pub mod config;
+pub mod envelope;
+pub mod error;
+pub mod events;
+pub mod ids;
+pub mod lifecycle;
+pub mod ticket;
+pub mod topics;
+
+pub use envelope::{Envelope, SCHEMA_VERSION};
+pub use error::{Error, Result};
+pub use ids::{AccountId, EventId, TicketId};
+pub use lifecycle::{Action, Role, Status, Transition, TransitionError};
+pub use ticket::{Channel, Equipment, NewTicket, Requester, Ticket, Urgency};
+pub mod http;
+pub mod kb;
+pub mod settings;

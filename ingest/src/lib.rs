@@ -1,0 +1,62 @@
+//! The intake API: `POST /v1/tickets`.
+//!
+//! Ingest validates a submission, wraps it in an envelope and produces it to
+//! `tickets.submitted`. It answers `202 Accepted` only after the bus has made
+//! the ticket durable; when the bus cannot, it answers `503` with
+//! `Retry-After`, so a client never holds an id for a ticket that may be lost.
+//! Nothing else happens here: classification, storage and notification are
+//! later stages.
+
+mod error;
+mod submit;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::post;
+use switchboard_bus::Bus;
+use switchboard_core::config::IngestConfig;
+use switchboard_core::topics::Topics;
+use switchboard_store::Store;
+
+pub use error::IngestError;
+
+/// The header that carries a request's id (set by the HTTP layer when the
+/// client sends none).
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// What the intake handlers need. Cheap to clone.
+#[derive(Clone)]
+pub struct IngestState {
+    pub(crate) bus: Arc<dyn Bus>,
+    pub(crate) store: Store,
+    pub(crate) submitted_topic: Arc<str>,
+    pub(crate) config: Arc<IngestConfig>,
+    /// The longest a produce may take before the client gets a 503.
+    pub(crate) produce_timeout: Duration,
+}
+
+impl std::fmt::Debug for IngestState {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("IngestState").field("topic", &self.submitted_topic).finish()
+    }
+}
+
+impl IngestState {
+    pub fn new(bus: Arc<dyn Bus>, store: Store, topics: &Topics, config: IngestConfig) -> Self {
+        Self {
+            bus,
+            store,
+            submitted_topic: topics.submitted().into(),
+            produce_timeout: config.produce_timeout(),
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// The intake routes. Body size is enforced by the handler itself (so the
+/// 413 is a JSON error like every other).
+pub fn router(state: IngestState) -> Router {
+    Router::new().route("/v1/tickets", post(submit::submit_ticket)).with_state(state)
+}

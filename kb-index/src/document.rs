@@ -1,0 +1,253 @@
+//! What the knowledge base holds: FAQ articles and past solutions taken from
+//! resolved tickets. Plain serde structs, so the store can persist them as
+//! rows or JSON and hand them back to [`crate::KnowledgeBase::upsert`].
+
+use serde::{Deserialize, Serialize};
+use switchboard_core::TicketId;
+
+/// An FAQ article as an admin writes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaqArticle {
+    /// Stable identifier chosen by the store or the import file. Any text;
+    /// numeric ids from an import file are kept as their decimal text.
+    pub id: String,
+    pub question: String,
+    /// One or more answers; the first is shown as the snippet.
+    #[serde(default)]
+    pub answers: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Product or equipment model the article is about, if any. Matched
+    /// exactly (case-insensitively) by [`crate::SearchFilter::equipment_model`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equipment_model: Option<String>,
+    /// BCP 47 language tag; the analyzers are English, other languages are
+    /// indexed with the same analyzers and can be filtered on.
+    #[serde(default = "default_language")]
+    pub language: String,
+    /// Unpublished articles stay in the index but are only returned when a
+    /// filter asks for them (an admin previewing a draft).
+    #[serde(default = "default_published")]
+    pub published: bool,
+    /// Company the article belongs to; `None` means every company sees it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+    /// Other ways customers asked this question, learned from past tickets or
+    /// query logs that were confirmed to be answered by this article. They
+    /// are searched like the question, with their own weight.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phrasings: Vec<String>,
+}
+
+pub(crate) fn default_language() -> String {
+    "en".to_owned()
+}
+
+fn default_published() -> bool {
+    true
+}
+
+impl FaqArticle {
+    /// A published English article with a question and answers only.
+    pub fn new(id: impl Into<String>, question: impl Into<String>, answers: Vec<String>) -> Self {
+        Self {
+            id: id.into(),
+            question: question.into(),
+            answers,
+            tags: Vec::new(),
+            equipment_model: None,
+            language: default_language(),
+            published: true,
+            company: None,
+            phrasings: Vec::new(),
+        }
+    }
+}
+
+/// What an engineer's report on a resolved ticket teaches: the symptom and
+/// the fix. Indexed so the next similar ticket finds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PastSolution {
+    pub ticket_id: TicketId,
+    pub title: String,
+    pub malfunction: String,
+    pub solution: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equipment_model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+}
+
+/// Which kind of document a match is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocKind {
+    Faq,
+    PastSolution,
+}
+
+impl DocKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocKind::Faq => "faq",
+            DocKind::PastSolution => "past_solution",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "faq" => Some(DocKind::Faq),
+            "past_solution" => Some(DocKind::PastSolution),
+            _ => None,
+        }
+    }
+}
+
+/// Identifies one indexed document: its kind and its id within the kind.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct DocKey {
+    pub kind: DocKind,
+    pub id: String,
+}
+
+impl DocKey {
+    pub fn faq(id: impl Into<String>) -> Self {
+        Self { kind: DocKind::Faq, id: id.into() }
+    }
+
+    pub fn past_solution(ticket_id: TicketId) -> Self {
+        Self { kind: DocKind::PastSolution, id: ticket_id.to_string() }
+    }
+
+    /// The single indexed term that identifies the document, used for
+    /// upserts and deletes: `faq:<id>` or `past_solution:<ticket id>`.
+    pub(crate) fn index_term(&self) -> String {
+        format!("{}:{}", self.kind.as_str(), self.id)
+    }
+
+    /// The inverse of [`DocKey::index_term`].
+    pub(crate) fn from_index_term(term: &str) -> Option<Self> {
+        let (kind, id) = term.split_once(':')?;
+        Some(Self { kind: DocKind::parse(kind)?, id: id.to_owned() })
+    }
+}
+
+/// Anything the knowledge base can index.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum KbDocument {
+    Faq(FaqArticle),
+    PastSolution(PastSolution),
+}
+
+impl From<FaqArticle> for KbDocument {
+    fn from(article: FaqArticle) -> Self {
+        KbDocument::Faq(article)
+    }
+}
+
+impl From<PastSolution> for KbDocument {
+    fn from(solution: PastSolution) -> Self {
+        KbDocument::PastSolution(solution)
+    }
+}
+
+impl KbDocument {
+    pub fn key(&self) -> DocKey {
+        match self {
+            KbDocument::Faq(article) => DocKey::faq(article.id.clone()),
+            KbDocument::PastSolution(solution) => DocKey::past_solution(solution.ticket_id),
+        }
+    }
+
+    /// The text shown as a match's title.
+    pub fn title(&self) -> &str {
+        match self {
+            KbDocument::Faq(article) => &article.question,
+            KbDocument::PastSolution(solution) => &solution.title,
+        }
+    }
+
+    /// The text shown under the title: the first answer, or the solution.
+    pub fn answer_text(&self) -> &str {
+        match self {
+            KbDocument::Faq(article) => article.answers.first().map(String::as_str).unwrap_or(""),
+            KbDocument::PastSolution(solution) => &solution.solution,
+        }
+    }
+
+    /// The "question side" texts: what a customer's ticket should resemble.
+    pub(crate) fn question_texts(&self) -> Vec<&str> {
+        match self {
+            KbDocument::Faq(article) => vec![article.question.as_str()],
+            KbDocument::PastSolution(solution) => vec![solution.title.as_str(), solution.malfunction.as_str()],
+        }
+    }
+
+    pub(crate) fn answer_texts(&self) -> Vec<&str> {
+        match self {
+            KbDocument::Faq(article) => article.answers.iter().map(String::as_str).collect(),
+            KbDocument::PastSolution(solution) => vec![solution.solution.as_str()],
+        }
+    }
+
+    pub(crate) fn phrasings(&self) -> &[String] {
+        match self {
+            KbDocument::Faq(article) => &article.phrasings,
+            KbDocument::PastSolution(_) => &[],
+        }
+    }
+
+    pub(crate) fn tags(&self) -> &[String] {
+        match self {
+            KbDocument::Faq(article) => &article.tags,
+            KbDocument::PastSolution(_) => &[],
+        }
+    }
+
+    pub(crate) fn equipment_model(&self) -> Option<&str> {
+        match self {
+            KbDocument::Faq(article) => article.equipment_model.as_deref(),
+            KbDocument::PastSolution(solution) => solution.equipment_model.as_deref(),
+        }
+    }
+
+    pub(crate) fn company(&self) -> Option<&str> {
+        match self {
+            KbDocument::Faq(article) => article.company.as_deref(),
+            KbDocument::PastSolution(solution) => solution.company.as_deref(),
+        }
+    }
+
+    pub(crate) fn language(&self) -> &str {
+        match self {
+            KbDocument::Faq(article) => &article.language,
+            KbDocument::PastSolution(_) => "en",
+        }
+    }
+
+    pub(crate) fn published(&self) -> bool {
+        match self {
+            KbDocument::Faq(article) => article.published,
+            KbDocument::PastSolution(_) => true,
+        }
+    }
+
+    /// Refuses documents that cannot be found or identified.
+    pub(crate) fn validate(&self) -> crate::Result<()> {
+        let key = self.key();
+        if key.id.trim().is_empty() {
+            return Err(crate::Error::InvalidDocument { id: key.id, message: "the id is empty".into() });
+        }
+        let has_text = self
+            .question_texts()
+            .into_iter()
+            .chain(self.phrasings().iter().map(String::as_str))
+            .chain(self.answer_texts())
+            .any(|text| !text.trim().is_empty());
+        if !has_text {
+            return Err(crate::Error::InvalidDocument { id: key.id, message: "no searchable text".into() });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Held-out evaluation of the knowledge base on StackFAQ and Banking77-as-FAQ,
+# beside plain BM25, in one run. Deterministic: fixed split seed, and tuning
+# (`kb tune`) sees only the tuning part of each data set.
+#
+#   scripts/kb/eval.sh            # from the repository root
+#
+# Environment: DATA (default ../shared/data), OUT (default target/kb-eval),
+# CARGO_TARGET_DIR (default target), SEED (default 20240601).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+DATA="${DATA:-$ROOT/../shared/data}"
+OUT="${OUT:-$ROOT/target/kb-eval}"
+SEED="${SEED:-20240601}"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+
+cargo build --quiet --release -p switchboard-kb --example kb --manifest-path "$ROOT/Cargo.toml"
+KB="$TARGET/release/examples/kb"
+mkdir -p "$OUT"
+
+# ---- splits -------------------------------------------------------------
+# StackFAQ: 5 reworded queries per FAQ -> 3 for tuning, 2 held out.
+"$KB" split --input "$DATA/stackfaq/queries_dev.csv" --label faq_id \
+    --parts tune=0.6,heldout=0.4 --seed "$SEED" --out-dir "$OUT/stackfaq"
+# Banking77: per category, 70% make the category's document, 15% tune, 15% held out.
+"$KB" split --input "$DATA/banking77/train.csv" --label category \
+    --parts docs=0.7,tune=0.15,heldout=0.15 --seed "$SEED" --out-dir "$OUT/banking77"
+
+last_line() { tail -n 1; }
+declare -a ROWS=()
+row() { # name, json
+    ROWS+=("$(printf '%-58s %s' "$1" "$2")")
+}
+
+# ---- StackFAQ -------------------------------------------------------------
+SF=(--faqs "$DATA/stackfaq/faqs.jsonl" --queries "$OUT/stackfaq/heldout.csv")
+echo "== tuning on StackFAQ (tuning split only)"
+"$KB" tune --faqs "$DATA/stackfaq/faqs.jsonl" --queries "$OUT/stackfaq/tune.csv" \
+    --out "$OUT/stackfaq/tuned.json" | tee "$OUT/stackfaq/tune.log"
+
+row "stackfaq plain BM25, one field (question+answers)" "$("$KB" eval "${SF[@]}" --plain --single-field | last_line)"
+row "stackfaq plain BM25, question and answer fields" "$("$KB" eval "${SF[@]}" --plain | last_line)"
+row "stackfaq tuned, no learned phrasings" "$("$KB" eval "${SF[@]}" --config "$OUT/stackfaq/tuned.json" | last_line)"
+"$KB" eval "${SF[@]}" --config "$OUT/stackfaq/tuned.json" --learn "$OUT/stackfaq/tune.csv" \
+    --confidence-report > "$OUT/stackfaq/final.txt"
+row "stackfaq tuned + tuning queries learned as phrasings" "$(last_line < "$OUT/stackfaq/final.txt")"
+row "stackfaq plain BM25 + tuning queries learned" "$("$KB" eval "${SF[@]}" --plain --learn "$OUT/stackfaq/tune.csv" | last_line)"
+
+# ---- Banking77 as FAQ ------------------------------------------------------
+BK=(--docs "$OUT/banking77/docs.csv" --doc-text text --doc-id category --query text --gold category)
+echo "== tuning on Banking77 (tuning split only)"
+"$KB" tune "${BK[@]}" --queries "$OUT/banking77/tune.csv" \
+    --out "$OUT/banking77/tuned.json" | tee "$OUT/banking77/tune.log"
+
+BH=("${BK[@]}" --queries "$OUT/banking77/heldout.csv")
+row "banking77 plain BM25 (docs split)" "$("$KB" eval "${BH[@]}" --plain | last_line)"
+row "banking77 plain BM25 (docs + tuning split)" "$("$KB" eval "${BH[@]}" --plain --learn "$OUT/banking77/tune.csv" | last_line)"
+row "banking77 StackFAQ-tuned defaults (docs split)" "$("$KB" eval "${BH[@]}" | last_line)"
+row "banking77 tuned (docs split)" "$("$KB" eval "${BH[@]}" --config "$OUT/banking77/tuned.json" | last_line)"
+"$KB" eval "${BH[@]}" --config "$OUT/banking77/tuned.json" --learn "$OUT/banking77/tune.csv" \
+    --confidence-report > "$OUT/banking77/final.txt"
+row "banking77 tuned (docs + tuning split)" "$(last_line < "$OUT/banking77/final.txt")"
+
+echo
+echo "== held-out results (MRR counts the top 10)"
+printf '%s\n' "${ROWS[@]}"
+echo
+echo "== confidence of the top match on held-out queries"
+echo "stackfaq:  $(grep '^confidence:' "$OUT/stackfaq/final.txt")"
+echo "banking77: $(grep '^confidence:' "$OUT/banking77/final.txt")"

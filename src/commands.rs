@@ -1,0 +1,157 @@
+//! One-shot commands of the `switchboard` binary that need the store or the
+//! bus (the pure tools live in the stage crates).
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use switchboard_bus::OutgoingMessage;
+use switchboard_core::config::Config;
+use switchboard_core::events::KbChange;
+use switchboard_kb::stage as kb_stage;
+use switchboard_kb::{KbOptions, KnowledgeBase, SearchFilter};
+
+use crate::{open_bus, open_store};
+
+/// `switchboard kb import`: validates every article of a JSON Lines file,
+/// stores them, and announces them on `kb.changes` so that running indexes
+/// (in this or other processes) pick them up.
+pub async fn kb_import(config: &Config, path: &Path, out: &mut impl Write) -> anyhow::Result<()> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let faqs = kb_stage::faqs_from_jsonl(&bytes, &path.display().to_string())?;
+    let store = open_store(config).await?;
+    let bus = open_bus(config, &store).await?;
+    let created = store.upsert_faqs(&faqs).await.context("storing the articles")?;
+    let topic = config.topics().kb_changes();
+    let sends = faqs.iter().map(|faq| {
+        let change = KbChange::FaqChanged { id: faq.id.clone() };
+        bus.produce(OutgoingMessage {
+            topic: topic.clone(),
+            key: Some(faq.id.as_bytes().to_vec()),
+            payload: serde_json::to_vec(&change).unwrap_or_default(),
+            headers: Default::default(),
+        })
+    });
+    for result in futures::future::join_all(sends).await {
+        result.context("announcing the articles on the bus (they are stored; run the import again)")?;
+    }
+    let new = created.iter().filter(|created| **created).count();
+    writeln!(out, "imported {} articles ({new} new, {} updated)", faqs.len(), faqs.len() - new)?;
+    store.close().await;
+    Ok(())
+}
+
+/// `switchboard kb search`: matches `query` against everything in the store
+/// (loaded into a temporary index, so it works while a server holds the
+/// on-disk one).
+pub async fn kb_search(config: &Config, query: &str, k: usize, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let knowledge_base = Arc::new(KnowledgeBase::in_ram(KbOptions::default())?);
+    kb_stage::rebuild_from_store(&knowledge_base, &store).await?;
+    store.close().await;
+    let matches = knowledge_base.search(query, k, &SearchFilter::default())?;
+    if matches.is_empty() && !json {
+        writeln!(out, "no match")?;
+    }
+    for found in matches {
+        let suggestion = kb_stage::suggestion(&found);
+        if json {
+            writeln!(out, "{}", serde_json::to_string(&suggestion)?)?;
+        } else {
+            let kind = found.kind.as_str();
+            writeln!(
+                out,
+                "{:>5.3}  {kind:<13} {:<12} {}\n       {}",
+                found.confidence, found.id, found.title, found.snippet
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// `switchboard kb rebuild`: rebuilds the on-disk index from the store.
+pub async fn kb_rebuild(config: &Config, out: &mut impl Write) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let directory = config.kb_index_dir();
+    let (knowledge_base, _) = KnowledgeBase::open_or_create(&directory, KbOptions::default()).with_context(|| {
+        format!("opening {} (is a running switchboard using it? stop it first)", directory.display())
+    })?;
+    let count = kb_stage::rebuild_from_store(&Arc::new(knowledge_base), &store).await?;
+    writeln!(out, "rebuilt {} with {count} documents", directory.display())?;
+    store.close().await;
+    Ok(())
+}
+
+/// `switchboard triage train --from-store`: retrains a triage model on the
+/// tickets whose category (or urgency) staff set or corrected, and stores it
+/// (active with `--activate`), so that running triage stages can switch to it.
+pub async fn triage_train_from_store(
+    config: &Config,
+    args: switchboard_triage::TrainArgs,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    use switchboard_store::LabelField;
+    use switchboard_triage::Task;
+
+    let task = args.task.context("--from-store needs --task category|urgency")?;
+    let field = match task {
+        Task::Category => LabelField::Category,
+        Task::Urgency => LabelField::Urgency,
+    };
+    let store = open_store(config).await?;
+    let tickets = store
+        .staff_labelled_tickets(field, args.company.as_deref(), args.limit)
+        .await
+        .context("reading staff-labelled tickets")?;
+    let examples: Vec<(String, String)> = tickets
+        .iter()
+        .filter_map(|ticket| {
+            let label = match task {
+                Task::Category => ticket.category.clone(),
+                Task::Urgency => ticket.urgency.map(|urgency| urgency.as_str().to_owned()),
+            }?;
+            Some((switchboard_triage::ticket_text(ticket), label))
+        })
+        .collect();
+    let scope = args.company.as_deref().map_or_else(|| "all companies".to_owned(), |c| format!("company {c:?}"));
+    writeln!(out, "read {} tickets with a staff-set {} ({scope})", examples.len(), task.as_str())?;
+    let classes: std::collections::BTreeSet<&str> = examples.iter().map(|(_, label)| label.as_str()).collect();
+    if classes.len() < 2 {
+        anyhow::bail!(
+            "cannot train a {} model: staff labelled {} tickets with {} distinct {} value(s), and a classifier needs at \
+             least two; label more tickets with PATCH /v1/tickets/{{id}} first",
+            task.as_str(),
+            examples.len(),
+            classes.len(),
+            task.as_str()
+        );
+    }
+    // Training is seconds to minutes of CPU: keep it off the async workers.
+    let (model, report, args) = tokio::task::spawn_blocking(move || {
+        let mut report = Vec::new();
+        let model = switchboard_triage::train_and_report(examples, None, &args, &mut report);
+        (model, report, args)
+    })
+    .await
+    .context("the training thread failed")?;
+    out.write_all(&report)?;
+    let model = model?;
+    let metadata = serde_json::to_value(model.metadata())?;
+    let id = store
+        .insert_triage_model(task.as_str(), model.version(), &model.to_bytes()?, &metadata, args.activate)
+        .await
+        .context("storing the model")?;
+    if args.activate {
+        writeln!(out, "stored and activated model {id} ({}) for {}", model.version(), task.as_str())?;
+    } else {
+        writeln!(
+            out,
+            "stored model {id} ({}) for {}; activate it with POST /v1/triage/models/{id}/activate",
+            model.version(),
+            task.as_str()
+        )?;
+    }
+    store.close().await;
+    Ok(())
+}

@@ -1,0 +1,250 @@
+//! The `switchboard` command line: parses flags and configuration, then
+//! hands over to the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use switchboard::{Components, commands, config, telemetry};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Queue-driven support-ticket pipeline",
+    long_about = "Queue-driven support-ticket pipeline.\n\n\
+        `switchboard up` runs everything in one process on an embedded durable log and an SQLite file: \
+        nothing else to install. For a distributed deployment, run one component per process \
+        (`switchboard ingest`, `switchboard api`, `switchboard projector`) with `bus.backend = \"kafka\"` and a \
+        PostgreSQL `store.url`.\n\n\
+        Configuration layers, later wins: built-in defaults < --config FILE < SWITCHBOARD_* environment \
+        variables (nested keys joined by `__`, e.g. SWITCHBOARD_BUS__BACKEND=kafka) < flags."
+)]
+struct Cli {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "SWITCHBOARD_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Where the embedded store and the knowledge-base index live
+    /// [default: ./switchboard-data].
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run everything in one process: ingest, the API and every stage.
+    ///
+    /// Uses the embedded bus and an SQLite file under --data-dir unless the
+    /// configuration names Kafka and PostgreSQL. Survives `kill -9` without
+    /// losing an accepted ticket.
+    Up(ListenArgs),
+    /// Run the intake API only (`POST /v1/tickets`), plus /healthz, /readyz, /metrics.
+    Ingest(ListenArgs),
+    /// Run the REST API only, plus /healthz, /readyz, /metrics.
+    Api(ListenArgs),
+    /// Run the projector stage, which keeps the store in step with the ticket topics.
+    ///
+    /// Serves /healthz, /readyz and /metrics on the listen address.
+    Projector(ListenArgs),
+    /// Triage: without a subcommand, run the triage stage.
+    ///
+    /// `switchboard triage` classifies submitted tickets (category, urgency,
+    /// confidence) and flags unsure ones for a person. The subcommands train,
+    /// evaluate and try models.
+    Triage(TriageArgs),
+    /// The knowledge base: without a subcommand, run the matching stage.
+    ///
+    /// `switchboard kb` matches triaged tickets against FAQ articles and past
+    /// solutions (and follows `kb.changes` to keep its index current).
+    Kb(KbArgs),
+    /// Apply pending store migrations and exit.
+    Migrate,
+    /// Create every topic and its dead-letter topic on the configured bus and exit.
+    CreateTopics,
+    /// Print the effective configuration (secrets redacted) and exit.
+    Config,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct TriageArgs {
+    #[command(subcommand)]
+    command: Option<switchboard_triage::TriageCommand>,
+    #[command(flatten)]
+    listen: ListenArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct KbArgs {
+    #[command(subcommand)]
+    command: Option<KbCommand>,
+    #[command(flatten)]
+    listen: ListenArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum KbCommand {
+    /// Import FAQ articles from a JSON Lines file (one `{"id", "question",
+    /// "answers": [...]}` object per line) into the store. Articles with an
+    /// existing id are replaced. Running indexes pick them up.
+    Import {
+        #[arg(long, value_name = "FILE.jsonl")]
+        faqs: PathBuf,
+    },
+    /// Search the FAQ articles and past solutions in the store.
+    Search {
+        /// The text to match, e.g. a ticket's title and description.
+        query: String,
+        /// How many matches to print.
+        #[arg(long, default_value_t = 5)]
+        k: usize,
+        /// Print one JSON object per match.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rebuild this installation's index directory from the store (stop the
+    /// server that uses it first; a server also rebuilds at start-up when
+    /// the index is missing, damaged or outdated).
+    Rebuild,
+    #[command(flatten)]
+    Tool(switchboard_kb::KbToolCommand),
+}
+
+#[derive(Debug, Args)]
+struct ListenArgs {
+    /// HTTP address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut overrides: Vec<(&str, figment::value::Value)> = Vec::new();
+    if let Some(data_dir) = &cli.data_dir {
+        overrides.push(("data_dir", data_dir.display().to_string().into()));
+    }
+    let listen = match &cli.command {
+        Command::Up(args) | Command::Ingest(args) | Command::Api(args) | Command::Projector(args) => args.listen,
+        Command::Kb(args) => args.listen.listen,
+        Command::Triage(args) => args.listen.listen,
+        Command::Migrate | Command::CreateTopics | Command::Config => None,
+    };
+    if let Some(listen) = listen {
+        overrides.push(("listen", listen.to_string().into()));
+    }
+    let config = config::load(cli.config.as_deref(), &overrides)?;
+    telemetry::init_logging(&config.log);
+
+    let components = match cli.command {
+        Command::Up(_) => Components::ALL,
+        Command::Ingest(_) => Components::INGEST,
+        Command::Api(_) => Components::API,
+        Command::Projector(_) => Components::PROJECTOR,
+        Command::Triage(TriageArgs { command: None, .. }) => Components::TRIAGE,
+        Command::Triage(TriageArgs { command: Some(switchboard_triage::TriageCommand::Train(args)), .. })
+            if args.from_store =>
+        {
+            let mut out = std::io::stdout().lock();
+            return commands::triage_train_from_store(&config, args, &mut out).await;
+        }
+        Command::Triage(TriageArgs { command: Some(command), .. }) => {
+            let mut out = std::io::stdout().lock();
+            return Ok(switchboard_triage::run_command(command, &mut out)?);
+        }
+        Command::Kb(KbArgs { command: None, .. }) => Components::KB,
+        Command::Kb(KbArgs { command: Some(command), .. }) => {
+            let mut out = std::io::stdout().lock();
+            return match command {
+                KbCommand::Import { faqs } => commands::kb_import(&config, &faqs, &mut out).await,
+                KbCommand::Search { query, k, json } => commands::kb_search(&config, &query, k, json, &mut out).await,
+                KbCommand::Rebuild => commands::kb_rebuild(&config, &mut out).await,
+                KbCommand::Tool(tool) => Ok(switchboard_kb::run_tool(tool, &mut out)?),
+            };
+        }
+        Command::Migrate => {
+            let mut config = config;
+            config.store.migrate = true;
+            switchboard::open_store(&config).await?.close().await;
+            println!("migrations applied");
+            return Ok(());
+        }
+        Command::CreateTopics => {
+            let store = switchboard::open_store(&config).await?;
+            switchboard::open_bus(&config, &store).await?;
+            println!("topics ready: {}", config.topics().all_with_dead_letters().join(", "));
+            return Ok(());
+        }
+        Command::Config => {
+            println!("{config:#?}");
+            return Ok(());
+        }
+    };
+
+    let listener =
+        TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    let prepared = switchboard::Prepared::open(config, components).await?;
+    // One line on stdout that people and scripts can rely on, printed once
+    // the store and the bus are open.
+    println!("switchboard listening on http://{}", listener.local_addr()?);
+    prepared.run(listener, shutdown).await
+}
+
+/// First SIGINT/SIGTERM: graceful stop. Second: exit at once.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    wait_for_signal().await;
+    tracing::info!("stop signal received: finishing in-flight work (signal again to exit at once)");
+    shutdown.cancel();
+    wait_for_signal().await;
+    tracing::warn!("second stop signal: exiting now");
+    std::process::exit(130);
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,57 @@
+use thiserror::Error;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("cannot connect to the store at {url}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot apply migrations")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("unknown topic `{0}`: create it before producing to it")]
+    UnknownTopic(String),
+    #[error("invalid pagination cursor")]
+    InvalidCursor,
+}
+
+impl Error {
+    /// True when retrying the same operation later may succeed (connection
+    /// trouble, lock timeouts, a full pool), as opposed to a broken query or
+    /// bad data.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Connect { .. } => true,
+            Error::Database(error) => {
+                matches!(
+                    error,
+                    sqlx::Error::Io(_)
+                        | sqlx::Error::PoolTimedOut
+                        | sqlx::Error::PoolClosed
+                        | sqlx::Error::WorkerCrashed
+                        | sqlx::Error::Protocol(_)
+                ) || is_busy(error)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// SQLite's "database is locked/busy" and PostgreSQL's serialization and
+/// deadlock failures: worth another try.
+fn is_busy(error: &sqlx::Error) -> bool {
+    let Some(database_error) = error.as_database_error() else {
+        return false;
+    };
+    matches!(
+        database_error.code().as_deref(),
+        Some("5" | "6" | "517" | "40001" | "40P01" | "55P03" | "57P03" | "53300")
+    )
+}

@@ -1,0 +1,204 @@
+//! FAQ articles and engineers' reports: what the knowledge base indexes.
+
+use switchboard_core::events::Report;
+use switchboard_core::kb::Faq;
+use switchboard_core::{Ticket, TicketId};
+use uuid::Uuid;
+
+use crate::Store;
+use crate::db::{from_micros, now_micros, on_pool, to_micros};
+use crate::error::{Error, Result};
+
+#[derive(sqlx::FromRow)]
+struct FaqRow {
+    id: String,
+    company: Option<String>,
+    question: String,
+    answers: String,
+    tags: String,
+    equipment_model: Option<String>,
+    language: String,
+    published: bool,
+    phrasings: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+const FAQ_COLUMNS: &str =
+    "id, company, question, answers, tags, equipment_model, language, published, phrasings, created_at, updated_at";
+
+fn list_from_json(id: &str, what: &str, text: &str) -> Result<Vec<String>> {
+    serde_json::from_str(text).map_err(|error| Error::Corrupt(format!("FAQ {id}: bad {what}: {error}")))
+}
+
+fn to_json(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".to_owned())
+}
+
+impl TryFrom<FaqRow> for Faq {
+    type Error = Error;
+
+    fn try_from(row: FaqRow) -> Result<Self> {
+        Ok(Faq {
+            answers: list_from_json(&row.id, "answers", &row.answers)?,
+            tags: list_from_json(&row.id, "tags", &row.tags)?,
+            phrasings: list_from_json(&row.id, "phrasings", &row.phrasings)?,
+            created_at: from_micros(row.created_at)?,
+            updated_at: from_micros(row.updated_at)?,
+            id: row.id,
+            company: row.company,
+            question: row.question,
+            equipment_model: row.equipment_model,
+            language: row.language,
+            published: row.published,
+        })
+    }
+}
+
+/// A past solution: a report with the ticket it resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredReport {
+    pub ticket_id: TicketId,
+    pub company: String,
+    pub title: String,
+    pub report: Report,
+}
+
+#[derive(sqlx::FromRow)]
+struct ReportRow {
+    ticket_id: Uuid,
+    company: String,
+    title: String,
+    malfunction: String,
+    solution: String,
+    parts: String,
+    time_spent_minutes: Option<i32>,
+    equipment_model: Option<String>,
+}
+
+impl Store {
+    /// Creates or replaces FAQs (by id) in one transaction; `created_at` of
+    /// an existing article is kept. Returns, per FAQ, whether it was new.
+    pub async fn upsert_faqs(&self, faqs: &[Faq]) -> Result<Vec<bool>> {
+        let now = now_micros();
+        on_pool!(&self.writer, |pool| {
+            let mut transaction = pool.begin().await?;
+            let mut created = Vec::with_capacity(faqs.len());
+            for faq in faqs {
+                let existed: Option<i64> = sqlx::query_scalar("SELECT created_at FROM faqs WHERE id = $1")
+                    .bind(&faq.id)
+                    .fetch_optional(&mut *transaction)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO faqs (id, company, question, answers, tags, equipment_model, language, published, \
+                     phrasings, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                     ON CONFLICT (id) DO UPDATE SET company = excluded.company, question = excluded.question, \
+                     answers = excluded.answers, tags = excluded.tags, equipment_model = excluded.equipment_model, \
+                     language = excluded.language, published = excluded.published, phrasings = excluded.phrasings, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(&faq.id)
+                .bind(&faq.company)
+                .bind(&faq.question)
+                .bind(to_json(&faq.answers))
+                .bind(to_json(&faq.tags))
+                .bind(&faq.equipment_model)
+                .bind(&faq.language)
+                .bind(faq.published)
+                .bind(to_json(&faq.phrasings))
+                .bind(existed.unwrap_or_else(|| to_micros(faq.created_at)))
+                .bind(now)
+                .execute(&mut *transaction)
+                .await?;
+                created.push(existed.is_none());
+            }
+            transaction.commit().await?;
+            Ok(created)
+        })
+    }
+
+    pub async fn get_faq(&self, id: &str) -> Result<Option<Faq>> {
+        let sql = format!("SELECT {FAQ_COLUMNS} FROM faqs WHERE id = $1");
+        let row: Option<FaqRow> = on_pool!(&self.db, |pool| sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
+        row.map(Faq::try_from).transpose()
+    }
+
+    /// FAQs in id order after `after_id`, at most `limit`.
+    pub async fn list_faqs(&self, after_id: Option<&str>, limit: u32) -> Result<Vec<Faq>> {
+        let sql = format!("SELECT {FAQ_COLUMNS} FROM faqs WHERE id > $1 ORDER BY id LIMIT $2");
+        let rows: Vec<FaqRow> = on_pool!(&self.db, |pool| sqlx::query_as(&sql)
+            .bind(after_id.unwrap_or(""))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter().map(Faq::try_from).collect()
+    }
+
+    /// Every FAQ, for rebuilding an index.
+    pub async fn all_faqs(&self) -> Result<Vec<Faq>> {
+        let sql = format!("SELECT {FAQ_COLUMNS} FROM faqs ORDER BY id");
+        let rows: Vec<FaqRow> = on_pool!(&self.db, |pool| sqlx::query_as(&sql).fetch_all(pool).await)?;
+        rows.into_iter().map(Faq::try_from).collect()
+    }
+
+    /// Deletes an FAQ; true if it existed.
+    pub async fn delete_faq(&self, id: &str) -> Result<bool> {
+        let deleted = on_pool!(&self.writer, |pool| sqlx::query("DELETE FROM faqs WHERE id = $1")
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|result| result.rows_affected()))?;
+        Ok(deleted == 1)
+    }
+
+    /// Records (or replaces) the report on a resolved ticket.
+    pub async fn upsert_report(&self, ticket: &Ticket, report: &Report) -> Result<()> {
+        on_pool!(&self.writer, |pool| sqlx::query(
+            "INSERT INTO ticket_reports (ticket_id, company, title, malfunction, solution, parts, time_spent_minutes, \
+             equipment_model, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (ticket_id) DO UPDATE SET malfunction = excluded.malfunction, solution = excluded.solution, \
+             parts = excluded.parts, time_spent_minutes = excluded.time_spent_minutes, \
+             equipment_model = excluded.equipment_model"
+        )
+        .bind(ticket.id.0)
+        .bind(&ticket.company)
+        .bind(&ticket.title)
+        .bind(&report.malfunction)
+        .bind(&report.solution)
+        .bind(to_json(&report.parts))
+        .bind(report.time_spent_minutes.map(|minutes| i32::try_from(minutes).unwrap_or(i32::MAX)))
+        .bind(report.equipment_model.as_ref().or(ticket.equipment.as_ref().map(|equipment| &equipment.model)))
+        .bind(now_micros())
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Every report, for rebuilding an index.
+    pub async fn all_reports(&self) -> Result<Vec<StoredReport>> {
+        let rows: Vec<ReportRow> = on_pool!(&self.db, |pool| sqlx::query_as(
+            "SELECT ticket_id, company, title, malfunction, solution, parts, time_spent_minutes, equipment_model \
+             FROM ticket_reports ORDER BY ticket_id"
+        )
+        .fetch_all(pool)
+        .await)?;
+        rows.into_iter()
+            .map(|row| {
+                let id = row.ticket_id.to_string();
+                Ok(StoredReport {
+                    ticket_id: TicketId(row.ticket_id),
+                    company: row.company,
+                    title: row.title,
+                    report: Report {
+                        malfunction: row.malfunction,
+                        solution: row.solution,
+                        parts: list_from_json(&id, "parts", &row.parts)?,
+                        time_spent_minutes: row.time_spent_minutes.and_then(|minutes| u32::try_from(minutes).ok()),
+                        equipment_model: row.equipment_model,
+                    },
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,27 @@
+//! Persistence for Switchboard: one [`Store`] over PostgreSQL (production)
+//! or SQLite (the embedded default), with migrations applied at start-up.
+//!
+//! Every query is written once and compiled for both databases by the
+//! [`on_pool!`] dispatch; the SQL uses only what both dialects share
+//! (`$n` placeholders, `ON CONFLICT`, `RETURNING`). Timestamps are stored as
+//! microseconds since the Unix epoch in both, so range filters and ordering
+//! behave the same.
+
+mod db;
+pub mod error;
+pub mod idempotency;
+pub mod knowledge;
+pub mod log;
+pub mod models;
+pub mod settings;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod tickets;
+
+pub use db::{Backend, Store};
+pub use error::{Error, Result};
+pub use idempotency::{IdempotencyOutcome, IdempotencyRecord};
+pub use knowledge::StoredReport;
+pub use log::{AppendRecord, LogRecord};
+pub use models::ModelInfo;
+pub use tickets::{InsertOutcome, LabelField, Projection, ProjectionKind, TicketFilter, TicketPage};

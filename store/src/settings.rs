@@ -1,0 +1,59 @@
+//! Settings admins tune: installation-wide values (JSON) and per-company
+//! settings.
+
+use crate::Store;
+use crate::db::{now_micros, on_pool};
+use crate::error::Result;
+
+impl Store {
+    /// The JSON value of an installation-wide setting.
+    pub async fn get_setting(&self, key: &str) -> Result<Option<String>> {
+        let value: Option<String> =
+            on_pool!(&self.db, |pool| sqlx::query_scalar("SELECT value FROM settings WHERE setting_key = $1")
+                .bind(key)
+                .fetch_optional(pool)
+                .await)?;
+        Ok(value)
+    }
+
+    pub async fn put_setting(&self, key: &str, value: &str) -> Result<()> {
+        on_pool!(&self.writer, |pool| sqlx::query(
+            "INSERT INTO settings (setting_key, value, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (setting_key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
+        )
+        .bind(key)
+        .bind(value)
+        .bind(now_micros())
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The confidence at or above which the knowledge base answers this
+    /// company's customers directly; `None` (the default) means never.
+    pub async fn auto_answer_threshold(&self, company: &str) -> Result<Option<f64>> {
+        let threshold: Option<Option<f64>> = on_pool!(&self.db, |pool| sqlx::query_scalar(
+            "SELECT auto_answer_threshold FROM company_settings WHERE company = $1"
+        )
+        .bind(company)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(threshold.flatten())
+    }
+
+    pub async fn set_auto_answer_threshold(&self, company: &str, threshold: Option<f64>) -> Result<()> {
+        on_pool!(&self.writer, |pool| sqlx::query(
+            "INSERT INTO company_settings (company, auto_answer_threshold, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (company) DO UPDATE SET auto_answer_threshold = excluded.auto_answer_threshold, \
+             updated_at = excluded.updated_at"
+        )
+        .bind(company)
+        .bind(threshold)
+        .bind(now_micros())
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+}

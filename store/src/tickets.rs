@@ -1,0 +1,451 @@
+//! The ticket repository.
+
+use switchboard_core::events::UrgencySource;
+use switchboard_core::ids::{AccountId, ServerId, TeamId};
+use switchboard_core::{Channel, Equipment, Requester, Status, Ticket, TicketId, Urgency};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::Store;
+use crate::db::{from_micros, now_micros, on_pool, to_micros};
+use crate::error::{Error, Result};
+
+/// Largest page `list_tickets` returns, whatever the caller asks for.
+pub const MAX_PAGE_SIZE: u32 = 500;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InsertOutcome {
+    Inserted,
+    /// A ticket with this id was already there; nothing changed.
+    AlreadyExisted,
+}
+
+/// Which stage's view of a ticket to apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProjectionKind {
+    /// `tickets.submitted`: create the ticket if it is not there.
+    Submitted,
+    /// `tickets.triaged`: also set the triage (and the category and urgency
+    /// unless staff set them).
+    Triaged,
+    /// `tickets.matched`: also set the suggestions and the FAQ answer; an
+    /// answered ticket that is still new becomes resolved.
+    Matched,
+}
+
+impl ProjectionKind {
+    fn on_conflict(self) -> &'static str {
+        match self {
+            ProjectionKind::Submitted => "ON CONFLICT (id) DO NOTHING",
+            ProjectionKind::Triaged => TRIAGE_UPDATE,
+            ProjectionKind::Matched => MATCH_UPDATE,
+        }
+    }
+}
+
+/// One ticket as a stage reported it.
+#[derive(Clone, Copy, Debug)]
+pub struct Projection<'a> {
+    pub kind: ProjectionKind,
+    pub ticket: &'a Ticket,
+}
+
+const INSERT_TICKET: &str = "INSERT INTO tickets (id, company, title, description, requester_email, requester_name, \
+     channel, tags, equipment_model, equipment_serial, created_at, updated_at, status, urgency, category, server_id, \
+     team_id, assignee_id, triage, needs_human_triage, category_source, urgency_source, suggestions, answered_by_faq) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
+     $23, $24)";
+
+const TRIAGE_UPDATE: &str = "ON CONFLICT (id) DO UPDATE SET \
+     triage = excluded.triage, \
+     needs_human_triage = excluded.needs_human_triage, \
+     category = CASE WHEN tickets.category_source = 'staff' THEN tickets.category ELSE excluded.category END, \
+     category_source = CASE WHEN tickets.category_source = 'staff' THEN 'staff' ELSE excluded.category_source END, \
+     urgency = CASE WHEN tickets.urgency_source = 'staff' THEN tickets.urgency ELSE excluded.urgency END, \
+     urgency_source = CASE WHEN tickets.urgency_source = 'staff' THEN 'staff' ELSE excluded.urgency_source END, \
+     updated_at = excluded.updated_at";
+
+const MATCH_UPDATE: &str = "ON CONFLICT (id) DO UPDATE SET \
+     triage = COALESCE(excluded.triage, tickets.triage), \
+     needs_human_triage = excluded.needs_human_triage, \
+     category = CASE WHEN tickets.category_source = 'staff' THEN tickets.category ELSE excluded.category END, \
+     category_source = CASE WHEN tickets.category_source = 'staff' THEN 'staff' ELSE excluded.category_source END, \
+     urgency = CASE WHEN tickets.urgency_source = 'staff' THEN tickets.urgency ELSE excluded.urgency END, \
+     urgency_source = CASE WHEN tickets.urgency_source = 'staff' THEN 'staff' ELSE excluded.urgency_source END, \
+     suggestions = excluded.suggestions, \
+     answered_by_faq = excluded.answered_by_faq, \
+     status = CASE WHEN excluded.answered_by_faq IS NOT NULL AND tickets.status = 'new' \
+              THEN excluded.status ELSE tickets.status END, \
+     updated_at = excluded.updated_at";
+
+/// The JSON and derived columns of a ticket row.
+struct ProjectedRow {
+    tags: String,
+    triage: Option<String>,
+    needs_human: bool,
+    category_source: Option<&'static str>,
+    urgency_source: Option<&'static str>,
+    suggestions: Option<String>,
+    answered_by_faq: Option<String>,
+}
+
+impl ProjectedRow {
+    fn new(ticket: &Ticket) -> Result<Self> {
+        let triage = ticket.triage.as_ref();
+        Ok(Self {
+            tags: to_json(&ticket.tags)?,
+            triage: triage.map(to_json).transpose()?,
+            needs_human: triage.is_some_and(|triage| triage.needs_human),
+            category_source: triage.and(ticket.category.as_ref()).map(|_| "model"),
+            urgency_source: triage.map(|triage| match triage.urgency_source {
+                UrgencySource::Model => "model",
+                UrgencySource::Policy { .. } => "policy",
+                UrgencySource::Default => "default",
+            }),
+            suggestions: ticket.suggestions.as_ref().map(to_json).transpose()?,
+            answered_by_faq: ticket.answered_by_faq.as_ref().map(to_json).transpose()?,
+        })
+    }
+}
+
+fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|error| Error::Corrupt(error.to_string()))
+}
+
+/// A label staff can set on a ticket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LabelField {
+    Category,
+    Urgency,
+}
+
+/// Conditions on `list_tickets`; all that are set must hold.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TicketFilter {
+    pub status: Option<Status>,
+    pub urgency: Option<Urgency>,
+    pub tag: Option<String>,
+    pub company: Option<String>,
+    /// Inclusive.
+    pub created_after: Option<OffsetDateTime>,
+    /// Exclusive.
+    pub created_before: Option<OffsetDateTime>,
+    pub category: Option<String>,
+    /// Only tickets that triage flagged for a person (or only those not).
+    pub needs_human_triage: Option<bool>,
+}
+
+/// One page of tickets, newest first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TicketPage {
+    pub items: Vec<Ticket>,
+    /// Pass back as `cursor` for the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+const TICKET_COLUMNS: &str = "id, company, title, description, requester_email, requester_name, channel, tags, \
+     equipment_model, equipment_serial, created_at, status, urgency, category, server_id, team_id, assignee_id, \
+     triage, suggestions, answered_by_faq";
+
+#[derive(sqlx::FromRow)]
+struct TicketRow {
+    id: Uuid,
+    company: String,
+    title: String,
+    description: String,
+    requester_email: String,
+    requester_name: Option<String>,
+    channel: String,
+    tags: String,
+    equipment_model: Option<String>,
+    equipment_serial: Option<String>,
+    created_at: i64,
+    status: String,
+    urgency: Option<String>,
+    category: Option<String>,
+    server_id: Option<Uuid>,
+    team_id: Option<Uuid>,
+    assignee_id: Option<Uuid>,
+    triage: Option<String>,
+    suggestions: Option<String>,
+    answered_by_faq: Option<String>,
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(id: Uuid, what: &str, text: Option<&str>) -> Result<Option<T>> {
+    text.map(|text| {
+        serde_json::from_str(text).map_err(|error| Error::Corrupt(format!("ticket {id}: bad {what}: {error}")))
+    })
+    .transpose()
+}
+
+impl TryFrom<TicketRow> for Ticket {
+    type Error = Error;
+
+    fn try_from(row: TicketRow) -> Result<Self> {
+        let corrupt = |what: &str, value: &str| Error::Corrupt(format!("ticket {}: bad {what} `{value}`", row.id));
+        let channel = match row.channel.as_str() {
+            "api" => Channel::Api,
+            "web_form" => Channel::WebForm,
+            "email" => Channel::Email,
+            other => return Err(corrupt("channel", other)),
+        };
+        let status = Status::parse(&row.status).ok_or_else(|| corrupt("status", &row.status))?;
+        let urgency = match &row.urgency {
+            Some(text) => Some(Urgency::parse(text).ok_or_else(|| corrupt("urgency", text))?),
+            None => None,
+        };
+        let tags: Vec<String> = serde_json::from_str(&row.tags).map_err(|_| corrupt("tags", &row.tags))?;
+        let triage = from_json(row.id, "triage", row.triage.as_deref())?;
+        let suggestions = from_json(row.id, "suggestions", row.suggestions.as_deref())?;
+        let answered_by_faq = from_json(row.id, "answered_by_faq", row.answered_by_faq.as_deref())?;
+        Ok(Ticket {
+            id: TicketId(row.id),
+            title: row.title,
+            description: row.description,
+            requester: Requester { email: row.requester_email, name: row.requester_name },
+            company: row.company,
+            channel,
+            tags,
+            equipment: row.equipment_model.map(|model| Equipment { model, serial: row.equipment_serial }),
+            created_at: from_micros(row.created_at)?,
+            status,
+            urgency,
+            category: row.category,
+            server: row.server_id.map(ServerId),
+            team: row.team_id.map(TeamId),
+            assignee: row.assignee_id.map(AccountId),
+            triage,
+            suggestions,
+            answered_by_faq,
+        })
+    }
+}
+
+impl Store {
+    /// Stores a ticket unless one with its id exists. Redelivered
+    /// submissions therefore change nothing.
+    pub async fn insert_ticket(&self, ticket: &Ticket) -> Result<InsertOutcome> {
+        let outcomes = self.insert_tickets(std::slice::from_ref(ticket)).await?;
+        Ok(outcomes[0])
+    }
+
+    /// [`Store::insert_ticket`] for many tickets in one transaction (one
+    /// fsync), with one outcome per ticket, in order.
+    pub async fn insert_tickets(&self, tickets: &[Ticket]) -> Result<Vec<InsertOutcome>> {
+        let projections: Vec<Projection<'_>> =
+            tickets.iter().map(|ticket| Projection { kind: ProjectionKind::Submitted, ticket }).collect();
+        self.project(&projections).await
+    }
+
+    /// Applies what the pipeline stages report about tickets, in one
+    /// transaction, in order. Each projection is idempotent and does not
+    /// depend on arrival order between stages: whichever event comes first
+    /// creates the row, the others fill in their parts. Category and urgency
+    /// that staff set are kept.
+    #[tracing::instrument(skip_all, fields(tickets = projections.len()))]
+    pub async fn project(&self, projections: &[Projection<'_>]) -> Result<Vec<InsertOutcome>> {
+        let updated_at = now_micros();
+        let rows = projections
+            .iter()
+            .map(|projection| ProjectedRow::new(projection.ticket).map(|row| (projection, row)))
+            .collect::<Result<Vec<_>>>()?;
+        on_pool!(&self.writer, |pool| {
+            let mut transaction = pool.begin().await?;
+            let mut outcomes = Vec::with_capacity(rows.len());
+            for (projection, row) in &rows {
+                let ticket = projection.ticket;
+                let sql = format!("{INSERT_TICKET} {}", projection.kind.on_conflict());
+                let result = sqlx::query(&sql)
+                    .bind(ticket.id.0)
+                    .bind(&ticket.company)
+                    .bind(&ticket.title)
+                    .bind(&ticket.description)
+                    .bind(&ticket.requester.email)
+                    .bind(&ticket.requester.name)
+                    .bind(ticket.channel.as_str())
+                    .bind(&row.tags)
+                    .bind(ticket.equipment.as_ref().map(|equipment| equipment.model.as_str()))
+                    .bind(ticket.equipment.as_ref().and_then(|equipment| equipment.serial.as_deref()))
+                    .bind(to_micros(ticket.created_at))
+                    .bind(updated_at)
+                    .bind(ticket.status.as_str())
+                    .bind(ticket.urgency.map(Urgency::as_str))
+                    .bind(&ticket.category)
+                    .bind(ticket.server.map(|id| id.0))
+                    .bind(ticket.team.map(|id| id.0))
+                    .bind(ticket.assignee.map(|id| id.0))
+                    .bind(&row.triage)
+                    .bind(row.needs_human)
+                    .bind(row.category_source)
+                    .bind(row.urgency_source)
+                    .bind(&row.suggestions)
+                    .bind(&row.answered_by_faq)
+                    .execute(&mut *transaction)
+                    .await?;
+                for tag in &ticket.tags {
+                    sqlx::query("INSERT INTO ticket_tags (tag, ticket_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                        .bind(tag)
+                        .bind(ticket.id.0)
+                        .execute(&mut *transaction)
+                        .await?;
+                }
+                let changed = result.rows_affected() == 1;
+                outcomes.push(if changed { InsertOutcome::Inserted } else { InsertOutcome::AlreadyExisted });
+            }
+            transaction.commit().await?;
+            Ok(outcomes)
+        })
+    }
+
+    pub async fn get_ticket(&self, id: TicketId) -> Result<Option<Ticket>> {
+        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1");
+        let row: Option<TicketRow> =
+            on_pool!(&self.db, |pool| sqlx::query_as(&sql).bind(id.0).fetch_optional(pool).await)?;
+        row.map(Ticket::try_from).transpose()
+    }
+
+    /// Tickets matching `filter`, newest first, `limit` at a time (at most
+    /// [`MAX_PAGE_SIZE`]). `cursor` is the `next_cursor` of the previous page.
+    pub async fn list_tickets(&self, filter: &TicketFilter, limit: u32, cursor: Option<&str>) -> Result<TicketPage> {
+        let limit = limit.clamp(1, MAX_PAGE_SIZE);
+        let after_id = cursor.map(decode_cursor).transpose()?;
+        let rows: Vec<TicketRow> = on_pool!(&self.db, |pool| {
+            let mut query = sqlx::QueryBuilder::new(format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE 1 = 1"));
+            if let Some(status) = filter.status {
+                query.push(" AND status = ").push_bind(status.as_str());
+            }
+            if let Some(urgency) = filter.urgency {
+                query.push(" AND urgency = ").push_bind(urgency.as_str());
+            }
+            if let Some(category) = &filter.category {
+                query.push(" AND category = ").push_bind(category.clone());
+            }
+            if let Some(needs_human) = filter.needs_human_triage {
+                query.push(" AND needs_human_triage = ").push_bind(needs_human);
+            }
+            if let Some(company) = &filter.company {
+                query.push(" AND company = ").push_bind(company.clone());
+            }
+            if let Some(tag) = &filter.tag {
+                query
+                    .push(" AND id IN (SELECT ticket_id FROM ticket_tags WHERE tag = ")
+                    .push_bind(tag.clone())
+                    .push(")");
+            }
+            if let Some(after) = filter.created_after {
+                query.push(" AND created_at >= ").push_bind(to_micros(after));
+            }
+            if let Some(before) = filter.created_before {
+                query.push(" AND created_at < ").push_bind(to_micros(before));
+            }
+            if let Some(after_id) = after_id {
+                query.push(" AND id < ").push_bind(after_id);
+            }
+            query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit) + 1);
+            query.build_query_as().fetch_all(pool).await
+        })?;
+        let has_more = rows.len() > limit as usize;
+        let items = rows.into_iter().take(limit as usize).map(Ticket::try_from).collect::<Result<Vec<_>>>()?;
+        let next_cursor = match items.last() {
+            Some(last) if has_more => Some(encode_cursor(last.id)),
+            _ => None,
+        };
+        Ok(TicketPage { items, next_cursor })
+    }
+
+    /// Staff set or corrected a ticket's category and/or urgency. Stages
+    /// never overwrite these. False if there is no such ticket.
+    pub async fn set_staff_labels(
+        &self,
+        id: TicketId,
+        category: Option<&str>,
+        urgency: Option<Urgency>,
+    ) -> Result<bool> {
+        let now = now_micros();
+        on_pool!(&self.writer, |pool| {
+            let mut transaction = pool.begin().await?;
+            let mut found = sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(id.0)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected()
+                == 1;
+            if found && let Some(category) = category {
+                found = sqlx::query("UPDATE tickets SET category = $1, category_source = 'staff' WHERE id = $2")
+                    .bind(category)
+                    .bind(id.0)
+                    .execute(&mut *transaction)
+                    .await?
+                    .rows_affected()
+                    == 1;
+            }
+            if found && let Some(urgency) = urgency {
+                found = sqlx::query("UPDATE tickets SET urgency = $1, urgency_source = 'staff' WHERE id = $2")
+                    .bind(urgency.as_str())
+                    .bind(id.0)
+                    .execute(&mut *transaction)
+                    .await?
+                    .rows_affected()
+                    == 1;
+            }
+            transaction.commit().await?;
+            Ok(found)
+        })
+    }
+
+    /// Tickets whose category (or urgency) staff set or corrected, newest
+    /// first, at most `limit`: the labelled examples to retrain triage on.
+    pub async fn staff_labelled_tickets(
+        &self,
+        field: LabelField,
+        company: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Ticket>> {
+        let source_column = match field {
+            LabelField::Category => "category_source",
+            LabelField::Urgency => "urgency_source",
+        };
+        let rows: Vec<TicketRow> = on_pool!(&self.db, |pool| {
+            let mut query = sqlx::QueryBuilder::new(format!(
+                "SELECT {TICKET_COLUMNS} FROM tickets WHERE {source_column} = 'staff'"
+            ));
+            if let Some(company) = company {
+                query.push(" AND company = ").push_bind(company.to_owned());
+            }
+            query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
+            query.build_query_as().fetch_all(pool).await
+        })?;
+        rows.into_iter().map(Ticket::try_from).collect()
+    }
+
+    pub async fn count_tickets(&self) -> Result<i64> {
+        let count: i64 =
+            on_pool!(&self.db, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM tickets").fetch_one(pool).await)?;
+        Ok(count)
+    }
+}
+
+/// Cursors are opaque to clients; today they are the last id seen, in a
+/// versioned wrapper so the format can change without breaking old links.
+fn encode_cursor(id: TicketId) -> String {
+    format!("t1.{}", id.0.simple())
+}
+
+fn decode_cursor(cursor: &str) -> Result<Uuid> {
+    cursor.strip_prefix("t1.").and_then(|hex| Uuid::try_parse(hex).ok()).ok_or(Error::InvalidCursor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let id = TicketId::new();
+        assert_eq!(decode_cursor(&encode_cursor(id)).ok(), Some(id.0));
+        for bad in ["", "t1.", "t2.0190", "t1.zz", "0190b1c2-0000-7000-8000-000000000000"] {
+            assert!(matches!(decode_cursor(bad), Err(Error::InvalidCursor)), "{bad}");
+        }
+    }
+}

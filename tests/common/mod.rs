@@ -1,0 +1,207 @@
+//! Shared helpers for the end-to-end tests: an in-process instance on port
+//! 0, `switchboard` child processes, and an HTTP client.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use switchboard::{Components, Running};
+use switchboard_core::config::Config;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// An embedded instance (SQLite in a temporary directory) on a random port.
+pub struct App {
+    pub running: Running,
+    pub client: reqwest::Client,
+    pub data_dir: tempfile::TempDir,
+}
+
+impl App {
+    pub fn url(&self, path: &str) -> String {
+        self.running.url(path)
+    }
+
+    /// The URL of the instance's SQLite store, for a second connection.
+    pub fn store_url(&self) -> String {
+        format!("sqlite://{}", self.data_dir.path().join("switchboard.db").display())
+    }
+}
+
+pub fn embedded_config(data_dir: &Path) -> Config {
+    let mut config =
+        Config { data_dir: data_dir.to_path_buf(), listen: SocketAddr::from(([127, 0, 0, 1], 0)), ..Config::default() };
+    config.bus.embedded.idle_poll_ms = 200;
+    config
+}
+
+pub async fn spawn_app() -> App {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> App {
+    let data_dir = tempfile::tempdir().expect("temporary directory");
+    let mut config = embedded_config(data_dir.path());
+    adjust(&mut config);
+    let running = switchboard::start(config, Components::ALL).await.expect("start switchboard");
+    App { running, client: client(), data_dir }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("HTTP client")
+}
+
+pub fn ticket_json(title: &str) -> Value {
+    serde_json::json!({
+        "title": title,
+        "description": "The printer on the third floor shows error E-45 and will not print.",
+        "requester": {"email": "ana@example.com", "name": "Ana"},
+        "company": "acme",
+        "tags": ["printer"],
+        "equipment": {"model": "LaserJet 4000", "serial": "SN-1"},
+    })
+}
+
+/// Polls `GET url` until it answers 200, and returns the body.
+pub async fn wait_for_ok(client: &reqwest::Client, url: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Ok(response) = client.get(url).send().await
+            && response.status() == reqwest::StatusCode::OK
+        {
+            return response.json().await.expect("JSON body");
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{url} never answered 200");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Polls `GET url` until the JSON body satisfies `done`, and returns it.
+pub async fn wait_for_json(client: &reqwest::Client, url: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Ok(response) = client.get(url).send().await
+            && response.status() == reqwest::StatusCode::OK
+            && let Ok(body) = response.json::<Value>().await
+            && done(&body)
+        {
+            return body;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{url} never showed {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Posts a ticket and returns its id.
+pub async fn post_ticket(app: &App, body: &Value) -> String {
+    let response = app.client.post(app.url("/v1/tickets")).json(body).send().await.expect("send");
+    assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
+    let body: Value = response.json().await.expect("JSON");
+    body["id"].as_str().expect("id").to_owned()
+}
+
+/// Imports the test FAQ articles through the API.
+pub async fn import_test_faqs(app: &App) {
+    let faqs = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/faqs.jsonl")).expect("fixture");
+    let response = app
+        .client
+        .post(app.url("/v1/faqs/import"))
+        .header("content-type", "application/x-ndjson")
+        .body(faqs)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), reqwest::StatusCode::OK, "{:?}", response.text().await);
+}
+
+/// A `switchboard` child process whose stderr goes to a log file.
+pub struct Process {
+    pub child: Child,
+    pub address: SocketAddr,
+    pub log: PathBuf,
+}
+
+impl Process {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    pub async fn kill9(&mut self) {
+        self.child.start_kill().expect("send SIGKILL");
+        self.child.wait().await.expect("reap the child");
+    }
+
+    /// SIGTERM, then wait for a graceful exit.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("a running child");
+        let sent = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().expect("run kill");
+        assert!(sent.success(), "send SIGTERM");
+        tokio::time::timeout(WAIT, self.child.wait()).await.expect("exits in time").expect("wait")
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// Starts `switchboard <args>` with `envs`, and waits for its "listening"
+/// line. `log_name` names the stderr file inside `log_dir`.
+pub async fn spawn_process(args: &[&str], envs: &[(String, String)], log_dir: &Path, log_name: &str) -> Process {
+    let log = log_dir.join(log_name);
+    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("log file");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log_file))
+        .kill_on_drop(true)
+        .env("RUST_LOG", "info");
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("spawn switchboard");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(WAIT, lines.next_line())
+        .await
+        .unwrap_or_else(|_| {
+            panic!("switchboard did not start; log:\n{}", std::fs::read_to_string(&log).unwrap_or_default())
+        })
+        .expect("read stdout")
+        .unwrap_or_else(|| {
+            panic!("switchboard exited at start; log:\n{}", std::fs::read_to_string(&log).unwrap_or_default())
+        });
+    let address = line
+        .strip_prefix("switchboard listening on http://")
+        .and_then(|address| address.trim().parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"));
+    // Keep draining stdout so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let mut process = Process { child, address, log };
+    wait_until_ready(&mut process).await;
+    process
+}
+
+async fn wait_until_ready(process: &mut Process) {
+    let client = client();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Ok(response) = client.get(process.url("/readyz")).send().await
+            && response.status().is_success()
+        {
+            return;
+        }
+        if let Ok(Some(status)) = process.child.try_wait() {
+            panic!("switchboard exited with {status}; log:\n{}", process.log_text());
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never ready; log:\n{}", process.log_text());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,432 @@
+//! The whole pipeline in `switchboard up`: triage, the knowledge base,
+//! auto-answers, model and policy changes without a restart, staff labels.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{App, import_test_faqs, post_ticket, spawn_app_with, ticket_json, wait_for_json};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use switchboard_bus::Bus;
+use switchboard_bus::embedded::EmbeddedBus;
+use switchboard_core::config::{Config, EmbeddedBusConfig};
+use switchboard_core::topics;
+
+fn fast_reload(config: &mut Config) {
+    config.triage.reload_interval_ms = 200;
+}
+
+async fn app() -> App {
+    spawn_app_with(fast_reload).await
+}
+
+fn matched(ticket: &Value) -> bool {
+    ticket.get("triage").is_some() && ticket.get("suggestions").is_some()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_is_triaged_with_confidences_and_model_versions() {
+    let app = app().await;
+    let id = post_ticket(
+        &app,
+        &json!({
+            "title": "My card was stolen",
+            "description": "Someone took my wallet and I need to block my card right now",
+            "requester": {"email": "ana@example.com"},
+        }),
+    )
+    .await;
+    let ticket =
+        wait_for_json(&app.client, &app.url(&format!("/v1/tickets/{id}")), "a triage", |t| t.get("triage").is_some())
+            .await;
+    let triage = &ticket["triage"];
+    assert!(
+        triage["category"]["model_version"].as_str().is_some_and(|v| v.starts_with("category-banking77@")),
+        "{triage}"
+    );
+    assert!(
+        triage["urgency_model"]["model_version"].as_str().is_some_and(|v| v.starts_with("urgency-hadoop@")),
+        "{triage}"
+    );
+    let confidence = triage["category"]["confidence"].as_f64().expect("a confidence");
+    assert!((0.0..=1.0).contains(&confidence));
+    assert!(["low", "normal", "high", "critical"].contains(&ticket["urgency"].as_str().expect("urgency")));
+    assert_eq!(ticket["urgency"], triage["urgency"]);
+    // A category when sure; the human queue otherwise.
+    if triage["needs_human"] == json!(false) {
+        assert_eq!(ticket["category"], triage["category"]["label"]);
+    }
+    let queue: Value = app
+        .client
+        .get(app.url("/v1/tickets?needs_triage=true"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("JSON");
+    let in_queue = queue["items"].as_array().expect("items").iter().any(|t| t["id"] == json!(id));
+    assert_eq!(in_queue, triage["needs_human"] == json!(true));
+    app.running.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_urgency_policy_overrides_the_model_without_a_restart() {
+    let app = app().await;
+    let policy = json!({"default_urgency": "normal", "rules": [{"when": {"any_keyword": ["on fire"]}, "then": {"set": "critical"}}]});
+    let response = app.client.put(app.url("/v1/triage/policy")).json(&policy).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
+    let bad = json!({"rules": [{"when": {"any_keyword": []}, "then": {"set": "critical"}}]});
+    let response = app.client.put(app.url("/v1/triage/policy")).json(&bad).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    let id = post_ticket(&app, &ticket_json("The printer is on fire")).await;
+    let ticket =
+        wait_for_json(&app.client, &app.url(&format!("/v1/tickets/{id}")), "a triage", |t| t.get("triage").is_some())
+            .await;
+    assert_eq!(ticket["urgency"], json!("critical"));
+    assert_eq!(ticket["triage"]["urgency_source"]["kind"], json!("policy"));
+    app.running.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_activated_model_is_used_without_a_restart() {
+    let app = app().await;
+    // Store a different model for the category task and activate it. (The
+    // built-in urgency model stands in for a retrained one: all that matters
+    // here is that its version is different.)
+    let store = switchboard_store::Store::connect(&app.store_url(), 2).await.expect("store");
+    let replacement =
+        switchboard_triage::Model::from_bytes(switchboard_triage::stage::DEFAULT_URGENCY_MODEL).expect("model");
+    let model_id = store
+        .insert_triage_model(
+            "category",
+            replacement.version(),
+            switchboard_triage::stage::DEFAULT_URGENCY_MODEL,
+            &json!({}),
+            false,
+        )
+        .await
+        .expect("insert");
+    let listed: Value =
+        app.client.get(app.url("/v1/triage/models")).send().await.expect("list").json().await.expect("JSON");
+    assert_eq!(listed["items"][0]["active"], json!(false));
+    let response =
+        app.client.post(app.url(&format!("/v1/triage/models/{model_id}/activate"))).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let response = app
+        .client
+        .post(app.url(&format!("/v1/triage/models/{}/activate", uuid::Uuid::now_v7())))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
+    // Within the reload interval new tickets are decided by the new model.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let id = post_ticket(&app, &ticket_json("Which model decides?")).await;
+        let ticket = wait_for_json(&app.client, &app.url(&format!("/v1/tickets/{id}")), "a triage", |t| {
+            t.get("triage").is_some()
+        })
+        .await;
+        if ticket["triage"]["category"]["model_version"] == json!(replacement.version()) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the activated model was never used");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.running.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_matching_an_faq_gets_suggestions_and_with_auto_answer_is_answered() {
+    let app = app().await;
+    import_test_faqs(&app).await;
+    wait_for_json(&app.client, &app.url("/v1/kb/search?q=paper%20jam"), "the imported articles", |found| {
+        found["items"].get(0).is_some()
+    })
+    .await;
+    let mut question = ticket_json("How do I clear a paper jam in the printer?");
+    question["description"] = json!("Paper is jammed in tray 2 and the printer will not start");
+
+    // Auto-answer is off by default: suggestions only.
+    let id = post_ticket(&app, &question).await;
+    let ticket = wait_for_json(&app.client, &app.url(&format!("/v1/tickets/{id}")), "suggestions", matched).await;
+    assert_eq!(ticket["suggestions"][0]["id"], json!("printer-jam"), "{ticket}");
+    assert_eq!(ticket["suggestions"][0]["kind"], json!("faq"));
+    assert_eq!(ticket["status"], json!("new"));
+    assert!(ticket.get("answered_by_faq").is_none());
+
+    // The search endpoint finds it too.
+    let found: Value = app
+        .client
+        .get(app.url("/v1/kb/search?q=paper%20jam%20printer&k=2"))
+        .send()
+        .await
+        .expect("search")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(found["items"][0]["id"], json!("printer-jam"));
+
+    // With auto-answer on for a company, its customers are answered.
+    let response = app
+        .client
+        .put(app.url("/v1/companies/globex/settings"))
+        .json(&json!({"auto_answer_threshold": 0.5}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
+    question["company"] = json!("globex");
+    let id = post_ticket(&app, &question).await;
+    let ticket = wait_for_json(&app.client, &app.url(&format!("/v1/tickets/{id}")), "an answer", |t| {
+        t.get("answered_by_faq").is_some()
+    })
+    .await;
+    assert_eq!(ticket["status"], json!("resolved"));
+    assert_eq!(ticket["answered_by_faq"]["faq_id"], json!("printer-jam"));
+    assert!(ticket["answered_by_faq"]["answer"].as_str().is_some_and(|a| a.contains("tray 2")));
+
+    // The notification event for the customer is on tickets.events.
+    let store = switchboard_store::Store::connect(&app.store_url(), 2).await.expect("store");
+    let bus = EmbeddedBus::new(store, EmbeddedBusConfig::default());
+    let events = bus.subscribe("test-events", &[topics::EVENTS.to_owned()]).await.expect("subscribe");
+    let event = tokio::time::timeout(Duration::from_secs(30), events.recv()).await.expect("in time").expect("recv");
+    let envelope: Value = serde_json::from_slice(&event.payload).expect("JSON");
+    assert_eq!(envelope["ticket_id"], json!(id));
+    assert_eq!(envelope["payload"]["type"], json!("answered_by_faq"));
+    assert_eq!(envelope["payload"]["answer"]["faq_id"], json!("printer-jam"));
+    assert_eq!(envelope["payload"]["ticket"]["requester"]["email"], json!("ana@example.com"));
+    app.running.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faq_articles_have_a_full_api_and_the_index_follows() {
+    let app = app().await;
+    let article = json!({"id": "wifi-guest", "question": "How do guests join the office wifi?", "answers": ["Use the network Guest and the code on the reception desk."]});
+    let response = app.client.post(app.url("/v1/faqs")).json(&article).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.headers().get("location").and_then(|v| v.to_str().ok()), Some("/v1/faqs/wifi-guest"));
+    let again = app.client.post(app.url("/v1/faqs")).json(&article).send().await.expect("send");
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+
+    let search = |query: &'static str| {
+        let client = app.client.clone();
+        let url = app.url(&format!("/v1/kb/search?q={query}"));
+        async move { client.get(url).send().await.expect("search").json::<Value>().await.expect("JSON") }
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while search("guest%20wifi").await["items"].get(0).map(|item| item["id"].clone()) != Some(json!("wifi-guest")) {
+        assert!(tokio::time::Instant::now() < deadline, "the index never picked up the new article");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let replaced = json!({"question": "How do visitors get on the wifi?", "answers": ["Ask reception for a visitor badge with the wifi code."], "tags": ["network"]});
+    let response = app.client.put(app.url("/v1/faqs/wifi-guest")).json(&replaced).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
+    let read: Value =
+        app.client.get(app.url("/v1/faqs/wifi-guest")).send().await.expect("get").json().await.expect("JSON");
+    assert_eq!(read["question"], json!("How do visitors get on the wifi?"));
+    assert_eq!(read["tags"], json!(["network"]));
+
+    for (body, field) in [
+        (json!({"question": "No answers?", "answers": []}), "answers"),
+        (json!({"id": "bad id!", "question": "q", "answers": ["a"]}), "id"),
+        (json!({"question": "", "answers": ["a"]}), "question"),
+        (json!({"question": "q", "answers": ["a"], "colour": "red"}), "colour"),
+    ] {
+        let response = app.client.post(app.url("/v1/faqs")).json(&body).send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let error: Value = response.json().await.expect("JSON");
+        assert_eq!(error["error"]["field"], json!(field), "{error}");
+    }
+    let bad_import = app
+        .client
+        .post(app.url("/v1/faqs/import"))
+        .header("content-type", "application/x-ndjson")
+        .body("{\"id\": \"ok\", \"question\": \"q\", \"answers\": [\"a\"]}\nnot json\n")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(bad_import.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let error: Value = bad_import.json().await.expect("JSON");
+    assert_eq!(error["error"]["field"], json!("line 2"));
+    assert_eq!(
+        app.client.get(app.url("/v1/faqs/ok")).send().await.expect("get").status(),
+        StatusCode::NOT_FOUND,
+        "all or nothing"
+    );
+
+    let response = app.client.delete(app.url("/v1/faqs/wifi-guest")).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.client.delete(app.url("/v1/faqs/wifi-guest")).send().await.expect("send").status(),
+        StatusCode::NOT_FOUND
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while search("guest%20wifi").await["items"]
+        .as_array()
+        .is_some_and(|items| items.iter().any(|i| i["id"] == json!("wifi-guest")))
+    {
+        assert!(tokio::time::Instant::now() < deadline, "the index never dropped the deleted article");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.running.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_labels_are_kept_and_listed() {
+    let app = app().await;
+    let id = post_ticket(&app, &ticket_json("Invoice missing")).await;
+    wait_for_json(&app.client, &app.url(&format!("/v1/tickets/{id}")), "suggestions", matched).await;
+    let response = app
+        .client
+        .patch(app.url(&format!("/v1/tickets/{id}")))
+        .json(&json!({"category": "billing", "urgency": "high"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
+    let ticket: Value = response.json().await.expect("JSON");
+    assert_eq!((ticket["category"].clone(), ticket["urgency"].clone()), (json!("billing"), json!("high")));
+    let response = app
+        .client
+        .patch(app.url(&format!("/v1/tickets/{id}")))
+        .json(&json!({"urgency": "soon"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let listed: Value =
+        app.client.get(app.url("/v1/tickets?category=billing")).send().await.expect("list").json().await.expect("JSON");
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
+    app.running.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_or_missing_index_is_rebuilt_from_the_store() {
+    let data_dir = tempfile::tempdir().expect("temporary directory");
+    let start = || switchboard::start(common::embedded_config(data_dir.path()), switchboard::Components::ALL);
+    let running = start().await.expect("start");
+    let app = App { running, client: common::client(), data_dir: tempfile::tempdir().expect("unused") };
+    import_test_faqs(&app).await;
+    app.running.stop().await.expect("stop");
+
+    let index = data_dir.path().join("kb-index");
+    for damage in ["corrupt", "missing"] {
+        match damage {
+            "corrupt" => {
+                for entry in std::fs::read_dir(&index).expect("index files") {
+                    let path = entry.expect("entry").path();
+                    if path.is_file() {
+                        std::fs::write(&path, b"garbage").expect("corrupt a file");
+                    }
+                }
+            }
+            _ => std::fs::remove_dir_all(&index).expect("remove the index"),
+        }
+        let running =
+            start().await.unwrap_or_else(|error| panic!("a {damage} index must not stop start-up: {error:#}"));
+        let client = common::client();
+        let found: Value = client
+            .get(running.url("/v1/kb/search?q=reset%20my%20password"))
+            .send()
+            .await
+            .expect("search")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(found["items"][0]["id"], json!("reset-password"), "{damage} index rebuilt: {found}");
+        running.stop().await.expect("stop");
+    }
+}
+
+/// Runs the `switchboard` binary to completion and returns (success, stdout, stderr).
+async fn run_switchboard(args: &[&str]) -> (bool, String, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .env("SWITCHBOARD_LOG__FILTER", "warn")
+        .output()
+        .await
+        .expect("run switchboard");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_retrained_on_staff_labels_is_stored_activated_and_used() {
+    let app = app().await;
+    let data_dir = app.data_dir.path().display().to_string();
+    let train = ["--data-dir", &data_dir, "triage", "train", "--from-store", "--task", "category", "--activate"];
+
+    // Nothing labelled yet: a clear refusal, nothing stored.
+    let (ok, _, stderr) = run_switchboard(&train).await;
+    assert!(!ok && stderr.contains("at least two"), "{stderr}");
+
+    let examples = [
+        ("billing", "My invoice shows the wrong amount", "We were charged twice on the last invoice"),
+        ("billing", "Refund for a double payment", "The payment went through two times, please refund"),
+        ("billing", "Invoice address is wrong", "Please correct the billing address on our invoice"),
+        ("billing", "Charged after cancelling", "We cancelled but the card was charged again"),
+        ("billing", "Need a copy of the invoice", "Send the invoice for March for our accounts"),
+        ("billing", "Payment failed", "The monthly payment failed and the invoice is overdue"),
+        ("access", "Cannot log in", "The password reset email never arrives and I cannot log in"),
+        ("access", "Account locked", "My account is locked after too many password attempts"),
+        ("access", "Two-factor code rejected", "The login code from the app is rejected"),
+        ("access", "Forgot my password", "I forgot my password and the reset link has expired"),
+        ("access", "New user cannot sign in", "Our new colleague cannot sign in to the account"),
+        ("access", "Login page error", "The login page says my password is wrong but it is right"),
+    ];
+    for (label, title, description) in examples {
+        let mut body = ticket_json(title);
+        body["description"] = json!(description);
+        let id = post_ticket(&app, &body).await;
+        wait_for_json(&app.client, &app.url(&format!("/v1/tickets/{id}")), "suggestions", matched).await;
+        let response = app
+            .client
+            .patch(app.url(&format!("/v1/tickets/{id}")))
+            .json(&json!({"category": label}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    let (ok, stdout, stderr) = run_switchboard(&train).await;
+    assert!(ok, "training failed: {stdout}\n{stderr}");
+    assert!(stdout.contains("read 12 tickets") && stdout.contains("stored and activated"), "{stdout}");
+    let listed: Value =
+        app.client.get(app.url("/v1/triage/models")).send().await.expect("list").json().await.expect("JSON");
+    let model = &listed["items"][0];
+    assert_eq!((model["task"].clone(), model["active"].clone()), (json!("category"), json!(true)), "{listed}");
+    let version = model["version"].as_str().expect("a version").to_owned();
+    assert!(version.starts_with("category-store@"), "{version}");
+
+    // The triage stage switches to it within its reload interval.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut body = ticket_json("I was charged twice");
+        body["description"] = json!("Please refund the second payment on the invoice");
+        let id = post_ticket(&app, &body).await;
+        let ticket = wait_for_json(&app.client, &app.url(&format!("/v1/tickets/{id}")), "a triage", |t| {
+            t.get("triage").is_some()
+        })
+        .await;
+        let category = &ticket["triage"]["category"];
+        if category["model_version"] == json!(version) {
+            // Sure or unsure, never the other class.
+            assert!([json!("billing"), Value::Null].contains(&category["label"]), "{ticket}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the retrained model was never used");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.running.stop().await.expect("clean stop");
+}

@@ -1,0 +1,488 @@
+//! `train`, `eval` and `predict` as a library: a clap `Subcommand` the
+//! `switchboard` binary mounts under `triage`, and [`run_command`].
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{ArgGroup, Args, Subcommand};
+
+use crate::dataset::{CsvSpec, parse_label_map, read_labeled_csv};
+use crate::error::{Error, Result};
+use crate::features::{FeatureConfig, NgramRange};
+use crate::learners::LearnerFamily;
+use crate::metrics::{Outcome, evaluate};
+use crate::model::{Model, UnsureReason};
+use crate::train::{ClassOffsets, SelectionMetric, TrainOptions, train_with_progress};
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum TriageCommand {
+    /// Train a classifier from a CSV file and write the model file.
+    ///
+    /// Candidates (linear SVM, linfa logistic regression, linfa naive Bayes,
+    /// each over a small hyper-parameter grid) are compared by stratified
+    /// cross-validation on the data; the best is calibrated on its
+    /// out-of-fold predictions, given an unsure threshold, refitted on all the
+    /// data and saved. Prints the cross-validation table and the validation
+    /// metrics. Hold evaluation data out yourself and use `eval` on it.
+    Train(TrainArgs),
+    /// Evaluate a model on a labelled CSV file. The last line of output is one
+    /// JSON object: n, accuracy, macro_f1, per_class, ece (and
+    /// in_scope_accuracy, unsure_recall with --unsure-label).
+    Eval(EvalArgs),
+    /// Classify one text: label, confidence and the top three labels.
+    Predict(PredictArgs),
+}
+
+/// Where the labelled text comes from and which columns to use.
+#[derive(Debug, Clone, Args)]
+pub struct CsvArgs {
+    /// Text column(s), comma-separated. Several columns are joined as title,
+    /// then body, exactly as a ticket's title and description are.
+    #[arg(long = "text", value_name = "COL[,COL…]", value_delimiter = ',', required = true)]
+    pub text_columns: Vec<String>,
+    /// The label column.
+    #[arg(long = "label", value_name = "COL")]
+    pub label_column: String,
+    /// Rename labels on the way in, e.g. `Blocker=critical,Critical=high`.
+    /// Labels not listed are kept.
+    #[arg(long, value_name = "FROM=TO[,…]", value_parser = parse_label_map_arg)]
+    pub label_map: Option<BTreeMap<String, String>>,
+}
+
+fn parse_label_map_arg(text: &str) -> Result<BTreeMap<String, String>, String> {
+    parse_label_map(text)
+}
+
+impl CsvArgs {
+    fn spec(&self) -> CsvSpec {
+        CsvSpec {
+            text_columns: self.text_columns.clone(),
+            label_column: self.label_column.clone(),
+            label_map: self.label_map.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// Arguments of `train`. The examples come either from a CSV file
+/// (`--data`) or from the tickets in the store that staff labelled
+/// (`--from-store`, served by the `switchboard` binary, which owns the store
+/// connection and calls [`train_and_report`]).
+#[derive(Debug, Clone, Args)]
+#[command(group(ArgGroup::new("source").required(true).args(["data", "from_store"])))]
+pub struct TrainArgs {
+    /// Labelled training data (CSV with a header row).
+    #[arg(long, value_name = "FILE.csv", requires_all = ["text_columns", "label_column"])]
+    pub data: Option<PathBuf>,
+    /// Text column(s), comma-separated. Several columns are joined as title,
+    /// then body, exactly as a ticket's title and description are.
+    #[arg(long = "text", value_name = "COL[,COL…]", value_delimiter = ',', requires = "data")]
+    pub text_columns: Vec<String>,
+    /// The label column.
+    #[arg(long = "label", value_name = "COL", requires = "data")]
+    pub label_column: Option<String>,
+    /// Rename labels on the way in, e.g. `Blocker=critical,Critical=high`.
+    /// Labels not listed are kept.
+    #[arg(long, value_name = "FROM=TO[,…]", value_parser = parse_label_map_arg)]
+    pub label_map: Option<BTreeMap<String, String>>,
+    /// Train on the tickets in the configured store whose label (see --task)
+    /// staff set or corrected, and store the model there (see --activate).
+    #[arg(long, requires = "task")]
+    pub from_store: bool,
+    /// With --from-store: which model to retrain.
+    #[arg(long, value_enum, requires = "from_store")]
+    pub task: Option<Task>,
+    /// With --from-store: only this company's tickets [default: all].
+    #[arg(long, requires = "from_store")]
+    pub company: Option<String>,
+    /// With --from-store: the most recent tickets to read at most.
+    #[arg(long, default_value_t = 100_000, requires = "from_store")]
+    pub limit: u32,
+    /// With --from-store: make the new model the active one; running triage
+    /// stages switch to it within their reload interval. Without it, an
+    /// admin activates it with `POST /v1/triage/models/{id}/activate`.
+    #[arg(long, requires = "from_store")]
+    pub activate: bool,
+    /// Where to write the model file (required with --data; optional with
+    /// --from-store, which keeps the model in the store).
+    #[arg(long, value_name = "MODEL", required_unless_present = "from_store")]
+    pub out: Option<PathBuf>,
+    /// Labelled data (same columns as --data) to fit the confidence
+    /// calibration and the unsure threshold on, instead of the training data's
+    /// cross-validation. Use data drawn like what the model will meet; it is
+    /// never trained on.
+    #[arg(long, value_name = "FILE.csv", requires = "data")]
+    pub calibration_data: Option<PathBuf>,
+    /// A label meaning "out of scope" (e.g. CLINC150's `oos`): trained as a
+    /// class, and predicting it makes the model unsure.
+    #[arg(long, value_name = "LABEL")]
+    pub unsure_label: Option<String>,
+    /// The model's name, the first part of its version [default: the file
+    /// name of --out without extension, or with --from-store
+    /// `<task>-<company or "store">`].
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub tuning: TuningArgs,
+}
+
+/// What a model decides: a ticket's category or its urgency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Task {
+    Category,
+    Urgency,
+}
+
+impl Task {
+    /// The name the store and the triage stage know the task by.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Task::Category => "category",
+            Task::Urgency => "urgency",
+        }
+    }
+}
+
+/// Model selection and feature settings; the defaults suit short support
+/// texts.
+#[derive(Debug, Clone, Args)]
+pub struct TuningArgs {
+    /// Learner families to cross-validate.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "svm,logistic,nb")]
+    pub learners: Vec<LearnerFamily>,
+    /// The cross-validation figure that picks the winner.
+    #[arg(long, value_enum, default_value_t = SelectionMetric::MacroF1)]
+    pub select_by: SelectionMetric,
+    /// Per-class score offsets tuned for macro-F1 on imbalanced labels (auto:
+    /// when selecting by macro-F1 with at most 12 labels).
+    #[arg(long, value_enum, default_value_t = ClassOffsets::Auto)]
+    pub class_offsets: ClassOffsets,
+    /// Number of cross-validation folds.
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    /// Word n-gram lengths, e.g. `1-2`.
+    #[arg(long, default_value = "1-2")]
+    pub word_ngrams: NgramRange,
+    /// Character n-gram lengths inside words, e.g. `2-5`, or `none`.
+    #[arg(long, default_value = "2-5", value_parser = parse_optional_range)]
+    pub char_ngrams: OptionalRange,
+    /// Minimum number of training texts an n-gram must occur in.
+    #[arg(long, default_value_t = 2)]
+    pub min_df: u32,
+    /// Keep at most this many word n-grams (most frequent first).
+    #[arg(long, default_value_t = 50_000)]
+    pub max_word_features: usize,
+    /// Keep at most this many character n-grams (most frequent first).
+    #[arg(long, default_value_t = 100_000)]
+    pub max_char_features: usize,
+    /// Read at most this many characters of each text.
+    #[arg(long, default_value_t = 4_000)]
+    pub max_chars: usize,
+    /// Use raw term counts instead of 1 + ln(count).
+    #[arg(long)]
+    pub linear_tf: bool,
+    /// Without --unsure-label: cost of an unsure answer relative to a wrong
+    /// one; the threshold minimises the validation cost.
+    #[arg(long, default_value_t = 0.5)]
+    pub unsure_cost: f32,
+    /// With --unsure-label: how much validation in-scope accuracy the unsure
+    /// threshold may cost; the threshold catches the most out-of-scope
+    /// examples within that budget.
+    #[arg(long, default_value_t = 0.03)]
+    pub max_in_scope_loss: f32,
+    /// Seed of the fold assignment.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// `Some(range)`, or `None` for "none".
+#[derive(Debug, Clone, Copy)]
+pub struct OptionalRange(pub Option<NgramRange>);
+
+fn parse_optional_range(text: &str) -> Result<OptionalRange, String> {
+    if text.eq_ignore_ascii_case("none") {
+        return Ok(OptionalRange(None));
+    }
+    text.parse().map(|range| OptionalRange(Some(range)))
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EvalArgs {
+    /// The model file.
+    #[arg(long, value_name = "MODEL")]
+    pub model: PathBuf,
+    /// Labelled evaluation data (CSV with a header row); never data the
+    /// model was trained or tuned on.
+    #[arg(long, value_name = "FILE.csv")]
+    pub data: PathBuf,
+    #[command(flatten)]
+    pub csv: CsvArgs,
+    /// The label meaning "out of scope". With it, an unsure prediction counts
+    /// as this label, and in_scope_accuracy and unsure_recall are reported.
+    /// Without it, every example counts its most probable label (the model's
+    /// abstentions show in unsure_rate and accepted_accuracy).
+    #[arg(long, value_name = "LABEL")]
+    pub unsure_label: Option<String>,
+    /// Report the recall of labels taken together, e.g.
+    /// `urgent=critical+high` (repeatable): the share of examples of any of
+    /// them predicted as any of them.
+    #[arg(long, value_name = "NAME=LABEL+LABEL…", value_parser = parse_recall_group)]
+    pub recall_group: Vec<(String, Vec<String>)>,
+    /// With --unsure-label: ignore the model's confidence threshold and
+    /// decide the most probable label (predicting the out-of-scope label
+    /// still counts as unsure).
+    #[arg(long, requires = "unsure_label")]
+    pub ignore_threshold: bool,
+}
+
+fn parse_recall_group(text: &str) -> Result<(String, Vec<String>), String> {
+    let (name, members) = text.split_once('=').ok_or_else(|| format!("{text:?} is not NAME=LABEL+LABEL"))?;
+    let members: Vec<String> = members.split('+').map(str::trim).filter(|m| !m.is_empty()).map(str::to_owned).collect();
+    if name.trim().is_empty() || members.is_empty() {
+        return Err(format!("{text:?} needs a name and at least one label"));
+    }
+    Ok((name.trim().to_owned(), members))
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PredictArgs {
+    /// The model file.
+    #[arg(long, value_name = "MODEL")]
+    pub model: PathBuf,
+    /// The text to classify (for a ticket: title, a newline, description).
+    #[arg(long)]
+    pub text: String,
+    /// Print the prediction as one JSON object instead.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs one command, writing its report to `out`.
+pub fn run_command(command: TriageCommand, out: &mut impl Write) -> Result<()> {
+    match command {
+        TriageCommand::Train(args) => run_train(args, out),
+        TriageCommand::Eval(args) => run_eval(args, out),
+        TriageCommand::Predict(args) => run_predict(args, out),
+    }
+}
+
+impl TuningArgs {
+    pub fn options(&self, name: String, unsure_label: Option<String>) -> TrainOptions {
+        TrainOptions {
+            name,
+            features: FeatureConfig {
+                word_ngrams: self.word_ngrams,
+                char_ngrams: self.char_ngrams.0,
+                min_document_frequency: self.min_df,
+                max_word_features: self.max_word_features,
+                max_char_features: self.max_char_features,
+                sublinear_tf: !self.linear_tf,
+                max_chars: self.max_chars,
+            },
+            learners: self.learners.clone(),
+            folds: self.folds,
+            select_by: self.select_by,
+            class_offsets: self.class_offsets,
+            unsure_label,
+            unsure_cost: self.unsure_cost,
+            max_in_scope_loss: self.max_in_scope_loss,
+            seed: self.seed,
+            trained_at: None,
+        }
+    }
+}
+
+/// `SOURCE_DATE_EPOCH` (seconds), the reproducible-builds convention, pins
+/// the training date recorded in the model.
+fn source_date() -> Result<Option<time::OffsetDateTime>> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Err(_) => Ok(None),
+        Ok(seconds) => {
+            let seconds: i64 = seconds
+                .trim()
+                .parse()
+                .map_err(|_| Error::InvalidOptions(format!("SOURCE_DATE_EPOCH={seconds:?} is not a number")))?;
+            time::OffsetDateTime::from_unix_timestamp(seconds)
+                .map(Some)
+                .map_err(|error| Error::InvalidOptions(format!("SOURCE_DATE_EPOCH: {error}")))
+        }
+    }
+}
+
+fn default_name(out: &Path) -> String {
+    out.file_stem().and_then(|stem| stem.to_str()).filter(|stem| !stem.is_empty()).unwrap_or("triage").replace('@', "-")
+}
+
+impl TrainArgs {
+    /// The model's name: `--name`, else from `--out`, else from the task.
+    pub fn model_name(&self) -> String {
+        if let Some(name) = &self.name {
+            return name.clone();
+        }
+        match (&self.out, self.task) {
+            (Some(out), _) => default_name(out),
+            (None, Some(task)) => {
+                let scope: String = self
+                    .company
+                    .as_deref()
+                    .unwrap_or("store")
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+                    .collect();
+                format!("{}-{scope}", task.as_str())
+            }
+            (None, None) => "triage".to_owned(),
+        }
+    }
+}
+
+fn run_train(args: TrainArgs, out: &mut impl Write) -> Result<()> {
+    let (Some(data), Some(label_column)) = (&args.data, &args.label_column) else {
+        return Err(Error::InvalidOptions(
+            "--from-store needs a store: run it as `switchboard triage train --from-store`".into(),
+        ));
+    };
+    let spec = CsvSpec {
+        text_columns: args.text_columns.clone(),
+        label_column: label_column.clone(),
+        label_map: args.label_map.clone().unwrap_or_default(),
+    };
+    let rows = read_labeled_csv(data, &spec)?;
+    writeln!(out, "read {} examples from {}", rows.examples.len(), data.display())?;
+    if rows.skipped_blank_label > 0 {
+        writeln!(out, "skipped {} rows with a blank label", rows.skipped_blank_label)?;
+    }
+    let calibration = match &args.calibration_data {
+        None => None,
+        Some(path) => {
+            let calibration_rows = read_labeled_csv(path, &spec)?;
+            writeln!(out, "read {} calibration examples from {}", calibration_rows.examples.len(), path.display())?;
+            Some(calibration_rows.examples)
+        }
+    };
+    train_and_report(rows.examples, calibration, &args, out).map(drop)
+}
+
+/// Trains on `examples` with the options in `args`, printing progress and
+/// the validation metrics (the last line one JSON object), and writes the
+/// model to `--out` when given. Returns the model.
+pub fn train_and_report(
+    examples: Vec<(String, String)>,
+    calibration: Option<Vec<(String, String)>>,
+    args: &TrainArgs,
+    out: &mut impl Write,
+) -> Result<Model> {
+    let mut options = args.tuning.options(args.model_name(), args.unsure_label.clone());
+    options.trained_at = source_date()?;
+    let mut progress_error = None;
+    let model = train_with_progress(examples, calibration, &options, &mut |line| {
+        if let Err(error) = writeln!(out, "{line}") {
+            progress_error.get_or_insert(error);
+        }
+    })?;
+    if let Some(error) = progress_error {
+        return Err(error.into());
+    }
+    if let Some(path) = &args.out {
+        model.save(path)?;
+        writeln!(out, "wrote {} ({})", path.display(), model.version())?;
+    }
+    let validation = &model.metadata().validation;
+    writeln!(
+        out,
+        "validation ({}): accuracy {:.4}  macro-F1 {:.4}  ECE {:.4} (uncalibrated {:.4}, temperature {:.4})",
+        validation.source,
+        validation.accuracy,
+        validation.macro_f1,
+        validation.ece,
+        validation.ece_uncalibrated,
+        model.temperature()
+    )?;
+    writeln!(
+        out,
+        "unsure below confidence {:.3}: {:.1}% of examples unsure, accuracy {:.4} on the rest",
+        model.unsure_threshold(),
+        100.0 * validation.unsure_rate,
+        validation.accepted_accuracy
+    )?;
+    if let (Some(in_scope), Some(recall)) = (validation.in_scope_accuracy, validation.unsure_recall) {
+        writeln!(out, "in-scope accuracy {in_scope:.4}, out-of-scope recall {recall:.4}")?;
+    }
+    writeln!(out, "{}", serde_json::to_string(validation)?)?;
+    Ok(model)
+}
+
+fn run_eval(args: EvalArgs, out: &mut impl Write) -> Result<()> {
+    let model = Model::load(&args.model)?;
+    let rows = read_labeled_csv(&args.data, &args.csv.spec())?;
+    let predictions: Vec<_> = {
+        use rayon::prelude::*;
+        rows.examples.par_iter().map(|(text, _)| model.predict(text)).collect()
+    };
+    let outcomes: Vec<Outcome<'_>> = rows
+        .examples
+        .iter()
+        .zip(&predictions)
+        .map(|((_, truth), prediction)| {
+            let unsure = match prediction.unsure {
+                Some(UnsureReason::OutOfScope) => true,
+                Some(UnsureReason::LowConfidence) => !args.ignore_threshold,
+                None => false,
+            };
+            // Without an out-of-scope label an abstention has no label to
+            // stand for: the most probable label is scored.
+            let decided = match (&args.unsure_label, unsure) {
+                (Some(unsure_label), true) => Some(unsure_label.as_str()),
+                _ => Some(prediction.best_label.as_str()),
+            };
+            Outcome { truth, decided, best: &prediction.best_label, confidence: prediction.confidence, unsure }
+        })
+        .collect();
+    let groups: BTreeMap<String, Vec<String>> = args.recall_group.iter().cloned().collect();
+    let evaluation = evaluate(&outcomes, args.unsure_label.as_deref(), &groups);
+    writeln!(out, "model {} on {} ({} examples)", model.version(), args.data.display(), evaluation.n)?;
+    writeln!(
+        out,
+        "accuracy {:.4}  macro-F1 {:.4}  ECE {:.4}  unsure {:.1}% (accuracy {:.4} on the rest)",
+        evaluation.accuracy,
+        evaluation.macro_f1,
+        evaluation.ece,
+        100.0 * evaluation.unsure_rate,
+        evaluation.accepted_accuracy
+    )?;
+    if let (Some(in_scope), Some(recall)) = (evaluation.in_scope_accuracy, evaluation.unsure_recall) {
+        writeln!(out, "in-scope accuracy {in_scope:.4}  out-of-scope recall {recall:.4}")?;
+    }
+    writeln!(out, "{}", serde_json::to_string(&evaluation)?)?;
+    Ok(())
+}
+
+fn run_predict(args: PredictArgs, out: &mut impl Write) -> Result<()> {
+    let model = Model::load(&args.model)?;
+    let prediction = model.predict(&args.text);
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string(&prediction)?)?;
+        return Ok(());
+    }
+    match (&prediction.label, prediction.unsure) {
+        (Some(label), _) => writeln!(out, "label: {label} (confidence {:.3})", prediction.confidence)?,
+        (None, Some(UnsureReason::OutOfScope)) => writeln!(
+            out,
+            "label: unsure (out of scope: {} with confidence {:.3})",
+            prediction.best_label, prediction.confidence
+        )?,
+        (None, _) => writeln!(
+            out,
+            "label: unsure (best guess {} with confidence {:.3}, below the threshold {:.3})",
+            prediction.best_label,
+            prediction.confidence,
+            model.unsure_threshold()
+        )?,
+    }
+    writeln!(out, "top:")?;
+    for (label, probability) in &prediction.top {
+        writeln!(out, "  {probability:.3}  {label}")?;
+    }
+    writeln!(out, "model: {}", prediction.model_version)?;
+    Ok(())
+}

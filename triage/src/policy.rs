@@ -1,0 +1,345 @@
+//! The urgency policy: admin-editable rules applied after the urgency model.
+//!
+//! A policy is data (serde, so the store can keep it as JSON) and applying it
+//! is a pure function of the policy, the model's urgency, the ticket's
+//! category and its text. The rules combine without depending on their order:
+//!
+//! 1. if any `set` rule matches, the urgency is the highest urgency among the
+//!    matching `set` rules, whatever the model said;
+//! 2. otherwise it starts from the model's urgency (or `default_urgency` when
+//!    the model was unsure), is lowered to the lowest matching `at_most` cap,
+//!    then raised to the highest matching `at_least` floor. A floor beats a
+//!    cap: when rules disagree, the ticket is escalated rather than buried.
+//!
+//! ```json
+//! {
+//!   "default_urgency": "normal",
+//!   "rules": [
+//!     {"name": "fraud", "when": {"category": "card_compromised"}, "then": {"set": "critical"}},
+//!     {"when": {"any_keyword": ["outage", "data loss"]}, "then": {"at_least": "high"}},
+//!     {"when": {"category": "card_about_to_expire"}, "then": {"at_most": "normal"}}
+//!   ]
+//! }
+//! ```
+
+use serde::{Deserialize, Serialize};
+use switchboard_core::Urgency;
+
+use crate::error::{Error, Result};
+use crate::text::normalize;
+
+/// When a rule applies.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    /// The ticket's category is exactly this label.
+    Category(String),
+    /// The ticket's text contains any of these words or phrases, compared
+    /// after the same normalisation the models use (case, punctuation and
+    /// apostrophes do not matter; whole words only).
+    AnyKeyword(Vec<String>),
+}
+
+/// What a matching rule does to the urgency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Set(Urgency),
+    AtLeast(Urgency),
+    AtMost(Urgency),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rule {
+    /// An admin's name for the rule, shown where the rule decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub when: Condition,
+    pub then: Action,
+}
+
+impl Rule {
+    /// The rule's name, or a description of it.
+    pub fn describe(&self) -> String {
+        if let Some(name) = &self.name {
+            return name.clone();
+        }
+        let when = match &self.when {
+            Condition::Category(category) => format!("category {category}"),
+            Condition::AnyKeyword(keywords) => format!("keyword {}", keywords.join("|")),
+        };
+        let then = match self.then {
+            Action::Set(urgency) => format!("set {}", urgency.as_str()),
+            Action::AtLeast(urgency) => format!("at least {}", urgency.as_str()),
+            Action::AtMost(urgency) => format!("at most {}", urgency.as_str()),
+        };
+        format!("{when} => {then}")
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UrgencyPolicy {
+    /// The urgency when the model is unsure (or absent) and no `set` rule
+    /// matches.
+    #[serde(default = "default_urgency")]
+    pub default_urgency: Urgency,
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+}
+
+fn default_urgency() -> Urgency {
+    Urgency::Normal
+}
+
+impl Default for UrgencyPolicy {
+    fn default() -> Self {
+        Self { default_urgency: default_urgency(), rules: Vec::new() }
+    }
+}
+
+/// Where the final urgency came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UrgencySource {
+    /// The model's urgency, untouched by any rule.
+    Model,
+    /// `default_urgency`, because the model was unsure and no rule changed it.
+    Default,
+    /// One or more rules decided or changed it.
+    Policy,
+}
+
+/// The policy's verdict.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UrgencyDecision {
+    pub urgency: Urgency,
+    pub source: UrgencySource,
+    /// Indices (into `rules`) of the rules that matched, ascending.
+    pub matched_rules: Vec<usize>,
+}
+
+/// What the policy looks at.
+#[derive(Clone, Copy, Debug)]
+pub struct PolicyInput<'a> {
+    /// The urgency model's label, `None` when it was unsure.
+    pub model_urgency: Option<Urgency>,
+    pub category: Option<&'a str>,
+    /// The ticket's text ([`crate::ticket_text`]).
+    pub text: &'a str,
+}
+
+impl UrgencyPolicy {
+    /// Parses and validates a policy from JSON.
+    pub fn from_json(json: &str) -> Result<Self> {
+        let policy: UrgencyPolicy = serde_json::from_str(json).map_err(|error| Error::Policy(error.to_string()))?;
+        policy.validate()?;
+        Ok(policy)
+    }
+
+    /// Refuses rules that can never match.
+    pub fn validate(&self) -> Result<()> {
+        for (index, rule) in self.rules.iter().enumerate() {
+            match &rule.when {
+                Condition::Category(category) if category.trim().is_empty() => {
+                    return Err(Error::Policy(format!("rule {index}: empty category")));
+                }
+                Condition::AnyKeyword(keywords) => {
+                    if keywords.is_empty() {
+                        return Err(Error::Policy(format!("rule {index}: no keywords")));
+                    }
+                    if let Some(keyword) = keywords.iter().find(|k| normalize(k, usize::MAX).is_empty()) {
+                        return Err(Error::Policy(format!("rule {index}: keyword {keyword:?} has no word in it")));
+                    }
+                }
+                Condition::Category(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the policy (see the module documentation for the semantics).
+    pub fn apply(&self, input: &PolicyInput<'_>) -> UrgencyDecision {
+        // Keyword rules need the normalised text; pad it so a phrase matches
+        // whole words only.
+        let padded_text = if self.rules.iter().any(|rule| matches!(rule.when, Condition::AnyKeyword(_))) {
+            format!(" {} ", normalize(input.text, usize::MAX))
+        } else {
+            String::new()
+        };
+        let matches = |condition: &Condition| match condition {
+            Condition::Category(category) => input.category == Some(category.as_str()),
+            Condition::AnyKeyword(keywords) => keywords.iter().any(|keyword| {
+                let keyword = normalize(keyword, usize::MAX);
+                !keyword.is_empty() && padded_text.contains(&format!(" {keyword} "))
+            }),
+        };
+        let matched_rules: Vec<usize> =
+            self.rules.iter().enumerate().filter(|(_, rule)| matches(&rule.when)).map(|(index, _)| index).collect();
+
+        let mut set: Option<Urgency> = None;
+        let mut floor: Option<Urgency> = None;
+        let mut cap: Option<Urgency> = None;
+        for &index in &matched_rules {
+            match self.rules[index].then {
+                Action::Set(urgency) => set = set.max(Some(urgency)),
+                Action::AtLeast(urgency) => floor = floor.max(Some(urgency)),
+                Action::AtMost(urgency) => cap = Some(cap.map_or(urgency, |current| current.min(urgency))),
+            }
+        }
+        let start = input.model_urgency.unwrap_or(self.default_urgency);
+        let urgency = match set {
+            Some(urgency) => urgency,
+            None => {
+                let capped = cap.map_or(start, |cap| start.min(cap));
+                floor.map_or(capped, |floor| capped.max(floor))
+            }
+        };
+        let source = if urgency != start || set.is_some() {
+            UrgencySource::Policy
+        } else if input.model_urgency.is_some() {
+            UrgencySource::Model
+        } else {
+            UrgencySource::Default
+        };
+        UrgencyDecision { urgency, source, matched_rules }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn urgency() -> impl Strategy<Value = Urgency> {
+        prop::sample::select(Urgency::ALL.to_vec())
+    }
+
+    fn condition() -> impl Strategy<Value = Condition> {
+        prop_oneof![
+            prop::sample::select(vec!["billing", "outage", "card"]).prop_map(|c| Condition::Category(c.to_owned())),
+            prop::collection::vec(prop::sample::select(vec!["down", "data loss", "refund", "Urgent!"]), 1..3)
+                .prop_map(|k| Condition::AnyKeyword(k.into_iter().map(str::to_owned).collect())),
+        ]
+    }
+
+    fn rule() -> impl Strategy<Value = Rule> {
+        let action = prop_oneof![
+            urgency().prop_map(Action::Set),
+            urgency().prop_map(Action::AtLeast),
+            urgency().prop_map(Action::AtMost),
+        ];
+        (condition(), action).prop_map(|(when, then)| Rule { name: None, when, then })
+    }
+
+    fn policy() -> impl Strategy<Value = UrgencyPolicy> {
+        (urgency(), prop::collection::vec(rule(), 0..6))
+            .prop_map(|(default_urgency, rules)| UrgencyPolicy { default_urgency, rules })
+    }
+
+    fn input_parts() -> impl Strategy<Value = (Option<Urgency>, Option<&'static str>, &'static str)> {
+        (
+            prop::option::of(urgency()),
+            prop::option::of(prop::sample::select(vec!["billing", "outage", "card"])),
+            prop::sample::select(vec!["", "the site is DOWN", "we had data-loss", "refund me", "urgent: datab loss"]),
+        )
+    }
+
+    #[test]
+    fn documented_example() {
+        let policy = UrgencyPolicy::from_json(
+            r#"{"rules":[
+                {"name":"fraud","when":{"category":"card_compromised"},"then":{"set":"critical"}},
+                {"when":{"any_keyword":["outage","data loss"]},"then":{"at_least":"high"}},
+                {"when":{"category":"card_about_to_expire"},"then":{"at_most":"normal"}}]}"#,
+        )
+        .expect("valid");
+        let decide =
+            |model_urgency, category, text| policy.apply(&PolicyInput { model_urgency, category, text }).urgency;
+        assert_eq!(decide(Some(Urgency::Low), Some("card_compromised"), ""), Urgency::Critical);
+        assert_eq!(decide(Some(Urgency::Low), None, "Total OUTAGE since 9am"), Urgency::High);
+        assert_eq!(decide(Some(Urgency::Low), None, "outages"), Urgency::Low, "whole words only");
+        assert_eq!(decide(Some(Urgency::Critical), Some("card_about_to_expire"), ""), Urgency::Normal);
+        assert_eq!(decide(Some(Urgency::Critical), Some("card_about_to_expire"), "data loss!"), Urgency::High);
+        assert_eq!(decide(None, None, ""), Urgency::Normal);
+        let json = serde_json::to_string(&policy).expect("json");
+        assert_eq!(UrgencyPolicy::from_json(&json).expect("round trip"), policy);
+        assert_eq!(policy.rules[0].describe(), "fraud");
+        assert_eq!(policy.rules[1].describe(), "keyword outage|data loss => at least high");
+    }
+
+    #[test]
+    fn rules_that_cannot_match_are_refused() {
+        assert!(UrgencyPolicy::from_json(r#"{"rules":[{"when":{"any_keyword":[]},"then":{"set":"low"}}]}"#).is_err());
+        assert!(
+            UrgencyPolicy::from_json(r#"{"rules":[{"when":{"any_keyword":["!!"]},"then":{"set":"low"}}]}"#).is_err()
+        );
+        assert!(UrgencyPolicy::from_json(r#"{"rules":[{"when":{"category":" "},"then":{"set":"low"}}]}"#).is_err());
+        assert!(UrgencyPolicy::from_json(r#"{"rules":[{"when":{"colour":"red"},"then":{"set":"low"}}]}"#).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn an_empty_policy_keeps_the_model(parts in input_parts(), default in urgency()) {
+            let (model_urgency, category, text) = parts;
+            let policy = UrgencyPolicy { default_urgency: default, rules: vec![] };
+            let decision = policy.apply(&PolicyInput { model_urgency, category, text });
+            prop_assert_eq!(decision.urgency, model_urgency.unwrap_or(default));
+            prop_assert!(decision.source != UrgencySource::Policy);
+        }
+
+        #[test]
+        fn rule_order_does_not_matter(policy in policy(), parts in input_parts(), seed in any::<u64>()) {
+            let (model_urgency, category, text) = parts;
+            let input = PolicyInput { model_urgency, category, text };
+            let mut shuffled = policy.clone();
+            let n = shuffled.rules.len();
+            if n > 1 {
+                let rotation = (seed % n as u64) as usize;
+                shuffled.rules.rotate_left(rotation);
+                shuffled.rules.reverse();
+            }
+            prop_assert_eq!(policy.apply(&input).urgency, shuffled.apply(&input).urgency);
+        }
+
+        #[test]
+        fn matched_floors_and_sets_hold(policy in policy(), parts in input_parts()) {
+            let (model_urgency, category, text) = parts;
+            let decision = policy.apply(&PolicyInput { model_urgency, category, text });
+            let matched: Vec<Action> = decision.matched_rules.iter().map(|&i| policy.rules[i].then).collect();
+            let sets: Vec<Urgency> = matched.iter().filter_map(|a| match a { Action::Set(u) => Some(*u), _ => None }).collect();
+            if let Some(highest) = sets.iter().max() {
+                prop_assert_eq!(decision.urgency, *highest);
+            } else {
+                for action in &matched {
+                    if let Action::AtLeast(floor) = action {
+                        prop_assert!(decision.urgency >= *floor);
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn adding_a_floor_never_lowers(policy in policy(), parts in input_parts(), extra in (condition(), urgency())) {
+            let (model_urgency, category, text) = parts;
+            let input = PolicyInput { model_urgency, category, text };
+            let before = policy.apply(&input).urgency;
+            let mut raised = policy.clone();
+            raised.rules.push(Rule { name: None, when: extra.0, then: Action::AtLeast(extra.1) });
+            prop_assert!(raised.apply(&input).urgency >= before);
+        }
+
+        #[test]
+        fn applying_twice_changes_nothing(policy in policy(), parts in input_parts()) {
+            let (model_urgency, category, text) = parts;
+            let once = policy.apply(&PolicyInput { model_urgency, category, text }).urgency;
+            let twice = policy.apply(&PolicyInput { model_urgency: Some(once), category, text }).urgency;
+            prop_assert_eq!(once, twice);
+        }
+
+        #[test]
+        fn policies_round_trip_through_json(policy in policy()) {
+            let json = serde_json::to_string(&policy).expect("json");
+            prop_assert_eq!(serde_json::from_str::<UrgencyPolicy>(&json).expect("parse"), policy);
+        }
+    }
+}

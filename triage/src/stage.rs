@@ -1,0 +1,311 @@
+//! The triage stage: consumes `tickets.submitted`, decides category and
+//! urgency with their confidences, flags unsure tickets for a person, and
+//! emits `tickets.triaged`.
+//!
+//! * Models: the active model of each task in the store (`switchboard triage
+//!   train --from-store --activate`, or `POST /v1/triage/models/{id}/activate`),
+//!   else the model file named in the configuration, else the default model
+//!   built into the binary (trained on public data; see `models/`).
+//! * Every `triage.reload_interval_ms` the stage looks for a newly activated
+//!   model or a changed urgency policy and swaps it in without a restart.
+//!   In-flight tickets finish with the models they started with; the model
+//!   version that decided is recorded with each ticket.
+//! * Prediction is CPU work and runs on the blocking pool.
+
+use std::path::Path;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use async_trait::async_trait;
+use switchboard_bus::{Bus, Handler, HandlerError, Message, OutgoingMessage, Stage, runner};
+use switchboard_core::config::Config;
+use switchboard_core::events::{Classification, TicketSubmitted, TicketTriaged, Triage, UrgencySource as Source};
+use switchboard_core::settings::URGENCY_POLICY;
+use switchboard_core::{Envelope, SCHEMA_VERSION};
+use switchboard_store::Store;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::policy::{PolicyInput, UrgencyPolicy, UrgencySource};
+use crate::{Model, Prediction, ticket_text, urgency_of};
+
+pub const STAGE_NAME: &str = "triage";
+/// The task names models are stored under.
+pub const CATEGORY_TASK: &str = "category";
+pub const URGENCY_TASK: &str = "urgency";
+
+/// The default models, built by `scripts/triage/build-default-models.sh`
+/// from public data (attribution in `models/ATTRIBUTION.md`).
+pub static DEFAULT_CATEGORY_MODEL: &[u8] = include_bytes!("../../models/category-banking77.sbtm");
+pub static DEFAULT_URGENCY_MODEL: &[u8] = include_bytes!("../../models/urgency-hadoop.sbtm");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error("cannot load the {task} model from {source_name}")]
+    Model {
+        task: &'static str,
+        source_name: String,
+        #[source]
+        source: crate::Error,
+    },
+    #[error("the store failed")]
+    Store(#[from] switchboard_store::Error),
+    #[error(transparent)]
+    Bus(#[from] switchboard_bus::Error),
+}
+
+/// Where a model came from, to tell whether it changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Origin {
+    Store(Uuid),
+    File(String),
+    BuiltIn,
+}
+
+/// The models and policy in use. Replaced as a whole on reload.
+pub struct Models {
+    pub category: Arc<Model>,
+    pub urgency: Arc<Model>,
+    pub policy: Arc<UrgencyPolicy>,
+    category_origin: Origin,
+    urgency_origin: Origin,
+    policy_json: Option<String>,
+}
+
+impl std::fmt::Debug for Models {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Models")
+            .field("category", &self.category.version())
+            .field("urgency", &self.urgency.version())
+            .finish()
+    }
+}
+
+fn built_in(task: &'static str) -> Result<Arc<Model>, StageError> {
+    static CATEGORY: OnceLock<Result<Arc<Model>, String>> = OnceLock::new();
+    static URGENCY: OnceLock<Result<Arc<Model>, String>> = OnceLock::new();
+    let (cell, bytes) = match task {
+        CATEGORY_TASK => (&CATEGORY, DEFAULT_CATEGORY_MODEL),
+        _ => (&URGENCY, DEFAULT_URGENCY_MODEL),
+    };
+    cell.get_or_init(|| Model::from_bytes(bytes).map(Arc::new).map_err(|error| error.to_string())).clone().map_err(
+        |message| StageError::Model {
+            task,
+            source_name: "the built-in model".into(),
+            source: crate::Error::Corrupt(message),
+        },
+    )
+}
+
+impl Models {
+    /// Loads what the configuration and the store say should be in use,
+    /// reusing models from `previous` that did not change.
+    pub async fn load(config: &Config, store: &Store, previous: Option<&Models>) -> Result<Models, StageError> {
+        let active = store.active_triage_models().await?;
+        let active_id = |task: &str| active.iter().find(|(name, _, _)| name == task).map(|(_, id, _)| *id);
+        let (category, category_origin) = load_task(
+            CATEGORY_TASK,
+            active_id(CATEGORY_TASK),
+            config.triage.category_model.as_deref(),
+            store,
+            previous.map(|models| (&models.category, &models.category_origin)),
+        )
+        .await?;
+        let (urgency, urgency_origin) = load_task(
+            URGENCY_TASK,
+            active_id(URGENCY_TASK),
+            config.triage.urgency_model.as_deref(),
+            store,
+            previous.map(|models| (&models.urgency, &models.urgency_origin)),
+        )
+        .await?;
+        let policy_json = store.get_setting(URGENCY_POLICY).await?;
+        let policy = match (&policy_json, previous) {
+            (json, Some(previous)) if *json == previous.policy_json => previous.policy.clone(),
+            (None, _) => Arc::new(UrgencyPolicy::default()),
+            (Some(json), _) => match UrgencyPolicy::from_json(json) {
+                Ok(policy) => Arc::new(policy),
+                Err(error) => {
+                    // The API validates policies; a bad one in the store is
+                    // someone's manual edit. Keep deciding with the last good one.
+                    tracing::error!(%error, "the stored urgency policy is invalid; keeping the previous one");
+                    previous.map_or_else(|| Arc::new(UrgencyPolicy::default()), |previous| previous.policy.clone())
+                }
+            },
+        };
+        Ok(Models { category, urgency, policy, category_origin, urgency_origin, policy_json })
+    }
+
+    fn same_as(&self, other: &Models) -> bool {
+        self.category_origin == other.category_origin
+            && self.urgency_origin == other.urgency_origin
+            && self.policy_json == other.policy_json
+    }
+}
+
+async fn load_task(
+    task: &'static str,
+    active: Option<Uuid>,
+    configured_file: Option<&Path>,
+    store: &Store,
+    previous: Option<(&Arc<Model>, &Origin)>,
+) -> Result<(Arc<Model>, Origin), StageError> {
+    let origin = match (active, configured_file) {
+        (Some(id), _) => Origin::Store(id),
+        (None, Some(path)) => Origin::File(path.display().to_string()),
+        (None, None) => Origin::BuiltIn,
+    };
+    if let Some((model, previous_origin)) = previous
+        && *previous_origin == origin
+    {
+        return Ok((model.clone(), origin));
+    }
+    let model_error = |source_name: String| move |source| StageError::Model { task, source_name, source };
+    let model = match &origin {
+        Origin::Store(id) => {
+            let source_name = format!("the store (model {id})");
+            let bytes = store.triage_model_artefact(*id).await?.ok_or_else(|| StageError::Model {
+                task,
+                source_name: source_name.clone(),
+                source: crate::Error::Corrupt("the model vanished".into()),
+            })?;
+            let parsed = tokio::task::spawn_blocking(move || Model::from_bytes(&bytes)).await.map_err(|error| {
+                StageError::Model {
+                    task,
+                    source_name: source_name.clone(),
+                    source: crate::Error::Corrupt(error.to_string()),
+                }
+            })?;
+            Arc::new(parsed.map_err(model_error(source_name))?)
+        }
+        Origin::File(path) => {
+            let file = path.clone();
+            let parsed = tokio::task::spawn_blocking(move || Model::load(&file)).await.map_err(|error| {
+                StageError::Model { task, source_name: path.clone(), source: crate::Error::Corrupt(error.to_string()) }
+            })?;
+            Arc::new(parsed.map_err(model_error(path.clone()))?)
+        }
+        Origin::BuiltIn => built_in(task)?,
+    };
+    tracing::info!(task, version = model.version(), ?origin, "triage model loaded");
+    Ok((model, origin))
+}
+
+/// The triage decision for one ticket text: pure, given the models.
+pub fn decide(models: &Models, text: &str) -> (Prediction, Triage) {
+    let category = models.category.predict(text);
+    let urgency = models.urgency.predict(text);
+    let decision = models.policy.apply(&PolicyInput {
+        model_urgency: urgency_of(&urgency),
+        category: category.label.as_deref(),
+        text,
+    });
+    let urgency_source = match decision.source {
+        UrgencySource::Model => Source::Model,
+        UrgencySource::Default => Source::Default,
+        UrgencySource::Policy => Source::Policy {
+            rule: decision.matched_rules.iter().map(|index| format!("rule {index}")).collect::<Vec<_>>().join(", "),
+        },
+    };
+    // A person looks when the category is unknown, or when no one (model or
+    // rule) could say how urgent the ticket is.
+    let needs_human = category.is_unsure() || urgency_source == Source::Default;
+    let triage = Triage {
+        category: classification(&category),
+        urgency_model: classification(&urgency),
+        urgency: decision.urgency,
+        urgency_source,
+        needs_human,
+        triaged_at: time::OffsetDateTime::now_utc(),
+    };
+    (category, triage)
+}
+
+fn classification(prediction: &Prediction) -> Classification {
+    Classification {
+        label: prediction.label.clone(),
+        confidence: prediction.confidence,
+        model_version: prediction.model_version.clone(),
+    }
+}
+
+/// Runs the triage stage until `shutdown` fires.
+pub async fn run(
+    config: &Config,
+    bus: Arc<dyn Bus>,
+    store: Store,
+    shutdown: CancellationToken,
+) -> Result<(), StageError> {
+    let models = Arc::new(RwLock::new(Arc::new(Models::load(config, &store, None).await?)));
+    let reloader = tokio::spawn(reload_periodically(config.clone(), store, models.clone(), shutdown.clone()));
+    let topics = config.topics();
+    let stage = Stage { name: STAGE_NAME.into(), group: config.group(STAGE_NAME), topics: vec![topics.submitted()] };
+    let handler = Arc::new(Triager { models, triaged_topic: topics.triaged() });
+    let result = runner::run(bus, stage, handler, config.runner.clone(), shutdown).await;
+    reloader.abort();
+    Ok(result?)
+}
+
+async fn reload_periodically(
+    config: Config,
+    store: Store,
+    models: Arc<RwLock<Arc<Models>>>,
+    shutdown: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(config.triage.reload_interval());
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let Ok(current) = models.read().map(|models| models.clone()).map_err(|_| ()) else { return };
+        match Models::load(&config, &store, Some(&current)).await {
+            Ok(loaded) if loaded.same_as(&current) => {}
+            Ok(loaded) => {
+                tracing::info!(
+                    category = loaded.category.version(),
+                    urgency = loaded.urgency.version(),
+                    "triage models or policy changed; swapping"
+                );
+                if let Ok(mut slot) = models.write() {
+                    *slot = Arc::new(loaded);
+                }
+            }
+            Err(error) => tracing::warn!(%error, "cannot reload triage models; keeping the current ones"),
+        }
+    }
+}
+
+struct Triager {
+    models: Arc<RwLock<Arc<Models>>>,
+    triaged_topic: String,
+}
+
+#[async_trait]
+impl Handler for Triager {
+    async fn handle(&self, message: &Message) -> Result<Vec<OutgoingMessage>, HandlerError> {
+        let envelope: Envelope<TicketSubmitted> =
+            message.envelope().map_err(|error| HandlerError::permanent(format!("undecodable envelope: {error}")))?;
+        if envelope.schema_version > SCHEMA_VERSION {
+            return Err(HandlerError::permanent(format!("schema version {} is too new", envelope.schema_version)));
+        }
+        let models = self.models.read().map_err(|_| HandlerError::transient("model lock poisoned"))?.clone();
+        let mut ticket = envelope.payload.ticket.clone();
+        let text = ticket_text(&ticket);
+        let span = tracing::Span::current();
+        let started = std::time::Instant::now();
+        let (category, triage) = tokio::task::spawn_blocking(move || span.in_scope(|| decide(&models, &text)))
+            .await
+            .map_err(|error| HandlerError::transient(format!("prediction task failed: {error}")))?;
+        ::metrics::histogram!("switchboard_triage_decide_seconds").record(started.elapsed().as_secs_f64());
+        ::metrics::counter!("switchboard_triage_tickets_total", "needs_human" => if triage.needs_human { "true" } else { "false" })
+            .increment(1);
+        ticket.category = category.label;
+        ticket.urgency = Some(triage.urgency);
+        ticket.triage = Some(triage);
+        let triaged = envelope.derive(STAGE_NAME, TicketTriaged { ticket });
+        Ok(vec![OutgoingMessage::for_envelope(&self.triaged_topic, &triaged).map_err(HandlerError::permanent)?])
+    }
+}
