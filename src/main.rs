@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use switchboard::{Components, commands, config, telemetry};
+use switchboard_core::config::LogConfig;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -159,7 +160,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         overrides.push(("listen", listen.to_string().into()));
     }
     let config = config::load(cli.config.as_deref(), &overrides)?;
-    telemetry::init_logging(&config.log);
+    let one_shot = match &cli.command {
+        Command::Up(_) | Command::Ingest(_) | Command::Api(_) | Command::Projector(_) => false,
+        Command::Triage(args) => args.command.is_some(),
+        Command::Kb(args) => args.command.is_some(),
+        Command::Migrate | Command::CreateTopics | Command::Config => true,
+    };
+    if one_shot && config.log.filter == LogConfig::default().filter {
+        // A command that prints its own report: only warnings and errors
+        // from the machinery underneath, unless the filter was configured.
+        let mut log = config.log.clone();
+        log.filter = "warn".into();
+        telemetry::init_logging(&log);
+    } else {
+        telemetry::init_logging(&config.log);
+    }
 
     let components = match cli.command {
         Command::Up(_) => Components::ALL,

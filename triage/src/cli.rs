@@ -17,7 +17,8 @@ use crate::train::{ClassOffsets, SelectionMetric, TrainOptions, train_with_progr
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum TriageCommand {
-    /// Train a classifier from a CSV file and write the model file.
+    /// Train a classifier from a CSV file and write the model file, or (with
+    /// --from-store) from the tickets staff labelled, into the store.
     ///
     /// Candidates (linear SVM, linfa logistic regression, linfa naive Bayes,
     /// each over a small hyper-parameter grid) are compared by stratified
