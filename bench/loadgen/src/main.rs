@@ -28,7 +28,7 @@ struct Cli {
     command: Option<Mode>,
 
     /// Modes to measure, in order.
-    #[arg(long, value_delimiter = ',', default_values = ["bare", "embedded", "kafka"])]
+    #[arg(long, value_delimiter = ',', default_values = ["bare", "embedded-ingest", "embedded", "kafka"])]
     modes: Vec<Target>,
     /// Concurrent clients (each keeps one connection and one request in flight).
     #[arg(long, default_value_t = 32)]
@@ -62,8 +62,14 @@ enum Mode {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Target {
+    /// A bare axum handler that parses the same JSON (the ceiling).
     Bare,
+    /// `switchboard up`: ingest with the whole pipeline (triage, KB,
+    /// projector) working in the same process on the embedded log.
     Embedded,
+    /// `switchboard ingest` alone on the embedded log.
+    EmbeddedIngest,
+    /// `switchboard ingest` alone on Kafka (PostgreSQL for idempotency keys).
     Kafka,
 }
 
@@ -81,14 +87,14 @@ async fn main() -> anyhow::Result<()> {
         cli.duration,
         bodies.len()
     );
-    println!("{:<10} {:>12} {:>10} {:>10} {:>10} {:>8}", "mode", "accepted/s", "p50 ms", "p99 ms", "max ms", "errors");
+    println!("{:<16} {:>12} {:>10} {:>10} {:>10} {:>8}", "mode", "accepted/s", "p50 ms", "p99 ms", "max ms", "errors");
     for target in &cli.modes {
         let scratch = tempfile::tempdir()?;
         let mut server = start_server(*target, &cli, scratch.path()).await?;
         let report = drive(&server.url, &bodies, &cli).await?;
         println!(
-            "{:<10} {:>12.0} {:>10.2} {:>10.2} {:>10.2} {:>8}",
-            format!("{target:?}").to_lowercase(),
+            "{:<16} {:>12.0} {:>10.2} {:>10.2} {:>10.2} {:>8}",
+            target.to_possible_value().map(|value| value.get_name().to_owned()).unwrap_or_default(),
             report.accepted_per_second,
             report.p50_ms,
             report.p99_ms,
@@ -116,6 +122,11 @@ async fn start_server(target: Target, cli: &Cli, scratch: &std::path::Path) -> a
         Target::Embedded => {
             let mut command = Command::new(&cli.switchboard);
             command.args(["up", "--listen", "127.0.0.1:0", "--data-dir"]).arg(scratch.join("data"));
+            command
+        }
+        Target::EmbeddedIngest => {
+            let mut command = Command::new(&cli.switchboard);
+            command.args(["ingest", "--listen", "127.0.0.1:0", "--data-dir"]).arg(scratch.join("data"));
             command
         }
         Target::Kafka => {
