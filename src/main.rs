@@ -166,15 +166,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Kb(args) => args.command.is_some(),
         Command::Migrate | Command::CreateTopics | Command::Config => true,
     };
-    if one_shot && config.log.filter == LogConfig::default().filter {
-        // A command that prints its own report: only warnings and errors
-        // from the machinery underneath, unless the filter was configured.
-        let mut log = config.log.clone();
-        log.filter = "warn".into();
-        telemetry::init_logging(&log);
-    } else {
-        telemetry::init_logging(&config.log);
-    }
+    // A command that prints its own report: only warnings and errors from
+    // the machinery underneath, unless the filter was configured.
+    let quiet = one_shot && config.log.filter == LogConfig::default().filter;
+    telemetry::init_logging(&LogConfig {
+        filter: if quiet { "warn".into() } else { config.log.filter.clone() },
+        ..config.log.clone()
+    });
 
     let components = match cli.command {
         Command::Up(_) => Components::ALL,

@@ -119,14 +119,10 @@ async fn start_server(target: Target, cli: &Cli, scratch: &std::path::Path) -> a
             command.arg("serve-bare");
             command
         }
-        Target::Embedded => {
+        Target::Embedded | Target::EmbeddedIngest => {
+            let component = if target == Target::Embedded { "up" } else { "ingest" };
             let mut command = Command::new(&cli.switchboard);
-            command.args(["up", "--listen", "127.0.0.1:0", "--data-dir"]).arg(scratch.join("data"));
-            command
-        }
-        Target::EmbeddedIngest => {
-            let mut command = Command::new(&cli.switchboard);
-            command.args(["ingest", "--listen", "127.0.0.1:0", "--data-dir"]).arg(scratch.join("data"));
+            command.args([component, "--listen", "127.0.0.1:0", "--data-dir"]).arg(scratch.join("data"));
             command
         }
         Target::Kafka => {
