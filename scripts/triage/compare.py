@@ -4,6 +4,10 @@ TF-IDF + LinearSVC on the same held-out splits, and print the figures side by
 side. Run through compare.sh, which builds the binary and writes the splits.
 
 Usage: compare.py TRIAGE_BINARY SPLITS_DIR WORK_DIR [TASK…]
+
+Environment: SWITCHBOARD_TRIAGE_SYSTEMS, comma-separated, which of our
+systems to train: "plain" (TF-IDF features) and "encoder" (TF-IDF plus the
+sentence encoder in SWITCHBOARD_TRIAGE_ENCODER); default "plain".
 """
 
 import json
@@ -39,29 +43,47 @@ def figure(value):
     return "   -  " if value is None else f"{value:6.4f}"
 
 
+def systems():
+    chosen = [s for s in os.environ.get("SWITCHBOARD_TRIAGE_SYSTEMS", "plain").split(",") if s]
+    encoder = os.environ.get("SWITCHBOARD_TRIAGE_ENCODER")
+    result = []
+    for system in chosen:
+        if system == "plain":
+            result.append(("ours", "", []))
+        elif system == "encoder":
+            if not encoder:
+                sys.exit("the encoder system needs SWITCHBOARD_TRIAGE_ENCODER")
+            result.append(("ours+enc", "-enc", ["--encoder", encoder]))
+        else:
+            sys.exit(f"unknown system {system!r} (plain, encoder)")
+    return result
+
+
 def main():
     binary, splits, work = sys.argv[1:4]
     only = set(sys.argv[4:])
     os.makedirs(work, exist_ok=True)
     ours = {}
-    for name, folder, text, label, train_extra, evaluations in TASKS:
+    for (system, suffix, system_args), (name, folder, text, label, train_extra, evaluations) in (
+            (s, t) for t in TASKS for s in systems()):
         if only and name not in only:
             continue
-        model = os.path.join(work, f"{name}.sbtm")
+        model = os.path.join(work, f"{name}{suffix}.sbtm")
         started = time.time()
         report = run([binary, "train", "--data", os.path.join(splits, folder, "train.csv"), "--text", text,
-                      "--label", label, "--out", model, *[arg.format(splits=splits) for arg in train_extra]], os.path.join(work, f"{name}.train.log"))
+                      "--label", label, "--out", model, *system_args, *[arg.format(splits=splits) for arg in train_extra]],
+                     os.path.join(work, f"{name}{suffix}.train.log"))
         seconds = time.time() - started
         selected = next((line for line in report.splitlines() if line.startswith("selected")), "")
-        print(f"[ours] {name}: {selected} ({seconds:.0f}s)", flush=True)
-        with open(os.path.join(work, f"{name}.train.txt"), "w") as handle:
+        print(f"[{system}] {name}: {selected} ({seconds:.0f}s)", flush=True)
+        with open(os.path.join(work, f"{name}{suffix}.train.txt"), "w") as handle:
             handle.write(report)
         for tag, eval_extra in evaluations:
             output = run([binary, "eval", "--model", model, "--data", os.path.join(splits, folder, "test.csv"),
-                          "--text", text, "--label", label, *eval_extra], os.path.join(work, f"{name}.eval.log"))
+                          "--text", text, "--label", label, *eval_extra], os.path.join(work, f"{name}{suffix}.eval.log"))
             result = json.loads(output.strip().splitlines()[-1])
             result["train_seconds"] = round(seconds, 1)
-            ours[(name, tag)] = result
+            ours[(system, name, tag)] = result
 
     print("[sklearn] running TF-IDF + LinearSVC (grid search over C and class weights)...", flush=True)
     baseline_output = subprocess.run(
@@ -78,11 +100,11 @@ def main():
     for name, _, _, _, _, evaluations in TASKS:
         if only and name not in only:
             continue
-        for tag, _ in evaluations:
-            result = ours[(name, tag)]
+        for (system, _, _), (tag, _) in ((s, e) for s in systems() for e in evaluations):
+            result = ours[(system, name, tag)]
             group = (result.get("group_recall") or {}).get("urgent")
             label = f"{name} {tag}".strip()
-            print(f"{label:<30} {'ours':<9} {result['n']:>5} {figure(result['accuracy'])} {figure(result['macro_f1']):>7} "
+            print(f"{label:<30} {system:<9} {result['n']:>5} {figure(result['accuracy'])} {figure(result['macro_f1']):>7} "
                   f"{figure(result['ece'])} {figure(result.get('in_scope_accuracy')):>7} {figure(result.get('unsure_recall'))} "
                   f"{figure(group)} {figure(result.get('unsure_rate'))} {result['train_seconds']:>7}")
         base = theirs.get(name)
@@ -91,7 +113,7 @@ def main():
                   f"{figure(None)} {figure(base.get('in_scope_accuracy')):>7} {figure(base.get('unsure_recall'))} "
                   f"{figure(base.get('group_recall'))} {figure(None)} {base['train_seconds']:>7}   {base['params']}")
     with open(os.path.join(work, "results.json"), "w") as handle:
-        json.dump({"ours": {f"{k[0]} {k[1]}".strip(): v for k, v in ours.items()}, "sklearn": theirs}, handle, indent=1)
+        json.dump({"ours": {f"{k[0]} {k[1]} {k[2]}".strip(): v for k, v in ours.items()}, "sklearn": theirs}, handle, indent=1)
     print(f"\nfull JSON: {os.path.join(work, 'results.json')}; training reports: {work}/*.train.txt")
 
 

@@ -6,13 +6,16 @@
 //! ```
 //!
 //! Prediction uses the shipped category model (`models/`); training needs
-//! `../shared/data/banking77/train.csv` and is skipped without it.
+//! `../shared/data/banking77/train.csv` and is skipped without it. The
+//! sentence-encoder group needs `scripts/triage/fetch-encoder.sh` and is
+//! skipped without it.
 
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use switchboard_triage::encoder::{DEFAULT_MAX_TOKENS, EncoderFeatures, SentenceEncoder};
 use switchboard_triage::learners::Learner;
 use switchboard_triage::linear::{ClassWeight, SvmParams};
 use switchboard_triage::sparse::CsrMatrix;
@@ -61,6 +64,53 @@ fn prediction(criterion: &mut Criterion) {
     group.finish();
 }
 
+/// A model with sentence-encoder features (trained on the fixture), per
+/// ticket and ~1,000-character texts, and the encoder alone in batches as
+/// training uses it.
+fn prediction_with_encoder(criterion: &mut Criterion) {
+    let directory = manifest_path("../models/encoders/all-MiniLM-L6-v2");
+    if !directory.join("model.safetensors").is_file() {
+        eprintln!("skipping encoder benchmarks: run scripts/triage/fetch-encoder.sh");
+        return;
+    }
+    let encoder = SentenceEncoder::load(&directory).expect("encoder");
+    let mut reader = csv::Reader::from_path(manifest_path("tests/fixtures/intents_sample.csv")).expect("fixture");
+    let examples: Vec<(String, String)> =
+        reader.records().map(|record| record.expect("row")).map(|r| (r[0].to_owned(), r[1].to_owned())).collect();
+    let options = TrainOptions {
+        learners: vec![LearnerFamily::Svm],
+        folds: 3,
+        encoder: Some(EncoderFeatures::new(encoder.clone())),
+        ..TrainOptions::default()
+    };
+    let model = switchboard_triage::train_from_examples(examples, &options).expect("train");
+    let texts = fixture_texts();
+    let long_texts: Vec<String> = texts.chunks(16).map(|chunk| chunk.join(" ")).collect();
+    let mut group = criterion.benchmark_group("predict-with-encoder");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(texts.len() as u64));
+    group.bench_function("fixture-model", |bench| {
+        bench.iter(|| {
+            for text in &texts {
+                black_box(model.predict(black_box(text)));
+            }
+        })
+    });
+    group.throughput(Throughput::Elements(long_texts.len() as u64));
+    group.bench_function("fixture-model/1k-chars", |bench| {
+        bench.iter(|| {
+            for text in &long_texts {
+                black_box(model.predict(black_box(text)));
+            }
+        })
+    });
+    group.throughput(Throughput::Elements(texts.len() as u64));
+    group.bench_function("embed-all-batched", |bench| {
+        bench.iter(|| black_box(encoder.embed_all(black_box(&texts), DEFAULT_MAX_TOKENS)))
+    });
+    group.finish();
+}
+
 fn training(criterion: &mut Criterion) {
     let Some(examples) = banking77() else {
         eprintln!("skipping training benchmarks: ../shared/data/banking77/train.csv not found");
@@ -105,5 +155,5 @@ fn training(criterion: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, prediction, training);
+criterion_group!(benches, prediction, prediction_with_encoder, training);
 criterion_main!(benches);

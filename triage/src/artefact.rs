@@ -37,7 +37,15 @@ use crate::text::NORMALIZATION_VERSION;
 
 pub const MAGIC: &[u8; 8] = b"SBTRIAGE";
 /// Bump on any change to `Payload` or to what its fields mean.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// Version 2 is version 1 plus sentence-encoder features: the metadata names
+/// an encoder (`ModelMetadata::encoder`) and the scorer has its dimensions
+/// after the vocabulary's. Models without an encoder are still written as
+/// version 1, so builds that predate encoders read them; those builds refuse
+/// a version 2 file with a clear error instead of misreading it.
+pub const FORMAT_VERSION: u32 = 2;
+/// The version written for models without an encoder.
+pub const PLAIN_FORMAT_VERSION: u32 = 1;
 const HEADER_LEN: usize = 56;
 
 #[derive(Serialize, Deserialize)]
@@ -141,7 +149,8 @@ pub fn to_bytes(model: &Model) -> Result<Vec<u8>> {
     let payload = encode_payload(model)?;
     let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
     bytes.extend_from_slice(MAGIC);
-    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    let version = if model.metadata.encoder.is_some() { FORMAT_VERSION } else { PLAIN_FORMAT_VERSION };
+    bytes.extend_from_slice(&version.to_le_bytes());
     bytes.extend_from_slice(&0u32.to_le_bytes());
     bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     bytes.extend_from_slice(&Sha256::digest(&payload));
@@ -178,7 +187,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model> {
     }
     let read_u32 = |offset: usize| u32::from_le_bytes(bytes[offset..offset + 4].try_into().expect("4 bytes"));
     let found = read_u32(8);
-    if found != FORMAT_VERSION {
+    if found != FORMAT_VERSION && found != PLAIN_FORMAT_VERSION {
         return Err(Error::UnsupportedVersion { path: path.to_owned(), found, supported: FORMAT_VERSION });
     }
     let declared = u64::from_le_bytes(bytes[16..24].try_into().expect("8 bytes"));
@@ -210,6 +219,19 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model> {
     }
     let metadata: ModelMetadata = serde_json::from_str(&decoded.metadata_json)
         .map_err(|error| Error::Corrupt(format!("{}: metadata: {error}", path.display())))?;
+    if (found == FORMAT_VERSION) != metadata.encoder.is_some() {
+        return Err(Error::Corrupt(format!(
+            "{}: format version {found} {} a sentence encoder",
+            path.display(),
+            if metadata.encoder.is_some() { "names" } else { "does not name" }
+        )));
+    }
+    // The encoder is found (and checked) before the rest is decoded, so a
+    // missing encoder is reported as such and not as a corrupt model.
+    let encoder = match &metadata.encoder {
+        None => None,
+        Some(spec) => Some(crate::encoder::locate(spec, path.parent().filter(|_| path.is_file()))?),
+    };
     let n_classes = decoded.labels.len();
     let n_features = usize::try_from(decoded.n_features).map_err(|_| Error::Corrupt("feature count".into()))?;
     let scorer = match decoded.weights {
@@ -227,6 +249,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model> {
         unsure_label: decoded.unsure_label.map(|index| index as usize),
         version: version_of(&metadata.name, payload),
         metadata,
+        encoder,
     };
     model.validate()?;
     Ok(model)

@@ -194,6 +194,20 @@ pub struct TuningArgs {
     /// Seed of the fold assignment.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Add a sentence encoder's embedding to the features: the directory of
+    /// an encoder (config.json, vocab.txt, model.safetensors), e.g. the one
+    /// scripts/triage/fetch-encoder.sh installs in
+    /// models/encoders/all-MiniLM-L6-v2. Better on paraphrases, about a
+    /// hundred times slower to predict; the model then needs the encoder
+    /// wherever it is loaded.
+    #[arg(long, value_name = "DIR")]
+    pub encoder: Option<PathBuf>,
+    /// With --encoder: the embedding's weight beside the TF-IDF block.
+    #[arg(long, default_value_t = crate::encoder::DEFAULT_WEIGHT, requires = "encoder")]
+    pub encoder_weight: f32,
+    /// With --encoder: word pieces read per text.
+    #[arg(long, default_value_t = crate::encoder::DEFAULT_MAX_TOKENS, requires = "encoder")]
+    pub encoder_max_tokens: usize,
 }
 
 /// `Some(range)`, or `None` for "none".
@@ -268,8 +282,28 @@ pub fn run_command(command: TriageCommand, out: &mut impl Write) -> Result<()> {
 }
 
 impl TuningArgs {
-    pub fn options(&self, name: String, unsure_label: Option<String>) -> TrainOptions {
-        TrainOptions {
+    /// The training options these arguments ask for; loads the encoder.
+    pub fn options(&self, name: String, unsure_label: Option<String>) -> Result<TrainOptions> {
+        let encoder = match &self.encoder {
+            None => None,
+            Some(directory) => {
+                if !(self.encoder_weight.is_finite() && self.encoder_weight > 0.0) {
+                    return Err(Error::InvalidOptions(format!(
+                        "--encoder-weight {} must be a positive number",
+                        self.encoder_weight
+                    )));
+                }
+                if self.encoder_max_tokens < 3 {
+                    return Err(Error::InvalidOptions("--encoder-max-tokens must be at least 3".into()));
+                }
+                Some(crate::encoder::EncoderFeatures {
+                    encoder: crate::encoder::SentenceEncoder::load(directory)?,
+                    weight: self.encoder_weight,
+                    max_tokens: self.encoder_max_tokens,
+                })
+            }
+        };
+        Ok(TrainOptions {
             name,
             features: FeatureConfig {
                 word_ngrams: self.word_ngrams,
@@ -288,8 +322,9 @@ impl TuningArgs {
             unsure_cost: self.unsure_cost,
             max_in_scope_loss: self.max_in_scope_loss,
             seed: self.seed,
+            encoder,
             trained_at: None,
-        }
+        })
     }
 }
 
@@ -373,7 +408,7 @@ pub fn train_and_report(
     args: &TrainArgs,
     out: &mut impl Write,
 ) -> Result<Model> {
-    let mut options = args.tuning.options(args.model_name(), args.unsure_label.clone());
+    let mut options = args.tuning.options(args.model_name(), args.unsure_label.clone())?;
     options.trained_at = source_date()?;
     let mut progress_error = None;
     let model = train_with_progress(examples, calibration, &options, &mut |line| {

@@ -52,6 +52,11 @@ pub enum Error {
     #[error("{estimator} failed to fit: {message}")]
     Fit { estimator: &'static str, message: String },
 
+    /// The model was trained with a sentence encoder that is not installed
+    /// where the model looks for it (see `encoder::locate`).
+    #[error("{0}")]
+    EncoderMissing(Box<MissingEncoder>),
+
     #[error("urgency policy: {0}")]
     Policy(String),
 
@@ -60,6 +65,26 @@ pub enum Error {
 
     #[error("serialising: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+/// Which encoder a model needs, and where it was looked for.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the model needs the sentence encoder {name:?} (weights sha256 {sha256}); looked in {}{}; install it with scripts/triage/fetch-encoder.sh or point {} at its parent directory",
+    display_paths(searched),
+    if mismatched.is_empty() { String::new() } else { format!(" (found other weights in {})", display_paths(mismatched)) },
+    crate::encoder::ENCODER_PATH_VARIABLE
+)]
+pub struct MissingEncoder {
+    pub name: String,
+    pub sha256: String,
+    pub searched: Vec<PathBuf>,
+    /// Directories with the encoder's name but other weights.
+    pub mismatched: Vec<PathBuf>,
+}
+
+fn display_paths(paths: &[PathBuf]) -> String {
+    paths.iter().map(|path| path.display().to_string()).collect::<Vec<_>>().join(", ")
 }
 
 impl Error {

@@ -38,6 +38,7 @@ pub mod calibration;
 pub mod cli;
 pub mod dataset;
 pub mod decision;
+pub mod encoder;
 pub mod error;
 pub mod features;
 pub mod learners;
@@ -52,7 +53,7 @@ pub mod train;
 
 pub use cli::{EvalArgs, PredictArgs, Task, TrainArgs, TriageCommand, run_command, train_and_report};
 pub use decision::triage_ticket;
-pub use error::{Error, Result};
+pub use error::{Error, MissingEncoder, Result};
 pub use features::FeatureConfig;
 pub use learners::LearnerFamily;
 pub use metrics::Evaluation;

@@ -3,10 +3,12 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::calibration::softmax;
+use crate::encoder::{EncoderSpec, SentenceEncoder};
 use crate::error::{Error, Result};
 use crate::features::{Scratch, Vectorizer};
 use crate::learners::Learner;
@@ -97,6 +99,10 @@ pub struct ModelMetadata {
     pub validation: ValidationMetrics,
     /// The `switchboard-triage` version that trained it.
     pub trainer_version: String,
+    /// The sentence encoder whose embedding follows the TF-IDF features, if
+    /// the model uses one (see [`crate::encoder`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoder: Option<EncoderSpec>,
 }
 
 /// A trained classifier: features, linear scores, calibration and the unsure
@@ -114,6 +120,8 @@ pub struct Model {
     /// `<name>@<first 12 hex digits of the payload checksum>`: two models
     /// with the same version are the same bytes.
     pub(crate) version: String,
+    /// Present exactly when `metadata.encoder` is.
+    pub(crate) encoder: Option<Arc<SentenceEncoder>>,
 }
 
 impl std::fmt::Debug for Model {
@@ -125,6 +133,7 @@ impl std::fmt::Debug for Model {
             .field("features", &self.vectorizer.n_features())
             .field("learner", &self.metadata.learner.describe())
             .field("trained_at", &self.metadata.trained_at)
+            .field("encoder", &self.metadata.encoder.as_ref().map(|spec| &spec.name))
             .finish_non_exhaustive()
     }
 }
@@ -178,8 +187,24 @@ impl Model {
         self.temperature
     }
 
+    /// Features the scorer reads: the vocabulary, plus the encoder's
+    /// dimensions when there is one.
     pub fn n_features(&self) -> usize {
-        self.vectorizer.n_features()
+        self.scorer.n_features()
+    }
+
+    /// The sentence encoder this model's features include, if any.
+    pub fn encoder(&self) -> Option<&Arc<SentenceEncoder>> {
+        self.encoder.as_ref()
+    }
+
+    /// The features of one text, as the scorer sees them.
+    fn features_into(&self, text: &str, scratch: &mut Scratch, features: &mut SparseVector) {
+        self.vectorizer.transform_into(text, scratch, features);
+        if let (Some(encoder), Some(spec)) = (&self.encoder, &self.metadata.encoder) {
+            let embedding = encoder.embed(text, spec.max_tokens);
+            crate::encoder::append_embedding(features, self.vectorizer.n_features(), &embedding, spec.weight);
+        }
     }
 
     /// Calibrated probability of every label (in [`Model::labels`] order).
@@ -193,7 +218,7 @@ impl Model {
         SCRATCH.with(|cell| {
             let mut guard = cell.borrow_mut();
             let (scratch, features, scores, _) = &mut *guard;
-            self.vectorizer.transform_into(text, scratch, features);
+            self.features_into(text, scratch, features);
             scores.resize(self.labels.len(), 0.0);
             self.scorer.scores_into(features, scores);
             softmax(scores, self.temperature, probabilities);
@@ -205,7 +230,7 @@ impl Model {
         SCRATCH.with(|cell| {
             let mut guard = cell.borrow_mut();
             let (scratch, features, scores, probabilities) = &mut *guard;
-            self.vectorizer.transform_into(text, scratch, features);
+            self.features_into(text, scratch, features);
             scores.resize(self.labels.len(), 0.0);
             probabilities.resize(self.labels.len(), 0.0);
             self.scorer.scores_into(features, scores);
@@ -254,9 +279,16 @@ impl Model {
                 self.scorer.n_classes()
             )));
         }
-        if self.scorer.n_features() != self.vectorizer.n_features() {
+        let encoder_dimension = match (&self.metadata.encoder, &self.encoder) {
+            (None, None) => 0,
+            (Some(spec), Some(encoder)) if spec.sha256 == encoder.sha256() && spec.dimension == encoder.dimension() => {
+                spec.dimension
+            }
+            _ => return Err(Error::Corrupt("the model's encoder does not match its metadata".into())),
+        };
+        if self.scorer.n_features() != self.vectorizer.n_features() + encoder_dimension {
             return Err(Error::Corrupt(format!(
-                "scorer has {} features, vocabulary {}",
+                "scorer has {} features, vocabulary {} and encoder {encoder_dimension}",
                 self.scorer.n_features(),
                 self.vectorizer.n_features()
             )));

@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 
 use crate::artefact;
 use crate::calibration::{ECE_BINS, expected_calibration_error, fit_temperature, softmax};
+use crate::encoder::{EncoderFeatures, append_embedding};
 use crate::error::{Error, Result};
 use crate::features::{FeatureConfig, Vectorizer};
 use crate::learners::{Learner, LearnerFamily};
@@ -77,6 +78,9 @@ pub struct TrainOptions {
     /// catches as many out-of-scope examples as that budget allows.
     pub max_in_scope_loss: f32,
     pub seed: u64,
+    /// Sentence-encoder features beside the TF-IDF ones, if any.
+    #[serde(skip)]
+    pub encoder: Option<EncoderFeatures>,
     /// When the model was trained; `None` means now.
     #[serde(skip)]
     pub trained_at: Option<time::OffsetDateTime>,
@@ -95,6 +99,7 @@ impl Default for TrainOptions {
             unsure_cost: 0.5,
             max_in_scope_loss: 0.03,
             seed: 42,
+            encoder: None,
             trained_at: None,
         }
     }
@@ -151,16 +156,34 @@ pub fn train_with_progress(
     }
     let fingerprint = fingerprint(&texts, &label_names);
 
+    // Embeddings cost far more than n-grams and do not depend on the fold,
+    // so every text is embedded once.
+    let embeddings = match &options.encoder {
+        None => None,
+        Some(choice) => {
+            let started = Instant::now();
+            let embeddings = choice.encoder.embed_all(&texts, choice.max_tokens);
+            progress(&format!(
+                "{} texts embedded by {} ({} dimensions, weight {}) in {:.1}s",
+                texts.len(),
+                choice.encoder.name(),
+                choice.encoder.dimension(),
+                choice.weight,
+                started.elapsed().as_secs_f64()
+            ));
+            Some(Embedded { vectors: embeddings, choice: choice.clone() })
+        }
+    };
+
     let started = Instant::now();
     let vectorizer = Vectorizer::fit(&texts, options.features.clone())?;
-    let rows: Vec<_> = texts.par_iter().map(|text| vectorizer.transform(text)).collect();
-    let matrix = CsrMatrix::from_rows(&rows, vectorizer.n_features());
-    drop(rows);
+    let all_rows: Vec<usize> = (0..texts.len()).collect();
+    let matrix = feature_matrix(&vectorizer, &texts, &all_rows, embeddings.as_ref());
     progress(&format!(
         "{} examples, {} labels, {} features ({} word n-grams), vectorised in {:.1}s",
         texts.len(),
         n_classes,
-        vectorizer.n_features(),
+        matrix.n_columns,
         vectorizer.n_word_features(),
         started.elapsed().as_secs_f64()
     ));
@@ -169,7 +192,7 @@ pub fn train_with_progress(
     let fold_of = stratified_folds(&labels, n_classes, options.folds, options.seed);
     let started = Instant::now();
     let folds: Vec<Fold> = (0..options.folds)
-        .map(|fold| Fold::build(fold, &fold_of, &texts, &labels, &options.features))
+        .map(|fold| Fold::build(fold, &fold_of, &texts, &labels, &options.features, embeddings.as_ref()))
         .collect::<Result<_>>()?;
     progress(&format!(
         "{} stratified folds, each with its own vocabulary, in {:.1}s",
@@ -250,8 +273,14 @@ pub fn train_with_progress(
                 })?;
                 calibration_labels.push(index);
             }
-            let rows: Vec<_> = calibration_examples.par_iter().map(|(text, _)| vectorizer.transform(text)).collect();
-            let calibration_matrix = CsrMatrix::from_rows(&rows, vectorizer.n_features());
+            let calibration_texts: Vec<String> = calibration_examples.into_iter().map(|(text, _)| text).collect();
+            let calibration_embeddings = embeddings.as_ref().map(|embedded| Embedded {
+                vectors: embedded.choice.encoder.embed_all(&calibration_texts, embedded.choice.max_tokens),
+                choice: embedded.choice.clone(),
+            });
+            let rows: Vec<usize> = (0..calibration_texts.len()).collect();
+            let calibration_matrix =
+                feature_matrix(&vectorizer, &calibration_texts, &rows, calibration_embeddings.as_ref());
             let source = format!("calibration set of {}", calibration_labels.len());
             (scorer.score_matrix(&calibration_matrix), calibration_labels, source)
         }
@@ -272,6 +301,7 @@ pub fn train_with_progress(
         selection,
         validation,
         trainer_version: env!("CARGO_PKG_VERSION").to_owned(),
+        encoder: options.encoder.as_ref().map(EncoderFeatures::spec),
     };
     let mut model = Model {
         vectorizer,
@@ -282,6 +312,7 @@ pub fn train_with_progress(
         unsure_label: unsure_index,
         metadata,
         version: String::new(),
+        encoder: options.encoder.as_ref().map(|choice| choice.encoder.clone()),
     };
     model.validate()?;
     model.version = artefact::version_of(&model.metadata.name, &artefact::encode_payload(&model)?);
@@ -410,6 +441,34 @@ pub(crate) fn stratified_folds(labels: &[u32], n_classes: usize, folds: usize, s
     assignment
 }
 
+/// Every text's embedding, computed once for training.
+struct Embedded {
+    vectors: Vec<Vec<f32>>,
+    choice: EncoderFeatures,
+}
+
+/// The feature rows of `texts[rows]`: TF-IDF, then the embedding if any.
+fn feature_matrix(
+    vectorizer: &Vectorizer,
+    texts: &[String],
+    rows: &[usize],
+    embeddings: Option<&Embedded>,
+) -> CsrMatrix {
+    let offset = vectorizer.n_features();
+    let vectors: Vec<_> = rows
+        .par_iter()
+        .map(|&row| {
+            let mut features = vectorizer.transform(&texts[row]);
+            if let Some(embedded) = embeddings {
+                append_embedding(&mut features, offset, &embedded.vectors[row], embedded.choice.weight);
+            }
+            features
+        })
+        .collect();
+    let dimension = embeddings.map_or(0, |embedded| embedded.choice.encoder.dimension());
+    CsrMatrix::from_rows(&vectors, offset + dimension)
+}
+
 /// One cross-validation fold. The vectoriser is refitted on the fold's
 /// training part, so no n-gram or document frequency of a held-out text leaks
 /// into the model that scores it: out-of-fold figures are honest estimates.
@@ -421,15 +480,19 @@ struct Fold {
 }
 
 impl Fold {
-    fn build(fold: usize, fold_of: &[usize], texts: &[String], labels: &[u32], config: &FeatureConfig) -> Result<Fold> {
+    fn build(
+        fold: usize,
+        fold_of: &[usize],
+        texts: &[String],
+        labels: &[u32],
+        config: &FeatureConfig,
+        embeddings: Option<&Embedded>,
+    ) -> Result<Fold> {
         let train_rows: Vec<usize> = (0..labels.len()).filter(|&row| fold_of[row] != fold).collect();
         let held_rows: Vec<usize> = (0..labels.len()).filter(|&row| fold_of[row] == fold).collect();
         let train_texts: Vec<&str> = train_rows.iter().map(|&row| texts[row].as_str()).collect();
         let vectorizer = Vectorizer::fit(&train_texts, config.clone())?;
-        let vectorize = |rows: &[usize]| {
-            let vectors: Vec<_> = rows.par_iter().map(|&row| vectorizer.transform(&texts[row])).collect();
-            CsrMatrix::from_rows(&vectors, vectorizer.n_features())
-        };
+        let vectorize = |rows: &[usize]| feature_matrix(&vectorizer, texts, rows, embeddings);
         Ok(Fold {
             train_matrix: vectorize(&train_rows),
             train_labels: train_rows.iter().map(|&row| labels[row]).collect(),

