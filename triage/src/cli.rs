@@ -198,8 +198,8 @@ pub struct TuningArgs {
     /// an encoder (config.json, vocab.txt, model.safetensors), e.g. the one
     /// scripts/triage/fetch-encoder.sh installs in
     /// models/encoders/all-MiniLM-L6-v2. Better on paraphrases, about a
-    /// hundred times slower to predict; the model then needs the encoder
-    /// wherever it is loaded.
+    /// thousand times slower to predict (about 13 ms per short ticket on one
+    /// core); the model then needs the encoder wherever it is loaded.
     #[arg(long, value_name = "DIR")]
     pub encoder: Option<PathBuf>,
     /// With --encoder: the embedding's weight beside the TF-IDF block.
