@@ -140,7 +140,8 @@ pub(crate) fn version_of(name: &str, payload: &[u8]) -> String {
     format!("{name}@{}", &hex(&digest)[..12])
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex digits of `bytes` (checksums in versions and errors).
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 

@@ -116,7 +116,7 @@ impl SentenceEncoder {
         let directory = directory.as_ref();
         let weights_path = directory.join("model.safetensors");
         let bytes = std::fs::read(&weights_path).map_err(|error| Error::io(&weights_path, error))?;
-        let sha256 = hex(&Sha256::digest(&bytes));
+        let sha256 = crate::artefact::hex(&Sha256::digest(&bytes));
         let mut loaded = LOADED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(encoder) = loaded.get(&sha256).and_then(Weak::upgrade) {
             return Ok(encoder);
@@ -268,8 +268,4 @@ pub(crate) fn append_embedding(features: &mut SparseVector, offset: usize, embed
             features.values.push(value);
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
