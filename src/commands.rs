@@ -6,12 +6,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use switchboard_bus::OutgoingMessage;
+use switchboard_bus::{OutgoingMessage, dead_letters};
 use switchboard_core::config::Config;
 use switchboard_core::events::KbChange;
 use switchboard_kb::stage as kb_stage;
 use switchboard_kb::{KbOptions, KnowledgeBase, SearchFilter};
 
+use crate::lock::{DirectoryLock, index_lock_file};
 use crate::{open_bus, open_store};
 
 /// `switchboard kb import`: validates every article of a JSON Lines file,
@@ -19,7 +20,8 @@ use crate::{open_bus, open_store};
 /// (in this or other processes) pick them up.
 pub async fn kb_import(config: &Config, path: &Path, out: &mut impl Write) -> anyhow::Result<()> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let faqs = kb_stage::faqs_from_jsonl(&bytes, &path.display().to_string())?;
+    let faqs = switchboard_core::kb::parse_faq_lines(&bytes, time::OffsetDateTime::now_utc())
+        .with_context(|| format!("{} is not a valid import file", path.display()))?;
     let store = open_store(config).await?;
     let bus = open_bus(config, &store).await?;
     let created = store.upsert_faqs(&faqs).await.context("storing the articles")?;
@@ -71,12 +73,16 @@ pub async fn kb_search(config: &Config, query: &str, k: usize, json: bool, out: 
 }
 
 /// `switchboard kb rebuild`: rebuilds the on-disk index from the store.
+/// Refused while a server holds the index.
 pub async fn kb_rebuild(config: &Config, out: &mut impl Write) -> anyhow::Result<()> {
-    let store = open_store(config).await?;
     let directory = config.kb_index_dir();
-    let (knowledge_base, _) = KnowledgeBase::open_or_create(&directory, KbOptions::default()).with_context(|| {
-        format!("opening {} (is a running switchboard using it? stop it first)", directory.display())
-    })?;
+    let _lock = DirectoryLock::acquire(
+        &index_lock_file(&directory),
+        &format!("the knowledge-base index {}", directory.display()),
+    )?;
+    let store = open_store(config).await?;
+    let (knowledge_base, _) = KnowledgeBase::open_or_create(&directory, KbOptions::default())
+        .with_context(|| format!("opening {}", directory.display()))?;
     let count = kb_stage::rebuild_from_store(&Arc::new(knowledge_base), &store).await?;
     writeln!(out, "rebuilt {} with {count} documents", directory.display())?;
     store.close().await;
@@ -151,6 +157,57 @@ pub async fn triage_train_from_store(
             model.version(),
             task.as_str()
         )?;
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// `switchboard dlq list --stage S`: the stage's dead letters that were not
+/// replayed yet.
+pub async fn dlq_list(config: &Config, stage: &str, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let bus = open_bus(config, &store).await?;
+    let dead = dead_letters::list(bus.as_ref(), config, stage).await.context("reading the dead-letter topics")?;
+    if dead.is_empty() && !json {
+        writeln!(out, "no dead letters for stage {stage}")?;
+    }
+    for letter in &dead {
+        if json {
+            writeln!(out, "{}", serde_json::to_string(letter)?)?;
+        } else {
+            let shown = |value: &Option<String>| value.clone().unwrap_or_else(|| "?".into());
+            writeln!(
+                out,
+                "{}[{}]@{}  from {}[{}]@{}  key {}  attempts {}  at {}\n    {}",
+                letter.dlq_topic,
+                letter.partition,
+                letter.offset,
+                shown(&letter.origin_topic),
+                shown(&letter.origin_partition),
+                shown(&letter.origin_offset),
+                shown(&letter.key),
+                shown(&letter.attempts),
+                shown(&letter.failed_at),
+                shown(&letter.error),
+            )?;
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// `switchboard dlq replay --stage S`: puts the stage's dead letters back on
+/// their topics for that stage alone.
+pub async fn dlq_replay(config: &Config, stage: &str, out: &mut impl Write) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let bus = open_bus(config, &store).await?;
+    let report = dead_letters::replay(bus.as_ref(), config, stage).await.context("replaying dead letters")?;
+    let total: usize = report.replayed.iter().map(|(_, count)| count).sum();
+    if total == 0 {
+        writeln!(out, "no dead letters for stage {stage}")?;
+    } else {
+        let topics: Vec<String> = report.replayed.iter().map(|(topic, count)| format!("{count} to {topic}")).collect();
+        writeln!(out, "replayed {total} dead letters for stage {stage}: {}", topics.join(", "))?;
     }
     store.close().await;
     Ok(())

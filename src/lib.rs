@@ -2,58 +2,108 @@
 //! creates topics, and runs the chosen components (HTTP services and stages)
 //! in this process until shut down. The `switchboard` binary is a thin CLI
 //! over [`run`]; tests call [`start`] to run the real thing on port 0.
+//!
+//! Every stage is one line of [`STAGES`]: its name and its crate's entry.
 
 pub mod commands;
 pub mod config;
-pub mod http;
+pub mod lock;
 pub mod telemetry;
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use anyhow::Context;
-use switchboard_api::{ApiState, projector};
-use switchboard_bus::Bus;
+use switchboard_api::ApiState;
 use switchboard_bus::embedded::EmbeddedBus;
 use switchboard_bus::kafka::KafkaBus;
+use switchboard_bus::{Bus, Resources, StageContext};
 use switchboard_core::config::{BusBackend, Config};
+use switchboard_core::kb::KnowledgeSearch;
+use switchboard_core::topics::stages;
 use switchboard_ingest::IngestState;
 use switchboard_kb::KnowledgeBase;
-use switchboard_kb::stage as kb_stage;
 use switchboard_store::Store;
+use switchboard_web::HttpLimits;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// Which parts run in this process.
+use crate::lock::DirectoryLock;
+
+type StageFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
+/// One stage: what it is called and how it starts.
+#[derive(Clone, Copy)]
+pub struct StageEntry {
+    pub name: &'static str,
+    pub run: fn(StageContext) -> StageFuture,
+}
+
+impl std::fmt::Debug for StageEntry {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.name)
+    }
+}
+
+/// Every stage this binary can run, in flow order.
+pub const STAGES: &[StageEntry] = &[
+    StageEntry { name: stages::TRIAGE, run: |ctx| Box::pin(async { Ok(switchboard_triage::stage::stage(ctx).await?) }) },
+    StageEntry { name: stages::KB_MATCH, run: |ctx| Box::pin(async { Ok(switchboard_kb::stage::match_stage(ctx).await?) }) },
+    StageEntry { name: stages::KB_SYNC, run: |ctx| Box::pin(async { Ok(switchboard_kb::stage::sync_stage(ctx).await?) }) },
+    StageEntry { name: stages::PROJECTOR, run: |ctx| Box::pin(async { Ok(switchboard_projector::stage(ctx).await?) }) },
+    StageEntry { name: switchboard_bus::outbox::STAGE_NAME, run: |ctx| Box::pin(async { Ok(switchboard_bus::outbox::relay(ctx).await?) }) },
+    StageEntry { name: switchboard_bus::retention::STAGE_NAME, run: |ctx| Box::pin(async { Ok(switchboard_bus::retention::retention(ctx).await?) }) },
+];
+
+/// The stages that use this process's knowledge-base index.
+const KNOWLEDGE_BASE_STAGES: &[&str] = &[stages::KB_MATCH, stages::KB_SYNC];
+
+/// Which parts run in this process: the HTTP services and the stages (by
+/// name, from [`STAGES`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Components {
     /// `POST /v1/tickets`.
     pub ingest: bool,
     /// The REST API.
     pub api: bool,
-    /// The projector stage.
-    pub projector: bool,
-    /// The triage stage.
-    pub triage: bool,
-    /// The knowledge-base matching stage.
-    pub kb: bool,
+    pub stages: &'static [&'static str],
 }
 
 impl Components {
-    const NONE: Components = Components { ingest: false, api: false, projector: false, triage: false, kb: false };
     /// Everything: what `switchboard up` runs.
-    pub const ALL: Components = Components { ingest: true, api: true, projector: true, triage: true, kb: true };
-    pub const INGEST: Components = Components { ingest: true, ..Self::NONE };
-    pub const API: Components = Components { api: true, ..Self::NONE };
-    pub const PROJECTOR: Components = Components { projector: true, ..Self::NONE };
-    pub const TRIAGE: Components = Components { triage: true, ..Self::NONE };
-    pub const KB: Components = Components { kb: true, ..Self::NONE };
+    pub const ALL: Components = Components {
+        ingest: true,
+        api: true,
+        stages: &[
+            stages::TRIAGE,
+            stages::KB_MATCH,
+            stages::KB_SYNC,
+            stages::PROJECTOR,
+            switchboard_bus::outbox::STAGE_NAME,
+            switchboard_bus::retention::STAGE_NAME,
+        ],
+    };
+    /// Ingest purges the idempotency keys it keeps.
+    pub const INGEST: Components =
+        Components { ingest: true, api: false, stages: &[switchboard_bus::retention::STAGE_NAME] };
+    /// The API's index follows changes like any other.
+    pub const API: Components = Components { ingest: false, api: true, stages: &[stages::KB_SYNC] };
+    /// The read model, and the relay of the events transitions write.
+    pub const PROJECTOR: Components = Components {
+        ingest: false,
+        api: false,
+        stages: &[stages::PROJECTOR, switchboard_bus::outbox::STAGE_NAME],
+    };
+    pub const TRIAGE: Components = Components { ingest: false, api: false, stages: &[stages::TRIAGE] };
+    pub const KB: Components = Components { ingest: false, api: false, stages: &[stages::KB_MATCH, stages::KB_SYNC] };
 
     /// Whether this process holds a knowledge-base index (for searching via
     /// the API or for matching).
     fn needs_knowledge_base(self) -> bool {
-        self.api || self.kb
+        self.api || self.stages.iter().any(|stage| KNOWLEDGE_BASE_STAGES.contains(stage))
     }
 }
 
@@ -71,8 +121,8 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// Builds the configured bus and creates every pipeline topic and its
-/// dead-letter topic (topics are never auto-created on first use).
+/// Builds the configured bus and creates every pipeline topic and every
+/// stage's dead-letter topics (topics are never auto-created on first use).
 pub async fn open_bus(config: &Config, store: &Store) -> anyhow::Result<Arc<dyn Bus>> {
     let bus: Arc<dyn Bus> = match config.bus.backend {
         BusBackend::Embedded => Arc::new(EmbeddedBus::new(store.clone(), config.bus.embedded.clone())),
@@ -132,13 +182,14 @@ pub async fn run(
 
 /// An instance whose store and bus are open (migrated, topics created), and
 /// whose knowledge-base index is ready if it needs one, but which does not
-/// take work yet.
+/// take work yet. It holds the locks on its data directory and index.
 pub struct Prepared {
-    config: Config,
+    config: Arc<Config>,
     components: Components,
     store: Store,
     bus: Arc<dyn Bus>,
     knowledge_base: Option<Arc<KnowledgeBase>>,
+    _locks: Vec<DirectoryLock>,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -149,7 +200,23 @@ impl std::fmt::Debug for Prepared {
 
 impl Prepared {
     pub async fn open(config: Config, components: Components) -> anyhow::Result<Self> {
-        let _ = telemetry::prometheus();
+        if let Some(unknown) = components.stages.iter().find(|name| !STAGES.iter().any(|entry| entry.name == **name)) {
+            anyhow::bail!("no stage named `{unknown}`");
+        }
+        let _ = switchboard_web::prometheus();
+        let mut locks = Vec::new();
+        // Two servers on one embedded store would both consume every
+        // message; two writers of one index would corrupt it.
+        if config.store.url.is_none() {
+            let lock_file = config.data_dir.join(lock::DATA_DIR_LOCK);
+            let what = format!("the data directory {}", config.data_dir.display());
+            locks.push(DirectoryLock::acquire(&lock_file, &what)?);
+        }
+        if components.needs_knowledge_base() {
+            let index_dir = config.kb_index_dir();
+            let what = format!("the knowledge-base index {}", index_dir.display());
+            locks.push(DirectoryLock::acquire(&lock::index_lock_file(&index_dir), &what)?);
+        }
         let store = open_store(&config).await?;
         let bus = open_bus(&config, &store).await?;
         let knowledge_base = if components.needs_knowledge_base() {
@@ -157,7 +224,7 @@ impl Prepared {
         } else {
             None
         };
-        Ok(Self { config, components, store, bus, knowledge_base })
+        Ok(Self { config: Arc::new(config), components, store, bus, knowledge_base, _locks: locks })
     }
 
     /// Runs `components` until `shutdown` fires: HTTP on `listener` (the ops
@@ -165,57 +232,42 @@ impl Prepared {
     /// stages. If a stage or the server stops on its own, everything stops
     /// and the error is returned.
     pub async fn run(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let Prepared { config, components, store, bus, knowledge_base } = self;
+        let Prepared { config, components, store, bus, knowledge_base, _locks } = self;
+        let limits =
+            HttpLimits { request_timeout: config.http.request_timeout(), drain_timeout: config.http.drain_timeout() };
 
-        let mut router = http::ops_router(bus.clone(), store.clone());
+        let mut router = switchboard_web::ops_router(bus.clone(), store.clone());
         if components.ingest {
             let state = IngestState::new(bus.clone(), store.clone(), &config.topics(), config.ingest.clone());
             router = router.merge(switchboard_ingest::router(state));
         }
         if components.api {
-            let state = ApiState::new(store.clone(), bus.clone(), config.topics(), knowledge_base.clone());
+            let search = knowledge_base.clone().map(|index| index as Arc<dyn KnowledgeSearch>);
+            let state = ApiState::new(store.clone(), bus.clone(), config.topics(), search);
             router = router.merge(switchboard_api::router(state));
         }
-        let router = http::finish(router);
+        let router = switchboard_web::finish(router, limits);
 
-        let mut stages: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
-        if components.projector {
-            let (config, bus, store, shutdown) = (config.clone(), bus.clone(), store.clone(), shutdown.clone());
-            stages.spawn(async move {
-                let result = projector::run(&config, bus, store, shutdown).await.map_err(anyhow::Error::from);
-                (projector::STAGE_NAME, result)
-            });
+        let mut resources = Resources::default();
+        if let Some(index) = &knowledge_base {
+            resources.insert(index.clone());
         }
-        if components.triage {
-            let (config, bus, store, shutdown) = (config.clone(), bus.clone(), store.clone(), shutdown.clone());
-            stages.spawn(async move {
-                let result = switchboard_triage::stage::run(&config, bus, store, shutdown).await;
-                (switchboard_triage::stage::STAGE_NAME, result.map_err(anyhow::Error::from))
-            });
-        }
-        if let Some(knowledge_base) = &knowledge_base {
-            let (config, bus, store, shutdown) = (config.clone(), bus.clone(), store.clone(), shutdown.clone());
-            let knowledge_base = knowledge_base.clone();
-            stages.spawn(async move {
-                let result = kb_stage::run_sync(&config, bus, store, knowledge_base, shutdown).await;
-                (kb_stage::SYNC_STAGE, result.map_err(anyhow::Error::from))
-            });
-        }
-        if components.kb
-            && let Some(knowledge_base) = &knowledge_base
-        {
-            let (config, bus, store, shutdown) = (config.clone(), bus.clone(), store.clone(), shutdown.clone());
-            let knowledge_base = knowledge_base.clone();
-            stages.spawn(async move {
-                let result = kb_stage::run_matcher(&config, bus, store, knowledge_base, shutdown).await;
-                (kb_stage::MATCH_STAGE, result.map_err(anyhow::Error::from))
-            });
+        let context = StageContext {
+            config: config.clone(),
+            bus: bus.clone(),
+            store: store.clone(),
+            shutdown: shutdown.clone(),
+            resources,
+        };
+        let mut running_stages: JoinSet<(&'static str, anyhow::Result<()>)> = JoinSet::new();
+        for entry in STAGES.iter().filter(|entry| components.stages.contains(&entry.name)) {
+            let (name, future) = (entry.name, (entry.run)(context.clone()));
+            running_stages.spawn(async move { (name, future.await) });
         }
 
         let address = listener.local_addr()?;
         tracing::info!(%address, backend = bus.backend(), ?components, "switchboard running");
-        let server = axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
-        let mut server = tokio::spawn(async move { server.await });
+        let mut server = tokio::spawn(switchboard_web::serve(listener, router, shutdown.clone(), limits));
 
         let mut failure: Option<anyhow::Error> = None;
         // A part that ends on its own is a failure, unless it ended because
@@ -231,7 +283,7 @@ impl Prepared {
                     Err(error) => Some(anyhow::Error::from(error).context("the HTTP server panicked")),
                 };
             }
-            Some(joined) = stages.join_next(), if !stages.is_empty() => {
+            Some(joined) = running_stages.join_next(), if !running_stages.is_empty() => {
                 failure = match joined {
                     Ok((_, Ok(()))) if shutdown.is_cancelled() => None,
                     Ok((stage, Ok(()))) => Some(anyhow::anyhow!("stage {stage} stopped unexpectedly")),
@@ -248,7 +300,7 @@ impl Prepared {
                 Err(error) => tracing::warn!(%error, "the HTTP server task failed"),
             }
         }
-        while let Some(joined) = stages.join_next().await {
+        while let Some(joined) = running_stages.join_next().await {
             match joined {
                 Ok((stage, Err(error))) => {
                     tracing::error!(stage, error = %format!("{error:#}"), "stage stopped with an error");

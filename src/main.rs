@@ -20,8 +20,8 @@ use tokio_util::sync::CancellationToken;
     long_about = "Queue-driven support-ticket pipeline.\n\n\
         `switchboard up` runs everything in one process on an embedded durable log and an SQLite file: \
         nothing else to install. For a distributed deployment, run one component per process \
-        (`switchboard ingest`, `switchboard api`, `switchboard projector`) with `bus.backend = \"kafka\"` and a \
-        PostgreSQL `store.url`.\n\n\
+        (`switchboard ingest`, `switchboard api`, `switchboard projector`, `switchboard triage`, `switchboard kb`) \
+        with `bus.backend = \"kafka\"` and a PostgreSQL `store.url`.\n\n\
         Configuration layers, later wins: built-in defaults < --config FILE < SWITCHBOARD_* environment \
         variables (nested keys joined by `__`, e.g. SWITCHBOARD_BUS__BACKEND=kafka) < flags."
 )]
@@ -51,7 +51,9 @@ enum Command {
     Ingest(ListenArgs),
     /// Run the REST API only, plus /healthz, /readyz, /metrics.
     Api(ListenArgs),
-    /// Run the projector stage, which keeps the store in step with the ticket topics.
+    /// Run the projector stage, which keeps the store in step with the ticket
+    /// topics, and the relay that publishes ticket events (lifecycle
+    /// transitions) from the store to `tickets.events`.
     ///
     /// Serves /healthz, /readyz and /metrics on the listen address.
     Projector(ListenArgs),
@@ -66,6 +68,16 @@ enum Command {
     /// `switchboard kb` matches triaged tickets against FAQ articles and past
     /// solutions (and follows `kb.changes` to keep its index current).
     Kb(KbArgs),
+    /// Dead letters: list a stage's, or replay them to that stage alone.
+    ///
+    /// A stage that cannot handle a message (or fails it more than
+    /// runner.max_attempts times) puts it on `<topic>.<stage>.dlq` with its
+    /// provenance and moves on. After fixing the cause, `replay` puts those
+    /// messages back on their topics for that stage only.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
     /// Apply pending store migrations and exit.
     Migrate,
     /// Create every topic and its dead-letter topic on the configured bus and exit.
@@ -120,6 +132,33 @@ enum KbCommand {
     Tool(switchboard_kb::KbToolCommand),
 }
 
+#[derive(Debug, Subcommand)]
+enum DlqCommand {
+    /// Print the stage's dead letters that were not replayed yet (origin,
+    /// attempts, error), oldest first.
+    List {
+        #[command(flatten)]
+        stage: StageArg,
+        /// One JSON object per dead letter.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put the stage's dead letters back on their topics, for that stage
+    /// only (other stages reading the topics skip them). One that fails
+    /// again is dead-lettered again.
+    Replay {
+        #[command(flatten)]
+        stage: StageArg,
+    },
+}
+
+#[derive(Debug, Args)]
+struct StageArg {
+    /// The stage: triage, kb, kb-sync or projector.
+    #[arg(long, value_name = "STAGE")]
+    stage: String,
+}
+
 #[derive(Debug, Args)]
 struct ListenArgs {
     /// HTTP address to listen on [default: 127.0.0.1:8080].
@@ -154,7 +193,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Up(args) | Command::Ingest(args) | Command::Api(args) | Command::Projector(args) => args.listen,
         Command::Kb(args) => args.listen.listen,
         Command::Triage(args) => args.listen.listen,
-        Command::Migrate | Command::CreateTopics | Command::Config => None,
+        Command::Dlq { .. } | Command::Migrate | Command::CreateTopics | Command::Config => None,
     };
     if let Some(listen) = listen {
         overrides.push(("listen", listen.to_string().into()));
@@ -164,7 +203,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Up(_) | Command::Ingest(_) | Command::Api(_) | Command::Projector(_) => false,
         Command::Triage(args) => args.command.is_some(),
         Command::Kb(args) => args.command.is_some(),
-        Command::Migrate | Command::CreateTopics | Command::Config => true,
+        Command::Dlq { .. } | Command::Migrate | Command::CreateTopics | Command::Config => true,
     };
     // A command that prints its own report: only warnings and errors from
     // the machinery underneath, unless the filter was configured.
@@ -198,6 +237,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 KbCommand::Search { query, k, json } => commands::kb_search(&config, &query, k, json, &mut out).await,
                 KbCommand::Rebuild => commands::kb_rebuild(&config, &mut out).await,
                 KbCommand::Tool(tool) => Ok(switchboard_kb::run_tool(tool, &mut out)?),
+            };
+        }
+        Command::Dlq { command } => {
+            let mut out = std::io::stdout().lock();
+            return match command {
+                DlqCommand::List { stage, json } => commands::dlq_list(&config, &stage.stage, json, &mut out).await,
+                DlqCommand::Replay { stage } => commands::dlq_replay(&config, &stage.stage, &mut out).await,
             };
         }
         Command::Migrate => {

@@ -4,18 +4,17 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use switchboard_bus::OutgoingMessage;
 use switchboard_core::events::KbChange;
-use switchboard_core::kb::{Faq, NewFaq, valid_faq_id};
+use switchboard_core::kb::{Faq, NewFaq, parse_faq_lines, valid_faq_id};
+use switchboard_web::{ApiError, JsonBody, Path, Query, parse_number, read_limited, require_media_type};
 use time::OffsetDateTime;
 
 use crate::ApiState;
-use crate::body::{JsonBody, read_limited};
-use crate::error::ApiError;
 
 /// Largest import file accepted in one request.
 pub const IMPORT_LIMIT: usize = 32 * 1024 * 1024;
@@ -48,8 +47,8 @@ async fn announce(state: &ApiState, changes: Vec<KbChange>) -> Result<(), ApiErr
     for result in futures::future::join_all(sends).await {
         if let Err(error) = result {
             tracing::warn!(%error, "cannot announce an FAQ change");
-            return Err(ApiError::Unavailable(
-                "the change is stored but the knowledge base could not be told; retry the request".into(),
+            return Err(ApiError::unavailable(
+                "the change is stored but the knowledge base could not be told; retry the request",
             ));
         }
     }
@@ -87,10 +86,7 @@ pub(crate) async fn put_faq(
     JsonBody(input): JsonBody<NewFaq>,
 ) -> Result<Response, ApiError> {
     if input.id.as_deref().is_some_and(|body_id| body_id.trim() != id) {
-        return Err(ApiError::InvalidBody {
-            field: "id".into(),
-            message: "`id` differs from the id in the path".into(),
-        });
+        return Err(ApiError::invalid_body("id", "`id` differs from the id in the path"));
     }
     let faq = NewFaq { id: Some(id), ..input }.validate(String::new, OffsetDateTime::now_utc())?;
     let created = state.store.upsert_faqs(std::slice::from_ref(&faq)).await?;
@@ -114,9 +110,11 @@ pub(crate) async fn delete_faq(State(state): State<ApiState>, Path(id): Path<Str
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ListParameters {
-    after: Option<String>,
-    limit: Option<u32>,
+    /// The previous page's `next_cursor`.
+    cursor: Option<String>,
+    limit: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -127,18 +125,11 @@ pub(crate) struct FaqList {
 
 pub(crate) async fn list_faqs(
     State(state): State<ApiState>,
-    parameters: Result<Query<ListParameters>, axum::extract::rejection::QueryRejection>,
+    Query(parameters): Query<ListParameters>,
 ) -> Result<Json<FaqList>, ApiError> {
-    let Query(parameters) = parameters
-        .map_err(|rejection| ApiError::InvalidParameter { field: "query".into(), message: rejection.body_text() })?;
-    let limit = parameters.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::InvalidParameter {
-            field: "limit".into(),
-            message: format!("`limit` must be from 1 to {MAX_PAGE}"),
-        });
-    }
-    let mut items = state.store.list_faqs(parameters.after.as_deref(), limit + 1).await?;
+    let limit = parse_number("limit", parameters.limit.as_deref(), 1..=MAX_PAGE)?.unwrap_or(DEFAULT_PAGE);
+    let cursor = parameters.cursor.filter(|cursor| !cursor.is_empty());
+    let mut items = state.store.list_faqs(cursor.as_deref(), limit + 1).await?;
     let next_cursor = if items.len() > limit as usize {
         items.truncate(limit as usize);
         items.last().map(|faq| faq.id.clone())
@@ -163,12 +154,11 @@ pub(crate) async fn import_faqs(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<ImportSummary>, ApiError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or_default();
-    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    if !matches!(essence.as_str(), "application/x-ndjson" | "application/jsonl" | "application/json-lines") {
-        return Err(ApiError::UnsupportedMediaType { expected: "application/x-ndjson" });
-    }
-    let bytes = read_limited(body, IMPORT_LIMIT).await?;
+    require_media_type(&headers, "application/x-ndjson", |content_type| {
+        let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        matches!(essence.as_str(), "application/x-ndjson" | "application/jsonl" | "application/json-lines")
+    })?;
+    let bytes = read_limited(body, &headers, IMPORT_LIMIT).await?;
     let faqs = parse_import(&bytes)?;
     let created = state.store.upsert_faqs(&faqs).await?;
     announce(&state, faqs.iter().map(|faq| KbChange::FaqChanged { id: faq.id.clone() }).collect()).await?;
@@ -176,12 +166,14 @@ pub(crate) async fn import_faqs(
     Ok(Json(ImportSummary { imported: faqs.len(), created: created_count, updated: faqs.len() - created_count }))
 }
 
-/// Parses and validates an import file, naming the line or article at fault.
+/// Parses and validates an import file, naming the line (and the field
+/// within it) at fault.
 fn parse_import(bytes: &[u8]) -> Result<Vec<Faq>, ApiError> {
-    switchboard_kb::stage::faqs_from_jsonl(bytes, "request body").map_err(|error| match error {
-        switchboard_kb::Error::Input { line, message, .. } => {
-            ApiError::InvalidBody { field: format!("line {line}"), message }
-        }
-        other => ApiError::InvalidBody { field: String::new(), message: other.to_string() },
+    parse_faq_lines(bytes, OffsetDateTime::now_utc()).map_err(|error| {
+        let message = match &error.field {
+            Some(field) => format!("{field}: {}", error.message),
+            None => error.message.clone(),
+        };
+        ApiError::invalid_body(format!("line {}", error.line), message)
     })
 }

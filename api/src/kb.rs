@@ -1,21 +1,22 @@
 //! `GET /v1/kb/search`: the knowledge base, queried directly.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use switchboard_core::events::Suggestion;
-use switchboard_kb::{DocKind, SearchFilter};
+use switchboard_core::events::{Suggestion, SuggestionKind};
+use switchboard_core::kb::SearchRequest;
+use switchboard_web::{ApiError, Query, parse_number};
 
 use crate::ApiState;
-use crate::error::ApiError;
 
 const MAX_RESULTS: usize = 50;
 const MAX_QUERY_CHARS: usize = 8 * 1024;
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct SearchParameters {
     q: Option<String>,
-    k: Option<usize>,
+    k: Option<String>,
     kind: Option<String>,
     company: Option<String>,
     equipment_model: Option<String>,
@@ -26,46 +27,38 @@ pub(crate) struct SearchResults {
     items: Vec<Suggestion>,
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::InvalidParameter { field: field.into(), message: message.into() }
-}
-
 pub(crate) async fn search(
     State(state): State<ApiState>,
-    parameters: Result<Query<SearchParameters>, axum::extract::rejection::QueryRejection>,
+    Query(parameters): Query<SearchParameters>,
 ) -> Result<Json<SearchResults>, ApiError> {
-    let Query(parameters) = parameters.map_err(|rejection| invalid("query", rejection.body_text()))?;
-    let query = parameters.q.filter(|q| !q.trim().is_empty()).ok_or_else(|| invalid("q", "`q` is required"))?;
-    if query.chars().count() > MAX_QUERY_CHARS {
-        return Err(invalid("q", format!("`q` must be at most {MAX_QUERY_CHARS} characters")));
+    let text = parameters
+        .q
+        .filter(|q| !q.trim().is_empty())
+        .ok_or_else(|| ApiError::invalid_parameter("q", "`q` is required"))?;
+    if text.chars().count() > MAX_QUERY_CHARS {
+        return Err(ApiError::invalid_parameter("q", format!("`q` must be at most {MAX_QUERY_CHARS} characters")));
     }
-    let k = parameters.k.unwrap_or(5);
-    if !(1..=MAX_RESULTS).contains(&k) {
-        return Err(invalid("k", format!("`k` must be from 1 to {MAX_RESULTS}")));
-    }
+    let k = parse_number("k", parameters.k.as_deref(), 1..=MAX_RESULTS)?.unwrap_or(5);
     let kind = match parameters.kind.as_deref() {
         None | Some("") => None,
-        Some(text) => Some(DocKind::parse(text).ok_or_else(|| invalid("kind", "`kind` is `faq` or `past_solution`"))?),
+        Some("faq") => Some(SuggestionKind::Faq),
+        Some("past_solution") => Some(SuggestionKind::PastSolution),
+        Some(_) => return Err(ApiError::invalid_parameter("kind", "`kind` is `faq` or `past_solution`")),
     };
-    let filter = SearchFilter {
+    let request = SearchRequest {
+        text,
+        k,
         kind,
         company: parameters.company.filter(|c| !c.is_empty()),
         equipment_model: parameters.equipment_model.filter(|m| !m.is_empty()),
-        ..SearchFilter::default()
     };
     let knowledge_base = state
         .knowledge_base
         .clone()
-        .ok_or_else(|| ApiError::Unavailable("this process holds no knowledge-base index".into()))?;
-    let matches = tokio::task::spawn_blocking(move || knowledge_base.search(&query, k, &filter))
+        .ok_or_else(|| ApiError::unavailable("this process holds no knowledge-base index"))?;
+    let items = tokio::task::spawn_blocking(move || knowledge_base.search(&request))
         .await
-        .map_err(|error| ApiError::Internal(Box::new(error)))?
-        .map_err(|error| {
-            if error.is_transient() {
-                ApiError::Unavailable(error.to_string())
-            } else {
-                ApiError::Internal(Box::new(error))
-            }
-        })?;
-    Ok(Json(SearchResults { items: matches.iter().map(switchboard_kb::stage::suggestion).collect() }))
+        .map_err(ApiError::internal)?
+        .map_err(|failure| if failure.transient { ApiError::unavailable(failure.message) } else { ApiError::internal(failure) })?;
+    Ok(Json(SearchResults { items }))
 }

@@ -1,5 +1,8 @@
-//! The REST API for people and admins, and the projector stage that keeps
-//! the store's read model in step with the topics.
+//! The REST API for people and admins. Bodies, query strings, path
+//! parameters and errors go through `switchboard-web`, like every HTTP
+//! surface; the knowledge base is reached through
+//! [`switchboard_core::kb::KnowledgeSearch`], so this crate links neither
+//! the classifiers nor the search engine.
 //!
 //! Routes:
 //! - tickets: `GET /v1/tickets`, `GET /v1/tickets/{id}`, `PATCH /v1/tickets/{id}`
@@ -13,11 +16,8 @@
 //! Accounts and auth come next, as a layer on this router; the admin routes
 //! are the ones it will restrict.
 
-mod body;
-mod error;
 pub mod faqs;
 mod kb;
-pub mod projector;
 mod settings;
 mod tickets;
 mod triage;
@@ -27,11 +27,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::{get, post};
 use switchboard_bus::Bus;
+use switchboard_core::kb::KnowledgeSearch;
 use switchboard_core::topics::Topics;
-use switchboard_kb::KnowledgeBase;
 use switchboard_store::Store;
-
-pub use error::ApiError;
 
 /// What the API handlers need. Cheap to clone.
 #[derive(Clone)]
@@ -40,7 +38,7 @@ pub struct ApiState {
     pub(crate) bus: Arc<dyn Bus>,
     pub(crate) topics: Topics,
     /// This process's knowledge-base index, if it holds one.
-    pub(crate) knowledge_base: Option<Arc<KnowledgeBase>>,
+    pub(crate) knowledge_base: Option<Arc<dyn KnowledgeSearch>>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -50,7 +48,12 @@ impl std::fmt::Debug for ApiState {
 }
 
 impl ApiState {
-    pub fn new(store: Store, bus: Arc<dyn Bus>, topics: Topics, knowledge_base: Option<Arc<KnowledgeBase>>) -> Self {
+    pub fn new(
+        store: Store,
+        bus: Arc<dyn Bus>,
+        topics: Topics,
+        knowledge_base: Option<Arc<dyn KnowledgeSearch>>,
+    ) -> Self {
         Self { store, bus, topics, knowledge_base }
     }
 }

@@ -1,12 +1,11 @@
 //! Per-company settings: `GET`/`PUT /v1/companies/{company}/settings`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
+use switchboard_web::{ApiError, JsonBody, Path};
 
 use crate::ApiState;
-use crate::body::JsonBody;
-use crate::error::ApiError;
 
 #[derive(Debug, Serialize)]
 pub(crate) struct CompanySettings {
@@ -28,7 +27,7 @@ fn checked_company(company: &str) -> Result<&str, ApiError> {
     if (1..=switchboard_core::ticket::limits::COMPANY_MAX_CHARS).contains(&length) {
         Ok(company)
     } else {
-        Err(ApiError::InvalidParameter { field: "company".into(), message: "not a company name".into() })
+        Err(ApiError::invalid_parameter("company", "not a company name"))
     }
 }
 
@@ -49,10 +48,10 @@ pub(crate) async fn put_settings(
     if let Some(threshold) = input.auto_answer_threshold
         && !(0.0..=1.0).contains(&threshold)
     {
-        return Err(ApiError::InvalidBody {
-            field: "auto_answer_threshold".into(),
-            message: "`auto_answer_threshold` is a confidence from 0 to 1, or null to turn auto-answer off".into(),
-        });
+        return Err(ApiError::invalid_body(
+            "auto_answer_threshold",
+            "`auto_answer_threshold` is a confidence from 0 to 1, or null to turn auto-answer off",
+        ));
     }
     state.store.set_auto_answer_threshold(&company, input.auto_answer_threshold).await?;
     Ok(Json(CompanySettings { company, auto_answer_threshold: input.auto_answer_threshold }))

@@ -1,14 +1,14 @@
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use switchboard_core::{Status, Ticket, TicketId, Urgency};
 use switchboard_store::TicketFilter;
+use switchboard_store::tickets::MAX_PAGE_SIZE;
+use switchboard_web::{ApiError, JsonBody, Path, Query, parse_bool, parse_number};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::ApiState;
-use crate::body::JsonBody;
-use crate::error::ApiError;
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
 
@@ -23,7 +23,8 @@ pub(crate) async fn get_ticket(
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct ListParameters {
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListParameters {
     status: Option<String>,
     urgency: Option<String>,
     tag: Option<String>,
@@ -44,10 +45,8 @@ pub(crate) struct TicketList {
 
 pub(crate) async fn list_tickets(
     State(state): State<ApiState>,
-    RawQuery(query): RawQuery,
+    Query(parameters): Query<ListParameters>,
 ) -> Result<Json<TicketList>, ApiError> {
-    let parameters: ListParameters = serde_urlencoded::from_str(query.as_deref().unwrap_or_default())
-        .map_err(|error| invalid("query", format!("cannot parse the query string: {error}")))?;
     let filter = TicketFilter {
         status: parameters.status.as_deref().map(parse_status).transpose()?,
         urgency: parameters.urgency.as_deref().map(parse_urgency).transpose()?,
@@ -56,32 +55,16 @@ pub(crate) async fn list_tickets(
         created_after: parameters.created_after.as_deref().map(|t| parse_time("created_after", t)).transpose()?,
         created_before: parameters.created_before.as_deref().map(|t| parse_time("created_before", t)).transpose()?,
         category: non_empty(parameters.category),
-        needs_human_triage: match parameters.needs_triage.as_deref() {
-            None | Some("") => None,
-            Some("true") => Some(true),
-            Some("false") => Some(false),
-            Some(_) => return Err(invalid("needs_triage", "`needs_triage` is `true` or `false`")),
-        },
+        needs_human_triage: parse_bool("needs_triage", parameters.needs_triage.as_deref())?,
     };
-    let limit = match parameters.limit.as_deref() {
-        None | Some("") => DEFAULT_PAGE_SIZE,
-        Some(text) => match text.parse::<u32>() {
-            Ok(limit) if (1..=switchboard_store::tickets::MAX_PAGE_SIZE).contains(&limit) => limit,
-            _ => {
-                return Err(invalid(
-                    "limit",
-                    format!("`limit` must be a whole number from 1 to {}", switchboard_store::tickets::MAX_PAGE_SIZE),
-                ));
-            }
-        },
-    };
+    let limit = parse_number("limit", parameters.limit.as_deref(), 1..=MAX_PAGE_SIZE)?.unwrap_or(DEFAULT_PAGE_SIZE);
     let cursor = non_empty(parameters.cursor);
     let page = state.store.list_tickets(&filter, limit, cursor.as_deref()).await?;
     Ok(Json(TicketList { items: page.items, next_cursor: page.next_cursor }))
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::InvalidParameter { field: field.to_owned(), message: message.into() }
+    ApiError::invalid_parameter(field, message)
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {

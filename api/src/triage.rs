@@ -1,16 +1,15 @@
 //! Triage administration: trained models and the urgency policy.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
+use switchboard_core::policy::UrgencyPolicy;
 use switchboard_core::settings::URGENCY_POLICY;
 use switchboard_store::ModelInfo;
-use switchboard_triage::UrgencyPolicy;
+use switchboard_web::{ApiError, JsonBody, Path};
 
 use crate::ApiState;
-use crate::body::JsonBody;
-use crate::error::ApiError;
 
 #[derive(Debug, Serialize)]
 pub(crate) struct ModelList {
@@ -40,7 +39,7 @@ pub(crate) async fn activate_model(
 /// policy until an admin sets one).
 pub(crate) async fn get_policy(State(state): State<ApiState>) -> Result<Json<UrgencyPolicy>, ApiError> {
     let policy = match state.store.get_setting(URGENCY_POLICY).await? {
-        Some(json) => UrgencyPolicy::from_json(&json).map_err(|error| ApiError::Internal(Box::new(error)))?,
+        Some(json) => UrgencyPolicy::from_json(&json).map_err(ApiError::internal)?,
         None => UrgencyPolicy::default(),
     };
     Ok(Json(policy))
@@ -52,8 +51,8 @@ pub(crate) async fn put_policy(
     State(state): State<ApiState>,
     JsonBody(policy): JsonBody<UrgencyPolicy>,
 ) -> Result<Json<UrgencyPolicy>, ApiError> {
-    policy.validate().map_err(|error| ApiError::InvalidBody { field: "rules".into(), message: error.to_string() })?;
-    let json = serde_json::to_string(&policy).map_err(|error| ApiError::Internal(Box::new(error)))?;
+    policy.validate().map_err(|error| ApiError::invalid_body("rules", error.to_string()))?;
+    let json = serde_json::to_string(&policy).map_err(ApiError::internal)?;
     state.store.put_setting(URGENCY_POLICY, &json).await?;
     Ok(Json(policy))
 }

@@ -25,7 +25,7 @@ use tokio::sync::watch;
 use crate::error::{Error, Result};
 use crate::group_commit::GroupCommit;
 use crate::message::{Delivery, Headers, Message, OutgoingMessage};
-use crate::{Bus, Consumer};
+use crate::{Bus, Consumer, PartitionBacklog};
 
 /// Requests waiting for the writer; producers wait here when it falls behind.
 const WRITER_QUEUE: usize = 16 * 1024;
@@ -147,6 +147,12 @@ impl Bus for EmbeddedBus {
         }
         self.store.ping().await?;
         Ok(())
+    }
+
+    async fn backlog(&self, group: &str, topic: &str) -> Result<Vec<PartitionBacklog>> {
+        let end = *self.store.log_topics().await?.get(topic).ok_or_else(|| Error::UnknownTopic(topic.to_owned()))?;
+        let resume = self.store.log_committed_offsets(group).await?.get(topic).copied().unwrap_or(0);
+        Ok(vec![PartitionBacklog { partition: 0, resume, end }])
     }
 }
 

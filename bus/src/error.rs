@@ -33,6 +33,27 @@ impl From<switchboard_store::Error> for Error {
     }
 }
 
+/// Whether a failure is worth retrying. Every error a stage handler can
+/// meet implements it, so [`crate::HandlerError::classify`] is the one place
+/// a failure becomes transient (retried) or permanent (dead-lettered).
+pub trait Transience: std::error::Error + Send + Sync + 'static {
+    /// True when trying the same thing again later may work: a dependency
+    /// is down or busy, as opposed to a message or configuration that is wrong.
+    fn is_transient(&self) -> bool;
+}
+
+impl Transience for switchboard_store::Error {
+    fn is_transient(&self) -> bool {
+        switchboard_store::Error::is_transient(self)
+    }
+}
+
+impl Transience for Error {
+    fn is_transient(&self) -> bool {
+        Error::is_transient(self)
+    }
+}
+
 impl Error {
     /// Whether trying again later may work: broker or database trouble, as
     /// opposed to a message or a configuration that is wrong.

@@ -29,7 +29,7 @@ use switchboard_core::config::KafkaConfig;
 
 use crate::error::{Error, Result};
 use crate::message::{Delivery, Headers, Message, OutgoingMessage};
-use crate::{Bus, Consumer};
+use crate::{Bus, Consumer, PartitionBacklog};
 
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
@@ -152,6 +152,45 @@ impl Bus for KafkaBus {
         .await
         .map_err(|_| Error::Closed)??;
         Ok(())
+    }
+
+    async fn backlog(&self, group: &str, topic: &str) -> Result<Vec<PartitionBacklog>> {
+        // A consumer that never subscribes: it only reads the group's
+        // committed offsets, so it does not join (or disturb) the group.
+        let mut consumer_config = base_config(&self.config);
+        consumer_config.set("group.id", group).set("enable.auto.commit", "false");
+        let consumer: rdkafka::consumer::BaseConsumer = consumer_config.create()?;
+        let topic = topic.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let timeout = Timeout::After(ADMIN_TIMEOUT);
+            let metadata = consumer.fetch_metadata(Some(&topic), timeout)?;
+            let partitions: Vec<i32> = metadata
+                .topics()
+                .iter()
+                .filter(|found| found.name() == topic)
+                .flat_map(|found| found.partitions().iter().map(|partition| partition.id()))
+                .collect();
+            if partitions.is_empty() {
+                return Err(Error::UnknownTopic(topic.clone()));
+            }
+            let mut list = TopicPartitionList::new();
+            for partition in &partitions {
+                list.add_partition(&topic, *partition);
+            }
+            let committed = consumer.committed_offsets(list, timeout)?;
+            let mut backlog = Vec::with_capacity(partitions.len());
+            for partition in partitions {
+                let (low, high) = consumer.fetch_watermarks(&topic, partition, timeout)?;
+                let resume = match committed.find_partition(&topic, partition).map(|entry| entry.offset()) {
+                    Some(Offset::Offset(offset)) => offset.max(low),
+                    _ => low,
+                };
+                backlog.push(PartitionBacklog { partition, resume, end: high });
+            }
+            Ok(backlog)
+        })
+        .await
+        .map_err(|_| Error::Closed)?
     }
 }
 

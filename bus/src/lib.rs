@@ -11,13 +11,20 @@
 //!   default), for one machine and no broker.
 //!
 //! [`runner`] drives a stage: consume → handle → produce outputs → store the
-//! offset, with retries, a dead-letter topic and graceful shutdown.
+//! offset, with retries, a dead-letter topic per stage and graceful
+//! shutdown. [`StageContext`] is what the binary hands each stage's entry;
+//! [`decode_envelope`] and [`Transience`] are the one way stages read
+//! messages and classify failures.
 
+mod context;
+pub mod dead_letters;
 pub mod embedded;
 mod error;
 pub mod group_commit;
 pub mod kafka;
 mod message;
+pub mod outbox;
+pub mod retention;
 pub mod runner;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -27,8 +34,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use error::{Error, Result};
-pub use message::{Delivery, Headers, Message, OutgoingMessage, headers};
+pub use context::{Resources, StageContext};
+pub use error::{Error, Result, Transience};
+pub use message::{Delivery, Headers, Message, OutgoingMessage, decode_envelope, headers};
 pub use runner::{Handler, HandlerError, Stage};
 
 /// A message bus backend. Cheap to share behind an `Arc`.
@@ -54,6 +62,27 @@ pub trait Bus: Send + Sync + 'static {
 
     /// A cheap round trip that shows the bus can take work (readiness).
     async fn check(&self) -> Result<()>;
+
+    /// What `group` has left to read of `topic`, per partition: where it
+    /// resumes (its committed offset, or the start of the log) and the end
+    /// (the offset the next message will get). For tools that read a topic
+    /// to its current end and stop (`switchboard dlq`).
+    async fn backlog(&self, group: &str, topic: &str) -> Result<Vec<PartitionBacklog>>;
+}
+
+/// One partition's part of [`Bus::backlog`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartitionBacklog {
+    pub partition: i32,
+    pub resume: i64,
+    pub end: i64,
+}
+
+impl PartitionBacklog {
+    /// Messages left to read.
+    pub fn pending(&self) -> i64 {
+        (self.end - self.resume).max(0)
+    }
 }
 
 /// One member of a consumer group.

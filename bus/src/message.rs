@@ -1,7 +1,8 @@
 use serde::Serialize;
-use switchboard_core::Envelope;
+use switchboard_core::{Envelope, SCHEMA_VERSION};
 
 use crate::error::{Error, Result};
+use crate::runner::HandlerError;
 
 /// Header names Switchboard sets on every message it produces.
 pub mod headers {
@@ -18,6 +19,10 @@ pub mod headers {
     pub const DLQ_ATTEMPTS: &str = "dlq-attempts";
     pub const DLQ_STAGE: &str = "dlq-stage";
     pub const DLQ_FAILED_AT: &str = "dlq-failed-at";
+    /// On a message `switchboard dlq replay` put back on its topic: the one
+    /// stage that is to handle it. Every other stage reading the topic
+    /// skips it (it handled the original already).
+    pub const REPLAY_STAGE: &str = "replay-stage";
 }
 
 /// Message headers: an ordered list of UTF-8 names and values (a name may
@@ -99,4 +104,19 @@ impl Message {
     pub fn envelope<T: serde::de::DeserializeOwned>(&self) -> Result<Envelope<T>, serde_json::Error> {
         serde_json::from_slice(&self.payload)
     }
+}
+
+/// Decodes a message's JSON envelope for a stage: an undecodable payload or
+/// an envelope of a newer schema than this build knows is a permanent
+/// failure (dead-lettered, never retried).
+pub fn decode_envelope<T: serde::de::DeserializeOwned>(message: &Message) -> Result<Envelope<T>, HandlerError> {
+    let envelope: Envelope<T> =
+        message.envelope().map_err(|error| HandlerError::permanent(format!("undecodable envelope: {error}")))?;
+    if envelope.schema_version > SCHEMA_VERSION {
+        return Err(HandlerError::permanent(format!(
+            "envelope schema version {} is newer than this build's {SCHEMA_VERSION}",
+            envelope.schema_version
+        )));
+    }
+    Ok(envelope)
 }

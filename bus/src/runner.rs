@@ -12,8 +12,11 @@
 //!   earlier message of its partition is done too (see the tracker).
 //! * **Failures.** A transient failure is retried with jittered exponential
 //!   backoff up to `max_attempts`; a permanent one, or the last transient
-//!   one, sends the message to `<topic>.dlq` with its provenance in headers,
-//!   and the partition moves on. Output produce failures that are transient
+//!   one, sends the message to the stage's own `<topic>.<stage>.dlq` with its
+//!   provenance in headers, and the partition moves on.
+//! * **Replays.** A message that `switchboard dlq replay` put back on its
+//!   topic names the one stage that is to handle it
+//!   ([`headers::REPLAY_STAGE`]); every other stage skips it. Output produce failures that are transient
 //!   are retried until they succeed or the stage stops: the handler did its
 //!   work, only the bus is unavailable.
 //! * **Shutdown.** When `shutdown` fires the runner stops reading, lets
@@ -35,7 +38,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Transience};
 use crate::message::{Message, OutgoingMessage, headers};
 use crate::tracker::OffsetTracker;
 use crate::{Bus, Consumer};
@@ -83,6 +86,12 @@ impl HandlerError {
 
     pub fn permanent(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self { kind: FailureKind::Permanent, source: source.into() }
+    }
+
+    /// Transient or permanent as the error itself says: the one place a
+    /// stage's failure is classified.
+    pub fn classify(error: impl Transience) -> Self {
+        if error.is_transient() { Self::transient(error) } else { Self::permanent(error) }
     }
 
     /// The full cause chain on one line, for the dead-letter header and logs.
@@ -227,7 +236,13 @@ async fn run_lane(shared: Arc<Shared>, mut messages: mpsc::UnboundedReceiver<(Me
         if shared.shutdown.is_cancelled() {
             break;
         }
-        if process(&shared, &message).await == Outcome::Done {
+        let outcome = if is_replay_for_another_stage(&message, &shared.stage) {
+            count(&shared.stage, "skipped_replay");
+            Outcome::Done
+        } else {
+            process(&shared, &message).await
+        };
+        if outcome == Outcome::Done {
             let next =
                 lock(&shared.tracker).complete(&message.topic, message.partition, message.offset, message.generation);
             if let Some(next_offset) = next {
@@ -239,6 +254,11 @@ async fn run_lane(shared: Arc<Shared>, mut messages: mpsc::UnboundedReceiver<(Me
         }
         drop(permit);
     }
+}
+
+/// True for a replayed dead letter addressed to a different stage.
+fn is_replay_for_another_stage(message: &Message, stage: &str) -> bool {
+    message.headers.get(headers::REPLAY_STAGE).is_some_and(|target| target != stage)
 }
 
 async fn commit_periodically(shared: Arc<Shared>) {
@@ -337,16 +357,20 @@ async fn produce_outputs(shared: &Shared, outputs: Vec<OutgoingMessage>) -> Resu
     Ok(Outcome::Done)
 }
 
-/// Sends `message` to its topic's dead-letter topic with provenance headers.
+/// Sends `message` to this stage's dead-letter topic for its topic, with
+/// provenance headers.
 /// Never gives up while the stage runs: dropping the message would lose it.
 async fn dead_letter(shared: &Shared, message: &Message, error: &HandlerError, attempts: u32) -> Outcome {
     let description = error.describe();
     tracing::error!(error = %description, attempts, kind = ?error.kind, "dead-lettering message");
+    let mut dead_headers = message.headers.clone();
+    // A replayed message that fails again is a fresh dead letter.
+    dead_headers.0.retain(|(name, _)| name != headers::REPLAY_STAGE);
     let mut dead = OutgoingMessage {
-        topic: topics::dlq(&message.topic),
+        topic: topics::dead_letter(&message.topic, &shared.stage),
         key: message.key.clone(),
         payload: message.payload.clone(),
-        headers: message.headers.clone(),
+        headers: dead_headers,
     };
     dead.headers.set(headers::DLQ_ORIGIN_TOPIC, message.topic.clone());
     dead.headers.set(headers::DLQ_ORIGIN_PARTITION, message.partition.to_string());

@@ -107,7 +107,7 @@ impl Handler for Echo {
 async fn setup(test: &TestBus) -> (String, String, Stage) {
     let source = test.topic("in");
     let output = test.topic("out");
-    test.bus.create_topics(&[source.clone(), topics::dlq(&source), output.clone()], 2).await.expect("create topics");
+    test.bus.create_topics(&[source.clone(), topics::dead_letter(&source, "echo"), output.clone()], 2).await.expect("create topics");
     let stage = Stage { name: "echo".into(), group: test.topic("echo"), topics: vec![source.clone()] };
     (source, output, stage)
 }
@@ -126,7 +126,7 @@ async fn a_poison_message_is_dead_lettered_and_the_next_one_handled(test: TestBu
         vec![b"first".to_vec(), b"second".to_vec()]
     );
 
-    let dead = test.bus.subscribe(&test.topic("dlq-reader"), &[topics::dlq(&source)]).await.expect("subscribe");
+    let dead = test.bus.subscribe(&test.topic("dlq-reader"), &[topics::dead_letter(&source, "echo")]).await.expect("subscribe");
     let dead = receive(dead.as_ref(), 1).await.remove(0);
     assert_eq!(dead.payload, b"poison");
     assert_eq!(dead.key_str(), Some("same-ticket"));
@@ -156,12 +156,34 @@ async fn transient_failures_are_retried_then_dead_lettered(test: TestBus) {
 
     let outputs = test.bus.subscribe(&test.topic("reader"), std::slice::from_ref(&output)).await.expect("subscribe");
     assert_eq!(receive(outputs.as_ref(), 1).await[0].payload, b"flaky-2");
-    let dead = test.bus.subscribe(&test.topic("dlq-reader"), &[topics::dlq(&source)]).await.expect("subscribe");
+    let dead = test.bus.subscribe(&test.topic("dlq-reader"), &[topics::dead_letter(&source, "echo")]).await.expect("subscribe");
     let dead = receive(dead.as_ref(), 1).await.remove(0);
     assert_eq!(dead.payload, b"flaky-5");
     assert_eq!(dead.headers.get(headers::DLQ_ATTEMPTS), Some("3"));
     assert!(dead.headers.get(headers::DLQ_ERROR).is_some_and(|e| e.contains("attempt 3")));
     assert_eq!(handler.calls.load(Ordering::SeqCst), 6);
+    running.stop().await;
+}
+
+async fn a_replayed_dead_letter_reaches_only_its_stage(test: TestBus) {
+    let (source, output, stage) = setup(&test).await;
+    let replayed_for = |target: &str, payload: &str| {
+        let mut message = input(&source, "k", payload);
+        message.headers.set(headers::REPLAY_STAGE, target);
+        message
+    };
+    test.bus.produce(replayed_for("another-stage", "not-mine")).await.expect("produce");
+    test.bus.produce(replayed_for("echo", "mine")).await.expect("produce");
+    test.bus.produce(input(&source, "k", "ordinary")).await.expect("produce");
+    let running = Running::start(test.bus.clone(), stage, Echo::new(output.clone()), config());
+
+    let outputs = test.bus.subscribe(&test.topic("reader"), std::slice::from_ref(&output)).await.expect("subscribe");
+    let handled = receive(outputs.as_ref(), 2).await;
+    assert_eq!(
+        handled.iter().map(|m| String::from_utf8_lossy(&m.payload).into_owned()).collect::<Vec<_>>(),
+        ["mine", "ordinary"],
+        "the replay for another stage is skipped, in order with the rest"
+    );
     running.stop().await;
 }
 
@@ -269,6 +291,7 @@ async fn shutdown_finishes_the_message_in_flight_and_commits_it(test: TestBus) {
 switchboard_bus::test_every_bus!(
     a_poison_message_is_dead_lettered_and_the_next_one_handled,
     transient_failures_are_retried_then_dead_lettered,
+    a_replayed_dead_letter_reaches_only_its_stage,
     each_ticket_is_handled_in_order_while_tickets_run_in_parallel,
     a_restarted_stage_resumes_after_what_it_finished,
     shutdown_finishes_the_message_in_flight_and_commits_it,

@@ -48,6 +48,8 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub triage: TriageConfig,
     pub kb: KbConfig,
+    pub http: HttpConfig,
+    pub retention: RetentionConfig,
     pub log: LogConfig,
 }
 
@@ -62,6 +64,8 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             triage: TriageConfig::default(),
             kb: KbConfig::default(),
+            http: HttpConfig::default(),
+            retention: RetentionConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -100,6 +104,15 @@ impl Config {
         }
         if self.triage.reload_interval_ms < 100 {
             return fail("triage.reload_interval_ms must be at least 100".into());
+        }
+        if self.http.request_timeout_ms == 0 {
+            return fail("http.request_timeout_ms must be at least 1".into());
+        }
+        if self.retention.interval_seconds == 0 {
+            return fail("retention.interval_seconds must be at least 1".into());
+        }
+        if self.retention.bus_log_hours == 0 {
+            return fail("retention.bus_log_hours must be at least 1".into());
         }
         if self.store.max_connections == 0 {
             return fail("store.max_connections must be at least 1".into());
@@ -335,6 +348,55 @@ impl Default for IngestConfig {
 impl IngestConfig {
     pub fn produce_timeout(&self) -> Duration {
         Duration::from_millis(self.produce_timeout_ms)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// The longest one request may take before it is answered 503 `timeout`.
+    pub request_timeout_ms: u64,
+    /// After a stop signal, how long open connections may take to finish
+    /// before they are dropped.
+    pub drain_timeout_ms: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { request_timeout_ms: 30_000, drain_timeout_ms: 10_000 }
+    }
+}
+
+impl HttpConfig {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
+    pub fn drain_timeout(&self) -> Duration {
+        Duration::from_millis(self.drain_timeout_ms)
+    }
+}
+
+/// What is deleted, and how often: expired `Idempotency-Key`s (after
+/// `ingest.idempotency_ttl_hours`) and, on the embedded bus, log messages
+/// that every consumer group of their topic has passed and that are older
+/// than `bus_log_hours`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    pub interval_seconds: u64,
+    pub bus_log_hours: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self { interval_seconds: 3_600, bus_log_hours: 7 * 24 }
+    }
+}
+
+impl RetentionConfig {
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs(self.interval_seconds)
     }
 }
 

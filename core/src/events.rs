@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::lifecycle::{Action, Actor, Status};
 use crate::ticket::{Ticket, Urgency};
 
 /// `tickets.submitted`: a validated ticket, as ingest accepted it.
@@ -112,7 +113,10 @@ pub struct Report {
 }
 
 /// `tickets.events`: things that happened to a ticket that people and other
-/// systems may want to hear about.
+/// systems may want to hear about. Every lifecycle transition is one of
+/// these, written by the store's `transition` in the transaction that
+/// changed the status (and relayed to the topic from there), so an event is
+/// never announced for a change that did not happen.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TicketEvent {
@@ -121,6 +125,34 @@ pub enum TicketEvent {
     AnsweredByFaq { ticket: Box<Ticket>, answer: AutoAnswer },
     /// The ticket was resolved with a report; the knowledge base learns it.
     Resolved { ticket: Box<Ticket>, report: Report },
+    /// Any other lifecycle transition.
+    StatusChanged { ticket: Box<Ticket>, action: Action, from: Status, to: Status, actor: Actor },
+}
+
+/// What a transition carries besides the new status.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TransitionDetails {
+    #[default]
+    None,
+    /// `answer_from_faq`: the answer the customer is sent.
+    FaqAnswer(AutoAnswer),
+    /// `resolve`: the assignee's report.
+    Report(Report),
+}
+
+impl TicketEvent {
+    /// The audit event of a transition; `ticket` is the ticket after it.
+    pub fn of_transition(ticket: Ticket, from: Status, action: Action, actor: Actor, details: TransitionDetails) -> Self {
+        match details {
+            TransitionDetails::FaqAnswer(answer) => TicketEvent::AnsweredByFaq { ticket: Box::new(ticket), answer },
+            TransitionDetails::Report(report) => TicketEvent::Resolved { ticket: Box::new(ticket), report },
+            TransitionDetails::None => {
+                let to = ticket.status;
+                TicketEvent::StatusChanged { ticket: Box::new(ticket), action, from, to, actor }
+            }
+        }
+    }
 }
 
 /// `kb.changes`: an FAQ article changed in the store. Keyed by FAQ id; the

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::events::{Suggestion, SuggestionKind};
 use crate::ticket::ValidationError;
 
 /// An FAQ article.
@@ -45,15 +46,17 @@ fn default_published() -> bool {
 }
 
 /// An FAQ article as an admin or an import file supplies it, before
-/// validation.
+/// validation: the one input shape of the API, `switchboard kb import` and
+/// the evaluation tools. Unknown fields are refused; an `id` may be a JSON
+/// integer (kept as its decimal text) and a single answer may be a string.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewFaq {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "id_text")]
     pub id: Option<String>,
     #[serde(default)]
     pub question: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "one_or_many")]
     pub answers: Option<Vec<String>>,
     #[serde(default)]
     pub tags: Option<Vec<String>>,
@@ -67,6 +70,76 @@ pub struct NewFaq {
     pub company: Option<String>,
     #[serde(default)]
     pub phrasings: Option<Vec<String>>,
+}
+
+fn id_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Text(String),
+        Number(u64),
+    }
+    Ok(Option::<Id>::deserialize(deserializer)?.map(|id| match id {
+        Id::Text(text) => text,
+        Id::Number(number) => number.to_string(),
+    }))
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(Option::<OneOrMany>::deserialize(deserializer)?.map(|answers| match answers {
+        OneOrMany::One(answer) => vec![answer],
+        OneOrMany::Many(answers) => answers,
+    }))
+}
+
+/// Why a line of an FAQ import was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {}{message}", field.as_deref().map(|field| format!("{field}: ")).unwrap_or_default())]
+pub struct ImportError {
+    /// 1-based.
+    pub line: u64,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+/// Parses and validates FAQ articles from JSON Lines, one [`NewFaq`] object
+/// per line (blank lines skipped, `id` required). All or nothing: the first
+/// bad line, or an id seen twice, is the error.
+pub fn parse_faq_lines(bytes: &[u8], now: OffsetDateTime) -> Result<Vec<Faq>, ImportError> {
+    let text = std::str::from_utf8(bytes).map_err(|error| {
+        let line = bytes[..error.valid_up_to()].iter().filter(|byte| **byte == b'\n').count() as u64 + 1;
+        ImportError { line, field: None, message: "not UTF-8 text".into() }
+    })?;
+    let mut faqs: Vec<Faq> = Vec::new();
+    let mut first_line_of_id = std::collections::HashMap::new();
+    for (index, line) in text.lines().enumerate() {
+        let line_number = index as u64 + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let error = |field: Option<String>, message: String| ImportError { line: line_number, field, message };
+        let input: NewFaq = crate::http::parse_json_body(line.as_bytes()).map_err(|refusal| match refusal {
+            crate::http::BodyError::Malformed(message) => error(None, message),
+            crate::http::BodyError::Invalid { field, message } => error(Some(field).filter(|f| !f.is_empty()), message),
+        })?;
+        if input.id.is_none() {
+            return Err(error(Some("id".into()), "`id` is required in an import".into()));
+        }
+        let faq = input
+            .validate(String::new, now)
+            .map_err(|invalid| error(Some(invalid.field.clone()), invalid.message))?;
+        if let Some(first) = first_line_of_id.insert(faq.id.clone(), line_number) {
+            return Err(error(Some("id".into()), format!("duplicate id `{}` (first seen on line {first})", faq.id)));
+        }
+        faqs.push(faq);
+    }
+    Ok(faqs)
 }
 
 /// Bounds on an FAQ article.
@@ -208,6 +281,21 @@ mod tests {
     }
 
     #[test]
+    fn import_lines_are_new_faqs_refusing_unknown_fields() {
+        let lines = b"{\"id\": 42, \"question\": \"Q?\", \"answers\": \"A.\"}\n\n{\"id\": \"b\", \"question\": \"R?\", \"answers\": [\"B.\"]}\n";
+        let faqs = parse_faq_lines(lines, OffsetDateTime::UNIX_EPOCH).expect("valid");
+        assert_eq!(faqs.iter().map(|faq| faq.id.as_str()).collect::<Vec<_>>(), ["42", "b"]);
+        assert_eq!(faqs[0].answers, ["A."]);
+        let refused = |bytes: &[u8]| parse_faq_lines(bytes, OffsetDateTime::UNIX_EPOCH).expect_err("refused");
+        let unknown = refused(b"{\"id\": \"a\", \"question\": \"Q\", \"answers\": [\"A\"], \"colour\": \"red\"}");
+        assert_eq!((unknown.line, unknown.field.as_deref()), (1, Some("colour")));
+        let twice = refused(b"{\"id\": \"a\", \"question\": \"Q\", \"answers\": [\"A\"]}\n{\"id\": \"a\", \"question\": \"Q\", \"answers\": [\"A\"]}");
+        assert_eq!((twice.line, twice.field.as_deref()), (2, Some("id")));
+        assert_eq!(refused(b"{\"question\": \"Q\", \"answers\": [\"A\"]}").field.as_deref(), Some("id"));
+        assert_eq!(refused(b"{\"id\": \"a\",").line, 1);
+    }
+
+    #[test]
     fn bad_articles_name_the_field() {
         let check =
             |faq: NewFaq| faq.validate(|| "x".into(), OffsetDateTime::UNIX_EPOCH).map_err(|e| (e.code, e.field));
@@ -221,4 +309,32 @@ mod tests {
         assert_eq!(check(NewFaq { id: Some("a/b".into()), ..base() }), Err(("invalid_id", "id".into())));
         assert!(check(NewFaq { id: Some("faq-12.v2:en".into()), ..base() }).is_ok());
     }
+}
+
+/// A direct query of the knowledge base (`GET /v1/kb/search`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SearchRequest {
+    pub text: String,
+    pub k: usize,
+    pub kind: Option<SuggestionKind>,
+    /// That company's documents and the shared ones; `None`: all.
+    pub company: Option<String>,
+    /// Documents about this equipment model and those about none.
+    pub equipment_model: Option<String>,
+}
+
+/// Why a search failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SearchFailure {
+    /// Worth retrying (the index is busy), as opposed to broken.
+    pub transient: bool,
+    pub message: String,
+}
+
+/// Searching the knowledge base, as the API needs it: implemented by
+/// `switchboard-kb` over its index, so the API does not link the search
+/// engine. Blocking: call it from a blocking thread.
+pub trait KnowledgeSearch: Send + Sync + 'static {
+    fn search(&self, request: &SearchRequest) -> Result<Vec<Suggestion>, SearchFailure>;
 }

@@ -11,13 +11,15 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod lifecycle;
+pub mod policy;
+pub mod text;
 pub mod ticket;
 pub mod topics;
 
 pub use envelope::{Envelope, SCHEMA_VERSION};
 pub use error::{Error, Result};
 pub use ids::{AccountId, EventId, TicketId};
-pub use lifecycle::{Action, Role, Status, Transition, TransitionError};
+pub use lifecycle::{Action, Actor, Role, Status, Transition, TransitionError};
 pub use ticket::{Channel, Equipment, NewTicket, Requester, Ticket, Urgency};
 pub mod http;
 pub mod kb;

@@ -126,6 +126,45 @@ pub const TRANSITIONS: &[Transition] = &[
     Transition { from: Status::InProgress, action: Action::Dismiss, to: Status::Closed, roles: ADMIN },
 ];
 
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Open => "open",
+            Action::Start => "start",
+            Action::Resolve => "resolve",
+            Action::Close => "close",
+            Action::Reopen => "reopen",
+            Action::Dismiss => "dismiss",
+            Action::AnswerFromFaq => "answer_from_faq",
+        }
+    }
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Engineer => "engineer",
+            Role::Technician => "technician",
+            Role::Customer => "customer",
+            Role::System => "system",
+        }
+    }
+}
+
+/// Who takes an action: a role, and the account when a person acts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<crate::ids::AccountId>,
+}
+
+impl Actor {
+    /// The pipeline itself.
+    pub const SYSTEM: Actor = Actor { role: Role::System, account: None };
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TransitionError {
     /// The ticket's status does not allow the action at all (HTTP 409).
@@ -134,6 +173,10 @@ pub enum TransitionError {
     /// The action exists from this status, but not for this role (HTTP 403).
     #[error("{role:?} may not {action:?} a ticket that is {from}")]
     Forbidden { from: Status, action: Action, role: Role },
+    /// The ticket left `from` while the action was being taken: someone else
+    /// changed it first (HTTP 409). Never a silent overwrite.
+    #[error("the ticket changed while {action:?} was being taken (it was {from}); reload it and try again")]
+    Conflict { from: Status, action: Action },
 }
 
 /// The edge for `action` from `from`, if there is one.

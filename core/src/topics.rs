@@ -1,5 +1,6 @@
-//! Topic names. Deployments may prefix every name (to share a broker, or to
-//! give each test its own topics); [`Topics`] applies the prefix once.
+//! Topic names, and which stage reads which topic. Deployments may prefix
+//! every name (to share a broker, or to give each test its own topics);
+//! [`Topics`] applies the prefix once.
 
 pub const SUBMITTED: &str = "tickets.submitted";
 pub const TRIAGED: &str = "tickets.triaged";
@@ -12,12 +13,38 @@ pub const KB_CHANGES: &str = "kb.changes";
 /// Every topic, in flow order.
 pub const ALL: [&str; 6] = [SUBMITTED, TRIAGED, MATCHED, ROUTED, EVENTS, KB_CHANGES];
 
-/// Suffix of the dead-letter topic that belongs to each topic.
+/// The stages that consume topics, by name (their consumer groups, metrics
+/// labels and dead-letter topics are named after them).
+pub mod stages {
+    pub const TRIAGE: &str = "triage";
+    pub const KB_MATCH: &str = "kb";
+    pub const KB_SYNC: &str = "kb-sync";
+    pub const PROJECTOR: &str = "projector";
+}
+
+/// What each stage reads: stages subscribe to exactly these, and start-up
+/// creates a dead-letter topic for each pair. A new stage is one line here.
+pub const STAGE_INPUTS: &[(&str, &[&str])] = &[
+    (stages::TRIAGE, &[SUBMITTED]),
+    (stages::KB_MATCH, &[TRIAGED]),
+    (stages::KB_SYNC, &[KB_CHANGES, EVENTS]),
+    (stages::PROJECTOR, &[SUBMITTED, TRIAGED, MATCHED]),
+];
+
+/// Suffix of every dead-letter topic.
 pub const DLQ_SUFFIX: &str = ".dlq";
 
-/// The dead-letter topic of `topic`.
-pub fn dlq(topic: &str) -> String {
-    format!("{topic}{DLQ_SUFFIX}")
+/// The dead-letter topic of `stage` for messages it could not handle from
+/// `topic`: `<topic>.<stage>.dlq`. Per stage, because two stages read one
+/// topic: a message that only one of them fails is that stage's problem,
+/// and replaying it must not re-deliver it to the other.
+pub fn dead_letter(topic: &str, stage: &str) -> String {
+    format!("{topic}.{stage}{DLQ_SUFFIX}")
+}
+
+/// The topics `stage` reads (unprefixed), or `None` for an unknown stage.
+pub fn inputs_of(stage: &str) -> Option<&'static [&'static str]> {
+    STAGE_INPUTS.iter().find(|(name, _)| *name == stage).map(|(_, inputs)| *inputs)
 }
 
 /// Topic names as one deployment sees them.
@@ -55,9 +82,24 @@ impl Topics {
         self.name(KB_CHANGES)
     }
 
-    /// Every pipeline topic and its dead-letter topic: what start-up creates.
+    /// The topics `stage` reads, prefixed; empty for an unknown stage.
+    pub fn inputs(&self, stage: &str) -> Vec<String> {
+        inputs_of(stage).unwrap_or_default().iter().map(|base| self.name(base)).collect()
+    }
+
+    /// `stage`'s dead-letter topics, one per topic it reads.
+    pub fn dead_letters(&self, stage: &str) -> Vec<String> {
+        self.inputs(stage).iter().map(|topic| dead_letter(topic, stage)).collect()
+    }
+
+    /// Every pipeline topic and every stage's dead-letter topics: what
+    /// start-up creates.
     pub fn all_with_dead_letters(&self) -> Vec<String> {
-        ALL.iter().flat_map(|base| [self.name(base), dlq(&self.name(base))]).collect()
+        let mut all: Vec<String> = ALL.iter().map(|base| self.name(base)).collect();
+        for (stage, _) in STAGE_INPUTS {
+            all.extend(self.dead_letters(stage));
+        }
+        all
     }
 }
 
@@ -66,11 +108,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn prefixes_apply_to_dead_letter_topics_too() {
+    fn every_stage_has_one_dead_letter_topic_per_input_with_the_prefix() {
         let topics = Topics::new("t1-");
         assert_eq!(topics.submitted(), "t1-tickets.submitted");
+        assert_eq!(
+            topics.dead_letters(stages::PROJECTOR),
+            [
+                "t1-tickets.submitted.projector.dlq",
+                "t1-tickets.triaged.projector.dlq",
+                "t1-tickets.matched.projector.dlq"
+            ]
+        );
+        assert_eq!(topics.dead_letters(stages::TRIAGE), ["t1-tickets.submitted.triage.dlq"]);
         let all = topics.all_with_dead_letters();
-        assert_eq!(all.len(), 12);
-        assert!(all.contains(&"t1-tickets.events.dlq".to_owned()));
+        assert_eq!(all.len(), ALL.len() + 7);
+        assert!(all.contains(&"t1-tickets.events.kb-sync.dlq".to_owned()));
+        assert!(topics.inputs("no-such-stage").is_empty());
     }
 }

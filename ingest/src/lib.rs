@@ -7,7 +7,6 @@
 //! Nothing else happens here: classification, storage and notification are
 //! later stages.
 
-mod error;
 mod submit;
 
 use std::sync::Arc;
@@ -19,8 +18,6 @@ use switchboard_bus::Bus;
 use switchboard_core::config::IngestConfig;
 use switchboard_core::topics::Topics;
 use switchboard_store::Store;
-
-pub use error::IngestError;
 
 /// The header that carries a request's id (set by the HTTP layer when the
 /// client sends none).
@@ -56,7 +53,7 @@ impl IngestState {
 }
 
 /// The intake routes. Body size is enforced by the handler itself (so the
-/// 413 is a JSON error like every other).
+/// 413 is a JSON error like every other); errors are `switchboard_web`'s.
 pub fn router(state: IngestState) -> Router {
     Router::new().route("/v1/tickets", post(submit::submit_ticket)).with_state(state)
 }

@@ -10,12 +10,12 @@ use sha2::{Digest, Sha256};
 use switchboard_bus::OutgoingMessage;
 use switchboard_core::envelope::TicketSubmitted;
 use switchboard_core::http::{from_json_value, is_json_media_type, parse_json_object};
+use switchboard_web::{ApiError, read_limited, require_media_type};
 use switchboard_core::ticket::NewTicket;
 use switchboard_core::{Channel, Envelope, TicketId};
 use switchboard_store::{IdempotencyOutcome, IdempotencyRecord};
 use time::OffsetDateTime;
 
-use crate::error::IngestError;
 use crate::{IngestState, REQUEST_ID_HEADER};
 
 const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
@@ -31,21 +31,21 @@ pub(crate) async fn submit_ticket(
     State(state): State<IngestState>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, IngestError> {
+) -> Result<Response, ApiError> {
     let result = accept(&state, &headers, body).await;
     let outcome = match &result {
         Ok(_) => "accepted",
-        Err(IngestError::Unavailable { .. }) => "unavailable",
+        Err(ApiError::Unavailable { .. }) => "unavailable",
         Err(_) => "rejected",
     };
     metrics::counter!("switchboard_ingest_requests_total", "outcome" => outcome).increment(1);
     result
 }
 
-async fn accept(state: &IngestState, headers: &HeaderMap, body: Body) -> Result<Response, IngestError> {
-    check_content_type(headers)?;
+async fn accept(state: &IngestState, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+    require_media_type(headers, "application/json", is_json_media_type)?;
     let idempotency_key = idempotency_key(headers)?;
-    let bytes = read_body(body, headers, state.config.max_body_bytes).await?;
+    let bytes = read_limited(body, headers, state.config.max_body_bytes).await?;
     let submission = parse(&bytes)?;
     // The canonical form of what was asked, for comparing retries: the same
     // fields in any order and spacing hash alike.
@@ -55,7 +55,7 @@ async fn accept(state: &IngestState, headers: &HeaderMap, body: Body) -> Result<
     let request_id = headers.get(REQUEST_ID_HEADER).and_then(|value| value.to_str().ok()).map(str::to_owned);
     let envelope = Envelope::new(ticket.id, ticket.company.clone(), request_id, TicketSubmitted { ticket });
     let message = OutgoingMessage::for_envelope(state.submitted_topic.to_string(), &envelope)
-        .map_err(|error| IngestError::MalformedJson(error.to_string()))?;
+        .map_err(ApiError::internal)?;
 
     let Some(key) = idempotency_key else {
         produce(state, message).await?;
@@ -79,7 +79,10 @@ async fn accept(state: &IngestState, headers: &HeaderMap, body: Body) -> Result<
             (envelope.ticket_id, false)
         }
         IdempotencyOutcome::Existing(earlier) if earlier.request_hash != record.request_hash => {
-            return Err(IngestError::IdempotencyKeyReused);
+            return Err(ApiError::Unprocessable {
+                code: "idempotency_key_reused",
+                message: "this `Idempotency-Key` was used with a different request body".into(),
+            });
         }
         IdempotencyOutcome::Existing(earlier) if earlier.accepted => (earlier.ticket_id(), true),
         IdempotencyOutcome::Existing(earlier) => {
@@ -109,12 +112,15 @@ fn accepted(id: TicketId, replayed: bool) -> Response {
     response
 }
 
-fn unavailable(state: &IngestState) -> IngestError {
-    IngestError::Unavailable { retry_after_seconds: state.config.retry_after_seconds }
+fn unavailable(state: &IngestState) -> ApiError {
+    ApiError::Unavailable {
+        message: "tickets cannot be accepted right now; retry later".into(),
+        retry_after_seconds: Some(state.config.retry_after_seconds),
+    }
 }
 
 /// Produces and waits until the bus says the message is durable.
-async fn produce(state: &IngestState, message: OutgoingMessage) -> Result<(), IngestError> {
+async fn produce(state: &IngestState, message: OutgoingMessage) -> Result<(), ApiError> {
     let started = Instant::now();
     let result = tokio::time::timeout(state.produce_timeout, state.bus.produce(message)).await;
     metrics::histogram!("switchboard_ingest_produce_seconds").record(started.elapsed().as_secs_f64());
@@ -134,51 +140,29 @@ async fn produce(state: &IngestState, message: OutgoingMessage) -> Result<(), In
     }
 }
 
-fn check_content_type(headers: &HeaderMap) -> Result<(), IngestError> {
-    let Some(value) = headers.get(header::CONTENT_TYPE) else {
-        return Err(IngestError::UnsupportedMediaType("no content type".into()));
-    };
-    let text = value.to_str().unwrap_or_default();
-    if is_json_media_type(text) { Ok(()) } else { Err(IngestError::UnsupportedMediaType(format!("`{text}`"))) }
-}
-
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, IngestError> {
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get(IDEMPOTENCY_KEY_HEADER) else {
         return Ok(None);
     };
-    let key = value.to_str().map_err(|_| IngestError::InvalidIdempotencyKey)?;
+    let invalid = || ApiError::InvalidHeader {
+        code: "invalid_idempotency_key",
+        header: IDEMPOTENCY_KEY_HEADER,
+        message: "`Idempotency-Key` must be 1 to 255 visible ASCII characters".into(),
+    };
+    let key = value.to_str().map_err(|_| invalid())?;
     let valid = (1..=255).contains(&key.len()) && key.bytes().all(|byte| byte.is_ascii_graphic());
-    if valid { Ok(Some(key.to_owned())) } else { Err(IngestError::InvalidIdempotencyKey) }
-}
-
-/// Reads the whole body, refusing more than `limit` bytes as soon as the
-/// declared length or the bytes received pass it.
-async fn read_body(body: Body, headers: &HeaderMap, limit: usize) -> Result<axum::body::Bytes, IngestError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
-        return Err(IngestError::TooLarge { limit });
-    }
-    axum::body::to_bytes(body, limit).await.map_err(|error| {
-        if error.into_inner().is::<http_body_util::LengthLimitError>() {
-            IngestError::TooLarge { limit }
-        } else {
-            IngestError::UnreadableBody
-        }
-    })
+    if valid { Ok(Some(key.to_owned())) } else { Err(invalid()) }
 }
 
 /// JSON syntax errors are 400; JSON that parses but has the wrong shape
 /// (not an object, unknown field, wrong type) is 422 with the path of the
 /// offending field.
-fn parse(bytes: &[u8]) -> Result<NewTicket, IngestError> {
+fn parse(bytes: &[u8]) -> Result<NewTicket, ApiError> {
     let value = parse_json_object(bytes)?;
     // A ticket's parts are objects too (serde would fill them from arrays).
     for part in ["requester", "equipment"] {
         if value.get(part).is_some_and(|inner| !inner.is_object() && !inner.is_null()) {
-            return Err(IngestError::InvalidField { field: part.to_owned(), message: "expected a JSON object".into() });
+            return Err(ApiError::invalid_body(part, "expected a JSON object"));
         }
     }
     Ok(from_json_value(value)?)
@@ -190,24 +174,24 @@ mod tests {
 
     #[test]
     fn syntax_errors_and_shape_errors_are_told_apart() {
-        assert!(matches!(parse(b"{"), Err(IngestError::MalformedJson(_))));
-        assert!(matches!(parse(b"{} x"), Err(IngestError::MalformedJson(_))));
-        assert!(matches!(parse(b"\xff\xfe"), Err(IngestError::MalformedJson(_))));
+        assert!(matches!(parse(b"{"), Err(ApiError::MalformedJson(_))));
+        assert!(matches!(parse(b"{} x"), Err(ApiError::MalformedJson(_))));
+        assert!(matches!(parse(b"\xff\xfe"), Err(ApiError::MalformedJson(_))));
         match parse(br#"{"title": 5}"#) {
-            Err(IngestError::InvalidField { field, message }) => {
+            Err(ApiError::InvalidBody { field, message }) => {
                 assert_eq!(field, "title");
                 assert!(message.contains("invalid type"), "{message}");
             }
             other => panic!("{other:?}"),
         }
         match parse(br#"{"requester": {"emial": "a@b.co"}}"#) {
-            Err(IngestError::InvalidField { field, .. }) => assert_eq!(field, "requester.emial"),
+            Err(ApiError::InvalidBody { field, .. }) => assert_eq!(field, "requester.emial"),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(parse(b"[]"), Err(IngestError::InvalidField { .. })));
-        assert!(matches!(parse(br#"["title"]"#), Err(IngestError::InvalidField { .. })));
+        assert!(matches!(parse(b"[]"), Err(ApiError::InvalidBody { .. })));
+        assert!(matches!(parse(br#"["title"]"#), Err(ApiError::InvalidBody { .. })));
         match parse(br#"{"title": "t", "requester": ["a@b.co"]}"#) {
-            Err(IngestError::InvalidField { field, .. }) => assert_eq!(field, "requester"),
+            Err(ApiError::InvalidBody { field, .. }) => assert_eq!(field, "requester"),
             other => panic!("{other:?}"),
         }
     }
@@ -216,20 +200,5 @@ mod tests {
     fn deep_nesting_is_an_error_not_a_crash() {
         let deep = format!("{{\"title\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000));
         assert!(parse(deep.as_bytes()).is_err());
-    }
-
-    #[test]
-    fn content_types() {
-        let with = |value: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(value).expect("header"));
-            check_content_type(&headers).is_ok()
-        };
-        assert!(with("application/json"));
-        assert!(with("Application/JSON; charset=utf-8"));
-        assert!(with("application/vnd.switchboard+json"));
-        assert!(!with("text/plain"));
-        assert!(!with("application/x-www-form-urlencoded"));
-        assert!(check_content_type(&HeaderMap::new()).is_err());
     }
 }

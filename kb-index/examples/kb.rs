@@ -1,21 +1,22 @@
 //! `cargo run --release -p switchboard-kb --example kb -- <command>`: the
-//! `kb` commands without the `switchboard` binary.
+//! store-independent `kb` tools (eval, tune, split) without building the
+//! `switchboard` binary. `switchboard kb …` has the same commands.
 
 use clap::Parser;
-use switchboard_kb::{KbCommand, run_command};
+use switchboard_kb::{KbToolCommand, run_tool};
 
 #[derive(Parser)]
-#[command(name = "kb", about = "Switchboard knowledge base: import, search, evaluate, tune")]
+#[command(name = "kb", about = "Switchboard knowledge base tools: evaluate, tune, split")]
 struct Cli {
     #[command(subcommand)]
-    command: KbCommand,
+    command: KbToolCommand,
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    match run_command(cli.command, &mut out) {
+    match run_tool(cli.command, &mut out) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");

@@ -1,6 +1,7 @@
-//! The `kb` command line as a library: a clap `Subcommand` the `switchboard`
-//! binary mounts, and [`run_command`] that carries one out, writing its
-//! output to any `Write`.
+//! The store-independent `kb` tools as a library: a clap `Subcommand` the
+//! `switchboard` binary mounts beside its store-backed `kb import`, `kb
+//! search` and `kb rebuild`, and [`run_tool`] that carries one out, writing
+//! its output to any `Write`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,46 +13,10 @@ use crate::confidence::separation;
 use crate::document::{FaqArticle, KbDocument};
 use crate::eval::{EVAL_DEPTH, build_in_ram, evaluate, stratified_split, top_confidences};
 use crate::import::{add_phrasings, documents_from_examples, read_faqs_jsonl, read_labelled_csv};
-use crate::index::{KbOptions, KnowledgeBase};
-use crate::search::{SearchConfig, SearchFilter};
+use crate::index::KbOptions;
+use crate::search::SearchConfig;
 use crate::tune::{TuningData, tune};
 use crate::{Error, Result};
-
-/// Knowledge base: import FAQ articles, search them, and measure matching quality.
-#[derive(Debug, Subcommand)]
-pub enum KbCommand {
-    /// Add or replace FAQ articles from a JSON Lines file (one
-    /// `{"id", "question", "answers": [...]}` object per line) in the index.
-    Import {
-        /// The JSON Lines file.
-        #[arg(long, value_name = "FILE.jsonl")]
-        faqs: PathBuf,
-        #[command(flatten)]
-        index: IndexArgs,
-    },
-    /// Replace everything in the index with the articles of a JSON Lines file.
-    Rebuild {
-        #[arg(long, value_name = "FILE.jsonl")]
-        faqs: PathBuf,
-        #[command(flatten)]
-        index: IndexArgs,
-    },
-    /// Search the index and print the best matches with their confidence.
-    Search {
-        /// The text to match, e.g. a ticket's title and description.
-        query: String,
-        /// How many matches to print.
-        #[arg(long, default_value_t = 5)]
-        k: usize,
-        /// Print one JSON object per match instead of a table.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        index: IndexArgs,
-    },
-    #[command(flatten)]
-    Tool(KbToolCommand),
-}
 
 /// The commands that need no store and no index directory: measuring and
 /// tuning matching on labelled data. The `switchboard` binary mounts these
@@ -72,7 +37,7 @@ pub enum KbToolCommand {
         /// the other folds' queries are learned as phrasings).
         #[arg(long, default_value_t = 3)]
         folds: usize,
-        /// Where to write the tuned options (JSON, for `--config`).
+        /// Where to write the tuned options (JSON, for `kb eval --options`).
         #[arg(long, value_name = "FILE.json")]
         out: Option<PathBuf>,
     },
@@ -93,17 +58,6 @@ pub enum KbToolCommand {
         #[arg(long)]
         out_dir: PathBuf,
     },
-}
-
-/// Where the on-disk index lives (until the store provides it).
-#[derive(Debug, Args)]
-pub struct IndexArgs {
-    /// The index directory; created and rebuilt as needed.
-    #[arg(long = "index", env = "SWITCHBOARD_KB_INDEX", default_value = "data/kb-index", value_name = "DIR")]
-    pub directory: PathBuf,
-    /// Options (analysis and search) as written by `kb tune --out`.
-    #[arg(long, value_name = "FILE.json")]
-    pub config: Option<PathBuf>,
 }
 
 /// The labelled corpus and queries shared by `eval` and `tune`.
@@ -144,15 +98,17 @@ pub struct EvalArgs {
     #[arg(long, value_name = "FILE.csv")]
     pub learn: Option<PathBuf>,
     /// Plain BM25 (no stemming, stop words, boosts, re-ranking) as a baseline.
-    #[arg(long, conflicts_with = "config")]
+    #[arg(long, conflicts_with = "options")]
     pub plain: bool,
     /// Index each document's question, answers and phrasings as one text in
     /// one field (classic single-field BM25 when combined with `--plain`).
     #[arg(long)]
     pub single_field: bool,
-    /// Options as written by `kb tune --out`; the built-in tuned defaults otherwise.
+    /// Matching options as written by `kb tune --out`; the built-in tuned
+    /// defaults otherwise. (Not `--config`: that is the installation's TOML
+    /// configuration, a flag of every `switchboard` command.)
     #[arg(long, value_name = "FILE.json")]
-    pub config: Option<PathBuf>,
+    pub options: Option<PathBuf>,
     /// Also print how well the top match's confidence separates right from
     /// wrong answers (AUC, precision and coverage at thresholds).
     #[arg(long)]
@@ -161,57 +117,6 @@ pub struct EvalArgs {
 
 fn write_error(error: std::io::Error) -> Error {
     Error::io("writing output", error)
-}
-
-/// Carries out one `kb` command.
-pub fn run_command(command: KbCommand, out: &mut impl Write) -> Result<()> {
-    match command {
-        KbCommand::Import { faqs, index } => {
-            let articles = read_faqs_jsonl(&faqs)?;
-            let knowledge_base = open_for_cli(&index, out)?;
-            let count =
-                knowledge_base.apply(articles.into_iter().map(|article| crate::Change::Upsert(article.into())))?;
-            writeln!(
-                out,
-                "imported {count} articles into {} ({} documents)",
-                index.directory.display(),
-                knowledge_base.len()
-            )
-            .map_err(write_error)
-        }
-        KbCommand::Rebuild { faqs, index } => {
-            let articles = read_faqs_jsonl(&faqs)?;
-            let knowledge_base = open_for_cli(&index, out)?;
-            let count = knowledge_base.rebuild(articles.into_iter().map(KbDocument::Faq))?;
-            writeln!(out, "rebuilt {} with {count} articles", index.directory.display()).map_err(write_error)
-        }
-        KbCommand::Search { query, k, json, index } => {
-            let knowledge_base = open_for_cli(&index, out)?;
-            let matches = knowledge_base.search(&query, k, &SearchFilter::default())?;
-            if matches.is_empty() && !json {
-                writeln!(out, "no match").map_err(write_error)?;
-            }
-            for found in matches {
-                if json {
-                    let line = serde_json::to_string(&found).map_err(|error| Error::Config(error.to_string()))?;
-                    writeln!(out, "{line}").map_err(write_error)?;
-                } else {
-                    writeln!(
-                        out,
-                        "{:>5.3}  {:<13} {:<12} {}\n       {}",
-                        found.confidence,
-                        found.kind.as_str(),
-                        found.id,
-                        found.title,
-                        found.snippet
-                    )
-                    .map_err(write_error)?;
-                }
-            }
-            Ok(())
-        }
-        KbCommand::Tool(tool) => run_tool(tool, out),
-    }
 }
 
 /// Carries out one store-independent `kb` command.
@@ -249,21 +154,6 @@ fn read_options(path: &Path) -> Result<KbOptions> {
     let text =
         std::fs::read_to_string(path).map_err(|error| Error::io(format!("reading {}", path.display()), error))?;
     serde_json::from_str(&text).map_err(|error| Error::Config(format!("{}: {error}", path.display())))
-}
-
-fn open_for_cli(index: &IndexArgs, out: &mut impl Write) -> Result<KnowledgeBase> {
-    let options = match &index.config {
-        Some(path) => read_options(path)?,
-        None => KbOptions::default(),
-    };
-    let (knowledge_base, needs_rebuild) = KnowledgeBase::open_or_create(&index.directory, options)?;
-    if let Some(reason) = needs_rebuild {
-        // Without a store the index is its own source of truth: say what
-        // happened, and mark the new, empty index as complete.
-        writeln!(out, "note: {} was (re)created empty: {reason}", index.directory.display()).map_err(write_error)?;
-        knowledge_base.rebuild(std::iter::empty())?;
-    }
-    Ok(knowledge_base)
 }
 
 /// Documents, queries, and whether the corpus is FAQ articles.
@@ -307,7 +197,7 @@ fn run_eval(arguments: EvalArgs, out: &mut impl Write) -> Result<()> {
     let options = if arguments.plain {
         KbOptions { analysis: AnalysisOptions::plain(), search: SearchConfig::plain() }
     } else {
-        match &arguments.config {
+        match &arguments.options {
             Some(path) => read_options(path)?,
             None => KbOptions::default(),
         }

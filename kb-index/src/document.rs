@@ -251,3 +251,20 @@ impl KbDocument {
         Ok(())
     }
 }
+
+/// A stored article as the index holds it (the index needs no timestamps).
+impl From<switchboard_core::kb::Faq> for FaqArticle {
+    fn from(faq: switchboard_core::kb::Faq) -> Self {
+        FaqArticle {
+            id: faq.id,
+            question: faq.question,
+            answers: faq.answers,
+            tags: faq.tags,
+            equipment_model: faq.equipment_model,
+            language: faq.language,
+            published: faq.published,
+            company: faq.company,
+            phrasings: faq.phrasings,
+        }
+    }
+}

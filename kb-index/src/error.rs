@@ -47,6 +47,9 @@ pub enum Error {
 
     #[error("a background task failed: {0}")]
     Task(String),
+
+    #[error("the bus failed")]
+    Bus(#[from] switchboard_bus::Error),
 }
 
 impl Error {
@@ -61,6 +64,7 @@ impl Error {
         match self {
             Error::Io { .. } | Error::Index(_) | Error::Task(_) => true,
             Error::Store(error) => error.is_transient(),
+            Error::Bus(error) => error.is_transient(),
             _ => false,
         }
     }
@@ -75,5 +79,11 @@ impl From<tantivy::directory::error::OpenDirectoryError> for Error {
 impl From<tantivy::query::QueryParserError> for Error {
     fn from(error: tantivy::query::QueryParserError) -> Self {
         Error::Index(error.into())
+    }
+}
+
+impl switchboard_bus::Transience for Error {
+    fn is_transient(&self) -> bool {
+        Error::is_transient(self)
     }
 }

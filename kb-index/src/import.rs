@@ -1,106 +1,31 @@
 //! Reading FAQ articles and labelled queries from files.
 //!
-//! JSON Lines for FAQs (`{"id", "question", "answers": [...]}` and optionally
-//! the other [`FaqArticle`] fields), CSV for labelled queries and for generic
-//! labelled corpora. Every error names the file and the 1-based line.
+//! JSON Lines for FAQs (one `switchboard_core::kb::NewFaq` per line: `{"id",
+//! "question", "answers": [...]}` and optionally the other fields), CSV for
+//! labelled queries and for generic labelled corpora. Every error names the
+//! file and the 1-based line.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Read};
+use std::io::Read;
 use std::path::Path;
 
-use serde::Deserialize;
-
-use crate::document::{FaqArticle, default_language};
+use crate::document::FaqArticle;
 use crate::{Error, Result};
 
-/// The shape of one import line. Ids may be JSON strings or integers.
-#[derive(Deserialize)]
-struct FaqLine {
-    id: serde_json::Value,
-    question: String,
-    #[serde(default)]
-    answers: OneOrMany,
-    #[serde(default)]
-    tags: Vec<String>,
-    #[serde(default)]
-    equipment_model: Option<String>,
-    #[serde(default)]
-    language: Option<String>,
-    #[serde(default)]
-    published: Option<bool>,
-    #[serde(default)]
-    company: Option<String>,
-    #[serde(default)]
-    phrasings: Vec<String>,
-}
-
-/// `answers` is usually a list, but a single answer may be given as a string.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl Default for OneOrMany {
-    fn default() -> Self {
-        OneOrMany::Many(Vec::new())
-    }
-}
-
-impl OneOrMany {
-    fn into_vec(self) -> Vec<String> {
-        match self {
-            OneOrMany::One(text) => vec![text],
-            OneOrMany::Many(texts) => texts,
-        }
-    }
-}
-
-/// Parses FAQ articles from JSON Lines. Blank lines are skipped; the first
-/// bad line stops the import with its line number, and so does an id that
-/// appears twice (an import must not silently drop an article).
-pub fn parse_faqs_jsonl(reader: impl BufRead, source_name: &str) -> Result<Vec<FaqArticle>> {
-    let mut articles = Vec::new();
-    let mut first_line_of_id: BTreeMap<String, u64> = BTreeMap::new();
-    for (index, line) in reader.lines().enumerate() {
-        let line_number = index as u64 + 1;
-        let input_error =
-            |message: String| Error::Input { source_name: source_name.to_owned(), line: line_number, message };
-        let line = line.map_err(|error| input_error(format!("cannot read line: {error}")))?;
-        let trimmed = line.trim();
-        if trimmed.is_empty() {
-            continue;
-        }
-        let parsed: FaqLine = serde_json::from_str(trimmed).map_err(|error| input_error(error.to_string()))?;
-        let id = match parsed.id {
-            serde_json::Value::String(text) => text,
-            serde_json::Value::Number(number) if number.is_u64() || number.is_i64() => number.to_string(),
-            other => return Err(input_error(format!("`id` must be a string or an integer, got {other}"))),
+/// Parses FAQ articles from JSON Lines: the same lines, rules and errors as
+/// `switchboard kb import` and `POST /v1/faqs/import`
+/// ([`switchboard_core::kb::parse_faq_lines`]), as index documents.
+pub fn parse_faqs_jsonl(mut reader: impl Read, source_name: &str) -> Result<Vec<FaqArticle>> {
+    let mut bytes = Vec::new();
+    reader.read_to_end(&mut bytes).map_err(|error| Error::io(format!("reading {source_name}"), error))?;
+    let faqs = switchboard_core::kb::parse_faq_lines(&bytes, time::OffsetDateTime::now_utc()).map_err(|error| {
+        let message = match &error.field {
+            Some(field) => format!("{field}: {}", error.message),
+            None => error.message.clone(),
         };
-        let id = id.trim().to_owned();
-        if id.is_empty() {
-            return Err(input_error("`id` is empty".into()));
-        }
-        if parsed.question.trim().is_empty() {
-            return Err(input_error(format!("article `{id}` has an empty `question`")));
-        }
-        if let Some(first_line) = first_line_of_id.insert(id.clone(), line_number) {
-            return Err(input_error(format!("duplicate id `{id}` (first seen on line {first_line})")));
-        }
-        articles.push(FaqArticle {
-            id,
-            question: parsed.question,
-            answers: parsed.answers.into_vec(),
-            tags: parsed.tags,
-            equipment_model: parsed.equipment_model,
-            language: parsed.language.unwrap_or_else(default_language),
-            published: parsed.published.unwrap_or(true),
-            company: parsed.company,
-            phrasings: parsed.phrasings,
-        });
-    }
-    Ok(articles)
+        Error::Input { source_name: source_name.to_owned(), line: error.line, message }
+    })?;
+    Ok(faqs.into_iter().map(FaqArticle::from).collect())
 }
 
 /// Reads FAQ articles from a JSON Lines file.
@@ -205,30 +130,34 @@ mod tests {
 
     #[test]
     fn ids_may_be_strings_or_integers() {
-        let input = "{\"id\": \"faq-1\", \"question\": \"a?\", \"answers\": [\"x\"]}\n\n{\"id\": 7, \"question\": \"b?\"}\n{\"id\": 8, \"question\": \"c?\", \"answers\": \"one\"}\n";
+        let input = "{\"id\": \"faq-1\", \"question\": \"a?\", \"answers\": [\"x\"]}\n\n{\"id\": 7, \"question\": \"b?\", \"answers\": [\"y\", \"z\"]}\n{\"id\": 8, \"question\": \"c?\", \"answers\": \"one\"}\n";
         let articles = parse_faqs_jsonl(input.as_bytes(), "test").expect("valid input");
         assert_eq!(articles.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["faq-1", "7", "8"]);
         assert_eq!(articles[2].answers, ["one"]);
-        assert!(articles[1].answers.is_empty());
+        assert_eq!(articles[1].answers, ["y", "z"]);
         assert!(articles[0].published);
         assert_eq!(articles[0].language, "en");
     }
 
     #[test]
     fn errors_name_the_line() {
-        let input = "{\"id\": 1, \"question\": \"a?\"}\n{\"id\": 2, \"question\": }\n";
+        let input = "{\"id\": 1, \"question\": \"a?\", \"answers\": [\"x\"]}\n{\"id\": 2, \"question\": }\n";
         let error = parse_faqs_jsonl(input.as_bytes(), "faqs.jsonl").expect_err("line 2 is broken");
         assert!(matches!(error, Error::Input { line: 2, .. }), "{error}");
         assert!(error.to_string().starts_with("faqs.jsonl:2:"), "{error}");
 
-        let input = "{\"id\": 1, \"question\": \"a?\"}\n{\"id\": \"1\", \"question\": \"b?\"}\n";
+        let input = "{\"id\": 1, \"question\": \"a?\", \"answers\": [\"x\"]}\n{\"id\": \"1\", \"question\": \"b?\", \"answers\": [\"x\"]}\n";
         let error = parse_faqs_jsonl(input.as_bytes(), "f").expect_err("duplicate");
         assert!(error.to_string().contains("duplicate id `1`"), "{error}");
 
-        let input = "{\"id\": 1.5, \"question\": \"a?\"}\n";
+        let input = "{\"id\": 1.5, \"question\": \"a?\", \"answers\": [\"x\"]}\n";
         assert!(matches!(parse_faqs_jsonl(input.as_bytes(), "f"), Err(Error::Input { line: 1, .. })));
-        let input = "{\"id\": \"x\", \"question\": \"  \"}\n";
+        let input = "{\"id\": \"x\", \"question\": \"  \", \"answers\": [\"x\"]}\n";
         assert!(matches!(parse_faqs_jsonl(input.as_bytes(), "f"), Err(Error::Input { line: 1, .. })));
+        // Unknown fields are refused, as by the API.
+        let input = "{\"id\": \"x\", \"question\": \"q\", \"answers\": [\"x\"], \"anwsers\": []}\n";
+        let error = parse_faqs_jsonl(input.as_bytes(), "f").expect_err("unknown field");
+        assert!(error.to_string().contains("anwsers"), "{error}");
     }
 
     #[test]

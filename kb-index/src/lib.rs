@@ -11,7 +11,8 @@
 //! - Match with [`KnowledgeBase::search`] or [`KnowledgeBase::search_ticket`]
 //!   from a blocking thread pool; [`auto_answer`] picks the FAQ match whose
 //!   [`Match::confidence`] reaches an auto-answer threshold.
-//! - Mount [`KbCommand`] under `switchboard kb` and call [`run_command`].
+//! - Mount [`KbToolCommand`] under `switchboard kb` and call [`run_tool`]
+//!   (the binary has the store-backed `kb import`, `search` and `rebuild`).
 //!
 //! # How matching works
 //! BM25 over question, answer, tags and learned phrasings with their own
@@ -37,7 +38,7 @@ pub mod stage;
 pub mod tune;
 
 pub use analysis::{AnalysisOptions, StopWords};
-pub use cli::{KbCommand, KbToolCommand, run_command, run_tool};
+pub use cli::{KbToolCommand, run_tool};
 pub use confidence::{Calibration, MatchFeatures};
 pub use document::{DocKey, DocKind, FaqArticle, KbDocument, PastSolution};
 pub use error::{Error, Result};

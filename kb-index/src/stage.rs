@@ -2,15 +2,21 @@
 //!
 //! * [`open`]: the index of this process, rebuilt from the store when it is
 //!   missing, damaged or from an older schema (never a crash).
-//! * [`run_matcher`]: the `kb` stage. Consumes `tickets.triaged`, attaches
+//! * [`match_stage`]: the `kb` stage. Consumes `tickets.triaged`, attaches
 //!   suggestions, emits `tickets.matched`; when the company turned
-//!   auto-answer on and the best FAQ match reaches its threshold, the ticket
-//!   is answered from the FAQ (status `resolved`, which the customer can
-//!   reopen) and `tickets.events` gets an `answered_by_faq` event for the
-//!   notifier.
-//! * [`run_sync`]: keeps this process's index in step with the store by
+//!   auto-answer on and the best FAQ match reaches its threshold, it asks
+//!   the store to answer the ticket from the FAQ ([`Store::transition`] with
+//!   `answer_from_faq`: status `resolved`, which the customer can reopen).
+//!   The store writes the status, the answer and the `answered_by_faq`
+//!   event in one transaction; the outbox relay puts the event on
+//!   `tickets.events` for the notifier. A ticket someone else moved first
+//!   is not answered.
+//! * [`sync_stage`]: keeps this process's index in step with the store by
 //!   following `kb.changes` (FAQ edits) and `tickets.events` (reports of
 //!   resolved tickets become past solutions), in a consumer group of its own.
+//!
+//! Both take the process's index from [`StageContext::resources`], where the
+//! binary put what [`open`] returned.
 //!
 //! Searching and index writes are blocking; they run on the blocking pool.
 
@@ -20,24 +26,26 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use switchboard_bus::group_commit::GroupCommit;
-use switchboard_bus::{Bus, Handler, HandlerError, Message, OutgoingMessage, Stage, runner};
+use switchboard_bus::{
+    Handler, HandlerError, Message, OutgoingMessage, Stage, StageContext, decode_envelope, runner,
+};
 use switchboard_core::config::Config;
 use switchboard_core::events::{
-    AutoAnswer, KbChange, Suggestion, SuggestionKind, TicketEvent, TicketMatched, TicketTriaged,
+    AutoAnswer, KbChange, Suggestion, SuggestionKind, TicketEvent, TicketMatched, TicketTriaged, TransitionDetails,
 };
 use switchboard_core::kb::Faq;
-use switchboard_core::lifecycle::{self, Action, Role};
-use switchboard_core::{Envelope, SCHEMA_VERSION, Status};
-use switchboard_store::{Store, StoredReport};
-use tokio_util::sync::CancellationToken;
+use switchboard_core::lifecycle::{Action, Actor};
+use switchboard_core::topics::stages;
+use switchboard_core::{Envelope, EventId, Ticket, TransitionError};
+use switchboard_store::{Projection, ProjectionKind, Store, StoredReport, TransitionRequest};
 
 use crate::document::{DocKey, DocKind, FaqArticle, KbDocument, PastSolution};
 use crate::index::{Change, KbOptions, KnowledgeBase};
 use crate::search::{Match, auto_answer};
 use crate::{Error, Result};
 
-pub const MATCH_STAGE: &str = "kb";
-pub const SYNC_STAGE: &str = "kb-sync";
+pub const MATCH_STAGE: &str = stages::KB_MATCH;
+pub const SYNC_STAGE: &str = stages::KB_SYNC;
 
 /// How long a company's auto-answer threshold is cached.
 const THRESHOLD_TTL: Duration = Duration::from_secs(5);
@@ -68,17 +76,7 @@ pub async fn rebuild_from_store(knowledge_base: &Arc<KnowledgeBase>, store: &Sto
 
 /// The index document of a stored FAQ.
 pub fn faq_document(faq: Faq) -> KbDocument {
-    KbDocument::Faq(FaqArticle {
-        id: faq.id,
-        question: faq.question,
-        answers: faq.answers,
-        tags: faq.tags,
-        equipment_model: faq.equipment_model,
-        language: faq.language,
-        published: faq.published,
-        company: faq.company,
-        phrasings: faq.phrasings,
-    })
+    KbDocument::Faq(FaqArticle::from(faq))
 }
 
 /// The index document of a stored report (a past solution).
@@ -91,34 +89,6 @@ pub fn report_document(stored: StoredReport) -> KbDocument {
         equipment_model: stored.report.equipment_model,
         company: Some(stored.company),
     })
-}
-
-/// Parses a JSON Lines import file into validated FAQ articles for the
-/// store. All or nothing: the first bad line or article is the error.
-pub fn faqs_from_jsonl(bytes: &[u8], source_name: &str) -> Result<Vec<Faq>> {
-    let articles = crate::import::parse_faqs_jsonl(bytes, source_name)?;
-    let now = time::OffsetDateTime::now_utc();
-    articles
-        .into_iter()
-        .enumerate()
-        .map(|(index, article)| {
-            let input = switchboard_core::kb::NewFaq {
-                id: Some(article.id),
-                question: Some(article.question),
-                answers: Some(article.answers),
-                tags: Some(article.tags),
-                equipment_model: article.equipment_model,
-                language: Some(article.language),
-                published: Some(article.published),
-                company: article.company,
-                phrasings: Some(article.phrasings),
-            };
-            input.validate(String::new, now).map_err(|error| Error::InputFile {
-                source_name: source_name.to_owned(),
-                message: format!("article {}: {}: {}", index + 1, error.field, error.message),
-            })
-        })
-        .collect()
 }
 
 /// A suggestion as the pipeline carries it.
@@ -136,43 +106,57 @@ pub fn suggestion(found: &Match) -> Suggestion {
     }
 }
 
+impl switchboard_core::kb::KnowledgeSearch for KnowledgeBase {
+    fn search(
+        &self,
+        request: &switchboard_core::kb::SearchRequest,
+    ) -> std::result::Result<Vec<Suggestion>, switchboard_core::kb::SearchFailure> {
+        let filter = crate::SearchFilter {
+            kind: request.kind.map(|kind| match kind {
+                SuggestionKind::Faq => DocKind::Faq,
+                SuggestionKind::PastSolution => DocKind::PastSolution,
+            }),
+            company: request.company.clone(),
+            equipment_model: request.equipment_model.clone(),
+            ..crate::SearchFilter::default()
+        };
+        let matches = KnowledgeBase::search(self, &request.text, request.k, &filter).map_err(|error| {
+            switchboard_core::kb::SearchFailure { transient: error.is_transient(), message: error.to_string() }
+        })?;
+        Ok(matches.iter().map(suggestion).collect())
+    }
+}
+
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || span.in_scope(work)).await.map_err(|error| Error::Task(error.to_string()))?
 }
 
 fn failure(error: Error) -> HandlerError {
-    if error.is_transient() { HandlerError::transient(error) } else { HandlerError::permanent(error) }
+    HandlerError::classify(error)
 }
 
-fn decode<T: serde::de::DeserializeOwned>(message: &Message) -> Result<Envelope<T>, HandlerError> {
-    let envelope: Envelope<T> =
-        message.envelope().map_err(|error| HandlerError::permanent(format!("undecodable envelope: {error}")))?;
-    if envelope.schema_version > SCHEMA_VERSION {
-        return Err(HandlerError::permanent(format!("schema version {} is too new", envelope.schema_version)));
-    }
-    Ok(envelope)
+/// The index the binary opened for this process.
+fn shared_index(ctx: &StageContext) -> Result<Arc<KnowledgeBase>> {
+    ctx.resources.get::<KnowledgeBase>().ok_or_else(|| {
+        Error::Config("this process opened no knowledge-base index (switchboard_kb::stage::open)".into())
+    })
 }
 
-/// Runs the matching stage until `shutdown` fires.
-pub async fn run_matcher(
-    config: &Config,
-    bus: Arc<dyn Bus>,
-    store: Store,
-    knowledge_base: Arc<KnowledgeBase>,
-    shutdown: CancellationToken,
-) -> switchboard_bus::Result<()> {
-    let topics = config.topics();
-    let stage = Stage { name: MATCH_STAGE.into(), group: config.group(MATCH_STAGE), topics: vec![topics.triaged()] };
+/// The matching stage (`kb`), until `ctx.shutdown` fires.
+pub async fn match_stage(ctx: StageContext) -> Result<()> {
+    let knowledge_base = shared_index(&ctx)?;
+    let topics = ctx.config.topics();
+    let stage =
+        Stage { name: MATCH_STAGE.into(), group: ctx.config.group(MATCH_STAGE), topics: topics.inputs(MATCH_STAGE) };
     let handler = Arc::new(Matcher {
-        store,
+        store: ctx.store.clone(),
         knowledge_base,
-        suggestions: config.kb.suggestions,
+        suggestions: ctx.config.kb.suggestions,
         matched_topic: topics.matched(),
-        events_topic: topics.events(),
         thresholds: Mutex::new(HashMap::new()),
     });
-    runner::run(bus, stage, handler, config.runner.clone(), shutdown).await
+    Ok(runner::run(ctx.bus, stage, handler, ctx.config.runner.clone(), ctx.shutdown).await?)
 }
 
 struct Matcher {
@@ -180,7 +164,6 @@ struct Matcher {
     knowledge_base: Arc<KnowledgeBase>,
     suggestions: usize,
     matched_topic: String,
-    events_topic: String,
     thresholds: Mutex<HashMap<String, (Instant, Option<f64>)>>,
 }
 
@@ -203,7 +186,7 @@ impl Matcher {
 #[async_trait]
 impl Handler for Matcher {
     async fn handle(&self, message: &Message) -> Result<Vec<OutgoingMessage>, HandlerError> {
-        let envelope: Envelope<TicketTriaged> = decode(message)?;
+        let envelope: Envelope<TicketTriaged> = decode_envelope(message)?;
         let mut ticket = envelope.payload.ticket.clone();
         let (knowledge_base, query, k) = (self.knowledge_base.clone(), ticket.clone(), self.suggestions);
         let matches = blocking(move || knowledge_base.search_ticket(&query, k)).await.map_err(failure)?;
@@ -211,9 +194,7 @@ impl Handler for Matcher {
         metrics::counter!("switchboard_kb_matches_total", "found" => if matches.is_empty() { "none" } else { "some" })
             .increment(1);
 
-        let mut answered = None;
-        if ticket.status == Status::New
-            && let Some(threshold) = self.threshold(&ticket.company).await?
+        if let Some(threshold) = self.threshold(&ticket.company).await?
             && let Some(best) = auto_answer(&matches, threshold as f32)
         {
             // The customer gets the article's first answer in full, as stored.
@@ -221,54 +202,81 @@ impl Handler for Matcher {
             if let Some(faq) = faq.filter(|faq| faq.published)
                 && let Some(answer) = faq.answers.first()
             {
-                let status = lifecycle::apply(ticket.status, Action::AnswerFromFaq, Role::System)
-                    .map_err(HandlerError::permanent)?;
-                let auto_answer = AutoAnswer {
+                let answer = AutoAnswer {
                     faq_id: faq.id.clone(),
                     question: faq.question.clone(),
                     answer: answer.clone(),
                     confidence: best.confidence,
                     answered_at: time::OffsetDateTime::now_utc(),
                 };
-                ticket.status = status;
-                ticket.answered_by_faq = Some(auto_answer.clone());
-                answered = Some(auto_answer);
-                metrics::counter!("switchboard_kb_auto_answers_total").increment(1);
+                let event_id = EventId::derived(envelope.event_id, "kb-answer");
+                ticket.answered_by_faq = self.answer(&envelope, &ticket, event_id, answer).await?;
             }
         }
 
-        let matched = envelope.derive(MATCH_STAGE, TicketMatched { ticket: ticket.clone() });
-        let mut outputs =
-            vec![OutgoingMessage::for_envelope(&self.matched_topic, &matched).map_err(HandlerError::permanent)?];
-        if let Some(answer) = answered {
-            let event = envelope.derive("kb-answer", TicketEvent::AnsweredByFaq { ticket: Box::new(ticket), answer });
-            outputs.push(OutgoingMessage::for_envelope(&self.events_topic, &event).map_err(HandlerError::permanent)?);
-        }
-        Ok(outputs)
+        let matched = envelope.derive(MATCH_STAGE, TicketMatched { ticket });
+        Ok(vec![OutgoingMessage::for_envelope(&self.matched_topic, &matched).map_err(HandlerError::permanent)?])
     }
 }
 
-/// Runs the index sync until `shutdown` fires.
-pub async fn run_sync(
-    config: &Config,
-    bus: Arc<dyn Bus>,
-    store: Store,
-    knowledge_base: Arc<KnowledgeBase>,
-    shutdown: CancellationToken,
-) -> switchboard_bus::Result<()> {
-    let topics = config.topics();
-    let instance = config.kb.instance.clone().unwrap_or_else(host_name);
-    let stage = Stage {
-        name: SYNC_STAGE.into(),
-        group: format!("{}-{instance}", config.group(SYNC_STAGE)),
-        topics: vec![topics.kb_changes(), topics.events()],
-    };
+impl Matcher {
+    /// Asks the store to answer the ticket from the FAQ; the answer given,
+    /// or `None` when the ticket had moved on (someone opened it first).
+    async fn answer(
+        &self,
+        envelope: &Envelope<TicketTriaged>,
+        ticket: &Ticket,
+        event_id: EventId,
+        answer: AutoAnswer,
+    ) -> Result<Option<AutoAnswer>, HandlerError> {
+        // The projector may not have stored the ticket yet: its row is born
+        // from this snapshot if so (insert-if-absent, as the projector does).
+        let submitted = Projection { kind: ProjectionKind::Submitted, ticket };
+        self.store.project(std::slice::from_ref(&submitted)).await.map_err(HandlerError::classify)?;
+        let request = TransitionRequest {
+            ticket_id: ticket.id,
+            action: Action::AnswerFromFaq,
+            actor: Actor::SYSTEM,
+            event_id,
+            request_id: envelope.request_id.clone(),
+            details: TransitionDetails::FaqAnswer(answer),
+        };
+        match self.store.transition(&ticket.company, request).await {
+            Ok(transitioned) => {
+                if !transitioned.replayed {
+                    metrics::counter!("switchboard_kb_auto_answers_total").increment(1);
+                }
+                Ok(transitioned.ticket.answered_by_faq)
+            }
+            Err(switchboard_store::Error::Transition(
+                refusal @ (TransitionError::InvalidTransition { .. } | TransitionError::Conflict { .. }),
+            )) => {
+                tracing::info!(reason = %refusal, "not auto-answering: the ticket moved on");
+                Ok(None)
+            }
+            Err(error) => Err(HandlerError::classify(error)),
+        }
+    }
+}
+
+/// The index sync (`kb-sync`), until `ctx.shutdown` fires.
+pub async fn sync_stage(ctx: StageContext) -> Result<()> {
+    let knowledge_base = shared_index(&ctx)?;
+    let topics = ctx.config.topics();
+    let stage = Stage { name: SYNC_STAGE.into(), group: sync_group(&ctx.config), topics: topics.inputs(SYNC_STAGE) };
     let handler = Arc::new(IndexSync {
-        store,
-        writer: index_writer(knowledge_base, config.runner.max_in_flight),
+        store: ctx.store.clone(),
+        writer: index_writer(knowledge_base, ctx.config.runner.max_in_flight),
         kb_changes_topic: topics.kb_changes(),
     });
-    runner::run(bus, stage, handler, config.runner.clone(), shutdown).await
+    Ok(runner::run(ctx.bus, stage, handler, ctx.config.runner.clone(), ctx.shutdown).await?)
+}
+
+/// The sync's consumer group: one per instance (`kb.instance`, default the
+/// host name), so every process with an index applies every change.
+pub fn sync_group(config: &Config) -> String {
+    let instance = config.kb.instance.clone().unwrap_or_else(host_name);
+    format!("{}-{instance}", config.group(SYNC_STAGE))
 }
 
 fn host_name() -> String {
@@ -344,7 +352,7 @@ impl Handler for IndexSync {
                     equipment_model: report.equipment_model.or(ticket.equipment.map(|equipment| equipment.model)),
                     company: Some(ticket.company),
                 })),
-                TicketEvent::AnsweredByFaq { .. } => return Ok(Vec::new()),
+                TicketEvent::AnsweredByFaq { .. } | TicketEvent::StatusChanged { .. } => return Ok(Vec::new()),
             }
         };
         self.writer.submit(change).await.map_err(HandlerError::transient)?.map_err(failure)?;

@@ -8,8 +8,8 @@ use switchboard_kb::KbToolCommand;
 use switchboard_kb::cli::{CorpusArgs, EvalArgs};
 use switchboard_kb::index::MARKER_FILE;
 use switchboard_kb::{
-    Change, DocKey, DocKind, Error, FaqArticle, KbCommand, KbDocument, KbOptions, KnowledgeBase, PastSolution,
-    RebuildReason, SearchFilter, read_faqs_jsonl, run_command,
+    Change, DocKey, DocKind, Error, FaqArticle, KbDocument, KbOptions, KnowledgeBase, PastSolution,
+    RebuildReason, SearchFilter, read_faqs_jsonl, run_tool,
 };
 
 fn fixture(name: &str) -> PathBuf {
@@ -286,15 +286,15 @@ fn a_directory_that_is_not_an_index_is_left_alone() {
     assert!(temporary.path().join("thesis.txt").exists());
 }
 
-fn run(command: KbCommand) -> String {
+fn run(command: KbToolCommand) -> String {
     let mut out = Vec::new();
-    run_command(command, &mut out).expect("command succeeds");
+    run_tool(command, &mut out).expect("command succeeds");
     String::from_utf8(out).expect("utf-8 output")
 }
 
 #[test]
 fn eval_prints_the_json_summary_last() {
-    let output = run(KbCommand::Tool(KbToolCommand::Eval(EvalArgs {
+    let output = run(KbToolCommand::Eval(EvalArgs {
         corpus: CorpusArgs {
             faqs: Some(fixture("faqs.jsonl")),
             docs: None,
@@ -307,9 +307,9 @@ fn eval_prints_the_json_summary_last() {
         learn: None,
         plain: false,
         single_field: false,
-        config: None,
+        options: None,
         confidence_report: true,
-    })));
+    }));
     let last_line = output.lines().last().expect("output");
     let summary: serde_json::Map<String, serde_json::Value> = serde_json::from_str(last_line).expect("json object");
     let keys: Vec<&str> = summary.keys().map(String::as_str).collect();
@@ -328,7 +328,7 @@ fn eval_prints_the_json_summary_last() {
 
 #[test]
 fn eval_works_on_a_labelled_csv_corpus() {
-    let output = run(KbCommand::Tool(KbToolCommand::Eval(EvalArgs {
+    let output = run(KbToolCommand::Eval(EvalArgs {
         corpus: CorpusArgs {
             faqs: None,
             docs: Some(fixture("queries.csv")),
@@ -341,29 +341,12 @@ fn eval_works_on_a_labelled_csv_corpus() {
         learn: None,
         plain: true,
         single_field: false,
-        config: None,
+        options: None,
         confidence_report: false,
-    })));
+    }));
     let summary: serde_json::Value = serde_json::from_str(output.lines().last().expect("output")).expect("json");
     // Every query is its own document's only text.
     assert_eq!(summary["recall@1"], 1.0);
-}
-
-#[test]
-fn cli_import_then_search() {
-    let temporary = tempfile::tempdir().expect("tempdir");
-    let index = || switchboard_kb::cli::IndexArgs { directory: temporary.path().join("kb"), config: None };
-    let output = run(KbCommand::Import { faqs: fixture("faqs.jsonl"), index: index() });
-    assert!(output.contains("imported 7 articles"), "{output}");
-    let output = run(KbCommand::Search { query: "paper jam in printer".into(), k: 2, json: true, index: index() });
-    let first: serde_json::Value = serde_json::from_str(output.lines().next().expect("a match")).expect("json");
-    assert_eq!(first["id"], "printer-paper-jam");
-    assert_eq!(first["kind"], "faq");
-
-    let mut out = Vec::new();
-    let error = run_command(KbCommand::Import { faqs: fixture("broken.jsonl"), index: index() }, &mut out)
-        .expect_err("broken file");
-    assert!(error.to_string().contains("broken.jsonl:2:"), "{error}");
 }
 
 #[test]

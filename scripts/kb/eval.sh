@@ -41,8 +41,8 @@ echo "== tuning on StackFAQ (tuning split only)"
 
 row "stackfaq plain BM25, one field (question+answers)" "$("$KB" eval "${SF[@]}" --plain --single-field | last_line)"
 row "stackfaq plain BM25, question and answer fields" "$("$KB" eval "${SF[@]}" --plain | last_line)"
-row "stackfaq tuned, no learned phrasings" "$("$KB" eval "${SF[@]}" --config "$OUT/stackfaq/tuned.json" | last_line)"
-"$KB" eval "${SF[@]}" --config "$OUT/stackfaq/tuned.json" --learn "$OUT/stackfaq/tune.csv" \
+row "stackfaq tuned, no learned phrasings" "$("$KB" eval "${SF[@]}" --options "$OUT/stackfaq/tuned.json" | last_line)"
+"$KB" eval "${SF[@]}" --options "$OUT/stackfaq/tuned.json" --learn "$OUT/stackfaq/tune.csv" \
     --confidence-report > "$OUT/stackfaq/final.txt"
 row "stackfaq tuned + tuning queries learned as phrasings" "$(last_line < "$OUT/stackfaq/final.txt")"
 row "stackfaq plain BM25 + tuning queries learned" "$("$KB" eval "${SF[@]}" --plain --learn "$OUT/stackfaq/tune.csv" | last_line)"
@@ -57,8 +57,8 @@ BH=("${BK[@]}" --queries "$OUT/banking77/heldout.csv")
 row "banking77 plain BM25 (docs split)" "$("$KB" eval "${BH[@]}" --plain | last_line)"
 row "banking77 plain BM25 (docs + tuning split)" "$("$KB" eval "${BH[@]}" --plain --learn "$OUT/banking77/tune.csv" | last_line)"
 row "banking77 StackFAQ-tuned defaults (docs split)" "$("$KB" eval "${BH[@]}" | last_line)"
-row "banking77 tuned (docs split)" "$("$KB" eval "${BH[@]}" --config "$OUT/banking77/tuned.json" | last_line)"
-"$KB" eval "${BH[@]}" --config "$OUT/banking77/tuned.json" --learn "$OUT/banking77/tune.csv" \
+row "banking77 tuned (docs split)" "$("$KB" eval "${BH[@]}" --options "$OUT/banking77/tuned.json" | last_line)"
+"$KB" eval "${BH[@]}" --options "$OUT/banking77/tuned.json" --learn "$OUT/banking77/tune.csv" \
     --confidence-report > "$OUT/banking77/final.txt"
 row "banking77 tuned (docs + tuning split)" "$(last_line < "$OUT/banking77/final.txt")"
 

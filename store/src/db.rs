@@ -1,10 +1,12 @@
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 use time::OffsetDateTime;
+use tokio::sync::Notify;
 
 use crate::error::{Error, Result};
 
@@ -46,6 +48,8 @@ pub(crate) use on_pool;
 pub struct Store {
     pub(crate) db: Db,
     pub(crate) writer: Db,
+    /// Pulsed after a transition commits an outbox row, to wake the relay.
+    pub(crate) outbox_written: Arc<Notify>,
 }
 
 impl Store {
@@ -83,7 +87,7 @@ impl Store {
                 .connect_with(options)
                 .await
                 .map_err(connect_error)?;
-            Ok(Self { db: Db::Sqlite(readers), writer: Db::Sqlite(writer) })
+            Ok(Self { db: Db::Sqlite(readers), writer: Db::Sqlite(writer), outbox_written: Arc::default() })
         } else {
             let options = PgConnectOptions::from_str(url).map_err(connect_error)?;
             let pool = PgPoolOptions::new()
@@ -92,7 +96,7 @@ impl Store {
                 .connect_with(options)
                 .await
                 .map_err(connect_error)?;
-            Ok(Self { db: Db::Postgres(pool.clone()), writer: Db::Postgres(pool) })
+            Ok(Self { db: Db::Postgres(pool.clone()), writer: Db::Postgres(pool), outbox_written: Arc::default() })
         }
     }
 

@@ -20,6 +20,10 @@ pub enum Error {
     UnknownTopic(String),
     #[error("invalid pagination cursor")]
     InvalidCursor,
+    #[error("no such ticket")]
+    TicketNotFound,
+    #[error(transparent)]
+    Transition(switchboard_core::TransitionError),
 }
 
 impl Error {

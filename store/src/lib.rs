@@ -17,6 +17,7 @@ pub mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod tickets;
+pub mod transitions;
 
 pub use db::{Backend, Store};
 pub use error::{Error, Result};
@@ -25,3 +26,4 @@ pub use knowledge::StoredReport;
 pub use log::{AppendRecord, LogRecord};
 pub use models::ModelInfo;
 pub use tickets::{InsertOutcome, LabelField, Projection, ProjectionKind, TicketFilter, TicketPage};
+pub use transitions::{AuditEvent, OutboxRecord, TransitionRequest, Transitioned};

@@ -28,8 +28,8 @@ pub enum ProjectionKind {
     /// `tickets.triaged`: also set the triage (and the category and urgency
     /// unless staff set them).
     Triaged,
-    /// `tickets.matched`: also set the suggestions and the FAQ answer; an
-    /// answered ticket that is still new becomes resolved.
+    /// `tickets.matched`: also set the suggestions. (An auto-answer is a
+    /// transition: `Store::transition` writes the status and the answer.)
     Matched,
 }
 
@@ -73,9 +73,6 @@ const MATCH_UPDATE: &str = "ON CONFLICT (id) DO UPDATE SET \
      urgency = CASE WHEN tickets.urgency_source = 'staff' THEN tickets.urgency ELSE excluded.urgency END, \
      urgency_source = CASE WHEN tickets.urgency_source = 'staff' THEN 'staff' ELSE excluded.urgency_source END, \
      suggestions = excluded.suggestions, \
-     answered_by_faq = excluded.answered_by_faq, \
-     status = CASE WHEN excluded.answered_by_faq IS NOT NULL AND tickets.status = 'new' \
-              THEN excluded.status ELSE tickets.status END, \
      updated_at = excluded.updated_at";
 
 /// The JSON and derived columns of a ticket row.
@@ -86,7 +83,6 @@ struct ProjectedRow {
     category_source: Option<&'static str>,
     urgency_source: Option<&'static str>,
     suggestions: Option<String>,
-    answered_by_faq: Option<String>,
 }
 
 impl ProjectedRow {
@@ -103,7 +99,6 @@ impl ProjectedRow {
                 UrgencySource::Default => "default",
             }),
             suggestions: ticket.suggestions.as_ref().map(to_json).transpose()?,
-            answered_by_faq: ticket.answered_by_faq.as_ref().map(to_json).transpose()?,
         })
     }
 }
@@ -143,12 +138,12 @@ pub struct TicketPage {
     pub next_cursor: Option<String>,
 }
 
-const TICKET_COLUMNS: &str = "id, company, title, description, requester_email, requester_name, channel, tags, \
+pub(crate) const TICKET_COLUMNS: &str = "id, company, title, description, requester_email, requester_name, channel, tags, \
      equipment_model, equipment_serial, created_at, status, urgency, category, server_id, team_id, assignee_id, \
      triage, suggestions, answered_by_faq";
 
 #[derive(sqlx::FromRow)]
-struct TicketRow {
+pub(crate) struct TicketRow {
     id: Uuid,
     company: String,
     title: String,
@@ -268,7 +263,8 @@ impl Store {
                     .bind(ticket.equipment.as_ref().and_then(|equipment| equipment.serial.as_deref()))
                     .bind(to_micros(ticket.created_at))
                     .bind(updated_at)
-                    .bind(ticket.status.as_str())
+                    // Every ticket is born new; only `transition` moves it.
+                    .bind(Status::New.as_str())
                     .bind(ticket.urgency.map(Urgency::as_str))
                     .bind(&ticket.category)
                     .bind(ticket.server.map(|id| id.0))
@@ -279,7 +275,7 @@ impl Store {
                     .bind(row.category_source)
                     .bind(row.urgency_source)
                     .bind(&row.suggestions)
-                    .bind(&row.answered_by_faq)
+                    .bind(None::<String>)
                     .execute(&mut *transaction)
                     .await?;
                 for tag in &ticket.tags {

@@ -3,9 +3,11 @@
 use std::collections::HashSet;
 
 use switchboard_core::ticket::{NewEquipment, NewRequester};
-use switchboard_core::{Channel, NewTicket, Status, Ticket, TicketId, Urgency};
+use switchboard_core::{Action, Actor, Channel, EventId, NewTicket, Role, Status, Ticket, TicketId, Urgency};
 use switchboard_store::testing::TestStore;
-use switchboard_store::{AppendRecord, Error, IdempotencyOutcome, IdempotencyRecord, InsertOutcome, TicketFilter};
+use switchboard_store::{
+    AppendRecord, Error, IdempotencyOutcome, IdempotencyRecord, InsertOutcome, TicketFilter, TransitionRequest,
+};
 use time::{Duration, OffsetDateTime};
 
 fn ticket(title: &str, company: &str, tags: &[&str], created_at: OffsetDateTime) -> Ticket {
@@ -68,9 +70,19 @@ async fn filters_select_the_right_tickets(test: TestStore) {
         let mut item = ticket(&format!("ticket {index}"), company, tags, base + Duration::hours(index));
         if index % 4 == 0 {
             item.urgency = Some(Urgency::Critical);
-            item.status = Status::Opened;
         }
         store.insert_ticket(&item).await.expect("insert");
+        if index % 4 == 0 {
+            let open = TransitionRequest {
+                ticket_id: item.id,
+                action: Action::Open,
+                actor: Actor { role: Role::Admin, account: None },
+                event_id: EventId::new(),
+                request_id: None,
+                details: Default::default(),
+            };
+            store.transition(company, open).await.expect("open");
+        }
         all.push(item);
     }
     let ids = |filter: TicketFilter| {

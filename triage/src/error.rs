@@ -57,9 +57,6 @@ pub enum Error {
     #[error("{0}")]
     EncoderMissing(Box<MissingEncoder>),
 
-    #[error("urgency policy: {0}")]
-    Policy(String),
-
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
 

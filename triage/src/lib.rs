@@ -45,7 +45,7 @@ pub mod learners;
 pub mod linear;
 pub mod metrics;
 pub mod model;
-pub mod policy;
+pub use switchboard_core::policy;
 pub mod sparse;
 pub mod stage;
 pub mod text;

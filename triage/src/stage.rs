@@ -16,19 +16,20 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use async_trait::async_trait;
-use switchboard_bus::{Bus, Handler, HandlerError, Message, OutgoingMessage, Stage, runner};
+use switchboard_bus::{Handler, HandlerError, Message, OutgoingMessage, Stage, StageContext, decode_envelope, runner};
 use switchboard_core::config::Config;
-use switchboard_core::events::{Classification, TicketSubmitted, TicketTriaged, Triage, UrgencySource as Source};
+use switchboard_core::events::{TicketSubmitted, TicketTriaged};
 use switchboard_core::settings::URGENCY_POLICY;
-use switchboard_core::{Envelope, SCHEMA_VERSION};
+use switchboard_core::topics::stages;
+use switchboard_core::Envelope;
 use switchboard_store::Store;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::policy::{PolicyInput, UrgencyPolicy, UrgencySource};
-use crate::{Model, Prediction, ticket_text, urgency_of};
+use crate::policy::UrgencyPolicy;
+use crate::{Model, triage_ticket};
 
-pub const STAGE_NAME: &str = "triage";
+pub const STAGE_NAME: &str = stages::TRIAGE;
 /// The task names models are stored under.
 pub const CATEGORY_TASK: &str = "category";
 pub const URGENCY_TASK: &str = "urgency";
@@ -191,63 +192,22 @@ async fn load_task(
     Ok((model, origin))
 }
 
-/// The triage decision for one ticket text: pure, given the models.
-pub fn decide(models: &Models, text: &str) -> (Prediction, Triage) {
-    let category = models.category.predict(text);
-    let urgency = models.urgency.predict(text);
-    let decision = models.policy.apply(&PolicyInput {
-        model_urgency: urgency_of(&urgency),
-        category: category.label.as_deref(),
-        text,
-    });
-    let urgency_source = match decision.source {
-        UrgencySource::Model => Source::Model,
-        UrgencySource::Default => Source::Default,
-        UrgencySource::Policy => Source::Policy {
-            rule: decision.matched_rules.iter().map(|index| format!("rule {index}")).collect::<Vec<_>>().join(", "),
-        },
-    };
-    // A person looks when the category is unknown, or when no one (model or
-    // rule) could say how urgent the ticket is.
-    let needs_human = category.is_unsure() || urgency_source == Source::Default;
-    let triage = Triage {
-        category: classification(&category),
-        urgency_model: classification(&urgency),
-        urgency: decision.urgency,
-        urgency_source,
-        needs_human,
-        triaged_at: time::OffsetDateTime::now_utc(),
-    };
-    (category, triage)
-}
-
-fn classification(prediction: &Prediction) -> Classification {
-    Classification {
-        label: prediction.label.clone(),
-        confidence: prediction.confidence,
-        model_version: prediction.model_version.clone(),
-    }
-}
-
-/// Runs the triage stage until `shutdown` fires.
-pub async fn run(
-    config: &Config,
-    bus: Arc<dyn Bus>,
-    store: Store,
-    shutdown: CancellationToken,
-) -> Result<(), StageError> {
-    let models = Arc::new(RwLock::new(Arc::new(Models::load(config, &store, None).await?)));
-    let reloader = tokio::spawn(reload_periodically(config.clone(), store, models.clone(), shutdown.clone()));
+/// The triage stage, until `ctx.shutdown` fires.
+pub async fn stage(ctx: StageContext) -> Result<(), StageError> {
+    let config = ctx.config.clone();
+    let models = Arc::new(RwLock::new(Arc::new(Models::load(&config, &ctx.store, None).await?)));
+    let reloader =
+        tokio::spawn(reload_periodically(config.clone(), ctx.store.clone(), models.clone(), ctx.shutdown.clone()));
     let topics = config.topics();
-    let stage = Stage { name: STAGE_NAME.into(), group: config.group(STAGE_NAME), topics: vec![topics.submitted()] };
+    let stage = Stage { name: STAGE_NAME.into(), group: config.group(STAGE_NAME), topics: topics.inputs(STAGE_NAME) };
     let handler = Arc::new(Triager { models, triaged_topic: topics.triaged() });
-    let result = runner::run(bus, stage, handler, config.runner.clone(), shutdown).await;
+    let result = runner::run(ctx.bus, stage, handler, config.runner.clone(), ctx.shutdown).await;
     reloader.abort();
     Ok(result?)
 }
 
 async fn reload_periodically(
-    config: Config,
+    config: Arc<Config>,
     store: Store,
     models: Arc<RwLock<Arc<Models>>>,
     shutdown: CancellationToken,
@@ -286,23 +246,23 @@ struct Triager {
 #[async_trait]
 impl Handler for Triager {
     async fn handle(&self, message: &Message) -> Result<Vec<OutgoingMessage>, HandlerError> {
-        let envelope: Envelope<TicketSubmitted> =
-            message.envelope().map_err(|error| HandlerError::permanent(format!("undecodable envelope: {error}")))?;
-        if envelope.schema_version > SCHEMA_VERSION {
-            return Err(HandlerError::permanent(format!("schema version {} is too new", envelope.schema_version)));
-        }
+        let envelope: Envelope<TicketSubmitted> = decode_envelope(message)?;
         let models = self.models.read().map_err(|_| HandlerError::transient("model lock poisoned"))?.clone();
         let mut ticket = envelope.payload.ticket.clone();
-        let text = ticket_text(&ticket);
         let span = tracing::Span::current();
         let started = std::time::Instant::now();
-        let (category, triage) = tokio::task::spawn_blocking(move || span.in_scope(|| decide(&models, &text)))
-            .await
-            .map_err(|error| HandlerError::transient(format!("prediction task failed: {error}")))?;
+        let input = ticket.clone();
+        let triage = tokio::task::spawn_blocking(move || {
+            span.in_scope(|| {
+                triage_ticket(&models.category, &models.urgency, &models.policy, &input, time::OffsetDateTime::now_utc())
+            })
+        })
+        .await
+        .map_err(|error| HandlerError::transient(format!("prediction task failed: {error}")))?;
         ::metrics::histogram!("switchboard_triage_decide_seconds").record(started.elapsed().as_secs_f64());
         ::metrics::counter!("switchboard_triage_tickets_total", "needs_human" => if triage.needs_human { "true" } else { "false" })
             .increment(1);
-        ticket.category = category.label;
+        ticket.category = triage.category.label.clone();
         ticket.urgency = Some(triage.urgency);
         ticket.triage = Some(triage);
         let triaged = envelope.derive(STAGE_NAME, TicketTriaged { ticket });

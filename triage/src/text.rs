@@ -12,59 +12,7 @@ use switchboard_core::Ticket;
 /// refuses to load under another (see `artefact`).
 pub const NORMALIZATION_VERSION: u32 = 1;
 
-/// Characters kept as tokens of their own because they carry meaning in
-/// support text (money, percentages) that the surrounding words do not.
-const KEPT_SYMBOLS: &[char] = &['$', '£', '€', '¥', '₹', '%'];
-
-/// Apostrophes are dropped without splitting the word, so that "can't",
-/// "can’t" and "cant" are the same token.
-const APOSTROPHES: &[char] = &['\'', '’', 'ʼ', '`', '´'];
-
-/// Turns raw text into the canonical form the features are built from:
-///
-/// * at most `max_chars` characters of the input are read (a guard against
-///   64 KiB descriptions and pasted logs dominating the cost of a prediction);
-/// * letters are lower-cased, apostrophes are removed inside words;
-/// * every letter or digit run is a token, each of [`KEPT_SYMBOLS`] is a token
-///   of its own, and everything else separates tokens;
-/// * tokens are joined by exactly one ASCII space, with none at either end.
-///
-/// The output is therefore empty or a sequence of non-empty tokens separated
-/// by single spaces, and `normalize(normalize(x)) == normalize(x)`.
-pub fn normalize(text: &str, max_chars: usize) -> String {
-    let mut normalized = String::with_capacity(text.len().min(max_chars.saturating_mul(4)));
-    // A separator is written lazily, only once the next token starts, so the
-    // output never begins or ends with a space and never holds two in a row.
-    let mut pending_separator = false;
-    for character in text.chars().take(max_chars) {
-        if APOSTROPHES.contains(&character) {
-            continue;
-        }
-        if character.is_alphanumeric() {
-            if pending_separator && !normalized.is_empty() {
-                normalized.push(' ');
-            }
-            pending_separator = false;
-            for lower in character.to_lowercase() {
-                // Lower-casing may produce combining marks (e.g. 'İ' → "i̇");
-                // those are not word characters and are dropped, which keeps
-                // the output idempotent.
-                if lower.is_alphanumeric() {
-                    normalized.push(lower);
-                }
-            }
-        } else if KEPT_SYMBOLS.contains(&character) {
-            if !normalized.is_empty() {
-                normalized.push(' ');
-            }
-            normalized.push(character);
-            pending_separator = true;
-        } else {
-            pending_separator = true;
-        }
-    }
-    normalized
-}
+pub use switchboard_core::text::{KEPT_SYMBOLS, normalize};
 
 /// The tokens of already normalised text. Word n-grams are contiguous runs of
 /// these, which in normalised text are themselves contiguous slices.

@@ -299,7 +299,11 @@ fn a_ticket_is_triaged_with_models_and_policy() {
     assert_eq!(without_policy.category.label.as_deref(), Some("lost_or_stolen_card"));
     assert!(without_policy.category.model_version.starts_with("category-banking77@"));
     assert!(without_policy.urgency_model.model_version.starts_with("urgency-hadoop@"));
-    assert_ne!(without_policy.urgency_source, UrgencySource::Policy { rule: String::new() });
+    // No rule: the model's urgency when it was sure, the default otherwise.
+    let expected_source =
+        if without_policy.urgency_model.label.is_some() { UrgencySource::Model } else { UrgencySource::Default };
+    assert_eq!(without_policy.urgency_source, expected_source);
+    assert_eq!(without_policy.needs_human, expected_source == UrgencySource::Default);
 
     let policy = UrgencyPolicy::from_json(
         r#"{"rules":[{"name":"stolen cards are critical","when":{"category":"lost_or_stolen_card"},"then":{"set":"critical"}}]}"#,

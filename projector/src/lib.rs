@@ -1,9 +1,14 @@
-//! The projector stage: keeps the store's tickets in step with the ticket
-//! topics. Every write is idempotent (insert-if-absent by ticket id), so a
-//! redelivered message changes nothing.
+//! The projector stage: folds the ticket topics into the store's read model.
+//!
+//! It stores each ticket as ingest accepted it and the stages' findings
+//! (triage, knowledge-base suggestions) as they arrive. It never writes a
+//! ticket's status: that is `Store::transition`'s alone. Every write is
+//! idempotent (insert-if-absent by ticket id, then "fill in this stage's
+//! part"), and a later stage's part never goes back to an earlier one, so a
+//! redelivered or reordered message changes nothing.
 //!
 //! The runner hands the projector many tickets at once (one per lane); their
-//! inserts go through a group-commit writer, so one transaction (one fsync)
+//! writes go through a group-commit writer, so one transaction (one fsync)
 //! stores a whole batch. If a batch fails, its tickets are retried one by one
 //! so that one bad ticket cannot fail its neighbours.
 
@@ -11,43 +16,27 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use switchboard_bus::group_commit::GroupCommit;
-use switchboard_bus::{Bus, Handler, HandlerError, Message, OutgoingMessage, Stage, runner};
-use switchboard_core::config::Config;
+use switchboard_bus::{Handler, HandlerError, Message, OutgoingMessage, Stage, StageContext, decode_envelope, runner};
 use switchboard_core::envelope::TicketSubmitted;
-use switchboard_core::{Envelope, SCHEMA_VERSION, Ticket};
+use switchboard_core::topics::stages;
+use switchboard_core::{Envelope, Ticket};
 use switchboard_store::{InsertOutcome, Projection, ProjectionKind, Store};
-use tokio_util::sync::CancellationToken;
 
-pub const STAGE_NAME: &str = "projector";
+pub const STAGE_NAME: &str = stages::PROJECTOR;
 
-/// The projector's stage description under `config`.
-pub fn stage(config: &Config) -> Stage {
-    let topics = config.topics();
-    Stage {
-        name: STAGE_NAME.into(),
-        group: config.group(STAGE_NAME),
-        topics: vec![topics.submitted(), topics.triaged(), topics.matched()],
-    }
-}
-
-/// Runs the projector until `shutdown` fires.
-pub async fn run(
-    config: &Config,
-    bus: Arc<dyn Bus>,
-    store: Store,
-    shutdown: CancellationToken,
-) -> switchboard_bus::Result<()> {
-    let writer = ticket_writer(store, config.runner.max_in_flight);
-    let topics = config.topics();
+/// The projector, until `ctx.shutdown` fires.
+pub async fn stage(ctx: StageContext) -> switchboard_bus::Result<()> {
+    let topics = ctx.config.topics();
     let handler = Arc::new(Projector {
-        writer,
+        writer: ticket_writer(ctx.store.clone(), ctx.config.runner.max_in_flight),
         kinds: vec![
             (topics.submitted(), ProjectionKind::Submitted),
             (topics.triaged(), ProjectionKind::Triaged),
             (topics.matched(), ProjectionKind::Matched),
         ],
     });
-    runner::run(bus, stage(config), handler, config.runner.clone(), shutdown).await
+    let stage = Stage { name: STAGE_NAME.into(), group: ctx.config.group(STAGE_NAME), topics: topics.inputs(STAGE_NAME) };
+    runner::run(ctx.bus, stage, handler, ctx.config.runner.clone(), ctx.shutdown).await
 }
 
 type TicketWriter = GroupCommit<(ProjectionKind, Ticket), InsertOutcome, switchboard_store::Error>;
@@ -80,23 +69,6 @@ struct Projector {
     kinds: Vec<(String, ProjectionKind)>,
 }
 
-/// Decodes an envelope, refusing (permanently) what this version cannot read.
-fn decode<T: serde::de::DeserializeOwned>(message: &Message) -> Result<Envelope<T>, HandlerError> {
-    let envelope: Envelope<T> =
-        message.envelope().map_err(|error| HandlerError::permanent(format!("undecodable envelope: {error}")))?;
-    if envelope.schema_version > SCHEMA_VERSION {
-        return Err(HandlerError::permanent(format!(
-            "envelope schema version {} is newer than {SCHEMA_VERSION}",
-            envelope.schema_version
-        )));
-    }
-    Ok(envelope)
-}
-
-fn store_failure(error: switchboard_store::Error) -> HandlerError {
-    if error.is_transient() { HandlerError::transient(error) } else { HandlerError::permanent(error) }
-}
-
 #[async_trait]
 impl Handler for Projector {
     async fn handle(&self, message: &Message) -> Result<Vec<OutgoingMessage>, HandlerError> {
@@ -105,7 +77,7 @@ impl Handler for Projector {
         };
         // Every stage topic carries `{"ticket": …}`; the kind says which
         // parts of it are news.
-        let envelope: Envelope<TicketSubmitted> = decode(message)?;
+        let envelope: Envelope<TicketSubmitted> = decode_envelope(message)?;
         if envelope.payload.ticket.id != envelope.ticket_id {
             return Err(HandlerError::permanent("the envelope's ticket id differs from its ticket's"));
         }
@@ -114,7 +86,7 @@ impl Handler for Projector {
             .submit((kind, envelope.payload.ticket))
             .await
             .map_err(HandlerError::transient)?
-            .map_err(store_failure)?;
+            .map_err(HandlerError::classify)?;
         let label = match outcome {
             InsertOutcome::Inserted => "inserted",
             InsertOutcome::AlreadyExisted => "duplicate",

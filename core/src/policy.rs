@@ -1,4 +1,6 @@
 //! The urgency policy: admin-editable rules applied after the urgency model.
+//! Data and a pure function, so it lives in `core`: the API stores and
+//! validates it, the triage stage applies it.
 //!
 //! A policy is data (serde, so the store can keep it as JSON) and applying it
 //! is a pure function of the policy, the model's urgency, the ticket's
@@ -23,10 +25,16 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
-use switchboard_core::Urgency;
 
-use crate::error::{Error, Result};
 use crate::text::normalize;
+use crate::ticket::Urgency;
+
+/// Why a policy was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid urgency policy: {0}")]
+pub struct PolicyError(pub String);
+
+type Result<T, E = PolicyError> = std::result::Result<T, E>;
 
 /// When a rule applies.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +58,7 @@ pub enum Action {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Rule {
     /// An admin's name for the rule, shown where the rule decided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,6 +87,7 @@ impl Rule {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UrgencyPolicy {
     /// The urgency when the model is unsure (or absent) and no `set` rule
     /// matches.
@@ -124,14 +134,14 @@ pub struct PolicyInput<'a> {
     /// The urgency model's label, `None` when it was unsure.
     pub model_urgency: Option<Urgency>,
     pub category: Option<&'a str>,
-    /// The ticket's text ([`crate::ticket_text`]).
+    /// The ticket's text (triage's `ticket_text`).
     pub text: &'a str,
 }
 
 impl UrgencyPolicy {
     /// Parses and validates a policy from JSON.
     pub fn from_json(json: &str) -> Result<Self> {
-        let policy: UrgencyPolicy = serde_json::from_str(json).map_err(|error| Error::Policy(error.to_string()))?;
+        let policy: UrgencyPolicy = serde_json::from_str(json).map_err(|error| PolicyError(error.to_string()))?;
         policy.validate()?;
         Ok(policy)
     }
@@ -141,14 +151,14 @@ impl UrgencyPolicy {
         for (index, rule) in self.rules.iter().enumerate() {
             match &rule.when {
                 Condition::Category(category) if category.trim().is_empty() => {
-                    return Err(Error::Policy(format!("rule {index}: empty category")));
+                    return Err(PolicyError(format!("rule {index}: empty category")));
                 }
                 Condition::AnyKeyword(keywords) => {
                     if keywords.is_empty() {
-                        return Err(Error::Policy(format!("rule {index}: no keywords")));
+                        return Err(PolicyError(format!("rule {index}: no keywords")));
                     }
                     if let Some(keyword) = keywords.iter().find(|k| normalize(k, usize::MAX).is_empty()) {
-                        return Err(Error::Policy(format!("rule {index}: keyword {keyword:?} has no word in it")));
+                        return Err(PolicyError(format!("rule {index}: keyword {keyword:?} has no word in it")));
                     }
                 }
                 Condition::Category(_) => {}
@@ -275,6 +285,12 @@ mod tests {
         );
         assert!(UrgencyPolicy::from_json(r#"{"rules":[{"when":{"category":" "},"then":{"set":"low"}}]}"#).is_err());
         assert!(UrgencyPolicy::from_json(r#"{"rules":[{"when":{"colour":"red"},"then":{"set":"low"}}]}"#).is_err());
+        // A misspelt field is an error, not a silently empty policy.
+        assert!(UrgencyPolicy::from_json(r#"{"rule":[{"when":{"category":"x"},"then":{"set":"low"}}]}"#).is_err());
+        assert!(
+            UrgencyPolicy::from_json(r#"{"rules":[{"when":{"category":"x"},"then":{"set":"low"},"nmae":"y"}]}"#)
+                .is_err()
+        );
     }
 
     proptest! {

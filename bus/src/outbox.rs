@@ -1,0 +1,103 @@
+//! The outbox relay: publishes the events that [`Store::transition`] wrote
+//! to `ticket_events` onto `tickets.events`.
+//!
+//! It claims a batch of unrelayed rows (a lease, so two relays do not both
+//! take them), produces them in order and marks them relayed once the bus
+//! has them. A relay that dies mid-batch leaves the lease to run out and the
+//! rows are relayed again: at least once, with the event id stable, so
+//! consumers drop the copy. It wakes as soon as a transition in this process
+//! commits, and polls for those of other processes.
+//!
+//! [`Store::transition`]: switchboard_store::Store::transition
+
+use std::time::Duration;
+
+use crate::message::{Headers, OutgoingMessage, headers};
+use crate::runner::backoff;
+use crate::{Result, StageContext};
+
+pub const STAGE_NAME: &str = "outbox";
+
+const BATCH: u32 = 256;
+const LEASE: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(500);
+
+/// Relays until `ctx.shutdown` fires.
+pub async fn relay(ctx: StageContext) -> Result<()> {
+    let topic = ctx.config.topics().events();
+    tracing::info!(stage = STAGE_NAME, %topic, "outbox relay started");
+    let mut failures = 0_u32;
+    loop {
+        if ctx.shutdown.is_cancelled() {
+            break;
+        }
+        let relayed = relay_batch(&ctx, &topic).await;
+        let pause = match relayed {
+            Ok(count) if count == BATCH as usize => {
+                failures = 0;
+                continue;
+            }
+            Ok(_) => {
+                failures = 0;
+                POLL
+            }
+            Err(error) => {
+                failures = failures.saturating_add(1);
+                tracing::warn!(stage = STAGE_NAME, %error, "cannot relay ticket events; will retry");
+                backoff(&ctx.config.runner, failures)
+            }
+        };
+        tokio::select! {
+            () = ctx.shutdown.cancelled() => break,
+            () = ctx.store.outbox_written(), if failures == 0 => {}
+            () = tokio::time::sleep(pause) => {}
+        }
+    }
+    tracing::info!(stage = STAGE_NAME, "outbox relay stopped");
+    Ok(())
+}
+
+/// Relays one batch; how many events it relayed.
+async fn relay_batch(ctx: &StageContext, topic: &str) -> Result<usize> {
+    let lease_micros = i64::try_from(LEASE.as_micros()).unwrap_or(i64::MAX);
+    let records = ctx.store.outbox_claim(BATCH, lease_micros).await?;
+    if records.is_empty() {
+        return Ok(0);
+    }
+    // Sends start in claim order, which keeps one ticket's events in order
+    // on its partition.
+    let sends = records.iter().map(|record| {
+        let mut message_headers = Headers::default();
+        message_headers.set(headers::CONTENT_TYPE, "application/json");
+        if let Ok(envelope) = serde_json::from_slice::<serde_json::Value>(&record.envelope) {
+            if let Some(event_id) = envelope.get("event_id").and_then(|id| id.as_str()) {
+                message_headers.set(headers::EVENT_ID, event_id);
+            }
+            if let Some(request_id) = envelope.get("request_id").and_then(|id| id.as_str()) {
+                message_headers.set(headers::REQUEST_ID, request_id);
+            }
+        }
+        ctx.bus.produce(OutgoingMessage {
+            topic: topic.to_owned(),
+            key: Some(record.ticket_id.to_string().into_bytes()),
+            payload: record.envelope.clone(),
+            headers: message_headers,
+        })
+    });
+    let results = futures::future::join_all(sends).await;
+    let mut relayed = Vec::with_capacity(records.len());
+    let mut first_error = None;
+    for (record, result) in records.iter().zip(results) {
+        match result {
+            Ok(_) => relayed.push(record.seq),
+            Err(error) => {
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    ctx.store.outbox_mark_relayed(&relayed).await?;
+    match first_error {
+        Some(error) => Err(error),
+        None => Ok(relayed.len()),
+    }
+}

@@ -1,0 +1,64 @@
+//! Retention: what the store would otherwise keep for ever.
+//!
+//! Every `retention.interval_seconds` it deletes expired `Idempotency-Key`
+//! claims (`ingest.idempotency_ttl_hours`) and, on the embedded bus, log
+//! messages older than `retention.bus_log_hours` that every consumer group
+//! reading their topic has committed past. A topic no group has committed
+//! on (a dead-letter topic nobody replayed, `tickets.routed` until the
+//! router exists) keeps its messages.
+
+use switchboard_core::config::BusBackend;
+
+use crate::{Result, StageContext};
+
+pub const STAGE_NAME: &str = "retention";
+
+/// What one pass deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub idempotency_keys: u64,
+    pub log_messages: u64,
+}
+
+/// Purges every interval until `ctx.shutdown` fires (the first pass right away).
+pub async fn retention(ctx: StageContext) -> Result<()> {
+    let mut ticker = tokio::time::interval(ctx.config.retention.interval());
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = ctx.shutdown.cancelled() => return Ok(()),
+            _ = ticker.tick() => {}
+        }
+        match purge_once(&ctx).await {
+            Ok(purged) if purged != Purged::default() => {
+                tracing::info!(
+                    idempotency_keys = purged.idempotency_keys,
+                    log_messages = purged.log_messages,
+                    "retention purged"
+                );
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "retention pass failed; will try again"),
+        }
+    }
+}
+
+/// One retention pass.
+pub async fn purge_once(ctx: &StageContext) -> Result<Purged> {
+    let ttl_micros = i64::from(ctx.config.ingest.idempotency_ttl_hours) * 3_600_000_000;
+    let idempotency_keys = ctx.store.purge_idempotency_keys(ttl_micros).await?;
+    let mut log_messages = 0;
+    if ctx.config.bus.backend == BusBackend::Embedded {
+        let older_than_ms = now_ms() - i64::from(ctx.config.retention.bus_log_hours) * 3_600_000;
+        for topic in ctx.store.log_topics().await?.into_keys() {
+            if let Some(committed) = ctx.store.log_min_committed_offset(&topic).await? {
+                log_messages += ctx.store.log_truncate(&topic, committed, older_than_ms).await?;
+            }
+        }
+    }
+    Ok(Purged { idempotency_keys, log_messages })
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,257 @@
+//! The one owner of ticket state: [`Store::transition`], and the outbox its
+//! events leave through.
+//!
+//! A transition is a compare-and-set against the lifecycle map in `core`:
+//! in one transaction it reads the ticket, checks the action against the
+//! map for the actor's role, updates the row only if its status is still
+//! the one it read (`… WHERE id = $1 AND status = $from`), and writes the
+//! audit event (`ticket_events`). Nothing else writes a ticket's status. A
+//! race lost to another writer is [`TransitionError::Conflict`], never a
+//! silent overwrite.
+//!
+//! `ticket_events` is also the outbox: the relay (`switchboard_bus::outbox`)
+//! claims unrelayed rows, produces their envelopes to `tickets.events`, and
+//! marks them relayed, so an event reaches the bus at least once and only
+//! for a change that committed.
+
+use switchboard_core::events::{TicketEvent, TransitionDetails};
+use switchboard_core::lifecycle::{self, Action, Actor, TransitionError};
+use switchboard_core::{Envelope, EventId, Status, Ticket, TicketId};
+use uuid::Uuid;
+
+use crate::Store;
+use crate::db::{now_micros, on_pool};
+use crate::error::{Error, Result};
+use crate::tickets::{TICKET_COLUMNS, TicketRow};
+
+/// What [`Store::transition`] is asked to do.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TransitionRequest {
+    pub ticket_id: TicketId,
+    pub action: Action,
+    pub actor: Actor,
+    /// The audit event's id, and the request's idempotency key: asking
+    /// again with the same id returns the first outcome instead of acting
+    /// twice. Stages derive it from the message they handle.
+    pub event_id: EventId,
+    /// The `x-request-id` that started it, for tracing.
+    pub request_id: Option<String>,
+    pub details: TransitionDetails,
+}
+
+/// A transition that happened.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transitioned {
+    /// The ticket after the transition.
+    pub ticket: Ticket,
+    pub from: Status,
+    pub to: Status,
+    pub event_id: EventId,
+    /// True when this request had been carried out before (same event id):
+    /// nothing changed now.
+    pub replayed: bool,
+}
+
+/// One audit event as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub seq: i64,
+    pub event_id: EventId,
+    pub ticket_id: TicketId,
+    pub action: String,
+    pub from: String,
+    pub to: String,
+    pub actor_role: String,
+    pub created_at_micros: i64,
+    pub relayed: bool,
+}
+
+/// An outbox row claimed for relaying.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxRecord {
+    pub seq: i64,
+    pub ticket_id: TicketId,
+    /// The `Envelope<TicketEvent>` as JSON, to produce as it is.
+    pub envelope: Vec<u8>,
+}
+
+#[derive(sqlx::FromRow)]
+struct EarlierTransition {
+    from_status: String,
+    to_status: String,
+}
+
+impl Store {
+    /// Takes `request.action` on a ticket of `company` as `request.actor`;
+    /// see the module documentation. Errors: [`Error::TicketNotFound`] (no
+    /// such ticket in that company), [`Error::Transition`] (not allowed from
+    /// the current status or for the role, or a race lost).
+    #[tracing::instrument(skip_all, fields(ticket_id = %request.ticket_id, action = request.action.as_str()))]
+    pub async fn transition(&self, company: &str, request: TransitionRequest) -> Result<Transitioned> {
+        let now = now_micros();
+        let transitioned = on_pool!(&self.writer, |pool| {
+            let mut transaction = pool.begin().await?;
+            let earlier: Option<EarlierTransition> = sqlx::query_as(
+                "SELECT from_status, to_status FROM ticket_events WHERE event_id = $1 AND ticket_id = $2",
+            )
+            .bind(request.event_id.0)
+            .bind(request.ticket_id.0)
+            .fetch_optional(&mut *transaction)
+            .await?;
+            let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1 AND company = $2");
+            let row: Option<TicketRow> = sqlx::query_as(&sql)
+                .bind(request.ticket_id.0)
+                .bind(company)
+                .fetch_optional(&mut *transaction)
+                .await?;
+            let mut ticket = Ticket::try_from(row.ok_or(Error::TicketNotFound)?)?;
+            if let Some(earlier) = earlier {
+                transaction.commit().await?;
+                let parse = |text: &str| {
+                    Status::parse(text).ok_or_else(|| Error::Corrupt(format!("ticket event status `{text}`")))
+                };
+                return Ok(Transitioned {
+                    ticket,
+                    from: parse(&earlier.from_status)?,
+                    to: parse(&earlier.to_status)?,
+                    event_id: request.event_id,
+                    replayed: true,
+                });
+            }
+            let from = ticket.status;
+            let to = lifecycle::apply(from, request.action, request.actor.role).map_err(Error::Transition)?;
+            let answer = match &request.details {
+                TransitionDetails::FaqAnswer(answer) => Some(answer.clone()),
+                _ => None,
+            };
+            let answer_json = answer
+                .as_ref()
+                .map(|answer| serde_json::to_string(answer).map_err(|error| Error::Corrupt(error.to_string())))
+                .transpose()?;
+            let updated = sqlx::query(
+                "UPDATE tickets SET status = $1, updated_at = $2, answered_by_faq = COALESCE($3, answered_by_faq) \
+                 WHERE id = $4 AND status = $5",
+            )
+            .bind(to.as_str())
+            .bind(now)
+            .bind(&answer_json)
+            .bind(request.ticket_id.0)
+            .bind(from.as_str())
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected();
+            if updated != 1 {
+                return Err(Error::Transition(TransitionError::Conflict { from, action: request.action }));
+            }
+            ticket.status = to;
+            if answer.is_some() {
+                ticket.answered_by_faq = answer;
+            }
+            let event = TicketEvent::of_transition(ticket.clone(), from, request.action, request.actor, request.details);
+            let envelope = Envelope {
+                event_id: request.event_id,
+                ..Envelope::new(ticket.id, ticket.company.clone(), request.request_id.clone(), event)
+            };
+            let envelope_json = serde_json::to_vec(&envelope).map_err(|error| Error::Corrupt(error.to_string()))?;
+            sqlx::query(
+                "INSERT INTO ticket_events (event_id, ticket_id, company, action, from_status, to_status, actor_role, \
+                 actor_id, envelope, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(request.event_id.0)
+            .bind(request.ticket_id.0)
+            .bind(company)
+            .bind(request.action.as_str())
+            .bind(from.as_str())
+            .bind(to.as_str())
+            .bind(request.actor.role.as_str())
+            .bind(request.actor.account.map(|account| account.0))
+            .bind(&envelope_json)
+            .bind(now)
+            .execute(&mut *transaction)
+            .await?;
+            transaction.commit().await?;
+            Ok::<_, Error>(Transitioned { ticket, from, to, event_id: request.event_id, replayed: false })
+        })?;
+        if !transitioned.replayed {
+            self.outbox_written.notify_one();
+        }
+        Ok(transitioned)
+    }
+
+    /// A ticket's audit trail, oldest first.
+    pub async fn ticket_events(&self, company: &str, ticket_id: TicketId) -> Result<Vec<AuditEvent>> {
+        type Row = (i64, Uuid, Uuid, String, String, String, String, i64, Option<i64>);
+        let rows: Vec<Row> = on_pool!(&self.db, |pool| sqlx::query_as(
+            "SELECT seq, event_id, ticket_id, action, from_status, to_status, actor_role, created_at, relayed_at \
+             FROM ticket_events WHERE ticket_id = $1 AND company = $2 ORDER BY seq"
+        )
+        .bind(ticket_id.0)
+        .bind(company)
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, event_id, ticket_id, action, from, to, actor_role, created_at, relayed_at)| AuditEvent {
+                seq,
+                event_id: EventId(event_id),
+                ticket_id: TicketId(ticket_id),
+                action,
+                from,
+                to,
+                actor_role,
+                created_at_micros: created_at,
+                relayed: relayed_at.is_some(),
+            })
+            .collect())
+    }
+
+    /// Claims up to `limit` unrelayed events, oldest first, for `lease_micros`
+    /// (another relay skips them meanwhile; if this one dies, they come back
+    /// once the lease runs out).
+    pub async fn outbox_claim(&self, limit: u32, lease_micros: i64) -> Result<Vec<OutboxRecord>> {
+        let now = now_micros();
+        let mut rows: Vec<(i64, Uuid, Vec<u8>)> = on_pool!(&self.writer, |pool| sqlx::query_as(
+            "UPDATE ticket_events SET claimed_until = $1 \
+             WHERE seq IN (SELECT seq FROM ticket_events WHERE relayed_at IS NULL \
+                           AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY seq LIMIT $3) \
+             AND relayed_at IS NULL AND (claimed_until IS NULL OR claimed_until < $2) \
+             RETURNING seq, ticket_id, envelope"
+        )
+        .bind(now.saturating_add(lease_micros))
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await)?;
+        rows.sort_by_key(|(seq, _, _)| *seq);
+        Ok(rows
+            .into_iter()
+            .map(|(seq, ticket_id, envelope)| OutboxRecord { seq, ticket_id: TicketId(ticket_id), envelope })
+            .collect())
+    }
+
+    /// Marks relayed events done.
+    pub async fn outbox_mark_relayed(&self, seqs: &[i64]) -> Result<()> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        let now = now_micros();
+        on_pool!(&self.writer, |pool| {
+            let mut query = sqlx::QueryBuilder::new("UPDATE ticket_events SET relayed_at = ");
+            query.push_bind(now).push(", claimed_until = NULL WHERE seq IN (");
+            let mut separated = query.separated(", ");
+            for seq in seqs {
+                separated.push_bind(*seq);
+            }
+            query.push(")");
+            query.build().execute(pool).await.map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Resolves when a transition in this process may have written an
+    /// outbox row (the relay's wake-up; other processes' writes are found by
+    /// its poll).
+    pub async fn outbox_written(&self) {
+        self.outbox_written.notified().await;
+    }
+}

@@ -1,0 +1,150 @@
+//! `Store::transition`: the one writer of a ticket's status, on both
+//! databases.
+
+use switchboard_core::events::{AutoAnswer, TicketEvent, TransitionDetails};
+use switchboard_core::ticket::NewRequester;
+use switchboard_core::{Action, Actor, Channel, Envelope, EventId, NewTicket, Role, Status, Ticket, TicketId};
+use switchboard_core::TransitionError;
+use switchboard_store::testing::TestStore;
+use switchboard_store::{Error, Store, TransitionRequest};
+use time::OffsetDateTime;
+
+fn ticket(company: &str) -> Ticket {
+    NewTicket {
+        title: Some("The boiler is leaking".into()),
+        description: Some("Water on the floor of the plant room".into()),
+        requester: Some(NewRequester { email: Some("ana@example.com".into()), name: None }),
+        company: Some(company.into()),
+        ..NewTicket::default()
+    }
+    .validate(TicketId::new(), Channel::Api, OffsetDateTime::now_utc())
+    .expect("a valid ticket")
+}
+
+fn request(ticket: &Ticket, action: Action, role: Role) -> TransitionRequest {
+    TransitionRequest {
+        ticket_id: ticket.id,
+        action,
+        actor: Actor { role, account: None },
+        event_id: EventId::new(),
+        request_id: None,
+        details: TransitionDetails::None,
+    }
+}
+
+fn answer() -> AutoAnswer {
+    AutoAnswer {
+        faq_id: "boiler-leak".into(),
+        question: "What do I do when the boiler leaks?".into(),
+        answer: "Close the cold-water inlet valve.".into(),
+        confidence: 0.93,
+        answered_at: OffsetDateTime::now_utc(),
+    }
+}
+
+async fn stored(store: &Store, ticket: &Ticket) {
+    store.insert_ticket(ticket).await.expect("insert");
+}
+
+async fn concurrent_transitions_have_exactly_one_winner_and_one_audit_event(test: TestStore) {
+    let store = test.store;
+    for round in 0..5 {
+        let ticket = ticket("acme");
+        stored(&store, &ticket).await;
+        // Eight admins open it while the knowledge base answers it: every
+        // request leaves `new`, so exactly one may win.
+        let mut attempts = Vec::new();
+        for index in 0..9 {
+            let store = store.clone();
+            let request = if index == 4 {
+                TransitionRequest {
+                    details: TransitionDetails::FaqAnswer(answer()),
+                    ..request(&ticket, Action::AnswerFromFaq, Role::System)
+                }
+            } else {
+                request(&ticket, Action::Open, Role::Admin)
+            };
+            attempts.push(tokio::spawn(async move { store.transition("acme", request).await }));
+        }
+        let mut winners = Vec::new();
+        for attempt in attempts {
+            match attempt.await.expect("join") {
+                Ok(transitioned) => winners.push(transitioned),
+                Err(Error::Transition(
+                    TransitionError::Conflict { from: Status::New, .. } | TransitionError::InvalidTransition { .. },
+                )) => {}
+                Err(other) => panic!("round {round}: unexpected error {other:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: exactly one winner");
+        let winner = &winners[0];
+        let row = store.get_ticket(ticket.id).await.expect("get").expect("present");
+        assert_eq!(row.status, winner.to, "the row says what the winner did");
+        assert_eq!(row.answered_by_faq.is_some(), winner.to == Status::Resolved);
+        let events = store.ticket_events("acme", ticket.id).await.expect("events");
+        assert_eq!(events.len(), 1, "round {round}: one audit event for one change: {events:?}");
+        assert_eq!((events[0].from.as_str(), events[0].to.as_str()), ("new", winner.to.as_str()));
+        assert_eq!(events[0].event_id, winner.event_id);
+    }
+}
+
+async fn a_transition_writes_its_event_to_the_outbox_once(test: TestStore) {
+    let store = test.store;
+    let ticket = ticket("acme");
+    stored(&store, &ticket).await;
+    let answered = TransitionRequest {
+        details: TransitionDetails::FaqAnswer(answer()),
+        request_id: Some("req-7".into()),
+        ..request(&ticket, Action::AnswerFromFaq, Role::System)
+    };
+    let first = store.transition("acme", answered.clone()).await.expect("answer");
+    assert_eq!((first.from, first.to, first.replayed), (Status::New, Status::Resolved, false));
+    // The same request again (a stage handling its message twice) is the
+    // same outcome, not a second change or a second event.
+    let again = store.transition("acme", answered.clone()).await.expect("replay");
+    assert_eq!((again.from, again.to, again.replayed), (Status::New, Status::Resolved, true));
+
+    let claimed = store.outbox_claim(10, 30_000_000).await.expect("claim");
+    assert_eq!(claimed.len(), 1);
+    let envelope: Envelope<TicketEvent> = serde_json::from_slice(&claimed[0].envelope).expect("an envelope");
+    assert_eq!(envelope.event_id, answered.event_id);
+    assert_eq!(envelope.request_id.as_deref(), Some("req-7"));
+    match envelope.payload {
+        TicketEvent::AnsweredByFaq { ticket: after, answer } => {
+            assert_eq!(after.status, Status::Resolved);
+            assert_eq!(answer.faq_id, "boiler-leak");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Claimed rows are not handed out twice while the lease runs.
+    assert!(store.outbox_claim(10, 30_000_000).await.expect("claim").is_empty());
+    store.outbox_mark_relayed(&[claimed[0].seq]).await.expect("mark");
+    let events = store.ticket_events("acme", ticket.id).await.expect("events");
+    assert!(events[0].relayed);
+}
+
+async fn refusals_are_typed_and_change_nothing(test: TestStore) {
+    let store = test.store;
+    let ticket = ticket("acme");
+    stored(&store, &ticket).await;
+    let refused = store.transition("acme", request(&ticket, Action::Close, Role::Admin)).await;
+    assert!(
+        matches!(refused, Err(Error::Transition(TransitionError::InvalidTransition { from: Status::New, .. }))),
+        "{refused:?}"
+    );
+    let forbidden = store.transition("acme", request(&ticket, Action::Open, Role::Customer)).await;
+    assert!(matches!(forbidden, Err(Error::Transition(TransitionError::Forbidden { .. }))), "{forbidden:?}");
+    // Another company's ticket does not exist for this caller.
+    let elsewhere = store.transition("globex", request(&ticket, Action::Open, Role::Admin)).await;
+    assert!(matches!(elsewhere, Err(Error::TicketNotFound)), "{elsewhere:?}");
+    let missing = store.transition("acme", request(&self::ticket("acme"), Action::Open, Role::Admin)).await;
+    assert!(matches!(missing, Err(Error::TicketNotFound)), "{missing:?}");
+    assert_eq!(store.get_ticket(ticket.id).await.expect("get").map(|t| t.status), Some(Status::New));
+    assert!(store.ticket_events("acme", ticket.id).await.expect("events").is_empty());
+}
+
+switchboard_store::test_both_backends!(
+    concurrent_transitions_have_exactly_one_winner_and_one_audit_event,
+    a_transition_writes_its_event_to_the_outbox_once,
+    refusals_are_typed_and_change_nothing,
+);

@@ -1,0 +1,174 @@
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use switchboard_core::TransitionError;
+use switchboard_core::http::{BodyError, ErrorBody};
+use switchboard_core::ticket::ValidationError;
+
+/// Why a request failed. Every HTTP surface returns this; each variant maps
+/// to one status and one stable `code`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 404 `not_found`.
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    /// 400 `invalid_parameter`: a query-string or path parameter.
+    #[error("{message}")]
+    InvalidParameter { field: String, message: String },
+    /// 400 `invalid_header`, or another code for a header with rules of
+    /// its own (`invalid_idempotency_key`).
+    #[error("{message}")]
+    InvalidHeader { code: &'static str, header: &'static str, message: String },
+    /// 400 `malformed_json`: the body is not JSON.
+    #[error("the request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    /// 400 `unreadable_body`: the connection failed while the body was read.
+    #[error("cannot read the request body")]
+    UnreadableBody,
+    /// 422 `invalid_field`: JSON of the wrong shape; `field` is its path.
+    #[error("{message}")]
+    InvalidBody { field: String, message: String },
+    /// 422 with the validation's own code.
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    /// 422 with a code of the route's (`idempotency_key_reused`).
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
+    /// 413 `body_too_large`.
+    #[error("the request body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    /// 415 `unsupported_media_type`.
+    #[error("expected `Content-Type: {expected}`")]
+    UnsupportedMediaType { expected: &'static str },
+    /// 409 `conflict`.
+    #[error("{0}")]
+    Conflict(String),
+    /// 409 `invalid_transition` / `transition_conflict`, 403 `forbidden`.
+    #[error(transparent)]
+    Transition(TransitionError),
+    /// 503 `unavailable`, with `Retry-After` when given.
+    #[error("{message}")]
+    Unavailable { message: String, retry_after_seconds: Option<u32> },
+    /// 503 `timeout`: the request took longer than the server allows.
+    #[error("the request took longer than {seconds} s; retry later")]
+    Timeout { seconds: u64 },
+    /// 503 `unavailable`: a transient store failure.
+    #[error("the store is unavailable; retry later")]
+    StoreUnavailable(#[source] switchboard_store::Error),
+    /// 500 `internal`; the cause goes to the log, never to the client.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ApiError::Unavailable { message: message.into(), retry_after_seconds: None }
+    }
+
+    pub fn invalid_parameter(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::InvalidParameter { field: field.into(), message: message.into() }
+    }
+
+    pub fn invalid_body(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::InvalidBody { field: field.into(), message: message.into() }
+    }
+
+    pub fn internal(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ApiError::Internal(Box::new(error))
+    }
+
+    /// The status and the stable code.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::InvalidParameter { .. } => (StatusCode::BAD_REQUEST, "invalid_parameter"),
+            ApiError::InvalidHeader { code, .. } => (StatusCode::BAD_REQUEST, code),
+            ApiError::MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
+            ApiError::UnreadableBody => (StatusCode::BAD_REQUEST, "unreadable_body"),
+            ApiError::InvalidBody { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+            ApiError::Validation(error) => (StatusCode::UNPROCESSABLE_ENTITY, error.code),
+            ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            ApiError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            ApiError::UnsupportedMediaType { .. } => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Transition(TransitionError::InvalidTransition { .. }) => {
+                (StatusCode::CONFLICT, "invalid_transition")
+            }
+            ApiError::Transition(TransitionError::Conflict { .. }) => (StatusCode::CONFLICT, "transition_conflict"),
+            ApiError::Transition(TransitionError::Forbidden { .. }) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::Unavailable { .. } | ApiError::StoreUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
+            ApiError::Timeout { .. } => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    fn field(&self) -> Option<String> {
+        match self {
+            ApiError::InvalidParameter { field, .. } | ApiError::InvalidBody { field, .. } => {
+                Some(field.clone()).filter(|field| !field.is_empty())
+            }
+            ApiError::InvalidHeader { header, .. } => Some((*header).to_owned()),
+            ApiError::Validation(error) => Some(error.field.clone()),
+            _ => None,
+        }
+    }
+
+    fn retry_after(&self) -> Option<u32> {
+        match self {
+            ApiError::Unavailable { retry_after_seconds, .. } => *retry_after_seconds,
+            ApiError::Timeout { .. } | ApiError::StoreUnavailable(_) => Some(1),
+            _ => None,
+        }
+    }
+}
+
+impl From<switchboard_store::Error> for ApiError {
+    fn from(error: switchboard_store::Error) -> Self {
+        match error {
+            switchboard_store::Error::InvalidCursor => {
+                ApiError::invalid_parameter("cursor", "invalid pagination cursor")
+            }
+            switchboard_store::Error::TicketNotFound => ApiError::NotFound { what: "ticket" },
+            switchboard_store::Error::Transition(refusal) => ApiError::Transition(refusal),
+            error if error.is_transient() => ApiError::StoreUnavailable(error),
+            error => ApiError::Internal(Box::new(error)),
+        }
+    }
+}
+
+impl From<BodyError> for ApiError {
+    fn from(error: BodyError) -> Self {
+        match error {
+            BodyError::Malformed(message) => ApiError::MalformedJson(message),
+            BodyError::Invalid { field, message } => ApiError::InvalidBody { field, message },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if status.is_server_error() && !matches!(self, ApiError::Timeout { .. }) {
+            // The cause chain goes to the log, never to the client.
+            let mut causes = Vec::new();
+            let mut cause: Option<&dyn std::error::Error> = Some(&self);
+            while let Some(error) = cause {
+                causes.push(error.to_string());
+                cause = error.source();
+            }
+            tracing::error!(error = %causes.join(": "), "request failed");
+        }
+        let message = match &self {
+            ApiError::Validation(error) => error.message.clone(),
+            other => other.to_string(),
+        };
+        let retry_after = self.retry_after();
+        let mut response = (status, Json(ErrorBody::new(code, message, self.field()))).into_response();
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}

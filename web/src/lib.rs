@@ -1,0 +1,26 @@
+//! What every Switchboard HTTP surface shares, so that ingest, the API and
+//! the surfaces still to come answer alike:
+//!
+//! * [`ApiError`]: the one error type, mapped once to a status and the body
+//!   `{"error": {"code", "message", "field"?}}`;
+//! * extractors that refuse bad input with that body: [`JsonBody`] (media
+//!   type, size limit, syntax, shape with the field's path), [`Query`] (one
+//!   shape for query-string errors, unknown parameters refused) and
+//!   [`Path`] (a bad escape is a JSON 400, not axum's plain text);
+//! * the ops routes (`/healthz`, `/readyz`, `/metrics`) and the layers every
+//!   listener has (request ids, request logs and metrics, a request
+//!   timeout, JSON 404/405 fallbacks, a panic catcher), and [`serve`] with a
+//!   deadline on the graceful drain.
+//!
+//! Authentication and the tenant extractors belong here too when accounts
+//! exist: a credential becomes a caller in this crate and nowhere else.
+
+mod body;
+mod error;
+mod ops;
+mod query;
+
+pub use body::{JSON_BODY_LIMIT, JsonBody, Path, read_limited, require_media_type};
+pub use error::ApiError;
+pub use ops::{HttpLimits, finish, ops_router, prometheus, serve};
+pub use query::{Query, parse_bool, parse_number};
