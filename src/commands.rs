@@ -9,6 +9,7 @@ use anyhow::Context;
 use switchboard_bus::{OutgoingMessage, dead_letters};
 use switchboard_core::config::Config;
 use switchboard_core::events::KbChange;
+use switchboard_core::{CompanyId, Scope};
 use switchboard_kb::stage as kb_stage;
 use switchboard_kb::{KbOptions, KnowledgeBase, SearchFilter};
 
@@ -24,7 +25,8 @@ pub async fn kb_import(config: &Config, path: &Path, out: &mut impl Write) -> an
         .with_context(|| format!("{} is not a valid import file", path.display()))?;
     let store = open_store(config).await?;
     let bus = open_bus(config, &store).await?;
-    let created = store.upsert_faqs(&faqs).await.context("storing the articles")?;
+    // An operator's command: the installation's scope.
+    let created = store.upsert_faqs(&Scope::Installation, &faqs).await.context("storing the articles")?;
     let topic = config.topics().kb_changes();
     let sends = faqs.iter().map(|faq| {
         let change = KbChange::FaqChanged { id: faq.id.clone() };
@@ -105,9 +107,13 @@ pub async fn triage_train_from_store(
         Task::Category => LabelField::Category,
         Task::Urgency => LabelField::Urgency,
     };
+    let scope = match args.company.as_deref() {
+        Some(company) => Scope::Company(CompanyId::parse(company).context("--company")?),
+        None => Scope::Installation,
+    };
     let store = open_store(config).await?;
     let tickets = store
-        .staff_labelled_tickets(field, args.company.as_deref(), args.limit)
+        .staff_labelled_tickets(&scope, field, args.limit)
         .await
         .context("reading staff-labelled tickets")?;
     let examples: Vec<(String, String)> = tickets

@@ -4,6 +4,7 @@
 
 mod common;
 
+use switchboard_core::Scope;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -100,7 +101,7 @@ async fn assert_each_accepted_ticket_stored_once(
     let deadline = tokio::time::Instant::now() + WAIT;
     for (id, title) in accepted {
         loop {
-            match store.get_ticket(*id).await.expect("read the store") {
+            match store.get_ticket(&Scope::Installation, *id).await.expect("read the store") {
                 Some(ticket) => {
                     assert_eq!(&ticket.title, title);
                     break;
@@ -116,7 +117,7 @@ async fn assert_each_accepted_ticket_stored_once(
     let mut cursor: Option<String> = None;
     loop {
         let page = store
-            .list_tickets(&switchboard_store::TicketFilter::default(), 500, cursor.as_deref())
+            .list_tickets(&Scope::Installation, &switchboard_store::TicketFilter::default(), 500, cursor.as_deref())
             .await
             .expect("list");
         for ticket in page.items {

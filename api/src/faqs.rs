@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use switchboard_bus::OutgoingMessage;
 use switchboard_core::events::KbChange;
 use switchboard_core::kb::{Faq, NewFaq, parse_faq_lines, valid_faq_id};
-use switchboard_web::{ApiError, JsonBody, Path, Query, parse_number, read_limited, require_media_type};
+use switchboard_web::{ApiError, JsonBody, Path, Query, Tenant, parse_number, read_limited, require_media_type};
 use time::OffsetDateTime;
 
 use crate::ApiState;
@@ -57,18 +57,19 @@ async fn announce(state: &ApiState, changes: Vec<KbChange>) -> Result<(), ApiErr
 
 pub(crate) async fn create_faq(
     State(state): State<ApiState>,
+    Tenant(scope): Tenant,
     JsonBody(input): JsonBody<NewFaq>,
 ) -> Result<Response, ApiError> {
     let faq = input.validate(uuid_like_id, OffsetDateTime::now_utc())?;
-    if state.store.get_faq(&faq.id).await?.is_some() {
+    if state.store.get_faq(&scope, &faq.id).await?.is_some() {
         return Err(ApiError::Conflict(format!(
             "an FAQ with id `{}` exists; PUT /v1/faqs/{} replaces it",
             faq.id, faq.id
         )));
     }
-    state.store.upsert_faqs(std::slice::from_ref(&faq)).await?;
+    state.store.upsert_faqs(&scope, std::slice::from_ref(&faq)).await?;
     announce(&state, vec![KbChange::FaqChanged { id: faq.id.clone() }]).await?;
-    let stored = state.store.get_faq(&faq.id).await?.ok_or_else(not_found)?;
+    let stored = state.store.get_faq(&scope, &faq.id).await?.ok_or_else(not_found)?;
     let mut response = (StatusCode::CREATED, Json(stored)).into_response();
     if let Ok(location) = format!("/v1/faqs/{}", faq.id).parse() {
         response.headers_mut().insert(header::LOCATION, location);
@@ -82,6 +83,7 @@ fn uuid_like_id() -> String {
 
 pub(crate) async fn put_faq(
     State(state): State<ApiState>,
+    Tenant(scope): Tenant,
     Path(id): Path<String>,
     JsonBody(input): JsonBody<NewFaq>,
 ) -> Result<Response, ApiError> {
@@ -89,20 +91,28 @@ pub(crate) async fn put_faq(
         return Err(ApiError::invalid_body("id", "`id` differs from the id in the path"));
     }
     let faq = NewFaq { id: Some(id), ..input }.validate(String::new, OffsetDateTime::now_utc())?;
-    let created = state.store.upsert_faqs(std::slice::from_ref(&faq)).await?;
+    let created = state.store.upsert_faqs(&scope, std::slice::from_ref(&faq)).await?;
     announce(&state, vec![KbChange::FaqChanged { id: faq.id.clone() }]).await?;
-    let stored = state.store.get_faq(&faq.id).await?.ok_or_else(not_found)?;
+    let stored = state.store.get_faq(&scope, &faq.id).await?.ok_or_else(not_found)?;
     let status = if created.first() == Some(&true) { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(stored)).into_response())
 }
 
-pub(crate) async fn get_faq(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Json<Faq>, ApiError> {
-    let faq = state.store.get_faq(checked_id(&id)?).await?.ok_or_else(not_found)?;
+pub(crate) async fn get_faq(
+    State(state): State<ApiState>,
+    Tenant(scope): Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<Faq>, ApiError> {
+    let faq = state.store.get_faq(&scope, checked_id(&id)?).await?.ok_or_else(not_found)?;
     Ok(Json(faq))
 }
 
-pub(crate) async fn delete_faq(State(state): State<ApiState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    if !state.store.delete_faq(checked_id(&id)?).await? {
+pub(crate) async fn delete_faq(
+    State(state): State<ApiState>,
+    Tenant(scope): Tenant,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if !state.store.delete_faq(&scope, checked_id(&id)?).await? {
         return Err(not_found());
     }
     announce(&state, vec![KbChange::FaqDeleted { id }]).await?;
@@ -125,11 +135,12 @@ pub(crate) struct FaqList {
 
 pub(crate) async fn list_faqs(
     State(state): State<ApiState>,
+    Tenant(scope): Tenant,
     Query(parameters): Query<ListParameters>,
 ) -> Result<Json<FaqList>, ApiError> {
     let limit = parse_number("limit", parameters.limit.as_deref(), 1..=MAX_PAGE)?.unwrap_or(DEFAULT_PAGE);
     let cursor = parameters.cursor.filter(|cursor| !cursor.is_empty());
-    let mut items = state.store.list_faqs(cursor.as_deref(), limit + 1).await?;
+    let mut items = state.store.list_faqs(&scope, cursor.as_deref(), limit + 1).await?;
     let next_cursor = if items.len() > limit as usize {
         items.truncate(limit as usize);
         items.last().map(|faq| faq.id.clone())
@@ -151,6 +162,7 @@ pub(crate) struct ImportSummary {
 /// whole file, naming the line.
 pub(crate) async fn import_faqs(
     State(state): State<ApiState>,
+    Tenant(scope): Tenant,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<ImportSummary>, ApiError> {
@@ -160,7 +172,7 @@ pub(crate) async fn import_faqs(
     })?;
     let bytes = read_limited(body, &headers, IMPORT_LIMIT).await?;
     let faqs = parse_import(&bytes)?;
-    let created = state.store.upsert_faqs(&faqs).await?;
+    let created = state.store.upsert_faqs(&scope, &faqs).await?;
     announce(&state, faqs.iter().map(|faq| KbChange::FaqChanged { id: faq.id.clone() }).collect()).await?;
     let created_count = created.iter().filter(|created| **created).count();
     Ok(Json(ImportSummary { imported: faqs.len(), created: created_count, updated: faqs.len() - created_count }))

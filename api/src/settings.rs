@@ -3,7 +3,8 @@
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use switchboard_web::{ApiError, JsonBody, Path};
+use switchboard_core::{CompanyId, Scope};
+use switchboard_web::{ApiError, JsonBody, Path, Tenant};
 
 use crate::ApiState;
 
@@ -22,29 +23,30 @@ pub(crate) struct SettingsInput {
     auto_answer_threshold: Option<f64>,
 }
 
-fn checked_company(company: &str) -> Result<&str, ApiError> {
-    let length = company.chars().count();
-    if (1..=switchboard_core::ticket::limits::COMPANY_MAX_CHARS).contains(&length) {
-        Ok(company)
-    } else {
-        Err(ApiError::invalid_parameter("company", "not a company name"))
-    }
+/// The company in the path, if the caller may see its settings (another
+/// company's are "not found").
+fn checked_company(scope: &Scope, company: &str) -> Result<CompanyId, ApiError> {
+    let company = CompanyId::parse(company).map_err(|error| ApiError::invalid_parameter("company", error.message))?;
+    if scope.allows(company.as_str()) { Ok(company) } else { Err(ApiError::NotFound { what: "company" }) }
 }
 
 pub(crate) async fn get_settings(
     State(state): State<ApiState>,
+    Tenant(scope): Tenant,
     Path(company): Path<String>,
 ) -> Result<Json<CompanySettings>, ApiError> {
-    let threshold = state.store.auto_answer_threshold(checked_company(&company)?).await?;
-    Ok(Json(CompanySettings { company, auto_answer_threshold: threshold }))
+    let company = checked_company(&scope, &company)?;
+    let threshold = state.store.auto_answer_threshold(&company).await?;
+    Ok(Json(CompanySettings { company: company.to_string(), auto_answer_threshold: threshold }))
 }
 
 pub(crate) async fn put_settings(
     State(state): State<ApiState>,
+    Tenant(scope): Tenant,
     Path(company): Path<String>,
     JsonBody(input): JsonBody<SettingsInput>,
 ) -> Result<Json<CompanySettings>, ApiError> {
-    checked_company(&company)?;
+    let company = checked_company(&scope, &company)?;
     if let Some(threshold) = input.auto_answer_threshold
         && !(0.0..=1.0).contains(&threshold)
     {
@@ -54,5 +56,5 @@ pub(crate) async fn put_settings(
         ));
     }
     state.store.set_auto_answer_threshold(&company, input.auto_answer_threshold).await?;
-    Ok(Json(CompanySettings { company, auto_answer_threshold: input.auto_answer_threshold }))
+    Ok(Json(CompanySettings { company: company.to_string(), auto_answer_threshold: input.auto_answer_threshold }))
 }

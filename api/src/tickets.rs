@@ -1,10 +1,10 @@
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use switchboard_core::{Status, Ticket, TicketId, Urgency};
+use switchboard_core::{CompanyId, Status, Ticket, TicketId, Urgency};
 use switchboard_store::TicketFilter;
 use switchboard_store::tickets::MAX_PAGE_SIZE;
-use switchboard_web::{ApiError, JsonBody, Path, Query, parse_bool, parse_number};
+use switchboard_web::{ApiError, JsonBody, Path, Query, Tenant, parse_bool, parse_number};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -14,11 +14,12 @@ const DEFAULT_PAGE_SIZE: u32 = 50;
 
 pub(crate) async fn get_ticket(
     State(state): State<ApiState>,
+    Tenant(scope): Tenant,
     Path(id): Path<String>,
 ) -> Result<Json<Ticket>, ApiError> {
     // A malformed id cannot name a ticket: same answer as an unknown one.
     let id: TicketId = id.parse().map_err(|_| ApiError::NotFound { what: "ticket" })?;
-    let ticket = state.store.get_ticket(id).await?.ok_or(ApiError::NotFound { what: "ticket" })?;
+    let ticket = state.store.get_ticket(&scope, id).await?.ok_or(ApiError::NotFound { what: "ticket" })?;
     Ok(Json(ticket))
 }
 
@@ -45,13 +46,18 @@ pub(crate) struct TicketList {
 
 pub(crate) async fn list_tickets(
     State(state): State<ApiState>,
+    Tenant(scope): Tenant,
     Query(parameters): Query<ListParameters>,
 ) -> Result<Json<TicketList>, ApiError> {
+    // `company` narrows what the caller may see; it never widens it.
+    let company = non_empty(parameters.company)
+        .map(|company| CompanyId::parse(&company).map_err(|error| invalid("company", error.message)))
+        .transpose()?;
+    let scope = scope.narrowed_to(company);
     let filter = TicketFilter {
         status: parameters.status.as_deref().map(parse_status).transpose()?,
         urgency: parameters.urgency.as_deref().map(parse_urgency).transpose()?,
         tag: non_empty(parameters.tag),
-        company: non_empty(parameters.company),
         created_after: parameters.created_after.as_deref().map(|t| parse_time("created_after", t)).transpose()?,
         created_before: parameters.created_before.as_deref().map(|t| parse_time("created_before", t)).transpose()?,
         category: non_empty(parameters.category),
@@ -59,7 +65,7 @@ pub(crate) async fn list_tickets(
     };
     let limit = parse_number("limit", parameters.limit.as_deref(), 1..=MAX_PAGE_SIZE)?.unwrap_or(DEFAULT_PAGE_SIZE);
     let cursor = non_empty(parameters.cursor);
-    let page = state.store.list_tickets(&filter, limit, cursor.as_deref()).await?;
+    let page = state.store.list_tickets(&scope, &filter, limit, cursor.as_deref()).await?;
     Ok(Json(TicketList { items: page.items, next_cursor: page.next_cursor }))
 }
 
@@ -103,6 +109,7 @@ pub(crate) struct LabelsInput {
 /// (`switchboard triage train --from-store`) learns from them.
 pub(crate) async fn patch_ticket(
     State(state): State<ApiState>,
+    Tenant(scope): Tenant,
     Path(id): Path<String>,
     JsonBody(input): JsonBody<LabelsInput>,
 ) -> Result<Json<Ticket>, ApiError> {
@@ -132,9 +139,9 @@ pub(crate) async fn patch_ticket(
             message: "give `category`, `urgency` or both".into(),
         });
     }
-    if !state.store.set_staff_labels(id, category, urgency).await? {
+    if !state.store.set_staff_labels(&scope, id, category, urgency).await? {
         return Err(ApiError::NotFound { what: "ticket" });
     }
-    let ticket = state.store.get_ticket(id).await?.ok_or(ApiError::NotFound { what: "ticket" })?;
+    let ticket = state.store.get_ticket(&scope, id).await?.ok_or(ApiError::NotFound { what: "ticket" })?;
     Ok(Json(ticket))
 }

@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 
 pub use crate::events::TicketSubmitted;
 use crate::ids::{EventId, TicketId};
+use crate::tenant::CompanyId;
 
 /// Bumped when a payload changes incompatibly. Consumers refuse (dead-letter)
 /// envelopes from a newer major schema than they know.
@@ -18,7 +19,7 @@ pub struct Envelope<T> {
     pub event_id: EventId,
     /// Also the message key: one ticket's events stay in order on one partition.
     pub ticket_id: TicketId,
-    pub company: String,
+    pub company: CompanyId,
     pub schema_version: u16,
     /// The `x-request-id` of the HTTP request that started this chain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32,11 +33,11 @@ pub struct Envelope<T> {
 }
 
 impl<T> Envelope<T> {
-    pub fn new(ticket_id: TicketId, company: impl Into<String>, request_id: Option<String>, payload: T) -> Self {
+    pub fn new(ticket_id: TicketId, company: CompanyId, request_id: Option<String>, payload: T) -> Self {
         Self {
             event_id: EventId::new(),
             ticket_id,
-            company: company.into(),
+            company,
             schema_version: SCHEMA_VERSION,
             request_id,
             attempt: 1,
@@ -73,7 +74,7 @@ mod tests {
         }
         .validate(TicketId::new(), Channel::Api, OffsetDateTime::UNIX_EPOCH)
         .expect("valid");
-        let envelope = Envelope::new(ticket.id, "acme", Some("req-1".into()), TicketSubmitted { ticket });
+        let envelope = Envelope::new(ticket.id, ticket.company.clone(), Some("req-1".into()), TicketSubmitted { ticket });
         let json = serde_json::to_vec(&envelope).expect("serialize");
         let back: Envelope<TicketSubmitted> = serde_json::from_slice(&json).expect("deserialize");
         assert_eq!(back, envelope);

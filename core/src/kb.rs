@@ -223,7 +223,10 @@ impl NewFaq {
             equipment_model: optional("equipment_model", self.equipment_model)?,
             language: optional("language", self.language)?.unwrap_or_else(default_language),
             published: self.published.unwrap_or(true),
-            company: optional("company", self.company)?,
+            company: match optional("company", self.company)? {
+                Some(company) => Some(crate::tenant::CompanyId::parse(&company)?.to_string()),
+                None => None,
+            },
             phrasings,
             created_at: now,
             updated_at: now,

@@ -2,6 +2,8 @@
 //! learned about it since.
 
 use serde::{Deserialize, Serialize};
+
+use crate::tenant::CompanyId;
 use time::OffsetDateTime;
 
 use crate::events::{AutoAnswer, Suggestion, Triage};
@@ -95,7 +97,7 @@ pub struct Ticket {
     pub title: String,
     pub description: String,
     pub requester: Requester,
-    pub company: String,
+    pub company: CompanyId,
     pub channel: Channel,
     #[serde(default)]
     pub tags: Vec<String>,
@@ -227,8 +229,10 @@ impl NewTicket {
         }
         let name = optional_text(requester.name, "requester.name", NAME_MAX_CHARS)?;
 
-        let company =
-            optional_text(self.company, "company", COMPANY_MAX_CHARS)?.unwrap_or_else(|| DEFAULT_COMPANY.to_owned());
+        let company = match self.company.as_deref().map(str::trim) {
+            None | Some("") => CompanyId::parse(DEFAULT_COMPANY)?,
+            Some(company) => CompanyId::parse(company)?,
+        };
 
         let tags = self.tags.unwrap_or_default();
         if tags.len() > TAGS_MAX {

@@ -10,9 +10,9 @@ use sha2::{Digest, Sha256};
 use switchboard_bus::OutgoingMessage;
 use switchboard_core::envelope::TicketSubmitted;
 use switchboard_core::http::{from_json_value, is_json_media_type, parse_json_object};
-use switchboard_web::{ApiError, read_limited, require_media_type};
+use switchboard_web::{ApiError, Tenant, read_limited, require_media_type};
 use switchboard_core::ticket::NewTicket;
-use switchboard_core::{Channel, Envelope, TicketId};
+use switchboard_core::{Channel, CompanyId, Envelope, Scope, TicketId};
 use switchboard_store::{IdempotencyOutcome, IdempotencyRecord};
 use time::OffsetDateTime;
 
@@ -29,10 +29,11 @@ struct Accepted {
 
 pub(crate) async fn submit_ticket(
     State(state): State<IngestState>,
+    Tenant(scope): Tenant,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let result = accept(&state, &headers, body).await;
+    let result = accept(&state, &scope, &headers, body).await;
     let outcome = match &result {
         Ok(_) => "accepted",
         Err(ApiError::Unavailable { .. }) => "unavailable",
@@ -42,7 +43,7 @@ pub(crate) async fn submit_ticket(
     result
 }
 
-async fn accept(state: &IngestState, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+async fn accept(state: &IngestState, scope: &Scope, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
     require_media_type(headers, "application/json", is_json_media_type)?;
     let idempotency_key = idempotency_key(headers)?;
     let bytes = read_limited(body, headers, state.config.max_body_bytes).await?;
@@ -51,7 +52,9 @@ async fn accept(state: &IngestState, headers: &HeaderMap, body: Body) -> Result<
     // fields in any order and spacing hash alike.
     let request_hash = Sha256::digest(serde_json::to_vec(&submission).unwrap_or_default()).to_vec();
 
-    let ticket = submission.validate(TicketId::new(), Channel::Api, OffsetDateTime::now_utc())?;
+    let named_company = submission.company.clone().filter(|company| !company.trim().is_empty());
+    let mut ticket = submission.validate(TicketId::new(), Channel::Api, OffsetDateTime::now_utc())?;
+    ticket.company = company_of(scope, &named_company, ticket.company)?;
     let request_id = headers.get(REQUEST_ID_HEADER).and_then(|value| value.to_str().ok()).map(str::to_owned);
     let envelope = Envelope::new(ticket.id, ticket.company.clone(), request_id, TicketSubmitted { ticket });
     let message = OutgoingMessage::for_envelope(state.submitted_topic.to_string(), &envelope)
@@ -99,6 +102,19 @@ async fn accept(state: &IngestState, headers: &HeaderMap, body: Body) -> Result<
         tracing::warn!(%error, "cannot mark the idempotency key accepted");
     }
     Ok(accepted(ticket_id, replayed))
+}
+
+/// The company a ticket is filed for: the caller's. An installation-wide
+/// caller (until accounts exist, every caller) names it in the body; a
+/// company's caller files for itself, and naming another is refused.
+fn company_of(scope: &Scope, named: &Option<String>, validated: CompanyId) -> Result<CompanyId, ApiError> {
+    match scope {
+        Scope::Installation => Ok(validated),
+        Scope::Company(own) if named.is_none() || validated == *own => Ok(own.clone()),
+        Scope::Company(_) => {
+            Err(ApiError::invalid_body("company", "a ticket can only be filed for the caller's own company"))
+        }
+    }
 }
 
 fn accepted(id: TicketId, replayed: bool) -> Response {
@@ -194,6 +210,18 @@ mod tests {
             Err(ApiError::InvalidBody { field, .. }) => assert_eq!(field, "requester"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_company_caller_files_for_itself() {
+        let acme = CompanyId::parse("acme").expect("valid");
+        let default = CompanyId::parse("default").expect("valid");
+        let scope = Scope::Company(acme.clone());
+        assert_eq!(company_of(&scope, &None, default.clone()).ok(), Some(acme.clone()));
+        assert_eq!(company_of(&scope, &Some("acme".into()), acme.clone()).ok(), Some(acme.clone()));
+        let globex = CompanyId::parse("globex").expect("valid");
+        assert!(company_of(&scope, &Some("globex".into()), globex.clone()).is_err());
+        assert_eq!(company_of(&Scope::Installation, &Some("globex".into()), globex.clone()).ok(), Some(globex));
     }
 
     #[test]

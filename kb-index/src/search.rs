@@ -137,7 +137,7 @@ impl SearchFilter {
     /// shared ones, about its equipment or about none.
     pub fn for_ticket(ticket: &Ticket) -> Self {
         Self {
-            company: Some(ticket.company.clone()),
+            company: Some(ticket.company.to_string()),
             equipment_model: ticket.equipment.as_ref().map(|equipment| equipment.model.clone()),
             ..Self::default()
         }

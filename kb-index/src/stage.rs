@@ -36,7 +36,7 @@ use switchboard_core::events::{
 use switchboard_core::kb::Faq;
 use switchboard_core::lifecycle::{Action, Actor};
 use switchboard_core::topics::stages;
-use switchboard_core::{Envelope, EventId, Ticket, TransitionError};
+use switchboard_core::{CompanyId, Envelope, EventId, Scope, Ticket, TransitionError};
 use switchboard_store::{Projection, ProjectionKind, Store, StoredReport, TransitionRequest};
 
 use crate::document::{DocKey, DocKind, FaqArticle, KbDocument, PastSolution};
@@ -66,8 +66,8 @@ pub async fn open(config: &Config, store: &Store) -> Result<Arc<KnowledgeBase>> 
 
 /// Replaces the index's contents with every FAQ and report in the store.
 pub async fn rebuild_from_store(knowledge_base: &Arc<KnowledgeBase>, store: &Store) -> Result<usize> {
-    let faqs = store.all_faqs().await?;
-    let reports = store.all_reports().await?;
+    let faqs = store.all_faqs(&Scope::Installation).await?;
+    let reports = store.all_reports(&Scope::Installation).await?;
     let documents: Vec<KbDocument> =
         faqs.into_iter().map(faq_document).chain(reports.into_iter().map(report_document)).collect();
     let knowledge_base = knowledge_base.clone();
@@ -87,7 +87,7 @@ pub fn report_document(stored: StoredReport) -> KbDocument {
         malfunction: stored.report.malfunction,
         solution: stored.report.solution,
         equipment_model: stored.report.equipment_model,
-        company: Some(stored.company),
+        company: Some(stored.company.to_string()),
     })
 }
 
@@ -164,11 +164,11 @@ struct Matcher {
     knowledge_base: Arc<KnowledgeBase>,
     suggestions: usize,
     matched_topic: String,
-    thresholds: Mutex<HashMap<String, (Instant, Option<f64>)>>,
+    thresholds: Mutex<HashMap<CompanyId, (Instant, Option<f64>)>>,
 }
 
 impl Matcher {
-    async fn threshold(&self, company: &str) -> Result<Option<f64>, HandlerError> {
+    async fn threshold(&self, company: &CompanyId) -> Result<Option<f64>, HandlerError> {
         if let Some((read_at, threshold)) =
             self.thresholds.lock().map_err(|_| HandlerError::transient("poisoned"))?.get(company)
             && read_at.elapsed() < THRESHOLD_TTL
@@ -177,7 +177,7 @@ impl Matcher {
         }
         let threshold = self.store.auto_answer_threshold(company).await.map_err(|error| failure(error.into()))?;
         if let Ok(mut cache) = self.thresholds.lock() {
-            cache.insert(company.to_owned(), (Instant::now(), threshold));
+            cache.insert(company.clone(), (Instant::now(), threshold));
         }
         Ok(threshold)
     }
@@ -197,8 +197,10 @@ impl Handler for Matcher {
         if let Some(threshold) = self.threshold(&ticket.company).await?
             && let Some(best) = auto_answer(&matches, threshold as f32)
         {
-            // The customer gets the article's first answer in full, as stored.
-            let faq = self.store.get_faq(&best.id).await.map_err(|error| failure(error.into()))?;
+            // The customer gets the article's first answer in full, as stored
+            // (and only an article their company may see).
+            let scope = Scope::Company(ticket.company.clone());
+            let faq = self.store.get_faq(&scope, &best.id).await.map_err(|error| failure(error.into()))?;
             if let Some(faq) = faq.filter(|faq| faq.published)
                 && let Some(answer) = faq.answers.first()
             {
@@ -231,8 +233,9 @@ impl Matcher {
     ) -> Result<Option<AutoAnswer>, HandlerError> {
         // The projector may not have stored the ticket yet: its row is born
         // from this snapshot if so (insert-if-absent, as the projector does).
+        let scope = Scope::Company(ticket.company.clone());
         let submitted = Projection { kind: ProjectionKind::Submitted, ticket };
-        self.store.project(std::slice::from_ref(&submitted)).await.map_err(HandlerError::classify)?;
+        self.store.project(&scope, std::slice::from_ref(&submitted)).await.map_err(HandlerError::classify)?;
         let request = TransitionRequest {
             ticket_id: ticket.id,
             action: Action::AnswerFromFaq,
@@ -241,7 +244,7 @@ impl Matcher {
             request_id: envelope.request_id.clone(),
             details: TransitionDetails::FaqAnswer(answer),
         };
-        match self.store.transition(&ticket.company, request).await {
+        match self.store.transition(&scope, request).await {
             Ok(transitioned) => {
                 if !transitioned.replayed {
                     metrics::counter!("switchboard_kb_auto_answers_total").increment(1);
@@ -333,7 +336,7 @@ impl Handler for IndexSync {
             };
             // The store is the truth: whatever the message says, index the
             // article as it is stored now (or remove it if it is gone).
-            match self.store.get_faq(&id).await.map_err(|error| failure(error.into()))? {
+            match self.store.get_faq(&Scope::Installation, &id).await.map_err(|error| failure(error.into()))? {
                 Some(faq) => Change::Upsert(faq_document(faq)),
                 None => Change::Delete(DocKey::faq(id)),
             }
@@ -350,7 +353,7 @@ impl Handler for IndexSync {
                     malfunction: report.malfunction,
                     solution: report.solution,
                     equipment_model: report.equipment_model.or(ticket.equipment.map(|equipment| equipment.model)),
-                    company: Some(ticket.company),
+                    company: Some(ticket.company.to_string()),
                 })),
                 TicketEvent::AnsweredByFaq { .. } | TicketEvent::StatusChanged { .. } => return Ok(Vec::new()),
             }

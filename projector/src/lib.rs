@@ -19,7 +19,7 @@ use switchboard_bus::group_commit::GroupCommit;
 use switchboard_bus::{Handler, HandlerError, Message, OutgoingMessage, Stage, StageContext, decode_envelope, runner};
 use switchboard_core::envelope::TicketSubmitted;
 use switchboard_core::topics::stages;
-use switchboard_core::{Envelope, Ticket};
+use switchboard_core::{Envelope, Scope, Ticket};
 use switchboard_store::{InsertOutcome, Projection, ProjectionKind, Store};
 
 pub const STAGE_NAME: &str = stages::PROJECTOR;
@@ -47,14 +47,15 @@ fn ticket_writer(store: Store, max_batch: usize) -> TicketWriter {
         async move {
             let projections: Vec<Projection<'_>> =
                 items.iter().map(|(kind, ticket)| Projection { kind: *kind, ticket }).collect();
-            match store.project(&projections).await {
+            // The read model of every company: the installation's scope.
+            match store.project(&Scope::Installation, &projections).await {
                 Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
                 Err(error) if projections.len() == 1 => vec![Err(error)],
                 Err(error) => {
                     tracing::warn!(%error, tickets = projections.len(), "batch projection failed; projecting one by one");
                     let mut results = Vec::with_capacity(projections.len());
                     for projection in &projections {
-                        results.push(store.project(std::slice::from_ref(projection)).await.map(|outcomes| outcomes[0]));
+                        results.push(store.project(&Scope::Installation, std::slice::from_ref(projection)).await.map(|outcomes| outcomes[0]));
                     }
                     results
                 }
@@ -80,6 +81,9 @@ impl Handler for Projector {
         let envelope: Envelope<TicketSubmitted> = decode_envelope(message)?;
         if envelope.payload.ticket.id != envelope.ticket_id {
             return Err(HandlerError::permanent("the envelope's ticket id differs from its ticket's"));
+        }
+        if envelope.payload.ticket.company != envelope.company {
+            return Err(HandlerError::permanent("the envelope's company differs from its ticket's"));
         }
         let outcome = self
             .writer

@@ -22,6 +22,8 @@ pub enum Error {
     InvalidCursor,
     #[error("no such ticket")]
     TicketNotFound,
+    #[error("the row belongs to a company outside the caller's scope")]
+    OutOfScope,
     #[error(transparent)]
     Transition(switchboard_core::TransitionError),
 }

@@ -2,7 +2,7 @@
 
 use switchboard_core::events::Report;
 use switchboard_core::kb::Faq;
-use switchboard_core::{Ticket, TicketId};
+use switchboard_core::{CompanyId, Scope, Ticket, TicketId};
 use uuid::Uuid;
 
 use crate::Store;
@@ -55,11 +55,22 @@ impl TryFrom<FaqRow> for Faq {
     }
 }
 
+/// A company scope sees its own articles and the shared ones.
+fn push_faq_scope<'args, DB>(query: &mut sqlx::QueryBuilder<'args, DB>, scope: &Scope)
+where
+    DB: sqlx::Database,
+    String: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
+{
+    if let Some(company) = scope.company() {
+        query.push(" AND (company IS NULL OR company = ").push_bind(company.as_str().to_owned()).push(")");
+    }
+}
+
 /// A past solution: a report with the ticket it resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredReport {
     pub ticket_id: TicketId,
-    pub company: String,
+    pub company: CompanyId,
     pub title: String,
     pub report: Report,
 }
@@ -78,17 +89,29 @@ struct ReportRow {
 
 impl Store {
     /// Creates or replaces FAQs (by id) in one transaction; `created_at` of
-    /// an existing article is kept. Returns, per FAQ, whether it was new.
-    pub async fn upsert_faqs(&self, faqs: &[Faq]) -> Result<Vec<bool>> {
+    /// an existing article is kept. Returns, per FAQ, whether it was new. A
+    /// company scope writes only its own articles, and replaces none of
+    /// another's ([`Error::OutOfScope`], nothing written).
+    pub async fn upsert_faqs(&self, scope: &Scope, faqs: &[Faq]) -> Result<Vec<bool>> {
+        if faqs.iter().any(|faq| scope.company().is_some() && !faq.company.as_deref().is_some_and(|c| scope.allows(c))) {
+            return Err(Error::OutOfScope);
+        }
         let now = now_micros();
         on_pool!(&self.writer, |pool| {
             let mut transaction = pool.begin().await?;
             let mut created = Vec::with_capacity(faqs.len());
             for faq in faqs {
-                let existed: Option<i64> = sqlx::query_scalar("SELECT created_at FROM faqs WHERE id = $1")
-                    .bind(&faq.id)
-                    .fetch_optional(&mut *transaction)
-                    .await?;
+                let existed: Option<(i64, Option<String>)> =
+                    sqlx::query_as("SELECT created_at, company FROM faqs WHERE id = $1")
+                        .bind(&faq.id)
+                        .fetch_optional(&mut *transaction)
+                        .await?;
+                if let Some((_, Some(owner))) = &existed
+                    && !scope.allows(owner)
+                {
+                    return Err(Error::OutOfScope);
+                }
+                let existed = existed.map(|(created_at, _)| created_at);
                 sqlx::query(
                     "INSERT INTO faqs (id, company, question, answers, tags, equipment_model, language, published, \
                      phrasings, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
@@ -117,37 +140,50 @@ impl Store {
         })
     }
 
-    pub async fn get_faq(&self, id: &str) -> Result<Option<Faq>> {
-        let sql = format!("SELECT {FAQ_COLUMNS} FROM faqs WHERE id = $1");
-        let row: Option<FaqRow> = on_pool!(&self.db, |pool| sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?;
-        row.map(Faq::try_from).transpose()
+    /// The FAQ, if `scope` sees it: its company's articles and the shared
+    /// ones (no company).
+    pub async fn get_faq(&self, scope: &Scope, id: &str) -> Result<Option<Faq>> {
+        let rows: Vec<FaqRow> = on_pool!(&self.db, |pool| {
+            let mut query = sqlx::QueryBuilder::new(format!("SELECT {FAQ_COLUMNS} FROM faqs WHERE id = "));
+            query.push_bind(id.to_owned());
+            push_faq_scope(&mut query, scope);
+            query.build_query_as().fetch_all(pool).await
+        })?;
+        rows.into_iter().next().map(Faq::try_from).transpose()
     }
 
     /// FAQs in id order after `after_id`, at most `limit`.
-    pub async fn list_faqs(&self, after_id: Option<&str>, limit: u32) -> Result<Vec<Faq>> {
-        let sql = format!("SELECT {FAQ_COLUMNS} FROM faqs WHERE id > $1 ORDER BY id LIMIT $2");
-        let rows: Vec<FaqRow> = on_pool!(&self.db, |pool| sqlx::query_as(&sql)
-            .bind(after_id.unwrap_or(""))
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await)?;
+    pub async fn list_faqs(&self, scope: &Scope, after_id: Option<&str>, limit: u32) -> Result<Vec<Faq>> {
+        let rows: Vec<FaqRow> = on_pool!(&self.db, |pool| {
+            let mut query = sqlx::QueryBuilder::new(format!("SELECT {FAQ_COLUMNS} FROM faqs WHERE id > "));
+            query.push_bind(after_id.unwrap_or("").to_owned());
+            push_faq_scope(&mut query, scope);
+            query.push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
+            query.build_query_as().fetch_all(pool).await
+        })?;
         rows.into_iter().map(Faq::try_from).collect()
     }
 
-    /// Every FAQ, for rebuilding an index.
-    pub async fn all_faqs(&self) -> Result<Vec<Faq>> {
-        let sql = format!("SELECT {FAQ_COLUMNS} FROM faqs ORDER BY id");
-        let rows: Vec<FaqRow> = on_pool!(&self.db, |pool| sqlx::query_as(&sql).fetch_all(pool).await)?;
+    /// Every FAQ `scope` sees, for rebuilding an index.
+    pub async fn all_faqs(&self, scope: &Scope) -> Result<Vec<Faq>> {
+        let rows: Vec<FaqRow> = on_pool!(&self.db, |pool| {
+            let mut query = sqlx::QueryBuilder::new(format!("SELECT {FAQ_COLUMNS} FROM faqs WHERE 1 = 1"));
+            push_faq_scope(&mut query, scope);
+            query.push(" ORDER BY id");
+            query.build_query_as().fetch_all(pool).await
+        })?;
         rows.into_iter().map(Faq::try_from).collect()
     }
 
-    /// Deletes an FAQ; true if it existed.
-    pub async fn delete_faq(&self, id: &str) -> Result<bool> {
-        let deleted = on_pool!(&self.writer, |pool| sqlx::query("DELETE FROM faqs WHERE id = $1")
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(|result| result.rows_affected()))?;
+    /// Deletes an FAQ; true if it existed. A company scope deletes only its
+    /// own articles.
+    pub async fn delete_faq(&self, scope: &Scope, id: &str) -> Result<bool> {
+        let deleted = on_pool!(&self.writer, |pool| {
+            let mut query = sqlx::QueryBuilder::new("DELETE FROM faqs WHERE id = ");
+            query.push_bind(id.to_owned());
+            crate::tickets::push_scope(&mut query, scope);
+            query.build().execute(pool).await.map(|result| result.rows_affected())
+        })?;
         Ok(deleted == 1)
     }
 
@@ -161,7 +197,7 @@ impl Store {
              equipment_model = excluded.equipment_model"
         )
         .bind(ticket.id.0)
-        .bind(&ticket.company)
+        .bind(ticket.company.as_str())
         .bind(&ticket.title)
         .bind(&report.malfunction)
         .bind(&report.solution)
@@ -175,20 +211,24 @@ impl Store {
         Ok(())
     }
 
-    /// Every report, for rebuilding an index.
-    pub async fn all_reports(&self) -> Result<Vec<StoredReport>> {
-        let rows: Vec<ReportRow> = on_pool!(&self.db, |pool| sqlx::query_as(
-            "SELECT ticket_id, company, title, malfunction, solution, parts, time_spent_minutes, equipment_model \
-             FROM ticket_reports ORDER BY ticket_id"
-        )
-        .fetch_all(pool)
-        .await)?;
+    /// Every report `scope` sees, for rebuilding an index.
+    pub async fn all_reports(&self, scope: &Scope) -> Result<Vec<StoredReport>> {
+        let rows: Vec<ReportRow> = on_pool!(&self.db, |pool| {
+            let mut query = sqlx::QueryBuilder::new(
+                "SELECT ticket_id, company, title, malfunction, solution, parts, time_spent_minutes, equipment_model \
+                 FROM ticket_reports WHERE 1 = 1",
+            );
+            crate::tickets::push_scope(&mut query, scope);
+            query.push(" ORDER BY ticket_id");
+            query.build_query_as().fetch_all(pool).await
+        })?;
         rows.into_iter()
             .map(|row| {
                 let id = row.ticket_id.to_string();
                 Ok(StoredReport {
                     ticket_id: TicketId(row.ticket_id),
-                    company: row.company,
+                    company: CompanyId::parse(&row.company)
+                        .map_err(|_| Error::Corrupt(format!("report {id}: bad company `{}`", row.company)))?,
                     title: row.title,
                     report: Report {
                         malfunction: row.malfunction,

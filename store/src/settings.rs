@@ -1,6 +1,8 @@
 //! Settings admins tune: installation-wide values (JSON) and per-company
 //! settings.
 
+use switchboard_core::CompanyId;
+
 use crate::Store;
 use crate::db::{now_micros, on_pool};
 use crate::error::Result;
@@ -32,23 +34,23 @@ impl Store {
 
     /// The confidence at or above which the knowledge base answers this
     /// company's customers directly; `None` (the default) means never.
-    pub async fn auto_answer_threshold(&self, company: &str) -> Result<Option<f64>> {
+    pub async fn auto_answer_threshold(&self, company: &CompanyId) -> Result<Option<f64>> {
         let threshold: Option<Option<f64>> = on_pool!(&self.db, |pool| sqlx::query_scalar(
             "SELECT auto_answer_threshold FROM company_settings WHERE company = $1"
         )
-        .bind(company)
+        .bind(company.as_str())
         .fetch_optional(pool)
         .await)?;
         Ok(threshold.flatten())
     }
 
-    pub async fn set_auto_answer_threshold(&self, company: &str, threshold: Option<f64>) -> Result<()> {
+    pub async fn set_auto_answer_threshold(&self, company: &CompanyId, threshold: Option<f64>) -> Result<()> {
         on_pool!(&self.writer, |pool| sqlx::query(
             "INSERT INTO company_settings (company, auto_answer_threshold, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (company) DO UPDATE SET auto_answer_threshold = excluded.auto_answer_threshold, \
              updated_at = excluded.updated_at"
         )
-        .bind(company)
+        .bind(company.as_str())
         .bind(threshold)
         .bind(now_micros())
         .execute(pool)

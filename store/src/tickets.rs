@@ -2,7 +2,7 @@
 
 use switchboard_core::events::UrgencySource;
 use switchboard_core::ids::{AccountId, ServerId, TeamId};
-use switchboard_core::{Channel, Equipment, Requester, Status, Ticket, TicketId, Urgency};
+use switchboard_core::{Channel, CompanyId, Equipment, Requester, Scope, Status, Ticket, TicketId, Urgency};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -120,7 +120,6 @@ pub struct TicketFilter {
     pub status: Option<Status>,
     pub urgency: Option<Urgency>,
     pub tag: Option<String>,
-    pub company: Option<String>,
     /// Inclusive.
     pub created_after: Option<OffsetDateTime>,
     /// Exclusive.
@@ -185,6 +184,7 @@ impl TryFrom<TicketRow> for Ticket {
             other => return Err(corrupt("channel", other)),
         };
         let status = Status::parse(&row.status).ok_or_else(|| corrupt("status", &row.status))?;
+        let company = CompanyId::parse(&row.company).map_err(|_| corrupt("company", &row.company))?;
         let urgency = match &row.urgency {
             Some(text) => Some(Urgency::parse(text).ok_or_else(|| corrupt("urgency", text))?),
             None => None,
@@ -198,7 +198,7 @@ impl TryFrom<TicketRow> for Ticket {
             title: row.title,
             description: row.description,
             requester: Requester { email: row.requester_email, name: row.requester_name },
-            company: row.company,
+            company,
             channel,
             tags,
             equipment: row.equipment_model.map(|model| Equipment { model, serial: row.equipment_serial }),
@@ -219,26 +219,30 @@ impl TryFrom<TicketRow> for Ticket {
 impl Store {
     /// Stores a ticket unless one with its id exists. Redelivered
     /// submissions therefore change nothing.
-    pub async fn insert_ticket(&self, ticket: &Ticket) -> Result<InsertOutcome> {
-        let outcomes = self.insert_tickets(std::slice::from_ref(ticket)).await?;
+    pub async fn insert_ticket(&self, scope: &Scope, ticket: &Ticket) -> Result<InsertOutcome> {
+        let outcomes = self.insert_tickets(scope, std::slice::from_ref(ticket)).await?;
         Ok(outcomes[0])
     }
 
     /// [`Store::insert_ticket`] for many tickets in one transaction (one
     /// fsync), with one outcome per ticket, in order.
-    pub async fn insert_tickets(&self, tickets: &[Ticket]) -> Result<Vec<InsertOutcome>> {
+    pub async fn insert_tickets(&self, scope: &Scope, tickets: &[Ticket]) -> Result<Vec<InsertOutcome>> {
         let projections: Vec<Projection<'_>> =
             tickets.iter().map(|ticket| Projection { kind: ProjectionKind::Submitted, ticket }).collect();
-        self.project(&projections).await
+        self.project(scope, &projections).await
     }
 
     /// Applies what the pipeline stages report about tickets, in one
     /// transaction, in order. Each projection is idempotent and does not
     /// depend on arrival order between stages: whichever event comes first
     /// creates the row, the others fill in their parts. Category and urgency
-    /// that staff set are kept.
+    /// that staff set are kept. Every ticket must be inside `scope`
+    /// ([`Error::OutOfScope`] otherwise, and nothing is written).
     #[tracing::instrument(skip_all, fields(tickets = projections.len()))]
-    pub async fn project(&self, projections: &[Projection<'_>]) -> Result<Vec<InsertOutcome>> {
+    pub async fn project(&self, scope: &Scope, projections: &[Projection<'_>]) -> Result<Vec<InsertOutcome>> {
+        if projections.iter().any(|projection| !scope.allows(projection.ticket.company.as_str())) {
+            return Err(Error::OutOfScope);
+        }
         let updated_at = now_micros();
         let rows = projections
             .iter()
@@ -252,7 +256,7 @@ impl Store {
                 let sql = format!("{INSERT_TICKET} {}", projection.kind.on_conflict());
                 let result = sqlx::query(&sql)
                     .bind(ticket.id.0)
-                    .bind(&ticket.company)
+                    .bind(ticket.company.as_str())
                     .bind(&ticket.title)
                     .bind(&ticket.description)
                     .bind(&ticket.requester.email)
@@ -293,16 +297,27 @@ impl Store {
         })
     }
 
-    pub async fn get_ticket(&self, id: TicketId) -> Result<Option<Ticket>> {
-        let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1");
-        let row: Option<TicketRow> =
-            on_pool!(&self.db, |pool| sqlx::query_as(&sql).bind(id.0).fetch_optional(pool).await)?;
-        row.map(Ticket::try_from).transpose()
+    /// The ticket, if it exists inside `scope` (another company's ticket is
+    /// `None`, like a missing one).
+    pub async fn get_ticket(&self, scope: &Scope, id: TicketId) -> Result<Option<Ticket>> {
+        let rows: Vec<TicketRow> = on_pool!(&self.db, |pool| {
+            let mut query = sqlx::QueryBuilder::new(format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = "));
+            query.push_bind(id.0);
+            push_scope(&mut query, scope);
+            query.build_query_as().fetch_all(pool).await
+        })?;
+        rows.into_iter().next().map(Ticket::try_from).transpose()
     }
 
     /// Tickets matching `filter`, newest first, `limit` at a time (at most
     /// [`MAX_PAGE_SIZE`]). `cursor` is the `next_cursor` of the previous page.
-    pub async fn list_tickets(&self, filter: &TicketFilter, limit: u32, cursor: Option<&str>) -> Result<TicketPage> {
+    pub async fn list_tickets(
+        &self,
+        scope: &Scope,
+        filter: &TicketFilter,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<TicketPage> {
         let limit = limit.clamp(1, MAX_PAGE_SIZE);
         let after_id = cursor.map(decode_cursor).transpose()?;
         let rows: Vec<TicketRow> = on_pool!(&self.db, |pool| {
@@ -319,9 +334,7 @@ impl Store {
             if let Some(needs_human) = filter.needs_human_triage {
                 query.push(" AND needs_human_triage = ").push_bind(needs_human);
             }
-            if let Some(company) = &filter.company {
-                query.push(" AND company = ").push_bind(company.clone());
-            }
+            push_scope(&mut query, scope);
             if let Some(tag) = &filter.tag {
                 query
                     .push(" AND id IN (SELECT ticket_id FROM ticket_tags WHERE tag = ")
@@ -350,9 +363,10 @@ impl Store {
     }
 
     /// Staff set or corrected a ticket's category and/or urgency. Stages
-    /// never overwrite these. False if there is no such ticket.
+    /// never overwrite these. False if there is no such ticket in `scope`.
     pub async fn set_staff_labels(
         &self,
+        scope: &Scope,
         id: TicketId,
         category: Option<&str>,
         urgency: Option<Urgency>,
@@ -360,13 +374,10 @@ impl Store {
         let now = now_micros();
         on_pool!(&self.writer, |pool| {
             let mut transaction = pool.begin().await?;
-            let mut found = sqlx::query("UPDATE tickets SET updated_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(id.0)
-                .execute(&mut *transaction)
-                .await?
-                .rows_affected()
-                == 1;
+            let mut touch = sqlx::QueryBuilder::new("UPDATE tickets SET updated_at = ");
+            touch.push_bind(now).push(" WHERE id = ").push_bind(id.0);
+            push_scope(&mut touch, scope);
+            let mut found = touch.build().execute(&mut *transaction).await?.rows_affected() == 1;
             if found && let Some(category) = category {
                 found = sqlx::query("UPDATE tickets SET category = $1, category_source = 'staff' WHERE id = $2")
                     .bind(category)
@@ -392,12 +403,7 @@ impl Store {
 
     /// Tickets whose category (or urgency) staff set or corrected, newest
     /// first, at most `limit`: the labelled examples to retrain triage on.
-    pub async fn staff_labelled_tickets(
-        &self,
-        field: LabelField,
-        company: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<Ticket>> {
+    pub async fn staff_labelled_tickets(&self, scope: &Scope, field: LabelField, limit: u32) -> Result<Vec<Ticket>> {
         let source_column = match field {
             LabelField::Category => "category_source",
             LabelField::Urgency => "urgency_source",
@@ -406,9 +412,7 @@ impl Store {
             let mut query = sqlx::QueryBuilder::new(format!(
                 "SELECT {TICKET_COLUMNS} FROM tickets WHERE {source_column} = 'staff'"
             ));
-            if let Some(company) = company {
-                query.push(" AND company = ").push_bind(company.to_owned());
-            }
+            push_scope(&mut query, scope);
             query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
             query.build_query_as().fetch_all(pool).await
         })?;
@@ -419,6 +423,17 @@ impl Store {
         let count: i64 =
             on_pool!(&self.db, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM tickets").fetch_one(pool).await)?;
         Ok(count)
+    }
+}
+
+/// Adds the scope's company condition to a query that has a `WHERE`.
+pub(crate) fn push_scope<'args, DB>(query: &mut sqlx::QueryBuilder<'args, DB>, scope: &Scope)
+where
+    DB: sqlx::Database,
+    String: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
+{
+    if let Some(company) = scope.company() {
+        query.push(" AND company = ").push_bind(company.as_str().to_owned());
     }
 }
 

@@ -16,13 +16,13 @@
 
 use switchboard_core::events::{TicketEvent, TransitionDetails};
 use switchboard_core::lifecycle::{self, Action, Actor, TransitionError};
-use switchboard_core::{Envelope, EventId, Status, Ticket, TicketId};
+use switchboard_core::{Envelope, EventId, Scope, Status, Ticket, TicketId};
 use uuid::Uuid;
 
 use crate::Store;
 use crate::db::{now_micros, on_pool};
 use crate::error::{Error, Result};
-use crate::tickets::{TICKET_COLUMNS, TicketRow};
+use crate::tickets::{TICKET_COLUMNS, TicketRow, push_scope};
 
 /// What [`Store::transition`] is asked to do.
 #[derive(Clone, Debug, PartialEq)]
@@ -82,12 +82,12 @@ struct EarlierTransition {
 }
 
 impl Store {
-    /// Takes `request.action` on a ticket of `company` as `request.actor`;
+    /// Takes `request.action` on a ticket inside `scope` as `request.actor`;
     /// see the module documentation. Errors: [`Error::TicketNotFound`] (no
-    /// such ticket in that company), [`Error::Transition`] (not allowed from
+    /// such ticket in the scope), [`Error::Transition`] (not allowed from
     /// the current status or for the role, or a race lost).
     #[tracing::instrument(skip_all, fields(ticket_id = %request.ticket_id, action = request.action.as_str()))]
-    pub async fn transition(&self, company: &str, request: TransitionRequest) -> Result<Transitioned> {
+    pub async fn transition(&self, scope: &Scope, request: TransitionRequest) -> Result<Transitioned> {
         let now = now_micros();
         let transitioned = on_pool!(&self.writer, |pool| {
             let mut transaction = pool.begin().await?;
@@ -98,12 +98,10 @@ impl Store {
             .bind(request.ticket_id.0)
             .fetch_optional(&mut *transaction)
             .await?;
-            let sql = format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1 AND company = $2");
-            let row: Option<TicketRow> = sqlx::query_as(&sql)
-                .bind(request.ticket_id.0)
-                .bind(company)
-                .fetch_optional(&mut *transaction)
-                .await?;
+            let mut select = sqlx::QueryBuilder::new(format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = "));
+            select.push_bind(request.ticket_id.0);
+            push_scope(&mut select, scope);
+            let row: Option<TicketRow> = select.build_query_as().fetch_optional(&mut *transaction).await?;
             let mut ticket = Ticket::try_from(row.ok_or(Error::TicketNotFound)?)?;
             if let Some(earlier) = earlier {
                 transaction.commit().await?;
@@ -159,7 +157,7 @@ impl Store {
             )
             .bind(request.event_id.0)
             .bind(request.ticket_id.0)
-            .bind(company)
+            .bind(ticket.company.as_str())
             .bind(request.action.as_str())
             .bind(from.as_str())
             .bind(to.as_str())
@@ -178,17 +176,19 @@ impl Store {
         Ok(transitioned)
     }
 
-    /// A ticket's audit trail, oldest first.
-    pub async fn ticket_events(&self, company: &str, ticket_id: TicketId) -> Result<Vec<AuditEvent>> {
+    /// A ticket's audit trail inside `scope`, oldest first.
+    pub async fn ticket_events(&self, scope: &Scope, ticket_id: TicketId) -> Result<Vec<AuditEvent>> {
         type Row = (i64, Uuid, Uuid, String, String, String, String, i64, Option<i64>);
-        let rows: Vec<Row> = on_pool!(&self.db, |pool| sqlx::query_as(
-            "SELECT seq, event_id, ticket_id, action, from_status, to_status, actor_role, created_at, relayed_at \
-             FROM ticket_events WHERE ticket_id = $1 AND company = $2 ORDER BY seq"
-        )
-        .bind(ticket_id.0)
-        .bind(company)
-        .fetch_all(pool)
-        .await)?;
+        let rows: Vec<Row> = on_pool!(&self.db, |pool| {
+            let mut query = sqlx::QueryBuilder::new(
+                "SELECT seq, event_id, ticket_id, action, from_status, to_status, actor_role, created_at, relayed_at \
+                 FROM ticket_events WHERE ticket_id = ",
+            );
+            query.push_bind(ticket_id.0);
+            push_scope(&mut query, scope);
+            query.push(" ORDER BY seq");
+            query.build_query_as().fetch_all(pool).await
+        })?;
         Ok(rows
             .into_iter()
             .map(|(seq, event_id, ticket_id, action, from, to, actor_role, created_at, relayed_at)| AuditEvent {

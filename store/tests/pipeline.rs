@@ -1,6 +1,7 @@
 //! Projections of pipeline events, the knowledge base's tables, settings and
 //! triage models, on SQLite and PostgreSQL.
 
+use switchboard_core::{CompanyId, Scope};
 use switchboard_core::events::{AutoAnswer, Classification, Report, Suggestion, SuggestionKind, Triage, UrgencySource};
 use switchboard_core::kb::Faq;
 use switchboard_core::ticket::NewRequester;
@@ -49,9 +50,9 @@ async fn stage_events_apply_in_any_order(test: TestStore) {
     let submitted = ticket("jammed");
     let with_triage = triaged(submitted.clone(), "hardware", Urgency::High, false);
     // The triage event is projected before the submission.
-    store.project(&[project(ProjectionKind::Triaged, &with_triage)]).await.expect("triaged");
-    store.project(&[project(ProjectionKind::Submitted, &submitted)]).await.expect("submitted");
-    let read = store.get_ticket(submitted.id).await.expect("get").expect("present");
+    store.project(&Scope::Installation, &[project(ProjectionKind::Triaged, &with_triage)]).await.expect("triaged");
+    store.project(&Scope::Installation, &[project(ProjectionKind::Submitted, &submitted)]).await.expect("submitted");
+    let read = store.get_ticket(&Scope::Installation, submitted.id).await.expect("get").expect("present");
     assert_eq!(read.category.as_deref(), Some("hardware"));
     assert_eq!(read.urgency, Some(Urgency::High));
     assert_eq!(read.triage, with_triage.triage);
@@ -73,10 +74,10 @@ async fn stage_events_apply_in_any_order(test: TestStore) {
         answered_at: OffsetDateTime::now_utc(),
     });
     matched.status = Status::Resolved;
-    store.project(&[project(ProjectionKind::Matched, &matched)]).await.expect("matched");
+    store.project(&Scope::Installation, &[project(ProjectionKind::Matched, &matched)]).await.expect("matched");
     // A redelivered triage event changes nothing the match set.
-    store.project(&[project(ProjectionKind::Triaged, &with_triage)]).await.expect("again");
-    let read = store.get_ticket(submitted.id).await.expect("get").expect("present");
+    store.project(&Scope::Installation, &[project(ProjectionKind::Triaged, &with_triage)]).await.expect("again");
+    let read = store.get_ticket(&Scope::Installation, submitted.id).await.expect("get").expect("present");
     assert_eq!(read.suggestions, matched.suggestions);
     // Status and answer are `transition`'s alone: a stage's snapshot that
     // claims otherwise changes neither.
@@ -87,21 +88,21 @@ async fn stage_events_apply_in_any_order(test: TestStore) {
 async fn staff_labels_survive_stages_and_feed_training(test: TestStore) {
     let store = test.store;
     let original = ticket("wrongly classified");
-    store.insert_ticket(&original).await.expect("insert");
-    assert!(store.set_staff_labels(original.id, Some("billing"), Some(Urgency::Low)).await.expect("label"));
-    assert!(!store.set_staff_labels(TicketId::new(), Some("billing"), None).await.expect("label"));
+    store.insert_ticket(&Scope::Installation, &original).await.expect("insert");
+    assert!(store.set_staff_labels(&Scope::Installation, original.id, Some("billing"), Some(Urgency::Low)).await.expect("label"));
+    assert!(!store.set_staff_labels(&Scope::Installation, TicketId::new(), Some("billing"), None).await.expect("label"));
     let model_says = triaged(original.clone(), "hardware", Urgency::Critical, true);
-    store.project(&[project(ProjectionKind::Triaged, &model_says)]).await.expect("triaged");
-    let read = store.get_ticket(original.id).await.expect("get").expect("present");
+    store.project(&Scope::Installation, &[project(ProjectionKind::Triaged, &model_says)]).await.expect("triaged");
+    let read = store.get_ticket(&Scope::Installation, original.id).await.expect("get").expect("present");
     assert_eq!((read.category.as_deref(), read.urgency), (Some("billing"), Some(Urgency::Low)));
     assert!(read.triage.is_some_and(|triage| triage.needs_human));
 
     let human_queue =
-        store.list_tickets(&TicketFilter { needs_human_triage: Some(true), ..Default::default() }, 10, None).await;
+        store.list_tickets(&Scope::Installation, &TicketFilter { needs_human_triage: Some(true), ..Default::default() }, 10, None).await;
     assert_eq!(human_queue.expect("list").items.len(), 1);
-    let labelled = store.staff_labelled_tickets(LabelField::Category, Some("acme"), 100).await.expect("examples");
+    let labelled = store.staff_labelled_tickets(&company("acme"), LabelField::Category, 100).await.expect("examples");
     assert_eq!(labelled.iter().map(|t| t.category.clone()).collect::<Vec<_>>(), vec![Some("billing".to_owned())]);
-    assert!(store.staff_labelled_tickets(LabelField::Urgency, Some("other"), 100).await.expect("examples").is_empty());
+    assert!(store.staff_labelled_tickets(&company("other"), LabelField::Urgency, 100).await.expect("examples").is_empty());
 }
 
 fn faq(id: &str, question: &str) -> Faq {
@@ -122,24 +123,24 @@ fn faq(id: &str, question: &str) -> Faq {
 
 async fn faqs_and_reports(test: TestStore) {
     let store = test.store;
-    let created = store.upsert_faqs(&[faq("b", "Second?"), faq("a", "First?")]).await.expect("upsert");
+    let created = store.upsert_faqs(&Scope::Installation, &[faq("b", "Second?"), faq("a", "First?")]).await.expect("upsert");
     assert_eq!(created, vec![true, true]);
     let mut changed = faq("a", "First, reworded?");
     changed.published = false;
-    assert_eq!(store.upsert_faqs(&[changed]).await.expect("upsert"), vec![false]);
-    let read = store.get_faq("a").await.expect("get").expect("present");
+    assert_eq!(store.upsert_faqs(&Scope::Installation, &[changed]).await.expect("upsert"), vec![false]);
+    let read = store.get_faq(&Scope::Installation, "a").await.expect("get").expect("present");
     assert_eq!((read.question.as_str(), read.published), ("First, reworded?", false));
-    assert_eq!(store.list_faqs(None, 1).await.expect("list").iter().map(|f| f.id.clone()).collect::<Vec<_>>(), ["a"]);
-    assert_eq!(store.list_faqs(Some("a"), 10).await.expect("list").len(), 1);
-    assert!(store.delete_faq("b").await.expect("delete"));
-    assert!(!store.delete_faq("b").await.expect("delete"));
-    assert_eq!(store.all_faqs().await.expect("all").len(), 1);
+    assert_eq!(store.list_faqs(&Scope::Installation, None, 1).await.expect("list").iter().map(|f| f.id.clone()).collect::<Vec<_>>(), ["a"]);
+    assert_eq!(store.list_faqs(&Scope::Installation, Some("a"), 10).await.expect("list").len(), 1);
+    assert!(store.delete_faq(&Scope::Installation, "b").await.expect("delete"));
+    assert!(!store.delete_faq(&Scope::Installation, "b").await.expect("delete"));
+    assert_eq!(store.all_faqs(&Scope::Installation).await.expect("all").len(), 1);
 
     let resolved = ticket("fixed it");
     let report = Report { malfunction: "fuser broken".into(), solution: "replaced fuser".into(), ..Report::default() };
     store.upsert_report(&resolved, &report).await.expect("report");
     store.upsert_report(&resolved, &report).await.expect("report again");
-    let reports = store.all_reports().await.expect("reports");
+    let reports = store.all_reports(&Scope::Installation).await.expect("reports");
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].report, report);
     assert_eq!(reports[0].ticket_id, resolved.id);
@@ -147,11 +148,11 @@ async fn faqs_and_reports(test: TestStore) {
 
 async fn settings_and_thresholds(test: TestStore) {
     let store = test.store;
-    assert_eq!(store.auto_answer_threshold("acme").await.expect("read"), None, "off by default");
-    store.set_auto_answer_threshold("acme", Some(0.85)).await.expect("set");
-    assert_eq!(store.auto_answer_threshold("acme").await.expect("read"), Some(0.85));
-    store.set_auto_answer_threshold("acme", None).await.expect("unset");
-    assert_eq!(store.auto_answer_threshold("acme").await.expect("read"), None);
+    assert_eq!(store.auto_answer_threshold(&id("acme")).await.expect("read"), None, "off by default");
+    store.set_auto_answer_threshold(&id("acme"), Some(0.85)).await.expect("set");
+    assert_eq!(store.auto_answer_threshold(&id("acme")).await.expect("read"), Some(0.85));
+    store.set_auto_answer_threshold(&id("acme"), None).await.expect("unset");
+    assert_eq!(store.auto_answer_threshold(&id("acme")).await.expect("read"), None);
     assert_eq!(store.get_setting("k").await.expect("get"), None);
     store.put_setting("k", "{\"a\":1}").await.expect("put");
     store.put_setting("k", "{\"a\":2}").await.expect("put");
@@ -186,3 +187,11 @@ switchboard_store::test_both_backends!(
     settings_and_thresholds,
     one_active_model_per_task,
 );
+
+fn id(name: &str) -> CompanyId {
+    CompanyId::parse(name).expect("valid")
+}
+
+fn company(name: &str) -> Scope {
+    Scope::Company(id(name))
+}

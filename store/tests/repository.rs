@@ -3,7 +3,9 @@
 use std::collections::HashSet;
 
 use switchboard_core::ticket::{NewEquipment, NewRequester};
-use switchboard_core::{Action, Actor, Channel, EventId, NewTicket, Role, Status, Ticket, TicketId, Urgency};
+use switchboard_core::{
+    Action, Actor, Channel, CompanyId, EventId, NewTicket, Role, Scope, Status, Ticket, TicketId, Urgency,
+};
 use switchboard_store::testing::TestStore;
 use switchboard_store::{
     AppendRecord, Error, IdempotencyOutcome, IdempotencyRecord, InsertOutcome, TicketFilter, TransitionRequest,
@@ -26,35 +28,35 @@ fn ticket(title: &str, company: &str, tags: &[&str], created_at: OffsetDateTime)
 async fn tickets_round_trip_exactly(test: TestStore) {
     let store = test.store;
     let original = ticket("Printer jams", "acme", &["printer", "paper"], OffsetDateTime::now_utc());
-    assert_eq!(store.insert_ticket(&original).await.expect("insert"), InsertOutcome::Inserted);
-    let read = store.get_ticket(original.id).await.expect("get").expect("present");
+    assert_eq!(store.insert_ticket(&Scope::Installation, &original).await.expect("insert"), InsertOutcome::Inserted);
+    let read = store.get_ticket(&Scope::Installation, original.id).await.expect("get").expect("present");
     // Timestamps keep microseconds.
     assert_eq!(read.created_at.unix_timestamp_nanos() / 1000, original.created_at.unix_timestamp_nanos() / 1000);
     assert_eq!(Ticket { created_at: original.created_at, ..read }, original);
-    assert!(store.get_ticket(TicketId::new()).await.expect("get").is_none());
+    assert!(store.get_ticket(&Scope::Installation, TicketId::new()).await.expect("get").is_none());
 }
 
 async fn inserting_twice_changes_nothing(test: TestStore) {
     let store = test.store;
     let original = ticket("Once", "acme", &["a"], OffsetDateTime::now_utc());
-    assert_eq!(store.insert_ticket(&original).await.expect("insert"), InsertOutcome::Inserted);
+    assert_eq!(store.insert_ticket(&Scope::Installation, &original).await.expect("insert"), InsertOutcome::Inserted);
     let mut changed = original.clone();
     changed.title = "Twice".into();
-    assert_eq!(store.insert_ticket(&changed).await.expect("insert"), InsertOutcome::AlreadyExisted);
-    assert_eq!(store.get_ticket(original.id).await.expect("get").map(|t| t.title), Some("Once".into()));
+    assert_eq!(store.insert_ticket(&Scope::Installation, &changed).await.expect("insert"), InsertOutcome::AlreadyExisted);
+    assert_eq!(store.get_ticket(&Scope::Installation, original.id).await.expect("get").map(|t| t.title), Some("Once".into()));
     assert_eq!(store.count_tickets().await.expect("count"), 1);
 }
 
 async fn a_batch_insert_reports_each_ticket(test: TestStore) {
     let store = test.store;
     let existing = ticket("old", "acme", &["x"], OffsetDateTime::now_utc());
-    store.insert_ticket(&existing).await.expect("insert");
+    store.insert_ticket(&Scope::Installation, &existing).await.expect("insert");
     let fresh = ticket("new", "acme", &["x", "y"], OffsetDateTime::now_utc());
-    let outcomes = store.insert_tickets(&[fresh.clone(), existing.clone(), fresh.clone()]).await.expect("batch");
+    let outcomes = store.insert_tickets(&Scope::Installation, &[fresh.clone(), existing.clone(), fresh.clone()]).await.expect("batch");
     assert_eq!(outcomes, vec![InsertOutcome::Inserted, InsertOutcome::AlreadyExisted, InsertOutcome::AlreadyExisted]);
     assert_eq!(store.count_tickets().await.expect("count"), 2);
     let tagged = store
-        .list_tickets(&TicketFilter { tag: Some("y".into()), ..Default::default() }, 10, None)
+        .list_tickets(&Scope::Installation, &TicketFilter { tag: Some("y".into()), ..Default::default() }, 10, None)
         .await
         .expect("list");
     assert_eq!(tagged.items.len(), 1);
@@ -71,7 +73,7 @@ async fn filters_select_the_right_tickets(test: TestStore) {
         if index % 4 == 0 {
             item.urgency = Some(Urgency::Critical);
         }
-        store.insert_ticket(&item).await.expect("insert");
+        store.insert_ticket(&Scope::Installation, &item).await.expect("insert");
         if index % 4 == 0 {
             let open = TransitionRequest {
                 ticket_id: item.id,
@@ -81,21 +83,23 @@ async fn filters_select_the_right_tickets(test: TestStore) {
                 request_id: None,
                 details: Default::default(),
             };
-            store.transition(company, open).await.expect("open");
+            store.transition(&Scope::Installation, open).await.expect("open");
         }
         all.push(item);
     }
-    let ids = |filter: TicketFilter| {
+    let in_scope = |scope: Scope, filter: TicketFilter| {
         let store = store.clone();
         async move {
-            let page = store.list_tickets(&filter, 100, None).await.expect("list");
+            let page = store.list_tickets(&scope, &filter, 100, None).await.expect("list");
             page.items.into_iter().map(|t| t.title).collect::<HashSet<_>>()
         }
     };
+    let ids = |filter: TicketFilter| in_scope(Scope::Installation, filter);
+    let company = |name: &str| Scope::Company(CompanyId::parse(name).expect("valid"));
     let expect = |predicate: &dyn Fn(usize) -> bool| {
         (0..12).filter(|index| predicate(*index)).map(|index| format!("ticket {index}")).collect::<HashSet<_>>()
     };
-    assert_eq!(ids(TicketFilter { company: Some("acme".into()), ..Default::default() }).await, expect(&|i| i % 2 == 0));
+    assert_eq!(in_scope(company("acme"), TicketFilter::default()).await, expect(&|i| i % 2 == 0));
     assert_eq!(ids(TicketFilter { tag: Some("vip".into()), ..Default::default() }).await, expect(&|i| i % 3 == 0));
     assert_eq!(
         ids(TicketFilter { urgency: Some(Urgency::Critical), ..Default::default() }).await,
@@ -112,10 +116,19 @@ async fn filters_select_the_right_tickets(test: TestStore) {
         expect(&|i| (3..7).contains(&i))
     );
     assert_eq!(
-        ids(TicketFilter { company: Some("acme".into()), tag: Some("vip".into()), ..Default::default() }).await,
+        in_scope(company("acme"), TicketFilter { tag: Some("vip".into()), ..Default::default() }).await,
         expect(&|i| i % 6 == 0)
     );
-    assert!(ids(TicketFilter { company: Some("nobody".into()), ..Default::default() }).await.is_empty());
+    assert!(in_scope(company("nobody"), TicketFilter::default()).await.is_empty());
+    // Another company's ticket is not there for a company scope, for reading
+    // or for writing.
+    let globex_ticket = &all[1];
+    assert_eq!(globex_ticket.company, "globex");
+    assert!(store.get_ticket(&company("acme"), globex_ticket.id).await.expect("get").is_none());
+    assert!(store.get_ticket(&company("globex"), globex_ticket.id).await.expect("get").is_some());
+    assert!(!store.set_staff_labels(&company("acme"), globex_ticket.id, Some("x"), None).await.expect("label"));
+    let foreign = store.insert_ticket(&company("acme"), &ticket("smuggled", "globex", &[], base)).await;
+    assert!(matches!(foreign, Err(Error::OutOfScope)), "{foreign:?}");
 }
 
 async fn pages_cover_everything_once_newest_first(test: TestStore) {
@@ -123,13 +136,13 @@ async fn pages_cover_everything_once_newest_first(test: TestStore) {
     let mut inserted = Vec::new();
     for index in 0..23 {
         let item = ticket(&format!("t{index}"), "acme", &[], OffsetDateTime::now_utc());
-        store.insert_ticket(&item).await.expect("insert");
+        store.insert_ticket(&Scope::Installation, &item).await.expect("insert");
         inserted.push(item.id);
     }
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let page = store.list_tickets(&TicketFilter::default(), 5, cursor.as_deref()).await.expect("list");
+        let page = store.list_tickets(&Scope::Installation, &TicketFilter::default(), 5, cursor.as_deref()).await.expect("list");
         assert!(page.items.len() <= 5);
         seen.extend(page.items.iter().map(|t| t.id));
         match page.next_cursor {
@@ -140,7 +153,7 @@ async fn pages_cover_everything_once_newest_first(test: TestStore) {
     inserted.reverse();
     assert_eq!(seen, inserted);
     assert!(matches!(
-        store.list_tickets(&TicketFilter::default(), 5, Some("nonsense")).await,
+        store.list_tickets(&Scope::Installation, &TicketFilter::default(), 5, Some("nonsense")).await,
         Err(Error::InvalidCursor)
     ));
 }

@@ -4,10 +4,14 @@
 use switchboard_core::events::{AutoAnswer, TicketEvent, TransitionDetails};
 use switchboard_core::ticket::NewRequester;
 use switchboard_core::{Action, Actor, Channel, Envelope, EventId, NewTicket, Role, Status, Ticket, TicketId};
-use switchboard_core::TransitionError;
+use switchboard_core::{CompanyId, Scope, TransitionError};
 use switchboard_store::testing::TestStore;
 use switchboard_store::{Error, Store, TransitionRequest};
 use time::OffsetDateTime;
+
+fn acme() -> Scope {
+    Scope::Company(CompanyId::parse("acme").expect("valid"))
+}
 
 fn ticket(company: &str) -> Ticket {
     NewTicket {
@@ -43,7 +47,7 @@ fn answer() -> AutoAnswer {
 }
 
 async fn stored(store: &Store, ticket: &Ticket) {
-    store.insert_ticket(ticket).await.expect("insert");
+    store.insert_ticket(&Scope::Installation, ticket).await.expect("insert");
 }
 
 async fn concurrent_transitions_have_exactly_one_winner_and_one_audit_event(test: TestStore) {
@@ -64,7 +68,7 @@ async fn concurrent_transitions_have_exactly_one_winner_and_one_audit_event(test
             } else {
                 request(&ticket, Action::Open, Role::Admin)
             };
-            attempts.push(tokio::spawn(async move { store.transition("acme", request).await }));
+            attempts.push(tokio::spawn(async move { store.transition(&acme(), request).await }));
         }
         let mut winners = Vec::new();
         for attempt in attempts {
@@ -78,10 +82,10 @@ async fn concurrent_transitions_have_exactly_one_winner_and_one_audit_event(test
         }
         assert_eq!(winners.len(), 1, "round {round}: exactly one winner");
         let winner = &winners[0];
-        let row = store.get_ticket(ticket.id).await.expect("get").expect("present");
+        let row = store.get_ticket(&Scope::Installation, ticket.id).await.expect("get").expect("present");
         assert_eq!(row.status, winner.to, "the row says what the winner did");
         assert_eq!(row.answered_by_faq.is_some(), winner.to == Status::Resolved);
-        let events = store.ticket_events("acme", ticket.id).await.expect("events");
+        let events = store.ticket_events(&acme(), ticket.id).await.expect("events");
         assert_eq!(events.len(), 1, "round {round}: one audit event for one change: {events:?}");
         assert_eq!((events[0].from.as_str(), events[0].to.as_str()), ("new", winner.to.as_str()));
         assert_eq!(events[0].event_id, winner.event_id);
@@ -97,11 +101,11 @@ async fn a_transition_writes_its_event_to_the_outbox_once(test: TestStore) {
         request_id: Some("req-7".into()),
         ..request(&ticket, Action::AnswerFromFaq, Role::System)
     };
-    let first = store.transition("acme", answered.clone()).await.expect("answer");
+    let first = store.transition(&acme(), answered.clone()).await.expect("answer");
     assert_eq!((first.from, first.to, first.replayed), (Status::New, Status::Resolved, false));
     // The same request again (a stage handling its message twice) is the
     // same outcome, not a second change or a second event.
-    let again = store.transition("acme", answered.clone()).await.expect("replay");
+    let again = store.transition(&acme(), answered.clone()).await.expect("replay");
     assert_eq!((again.from, again.to, again.replayed), (Status::New, Status::Resolved, true));
 
     let claimed = store.outbox_claim(10, 30_000_000).await.expect("claim");
@@ -119,7 +123,7 @@ async fn a_transition_writes_its_event_to_the_outbox_once(test: TestStore) {
     // Claimed rows are not handed out twice while the lease runs.
     assert!(store.outbox_claim(10, 30_000_000).await.expect("claim").is_empty());
     store.outbox_mark_relayed(&[claimed[0].seq]).await.expect("mark");
-    let events = store.ticket_events("acme", ticket.id).await.expect("events");
+    let events = store.ticket_events(&acme(), ticket.id).await.expect("events");
     assert!(events[0].relayed);
 }
 
@@ -127,20 +131,20 @@ async fn refusals_are_typed_and_change_nothing(test: TestStore) {
     let store = test.store;
     let ticket = ticket("acme");
     stored(&store, &ticket).await;
-    let refused = store.transition("acme", request(&ticket, Action::Close, Role::Admin)).await;
+    let refused = store.transition(&acme(), request(&ticket, Action::Close, Role::Admin)).await;
     assert!(
         matches!(refused, Err(Error::Transition(TransitionError::InvalidTransition { from: Status::New, .. }))),
         "{refused:?}"
     );
-    let forbidden = store.transition("acme", request(&ticket, Action::Open, Role::Customer)).await;
+    let forbidden = store.transition(&acme(), request(&ticket, Action::Open, Role::Customer)).await;
     assert!(matches!(forbidden, Err(Error::Transition(TransitionError::Forbidden { .. }))), "{forbidden:?}");
     // Another company's ticket does not exist for this caller.
-    let elsewhere = store.transition("globex", request(&ticket, Action::Open, Role::Admin)).await;
+    let elsewhere = store.transition(&Scope::Company(CompanyId::parse("globex").expect("valid")), request(&ticket, Action::Open, Role::Admin)).await;
     assert!(matches!(elsewhere, Err(Error::TicketNotFound)), "{elsewhere:?}");
-    let missing = store.transition("acme", request(&self::ticket("acme"), Action::Open, Role::Admin)).await;
+    let missing = store.transition(&acme(), request(&self::ticket("acme"), Action::Open, Role::Admin)).await;
     assert!(matches!(missing, Err(Error::TicketNotFound)), "{missing:?}");
-    assert_eq!(store.get_ticket(ticket.id).await.expect("get").map(|t| t.status), Some(Status::New));
-    assert!(store.ticket_events("acme", ticket.id).await.expect("events").is_empty());
+    assert_eq!(store.get_ticket(&Scope::Installation, ticket.id).await.expect("get").map(|t| t.status), Some(Status::New));
+    assert!(store.ticket_events(&acme(), ticket.id).await.expect("events").is_empty());
 }
 
 switchboard_store::test_both_backends!(

@@ -132,6 +132,7 @@ impl From<switchboard_store::Error> for ApiError {
             }
             switchboard_store::Error::TicketNotFound => ApiError::NotFound { what: "ticket" },
             switchboard_store::Error::Transition(refusal) => ApiError::Transition(refusal),
+            switchboard_store::Error::OutOfScope => ApiError::Conflict("that belongs to another company".into()),
             error if error.is_transient() => ApiError::StoreUnavailable(error),
             error => ApiError::Internal(Box::new(error)),
         }

@@ -12,15 +12,18 @@
 //!   timeout, JSON 404/405 fallbacks, a panic catcher), and [`serve`] with a
 //!   deadline on the graceful drain.
 //!
-//! Authentication and the tenant extractors belong here too when accounts
-//! exist: a credential becomes a caller in this crate and nowhere else.
+//! [`Tenant`] turns a request into the caller's `Scope`; authentication
+//! joins it here when accounts exist: a credential becomes a caller in this
+//! crate and nowhere else.
 
 mod body;
 mod error;
 mod ops;
 mod query;
+mod tenant;
 
 pub use body::{JSON_BODY_LIMIT, JsonBody, Path, read_limited, require_media_type};
 pub use error::ApiError;
 pub use ops::{HttpLimits, finish, ops_router, prometheus, serve};
 pub use query::{Query, parse_bool, parse_number};
+pub use tenant::Tenant;

@@ -41,18 +41,11 @@ fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     }
     from_json_value(serde_json::Value::Object(object)).map_err(|error| match error {
         BodyError::Invalid { field, message } => {
-            // serde names an unknown field in its message, not its path.
-            let field = if field.is_empty() { unknown_field(&message).unwrap_or("query").to_owned() } else { field };
+            let field = if field.is_empty() { "query".to_owned() } else { field };
             ApiError::invalid_parameter(field, format!("query parameter: {message}"))
         }
         BodyError::Malformed(message) => ApiError::invalid_parameter("query", message),
     })
-}
-
-/// The name in serde's "unknown field `x`, expected …".
-fn unknown_field(message: &str) -> Option<&str> {
-    let rest = message.strip_prefix("unknown field `")?;
-    rest.split('`').next()
 }
 
 /// An optional number parameter in `range`; empty counts as absent.

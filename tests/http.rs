@@ -1,0 +1,161 @@
+//! What every route shares (`switchboard-web`): one error shape for bodies,
+//! query strings and path parameters, unknown fields refused, cursors that
+//! can be followed, a request timeout and a deadline on the drain.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{WAIT, spawn_app, spawn_app_with};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn error_of(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    assert_eq!(content_type.as_deref(), Some("application/json"), "{status}");
+    (status, response.json().await.expect("a JSON error"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_and_path_mistakes_get_one_json_error_shape_on_every_route() {
+    let app = spawn_app().await;
+    for (path, field) in [
+        ("/v1/tickets?limt=5", "limt"),
+        ("/v1/tickets?limit=0", "limit"),
+        ("/v1/tickets?status=new&status=opened", "status"),
+        ("/v1/faqs?after=x", "after"),
+        ("/v1/faqs?limit=many", "limit"),
+        ("/v1/kb/search?q=printer&kk=2", "kk"),
+        ("/v1/kb/search?q=printer&k=0", "k"),
+        ("/v1/tickets/%FF%FE", "path"),
+        ("/v1/faqs/%FF", "path"),
+        ("/v1/companies/%C3%28/settings", "path"),
+    ] {
+        let (status, body) = error_of(app.client.get(app.url(path)).send().await.expect("send")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert_eq!(body["error"]["code"], json!("invalid_parameter"), "{path}: {body}");
+        assert_eq!(body["error"]["field"], json!(field), "{path}: {body}");
+    }
+    app.running.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misspelt_policy_field_is_refused_and_the_policy_kept() {
+    let app = spawn_app().await;
+    let policy = json!({"rules": [{"name": "fire", "when": {"any_keyword": ["fire"]}, "then": {"set": "critical"}}]});
+    let response = app.client.put(app.url("/v1/triage/policy")).json(&policy).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
+    for (body, field) in [
+        (json!({"rule": [{"when": {"category": "x"}, "then": {"set": "low"}}]}), "rule"),
+        (json!({"rules": [{"nmae": "x", "when": {"category": "x"}, "then": {"set": "low"}}]}), "rules[0].nmae"),
+    ] {
+        let (status, error) =
+            error_of(app.client.put(app.url("/v1/triage/policy")).json(&body).send().await.expect("send")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+        assert_eq!(error["error"]["code"], json!("invalid_field"), "{error}");
+        assert_eq!(error["error"]["field"], json!(field), "{error}");
+    }
+    let kept: Value = app.client.get(app.url("/v1/triage/policy")).send().await.expect("send").json().await.expect("JSON");
+    assert_eq!(kept["rules"][0]["name"], json!("fire"), "the policy in force is unchanged: {kept}");
+    app.running.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn following_next_cursor_pages_through_every_faq_once() {
+    let app = spawn_app().await;
+    let lines: String = (0..7)
+        .map(|index| format!("{{\"id\": \"faq-{index}\", \"question\": \"Question {index}?\", \"answers\": [\"Answer {index}.\"]}}\n"))
+        .collect();
+    let response = app
+        .client
+        .post(app.url("/v1/faqs/import"))
+        .header("content-type", "application/x-ndjson")
+        .body(lines)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut seen = Vec::new();
+    let mut url = app.url("/v1/faqs?limit=3");
+    for _ in 0..10 {
+        let page: Value = app.client.get(&url).send().await.expect("send").json().await.expect("JSON");
+        seen.extend(page["items"].as_array().expect("items").iter().map(|faq| faq["id"].as_str().unwrap_or("").to_owned()));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => url = app.url(&format!("/v1/faqs?limit=3&cursor={cursor}")),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..7).map(|index| format!("faq-{index}")).collect();
+    assert_eq!(seen, expected);
+
+    // The import refuses unknown fields too, naming line and field.
+    let response = app
+        .client
+        .post(app.url("/v1/faqs/import"))
+        .header("content-type", "application/x-ndjson")
+        .body("{\"id\": \"z\", \"question\": \"Q\", \"answers\": [\"A\"], \"answer\": \"typo\"}\n")
+        .send()
+        .await
+        .expect("send");
+    let (status, error) = error_of(response).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error["error"]["field"], json!("line 1"), "{error}");
+    assert!(error["error"]["message"].as_str().is_some_and(|m| m.contains("answer")), "{error}");
+    app.running.stop().await.expect("clean stop");
+}
+
+/// Sends a request whose body never finishes, on a raw connection.
+async fn stalled_request(address: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let mut stream = tokio::net::TcpStream::connect(address).await.expect("connect");
+    stream
+        .write_all(
+            b"POST /v1/tickets HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\ncontent-length: 400\r\n\r\n{\"title\": ",
+        )
+        .await
+        .expect("write");
+    stream
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_takes_too_long_gets_a_json_503() {
+    let app = spawn_app_with(|config| config.http.request_timeout_ms = 500).await;
+    let mut stream = stalled_request(app.running.address).await;
+    let mut response = Vec::new();
+    tokio::time::timeout(WAIT, async {
+        let mut buffer = [0_u8; 4096];
+        while !String::from_utf8_lossy(&response).contains("}}") {
+            let read = stream.read(&mut buffer).await.expect("read");
+            if read == 0 {
+                break;
+            }
+            response.extend_from_slice(&buffer[..read]);
+        }
+    })
+    .await
+    .expect("an answer before the test's deadline");
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    assert!(text.contains("\"code\":\"timeout\""), "{text}");
+    assert!(text.to_ascii_lowercase().contains("retry-after:"), "{text}");
+    app.running.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_client_cannot_hold_shutdown_past_the_drain_deadline() {
+    let app = spawn_app_with(|config| {
+        config.http.request_timeout_ms = 600_000;
+        config.http.drain_timeout_ms = 300;
+    })
+    .await;
+    let stream = stalled_request(app.running.address).await;
+    // Let the server start reading the body.
+    let health = app.client.get(app.url("/healthz")).send().await.expect("send");
+    assert_eq!(health.status(), StatusCode::OK);
+    tokio::time::timeout(Duration::from_secs(30), app.running.stop())
+        .await
+        .expect("shutdown ends at the drain deadline, not when the client finishes")
+        .expect("clean stop");
+    drop(stream);
+}
