@@ -112,10 +112,8 @@ pub async fn triage_train_from_store(
         None => Scope::Installation,
     };
     let store = open_store(config).await?;
-    let tickets = store
-        .staff_labelled_tickets(&scope, field, args.limit)
-        .await
-        .context("reading staff-labelled tickets")?;
+    let tickets =
+        store.staff_labelled_tickets(&scope, field, args.limit).await.context("reading staff-labelled tickets")?;
     let examples: Vec<(String, String)> = tickets
         .iter()
         .filter_map(|ticket| {

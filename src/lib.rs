@@ -50,12 +50,27 @@ impl std::fmt::Debug for StageEntry {
 
 /// Every stage this binary can run, in flow order.
 pub const STAGES: &[StageEntry] = &[
-    StageEntry { name: stages::TRIAGE, run: |ctx| Box::pin(async { Ok(switchboard_triage::stage::stage(ctx).await?) }) },
-    StageEntry { name: stages::KB_MATCH, run: |ctx| Box::pin(async { Ok(switchboard_kb::stage::match_stage(ctx).await?) }) },
-    StageEntry { name: stages::KB_SYNC, run: |ctx| Box::pin(async { Ok(switchboard_kb::stage::sync_stage(ctx).await?) }) },
+    StageEntry {
+        name: stages::TRIAGE,
+        run: |ctx| Box::pin(async { Ok(switchboard_triage::stage::stage(ctx).await?) }),
+    },
+    StageEntry {
+        name: stages::KB_MATCH,
+        run: |ctx| Box::pin(async { Ok(switchboard_kb::stage::match_stage(ctx).await?) }),
+    },
+    StageEntry {
+        name: stages::KB_SYNC,
+        run: |ctx| Box::pin(async { Ok(switchboard_kb::stage::sync_stage(ctx).await?) }),
+    },
     StageEntry { name: stages::PROJECTOR, run: |ctx| Box::pin(async { Ok(switchboard_projector::stage(ctx).await?) }) },
-    StageEntry { name: switchboard_bus::outbox::STAGE_NAME, run: |ctx| Box::pin(async { Ok(switchboard_bus::outbox::relay(ctx).await?) }) },
-    StageEntry { name: switchboard_bus::retention::STAGE_NAME, run: |ctx| Box::pin(async { Ok(switchboard_bus::retention::retention(ctx).await?) }) },
+    StageEntry {
+        name: switchboard_bus::outbox::STAGE_NAME,
+        run: |ctx| Box::pin(async { Ok(switchboard_bus::outbox::relay(ctx).await?) }),
+    },
+    StageEntry {
+        name: switchboard_bus::retention::STAGE_NAME,
+        run: |ctx| Box::pin(async { Ok(switchboard_bus::retention::retention(ctx).await?) }),
+    },
 ];
 
 /// The stages that use this process's knowledge-base index.
@@ -92,13 +107,23 @@ impl Components {
     /// The API's index follows changes like any other.
     pub const API: Components = Components { ingest: false, api: true, stages: &[stages::KB_SYNC] };
     /// The read model, and the relay of the events transitions write.
-    pub const PROJECTOR: Components = Components {
-        ingest: false,
-        api: false,
-        stages: &[stages::PROJECTOR, switchboard_bus::outbox::STAGE_NAME],
-    };
+    pub const PROJECTOR: Components =
+        Components { ingest: false, api: false, stages: &[stages::PROJECTOR, switchboard_bus::outbox::STAGE_NAME] };
     pub const TRIAGE: Components = Components { ingest: false, api: false, stages: &[stages::TRIAGE] };
     pub const KB: Components = Components { ingest: false, api: false, stages: &[stages::KB_MATCH, stages::KB_SYNC] };
+
+    /// What the serving command `command` (`up`, `ingest`, …) runs.
+    pub fn of_command(command: &str) -> Option<Components> {
+        Some(match command {
+            "up" => Self::ALL,
+            "ingest" => Self::INGEST,
+            "api" => Self::API,
+            "projector" => Self::PROJECTOR,
+            "triage" => Self::TRIAGE,
+            "kb" => Self::KB,
+            _ => return None,
+        })
+    }
 
     /// Whether this process holds a knowledge-base index (for searching via
     /// the API or for matching).
@@ -316,5 +341,43 @@ impl Prepared {
             Some(error) => Err(error),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn up_runs_every_stage_and_every_stage_has_a_command() {
+        let all: BTreeSet<&str> = STAGES.iter().map(|entry| entry.name).collect();
+        assert_eq!(Components::ALL.stages.iter().copied().collect::<BTreeSet<_>>(), all);
+        let split: BTreeSet<&str> = ["ingest", "api", "projector", "triage", "kb"]
+            .iter()
+            .flat_map(|command| Components::of_command(command).map(|components| components.stages).unwrap_or(&[]))
+            .copied()
+            .collect();
+        assert_eq!(split, all, "one process per component still runs every stage");
+    }
+
+    /// The documented distributed deployment runs every stage, and ingest
+    /// and the API.
+    #[test]
+    fn compose_runs_every_stage() {
+        let compose =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/compose.yaml")).expect("compose.yaml");
+        let commands: Vec<String> = compose
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("command: [\""))
+            .filter_map(|rest| rest.split('"').next().map(str::to_owned))
+            .collect();
+        let services: Vec<Components> = commands.iter().filter_map(|command| Components::of_command(command)).collect();
+        let run: BTreeSet<&str> = services.iter().flat_map(|components| components.stages.iter().copied()).collect();
+        let all: BTreeSet<&str> = STAGES.iter().map(|entry| entry.name).collect();
+        assert_eq!(run, all, "compose.yaml commands: {commands:?}");
+        assert!(services.iter().any(|components| components.ingest), "compose.yaml runs ingest");
+        assert!(services.iter().any(|components| components.api), "compose.yaml runs the API");
     }
 }

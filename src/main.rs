@@ -213,12 +213,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         ..config.log.clone()
     });
 
+    let serving = |command: &str| Components::of_command(command).context("a serving command has components");
     let components = match cli.command {
-        Command::Up(_) => Components::ALL,
-        Command::Ingest(_) => Components::INGEST,
-        Command::Api(_) => Components::API,
-        Command::Projector(_) => Components::PROJECTOR,
-        Command::Triage(TriageArgs { command: None, .. }) => Components::TRIAGE,
+        Command::Up(_) => serving("up")?,
+        Command::Ingest(_) => serving("ingest")?,
+        Command::Api(_) => serving("api")?,
+        Command::Projector(_) => serving("projector")?,
+        Command::Triage(TriageArgs { command: None, .. }) => serving("triage")?,
         Command::Triage(TriageArgs { command: Some(switchboard_triage::TriageCommand::Train(args)), .. })
             if args.from_store =>
         {
@@ -229,7 +230,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut out = std::io::stdout().lock();
             return Ok(switchboard_triage::run_command(command, &mut out)?);
         }
-        Command::Kb(KbArgs { command: None, .. }) => Components::KB,
+        Command::Kb(KbArgs { command: None, .. }) => serving("kb")?,
         Command::Kb(KbArgs { command: Some(command), .. }) => {
             let mut out = std::io::stdout().lock();
             return match command {

@@ -4,11 +4,11 @@
 
 mod common;
 
-use switchboard_core::Scope;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
+use switchboard_core::Scope;
 
 use common::{Process, WAIT, client, spawn_process, ticket_json};
 use reqwest::StatusCode;

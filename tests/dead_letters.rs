@@ -17,7 +17,8 @@ use switchboard_core::topics;
 /// Reads every message of `topic` from the start, in a group of its own,
 /// until `count` arrived.
 async fn read_all(bus: &EmbeddedBus, topic: &str, count: usize) -> Vec<switchboard_bus::Message> {
-    let reader = bus.subscribe(&format!("reader-{}", uuid::Uuid::now_v7()), &[topic.to_owned()]).await.expect("subscribe");
+    let reader =
+        bus.subscribe(&format!("reader-{}", uuid::Uuid::now_v7()), &[topic.to_owned()]).await.expect("subscribe");
     let mut messages = Vec::new();
     while messages.len() < count {
         let message = tokio::time::timeout(WAIT, reader.recv()).await.expect("a message in time").expect("recv");

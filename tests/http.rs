@@ -57,7 +57,8 @@ async fn a_misspelt_policy_field_is_refused_and_the_policy_kept() {
         assert_eq!(error["error"]["code"], json!("invalid_field"), "{error}");
         assert_eq!(error["error"]["field"], json!(field), "{error}");
     }
-    let kept: Value = app.client.get(app.url("/v1/triage/policy")).send().await.expect("send").json().await.expect("JSON");
+    let kept: Value =
+        app.client.get(app.url("/v1/triage/policy")).send().await.expect("send").json().await.expect("JSON");
     assert_eq!(kept["rules"][0]["name"], json!("fire"), "the policy in force is unchanged: {kept}");
     app.running.stop().await.expect("clean stop");
 }
@@ -66,7 +67,11 @@ async fn a_misspelt_policy_field_is_refused_and_the_policy_kept() {
 async fn following_next_cursor_pages_through_every_faq_once() {
     let app = spawn_app().await;
     let lines: String = (0..7)
-        .map(|index| format!("{{\"id\": \"faq-{index}\", \"question\": \"Question {index}?\", \"answers\": [\"Answer {index}.\"]}}\n"))
+        .map(|index| {
+            format!(
+                "{{\"id\": \"faq-{index}\", \"question\": \"Question {index}?\", \"answers\": [\"Answer {index}.\"]}}\n"
+            )
+        })
         .collect();
     let response = app
         .client
@@ -81,7 +86,9 @@ async fn following_next_cursor_pages_through_every_faq_once() {
     let mut url = app.url("/v1/faqs?limit=3");
     for _ in 0..10 {
         let page: Value = app.client.get(&url).send().await.expect("send").json().await.expect("JSON");
-        seen.extend(page["items"].as_array().expect("items").iter().map(|faq| faq["id"].as_str().unwrap_or("").to_owned()));
+        seen.extend(
+            page["items"].as_array().expect("items").iter().map(|faq| faq["id"].as_str().unwrap_or("").to_owned()),
+        );
         match page["next_cursor"].as_str() {
             Some(cursor) => url = app.url(&format!("/v1/faqs?limit=3&cursor={cursor}")),
             None => break,

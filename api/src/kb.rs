@@ -59,6 +59,8 @@ pub(crate) async fn search(
     let items = tokio::task::spawn_blocking(move || knowledge_base.search(&request))
         .await
         .map_err(ApiError::internal)?
-        .map_err(|failure| if failure.transient { ApiError::unavailable(failure.message) } else { ApiError::internal(failure) })?;
+        .map_err(|failure| {
+            if failure.transient { ApiError::unavailable(failure.message) } else { ApiError::internal(failure) }
+        })?;
     Ok(Json(SearchResults { items }))
 }

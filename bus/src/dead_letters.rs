@@ -72,11 +72,9 @@ pub async fn replay(bus: &dyn Bus, config: &Config, stage: &str) -> Result<Repla
     let mut replayed: HashMap<String, usize> = HashMap::new();
     let result = async {
         for message in read_backlog(bus, &group, &dead_topics, consumer.as_ref()).await? {
-            let origin = message
-                .headers
-                .get(headers::DLQ_ORIGIN_TOPIC)
-                .map(str::to_owned)
-                .ok_or_else(|| Error::Invalid(format!("dead letter {}@{} names no origin topic", message.topic, message.offset)))?;
+            let origin = message.headers.get(headers::DLQ_ORIGIN_TOPIC).map(str::to_owned).ok_or_else(|| {
+                Error::Invalid(format!("dead letter {}@{} names no origin topic", message.topic, message.offset))
+            })?;
             let mut replay_headers = message.headers.clone();
             replay_headers.0.retain(|(name, _)| !name.starts_with("dlq-"));
             replay_headers.set(headers::REPLAY_STAGE, stage);
@@ -131,9 +129,8 @@ async fn read_backlog(
     }
     let mut messages = Vec::new();
     while !remaining.is_empty() {
-        let message = tokio::time::timeout(READ_TIMEOUT, consumer.recv())
-            .await
-            .map_err(|_| Error::Timeout(READ_TIMEOUT))??;
+        let message =
+            tokio::time::timeout(READ_TIMEOUT, consumer.recv()).await.map_err(|_| Error::Timeout(READ_TIMEOUT))??;
         let key = (message.topic.clone(), message.partition);
         let Some(end) = remaining.get(&key).copied() else { continue };
         if message.offset >= end {

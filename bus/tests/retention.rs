@@ -10,7 +10,12 @@ use switchboard_store::{IdempotencyRecord, Store};
 use tokio_util::sync::CancellationToken;
 
 fn message(topic: &str, payload: &str) -> OutgoingMessage {
-    OutgoingMessage { topic: topic.into(), key: Some(b"k".to_vec()), payload: payload.into(), headers: Default::default() }
+    OutgoingMessage {
+        topic: topic.into(),
+        key: Some(b"k".to_vec()),
+        payload: payload.into(),
+        headers: Default::default(),
+    }
 }
 
 fn context(store: Store, bus: Arc<dyn Bus>, adjust: impl FnOnce(&mut Config)) -> StageContext {
@@ -40,7 +45,8 @@ async fn committed_messages_past_their_age_go_and_the_rest_stay(test: TestBus, s
     let slow = test.bus.subscribe(&test.topic("slow"), std::slice::from_ref(&topic)).await.expect("subscribe");
     slow.store_offset(&topic, 0, 3).expect("store");
     slow.commit().await.expect("commit");
-    let claim = IdempotencyRecord { request_hash: vec![1], ticket_id: uuid::Uuid::now_v7(), message: vec![], accepted: true };
+    let claim =
+        IdempotencyRecord { request_hash: vec![1], ticket_id: uuid::Uuid::now_v7(), message: vec![], accepted: true };
     store.claim_idempotency_key(&test.topic("key"), &claim, 3_600_000_000).await.expect("claim");
 
     // Young messages and keys are kept, whoever has read them.
@@ -55,12 +61,14 @@ async fn committed_messages_past_their_age_go_and_the_rest_stay(test: TestBus, s
     let purged = purge_once(&purge_all_read).await.expect("purge");
     assert_eq!(purged.log_messages, 3, "only below the slowest group's offset");
     assert!(purged.idempotency_keys >= 1);
-    let left: Vec<i64> = store.log_read(&topic, 0, 100).await.expect("read").iter().map(|record| record.offset).collect();
+    let left: Vec<i64> =
+        store.log_read(&topic, 0, 100).await.expect("read").iter().map(|record| record.offset).collect();
     assert_eq!(left, [3, 4]);
     assert_eq!(store.log_read(&unread, 0, 100).await.expect("read").len(), 1, "a topic nobody committed on is kept");
     // The slow group still reads on from where it was.
     let slow = test.bus.subscribe(&test.topic("slow"), std::slice::from_ref(&topic)).await.expect("subscribe");
-    let next = tokio::time::timeout(std::time::Duration::from_secs(30), slow.recv()).await.expect("in time").expect("recv");
+    let next =
+        tokio::time::timeout(std::time::Duration::from_secs(30), slow.recv()).await.expect("in time").expect("recv");
     assert_eq!((next.offset, next.payload.as_slice()), (3, b"3".as_slice()));
 }
 

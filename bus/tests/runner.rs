@@ -107,7 +107,10 @@ impl Handler for Echo {
 async fn setup(test: &TestBus) -> (String, String, Stage) {
     let source = test.topic("in");
     let output = test.topic("out");
-    test.bus.create_topics(&[source.clone(), topics::dead_letter(&source, "echo"), output.clone()], 2).await.expect("create topics");
+    test.bus
+        .create_topics(&[source.clone(), topics::dead_letter(&source, "echo"), output.clone()], 2)
+        .await
+        .expect("create topics");
     let stage = Stage { name: "echo".into(), group: test.topic("echo"), topics: vec![source.clone()] };
     (source, output, stage)
 }
@@ -126,7 +129,11 @@ async fn a_poison_message_is_dead_lettered_and_the_next_one_handled(test: TestBu
         vec![b"first".to_vec(), b"second".to_vec()]
     );
 
-    let dead = test.bus.subscribe(&test.topic("dlq-reader"), &[topics::dead_letter(&source, "echo")]).await.expect("subscribe");
+    let dead = test
+        .bus
+        .subscribe(&test.topic("dlq-reader"), &[topics::dead_letter(&source, "echo")])
+        .await
+        .expect("subscribe");
     let dead = receive(dead.as_ref(), 1).await.remove(0);
     assert_eq!(dead.payload, b"poison");
     assert_eq!(dead.key_str(), Some("same-ticket"));
@@ -156,7 +163,11 @@ async fn transient_failures_are_retried_then_dead_lettered(test: TestBus) {
 
     let outputs = test.bus.subscribe(&test.topic("reader"), std::slice::from_ref(&output)).await.expect("subscribe");
     assert_eq!(receive(outputs.as_ref(), 1).await[0].payload, b"flaky-2");
-    let dead = test.bus.subscribe(&test.topic("dlq-reader"), &[topics::dead_letter(&source, "echo")]).await.expect("subscribe");
+    let dead = test
+        .bus
+        .subscribe(&test.topic("dlq-reader"), &[topics::dead_letter(&source, "echo")])
+        .await
+        .expect("subscribe");
     let dead = receive(dead.as_ref(), 1).await.remove(0);
     assert_eq!(dead.payload, b"flaky-5");
     assert_eq!(dead.headers.get(headers::DLQ_ATTEMPTS), Some("3"));

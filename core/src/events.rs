@@ -143,7 +143,13 @@ pub enum TransitionDetails {
 
 impl TicketEvent {
     /// The audit event of a transition; `ticket` is the ticket after it.
-    pub fn of_transition(ticket: Ticket, from: Status, action: Action, actor: Actor, details: TransitionDetails) -> Self {
+    pub fn of_transition(
+        ticket: Ticket,
+        from: Status,
+        action: Action,
+        actor: Actor,
+        details: TransitionDetails,
+    ) -> Self {
         match details {
             TransitionDetails::FaqAnswer(answer) => TicketEvent::AnsweredByFaq { ticket: Box::new(ticket), answer },
             TransitionDetails::Report(report) => TicketEvent::Resolved { ticket: Box::new(ticket), report },

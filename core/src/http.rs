@@ -109,7 +109,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(parse_json_body::<Example>(br#"{"name": "x"}"#).is_ok());
-        for (body, expected) in [(&br#"{"nmae": "x"}"#[..], "nmae"), (br#"{"name": "x", "inner": {"cuont": 1}}"#, "inner.cuont")] {
+        for (body, expected) in
+            [(&br#"{"nmae": "x"}"#[..], "nmae"), (br#"{"name": "x", "inner": {"cuont": 1}}"#, "inner.cuont")]
+        {
             match parse_json_body::<Example>(body) {
                 Err(BodyError::Invalid { field, .. }) => assert_eq!(field, expected),
                 other => panic!("{other:?}"),

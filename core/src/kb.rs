@@ -37,6 +37,28 @@ pub struct Faq {
     pub updated_at: OffsetDateTime,
 }
 
+impl Faq {
+    /// A published English article with a question and answers only (for
+    /// tools and tests; the API and imports build articles with
+    /// [`NewFaq::validate`]).
+    pub fn new(id: impl Into<String>, question: impl Into<String>, answers: Vec<String>) -> Self {
+        let now = OffsetDateTime::now_utc();
+        Faq {
+            id: id.into(),
+            question: question.into(),
+            answers,
+            tags: Vec::new(),
+            equipment_model: None,
+            language: default_language(),
+            published: true,
+            company: None,
+            phrasings: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 fn default_language() -> String {
     "en".to_owned()
 }
@@ -131,9 +153,8 @@ pub fn parse_faq_lines(bytes: &[u8], now: OffsetDateTime) -> Result<Vec<Faq>, Im
         if input.id.is_none() {
             return Err(error(Some("id".into()), "`id` is required in an import".into()));
         }
-        let faq = input
-            .validate(String::new, now)
-            .map_err(|invalid| error(Some(invalid.field.clone()), invalid.message))?;
+        let faq =
+            input.validate(String::new, now).map_err(|invalid| error(Some(invalid.field.clone()), invalid.message))?;
         if let Some(first) = first_line_of_id.insert(faq.id.clone(), line_number) {
             return Err(error(Some("id".into()), format!("duplicate id `{}` (first seen on line {first})", faq.id)));
         }

@@ -55,4 +55,3 @@ pub fn normalize(text: &str, max_chars: usize) -> String {
     }
     normalized
 }
-

@@ -10,10 +10,10 @@ use sha2::{Digest, Sha256};
 use switchboard_bus::OutgoingMessage;
 use switchboard_core::envelope::TicketSubmitted;
 use switchboard_core::http::{from_json_value, is_json_media_type, parse_json_object};
-use switchboard_web::{ApiError, Tenant, read_limited, require_media_type};
 use switchboard_core::ticket::NewTicket;
 use switchboard_core::{Channel, CompanyId, Envelope, Scope, TicketId};
 use switchboard_store::{IdempotencyOutcome, IdempotencyRecord};
+use switchboard_web::{ApiError, Tenant, read_limited, require_media_type};
 use time::OffsetDateTime;
 
 use crate::{IngestState, REQUEST_ID_HEADER};
@@ -57,8 +57,8 @@ async fn accept(state: &IngestState, scope: &Scope, headers: &HeaderMap, body: B
     ticket.company = company_of(scope, &named_company, ticket.company)?;
     let request_id = headers.get(REQUEST_ID_HEADER).and_then(|value| value.to_str().ok()).map(str::to_owned);
     let envelope = Envelope::new(ticket.id, ticket.company.clone(), request_id, TicketSubmitted { ticket });
-    let message = OutgoingMessage::for_envelope(state.submitted_topic.to_string(), &envelope)
-        .map_err(ApiError::internal)?;
+    let message =
+        OutgoingMessage::for_envelope(state.submitted_topic.to_string(), &envelope).map_err(ApiError::internal)?;
 
     let Some(key) = idempotency_key else {
         produce(state, message).await?;

@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 
 use crate::analysis::AnalysisOptions;
 use crate::confidence::separation;
-use crate::document::{FaqArticle, KbDocument};
+use crate::document::{Faq, KbDocument};
 use crate::eval::{EVAL_DEPTH, build_in_ram, evaluate, stratified_split, top_confidences};
 use crate::import::{add_phrasings, documents_from_examples, read_faqs_jsonl, read_labelled_csv};
 use crate::index::KbOptions;
@@ -157,7 +157,7 @@ fn read_options(path: &Path) -> Result<KbOptions> {
 }
 
 /// Documents, queries, and whether the corpus is FAQ articles.
-fn load_corpus(corpus: &CorpusArgs) -> Result<(Vec<FaqArticle>, Vec<crate::LabelledQuery>, bool)> {
+fn load_corpus(corpus: &CorpusArgs) -> Result<(Vec<Faq>, Vec<crate::LabelledQuery>, bool)> {
     let queries = read_labelled_csv(&corpus.queries, &corpus.query_column, &corpus.gold_column)?;
     match (&corpus.faqs, &corpus.docs) {
         (Some(faqs), _) => Ok((read_faqs_jsonl(faqs)?, queries, true)),

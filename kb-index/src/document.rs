@@ -5,64 +5,8 @@
 use serde::{Deserialize, Serialize};
 use switchboard_core::TicketId;
 
-/// An FAQ article as an admin writes it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FaqArticle {
-    /// Stable identifier chosen by the store or the import file. Any text;
-    /// numeric ids from an import file are kept as their decimal text.
-    pub id: String,
-    pub question: String,
-    /// One or more answers; the first is shown as the snippet.
-    #[serde(default)]
-    pub answers: Vec<String>,
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// Product or equipment model the article is about, if any. Matched
-    /// exactly (case-insensitively) by [`crate::SearchFilter::equipment_model`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub equipment_model: Option<String>,
-    /// BCP 47 language tag; the analyzers are English, other languages are
-    /// indexed with the same analyzers and can be filtered on.
-    #[serde(default = "default_language")]
-    pub language: String,
-    /// Unpublished articles stay in the index but are only returned when a
-    /// filter asks for them (an admin previewing a draft).
-    #[serde(default = "default_published")]
-    pub published: bool,
-    /// Company the article belongs to; `None` means every company sees it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company: Option<String>,
-    /// Other ways customers asked this question, learned from past tickets or
-    /// query logs that were confirmed to be answered by this article. They
-    /// are searched like the question, with their own weight.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub phrasings: Vec<String>,
-}
-
-pub(crate) fn default_language() -> String {
-    "en".to_owned()
-}
-
-fn default_published() -> bool {
-    true
-}
-
-impl FaqArticle {
-    /// A published English article with a question and answers only.
-    pub fn new(id: impl Into<String>, question: impl Into<String>, answers: Vec<String>) -> Self {
-        Self {
-            id: id.into(),
-            question: question.into(),
-            answers,
-            tags: Vec::new(),
-            equipment_model: None,
-            language: default_language(),
-            published: true,
-            company: None,
-            phrasings: Vec::new(),
-        }
-    }
-}
+/// An FAQ article: the store's [`Faq`], indexed as it is stored.
+pub use switchboard_core::kb::Faq;
 
 /// What an engineer's report on a resolved ticket teaches: the symptom and
 /// the fix. Indexed so the next similar ticket finds it.
@@ -136,12 +80,12 @@ impl DocKey {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum KbDocument {
-    Faq(FaqArticle),
+    Faq(Faq),
     PastSolution(PastSolution),
 }
 
-impl From<FaqArticle> for KbDocument {
-    fn from(article: FaqArticle) -> Self {
+impl From<Faq> for KbDocument {
+    fn from(article: Faq) -> Self {
         KbDocument::Faq(article)
     }
 }
@@ -249,22 +193,5 @@ impl KbDocument {
             return Err(crate::Error::InvalidDocument { id: key.id, message: "no searchable text".into() });
         }
         Ok(())
-    }
-}
-
-/// A stored article as the index holds it (the index needs no timestamps).
-impl From<switchboard_core::kb::Faq> for FaqArticle {
-    fn from(faq: switchboard_core::kb::Faq) -> Self {
-        FaqArticle {
-            id: faq.id,
-            question: faq.question,
-            answers: faq.answers,
-            tags: faq.tags,
-            equipment_model: faq.equipment_model,
-            language: faq.language,
-            published: faq.published,
-            company: faq.company,
-            phrasings: faq.phrasings,
-        }
     }
 }

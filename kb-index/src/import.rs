@@ -9,13 +9,13 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 
-use crate::document::FaqArticle;
+use crate::document::Faq;
 use crate::{Error, Result};
 
 /// Parses FAQ articles from JSON Lines: the same lines, rules and errors as
 /// `switchboard kb import` and `POST /v1/faqs/import`
 /// ([`switchboard_core::kb::parse_faq_lines`]), as index documents.
-pub fn parse_faqs_jsonl(mut reader: impl Read, source_name: &str) -> Result<Vec<FaqArticle>> {
+pub fn parse_faqs_jsonl(mut reader: impl Read, source_name: &str) -> Result<Vec<Faq>> {
     let mut bytes = Vec::new();
     reader.read_to_end(&mut bytes).map_err(|error| Error::io(format!("reading {source_name}"), error))?;
     let faqs = switchboard_core::kb::parse_faq_lines(&bytes, time::OffsetDateTime::now_utc()).map_err(|error| {
@@ -25,11 +25,11 @@ pub fn parse_faqs_jsonl(mut reader: impl Read, source_name: &str) -> Result<Vec<
         };
         Error::Input { source_name: source_name.to_owned(), line: error.line, message }
     })?;
-    Ok(faqs.into_iter().map(FaqArticle::from).collect())
+    Ok(faqs)
 }
 
 /// Reads FAQ articles from a JSON Lines file.
-pub fn read_faqs_jsonl(path: &Path) -> Result<Vec<FaqArticle>> {
+pub fn read_faqs_jsonl(path: &Path) -> Result<Vec<Faq>> {
     let file = std::fs::File::open(path).map_err(|error| Error::io(format!("opening {}", path.display()), error))?;
     parse_faqs_jsonl(std::io::BufReader::new(file), &path.display().to_string())
 }
@@ -93,7 +93,7 @@ pub fn read_labelled_csv(path: &Path, text_column: &str, label_column: &str) -> 
 /// example one Banking77 category made of its training sentences). The
 /// examples become the document's phrasings; its question is left empty, so
 /// nothing but the examples describes it. Documents come out sorted by id.
-pub fn documents_from_examples(examples: &[LabelledQuery]) -> Vec<FaqArticle> {
+pub fn documents_from_examples(examples: &[LabelledQuery]) -> Vec<Faq> {
     let mut grouped: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for example in examples {
         grouped.entry(example.gold_id.as_str()).or_default().push(example.text.clone());
@@ -101,7 +101,7 @@ pub fn documents_from_examples(examples: &[LabelledQuery]) -> Vec<FaqArticle> {
     grouped
         .into_iter()
         .map(|(id, texts)| {
-            let mut article = FaqArticle::new(id, "", Vec::new());
+            let mut article = Faq::new(id, "", Vec::new());
             article.phrasings = texts;
             article
         })
@@ -111,7 +111,7 @@ pub fn documents_from_examples(examples: &[LabelledQuery]) -> Vec<FaqArticle> {
 /// Adds learned phrasings (`query,faq_id` rows) to the articles they belong
 /// to. Returns how many rows named an article that does not exist; those
 /// rows are ignored.
-pub fn add_phrasings(articles: &mut [FaqArticle], learned: &[LabelledQuery]) -> usize {
+pub fn add_phrasings(articles: &mut [Faq], learned: &[LabelledQuery]) -> usize {
     let position_of: BTreeMap<String, usize> =
         articles.iter().enumerate().map(|(position, article)| (article.id.clone(), position)).collect();
     let mut unknown = 0;

@@ -40,7 +40,7 @@ pub mod tune;
 pub use analysis::{AnalysisOptions, StopWords};
 pub use cli::{KbToolCommand, run_tool};
 pub use confidence::{Calibration, MatchFeatures};
-pub use document::{DocKey, DocKind, FaqArticle, KbDocument, PastSolution};
+pub use document::{DocKey, DocKind, Faq, KbDocument, PastSolution};
 pub use error::{Error, Result};
 pub use eval::EvalReport;
 pub use import::{LabelledQuery, parse_faqs_jsonl, read_faqs_jsonl};

@@ -248,15 +248,15 @@ impl NgramModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::document::FaqArticle;
+    use crate::document::Faq;
 
     #[test]
     fn similar_text_scores_higher_and_stays_in_range() {
         let mut model = NgramModel::default();
-        let mut card = FaqArticle::new("card", "My card has not arrived yet", vec![]);
+        let mut card = Faq::new("card", "My card has not arrived yet", vec![]);
         card.phrasings.push("where is my new card".into());
         model.upsert(&card.into());
-        model.upsert(&FaqArticle::new("pin", "How do I change my PIN?", vec![]).into());
+        model.upsert(&Faq::new("pin", "How do I change my PIN?", vec![]).into());
         model.refresh();
         let scores = model.score_query("card not arived");
         let card_similarity = model.similarity(&scores, &DocKey::faq("card"), 1);

@@ -26,9 +26,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use switchboard_bus::group_commit::GroupCommit;
-use switchboard_bus::{
-    Handler, HandlerError, Message, OutgoingMessage, Stage, StageContext, decode_envelope, runner,
-};
+use switchboard_bus::{Handler, HandlerError, Message, OutgoingMessage, Stage, StageContext, decode_envelope, runner};
 use switchboard_core::config::Config;
 use switchboard_core::events::{
     AutoAnswer, KbChange, Suggestion, SuggestionKind, TicketEvent, TicketMatched, TicketTriaged, TransitionDetails,
@@ -39,7 +37,7 @@ use switchboard_core::topics::stages;
 use switchboard_core::{CompanyId, Envelope, EventId, Scope, Ticket, TransitionError};
 use switchboard_store::{Projection, ProjectionKind, Store, StoredReport, TransitionRequest};
 
-use crate::document::{DocKey, DocKind, FaqArticle, KbDocument, PastSolution};
+use crate::document::{DocKey, DocKind, KbDocument, PastSolution};
 use crate::index::{Change, KbOptions, KnowledgeBase};
 use crate::search::{Match, auto_answer};
 use crate::{Error, Result};
@@ -76,7 +74,7 @@ pub async fn rebuild_from_store(knowledge_base: &Arc<KnowledgeBase>, store: &Sto
 
 /// The index document of a stored FAQ.
 pub fn faq_document(faq: Faq) -> KbDocument {
-    KbDocument::Faq(FaqArticle::from(faq))
+    KbDocument::Faq(faq)
 }
 
 /// The index document of a stored report (a past solution).

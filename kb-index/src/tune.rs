@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::analysis::{AnalysisOptions, StopWords};
 use crate::confidence::{Calibration, separation};
-use crate::document::{FaqArticle, KbDocument};
+use crate::document::{Faq, KbDocument};
 use crate::eval::{build_in_ram, calibration_samples, cross_validation_fold, evaluate, top_confidences};
 use crate::import::{LabelledQuery, add_phrasings};
 use crate::index::{KbOptions, KnowledgeBase};
@@ -21,7 +21,7 @@ use crate::{Error, Result};
 
 /// What the tuner works on.
 pub struct TuningData {
-    pub documents: Vec<FaqArticle>,
+    pub documents: Vec<Faq>,
     pub queries: Vec<LabelledQuery>,
     /// Cross-validation folds. With `learn_phrasings`, the other folds'
     /// queries become phrasings of their articles.

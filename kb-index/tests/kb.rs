@@ -8,8 +8,8 @@ use switchboard_kb::KbToolCommand;
 use switchboard_kb::cli::{CorpusArgs, EvalArgs};
 use switchboard_kb::index::MARKER_FILE;
 use switchboard_kb::{
-    Change, DocKey, DocKind, Error, FaqArticle, KbDocument, KbOptions, KnowledgeBase, PastSolution,
-    RebuildReason, SearchFilter, read_faqs_jsonl, run_tool,
+    Change, DocKey, DocKind, Error, Faq, KbDocument, KbOptions, KnowledgeBase, PastSolution, RebuildReason,
+    SearchFilter, read_faqs_jsonl, run_tool,
 };
 
 fn fixture(name: &str) -> PathBuf {
@@ -119,8 +119,7 @@ fn upserts_and_deletes_are_visible_after_commit() {
     assert!(knowledge_base.search("conveyor bearing", 3, &other_company).expect("search").is_empty());
 
     // Updating an article replaces it rather than adding a second copy.
-    let mut article =
-        FaqArticle::new("refund-time", "How long until my refund arrives?", vec!["Up to ten days.".into()]);
+    let mut article = Faq::new("refund-time", "How long until my refund arrives?", vec!["Up to ten days.".into()]);
     article.phrasings.push("money back when".into());
     let documents_before = knowledge_base.len();
     knowledge_base.apply([Change::Upsert(article.into())]).expect("apply");
@@ -135,7 +134,7 @@ fn upserts_and_deletes_are_visible_after_commit() {
     assert!(top_id(&knowledge_base, "conveyor squeaking noise bearing").is_none());
     assert_eq!(knowledge_base.len(), documents_before - 2);
 
-    let invalid = FaqArticle::new(" ", "question?", Vec::new());
+    let invalid = Faq::new(" ", "question?", Vec::new());
     assert!(matches!(knowledge_base.upsert(&invalid.into()), Err(Error::InvalidDocument { .. })));
 }
 
@@ -155,7 +154,7 @@ fn searching_from_many_threads_while_writing() {
         })
         .collect();
     for round in 0..10 {
-        let article = FaqArticle::new(format!("extra-{round}"), format!("Extra question number {round}"), vec![]);
+        let article = Faq::new(format!("extra-{round}"), format!("Extra question number {round}"), vec![]);
         knowledge_base.apply([Change::Upsert(article.into())]).expect("apply");
     }
     for reader in readers {
@@ -353,12 +352,12 @@ fn eval_works_on_a_labelled_csv_corpus() {
 fn invalid_documents_are_skipped_by_rebuild_and_refused_by_apply() {
     let knowledge_base = KnowledgeBase::in_ram(KbOptions::default()).expect("index");
     let mut documents = fixture_documents();
-    documents.push(FaqArticle::new("", "no id", Vec::new()).into());
-    documents.push(FaqArticle::new("blank", "   ", Vec::new()).into());
+    documents.push(Faq::new("", "no id", Vec::new()).into());
+    documents.push(Faq::new("blank", "   ", Vec::new()).into());
     assert_eq!(knowledge_base.rebuild(documents).expect("rebuild"), 7);
 
-    let good = FaqArticle::new("good", "A good question about toner", vec!["An answer".into()]);
-    let bad = FaqArticle::new("bad", " ", Vec::new());
+    let good = Faq::new("good", "A good question about toner", vec!["An answer".into()]);
+    let bad = Faq::new("bad", " ", Vec::new());
     let result = knowledge_base.apply([Change::Upsert(good.into()), Change::Upsert(bad.into())]);
     assert!(matches!(result, Err(Error::InvalidDocument { .. })));
     knowledge_base.commit().expect("commit");

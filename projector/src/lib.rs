@@ -35,7 +35,8 @@ pub async fn stage(ctx: StageContext) -> switchboard_bus::Result<()> {
             (topics.matched(), ProjectionKind::Matched),
         ],
     });
-    let stage = Stage { name: STAGE_NAME.into(), group: ctx.config.group(STAGE_NAME), topics: topics.inputs(STAGE_NAME) };
+    let stage =
+        Stage { name: STAGE_NAME.into(), group: ctx.config.group(STAGE_NAME), topics: topics.inputs(STAGE_NAME) };
     runner::run(ctx.bus, stage, handler, ctx.config.runner.clone(), ctx.shutdown).await
 }
 
@@ -55,7 +56,12 @@ fn ticket_writer(store: Store, max_batch: usize) -> TicketWriter {
                     tracing::warn!(%error, tickets = projections.len(), "batch projection failed; projecting one by one");
                     let mut results = Vec::with_capacity(projections.len());
                     for projection in &projections {
-                        results.push(store.project(&Scope::Installation, std::slice::from_ref(projection)).await.map(|outcomes| outcomes[0]));
+                        results.push(
+                            store
+                                .project(&Scope::Installation, std::slice::from_ref(projection))
+                                .await
+                                .map(|outcomes| outcomes[0]),
+                        );
                     }
                     results
                 }

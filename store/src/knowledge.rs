@@ -93,7 +93,8 @@ impl Store {
     /// company scope writes only its own articles, and replaces none of
     /// another's ([`Error::OutOfScope`], nothing written).
     pub async fn upsert_faqs(&self, scope: &Scope, faqs: &[Faq]) -> Result<Vec<bool>> {
-        if faqs.iter().any(|faq| scope.company().is_some() && !faq.company.as_deref().is_some_and(|c| scope.allows(c))) {
+        if faqs.iter().any(|faq| scope.company().is_some() && !faq.company.as_deref().is_some_and(|c| scope.allows(c)))
+        {
             return Err(Error::OutOfScope);
         }
         let now = now_micros();

@@ -145,7 +145,8 @@ impl Store {
             if answer.is_some() {
                 ticket.answered_by_faq = answer;
             }
-            let event = TicketEvent::of_transition(ticket.clone(), from, request.action, request.actor, request.details);
+            let event =
+                TicketEvent::of_transition(ticket.clone(), from, request.action, request.actor, request.details);
             let envelope = Envelope {
                 event_id: request.event_id,
                 ..Envelope::new(ticket.id, ticket.company.clone(), request.request_id.clone(), event)

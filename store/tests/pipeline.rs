@@ -1,11 +1,11 @@
 //! Projections of pipeline events, the knowledge base's tables, settings and
 //! triage models, on SQLite and PostgreSQL.
 
-use switchboard_core::{CompanyId, Scope};
 use switchboard_core::events::{AutoAnswer, Classification, Report, Suggestion, SuggestionKind, Triage, UrgencySource};
 use switchboard_core::kb::Faq;
 use switchboard_core::ticket::NewRequester;
 use switchboard_core::{Channel, NewTicket, Status, Ticket, TicketId, Urgency};
+use switchboard_core::{CompanyId, Scope};
 use switchboard_store::testing::TestStore;
 use switchboard_store::{LabelField, Projection, ProjectionKind, TicketFilter};
 use time::OffsetDateTime;
@@ -89,20 +89,35 @@ async fn staff_labels_survive_stages_and_feed_training(test: TestStore) {
     let store = test.store;
     let original = ticket("wrongly classified");
     store.insert_ticket(&Scope::Installation, &original).await.expect("insert");
-    assert!(store.set_staff_labels(&Scope::Installation, original.id, Some("billing"), Some(Urgency::Low)).await.expect("label"));
-    assert!(!store.set_staff_labels(&Scope::Installation, TicketId::new(), Some("billing"), None).await.expect("label"));
+    assert!(
+        store
+            .set_staff_labels(&Scope::Installation, original.id, Some("billing"), Some(Urgency::Low))
+            .await
+            .expect("label")
+    );
+    assert!(
+        !store.set_staff_labels(&Scope::Installation, TicketId::new(), Some("billing"), None).await.expect("label")
+    );
     let model_says = triaged(original.clone(), "hardware", Urgency::Critical, true);
     store.project(&Scope::Installation, &[project(ProjectionKind::Triaged, &model_says)]).await.expect("triaged");
     let read = store.get_ticket(&Scope::Installation, original.id).await.expect("get").expect("present");
     assert_eq!((read.category.as_deref(), read.urgency), (Some("billing"), Some(Urgency::Low)));
     assert!(read.triage.is_some_and(|triage| triage.needs_human));
 
-    let human_queue =
-        store.list_tickets(&Scope::Installation, &TicketFilter { needs_human_triage: Some(true), ..Default::default() }, 10, None).await;
+    let human_queue = store
+        .list_tickets(
+            &Scope::Installation,
+            &TicketFilter { needs_human_triage: Some(true), ..Default::default() },
+            10,
+            None,
+        )
+        .await;
     assert_eq!(human_queue.expect("list").items.len(), 1);
     let labelled = store.staff_labelled_tickets(&company("acme"), LabelField::Category, 100).await.expect("examples");
     assert_eq!(labelled.iter().map(|t| t.category.clone()).collect::<Vec<_>>(), vec![Some("billing".to_owned())]);
-    assert!(store.staff_labelled_tickets(&company("other"), LabelField::Urgency, 100).await.expect("examples").is_empty());
+    assert!(
+        store.staff_labelled_tickets(&company("other"), LabelField::Urgency, 100).await.expect("examples").is_empty()
+    );
 }
 
 fn faq(id: &str, question: &str) -> Faq {
@@ -123,14 +138,24 @@ fn faq(id: &str, question: &str) -> Faq {
 
 async fn faqs_and_reports(test: TestStore) {
     let store = test.store;
-    let created = store.upsert_faqs(&Scope::Installation, &[faq("b", "Second?"), faq("a", "First?")]).await.expect("upsert");
+    let created =
+        store.upsert_faqs(&Scope::Installation, &[faq("b", "Second?"), faq("a", "First?")]).await.expect("upsert");
     assert_eq!(created, vec![true, true]);
     let mut changed = faq("a", "First, reworded?");
     changed.published = false;
     assert_eq!(store.upsert_faqs(&Scope::Installation, &[changed]).await.expect("upsert"), vec![false]);
     let read = store.get_faq(&Scope::Installation, "a").await.expect("get").expect("present");
     assert_eq!((read.question.as_str(), read.published), ("First, reworded?", false));
-    assert_eq!(store.list_faqs(&Scope::Installation, None, 1).await.expect("list").iter().map(|f| f.id.clone()).collect::<Vec<_>>(), ["a"]);
+    assert_eq!(
+        store
+            .list_faqs(&Scope::Installation, None, 1)
+            .await
+            .expect("list")
+            .iter()
+            .map(|f| f.id.clone())
+            .collect::<Vec<_>>(),
+        ["a"]
+    );
     assert_eq!(store.list_faqs(&Scope::Installation, Some("a"), 10).await.expect("list").len(), 1);
     assert!(store.delete_faq(&Scope::Installation, "b").await.expect("delete"));
     assert!(!store.delete_faq(&Scope::Installation, "b").await.expect("delete"));

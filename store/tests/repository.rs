@@ -42,8 +42,14 @@ async fn inserting_twice_changes_nothing(test: TestStore) {
     assert_eq!(store.insert_ticket(&Scope::Installation, &original).await.expect("insert"), InsertOutcome::Inserted);
     let mut changed = original.clone();
     changed.title = "Twice".into();
-    assert_eq!(store.insert_ticket(&Scope::Installation, &changed).await.expect("insert"), InsertOutcome::AlreadyExisted);
-    assert_eq!(store.get_ticket(&Scope::Installation, original.id).await.expect("get").map(|t| t.title), Some("Once".into()));
+    assert_eq!(
+        store.insert_ticket(&Scope::Installation, &changed).await.expect("insert"),
+        InsertOutcome::AlreadyExisted
+    );
+    assert_eq!(
+        store.get_ticket(&Scope::Installation, original.id).await.expect("get").map(|t| t.title),
+        Some("Once".into())
+    );
     assert_eq!(store.count_tickets().await.expect("count"), 1);
 }
 
@@ -52,7 +58,10 @@ async fn a_batch_insert_reports_each_ticket(test: TestStore) {
     let existing = ticket("old", "acme", &["x"], OffsetDateTime::now_utc());
     store.insert_ticket(&Scope::Installation, &existing).await.expect("insert");
     let fresh = ticket("new", "acme", &["x", "y"], OffsetDateTime::now_utc());
-    let outcomes = store.insert_tickets(&Scope::Installation, &[fresh.clone(), existing.clone(), fresh.clone()]).await.expect("batch");
+    let outcomes = store
+        .insert_tickets(&Scope::Installation, &[fresh.clone(), existing.clone(), fresh.clone()])
+        .await
+        .expect("batch");
     assert_eq!(outcomes, vec![InsertOutcome::Inserted, InsertOutcome::AlreadyExisted, InsertOutcome::AlreadyExisted]);
     assert_eq!(store.count_tickets().await.expect("count"), 2);
     let tagged = store
@@ -142,7 +151,10 @@ async fn pages_cover_everything_once_newest_first(test: TestStore) {
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let page = store.list_tickets(&Scope::Installation, &TicketFilter::default(), 5, cursor.as_deref()).await.expect("list");
+        let page = store
+            .list_tickets(&Scope::Installation, &TicketFilter::default(), 5, cursor.as_deref())
+            .await
+            .expect("list");
         assert!(page.items.len() <= 5);
         seen.extend(page.items.iter().map(|t| t.id));
         match page.next_cursor {

@@ -139,11 +139,19 @@ async fn refusals_are_typed_and_change_nothing(test: TestStore) {
     let forbidden = store.transition(&acme(), request(&ticket, Action::Open, Role::Customer)).await;
     assert!(matches!(forbidden, Err(Error::Transition(TransitionError::Forbidden { .. }))), "{forbidden:?}");
     // Another company's ticket does not exist for this caller.
-    let elsewhere = store.transition(&Scope::Company(CompanyId::parse("globex").expect("valid")), request(&ticket, Action::Open, Role::Admin)).await;
+    let elsewhere = store
+        .transition(
+            &Scope::Company(CompanyId::parse("globex").expect("valid")),
+            request(&ticket, Action::Open, Role::Admin),
+        )
+        .await;
     assert!(matches!(elsewhere, Err(Error::TicketNotFound)), "{elsewhere:?}");
     let missing = store.transition(&acme(), request(&self::ticket("acme"), Action::Open, Role::Admin)).await;
     assert!(matches!(missing, Err(Error::TicketNotFound)), "{missing:?}");
-    assert_eq!(store.get_ticket(&Scope::Installation, ticket.id).await.expect("get").map(|t| t.status), Some(Status::New));
+    assert_eq!(
+        store.get_ticket(&Scope::Installation, ticket.id).await.expect("get").map(|t| t.status),
+        Some(Status::New)
+    );
     assert!(store.ticket_events(&acme(), ticket.id).await.expect("events").is_empty());
 }
 

@@ -17,11 +17,11 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use async_trait::async_trait;
 use switchboard_bus::{Handler, HandlerError, Message, OutgoingMessage, Stage, StageContext, decode_envelope, runner};
+use switchboard_core::Envelope;
 use switchboard_core::config::Config;
 use switchboard_core::events::{TicketSubmitted, TicketTriaged};
 use switchboard_core::settings::URGENCY_POLICY;
 use switchboard_core::topics::stages;
-use switchboard_core::Envelope;
 use switchboard_store::Store;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -254,7 +254,13 @@ impl Handler for Triager {
         let input = ticket.clone();
         let triage = tokio::task::spawn_blocking(move || {
             span.in_scope(|| {
-                triage_ticket(&models.category, &models.urgency, &models.policy, &input, time::OffsetDateTime::now_utc())
+                triage_ticket(
+                    &models.category,
+                    &models.urgency,
+                    &models.policy,
+                    &input,
+                    time::OffsetDateTime::now_utc(),
+                )
             })
         })
         .await

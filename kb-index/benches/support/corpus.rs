@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use switchboard_kb::import::read_labelled_csv;
-use switchboard_kb::{FaqArticle, KbDocument, LabelledQuery};
+use switchboard_kb::{Faq, KbDocument, LabelledQuery};
 
 pub fn data_directory() -> PathBuf {
     std::env::var_os("SWITCHBOARD_DATA")
@@ -36,7 +36,7 @@ pub fn corpus(documents: usize, queries: usize) -> (Vec<KbDocument>, Vec<String>
         .map(|(index, question)| {
             let answers =
                 vec![bitext[index % bitext.len()].text.clone(), banking[(index * 7) % banking.len()].text.clone()];
-            let mut article = FaqArticle::new(format!("bench-{index}"), question.text.clone(), answers);
+            let mut article = Faq::new(format!("bench-{index}"), question.text.clone(), answers);
             article.tags.push(question.gold_id.clone());
             KbDocument::Faq(article)
         })
