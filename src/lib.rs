@@ -230,9 +230,10 @@ impl Prepared {
         }
         let _ = switchboard_web::prometheus();
         let mut locks = Vec::new();
-        // Two servers on one embedded store would both consume every
-        // message; two writers of one index would corrupt it.
-        if config.store.url.is_none() {
+        // Two servers on one embedded bus would both consume every message
+        // (it has one member per group); two writers of one index would
+        // corrupt it.
+        if config.bus.backend == BusBackend::Embedded {
             let lock_file = config.data_dir.join(lock::DATA_DIR_LOCK);
             let what = format!("the data directory {}", config.data_dir.display());
             locks.push(DirectoryLock::acquire(&lock_file, &what)?);

@@ -47,9 +47,15 @@ enum Command {
     /// configuration names Kafka and PostgreSQL. Survives `kill -9` without
     /// losing an accepted ticket.
     Up(ListenArgs),
-    /// Run the intake API only (`POST /v1/tickets`), plus /healthz, /readyz, /metrics.
+    /// Run the intake API (`POST /v1/tickets`), plus /healthz, /readyz, /metrics.
+    ///
+    /// Also purges expired idempotency keys (and, on the embedded bus, log
+    /// messages every reader has passed): the retention stage.
     Ingest(ListenArgs),
-    /// Run the REST API only, plus /healthz, /readyz, /metrics.
+    /// Run the REST API, plus /healthz, /readyz, /metrics.
+    ///
+    /// Holds a knowledge-base index for `GET /v1/kb/search` (in --data-dir or
+    /// kb.index_dir, one process per index) and keeps it current (kb-sync).
     Api(ListenArgs),
     /// Run the projector stage, which keeps the store in step with the ticket
     /// topics, and the relay that publishes ticket events (lifecycle
@@ -80,7 +86,7 @@ enum Command {
     },
     /// Apply pending store migrations and exit.
     Migrate,
-    /// Create every topic and its dead-letter topic on the configured bus and exit.
+    /// Create every topic, and every stage's dead-letter topics, on the configured bus and exit.
     CreateTopics,
     /// Print the effective configuration (secrets redacted) and exit.
     Config,

@@ -3,9 +3,10 @@
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
+use switchboard_core::CompanyId;
 use switchboard_core::events::{Suggestion, SuggestionKind};
 use switchboard_core::kb::SearchRequest;
-use switchboard_web::{ApiError, Query, parse_number};
+use switchboard_web::{ApiError, Query, Tenant, parse_number};
 
 use crate::ApiState;
 
@@ -29,6 +30,7 @@ pub(crate) struct SearchResults {
 
 pub(crate) async fn search(
     State(state): State<ApiState>,
+    Tenant(scope): Tenant,
     Query(parameters): Query<SearchParameters>,
 ) -> Result<Json<SearchResults>, ApiError> {
     let text = parameters
@@ -45,11 +47,19 @@ pub(crate) async fn search(
         Some("past_solution") => Some(SuggestionKind::PastSolution),
         Some(_) => return Err(ApiError::invalid_parameter("kind", "`kind` is `faq` or `past_solution`")),
     };
+    // `company` narrows what the caller may see; it never widens it.
+    let company = parameters
+        .company
+        .filter(|company| !company.is_empty())
+        .map(|company| {
+            CompanyId::parse(&company).map_err(|error| ApiError::invalid_parameter("company", error.message))
+        })
+        .transpose()?;
     let request = SearchRequest {
         text,
         k,
         kind,
-        company: parameters.company.filter(|c| !c.is_empty()),
+        scope: scope.narrowed_to(company),
         equipment_model: parameters.equipment_model.filter(|m| !m.is_empty()),
     };
     let knowledge_base = state

@@ -51,7 +51,9 @@ pub(crate) async fn list_tickets(
 ) -> Result<Json<TicketList>, ApiError> {
     // `company` narrows what the caller may see; it never widens it.
     let company = non_empty(parameters.company)
-        .map(|company| CompanyId::parse(&company).map_err(|error| invalid("company", error.message)))
+        .map(|company| {
+            CompanyId::parse(&company).map_err(|error| ApiError::invalid_parameter("company", error.message))
+        })
         .transpose()?;
     let scope = scope.narrowed_to(company);
     let filter = TicketFilter {
@@ -69,10 +71,6 @@ pub(crate) async fn list_tickets(
     Ok(Json(TicketList { items: page.items, next_cursor: page.next_cursor }))
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::invalid_parameter(field, message)
-}
-
 fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|text| !text.is_empty())
 }
@@ -80,20 +78,21 @@ fn non_empty(value: Option<String>) -> Option<String> {
 fn parse_status(text: &str) -> Result<Status, ApiError> {
     Status::parse(text).ok_or_else(|| {
         let known: Vec<&str> = Status::ALL.iter().map(|status| status.as_str()).collect();
-        invalid("status", format!("unknown status `{text}`; one of {}", known.join(", ")))
+        ApiError::invalid_parameter("status", format!("unknown status `{text}`; one of {}", known.join(", ")))
     })
 }
 
 fn parse_urgency(text: &str) -> Result<Urgency, ApiError> {
     Urgency::parse(text).ok_or_else(|| {
         let known: Vec<&str> = Urgency::ALL.iter().map(|urgency| urgency.as_str()).collect();
-        invalid("urgency", format!("unknown urgency `{text}`; one of {}", known.join(", ")))
+        ApiError::invalid_parameter("urgency", format!("unknown urgency `{text}`; one of {}", known.join(", ")))
     })
 }
 
 fn parse_time(field: &str, text: &str) -> Result<OffsetDateTime, ApiError> {
-    OffsetDateTime::parse(text, &Rfc3339)
-        .map_err(|_| invalid(field, format!("`{field}` must be an RFC 3339 time such as 2026-01-31T09:00:00Z")))
+    OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
+        ApiError::invalid_parameter(field, format!("`{field}` must be an RFC 3339 time such as 2026-01-31T09:00:00Z"))
+    })
 }
 
 /// What staff may correct on a ticket today.
@@ -116,28 +115,21 @@ pub(crate) async fn patch_ticket(
     let id: TicketId = id.parse().map_err(|_| ApiError::NotFound { what: "ticket" })?;
     let category = match input.category.as_deref().map(str::trim) {
         Some("") => {
-            return Err(ApiError::InvalidBody {
-                field: "category".into(),
-                message: "`category` must not be empty".into(),
-            });
+            return Err(ApiError::invalid_body("category", "`category` must not be empty"));
         }
         Some(category) if category.chars().count() > 200 => {
-            return Err(ApiError::InvalidBody { field: "category".into(), message: "`category` is too long".into() });
+            return Err(ApiError::invalid_body("category", "`category` is too long"));
         }
         other => other,
     };
     let urgency = match input.urgency.as_deref() {
         None => None,
-        Some(text) => Some(Urgency::parse(text).ok_or_else(|| ApiError::InvalidBody {
-            field: "urgency".into(),
-            message: format!("unknown urgency `{text}`; one of low, normal, high, critical"),
+        Some(text) => Some(Urgency::parse(text).ok_or_else(|| {
+            ApiError::invalid_body("urgency", format!("unknown urgency `{text}`; one of low, normal, high, critical"))
         })?),
     };
     if category.is_none() && urgency.is_none() {
-        return Err(ApiError::InvalidBody {
-            field: String::new(),
-            message: "give `category`, `urgency` or both".into(),
-        });
+        return Err(ApiError::invalid_body("", "give `category`, `urgency` or both"));
     }
     if !state.store.set_staff_labels(&scope, id, category, urgency).await? {
         return Err(ApiError::NotFound { what: "ticket" });

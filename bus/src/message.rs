@@ -1,5 +1,5 @@
 use serde::Serialize;
-use switchboard_core::{Envelope, SCHEMA_VERSION};
+use switchboard_core::{Envelope, EventId, SCHEMA_VERSION, TicketId};
 
 use crate::error::{Error, Result};
 use crate::runner::HandlerError;
@@ -62,13 +62,31 @@ impl OutgoingMessage {
     /// request id and event id as headers.
     pub fn for_envelope<T: Serialize>(topic: impl Into<String>, envelope: &Envelope<T>) -> Result<Self> {
         let payload = serde_json::to_vec(envelope).map_err(|error| Error::Invalid(error.to_string()))?;
+        Ok(Self::for_encoded_envelope(
+            topic,
+            envelope.ticket_id,
+            envelope.event_id,
+            envelope.request_id.as_deref(),
+            payload,
+        ))
+    }
+
+    /// [`OutgoingMessage::for_envelope`] for an envelope already encoded
+    /// (the outbox keeps them so): the same key and headers.
+    pub fn for_encoded_envelope(
+        topic: impl Into<String>,
+        ticket_id: TicketId,
+        event_id: EventId,
+        request_id: Option<&str>,
+        payload: Vec<u8>,
+    ) -> Self {
         let mut headers = Headers::default();
-        headers.set(headers::EVENT_ID, envelope.event_id.to_string());
+        headers.set(headers::EVENT_ID, event_id.to_string());
         headers.set(headers::CONTENT_TYPE, "application/json");
-        if let Some(request_id) = &envelope.request_id {
-            headers.set(headers::REQUEST_ID, request_id.clone());
+        if let Some(request_id) = request_id {
+            headers.set(headers::REQUEST_ID, request_id);
         }
-        Ok(Self { topic: topic.into(), key: Some(envelope.ticket_id.to_string().into_bytes()), payload, headers })
+        Self { topic: topic.into(), key: Some(ticket_id.to_string().into_bytes()), payload, headers }
     }
 }
 

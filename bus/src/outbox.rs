@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use crate::message::{Headers, OutgoingMessage, headers};
+use crate::message::OutgoingMessage;
 use crate::runner::backoff;
 use crate::{Result, StageContext};
 
@@ -57,47 +57,33 @@ pub async fn relay(ctx: StageContext) -> Result<()> {
     Ok(())
 }
 
-/// Relays one batch; how many events it relayed.
+/// Relays one batch; how many events it relayed. Events are marked relayed
+/// only up to the first one the bus refused: the rest are given back and
+/// sent again, in order, so one ticket's events never overtake each other.
 async fn relay_batch(ctx: &StageContext, topic: &str) -> Result<usize> {
     let lease_micros = i64::try_from(LEASE.as_micros()).unwrap_or(i64::MAX);
     let records = ctx.store.outbox_claim(BATCH, lease_micros).await?;
     if records.is_empty() {
         return Ok(0);
     }
+    let seqs: Vec<i64> = records.iter().map(|record| record.seq).collect();
     // Sends start in claim order, which keeps one ticket's events in order
     // on its partition.
-    let sends = records.iter().map(|record| {
-        let mut message_headers = Headers::default();
-        message_headers.set(headers::CONTENT_TYPE, "application/json");
-        if let Ok(envelope) = serde_json::from_slice::<serde_json::Value>(&record.envelope) {
-            if let Some(event_id) = envelope.get("event_id").and_then(|id| id.as_str()) {
-                message_headers.set(headers::EVENT_ID, event_id);
-            }
-            if let Some(request_id) = envelope.get("request_id").and_then(|id| id.as_str()) {
-                message_headers.set(headers::REQUEST_ID, request_id);
-            }
-        }
-        ctx.bus.produce(OutgoingMessage {
-            topic: topic.to_owned(),
-            key: Some(record.ticket_id.to_string().into_bytes()),
-            payload: record.envelope.clone(),
-            headers: message_headers,
-        })
+    let sends = records.into_iter().map(|record| {
+        ctx.bus.produce(OutgoingMessage::for_encoded_envelope(
+            topic,
+            record.ticket_id,
+            record.event_id,
+            record.request_id.as_deref(),
+            record.envelope,
+        ))
     });
     let results = futures::future::join_all(sends).await;
-    let mut relayed = Vec::with_capacity(records.len());
-    let mut first_error = None;
-    for (record, result) in records.iter().zip(results) {
-        match result {
-            Ok(_) => relayed.push(record.seq),
-            Err(error) => {
-                first_error.get_or_insert(error);
-            }
-        }
+    let delivered = results.iter().take_while(|result| result.is_ok()).count();
+    ctx.store.outbox_mark_relayed(&seqs[..delivered]).await?;
+    if let Some(Err(error)) = results.into_iter().nth(delivered) {
+        ctx.store.outbox_release(&seqs[delivered..]).await?;
+        return Err(error);
     }
-    ctx.store.outbox_mark_relayed(&relayed).await?;
-    match first_error {
-        Some(error) => Err(error),
-        None => Ok(relayed.len()),
-    }
+    Ok(delivered)
 }

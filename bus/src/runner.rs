@@ -13,12 +13,12 @@
 //! * **Failures.** A transient failure is retried with jittered exponential
 //!   backoff up to `max_attempts`; a permanent one, or the last transient
 //!   one, sends the message to the stage's own `<topic>.<stage>.dlq` with its
-//!   provenance in headers, and the partition moves on.
+//!   provenance in headers, and the partition moves on. Output produce
+//!   failures that are transient are retried until they succeed or the stage
+//!   stops: the handler did its work, only the bus is unavailable.
 //! * **Replays.** A message that `switchboard dlq replay` put back on its
 //!   topic names the one stage that is to handle it
-//!   ([`headers::REPLAY_STAGE`]); every other stage skips it. Output produce failures that are transient
-//!   are retried until they succeed or the stage stops: the handler did its
-//!   work, only the bus is unavailable.
+//!   ([`headers::REPLAY_STAGE`]); every other stage skips it.
 //! * **Shutdown.** When `shutdown` fires the runner stops reading, lets
 //!   messages already being handled finish within `shutdown_grace_ms`, drops
 //!   the ones not started, commits, and returns. Anything not finished is

@@ -336,13 +336,14 @@ mod tests {
 }
 
 /// A direct query of the knowledge base (`GET /v1/kb/search`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SearchRequest {
     pub text: String,
     pub k: usize,
     pub kind: Option<SuggestionKind>,
-    /// That company's documents and the shared ones; `None`: all.
-    pub company: Option<String>,
+    /// Whose documents: a company's own and the shared ones, or (the
+    /// installation) all.
+    pub scope: crate::tenant::Scope,
     /// Documents about this equipment model and those about none.
     pub equipment_model: Option<String>,
 }

@@ -49,8 +49,9 @@ async fn accept(state: &IngestState, scope: &Scope, headers: &HeaderMap, body: B
     let bytes = read_limited(body, headers, state.config.max_body_bytes).await?;
     let submission = parse(&bytes)?;
     // The canonical form of what was asked, for comparing retries: the same
-    // fields in any order and spacing hash alike.
-    let request_hash = Sha256::digest(serde_json::to_vec(&submission).unwrap_or_default()).to_vec();
+    // fields in any order and spacing hash alike. Only retries need it.
+    let request_hash =
+        idempotency_key.as_ref().map(|_| Sha256::digest(serde_json::to_vec(&submission).unwrap_or_default()).to_vec());
 
     let named_company = submission.company.clone().filter(|company| !company.trim().is_empty());
     let mut ticket = submission.validate(TicketId::new(), Channel::Api, OffsetDateTime::now_utc())?;
@@ -66,7 +67,7 @@ async fn accept(state: &IngestState, scope: &Scope, headers: &HeaderMap, body: B
     };
 
     let record = IdempotencyRecord {
-        request_hash,
+        request_hash: request_hash.unwrap_or_default(),
         ticket_id: envelope.ticket_id.0,
         message: message.payload.clone(),
         accepted: false,

@@ -114,7 +114,7 @@ impl switchboard_core::kb::KnowledgeSearch for KnowledgeBase {
                 SuggestionKind::Faq => DocKind::Faq,
                 SuggestionKind::PastSolution => DocKind::PastSolution,
             }),
-            company: request.company.clone(),
+            company: request.scope.company().map(|company| company.to_string()),
             equipment_model: request.equipment_model.clone(),
             ..crate::SearchFilter::default()
         };
@@ -128,10 +128,6 @@ impl switchboard_core::kb::KnowledgeSearch for KnowledgeBase {
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || span.in_scope(work)).await.map_err(|error| Error::Task(error.to_string()))?
-}
-
-fn failure(error: Error) -> HandlerError {
-    HandlerError::classify(error)
 }
 
 /// The index the binary opened for this process.
@@ -173,7 +169,7 @@ impl Matcher {
         {
             return Ok(*threshold);
         }
-        let threshold = self.store.auto_answer_threshold(company).await.map_err(|error| failure(error.into()))?;
+        let threshold = self.store.auto_answer_threshold(company).await.map_err(HandlerError::classify)?;
         if let Ok(mut cache) = self.thresholds.lock() {
             cache.insert(company.clone(), (Instant::now(), threshold));
         }
@@ -187,7 +183,8 @@ impl Handler for Matcher {
         let envelope: Envelope<TicketTriaged> = decode_envelope(message)?;
         let mut ticket = envelope.payload.ticket.clone();
         let (knowledge_base, query, k) = (self.knowledge_base.clone(), ticket.clone(), self.suggestions);
-        let matches = blocking(move || knowledge_base.search_ticket(&query, k)).await.map_err(failure)?;
+        let matches =
+            blocking(move || knowledge_base.search_ticket(&query, k)).await.map_err(HandlerError::classify)?;
         ticket.suggestions = Some(matches.iter().map(suggestion).collect());
         metrics::counter!("switchboard_kb_matches_total", "found" => if matches.is_empty() { "none" } else { "some" })
             .increment(1);
@@ -198,7 +195,7 @@ impl Handler for Matcher {
             // The customer gets the article's first answer in full, as stored
             // (and only an article their company may see).
             let scope = Scope::Company(ticket.company.clone());
-            let faq = self.store.get_faq(&scope, &best.id).await.map_err(|error| failure(error.into()))?;
+            let faq = self.store.get_faq(&scope, &best.id).await.map_err(HandlerError::classify)?;
             if let Some(faq) = faq.filter(|faq| faq.published)
                 && let Some(answer) = faq.answers.first()
             {
@@ -334,7 +331,7 @@ impl Handler for IndexSync {
             };
             // The store is the truth: whatever the message says, index the
             // article as it is stored now (or remove it if it is gone).
-            match self.store.get_faq(&Scope::Installation, &id).await.map_err(|error| failure(error.into()))? {
+            match self.store.get_faq(&Scope::Installation, &id).await.map_err(HandlerError::classify)? {
                 Some(faq) => Change::Upsert(faq_document(faq)),
                 None => Change::Delete(DocKey::faq(id)),
             }
@@ -356,7 +353,7 @@ impl Handler for IndexSync {
                 TicketEvent::AnsweredByFaq { .. } | TicketEvent::StatusChanged { .. } => return Ok(Vec::new()),
             }
         };
-        self.writer.submit(change).await.map_err(HandlerError::transient)?.map_err(failure)?;
+        self.writer.submit(change).await.map_err(HandlerError::transient)?.map_err(HandlerError::classify)?;
         Ok(Vec::new())
     }
 }

@@ -107,8 +107,11 @@ impl Store {
                         .bind(&faq.id)
                         .fetch_optional(&mut *transaction)
                         .await?;
-                if let Some((_, Some(owner))) = &existed
-                    && !scope.allows(owner)
+                // A company replaces only its own articles: not another's,
+                // and not a shared one (no company).
+                if let Some((_, owner)) = &existed
+                    && scope.company().is_some()
+                    && !owner.as_deref().is_some_and(|owner| scope.allows(owner))
                 {
                     return Err(Error::OutOfScope);
                 }

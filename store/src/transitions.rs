@@ -71,6 +71,8 @@ pub struct AuditEvent {
 pub struct OutboxRecord {
     pub seq: i64,
     pub ticket_id: TicketId,
+    pub event_id: EventId,
+    pub request_id: Option<String>,
     /// The `Envelope<TicketEvent>` as JSON, to produce as it is.
     pub envelope: Vec<u8>,
 }
@@ -79,6 +81,10 @@ pub struct OutboxRecord {
 struct EarlierTransition {
     from_status: String,
     to_status: String,
+}
+
+fn parse_status(text: &str) -> Result<Status> {
+    Status::parse(text).ok_or_else(|| Error::Corrupt(format!("ticket event status `{text}`")))
 }
 
 impl Store {
@@ -105,19 +111,19 @@ impl Store {
             let mut ticket = Ticket::try_from(row.ok_or(Error::TicketNotFound)?)?;
             if let Some(earlier) = earlier {
                 transaction.commit().await?;
-                let parse = |text: &str| {
-                    Status::parse(text).ok_or_else(|| Error::Corrupt(format!("ticket event status `{text}`")))
-                };
                 return Ok(Transitioned {
                     ticket,
-                    from: parse(&earlier.from_status)?,
-                    to: parse(&earlier.to_status)?,
+                    from: parse_status(&earlier.from_status)?,
+                    to: parse_status(&earlier.to_status)?,
                     event_id: request.event_id,
                     replayed: true,
                 });
             }
             let from = ticket.status;
-            let to = lifecycle::apply(from, request.action, request.actor.role).map_err(Error::Transition)?;
+            let allowed = lifecycle::apply(from, request.action, request.actor.role);
+            if let Err(refusal @ TransitionError::Forbidden { .. }) = allowed {
+                return Err(Error::Transition(refusal));
+            }
             let answer = match &request.details {
                 TransitionDetails::FaqAnswer(answer) => Some(answer.clone()),
                 _ => None,
@@ -126,21 +132,47 @@ impl Store {
                 .as_ref()
                 .map(|answer| serde_json::to_string(answer).map_err(|error| Error::Corrupt(error.to_string())))
                 .transpose()?;
-            let updated = sqlx::query(
-                "UPDATE tickets SET status = $1, updated_at = $2, answered_by_faq = COALESCE($3, answered_by_faq) \
-                 WHERE id = $4 AND status = $5",
-            )
-            .bind(to.as_str())
-            .bind(now)
-            .bind(&answer_json)
-            .bind(request.ticket_id.0)
-            .bind(from.as_str())
-            .execute(&mut *transaction)
-            .await?
-            .rows_affected();
+            let updated = match allowed {
+                Ok(to) => sqlx::query(
+                    "UPDATE tickets SET status = $1, updated_at = $2, answered_by_faq = COALESCE($3, answered_by_faq) \
+                     WHERE id = $4 AND status = $5",
+                )
+                .bind(to.as_str())
+                .bind(now)
+                .bind(&answer_json)
+                .bind(request.ticket_id.0)
+                .bind(from.as_str())
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected(),
+                Err(_) => 0,
+            };
             if updated != 1 {
-                return Err(Error::Transition(TransitionError::Conflict { from, action: request.action }));
+                // The ticket may have moved because this very request was
+                // carried out meanwhile (a redelivery racing the first
+                // delivery): that is its outcome, not a refusal.
+                let carried_out: Option<EarlierTransition> =
+                    sqlx::query_as("SELECT from_status, to_status FROM ticket_events WHERE event_id = $1")
+                        .bind(request.event_id.0)
+                        .fetch_optional(&mut *transaction)
+                        .await?;
+                if let Some(earlier) = carried_out {
+                    transaction.commit().await?;
+                    return Ok(Transitioned {
+                        ticket,
+                        from: parse_status(&earlier.from_status)?,
+                        to: parse_status(&earlier.to_status)?,
+                        event_id: request.event_id,
+                        replayed: true,
+                    });
+                }
+                return Err(Error::Transition(match allowed {
+                    // The row left `from` between the read and the update.
+                    Ok(_) => TransitionError::Conflict { from, action: request.action },
+                    Err(refusal) => refusal,
+                }));
             }
+            let to = allowed.map_err(Error::Transition)?;
             ticket.status = to;
             if answer.is_some() {
                 ticket.answered_by_faq = answer;
@@ -154,7 +186,7 @@ impl Store {
             let envelope_json = serde_json::to_vec(&envelope).map_err(|error| Error::Corrupt(error.to_string()))?;
             sqlx::query(
                 "INSERT INTO ticket_events (event_id, ticket_id, company, action, from_status, to_status, actor_role, \
-                 actor_id, envelope, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 actor_id, request_id, envelope, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(request.event_id.0)
             .bind(request.ticket_id.0)
@@ -164,6 +196,7 @@ impl Store {
             .bind(to.as_str())
             .bind(request.actor.role.as_str())
             .bind(request.actor.account.map(|account| account.0))
+            .bind(&request.request_id)
             .bind(&envelope_json)
             .bind(now)
             .execute(&mut *transaction)
@@ -211,22 +244,29 @@ impl Store {
     /// once the lease runs out).
     pub async fn outbox_claim(&self, limit: u32, lease_micros: i64) -> Result<Vec<OutboxRecord>> {
         let now = now_micros();
-        let mut rows: Vec<(i64, Uuid, Vec<u8>)> = on_pool!(&self.writer, |pool| sqlx::query_as(
+        type Row = (i64, Uuid, Uuid, Option<String>, Vec<u8>);
+        let mut rows: Vec<Row> = on_pool!(&self.writer, |pool| sqlx::query_as(
             "UPDATE ticket_events SET claimed_until = $1 \
              WHERE seq IN (SELECT seq FROM ticket_events WHERE relayed_at IS NULL \
                            AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY seq LIMIT $3) \
              AND relayed_at IS NULL AND (claimed_until IS NULL OR claimed_until < $2) \
-             RETURNING seq, ticket_id, envelope"
+             RETURNING seq, ticket_id, event_id, request_id, envelope"
         )
         .bind(now.saturating_add(lease_micros))
         .bind(now)
         .bind(i64::from(limit))
         .fetch_all(pool)
         .await)?;
-        rows.sort_by_key(|(seq, _, _)| *seq);
+        rows.sort_by_key(|(seq, ..)| *seq);
         Ok(rows
             .into_iter()
-            .map(|(seq, ticket_id, envelope)| OutboxRecord { seq, ticket_id: TicketId(ticket_id), envelope })
+            .map(|(seq, ticket_id, event_id, request_id, envelope)| OutboxRecord {
+                seq,
+                ticket_id: TicketId(ticket_id),
+                event_id: EventId(event_id),
+                request_id,
+                envelope,
+            })
             .collect())
     }
 
@@ -244,6 +284,24 @@ impl Store {
                 separated.push_bind(*seq);
             }
             query.push(")");
+            query.build().execute(pool).await.map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Gives claimed events back before their lease runs out (a relay that
+    /// could not send them), so the next claim retries them at once.
+    pub async fn outbox_release(&self, seqs: &[i64]) -> Result<()> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        on_pool!(&self.writer, |pool| {
+            let mut query = sqlx::QueryBuilder::new("UPDATE ticket_events SET claimed_until = NULL WHERE seq IN (");
+            let mut separated = query.separated(", ");
+            for seq in seqs {
+                separated.push_bind(*seq);
+            }
+            query.push(") AND relayed_at IS NULL");
             query.build().execute(pool).await.map(|_| ())
         })?;
         Ok(())

@@ -263,7 +263,43 @@ async fn idempotency_keys_claim_once(test: TestStore) {
     assert_eq!(store.purge_idempotency_keys(1_000_000_000).await.expect("purge"), 0);
 }
 
+async fn a_company_scope_writes_only_its_own_faqs(test: TestStore) {
+    let store = test.store;
+    let acme = Scope::Company(CompanyId::parse("acme").expect("valid"));
+    let shared = switchboard_core::kb::Faq::new("shared", "For everyone?", vec!["Yes.".into()]);
+    let globex = switchboard_core::kb::Faq {
+        company: Some("globex".into()),
+        ..switchboard_core::kb::Faq::new("theirs", "Globex?", vec!["G.".into()])
+    };
+    store.upsert_faqs(&Scope::Installation, &[shared.clone(), globex.clone()]).await.expect("upsert");
+    let own = switchboard_core::kb::Faq {
+        company: Some("acme".into()),
+        ..switchboard_core::kb::Faq::new("ours", "Acme?", vec!["A.".into()])
+    };
+    assert_eq!(store.upsert_faqs(&acme, std::slice::from_ref(&own)).await.expect("own"), [true]);
+    // Neither another company's article nor a shared one can be taken over.
+    for taken in [
+        switchboard_core::kb::Faq { company: Some("acme".into()), ..shared.clone() },
+        switchboard_core::kb::Faq { company: Some("acme".into()), ..globex.clone() },
+        shared.clone(),
+    ] {
+        let result = store.upsert_faqs(&acme, std::slice::from_ref(&taken)).await;
+        assert!(matches!(result, Err(Error::OutOfScope)), "{}: {result:?}", taken.id);
+    }
+    let seen: Vec<String> =
+        store.list_faqs(&acme, None, 10).await.expect("list").into_iter().map(|faq| faq.id).collect();
+    assert_eq!(seen, ["ours", "shared"], "its own and the shared ones");
+    assert!(store.get_faq(&acme, "theirs").await.expect("get").is_none());
+    assert!(!store.delete_faq(&acme, "theirs").await.expect("delete"));
+    assert!(!store.delete_faq(&acme, "shared").await.expect("delete"));
+    assert_eq!(
+        store.get_faq(&Scope::Installation, "shared").await.expect("get").map(|faq| faq.question),
+        Some("For everyone?".into())
+    );
+}
+
 switchboard_store::test_both_backends!(
+    a_company_scope_writes_only_its_own_faqs,
     tickets_round_trip_exactly,
     inserting_twice_changes_nothing,
     a_batch_insert_reports_each_ticket,

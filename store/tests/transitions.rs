@@ -127,6 +127,28 @@ async fn a_transition_writes_its_event_to_the_outbox_once(test: TestStore) {
     assert!(events[0].relayed);
 }
 
+async fn the_same_request_racing_itself_is_carried_out_once(test: TestStore) {
+    let store = test.store;
+    let ticket = ticket("acme");
+    stored(&store, &ticket).await;
+    // One message delivered twice at once (say, across a rebalance).
+    let open = request(&ticket, Action::Open, Role::Admin);
+    let attempts: Vec<_> = (0..6)
+        .map(|_| {
+            let (store, open) = (store.clone(), open.clone());
+            tokio::spawn(async move { store.transition(&acme(), open).await })
+        })
+        .collect();
+    let mut fresh = 0;
+    for attempt in attempts {
+        let transitioned = attempt.await.expect("join").expect("the same request never conflicts with itself");
+        assert_eq!((transitioned.from, transitioned.to), (Status::New, Status::Opened));
+        fresh += usize::from(!transitioned.replayed);
+    }
+    assert_eq!(fresh, 1, "carried out once, replayed for the others");
+    assert_eq!(store.ticket_events(&acme(), ticket.id).await.expect("events").len(), 1);
+}
+
 async fn refusals_are_typed_and_change_nothing(test: TestStore) {
     let store = test.store;
     let ticket = ticket("acme");
@@ -159,4 +181,5 @@ switchboard_store::test_both_backends!(
     concurrent_transitions_have_exactly_one_winner_and_one_audit_event,
     a_transition_writes_its_event_to_the_outbox_once,
     refusals_are_typed_and_change_nothing,
+    the_same_request_racing_itself_is_carried_out_once,
 );

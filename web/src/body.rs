@@ -40,6 +40,11 @@ pub fn require_media_type(
     if content_type.is_some_and(accepts) { Ok(()) } else { Err(ApiError::UnsupportedMediaType { expected }) }
 }
 
+/// A body declared too large but at most this many times the limit is read
+/// and discarded before the 413, so the client, still sending, sees the
+/// answer instead of a reset connection. Anything larger is cut off at once.
+const DRAIN_FACTOR: u64 = 4;
+
 /// The whole body, refusing more than `limit` bytes (413) as soon as the
 /// declared length or the bytes received pass it; 400 when the connection
 /// fails while reading.
@@ -48,7 +53,10 @@ pub async fn read_limited(body: Body, headers: &HeaderMap, limit: usize) -> Resu
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
+    if let Some(length) = declared.filter(|length| *length > limit as u64) {
+        if length <= (limit as u64).saturating_mul(DRAIN_FACTOR) {
+            discard(body).await;
+        }
         return Err(ApiError::TooLarge { limit });
     }
     axum::body::to_bytes(body, limit).await.map_err(|error| {
@@ -58,6 +66,12 @@ pub async fn read_limited(body: Body, headers: &HeaderMap, limit: usize) -> Resu
             ApiError::UnreadableBody
         }
     })
+}
+
+/// Reads a body to its end, keeping nothing.
+async fn discard(mut body: Body) {
+    use http_body_util::BodyExt;
+    while let Some(Ok(_frame)) = body.frame().await {}
 }
 
 /// Path parameters, with a JSON 400 (`invalid_parameter`, field `path`)

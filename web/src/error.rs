@@ -132,7 +132,9 @@ impl From<switchboard_store::Error> for ApiError {
             }
             switchboard_store::Error::TicketNotFound => ApiError::NotFound { what: "ticket" },
             switchboard_store::Error::Transition(refusal) => ApiError::Transition(refusal),
-            switchboard_store::Error::OutOfScope => ApiError::Conflict("that belongs to another company".into()),
+            // Another company's row is as good as absent: saying it exists
+            // would leak it.
+            switchboard_store::Error::OutOfScope => ApiError::NotFound { what: "resource" },
             error if error.is_transient() => ApiError::StoreUnavailable(error),
             error => ApiError::Internal(Box::new(error)),
         }

@@ -13,6 +13,7 @@ CREATE TABLE ticket_events (
     to_status     TEXT      NOT NULL,
     actor_role    TEXT      NOT NULL,
     actor_id      UUID,
+    request_id    TEXT,
     envelope      BYTEA     NOT NULL,
     created_at    BIGINT    NOT NULL,
     relayed_at    BIGINT,

@@ -13,6 +13,7 @@ CREATE TABLE ticket_events (
     to_status     TEXT    NOT NULL,
     actor_role    TEXT    NOT NULL,
     actor_id      BLOB,
+    request_id    TEXT,
     envelope      BLOB    NOT NULL,
     created_at    INTEGER NOT NULL,
     relayed_at    INTEGER,
