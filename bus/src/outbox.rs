@@ -61,6 +61,9 @@ pub async fn relay(ctx: StageContext) -> Result<()> {
 /// only up to the first one the bus refused: the rest are given back and
 /// sent again, in order, so one ticket's events never overtake each other.
 async fn relay_batch(ctx: &StageContext, topic: &str) -> Result<usize> {
+    if !ctx.store.outbox_pending().await? {
+        return Ok(0);
+    }
     let lease_micros = i64::try_from(LEASE.as_micros()).unwrap_or(i64::MAX);
     let records = ctx.store.outbox_claim(BATCH, lease_micros).await?;
     if records.is_empty() {

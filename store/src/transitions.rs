@@ -239,6 +239,17 @@ impl Store {
             .collect())
     }
 
+    /// Whether any event waits to be relayed: a read, so an idle relay never
+    /// takes the write lock (SQLite has one writer, which the bus log needs).
+    pub async fn outbox_pending(&self) -> Result<bool> {
+        let found: Option<i64> = on_pool!(&self.db, |pool| sqlx::query_scalar(
+            "SELECT seq FROM ticket_events WHERE relayed_at IS NULL LIMIT 1"
+        )
+        .fetch_optional(pool)
+        .await)?;
+        Ok(found.is_some())
+    }
+
     /// Claims up to `limit` unrelayed events, oldest first, for `lease_micros`
     /// (another relay skips them meanwhile; if this one dies, they come back
     /// once the lease runs out).

@@ -108,6 +108,7 @@ async fn a_transition_writes_its_event_to_the_outbox_once(test: TestStore) {
     let again = store.transition(&acme(), answered.clone()).await.expect("replay");
     assert_eq!((again.from, again.to, again.replayed), (Status::New, Status::Resolved, true));
 
+    assert!(store.outbox_pending().await.expect("pending"));
     let claimed = store.outbox_claim(10, 30_000_000).await.expect("claim");
     assert_eq!(claimed.len(), 1);
     let envelope: Envelope<TicketEvent> = serde_json::from_slice(&claimed[0].envelope).expect("an envelope");
@@ -125,6 +126,7 @@ async fn a_transition_writes_its_event_to_the_outbox_once(test: TestStore) {
     store.outbox_mark_relayed(&[claimed[0].seq]).await.expect("mark");
     let events = store.ticket_events(&acme(), ticket.id).await.expect("events");
     assert!(events[0].relayed);
+    assert!(!store.outbox_pending().await.expect("pending"), "nothing left to relay");
 }
 
 async fn the_same_request_racing_itself_is_carried_out_once(test: TestStore) {
