@@ -166,3 +166,49 @@ async fn a_slow_client_cannot_hold_shutdown_past_the_drain_deadline() {
         .expect("clean stop");
     drop(stream);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auto_answer_threshold_below_one_half_is_refused() {
+    let app = spawn_app().await;
+    let url = app.url("/v1/companies/acme/settings");
+    for threshold in [json!(0), json!(0.49), json!(1.01), json!(-1)] {
+        let response =
+            app.client.put(&url).json(&json!({"auto_answer_threshold": threshold})).send().await.expect("send");
+        let (status, error) = error_of(response).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{threshold}: {error}");
+        assert_eq!(error["error"]["field"], json!("auto_answer_threshold"), "{error}");
+    }
+    for threshold in [json!(0.5), json!(0.95), Value::Null] {
+        let response =
+            app.client.put(&url).json(&json!({"auto_answer_threshold": threshold})).send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::OK, "{threshold}");
+    }
+    app.running.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_ids_are_kept_only_when_short_and_plain_and_methods_are_bounded_labels() {
+    let app = spawn_app().await;
+    let echoed = |response: &reqwest::Response| {
+        response.headers().get("x-request-id").and_then(|value| value.to_str().ok()).map(str::to_owned)
+    };
+    let kept = app.client.get(app.url("/healthz")).header("x-request-id", "trace-me-42").send().await.expect("send");
+    assert_eq!(echoed(&kept).as_deref(), Some("trace-me-42"));
+    for refused in ["x".repeat(129), "has space".into(), "quote\"".into()] {
+        let response = app.client.get(app.url("/healthz")).header("x-request-id", &refused).send().await.expect("send");
+        let used = echoed(&response).expect("a request id");
+        assert_ne!(used, refused);
+        assert_eq!(uuid::Uuid::parse_str(&used).map(|_| ()), Ok(()), "a generated id instead: {used}");
+    }
+    let brewed = app
+        .client
+        .request(reqwest::Method::from_bytes(b"BREW").expect("method"), app.url("/healthz"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(brewed.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let metrics = app.client.get(app.url("/metrics")).send().await.expect("send").text().await.expect("text");
+    assert!(metrics.contains("method=\"other\""), "{metrics}");
+    assert!(!metrics.contains("BREW"), "an invented method is not a label");
+    app.running.stop().await.expect("clean stop");
+}

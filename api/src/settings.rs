@@ -8,6 +8,9 @@ use switchboard_web::{ApiError, JsonBody, Path, Tenant};
 
 use crate::ApiState;
 
+/// The lowest auto-answer threshold a company may set.
+pub const MIN_AUTO_ANSWER_THRESHOLD: f64 = 0.5;
+
 #[derive(Debug, Serialize)]
 pub(crate) struct CompanySettings {
     company: String,
@@ -47,12 +50,17 @@ pub(crate) async fn put_settings(
     JsonBody(input): JsonBody<SettingsInput>,
 ) -> Result<Json<CompanySettings>, ApiError> {
     let company = checked_company(&scope, &company)?;
+    // Below 0.5 the "best" match is more likely wrong than right: answering
+    // every customer with whatever matched is not a setting.
     if let Some(threshold) = input.auto_answer_threshold
-        && !(0.0..=1.0).contains(&threshold)
+        && !(MIN_AUTO_ANSWER_THRESHOLD..=1.0).contains(&threshold)
     {
         return Err(ApiError::invalid_body(
             "auto_answer_threshold",
-            "`auto_answer_threshold` is a confidence from 0 to 1, or null to turn auto-answer off",
+            format!(
+                "`auto_answer_threshold` is a confidence from {MIN_AUTO_ANSWER_THRESHOLD} to 1, or null to turn \
+                 auto-answer off"
+            ),
         ));
     }
     state.store.set_auto_answer_threshold(&company, input.auto_answer_threshold).await?;

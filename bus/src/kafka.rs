@@ -54,10 +54,30 @@ fn base_config(config: &KafkaConfig) -> ClientConfig {
         .set("client.id", &config.client_id)
         .set("broker.address.family", "v4")
         .set("socket.keepalive.enable", "true");
-    for (key, value) in &config.properties {
-        client.set(key, value.expose());
-    }
+    apply_unguarded(&mut client, config);
     client
+}
+
+/// A client-configuration error names the property but never its value
+/// (which may be a password: `sasl.password`, `ssl.key.password`).
+fn without_values(error: KafkaError) -> Error {
+    match error {
+        KafkaError::ClientConfig(_, description, key, value) => {
+            let description = if value.is_empty() { description } else { description.replace(&value, "***") };
+            Error::Invalid(format!("Kafka property `{key}`: {description}"))
+        }
+        other => Error::Kafka(other),
+    }
+}
+
+/// The configured extra properties, except those that carry Switchboard's
+/// durability promises.
+fn apply_unguarded(client: &mut ClientConfig, config: &KafkaConfig) {
+    for (key, value) in &config.properties {
+        if !switchboard_core::config::GUARDED_KAFKA_PROPERTIES.contains(&key.as_str()) {
+            client.set(key, value.expose());
+        }
+    }
 }
 
 impl KafkaBus {
@@ -70,12 +90,13 @@ impl KafkaBus {
             .set("acks", "all")
             .set("linger.ms", "2")
             .set("message.timeout.ms", config.message_timeout_ms.to_string());
-        // Extra properties win over the defaults above.
-        for (key, value) in &config.properties {
-            producer_config.set(key, value.expose());
-        }
-        let producer: FutureProducer = producer_config.create()?;
-        let admin: AdminClient<DefaultClientContext> = base_config(&config).create()?;
+        // Extra properties win over the tuning defaults above, never over the
+        // durability settings (configuration validation refuses those keys;
+        // this keeps them whoever builds the bus).
+        apply_unguarded(&mut producer_config, &config);
+        producer_config.set("enable.idempotence", "true").set("acks", "all");
+        let producer: FutureProducer = producer_config.create().map_err(without_values)?;
+        let admin: AdminClient<DefaultClientContext> = base_config(&config).create().map_err(without_values)?;
         Ok(Self { config, producer, admin })
     }
 }
@@ -134,11 +155,11 @@ impl Bus for KafkaBus {
             .set("auto.offset.reset", "earliest")
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "1000");
-        for (key, value) in &self.config.properties {
-            consumer_config.set(key, value.expose());
-        }
-        let consumer: StreamConsumer<RebalanceContext> =
-            consumer_config.create_with_context(RebalanceContext { generation: generation.clone() })?;
+        apply_unguarded(&mut consumer_config, &self.config);
+        consumer_config.set("enable.auto.offset.store", "false");
+        let consumer: StreamConsumer<RebalanceContext> = consumer_config
+            .create_with_context(RebalanceContext { generation: generation.clone() })
+            .map_err(without_values)?;
         let topic_names: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topic_names)?;
         Ok(Arc::new(KafkaConsumer { consumer: Arc::new(consumer), generation }))
@@ -291,5 +312,23 @@ impl Consumer for KafkaConsumer {
         .await
         .map_err(|_| Error::Closed)??;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use switchboard_core::config::Secret;
+
+    use super::*;
+
+    #[test]
+    fn a_bad_property_is_named_without_its_value() {
+        for (key, value) in [("sasl.pasword", "hunter2"), ("socket.timeout.ms", "hunter2-not-a-number")] {
+            let mut config = KafkaConfig::default();
+            config.properties.insert(key.into(), Secret::new(value.into()));
+            let error = KafkaBus::new(config).map(|_| ()).expect_err("a bad property").to_string();
+            assert!(error.contains(key), "{error}");
+            assert!(!error.contains("hunter2"), "the value leaked: {error}");
+        }
     }
 }

@@ -35,6 +35,10 @@ impl<T> fmt::Debug for Secret<T> {
     }
 }
 
+/// Kafka client properties that carry Switchboard's durability promises.
+pub const GUARDED_KAFKA_PROPERTIES: &[&str] =
+    &["acks", "request.required.acks", "enable.idempotence", "enable.auto.offset.store"];
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -83,6 +87,16 @@ impl Config {
         }
         if self.bus.kafka.replication_factor < 1 {
             return fail("bus.kafka.replication_factor must be at least 1".into());
+        }
+        // A 202 promises a durable write and an offset moves only after the
+        // work is done: no property may quietly weaken either.
+        if let Some(key) = self.bus.kafka.properties.keys().find(|key| GUARDED_KAFKA_PROPERTIES.contains(&key.as_str()))
+        {
+            return fail(format!(
+                "bus.kafka.properties.{key} cannot be set: Switchboard sets it (acks=all, enable.idempotence=true, \
+                 enable.auto.offset.store=false) so that an accepted ticket is durable and offsets move only after \
+                 the work is done"
+            ));
         }
         if self.runner.max_in_flight == 0 {
             return fail("runner.max_in_flight must be at least 1".into());
@@ -451,5 +465,19 @@ mod tests {
         let mut config = Config::default();
         config.store.url = Some(Secret::new("mysql://x".into()));
         assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn durability_properties_cannot_be_configured_away() {
+        for key in ["acks", "request.required.acks", "enable.idempotence", "enable.auto.offset.store"] {
+            let mut config = Config::default();
+            config.bus.kafka.properties.insert(key.to_owned(), Secret::new("0".into()));
+            let error = config.validate().expect_err("refused").to_string();
+            assert!(error.contains(key) && error.contains("cannot be set"), "{error}");
+            assert!(!error.contains("= 0") && !error.contains("\"0\""), "the value is not printed: {error}");
+        }
+        let mut config = Config::default();
+        config.bus.kafka.properties.insert("security.protocol".into(), Secret::new("SSL".into()));
+        assert!(config.validate().is_ok(), "other properties stay possible");
     }
 }

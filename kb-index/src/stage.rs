@@ -47,6 +47,21 @@ pub const SYNC_STAGE: &str = stages::KB_SYNC;
 
 /// How long a company's auto-answer threshold is cached.
 const THRESHOLD_TTL: Duration = Duration::from_secs(5);
+/// Companies whose threshold is cached at once; past it, expired entries go
+/// (and if none had expired, all), so the cache cannot grow without bound.
+const MAX_CACHED_THRESHOLDS: usize = 10_000;
+
+type ThresholdCache = HashMap<CompanyId, (Instant, Option<f64>)>;
+
+fn remember(cache: &mut ThresholdCache, company: CompanyId, threshold: Option<f64>, now: Instant) {
+    if cache.len() >= MAX_CACHED_THRESHOLDS && !cache.contains_key(&company) {
+        cache.retain(|_, (read_at, _)| now.duration_since(*read_at) < THRESHOLD_TTL);
+        if cache.len() >= MAX_CACHED_THRESHOLDS {
+            cache.clear();
+        }
+    }
+    cache.insert(company, (now, threshold));
+}
 
 /// Opens this process's index, rebuilding it from the store if needed.
 pub async fn open(config: &Config, store: &Store) -> Result<Arc<KnowledgeBase>> {
@@ -158,7 +173,7 @@ struct Matcher {
     knowledge_base: Arc<KnowledgeBase>,
     suggestions: usize,
     matched_topic: String,
-    thresholds: Mutex<HashMap<CompanyId, (Instant, Option<f64>)>>,
+    thresholds: Mutex<ThresholdCache>,
 }
 
 impl Matcher {
@@ -171,7 +186,7 @@ impl Matcher {
         }
         let threshold = self.store.auto_answer_threshold(company).await.map_err(HandlerError::classify)?;
         if let Ok(mut cache) = self.thresholds.lock() {
-            cache.insert(company.clone(), (Instant::now(), threshold));
+            remember(&mut cache, company.clone(), threshold, Instant::now());
         }
         Ok(threshold)
     }
@@ -355,5 +370,33 @@ impl Handler for IndexSync {
         };
         self.writer.submit(change).await.map_err(HandlerError::transient)?.map_err(HandlerError::classify)?;
         Ok(Vec::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_threshold_cache_stays_bounded() {
+        let mut cache = ThresholdCache::new();
+        let start = Instant::now();
+        let company = |index: usize| CompanyId::parse(&format!("c{index}")).expect("valid");
+        for index in 0..MAX_CACHED_THRESHOLDS {
+            remember(&mut cache, company(index), Some(0.9), start);
+        }
+        assert_eq!(cache.len(), MAX_CACHED_THRESHOLDS);
+        // Full of fresh entries: one more starts over rather than growing.
+        remember(&mut cache, company(MAX_CACHED_THRESHOLDS), None, start);
+        assert_eq!(cache.len(), 1);
+        // Full again, now of expired entries: those go, the fresh one stays.
+        let later = start + THRESHOLD_TTL * 2;
+        for index in 0..MAX_CACHED_THRESHOLDS - 2 {
+            remember(&mut cache, company(index), Some(0.9), start);
+        }
+        remember(&mut cache, company(MAX_CACHED_THRESHOLDS + 1), Some(0.7), later);
+        remember(&mut cache, company(MAX_CACHED_THRESHOLDS + 2), Some(0.8), later);
+        assert!(cache.len() <= 2, "{}", cache.len());
+        assert!(cache.contains_key(&company(MAX_CACHED_THRESHOLDS + 2)));
     }
 }

@@ -149,7 +149,9 @@ impl Store {
         Ok(rows.into_iter().collect())
     }
 
-    /// Records where `group` resumes on each topic, in one transaction.
+    /// Records where `group` resumes on each topic, in one transaction. An
+    /// offset only moves forward: a late commit of an older position (a
+    /// member that lost the race) never rewinds the group.
     pub async fn log_commit_offsets(&self, group: &str, offsets: &[(String, i64)]) -> Result<()> {
         if offsets.is_empty() {
             return Ok(());
@@ -159,7 +161,9 @@ impl Store {
             for (topic, next_offset) in offsets {
                 sqlx::query(
                     "INSERT INTO bus_group_offsets (group_id, topic, next_offset) VALUES ($1, $2, $3) \
-                     ON CONFLICT (group_id, topic) DO UPDATE SET next_offset = excluded.next_offset",
+                     ON CONFLICT (group_id, topic) DO UPDATE SET next_offset = CASE \
+                     WHEN excluded.next_offset > bus_group_offsets.next_offset THEN excluded.next_offset \
+                     ELSE bus_group_offsets.next_offset END",
                 )
                 .bind(group)
                 .bind(topic)

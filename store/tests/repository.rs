@@ -208,6 +208,8 @@ async fn the_log_appends_densely_and_reads_in_order(test: TestStore) {
 
     store.log_commit_offsets("g", &[("a".into(), 3), ("b".into(), 1)]).await.expect("commit");
     store.log_commit_offsets("g", &[("a".into(), 4)]).await.expect("commit");
+    // A late commit of an older position does not rewind the group.
+    store.log_commit_offsets("g", &[("a".into(), 2), ("b".into(), 0)]).await.expect("stale commit");
     let committed = store.log_committed_offsets("g").await.expect("offsets");
     assert_eq!((committed.get("a"), committed.get("b")), (Some(&4), Some(&1)));
     assert_eq!(store.log_min_committed_offset("a").await.expect("min"), Some(4));

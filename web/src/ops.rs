@@ -152,6 +152,45 @@ pub fn finish(router: Router, limits: HttpLimits) -> Router {
                     plain_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
                 })),
         )
+        // Outermost: runs before the request id is set.
+        .layer(middleware::from_fn(refuse_unsafe_request_ids))
+}
+
+/// Longest `x-request-id` taken from a client; it travels into envelopes and
+/// message headers, so it must stay small.
+pub const REQUEST_ID_MAX_CHARS: usize = 128;
+
+/// A client's `x-request-id` is kept only when it is at most
+/// [`REQUEST_ID_MAX_CHARS`] of `A-Z a-z 0-9 . _ : -`; otherwise it is dropped
+/// and the server generates one (the response carries the one used).
+async fn refuse_unsafe_request_ids(mut request: Request<Body>, next: Next) -> Response {
+    let unsafe_id = request.headers().get_all("x-request-id").iter().count() > 1
+        || request.headers().get("x-request-id").is_some_and(|value| !is_safe_request_id(value.as_bytes()));
+    if unsafe_id {
+        request.headers_mut().remove("x-request-id");
+    }
+    next.run(request).await
+}
+
+fn is_safe_request_id(id: &[u8]) -> bool {
+    (1..=REQUEST_ID_MAX_CHARS).contains(&id.len())
+        && id.iter().all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b':' | b'-'))
+}
+
+/// The method as a metrics label: the standard ones, `other` for the rest
+/// (a label per invented method would grow without bound).
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// Counts requests by route template (never the raw path: ids would make
@@ -161,7 +200,7 @@ async fn record_metrics(request: Request<Body>, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
