@@ -37,6 +37,9 @@ pub(crate) async fn search(
         .q
         .filter(|q| !q.trim().is_empty())
         .ok_or_else(|| ApiError::invalid_parameter("q", "`q` is required"))?;
+    if switchboard_core::text::forbidden_control(&text).is_some() {
+        return Err(ApiError::invalid_parameter("q", "`q` contains a control character"));
+    }
     if text.chars().count() > MAX_QUERY_CHARS {
         return Err(ApiError::invalid_parameter("q", format!("`q` must be at most {MAX_QUERY_CHARS} characters")));
     }

@@ -59,10 +59,10 @@ pub(crate) async fn list_tickets(
     let filter = TicketFilter {
         status: parameters.status.as_deref().map(parse_status).transpose()?,
         urgency: parameters.urgency.as_deref().map(parse_urgency).transpose()?,
-        tag: non_empty(parameters.tag),
+        tag: text_filter("tag", parameters.tag)?,
         created_after: parameters.created_after.as_deref().map(|t| parse_time("created_after", t)).transpose()?,
         created_before: parameters.created_before.as_deref().map(|t| parse_time("created_before", t)).transpose()?,
-        category: non_empty(parameters.category),
+        category: text_filter("category", parameters.category)?,
         needs_human_triage: parse_bool("needs_triage", parameters.needs_triage.as_deref())?,
     };
     let limit = parse_number("limit", parameters.limit.as_deref(), 1..=MAX_PAGE_SIZE)?.unwrap_or(DEFAULT_PAGE_SIZE);
@@ -73,6 +73,16 @@ pub(crate) async fn list_tickets(
 
 fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|text| !text.is_empty())
+}
+
+/// A text filter: absent when empty; 400 when it holds a control character.
+fn text_filter(field: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
+    match non_empty(value) {
+        Some(text) if switchboard_core::text::forbidden_control(&text).is_some() => {
+            Err(ApiError::invalid_parameter(field, format!("`{field}` contains a control character")))
+        }
+        other => Ok(other),
+    }
 }
 
 fn parse_status(text: &str) -> Result<Status, ApiError> {
@@ -116,6 +126,9 @@ pub(crate) async fn patch_ticket(
     let category = match input.category.as_deref().map(str::trim) {
         Some("") => {
             return Err(ApiError::invalid_body("category", "`category` must not be empty"));
+        }
+        Some(category) if switchboard_core::text::forbidden_control(category).is_some() => {
+            return Err(ApiError::invalid_body("category", "`category` contains a control character"));
         }
         Some(category) if category.chars().count() > 200 => {
             return Err(ApiError::invalid_body("category", "`category` is too long"));

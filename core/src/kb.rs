@@ -204,6 +204,7 @@ impl NewFaq {
         }
         let question = text("question", self.question, QUESTION_MAX_CHARS)?;
         let answers = list("answers", self.answers.unwrap_or_default(), ANSWERS_MAX, |field, answer| {
+            crate::ticket::check_characters(field, &answer)?;
             let answer = answer.trim().to_owned();
             if answer.is_empty() {
                 return Err(ValidationError::new("empty_field", field, format!("`{field}` must not be empty")));
@@ -257,6 +258,7 @@ impl NewFaq {
 
 fn text(field: &str, value: Option<String>, max_chars: usize) -> Result<String, ValidationError> {
     let value = value.ok_or_else(|| ValidationError::new("missing_field", field, format!("`{field}` is required")))?;
+    crate::ticket::check_characters(field, &value)?;
     let value = value.trim();
     if value.is_empty() {
         return Err(ValidationError::new("empty_field", field, format!("`{field}` must not be empty")));

@@ -149,6 +149,18 @@ impl UrgencyPolicy {
     /// Refuses rules that can never match.
     pub fn validate(&self) -> Result<()> {
         for (index, rule) in self.rules.iter().enumerate() {
+            let texts = rule.name.iter().chain(match &rule.when {
+                Condition::Category(category) => std::slice::from_ref(category),
+                Condition::AnyKeyword(keywords) => keywords.as_slice(),
+            });
+            for text in texts {
+                if let Some(character) = crate::text::forbidden_control(text) {
+                    return Err(PolicyError(format!(
+                        "rule {index}: contains the control character U+{:04X}",
+                        u32::from(character)
+                    )));
+                }
+            }
             match &rule.when {
                 Condition::Category(category) if category.trim().is_empty() => {
                     return Err(PolicyError(format!("rule {index}: empty category")));

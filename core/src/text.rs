@@ -55,3 +55,26 @@ pub fn normalize(text: &str, max_chars: usize) -> String {
     }
     normalized
 }
+
+/// The first C0 control character in `text` other than tab, newline and
+/// carriage return, if any. Text with one is refused wherever it enters:
+/// PostgreSQL cannot store NUL in text, and nothing a person writes holds
+/// the others, so accepting them would accept a ticket that later cannot be
+/// stored.
+pub fn forbidden_control(text: &str) -> Option<char> {
+    text.chars().find(|c| c.is_ascii_control() && *c != '\u{7f}' && !matches!(c, '\t' | '\n' | '\r'))
+}
+
+#[cfg(test)]
+mod control_tests {
+    use super::forbidden_control;
+
+    #[test]
+    fn only_c0_controls_other_than_whitespace_are_forbidden() {
+        assert_eq!(forbidden_control("plain text\twith\ttabs\r\nand lines"), None);
+        assert_eq!(forbidden_control("nul \u{0} here"), Some('\u{0}'));
+        assert_eq!(forbidden_control("bell \u{7}"), Some('\u{7}'));
+        assert_eq!(forbidden_control("escape \u{1b}[0m"), Some('\u{1b}'));
+        assert_eq!(forbidden_control("delete \u{7f} and é ü 漢字 are text"), None);
+    }
+}

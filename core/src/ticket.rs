@@ -211,6 +211,7 @@ impl NewTicket {
         if description.len() > DESCRIPTION_MAX_BYTES {
             return Err(ValidationError::too_long("description", DESCRIPTION_MAX_BYTES, "bytes"));
         }
+        check_characters("description", &description)?;
 
         let requester = self.requester.ok_or_else(|| ValidationError::missing("requester"))?;
         let email = requester
@@ -220,6 +221,7 @@ impl NewTicket {
         if email.is_empty() {
             return Err(ValidationError::empty("requester.email"));
         }
+        check_characters("requester.email", &email)?;
         if let Err(reason) = check_email(&email) {
             return Err(ValidationError::new(
                 "invalid_email",
@@ -282,9 +284,27 @@ impl NewTicket {
     }
 }
 
-/// Present, not blank once trimmed, and at most `max_chars` characters.
+/// 422 `invalid_characters` when `text` holds a control character that no
+/// store can keep (see [`crate::text::forbidden_control`]).
+pub fn check_characters(field: &str, text: &str) -> Result<(), ValidationError> {
+    match crate::text::forbidden_control(text) {
+        Some(character) => Err(ValidationError::new(
+            "invalid_characters",
+            field,
+            format!(
+                "`{field}` contains the control character U+{:04X}; only tab, newline and carriage return are allowed",
+                u32::from(character)
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Present, not blank once trimmed, at most `max_chars` characters, and
+/// free of forbidden control characters.
 fn required_text(value: Option<String>, field: &str, max_chars: usize) -> Result<String, ValidationError> {
     let value = value.ok_or_else(|| ValidationError::missing(field))?;
+    check_characters(field, &value)?;
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Err(ValidationError::empty(field));
