@@ -4,20 +4,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::spawn_process;
+use common::{run_switchboard, spawn_process};
 use serde_json::Value;
-
-/// Runs `switchboard ARGS` to completion: (success, stdout, stderr).
-async fn switchboard(args: &[&str]) -> (bool, String, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(args)
-        .env("SWITCHBOARD_LOG__FILTER", "warn")
-        .output()
-        .await
-        .expect("run switchboard");
-    let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
-    (output.status.success(), text(output.stdout), text(output.stderr))
-}
 
 fn fixture(path: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path).display().to_string()
@@ -30,12 +18,12 @@ async fn kb_tune_writes_options_that_kb_eval_reads() {
     let faqs = fixture("kb-index/tests/fixtures/faqs.jsonl");
     let queries = fixture("kb-index/tests/fixtures/queries.csv");
     let (ok, stdout, stderr) =
-        switchboard(&["kb", "tune", "--faqs", &faqs, "--queries", &queries, "--out", &options]).await;
+        run_switchboard(&["kb", "tune", "--faqs", &faqs, "--queries", &queries, "--out", &options]).await;
     assert!(ok, "tune failed: {stdout}\n{stderr}");
     assert!(stdout.contains(&format!("tuned options written to {options}")), "{stdout}");
 
     let (ok, stdout, stderr) =
-        switchboard(&["kb", "eval", "--faqs", &faqs, "--queries", &queries, "--options", &options]).await;
+        run_switchboard(&["kb", "eval", "--faqs", &faqs, "--queries", &queries, "--options", &options]).await;
     assert!(ok, "eval with the tuned options failed: {stdout}\n{stderr}");
     let summary: Value = serde_json::from_str(stdout.lines().last().expect("output")).expect("a JSON summary");
     assert_eq!(summary["n"], 6, "{summary}");
@@ -45,7 +33,7 @@ async fn kb_tune_writes_options_that_kb_eval_reads() {
     std::fs::write(&broken, "{\"search\": 7}").expect("write");
     let broken = broken.display().to_string();
     let (ok, _, stderr) =
-        switchboard(&["kb", "eval", "--faqs", &faqs, "--queries", &queries, "--options", &broken]).await;
+        run_switchboard(&["kb", "eval", "--faqs", &faqs, "--queries", &queries, "--options", &broken]).await;
     assert!(!ok && stderr.contains("broken.json"), "{stderr}");
 }
 
@@ -54,15 +42,16 @@ async fn kb_import_and_search_work_on_the_store() {
     let directory = tempfile::tempdir().expect("temporary directory");
     let data = directory.path().join("data").display().to_string();
     let faqs = fixture("tests/fixtures/faqs.jsonl");
-    let (ok, stdout, stderr) = switchboard(&["--data-dir", &data, "kb", "import", "--faqs", &faqs]).await;
+    let (ok, stdout, stderr) = run_switchboard(&["--data-dir", &data, "kb", "import", "--faqs", &faqs]).await;
     assert!(ok, "{stderr}");
     let articles = std::fs::read_to_string(&faqs).expect("fixture").lines().filter(|l| !l.trim().is_empty()).count();
     assert_eq!(stdout.trim(), format!("imported {articles} articles ({articles} new, 0 updated)"));
-    let (ok, stdout, _) = switchboard(&["--data-dir", &data, "kb", "import", "--faqs", &faqs]).await;
+    let (ok, stdout, _) = run_switchboard(&["--data-dir", &data, "kb", "import", "--faqs", &faqs]).await;
     assert!(ok && stdout.contains(&format!("(0 new, {articles} updated)")), "{stdout}");
 
     let (ok, stdout, stderr) =
-        switchboard(&["--data-dir", &data, "kb", "search", "how do I clear a paper jam", "--json", "--k", "2"]).await;
+        run_switchboard(&["--data-dir", &data, "kb", "search", "how do I clear a paper jam", "--json", "--k", "2"])
+            .await;
     assert!(ok, "{stderr}");
     let best: Value = serde_json::from_str(stdout.lines().next().expect("a match")).expect("JSON");
     assert_eq!((best["id"].as_str(), best["kind"].as_str()), (Some("printer-jam"), Some("faq")), "{stdout}");
@@ -75,9 +64,9 @@ async fn kb_import_and_search_work_on_the_store() {
     )
     .expect("write");
     let bad = bad.display().to_string();
-    let (ok, _, stderr) = switchboard(&["--data-dir", &data, "kb", "import", "--faqs", &bad]).await;
+    let (ok, _, stderr) = run_switchboard(&["--data-dir", &data, "kb", "import", "--faqs", &bad]).await;
     assert!(!ok && stderr.contains("line 2") && stderr.contains("colour"), "{stderr}");
-    let (_, stdout, _) = switchboard(&["--data-dir", &data, "kb", "search", "Q?", "--json"]).await;
+    let (_, stdout, _) = run_switchboard(&["--data-dir", &data, "kb", "search", "Q?", "--json"]).await;
     assert!(!stdout.contains("new-one"), "nothing of a refused file is stored: {stdout}");
 }
 
@@ -89,21 +78,21 @@ async fn one_server_per_data_directory_and_no_rebuild_under_it() {
     let args = ["up", "--data-dir", data.as_str(), "--listen", "127.0.0.1:0"];
     let mut first = spawn_process(&args, &[], directory.path(), "first.log").await;
 
-    let (ok, _, stderr) = switchboard(&args).await;
+    let (ok, _, stderr) = run_switchboard(&args).await;
     assert!(!ok, "a second server on the same data directory must not start");
     assert!(stderr.contains("is in use by another switchboard process"), "{stderr}");
     assert!(stderr.contains(&format!("process {}", first.child.id().expect("pid"))), "{stderr}");
 
-    let (ok, _, stderr) = switchboard(&["--data-dir", &data, "kb", "rebuild"]).await;
+    let (ok, _, stderr) = run_switchboard(&["--data-dir", &data, "kb", "rebuild"]).await;
     assert!(!ok && stderr.contains("knowledge-base index"), "kb rebuild under a server is refused: {stderr}");
     // Commands that only use the store still work next to the server.
     let faqs = fixture("tests/fixtures/faqs.jsonl");
-    let (ok, _, stderr) = switchboard(&["--data-dir", &data, "kb", "import", "--faqs", &faqs]).await;
+    let (ok, _, stderr) = run_switchboard(&["--data-dir", &data, "kb", "import", "--faqs", &faqs]).await;
     assert!(ok, "{stderr}");
 
     let status = first.terminate().await;
     assert!(status.success(), "{status}");
-    let (ok, stdout, stderr) = switchboard(&["--data-dir", &data, "kb", "rebuild"]).await;
+    let (ok, stdout, stderr) = run_switchboard(&["--data-dir", &data, "kb", "rebuild"]).await;
     assert!(ok, "{stderr}");
     assert!(stdout.starts_with("rebuilt ") && stdout.contains("documents"), "{stdout}");
 }

@@ -33,15 +33,10 @@ async fn pending(bus: &EmbeddedBus, topic: &str) -> i64 {
 
 /// Runs `switchboard --data-dir DIR ARGS` to completion.
 async fn switchboard(data_dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .output()
-        .await
-        .expect("run switchboard");
-    let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
-    (output.status.success(), text(output.stdout), text(output.stderr))
+    let data_dir = data_dir.display().to_string();
+    let mut all = vec!["--data-dir", data_dir.as_str()];
+    all.extend_from_slice(args);
+    common::run_switchboard(&all).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

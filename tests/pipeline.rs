@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{App, import_test_faqs, post_ticket, spawn_app_with, ticket_json, wait_for_json};
+use common::{App, import_test_faqs, post_ticket, run_switchboard, spawn_app_with, ticket_json, wait_for_json};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard_bus::Bus;
@@ -362,21 +362,6 @@ async fn a_corrupt_or_missing_index_is_rebuilt_from_the_store() {
         assert_eq!(found["items"][0]["id"], json!("reset-password"), "{damage} index rebuilt: {found}");
         running.stop().await.expect("stop");
     }
-}
-
-/// Runs the `switchboard` binary to completion and returns (success, stdout, stderr).
-async fn run_switchboard(args: &[&str]) -> (bool, String, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(args)
-        .env("SWITCHBOARD_LOG__FILTER", "warn")
-        .output()
-        .await
-        .expect("run switchboard");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -83,8 +83,19 @@ struct EarlierTransition {
     to_status: String,
 }
 
-fn parse_status(text: &str) -> Result<Status> {
-    Status::parse(text).ok_or_else(|| Error::Corrupt(format!("ticket event status `{text}`")))
+impl EarlierTransition {
+    /// The outcome of a request carried out before, returned again.
+    fn replayed(self, ticket: Ticket, event_id: EventId) -> Result<Transitioned> {
+        let parse =
+            |text: &str| Status::parse(text).ok_or_else(|| Error::Corrupt(format!("ticket event status `{text}`")));
+        Ok(Transitioned {
+            ticket,
+            from: parse(&self.from_status)?,
+            to: parse(&self.to_status)?,
+            event_id,
+            replayed: true,
+        })
+    }
 }
 
 impl Store {
@@ -111,13 +122,7 @@ impl Store {
             let mut ticket = Ticket::try_from(row.ok_or(Error::TicketNotFound)?)?;
             if let Some(earlier) = earlier {
                 transaction.commit().await?;
-                return Ok(Transitioned {
-                    ticket,
-                    from: parse_status(&earlier.from_status)?,
-                    to: parse_status(&earlier.to_status)?,
-                    event_id: request.event_id,
-                    replayed: true,
-                });
+                return earlier.replayed(ticket, request.event_id);
             }
             let from = ticket.status;
             let allowed = lifecycle::apply(from, request.action, request.actor.role);
@@ -158,13 +163,7 @@ impl Store {
                         .await?;
                 if let Some(earlier) = carried_out {
                     transaction.commit().await?;
-                    return Ok(Transitioned {
-                        ticket,
-                        from: parse_status(&earlier.from_status)?,
-                        to: parse_status(&earlier.to_status)?,
-                        event_id: request.event_id,
-                        replayed: true,
-                    });
+                    return earlier.replayed(ticket, request.event_id);
                 }
                 return Err(Error::Transition(match allowed {
                     // The row left `from` between the read and the update.

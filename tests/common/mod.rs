@@ -119,6 +119,19 @@ pub async fn import_test_faqs(app: &App) {
     assert_eq!(response.status(), reqwest::StatusCode::OK, "{:?}", response.text().await);
 }
 
+/// Runs the `switchboard` binary to completion (a one-shot command) and
+/// returns (success, stdout, stderr).
+pub async fn run_switchboard(args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .env("SWITCHBOARD_LOG__FILTER", "warn")
+        .output()
+        .await
+        .expect("run switchboard");
+    let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
+    (output.status.success(), text(output.stdout), text(output.stderr))
+}
+
 /// A `switchboard` child process whose stderr goes to a log file.
 pub struct Process {
     pub child: Child,
