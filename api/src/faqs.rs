@@ -181,11 +181,6 @@ pub(crate) async fn import_faqs(
 /// Parses and validates an import file, naming the line (and the field
 /// within it) at fault.
 fn parse_import(bytes: &[u8]) -> Result<Vec<Faq>, ApiError> {
-    parse_faq_lines(bytes, OffsetDateTime::now_utc()).map_err(|error| {
-        let message = match &error.field {
-            Some(field) => format!("{field}: {}", error.message),
-            None => error.message.clone(),
-        };
-        ApiError::invalid_body(format!("line {}", error.line), message)
-    })
+    parse_faq_lines(bytes, OffsetDateTime::now_utc())
+        .map_err(|error| ApiError::invalid_body(format!("line {}", error.line), error.detail()))
 }

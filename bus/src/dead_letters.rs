@@ -75,17 +75,11 @@ pub async fn replay(bus: &dyn Bus, config: &Config, stage: &str) -> Result<Repla
             let origin = message.headers.get(headers::DLQ_ORIGIN_TOPIC).map(str::to_owned).ok_or_else(|| {
                 Error::Invalid(format!("dead letter {}@{} names no origin topic", message.topic, message.offset))
             })?;
-            let mut replay_headers = message.headers.clone();
+            let Message { topic, partition, offset, key, payload, headers: mut replay_headers, .. } = message;
             replay_headers.0.retain(|(name, _)| !name.starts_with("dlq-"));
             replay_headers.set(headers::REPLAY_STAGE, stage);
-            bus.produce(OutgoingMessage {
-                topic: origin.clone(),
-                key: message.key.clone(),
-                payload: message.payload.clone(),
-                headers: replay_headers,
-            })
-            .await?;
-            consumer.store_offset(&message.topic, message.partition, message.offset + 1)?;
+            bus.produce(OutgoingMessage { topic: origin.clone(), key, payload, headers: replay_headers }).await?;
+            consumer.store_offset(&topic, partition, offset + 1)?;
             *replayed.entry(origin).or_default() += 1;
         }
         Ok::<_, Error>(())

@@ -122,12 +122,22 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Opti
 
 /// Why a line of an FAQ import was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {}{message}", field.as_deref().map(|field| format!("{field}: ")).unwrap_or_default())]
+#[error("line {line}: {}", self.detail())]
 pub struct ImportError {
     /// 1-based.
     pub line: u64,
     pub field: Option<String>,
     pub message: String,
+}
+
+impl ImportError {
+    /// What is wrong on the line: `field: message`, or the message alone.
+    pub fn detail(&self) -> String {
+        match &self.field {
+            Some(field) => format!("{field}: {}", self.message),
+            None => self.message.clone(),
+        }
+    }
 }
 
 /// Parses and validates FAQ articles from JSON Lines, one [`NewFaq`] object

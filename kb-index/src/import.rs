@@ -19,11 +19,7 @@ pub fn parse_faqs_jsonl(mut reader: impl Read, source_name: &str) -> Result<Vec<
     let mut bytes = Vec::new();
     reader.read_to_end(&mut bytes).map_err(|error| Error::io(format!("reading {source_name}"), error))?;
     let faqs = switchboard_core::kb::parse_faq_lines(&bytes, time::OffsetDateTime::now_utc()).map_err(|error| {
-        let message = match &error.field {
-            Some(field) => format!("{field}: {}", error.message),
-            None => error.message.clone(),
-        };
-        Error::Input { source_name: source_name.to_owned(), line: error.line, message }
+        Error::Input { source_name: source_name.to_owned(), line: error.line, message: error.detail() }
     })?;
     Ok(faqs)
 }

@@ -221,8 +221,7 @@ impl Handler for Matcher {
                     confidence: best.confidence,
                     answered_at: time::OffsetDateTime::now_utc(),
                 };
-                let event_id = EventId::derived(envelope.event_id, "kb-answer");
-                ticket.answered_by_faq = self.answer(&envelope, &ticket, event_id, answer).await?;
+                ticket.answered_by_faq = self.answer(&envelope, &ticket, answer).await?;
             }
         }
 
@@ -238,7 +237,6 @@ impl Matcher {
         &self,
         envelope: &Envelope<TicketTriaged>,
         ticket: &Ticket,
-        event_id: EventId,
         answer: AutoAnswer,
     ) -> Result<Option<AutoAnswer>, HandlerError> {
         // The projector may not have stored the ticket yet: its row is born
@@ -250,7 +248,9 @@ impl Matcher {
             ticket_id: ticket.id,
             action: Action::AnswerFromFaq,
             actor: Actor::SYSTEM,
-            event_id,
+            // Stable across redeliveries of this message: a second handling
+            // finds the first answer instead of answering twice.
+            event_id: EventId::derived(envelope.event_id, "kb-answer"),
             request_id: envelope.request_id.clone(),
             details: TransitionDetails::FaqAnswer(answer),
         };

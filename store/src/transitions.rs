@@ -83,6 +83,20 @@ struct EarlierTransition {
     to_status: String,
 }
 
+/// `seq IN ($…)` for the outbox rows `seqs`.
+fn push_seq_in<'args, DB>(query: &mut sqlx::QueryBuilder<'args, DB>, seqs: &[i64])
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
+{
+    query.push("seq IN (");
+    let mut separated = query.separated(", ");
+    for seq in seqs {
+        separated.push_bind(*seq);
+    }
+    query.push(")");
+}
+
 impl EarlierTransition {
     /// The outcome of a request carried out before, returned again.
     fn replayed(self, ticket: Ticket, event_id: EventId) -> Result<Transitioned> {
@@ -288,12 +302,8 @@ impl Store {
         let now = now_micros();
         on_pool!(&self.writer, |pool| {
             let mut query = sqlx::QueryBuilder::new("UPDATE ticket_events SET relayed_at = ");
-            query.push_bind(now).push(", claimed_until = NULL WHERE seq IN (");
-            let mut separated = query.separated(", ");
-            for seq in seqs {
-                separated.push_bind(*seq);
-            }
-            query.push(")");
+            query.push_bind(now).push(", claimed_until = NULL WHERE ");
+            push_seq_in(&mut query, seqs);
             query.build().execute(pool).await.map(|_| ())
         })?;
         Ok(())
@@ -306,12 +316,9 @@ impl Store {
             return Ok(());
         }
         on_pool!(&self.writer, |pool| {
-            let mut query = sqlx::QueryBuilder::new("UPDATE ticket_events SET claimed_until = NULL WHERE seq IN (");
-            let mut separated = query.separated(", ");
-            for seq in seqs {
-                separated.push_bind(*seq);
-            }
-            query.push(") AND relayed_at IS NULL");
+            let mut query = sqlx::QueryBuilder::new("UPDATE ticket_events SET claimed_until = NULL WHERE ");
+            push_seq_in(&mut query, seqs);
+            query.push(" AND relayed_at IS NULL");
             query.build().execute(pool).await.map(|_| ())
         })?;
         Ok(())
