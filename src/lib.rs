@@ -259,8 +259,7 @@ impl Prepared {
     /// and the error is returned.
     pub async fn run(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
         let Prepared { config, components, store, bus, knowledge_base, _locks } = self;
-        let limits =
-            HttpLimits { request_timeout: config.http.request_timeout(), drain_timeout: config.http.drain_timeout() };
+        let limits = HttpLimits::from(&config.http);
 
         let mut router = switchboard_web::ops_router(bus.clone(), store.clone());
         if components.ingest {

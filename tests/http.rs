@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{WAIT, spawn_app, spawn_app_with};
+use common::{WAIT, spawn_app, spawn_app_with, wait_for_ok};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -210,5 +210,96 @@ async fn request_ids_are_kept_only_when_short_and_plain_and_methods_are_bounded_
     let metrics = app.client.get(app.url("/metrics")).send().await.expect("send").text().await.expect("text");
     assert!(metrics.contains("method=\"other\""), "{metrics}");
     assert!(!metrics.contains("BREW"), "an invented method is not a label");
+    app.running.stop().await.expect("clean stop");
+}
+
+/// Reads until the peer closes the connection; returns what it sent.
+async fn read_to_close(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
+    let mut received = Vec::new();
+    let mut buffer = [0_u8; 4096];
+    loop {
+        match stream.read(&mut buffer).await {
+            Ok(0) | Err(_) => return received,
+            Ok(read) => received.extend_from_slice(&buffer[..read]),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    let app = spawn_app_with(|config| config.http.header_read_timeout_ms = 300).await;
+    let mut slow = tokio::net::TcpStream::connect(app.running.address).await.expect("connect");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nhost: test\r\nx-slow: ").await.expect("write");
+    let mut idle = tokio::net::TcpStream::connect(app.running.address).await.expect("connect");
+    for stream in [&mut slow, &mut idle] {
+        let received = tokio::time::timeout(WAIT, read_to_close(stream))
+            .await
+            .expect("the server closes the connection, not the test's deadline");
+        assert!(!String::from_utf8_lossy(&received).contains("200 OK"), "no request was ever completed");
+    }
+    // Well-behaved clients are still served.
+    let health = app.client.get(app.url("/healthz")).send().await.expect("send");
+    assert_eq!(health.status(), StatusCode::OK);
+    app.running.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_cap_wait_until_one_closes() {
+    let app = spawn_app_with(|config| {
+        config.http.max_connections = 2;
+        config.http.header_read_timeout_ms = 600_000;
+    })
+    .await;
+    // A pooled connection would hold a slot of its own: open a fresh one.
+    let fresh_client = || reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("client");
+    let first = tokio::net::TcpStream::connect(app.running.address).await.expect("connect");
+    let second = tokio::net::TcpStream::connect(app.running.address).await.expect("connect");
+    let waiting = tokio::spawn({
+        let url = app.url("/healthz");
+        async move { fresh_client().get(url).send().await.map(|response| response.status()) }
+    });
+    // While both slots are held the third connection is not served.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!waiting.is_finished(), "a third connection was served past a cap of two");
+    drop(first);
+    let status = tokio::time::timeout(WAIT, waiting).await.expect("served once a slot frees").expect("join");
+    assert_eq!(status.expect("answer"), StatusCode::OK);
+    drop(second);
+    app.running.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_beyond_the_in_flight_limit_get_503_with_retry_after() {
+    let app = spawn_app_with(|config| {
+        config.http.max_in_flight = 1;
+        config.http.request_timeout_ms = 600_000;
+    })
+    .await;
+    // This request holds the only slot: its body never finishes. Should it
+    // arrive while a probe below holds the slot, it is refused itself: then
+    // it is sent again.
+    let mut stalled = stalled_request(app.running.address).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let refused = loop {
+        let response = app.client.get(app.url("/v1/tickets")).send().await.expect("send");
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+            break response;
+        }
+        let mut buffer = [0_u8; 64];
+        if stalled.try_read(&mut buffer).is_ok_and(|read| read > 0) {
+            stalled = stalled_request(app.running.address).await;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never refused while the slot was held");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(refused.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    let (_, error) = error_of(refused).await;
+    assert_eq!(error["error"]["code"], json!("overloaded"), "{error}");
+    // The ops routes stay answerable under load.
+    let health = app.client.get(app.url("/healthz")).send().await.expect("send");
+    assert_eq!(health.status(), StatusCode::OK);
+    // Once the slot frees, requests are served again.
+    drop(stalled);
+    wait_for_ok(&app.client, &app.url("/v1/tickets")).await;
     app.running.stop().await.expect("clean stop");
 }

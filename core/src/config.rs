@@ -122,6 +122,15 @@ impl Config {
         if self.http.request_timeout_ms == 0 {
             return fail("http.request_timeout_ms must be at least 1".into());
         }
+        if self.http.header_read_timeout_ms == 0 {
+            return fail("http.header_read_timeout_ms must be at least 1".into());
+        }
+        if self.http.max_connections == 0 {
+            return fail("http.max_connections must be at least 1".into());
+        }
+        if self.http.max_in_flight == 0 {
+            return fail("http.max_in_flight must be at least 1".into());
+        }
         if self.retention.interval_seconds == 0 {
             return fail("retention.interval_seconds must be at least 1".into());
         }
@@ -370,6 +379,15 @@ impl IngestConfig {
 pub struct HttpConfig {
     /// The longest one request may take before it is answered 503 `timeout`.
     pub request_timeout_ms: u64,
+    /// How long a client may take to send a request's headers, and how long
+    /// an idle keep-alive connection stays open; then it is closed.
+    pub header_read_timeout_ms: u64,
+    /// Connections served at once per listener; further ones wait in the
+    /// listen backlog until one closes.
+    pub max_connections: usize,
+    /// Requests handled at once (the ops routes aside); beyond that the
+    /// answer is 503 `overloaded` with `Retry-After: 1`.
+    pub max_in_flight: usize,
     /// After a stop signal, how long open connections may take to finish
     /// before they are dropped.
     pub drain_timeout_ms: u64,
@@ -377,13 +395,23 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { request_timeout_ms: 30_000, drain_timeout_ms: 10_000 }
+        Self {
+            request_timeout_ms: 30_000,
+            header_read_timeout_ms: 10_000,
+            max_connections: 4096,
+            max_in_flight: 1024,
+            drain_timeout_ms: 10_000,
+        }
     }
 }
 
 impl HttpConfig {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
+    }
+
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms)
     }
 
     pub fn drain_timeout(&self) -> Duration {

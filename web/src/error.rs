@@ -49,6 +49,10 @@ pub enum ApiError {
     /// 503 `unavailable`, with `Retry-After` when given.
     #[error("{message}")]
     Unavailable { message: String, retry_after_seconds: Option<u32> },
+    /// 503 `overloaded` with `Retry-After: 1`: more requests in flight than
+    /// the server takes at once.
+    #[error("the server is handling as many requests as it takes at once; retry shortly")]
+    Overloaded,
     /// 503 `timeout`: the request took longer than the server allows.
     #[error("the request took longer than {seconds} s; retry later")]
     Timeout { seconds: u64 },
@@ -99,6 +103,7 @@ impl ApiError {
             ApiError::Unavailable { .. } | ApiError::StoreUnavailable(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
+            ApiError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             ApiError::Timeout { .. } => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -118,7 +123,7 @@ impl ApiError {
     fn retry_after(&self) -> Option<u32> {
         match self {
             ApiError::Unavailable { retry_after_seconds, .. } => *retry_after_seconds,
-            ApiError::Timeout { .. } | ApiError::StoreUnavailable(_) => Some(1),
+            ApiError::Timeout { .. } | ApiError::Overloaded | ApiError::StoreUnavailable(_) => Some(1),
             _ => None,
         }
     }

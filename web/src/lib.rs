@@ -9,7 +9,8 @@
 //!   [`Path`] (a bad escape is a JSON 400, not axum's plain text);
 //! * the ops routes (`/healthz`, `/readyz`, `/metrics`) and the layers every
 //!   listener has (request ids, request logs and metrics, a request
-//!   timeout, JSON 404/405 fallbacks, a panic catcher), and [`serve`] with a
+//!   timeout, a cap on requests in flight, JSON 404/405 fallbacks, a panic
+//!   catcher), and [`serve`]: a header-read timeout, a connection cap and a
 //!   deadline on the graceful drain.
 //!
 //! [`Tenant`] turns a request into the caller's `Scope`; authentication
@@ -20,10 +21,12 @@ mod body;
 mod error;
 mod ops;
 mod query;
+mod serve;
 mod tenant;
 
 pub use body::{JSON_BODY_LIMIT, JsonBody, Path, read_limited, require_media_type};
 pub use error::ApiError;
-pub use ops::{HttpLimits, finish, ops_router, prometheus, serve};
+pub use ops::{finish, ops_router, prometheus};
 pub use query::{Query, parse_bool, parse_number};
+pub use serve::{HttpLimits, serve};
 pub use tenant::Tenant;

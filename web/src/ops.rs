@@ -3,6 +3,8 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use tokio::sync::Semaphore;
+
 use axum::body::Body;
 use axum::extract::{MatchedPath, State};
 use axum::http::{Request, StatusCode, header};
@@ -13,26 +15,15 @@ use axum::{Json, Router};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use switchboard_bus::Bus;
 use switchboard_store::Store;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
+use crate::serve::HttpLimits;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// Time limits of a listener.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HttpLimits {
-    /// The longest one request may take; then 503 `timeout`.
-    pub request_timeout: Duration,
-    /// After shutdown starts, how long open connections may take to finish
-    /// before they are dropped.
-    pub drain_timeout: Duration,
-}
 
 #[derive(Clone)]
 struct OpsState {
@@ -123,6 +114,7 @@ fn plain_error(status: StatusCode, code: &str, message: &str) -> Response {
 /// Wraps `router` with the layers every listener has.
 pub fn finish(router: Router, limits: HttpLimits) -> Router {
     let request_timeout = limits.request_timeout;
+    let in_flight = Arc::new(Semaphore::new(limits.max_in_flight.max(1)));
     router
         .fallback(|| async { plain_error(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
@@ -134,6 +126,20 @@ pub fn finish(router: Router, limits: HttpLimits) -> Router {
                 Err(_) => {
                     tracing::warn!(timeout_ms = request_timeout.as_millis() as u64, "request timed out");
                     ApiError::Timeout { seconds: request_timeout.as_secs().max(1) }.into_response()
+                }
+            }
+        }))
+        .layer(middleware::from_fn(move |request: Request<Body>, next: Next| {
+            let in_flight = in_flight.clone();
+            async move {
+                // The ops routes stay answerable under load: a liveness
+                // probe that fails then would restart a busy server.
+                if is_ops_path(request.uri().path()) {
+                    return next.run(request).await;
+                }
+                match in_flight.try_acquire_owned() {
+                    Ok(_permit) => next.run(request).await,
+                    Err(_) => ApiError::Overloaded.into_response(),
                 }
             }
         }))
@@ -154,6 +160,10 @@ pub fn finish(router: Router, limits: HttpLimits) -> Router {
         )
         // Outermost: runs before the request id is set.
         .layer(middleware::from_fn(refuse_unsafe_request_ids))
+}
+
+fn is_ops_path(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/metrics")
 }
 
 /// Longest `x-request-id` taken from a client; it travels into envelopes and
@@ -208,32 +218,4 @@ async fn record_metrics(request: Request<Body>, next: Next) -> Response {
         .increment(1);
     metrics::histogram!("switchboard_http_request_seconds", "route" => route).record(started.elapsed().as_secs_f64());
     response
-}
-
-/// Serves `router` on `listener` until `shutdown` fires, then lets open
-/// connections finish for at most `limits.drain_timeout`: a slow client
-/// cannot hold shutdown forever.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: CancellationToken,
-    limits: HttpLimits,
-) -> std::io::Result<()> {
-    let server = axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    let server = std::future::IntoFuture::into_future(server);
-    tokio::pin!(server);
-    tokio::select! {
-        served = &mut server => return served,
-        () = shutdown.cancelled() => {}
-    }
-    match tokio::time::timeout(limits.drain_timeout, server).await {
-        Ok(served) => served,
-        Err(_) => {
-            tracing::warn!(
-                drain_ms = limits.drain_timeout.as_millis() as u64,
-                "connections still open after the drain deadline; closing them"
-            );
-            Ok(())
-        }
-    }
 }
