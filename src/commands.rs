@@ -182,7 +182,7 @@ pub async fn dlq_list(config: &Config, stage: &str, json: bool, out: &mut impl W
             let shown = |value: &Option<String>| value.clone().unwrap_or_else(|| "?".into());
             writeln!(
                 out,
-                "{}[{}]@{}  from {}[{}]@{}  key {}  attempts {}  at {}\n    {}",
+                "{}[{}]@{}  from {}[{}]@{}  key {}  attempts {}  at {}{}\n    {}",
                 letter.dlq_topic,
                 letter.partition,
                 letter.offset,
@@ -192,6 +192,9 @@ pub async fn dlq_list(config: &Config, stage: &str, json: bool, out: &mut impl W
                 shown(&letter.key),
                 shown(&letter.attempts),
                 shown(&letter.failed_at),
+                letter.truncated_bytes.as_ref().map_or_else(String::new, |bytes| format!(
+                    "  STUB of a {bytes}-byte message (too large to dead-letter; the original is at its origin offset)"
+                )),
                 shown(&letter.error),
             )?;
         }
@@ -207,7 +210,21 @@ pub async fn dlq_replay(config: &Config, stage: &str, out: &mut impl Write) -> a
     let bus = open_bus(config, &store).await?;
     let report = dead_letters::replay(bus.as_ref(), config, stage).await.context("replaying dead letters")?;
     let total: usize = report.replayed.iter().map(|(_, count)| count).sum();
-    if total == 0 {
+    for stub in &report.skipped_stubs {
+        let shown = |value: &Option<String>| value.clone().unwrap_or_else(|| "?".into());
+        writeln!(
+            out,
+            "skipped stub {}[{}]@{}: a {}-byte message too large to dead-letter; the original is at {}[{}]@{}",
+            stub.dlq_topic,
+            stub.partition,
+            stub.offset,
+            shown(&stub.truncated_bytes),
+            shown(&stub.origin_topic),
+            shown(&stub.origin_partition),
+            shown(&stub.origin_offset),
+        )?;
+    }
+    if total == 0 && report.skipped_stubs.is_empty() {
         writeln!(out, "no dead letters for stage {stage}")?;
     } else {
         let topics: Vec<String> = report.replayed.iter().map(|(topic, count)| format!("{count} to {topic}")).collect();

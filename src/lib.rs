@@ -139,7 +139,12 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     }
-    let store = Store::connect(&config.store_url(), config.store.max_connections).await.context("opening the store")?;
+    let pools = switchboard_store::PoolOptions {
+        read_connections: config.store.max_connections,
+        write_connections: config.store.write_connections,
+        read_statement_timeout: std::time::Duration::from_millis(config.store.read_statement_timeout_ms),
+    };
+    let store = Store::connect_with(&config.store_url(), pools).await.context("opening the store")?;
     if config.store.migrate {
         store.migrate().await.context("applying store migrations")?;
     }
@@ -150,8 +155,12 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 /// stage's dead-letter topics (topics are never auto-created on first use).
 pub async fn open_bus(config: &Config, store: &Store) -> anyhow::Result<Arc<dyn Bus>> {
     let bus: Arc<dyn Bus> = match config.bus.backend {
-        BusBackend::Embedded => Arc::new(EmbeddedBus::new(store.clone(), config.bus.embedded.clone())),
-        BusBackend::Kafka => Arc::new(KafkaBus::new(config.bus.kafka.clone()).context("creating Kafka clients")?),
+        BusBackend::Embedded => {
+            Arc::new(EmbeddedBus::new(store.clone(), config.bus.embedded.clone(), config.bus.max_message_bytes))
+        }
+        BusBackend::Kafka => Arc::new(
+            KafkaBus::new(config.bus.kafka.clone(), config.bus.max_message_bytes).context("creating Kafka clients")?,
+        ),
     };
     bus.create_topics(&config.topics().all_with_dead_letters(), config.bus.partitions)
         .await

@@ -346,3 +346,25 @@ async fn health_readiness_and_metrics() {
     assert!(metrics.contains("switchboard_http_requests_total"), "{metrics}");
     app.running.stop().await.expect("clean stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_that_would_leave_the_stages_too_little_room_is_refused_413() {
+    // The smallest bus limit allowed: 16 KiB left for the ticket itself.
+    let limit = switchboard_core::envelope::STAGE_HEADROOM_BYTES + switchboard_core::envelope::MIN_INGEST_MESSAGE_BYTES;
+    let app = spawn_app_with(|config| config.bus.max_message_bytes = limit).await;
+    let mut large = ticket_json("Large");
+    large["description"] = json!("long text ".repeat(2_000));
+    let response = app.client.post(app.url("/v1/tickets")).json(&large).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["error"]["code"], json!("ticket_too_large"), "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("bus.max_message_bytes")), "{body}");
+    // A ticket that fits is accepted and readable.
+    let response = app.client.post(app.url("/v1/tickets")).json(&ticket_json("Small")).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let body: Value = response.json().await.expect("JSON");
+    wait_for_ok(&app.client, &app.url(body["status_url"].as_str().expect("url"))).await;
+    let list: Value = app.client.get(app.url("/v1/tickets")).send().await.expect("list").json().await.expect("JSON");
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "the refused ticket was not stored");
+    app.running.stop().await.expect("clean stop");
+}

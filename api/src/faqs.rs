@@ -18,8 +18,17 @@ use crate::ApiState;
 
 /// Largest import file accepted in one request.
 pub const IMPORT_LIMIT: usize = 32 * 1024 * 1024;
+/// Most articles in one import (each becomes a row write and a change
+/// message in one go): larger sets go in several requests.
+pub const IMPORT_MAX_ARTICLES: usize = 10_000;
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 500;
+/// A page stops before the article that would take it past this many bytes
+/// of text (it always has at least one article); `next_cursor` continues.
+pub const PAGE_MAX_BYTES: usize = 4 * 1024 * 1024;
+/// Articles read from the store at a time while a page is filled, so a page
+/// of large articles never holds more than a few beyond its byte budget.
+const PAGE_FETCH: u32 = 20;
 
 fn not_found() -> ApiError {
     ApiError::NotFound { what: "FAQ" }
@@ -138,15 +147,27 @@ pub(crate) async fn list_faqs(
     Tenant(scope): Tenant,
     Query(parameters): Query<ListParameters>,
 ) -> Result<Json<FaqList>, ApiError> {
-    let limit = parse_number("limit", parameters.limit.as_deref(), 1..=MAX_PAGE)?.unwrap_or(DEFAULT_PAGE);
-    let cursor = parameters.cursor.filter(|cursor| !cursor.is_empty());
-    let mut items = state.store.list_faqs(&scope, cursor.as_deref(), limit + 1).await?;
-    let next_cursor = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|faq| faq.id.clone())
-    } else {
-        None
-    };
+    let limit = parse_number("limit", parameters.limit.as_deref(), 1..=MAX_PAGE)?.unwrap_or(DEFAULT_PAGE) as usize;
+    let mut after = parameters.cursor.filter(|cursor| !cursor.is_empty());
+    let (mut items, mut bytes, mut more) = (Vec::new(), 0_usize, false);
+    'fill: loop {
+        let chunk = state.store.list_faqs(&scope, after.as_deref(), PAGE_FETCH).await?;
+        let exhausted = chunk.len() < PAGE_FETCH as usize;
+        for faq in chunk {
+            let size = faq.text_bytes();
+            if items.len() == limit || (!items.is_empty() && bytes + size > PAGE_MAX_BYTES) {
+                more = true;
+                break 'fill;
+            }
+            bytes += size;
+            after = Some(faq.id.clone());
+            items.push(faq);
+        }
+        if exhausted {
+            break;
+        }
+    }
+    let next_cursor = if more { items.last().map(|faq| faq.id.clone()) } else { None };
     Ok(Json(FaqList { items, next_cursor }))
 }
 
@@ -172,6 +193,12 @@ pub(crate) async fn import_faqs(
     })?;
     let bytes = read_limited(body, &headers, IMPORT_LIMIT).await?;
     let faqs = parse_import(&bytes)?;
+    if faqs.len() > IMPORT_MAX_ARTICLES {
+        return Err(ApiError::Unprocessable {
+            code: "too_many_articles",
+            message: format!("{} articles in one import; at most {IMPORT_MAX_ARTICLES}: split the file", faqs.len()),
+        });
+    }
     let created = state.store.upsert_faqs(&scope, &faqs).await?;
     announce(&state, faqs.iter().map(|faq| KbChange::FaqChanged { id: faq.id.clone() }).collect()).await?;
     let created_count = created.iter().filter(|created| **created).count();

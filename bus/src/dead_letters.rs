@@ -7,7 +7,9 @@
 //! message back on its origin topic with [`headers::REPLAY_STAGE`] naming
 //! the stage, then committing. Only that stage handles a replayed message;
 //! the others reading the topic skip it. A message that fails again is
-//! dead-lettered again, as a new entry.
+//! dead-lettered again, as a new entry. A stub (a message too large to
+//! dead-letter whole, [`headers::DLQ_TRUNCATED`]) has nothing to replay:
+//! `replay` moves past it and reports its provenance, where the original is.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -34,6 +36,8 @@ pub struct DeadLetter {
     pub error: Option<String>,
     pub attempts: Option<String>,
     pub failed_at: Option<String>,
+    /// On a stub: the size of the message it stands for.
+    pub truncated_bytes: Option<String>,
 }
 
 /// What a replay did.
@@ -41,6 +45,8 @@ pub struct DeadLetter {
 pub struct ReplayReport {
     /// Messages put back, per origin topic.
     pub replayed: Vec<(String, usize)>,
+    /// Stubs moved past: their originals are at the origin offsets.
+    pub skipped_stubs: Vec<DeadLetter>,
 }
 
 /// The consumer group the dlq commands read `stage`'s dead letters in.
@@ -70,8 +76,14 @@ pub async fn replay(bus: &dyn Bus, config: &Config, stage: &str) -> Result<Repla
     let dead_topics = dead_letter_topics(config, stage)?;
     let consumer = bus.subscribe(&group, &dead_topics).await?;
     let mut replayed: HashMap<String, usize> = HashMap::new();
+    let mut skipped_stubs = Vec::new();
     let result = async {
         for message in read_backlog(bus, &group, &dead_topics, consumer.as_ref()).await? {
+            if message.headers.get(headers::DLQ_TRUNCATED).is_some() {
+                consumer.store_offset(&message.topic, message.partition, message.offset + 1)?;
+                skipped_stubs.push(describe(&message));
+                continue;
+            }
             let origin = message.headers.get(headers::DLQ_ORIGIN_TOPIC).map(str::to_owned).ok_or_else(|| {
                 Error::Invalid(format!("dead letter {}@{} names no origin topic", message.topic, message.offset))
             })?;
@@ -90,7 +102,7 @@ pub async fn replay(bus: &dyn Bus, config: &Config, stage: &str) -> Result<Repla
     closed?;
     let mut replayed: Vec<(String, usize)> = replayed.into_iter().collect();
     replayed.sort();
-    Ok(ReplayReport { replayed })
+    Ok(ReplayReport { replayed, skipped_stubs })
 }
 
 async fn read_to_end(bus: &dyn Bus, config: &Config, stage: &str) -> Result<Vec<Message>> {
@@ -153,5 +165,6 @@ fn describe(message: &Message) -> DeadLetter {
         error: header(headers::DLQ_ERROR),
         attempts: header(headers::DLQ_ATTEMPTS),
         failed_at: header(headers::DLQ_FAILED_AT),
+        truncated_bytes: header(headers::DLQ_TRUNCATED),
     }
 }

@@ -33,6 +33,7 @@ const WRITER_QUEUE: usize = 16 * 1024;
 pub struct EmbeddedBus {
     store: Store,
     config: EmbeddedBusConfig,
+    max_message_bytes: usize,
     writer: GroupCommit<AppendRecord, i64, Error>,
     /// Bumped after every committed append.
     appended: watch::Receiver<u64>,
@@ -48,14 +49,14 @@ impl std::fmt::Debug for EmbeddedBus {
 impl EmbeddedBus {
     /// Starts the writer task on the current runtime. The store must be
     /// migrated.
-    pub fn new(store: Store, config: EmbeddedBusConfig) -> Self {
+    pub fn new(store: Store, config: EmbeddedBusConfig, max_message_bytes: usize) -> Self {
         let (version, appended) = watch::channel(0_u64);
         let writer_store = store.clone();
         let writer = GroupCommit::spawn(config.max_batch, WRITER_QUEUE, move |records: Vec<AppendRecord>| {
             let (store, version) = (writer_store.clone(), version.clone());
             async move { append(&store, &version, records).await }
         });
-        Self { store, config, writer, appended, known_topics: RwLock::new(HashSet::new()) }
+        Self { store, config, max_message_bytes, writer, appended, known_topics: RwLock::new(HashSet::new()) }
     }
 
     async fn ensure_known(&self, topic: &str) -> Result<()> {
@@ -97,6 +98,10 @@ impl Bus for EmbeddedBus {
         "embedded"
     }
 
+    fn max_message_bytes(&self) -> usize {
+        self.max_message_bytes
+    }
+
     async fn create_topics(&self, topics: &[String], _partitions: u32) -> Result<()> {
         for topic in topics {
             if self.store.log_create_topic(topic).await? {
@@ -110,6 +115,7 @@ impl Bus for EmbeddedBus {
     }
 
     async fn produce(&self, message: OutgoingMessage) -> Result<Delivery> {
+        message.check_size(self.max_message_bytes)?;
         self.ensure_known(&message.topic).await?;
         let headers = serde_json::to_string(&message.headers).map_err(|error| Error::Invalid(error.to_string()))?;
         let record = AppendRecord {
@@ -245,16 +251,22 @@ impl Consumer for EmbeddedConsumer {
         Ok(())
     }
 
+    /// Cancel-safe: the stored offsets are forgotten only once the store
+    /// has them, so a commit dropped half-way (a stage stopping) loses
+    /// nothing and the next commit or `close` writes them.
     async fn commit(&self) -> Result<()> {
-        let offsets: Vec<(String, i64)> = self.lock().stored.drain().collect();
-        if let Err(error) = self.store.log_commit_offsets(&self.group, &offsets).await {
-            // Put them back so the next commit tries again.
-            let mut state = self.lock();
-            for (topic, offset) in offsets {
-                let stored = state.stored.entry(topic).or_insert(offset);
-                *stored = (*stored).max(offset);
+        let offsets: Vec<(String, i64)> =
+            self.lock().stored.iter().map(|(topic, offset)| (topic.clone(), *offset)).collect();
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        self.store.log_commit_offsets(&self.group, &offsets).await?;
+        let mut state = self.lock();
+        for (topic, offset) in offsets {
+            // Keep what was stored since: it is further along.
+            if state.stored.get(&topic) == Some(&offset) {
+                state.stored.remove(&topic);
             }
-            return Err(error.into());
         }
         Ok(())
     }

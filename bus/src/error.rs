@@ -16,12 +16,16 @@ pub enum Error {
     Store(#[source] Arc<switchboard_store::Error>),
     #[error("unknown topic `{0}`: topics are created at start-up, never on first use")]
     UnknownTopic(String),
+    #[error("the Kafka producer failed fatally and must be restarted: {0}")]
+    Fatal(String),
     #[error("the bus is shut down")]
     Closed,
     #[error("no answer from the bus within {0:?}")]
     Timeout(Duration),
     #[error("invalid message: {0}")]
     Invalid(String),
+    #[error("a message of {bytes} bytes for `{topic}` is over the bus's limit of {limit} (bus.max_message_bytes)")]
+    TooLarge { topic: String, bytes: usize, limit: usize },
 }
 
 impl From<switchboard_store::Error> for Error {
@@ -71,7 +75,11 @@ impl Error {
             ),
             Error::Store(error) => error.is_transient(),
             Error::Timeout(_) | Error::Closed => true,
-            Error::CreateTopic { .. } | Error::UnknownTopic(_) | Error::Invalid(_) => false,
+            Error::Fatal(_)
+            | Error::CreateTopic { .. }
+            | Error::UnknownTopic(_)
+            | Error::Invalid(_)
+            | Error::TooLarge { .. } => false,
         }
     }
 }

@@ -34,8 +34,15 @@ use crate::{Bus, Consumer, PartitionBacklog};
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Kafka's limit for `bus.max_message_bytes`: the same plus room for the
+/// record's own framing, which our size does not count.
+fn kafka_message_limit(max_message_bytes: usize) -> String {
+    (max_message_bytes + 1024).to_string()
+}
+
 pub struct KafkaBus {
     config: KafkaConfig,
+    max_message_bytes: usize,
     producer: FutureProducer,
     admin: AdminClient<DefaultClientContext>,
 }
@@ -83,9 +90,10 @@ fn apply_unguarded(client: &mut ClientConfig, config: &KafkaConfig) {
 impl KafkaBus {
     /// Creates the producer and admin clients. librdkafka connects lazily,
     /// so this succeeds without a broker; [`Bus::check`] tells if one answers.
-    pub fn new(config: KafkaConfig) -> Result<Self> {
+    pub fn new(config: KafkaConfig, max_message_bytes: usize) -> Result<Self> {
         let mut producer_config = base_config(&config);
         producer_config
+            .set("message.max.bytes", kafka_message_limit(max_message_bytes))
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "2")
@@ -97,7 +105,7 @@ impl KafkaBus {
         producer_config.set("enable.idempotence", "true").set("acks", "all");
         let producer: FutureProducer = producer_config.create().map_err(without_values)?;
         let admin: AdminClient<DefaultClientContext> = base_config(&config).create().map_err(without_values)?;
-        Ok(Self { config, producer, admin })
+        Ok(Self { config, max_message_bytes, producer, admin })
     }
 }
 
@@ -107,12 +115,24 @@ impl Bus for KafkaBus {
         "kafka"
     }
 
+    fn max_message_bytes(&self) -> usize {
+        self.max_message_bytes
+    }
+
     async fn create_topics(&self, topics: &[String], partitions: u32) -> Result<()> {
         let partitions = i32::try_from(partitions).map_err(|_| Error::Invalid("too many partitions".into()))?;
         let replication_factor = self.config.replication_factor;
+        // With acks=all, a write is acknowledged only once this many
+        // replicas have it: a lone surviving leader cannot acknowledge.
+        let min_insync = self.config.min_insync_replicas().to_string();
+        let max_message = kafka_message_limit(self.max_message_bytes);
         let new_topics: Vec<NewTopic<'_>> = topics
             .iter()
-            .map(|topic| NewTopic::new(topic, partitions, TopicReplication::Fixed(replication_factor)))
+            .map(|topic| {
+                NewTopic::new(topic, partitions, TopicReplication::Fixed(replication_factor))
+                    .set("min.insync.replicas", &min_insync)
+                    .set("max.message.bytes", &max_message)
+            })
             .collect();
         let options = AdminOptions::new().operation_timeout(Some(Timeout::After(ADMIN_TIMEOUT)));
         let results = self.admin.create_topics(&new_topics, &options).await?;
@@ -127,6 +147,7 @@ impl Bus for KafkaBus {
     }
 
     async fn produce(&self, message: OutgoingMessage) -> Result<Delivery> {
+        message.check_size(self.max_message_bytes)?;
         let mut headers = OwnedHeaders::new_with_capacity(message.headers.0.len());
         for (key, value) in message.headers.iter() {
             headers = headers.insert(Header { key, value: Some(value) });
@@ -166,6 +187,11 @@ impl Bus for KafkaBus {
     }
 
     async fn check(&self) -> Result<()> {
+        // An idempotent producer that hit a fatal error (fenced, or a
+        // sequence gap it cannot repair) fails every send from then on.
+        if let Some((code, reason)) = self.producer.client().fatal_error() {
+            return Err(Error::Fatal(format!("{code:?}: {reason}")));
+        }
         let producer = self.producer.clone();
         tokio::task::spawn_blocking(move || {
             producer.client().fetch_metadata(None, Timeout::After(CHECK_TIMEOUT)).map(|_| ())
@@ -326,9 +352,28 @@ mod tests {
         for (key, value) in [("sasl.pasword", "hunter2"), ("socket.timeout.ms", "hunter2-not-a-number")] {
             let mut config = KafkaConfig::default();
             config.properties.insert(key.into(), Secret::new(value.into()));
-            let error = KafkaBus::new(config).map(|_| ()).expect_err("a bad property").to_string();
+            let error = KafkaBus::new(config, 1_000_000).map(|_| ()).expect_err("a bad property").to_string();
             assert!(error.contains(key), "{error}");
             assert!(!error.contains("hunter2"), "the value leaked: {error}");
         }
+    }
+
+    #[tokio::test]
+    #[allow(unsafe_code)]
+    async fn a_fatal_producer_error_makes_the_bus_not_ready() {
+        let bus = KafkaBus::new(KafkaConfig::default(), 1_000_000).expect("clients");
+        // librdkafka's own hook for raising a fatal error in tests.
+        let reason = std::ffi::CString::new("fenced by a newer producer (test)").expect("reason");
+        let raised = unsafe {
+            rdkafka::bindings::rd_kafka_test_fatal_error(
+                bus.producer.client().native_ptr(),
+                rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR__FENCED,
+                reason.as_ptr(),
+            )
+        };
+        assert_eq!(raised, rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR);
+        let error = bus.check().await.expect_err("not ready");
+        assert!(matches!(error, Error::Fatal(_)), "{error}");
+        assert!(error.to_string().contains("fenced by a newer producer"), "{error}");
     }
 }

@@ -45,6 +45,11 @@ pub trait Bus: Send + Sync + 'static {
     /// `"kafka"` or `"embedded"`, for logs and metrics.
     fn backend(&self) -> &'static str;
 
+    /// The largest message [`Bus::produce`] takes
+    /// ([`OutgoingMessage::size_bytes`]); larger ones fail with the
+    /// permanent [`Error::TooLarge`] before anything is sent.
+    fn max_message_bytes(&self) -> usize;
+
     /// Creates each topic that does not exist yet, with `partitions`
     /// partitions where the backend has partitions. Existing topics are left
     /// as they are.

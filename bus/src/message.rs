@@ -19,6 +19,10 @@ pub mod headers {
     pub const DLQ_ATTEMPTS: &str = "dlq-attempts";
     pub const DLQ_STAGE: &str = "dlq-stage";
     pub const DLQ_FAILED_AT: &str = "dlq-failed-at";
+    /// On a dead-letter stub: the size in bytes of the message that was too
+    /// large to dead-letter whole. The stub has no payload; the original is
+    /// at the origin offset (for the topic's retention).
+    pub const DLQ_TRUNCATED: &str = "dlq-truncated";
     /// On a message `switchboard dlq replay` put back on its topic: the one
     /// stage that is to handle it. Every other stage reading the topic
     /// skips it (it handled the original already).
@@ -58,6 +62,20 @@ pub struct OutgoingMessage {
 }
 
 impl OutgoingMessage {
+    /// What counts against [`crate::Bus::max_message_bytes`]: payload, key
+    /// and every header name and value.
+    pub fn size_bytes(&self) -> usize {
+        self.payload.len()
+            + self.key.as_ref().map_or(0, Vec::len)
+            + self.headers.iter().map(|(name, value)| name.len() + value.len()).sum::<usize>()
+    }
+
+    /// Refuses a message over `limit` bytes before it is sent.
+    pub fn check_size(&self, limit: usize) -> Result<()> {
+        let bytes = self.size_bytes();
+        if bytes > limit { Err(Error::TooLarge { topic: self.topic.clone(), bytes, limit }) } else { Ok(()) }
+    }
+
     /// The message for an envelope: keyed by ticket id, JSON payload, with the
     /// request id and event id as headers.
     pub fn for_envelope<T: Serialize>(topic: impl Into<String>, envelope: &Envelope<T>) -> Result<Self> {

@@ -39,7 +39,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::error::{Error, Result, Transience};
-use crate::message::{Message, OutgoingMessage, headers};
+use crate::message::{Headers, Message, OutgoingMessage, headers};
 use crate::tracker::OffsetTracker;
 use crate::{Bus, Consumer};
 
@@ -157,7 +157,8 @@ pub async fn run(
         lanes.spawn(run_lane(shared.clone(), receiver));
         lane_senders.push(sender);
     }
-    let committer = tokio::spawn(commit_periodically(shared.clone()));
+    let stop_committing = CancellationToken::new();
+    let committer = tokio::spawn(commit_periodically(shared.clone(), stop_committing.clone()));
 
     let permits = Arc::new(Semaphore::new(lane_count));
     let mut consecutive_errors = 0_u32;
@@ -209,7 +210,12 @@ pub async fn run(
         tracing::warn!(stage = %shared.stage, grace_ms = config.shutdown_grace_ms, "abandoning messages still in flight after the grace period");
         lanes.abort_all();
     }
-    committer.abort();
+    // Let a commit in progress finish (never abort it half-way); `close`
+    // then commits whatever the drained lanes stored since.
+    stop_committing.cancel();
+    if let Err(error) = committer.await {
+        tracing::error!(stage = %shared.stage, %error, "the offset committer failed");
+    }
     let closed = consumer.close().await;
     tracing::info!(stage = %shared.stage, "stage stopped");
     closed
@@ -261,11 +267,15 @@ fn is_replay_for_another_stage(message: &Message, stage: &str) -> bool {
     message.headers.get(headers::REPLAY_STAGE).is_some_and(|target| target != stage)
 }
 
-async fn commit_periodically(shared: Arc<Shared>) {
+async fn commit_periodically(shared: Arc<Shared>, stop: CancellationToken) {
     let mut ticker = tokio::time::interval(COMMIT_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
+        tokio::select! {
+            biased;
+            () = stop.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
         if shared.offsets_dirty.swap(false, Ordering::AcqRel)
             && let Err(error) = shared.consumer.commit().await
         {
@@ -333,68 +343,117 @@ fn count(stage: &str, outcome: &'static str) {
 /// Produces every output, retrying transient failures until they succeed or
 /// the stage stops. A permanent failure is returned for dead-lettering.
 async fn produce_outputs(shared: &Shared, outputs: Vec<OutgoingMessage>) -> Result<Outcome> {
-    let mut pending = outputs;
-    let mut attempt = 0_u32;
-    while !pending.is_empty() {
-        attempt += 1;
-        let results = futures::future::join_all(pending.iter().map(|output| shared.bus.produce(output.clone()))).await;
-        let mut failed = Vec::new();
-        for (output, result) in pending.into_iter().zip(results) {
-            match result {
-                Ok(_) => {}
-                Err(error) if error.is_transient() => {
-                    tracing::warn!(topic = %output.topic, %error, attempt, "cannot produce output; will retry");
-                    failed.push(output);
-                }
-                Err(error) => return Err(error),
-            }
-        }
-        pending = failed;
-        if !pending.is_empty() && !pause(&shared.shutdown, backoff(&shared.config, attempt)).await {
-            return Ok(Outcome::Abandoned);
+    let settled = futures::future::join_all(outputs.iter().map(|output| produce_until_settled(shared, output))).await;
+    let mut outcome = Outcome::Done;
+    for result in settled {
+        match result {
+            Settled::Written => {}
+            Settled::Refused(error) => return Err(error),
+            Settled::Abandoned => outcome = Outcome::Abandoned,
         }
     }
-    Ok(Outcome::Done)
+    Ok(outcome)
 }
 
 /// Sends `message` to this stage's dead-letter topic for its topic, with
-/// provenance headers.
+/// provenance headers. When the copy cannot be written (too large for the
+/// bus, say), a stub is written instead: the provenance and the original's
+/// size, no payload (the original stays at its origin offset). Either way
+/// the partition moves on.
 /// Never gives up while the stage runs: dropping the message would lose it.
 async fn dead_letter(shared: &Shared, message: &Message, error: &HandlerError, attempts: u32) -> Outcome {
     let description = error.describe();
     tracing::error!(error = %description, attempts, kind = ?error.kind, "dead-lettering message");
-    let mut dead_headers = message.headers.clone();
-    // A replayed message that fails again is a fresh dead letter.
-    dead_headers.0.retain(|(name, _)| name != headers::REPLAY_STAGE);
-    let mut dead = OutgoingMessage {
-        topic: topics::dead_letter(&message.topic, &shared.stage),
-        key: message.key.clone(),
-        payload: message.payload.clone(),
-        headers: dead_headers,
-    };
-    dead.headers.set(headers::DLQ_ORIGIN_TOPIC, message.topic.clone());
-    dead.headers.set(headers::DLQ_ORIGIN_PARTITION, message.partition.to_string());
-    dead.headers.set(headers::DLQ_ORIGIN_OFFSET, message.offset.to_string());
-    dead.headers.set(headers::DLQ_ERROR, truncate(&description, 2048));
-    dead.headers.set(headers::DLQ_ATTEMPTS, attempts.to_string());
-    dead.headers.set(headers::DLQ_STAGE, shared.stage.clone());
-    dead.headers.set(
+    let mut provenance = Headers::default();
+    provenance.set(headers::DLQ_ORIGIN_TOPIC, message.topic.clone());
+    provenance.set(headers::DLQ_ORIGIN_PARTITION, message.partition.to_string());
+    provenance.set(headers::DLQ_ORIGIN_OFFSET, message.offset.to_string());
+    provenance.set(headers::DLQ_ERROR, truncate(&description, 2048));
+    provenance.set(headers::DLQ_ATTEMPTS, attempts.to_string());
+    provenance.set(headers::DLQ_STAGE, shared.stage.clone());
+    provenance.set(
         headers::DLQ_FAILED_AT,
         time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
     );
+    let topic = topics::dead_letter(&message.topic, &shared.stage);
+
+    let mut copy_headers = message.headers.clone();
+    // A replayed message that fails again is a fresh dead letter.
+    copy_headers.0.retain(|(name, _)| name != headers::REPLAY_STAGE);
+    for (name, value) in provenance.iter() {
+        copy_headers.set(name, value);
+    }
+    let copy = OutgoingMessage {
+        topic: topic.clone(),
+        key: message.key.clone(),
+        payload: message.payload.clone(),
+        headers: copy_headers,
+    };
+    match produce_until_settled(shared, &copy).await {
+        Settled::Written => {
+            count(&shared.stage, "dead_lettered");
+            return Outcome::Done;
+        }
+        Settled::Abandoned => {
+            count(&shared.stage, "abandoned");
+            return Outcome::Abandoned;
+        }
+        Settled::Refused(refusal) => {
+            tracing::error!(topic = %topic, error = %refusal, bytes = copy.size_bytes(), "cannot dead-letter the whole message; writing a stub");
+        }
+    }
+
+    let mut stub_headers = provenance;
+    stub_headers.set(headers::DLQ_TRUNCATED, copy.size_bytes().to_string());
+    if let Some(request_id) = message.headers.get(headers::REQUEST_ID) {
+        stub_headers.set(headers::REQUEST_ID, truncate(request_id, 128));
+    }
+    let key = message.key.clone().filter(|key| key.len() <= 256);
+    let stub = OutgoingMessage { topic, key, payload: Vec::new(), headers: stub_headers };
+    loop {
+        match produce_until_settled(shared, &stub).await {
+            Settled::Written => {
+                count(&shared.stage, "dead_lettered_stub");
+                return Outcome::Done;
+            }
+            Settled::Abandoned => {
+                count(&shared.stage, "abandoned");
+                return Outcome::Abandoned;
+            }
+            // A stub of a few kilobytes refused: the dead-letter topic itself
+            // is wrong (deleted, forbidden). Keep trying until someone fixes
+            // it rather than drop the message.
+            Settled::Refused(refusal) => {
+                tracing::error!(topic = %stub.topic, error = %refusal, "cannot write a dead-letter stub; will retry");
+                if !pause(&shared.shutdown, Duration::from_millis(shared.config.backoff_max_ms)).await {
+                    count(&shared.stage, "abandoned");
+                    return Outcome::Abandoned;
+                }
+            }
+        }
+    }
+}
+
+enum Settled {
+    Written,
+    /// A permanent failure: sending the same again cannot work.
+    Refused(Error),
+    /// The stage is stopping.
+    Abandoned,
+}
+
+/// Produces `message`, retrying transient failures with backoff.
+async fn produce_until_settled(shared: &Shared, message: &OutgoingMessage) -> Settled {
     let mut attempt = 0_u32;
     loop {
         attempt += 1;
-        match shared.bus.produce(dead.clone()).await {
-            Ok(_) => {
-                count(&shared.stage, "dead_lettered");
-                return Outcome::Done;
-            }
-            Err(produce_error) => {
-                tracing::error!(topic = %dead.topic, error = %produce_error, attempt, "cannot dead-letter message; will retry");
+        match shared.bus.produce(message.clone()).await {
+            Ok(_) => return Settled::Written,
+            Err(error) if !error.is_transient() => return Settled::Refused(error),
+            Err(error) => {
+                tracing::warn!(topic = %message.topic, %error, attempt, "cannot produce; will retry");
                 if !pause(&shared.shutdown, backoff(&shared.config, attempt)).await {
-                    count(&shared.stage, "abandoned");
-                    return Outcome::Abandoned;
+                    return Settled::Abandoned;
                 }
             }
         }

@@ -14,6 +14,9 @@ use crate::Bus;
 use crate::embedded::EmbeddedBus;
 use crate::kafka::KafkaBus;
 
+/// The message size limit test buses have (the default `bus.max_message_bytes`).
+pub const MAX_MESSAGE_BYTES: usize = 1_000_000;
+
 pub const KAFKA_BROKERS_VARIABLE: &str = "SWITCHBOARD_TEST_KAFKA_BROKERS";
 
 pub fn kafka_brokers() -> String {
@@ -51,13 +54,13 @@ fn embedded_config() -> EmbeddedBusConfig {
 
 pub async fn embedded_sqlite() -> TestBus {
     let store = store_testing::sqlite().await;
-    let bus = Arc::new(EmbeddedBus::new(store.store.clone(), embedded_config()));
+    let bus = Arc::new(EmbeddedBus::new(store.store.clone(), embedded_config(), MAX_MESSAGE_BYTES));
     TestBus { bus, prefix: unique_prefix(), store: Some(store) }
 }
 
 pub async fn embedded_postgres() -> Option<TestBus> {
     let store = store_testing::postgres().await?;
-    let bus = Arc::new(EmbeddedBus::new(store.store.clone(), embedded_config()));
+    let bus = Arc::new(EmbeddedBus::new(store.store.clone(), embedded_config(), MAX_MESSAGE_BYTES));
     Some(TestBus { bus, prefix: unique_prefix(), store: Some(store) })
 }
 
@@ -86,7 +89,7 @@ pub fn kafka_config(brokers: String) -> KafkaConfig {
 
 pub async fn kafka() -> Option<TestBus> {
     let brokers = require_kafka().await?;
-    let bus = Arc::new(KafkaBus::new(kafka_config(brokers)).expect("create Kafka clients"));
+    let bus = Arc::new(KafkaBus::new(kafka_config(brokers), MAX_MESSAGE_BYTES).expect("create Kafka clients"));
     Some(TestBus { bus, prefix: unique_prefix(), store: None })
 }
 

@@ -109,7 +109,7 @@ async fn a_consumer_receives_what_is_produced_after_it_subscribed(test: TestBus)
 async fn an_idle_embedded_consumer_is_woken_by_the_append_itself() {
     let store = switchboard_store::testing::sqlite().await;
     let config = switchboard_core::config::EmbeddedBusConfig { idle_poll_ms: 600_000, ..Default::default() };
-    let bus = switchboard_bus::embedded::EmbeddedBus::new(store.store.clone(), config);
+    let bus = switchboard_bus::embedded::EmbeddedBus::new(store.store.clone(), config, 1_000_000);
     use switchboard_bus::Bus;
     bus.create_topics(&["wake".to_owned()], 1).await.expect("create");
     let consumer = bus.subscribe("group", &["wake".to_owned()]).await.expect("subscribe");
@@ -153,7 +153,45 @@ async fn the_bus_reports_itself_ready(test: TestBus) {
     test.bus.check().await.expect("ready");
 }
 
+async fn a_message_over_the_limit_is_refused_before_it_is_sent(test: TestBus) {
+    let topic = test.topic("large");
+    test.bus.create_topics(std::slice::from_ref(&topic), 1).await.expect("create");
+    assert_eq!(test.bus.max_message_bytes(), switchboard_bus::testing::MAX_MESSAGE_BYTES);
+    let mut large = message(&topic, "k", "");
+    large.payload = vec![b'x'; switchboard_bus::testing::MAX_MESSAGE_BYTES];
+    let error = test.bus.produce(large.clone()).await.expect_err("over the limit with key and header");
+    assert!(matches!(error, switchboard_bus::Error::TooLarge { .. }), "{error}");
+    assert!(!error.is_transient(), "retrying cannot help");
+    // Exactly at the limit is taken.
+    large.payload.truncate(switchboard_bus::testing::MAX_MESSAGE_BYTES - (large.size_bytes() - large.payload.len()));
+    assert_eq!(large.size_bytes(), switchboard_bus::testing::MAX_MESSAGE_BYTES);
+    test.bus.produce(large).await.expect("at the limit");
+}
+
+async fn a_commit_dropped_half_way_loses_no_offset(test: TestBus) {
+    let topic = test.topic("dropped-commit");
+    let group = test.topic("group");
+    test.bus.create_topics(std::slice::from_ref(&topic), 1).await.expect("create");
+    for index in 0..3 {
+        test.bus.produce(message(&topic, "k", &index.to_string())).await.expect("produce");
+    }
+    let consumer = test.bus.subscribe(&group, std::slice::from_ref(&topic)).await.expect("subscribe");
+    let received = receive(consumer.as_ref(), 2).await;
+    consumer.store_offset(&received[1].topic, received[1].partition, received[1].offset + 1).expect("store");
+    // A stage stopping drops its committer's commit wherever it is.
+    {
+        let commit = consumer.commit();
+        futures::pin_mut!(commit);
+        let _ = futures::poll!(commit.as_mut());
+    }
+    consumer.close().await.expect("close");
+    let left = test.bus.backlog(&group, &topic).await.expect("backlog");
+    assert_eq!(left[0].pending(), 1, "the two handled messages stay committed: {left:?}");
+}
+
 switchboard_bus::test_every_bus!(
+    a_message_over_the_limit_is_refused_before_it_is_sent,
+    a_commit_dropped_half_way_loses_no_offset,
     messages_of_one_key_arrive_in_order_and_intact,
     a_group_resumes_after_its_stored_offsets,
     a_consumer_receives_what_is_produced_after_it_subscribed,

@@ -70,8 +70,9 @@ impl Running {
     }
 }
 
-/// Copies each input to `output`, except that payload `poison` fails
-/// permanently and `flaky-N` fails transiently N times first.
+/// Copies each input to `output`, except that a payload starting `poison`
+/// fails permanently, `flaky-N` fails transiently N times first, and `grow`
+/// becomes an output over the bus's limit.
 struct Echo {
     output: String,
     attempts: Mutex<HashMap<String, u32>>,
@@ -89,7 +90,11 @@ impl Handler for Echo {
     async fn handle(&self, message: &Message) -> Result<Vec<OutgoingMessage>, HandlerError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let payload = String::from_utf8_lossy(&message.payload).into_owned();
-        if payload == "poison" {
+        if payload == "grow" {
+            let output = "g".repeat(switchboard_bus::testing::MAX_MESSAGE_BYTES + 1);
+            return Ok(vec![OutgoingMessage { topic: self.output.clone(), ..input("", "grown", &output) }]);
+        }
+        if payload.starts_with("poison") {
             return Err(HandlerError::permanent("cannot parse the poison pill"));
         }
         if let Some(failures) = payload.strip_prefix("flaky-").and_then(|n| n.parse::<u32>().ok()) {
@@ -299,7 +304,47 @@ async fn shutdown_finishes_the_message_in_flight_and_commits_it(test: TestBus) {
     assert_eq!(counter.calls.load(Ordering::SeqCst), 1);
 }
 
+async fn a_dead_letter_too_large_to_copy_becomes_a_stub_and_the_partition_moves_on(test: TestBus) {
+    let (source, output, stage) = setup(&test).await;
+    // Fits the bus, but not with the dead-letter provenance added.
+    let near_limit = format!("poison{}", "x".repeat(switchboard_bus::testing::MAX_MESSAGE_BYTES - 200));
+    for payload in ["grow", near_limit.as_str(), "second"] {
+        let mut message = input(&source, "one-ticket", payload);
+        message.headers.set(headers::REQUEST_ID, "req-7");
+        test.bus.produce(message).await.expect("produce");
+    }
+    let running = Running::start(test.bus.clone(), stage, Echo::new(output.clone()), config());
+    let outputs = test.bus.subscribe(&test.topic("reader"), std::slice::from_ref(&output)).await.expect("subscribe");
+    assert_eq!(receive(outputs.as_ref(), 1).await[0].payload, b"second", "the partition moved on");
+
+    let dead = test
+        .bus
+        .subscribe(&test.topic("dlq-reader"), &[topics::dead_letter(&source, "echo")])
+        .await
+        .expect("subscribe");
+    let dead = receive(dead.as_ref(), 2).await;
+    // An output over the limit dead-letters its (small) input whole.
+    assert_eq!(dead[0].payload, b"grow");
+    assert!(dead[0].headers.get(headers::DLQ_ERROR).is_some_and(|e| e.contains("limit")), "{:?}", dead[0].headers);
+    assert_eq!(dead[0].headers.get(headers::DLQ_TRUNCATED), None);
+    // The near-limit input is too large to copy: a stub with its provenance.
+    let stub = &dead[1];
+    assert!(stub.payload.is_empty());
+    assert_eq!(stub.key_str(), Some("one-ticket"));
+    let copy_bytes: usize = stub.headers.get(headers::DLQ_TRUNCATED).and_then(|b| b.parse().ok()).expect("size");
+    assert!(copy_bytes > switchboard_bus::testing::MAX_MESSAGE_BYTES, "{copy_bytes}");
+    assert_eq!(stub.headers.get(headers::DLQ_ORIGIN_TOPIC), Some(source.as_str()));
+    let origin_offset = |message: &Message| -> i64 {
+        message.headers.get(headers::DLQ_ORIGIN_OFFSET).and_then(|o| o.parse().ok()).expect("origin offset")
+    };
+    assert_eq!(origin_offset(stub), origin_offset(&dead[0]) + 1, "the stub points at the near-limit input");
+    assert_eq!(stub.headers.get(headers::REQUEST_ID), Some("req-7"));
+    assert!(stub.headers.get(headers::DLQ_ERROR).is_some_and(|e| e.contains("poison pill")));
+    running.stop().await;
+}
+
 switchboard_bus::test_every_bus!(
+    a_dead_letter_too_large_to_copy_becomes_a_stub_and_the_partition_moves_on,
     a_poison_message_is_dead_lettered_and_the_next_one_handled,
     transient_failures_are_retried_then_dead_lettered,
     a_replayed_dead_letter_reaches_only_its_stage,

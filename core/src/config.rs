@@ -98,6 +98,24 @@ impl Config {
                  the work is done"
             ));
         }
+        let kafka = &self.bus.kafka;
+        if kafka.replication_factor < 1 {
+            return fail("bus.kafka.replication_factor must be at least 1".into());
+        }
+        if !(1..=kafka.replication_factor).contains(&kafka.min_insync_replicas()) {
+            return fail(format!(
+                "bus.kafka.min_insync_replicas must be 1 to the replication factor ({}), got {}",
+                kafka.replication_factor,
+                kafka.min_insync_replicas()
+            ));
+        }
+        if self.bus.kafka.properties.contains_key("message.max.bytes") {
+            return fail(
+                "bus.kafka.properties.message.max.bytes cannot be set: set bus.max_message_bytes, which ingest, the \
+                 stages and the topics all follow"
+                    .into(),
+            );
+        }
         if self.runner.max_in_flight == 0 {
             return fail("runner.max_in_flight must be at least 1".into());
         }
@@ -109,6 +127,12 @@ impl Config {
         }
         if self.ingest.produce_timeout_ms == 0 {
             return fail("ingest.produce_timeout_ms must be at least 1".into());
+        }
+        let smallest_message = crate::envelope::STAGE_HEADROOM_BYTES + crate::envelope::MIN_INGEST_MESSAGE_BYTES;
+        if self.bus.max_message_bytes < smallest_message {
+            return fail(format!(
+                "bus.max_message_bytes must be at least {smallest_message} (room for a ticket and what the stages add to it)"
+            ));
         }
         if self.ingest.max_body_bytes < 1024 {
             return fail("ingest.max_body_bytes must be at least 1024".into());
@@ -139,6 +163,12 @@ impl Config {
         }
         if self.store.max_connections == 0 {
             return fail("store.max_connections must be at least 1".into());
+        }
+        if self.store.write_connections == 0 {
+            return fail("store.write_connections must be at least 1".into());
+        }
+        if self.store.read_statement_timeout_ms == 0 {
+            return fail("store.read_statement_timeout_ms must be at least 1".into());
         }
         if let Some(url) = &self.store.url {
             let url = url.expose();
@@ -224,14 +254,21 @@ impl Default for KbConfig {
 pub struct StoreConfig {
     /// `sqlite://path` or `postgres://…`. Unset: `sqlite://<data_dir>/switchboard.db`.
     pub url: Option<Secret<String>>,
+    /// Connections for reads (per process).
     pub max_connections: u32,
+    /// PostgreSQL: connections for writes, the bus log's appends among
+    /// them; a pool of their own, so reads cannot starve ingest.
+    pub write_connections: u32,
+    /// PostgreSQL: the longest a read may run (`statement_timeout`) before
+    /// it is cancelled and answered 503.
+    pub read_statement_timeout_ms: u64,
     /// Apply pending migrations at start-up.
     pub migrate: bool,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        Self { url: None, max_connections: 8, migrate: true }
+        Self { url: None, max_connections: 8, write_connections: 4, read_statement_timeout_ms: 10_000, migrate: true }
     }
 }
 
@@ -252,6 +289,12 @@ pub struct BusConfig {
     pub partitions: u32,
     /// Prepended to every topic name.
     pub topic_prefix: String,
+    /// The largest message (payload, key and headers) the bus takes. Ingest
+    /// accepts a ticket only when its message leaves room for what the
+    /// stages add (`envelope::STAGE_HEADROOM_BYTES`), so every stage's
+    /// output fits. On Kafka, topics are created with a matching
+    /// `max.message.bytes`, and the producer's `message.max.bytes` follows.
+    pub max_message_bytes: usize,
     pub kafka: KafkaConfig,
     pub embedded: EmbeddedBusConfig,
 }
@@ -262,6 +305,7 @@ impl Default for BusConfig {
             backend: BusBackend::Embedded,
             partitions: 4,
             topic_prefix: String::new(),
+            max_message_bytes: 1_000_000,
             kafka: KafkaConfig::default(),
             embedded: EmbeddedBusConfig::default(),
         }
@@ -274,6 +318,10 @@ pub struct KafkaConfig {
     /// Comma-separated `host:port` list. Use IPv4 addresses.
     pub brokers: String,
     pub replication_factor: i32,
+    /// Replicas that must have a write before it is acknowledged (topics are
+    /// created with it as `min.insync.replicas`). Unset: one less than the
+    /// replication factor, at least 1 (2 of 3).
+    pub min_insync_replicas: Option<i32>,
     pub client_id: String,
     /// How long a produce may take before ingest answers 503.
     pub message_timeout_ms: u64,
@@ -281,11 +329,19 @@ pub struct KafkaConfig {
     pub properties: std::collections::BTreeMap<String, Secret<String>>,
 }
 
+impl KafkaConfig {
+    /// `min_insync_replicas`, or its default for the replication factor.
+    pub fn min_insync_replicas(&self) -> i32 {
+        self.min_insync_replicas.unwrap_or((self.replication_factor - 1).max(1))
+    }
+}
+
 impl Default for KafkaConfig {
     fn default() -> Self {
         Self {
             brokers: "127.0.0.1:9092".into(),
             replication_factor: 1,
+            min_insync_replicas: None,
             client_id: "switchboard".into(),
             message_timeout_ms: 5_000,
             properties: Default::default(),
@@ -507,5 +563,34 @@ mod tests {
         let mut config = Config::default();
         config.bus.kafka.properties.insert("security.protocol".into(), Secret::new("SSL".into()));
         assert!(config.validate().is_ok(), "other properties stay possible");
+    }
+
+    #[test]
+    fn message_size_and_replication_settings_are_checked() {
+        let refused = |adjust: &dyn Fn(&mut Config)| {
+            let mut config = Config::default();
+            adjust(&mut config);
+            config.validate().expect_err("refused").to_string()
+        };
+        let error = refused(&|config| {
+            config.bus.kafka.properties.insert("message.max.bytes".into(), Secret::new("5000000".into()));
+        });
+        assert!(error.contains("bus.max_message_bytes"), "{error}");
+        let error = refused(&|config| config.bus.max_message_bytes = 100_000);
+        assert!(error.contains("bus.max_message_bytes must be at least"), "{error}");
+        let error = refused(&|config| {
+            config.bus.kafka.replication_factor = 3;
+            config.bus.kafka.min_insync_replicas = Some(4);
+        });
+        assert!(error.contains("min_insync_replicas"), "{error}");
+        let error = refused(&|config| config.http.max_in_flight = 0);
+        assert!(error.contains("http.max_in_flight"), "{error}");
+
+        let mut config = Config::default();
+        config.bus.kafka.replication_factor = 3;
+        assert_eq!(config.bus.kafka.min_insync_replicas(), 2, "2 of 3 by default");
+        config.bus.kafka.replication_factor = 1;
+        assert_eq!(config.bus.kafka.min_insync_replicas(), 1);
+        assert!(config.validate().is_ok());
     }
 }

@@ -12,6 +12,24 @@ use crate::tenant::CompanyId;
 /// envelopes from a newer major schema than they know.
 pub const SCHEMA_VERSION: u16 = 1;
 
+/// What the stages after ingest may add to a ticket's message, at most:
+/// triage's decision, the knowledge base's suggestions (up to 50, each
+/// bounded by the FAQ and ticket field limits) and auto-answer (one answer of
+/// at most `kb::limits::ANSWER_MAX_BYTES`, JSON-escaped), and a dead letter's
+/// provenance headers. Ingest keeps this much of `bus.max_message_bytes`
+/// free, so no stage's output or dead-letter copy can outgrow the bus.
+/// `kb-index/tests/message_size.rs` checks the bound against the worst case.
+pub const STAGE_HEADROOM_BYTES: usize = 512 * 1024;
+
+/// The smallest message room ingest may be left with for a ticket.
+pub const MIN_INGEST_MESSAGE_BYTES: usize = 16 * 1024;
+
+/// The largest ticket message ingest accepts when the bus takes
+/// `max_message_bytes`.
+pub fn ingest_message_limit(max_message_bytes: usize) -> usize {
+    max_message_bytes.saturating_sub(STAGE_HEADROOM_BYTES)
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Envelope<T> {
     /// Unique per event and stable across re-sends, so consumers can drop

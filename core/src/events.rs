@@ -41,6 +41,10 @@ pub struct Classification {
     pub model_version: String,
 }
 
+/// The longest `UrgencySource::Policy::rule` triage writes (in characters;
+/// longer lists of matched rules are cut, ending in `…`).
+pub const POLICY_RULES_MAX_CHARS: usize = 1_000;
+
 /// Where the effective urgency came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

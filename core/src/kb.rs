@@ -38,6 +38,18 @@ pub struct Faq {
 }
 
 impl Faq {
+    /// The bytes of its text (question, answers, phrasings, tags and short
+    /// fields): about its size as JSON, for budgets such as a page's.
+    pub fn text_bytes(&self) -> usize {
+        let lists = self.answers.iter().chain(&self.phrasings).chain(&self.tags).map(String::len).sum::<usize>();
+        self.id.len()
+            + self.question.len()
+            + lists
+            + self.equipment_model.as_ref().map_or(0, String::len)
+            + self.language.len()
+            + self.company.as_ref().map_or(0, String::len)
+    }
+
     /// A published English article with a question and answers only (for
     /// tools and tests; the API and imports build articles with
     /// [`NewFaq::validate`]).

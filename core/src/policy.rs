@@ -138,6 +138,19 @@ pub struct PolicyInput<'a> {
     pub text: &'a str,
 }
 
+/// The bounds of a policy, so that storing, loading and applying one stays
+/// cheap whatever an admin sends.
+pub mod limits {
+    pub const RULES_MAX: usize = 500;
+    pub const KEYWORDS_PER_RULE_MAX: usize = 200;
+    pub const KEYWORDS_TOTAL_MAX: usize = 5_000;
+    pub const KEYWORD_MAX_CHARS: usize = 100;
+    pub const NAME_MAX_CHARS: usize = 100;
+    pub const CATEGORY_MAX_CHARS: usize = 100;
+    /// Characters of a ticket's text the keyword rules look at (its start).
+    pub const TEXT_SCANNED_MAX_CHARS: usize = 32 * 1024;
+}
+
 impl UrgencyPolicy {
     /// Parses and validates a policy from JSON.
     pub fn from_json(json: &str) -> Result<Self> {
@@ -146,8 +159,14 @@ impl UrgencyPolicy {
         Ok(policy)
     }
 
-    /// Refuses rules that can never match.
+    /// Refuses rules that can never match, and policies over the
+    /// [`limits`].
     pub fn validate(&self) -> Result<()> {
+        use limits::*;
+        if self.rules.len() > RULES_MAX {
+            return Err(PolicyError(format!("{} rules; at most {RULES_MAX}", self.rules.len())));
+        }
+        let mut keywords_total = 0_usize;
         for (index, rule) in self.rules.iter().enumerate() {
             let texts = rule.name.iter().chain(match &rule.when {
                 Condition::Category(category) => std::slice::from_ref(category),
@@ -161,13 +180,36 @@ impl UrgencyPolicy {
                     )));
                 }
             }
+            if let Some(name) = &rule.name
+                && name.chars().count() > NAME_MAX_CHARS
+            {
+                return Err(PolicyError(format!("rule {index}: the name is over {NAME_MAX_CHARS} characters")));
+            }
             match &rule.when {
                 Condition::Category(category) if category.trim().is_empty() => {
                     return Err(PolicyError(format!("rule {index}: empty category")));
                 }
+                Condition::Category(category) if category.chars().count() > CATEGORY_MAX_CHARS => {
+                    return Err(PolicyError(format!(
+                        "rule {index}: the category is over {CATEGORY_MAX_CHARS} characters"
+                    )));
+                }
                 Condition::AnyKeyword(keywords) => {
                     if keywords.is_empty() {
                         return Err(PolicyError(format!("rule {index}: no keywords")));
+                    }
+                    if keywords.len() > KEYWORDS_PER_RULE_MAX {
+                        return Err(PolicyError(format!(
+                            "rule {index}: {} keywords; at most {KEYWORDS_PER_RULE_MAX} per rule",
+                            keywords.len()
+                        )));
+                    }
+                    keywords_total += keywords.len();
+                    if let Some(keyword) = keywords.iter().find(|k| k.chars().count() > KEYWORD_MAX_CHARS) {
+                        return Err(PolicyError(format!(
+                            "rule {index}: keyword {:?}… is over {KEYWORD_MAX_CHARS} characters",
+                            keyword.chars().take(20).collect::<String>()
+                        )));
                     }
                     if let Some(keyword) = keywords.iter().find(|k| normalize(k, usize::MAX).is_empty()) {
                         return Err(PolicyError(format!("rule {index}: keyword {keyword:?} has no word in it")));
@@ -176,39 +218,98 @@ impl UrgencyPolicy {
                 Condition::Category(_) => {}
             }
         }
+        if keywords_total > KEYWORDS_TOTAL_MAX {
+            return Err(PolicyError(format!("{keywords_total} keywords in all; at most {KEYWORDS_TOTAL_MAX}")));
+        }
         Ok(())
+    }
+
+    /// Builds the matcher that applies this policy: the keyword rules'
+    /// keywords become one automaton, so a ticket's text is scanned once
+    /// whatever the number of keywords.
+    pub fn compile(&self) -> CompiledPolicy {
+        let mut patterns: Vec<String> = Vec::new();
+        let mut pattern_rules: Vec<Vec<usize>> = Vec::new();
+        let mut pattern_of: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for (index, rule) in self.rules.iter().enumerate() {
+            let Condition::AnyKeyword(keywords) = &rule.when else { continue };
+            for keyword in keywords {
+                let keyword = normalize(keyword, usize::MAX);
+                if keyword.is_empty() {
+                    continue;
+                }
+                // Padded with spaces, as the text is: whole words only.
+                let pattern = *pattern_of.entry(format!(" {keyword} ")).or_insert_with_key(|padded| {
+                    patterns.push(padded.clone());
+                    pattern_rules.push(Vec::new());
+                    patterns.len() - 1
+                });
+                if pattern_rules[pattern].last() != Some(&index) {
+                    pattern_rules[pattern].push(index);
+                }
+            }
+        }
+        let keywords = if patterns.is_empty() {
+            None
+        } else {
+            // Standard semantics, so overlapping matches are all found (two
+            // keywords share the space between adjacent words).
+            aho_corasick::AhoCorasick::new(&patterns).ok()
+        };
+        CompiledPolicy { policy: self.clone(), keywords, pattern_rules }
+    }
+
+    /// Applies the policy (see the module documentation for the semantics).
+    /// Compiles it first: keep a [`CompiledPolicy`] to apply it often.
+    pub fn apply(&self, input: &PolicyInput<'_>) -> UrgencyDecision {
+        self.compile().apply(input)
+    }
+}
+
+/// A policy ready to apply: [`UrgencyPolicy::compile`].
+#[derive(Clone, Debug)]
+pub struct CompiledPolicy {
+    policy: UrgencyPolicy,
+    keywords: Option<aho_corasick::AhoCorasick>,
+    /// For each automaton pattern, the rules it belongs to.
+    pattern_rules: Vec<Vec<usize>>,
+}
+
+impl CompiledPolicy {
+    pub fn policy(&self) -> &UrgencyPolicy {
+        &self.policy
     }
 
     /// Applies the policy (see the module documentation for the semantics).
     pub fn apply(&self, input: &PolicyInput<'_>) -> UrgencyDecision {
-        // Keyword rules need the normalised text; pad it so a phrase matches
-        // whole words only.
-        let padded_text = if self.rules.iter().any(|rule| matches!(rule.when, Condition::AnyKeyword(_))) {
-            format!(" {} ", normalize(input.text, usize::MAX))
-        } else {
-            String::new()
-        };
-        let matches = |condition: &Condition| match condition {
-            Condition::Category(category) => input.category == Some(category.as_str()),
-            Condition::AnyKeyword(keywords) => keywords.iter().any(|keyword| {
-                let keyword = normalize(keyword, usize::MAX);
-                !keyword.is_empty() && padded_text.contains(&format!(" {keyword} "))
-            }),
-        };
-        let matched_rules: Vec<usize> =
-            self.rules.iter().enumerate().filter(|(_, rule)| matches(&rule.when)).map(|(index, _)| index).collect();
+        let rules = &self.policy.rules;
+        let mut matched = vec![false; rules.len()];
+        for (index, rule) in rules.iter().enumerate() {
+            if let Condition::Category(category) = &rule.when {
+                matched[index] = input.category == Some(category.as_str());
+            }
+        }
+        if let Some(keywords) = &self.keywords {
+            let padded_text = format!(" {} ", normalize(input.text, limits::TEXT_SCANNED_MAX_CHARS));
+            for found in keywords.find_overlapping_iter(&padded_text) {
+                for &index in &self.pattern_rules[found.pattern().as_usize()] {
+                    matched[index] = true;
+                }
+            }
+        }
+        let matched_rules: Vec<usize> = (0..rules.len()).filter(|&index| matched[index]).collect();
 
         let mut set: Option<Urgency> = None;
         let mut floor: Option<Urgency> = None;
         let mut cap: Option<Urgency> = None;
         for &index in &matched_rules {
-            match self.rules[index].then {
+            match rules[index].then {
                 Action::Set(urgency) => set = set.max(Some(urgency)),
                 Action::AtLeast(urgency) => floor = floor.max(Some(urgency)),
                 Action::AtMost(urgency) => cap = Some(cap.map_or(urgency, |current| current.min(urgency))),
             }
         }
-        let start = input.model_urgency.unwrap_or(self.default_urgency);
+        let start = input.model_urgency.unwrap_or(self.policy.default_urgency);
         let urgency = match set {
             Some(urgency) => urgency,
             None => {
@@ -305,7 +406,95 @@ mod tests {
         );
     }
 
+    #[test]
+    fn policies_over_the_limits_are_refused() {
+        use limits::*;
+        let keyword_rule = |keywords: Vec<String>| Rule {
+            name: None,
+            when: Condition::AnyKeyword(keywords),
+            then: Action::AtLeast(Urgency::High),
+        };
+        let refused = |policy: UrgencyPolicy| policy.validate().expect_err("over a limit").0;
+        let many_rules =
+            UrgencyPolicy { rules: vec![keyword_rule(vec!["down".into()]); RULES_MAX + 1], ..Default::default() };
+        assert!(refused(many_rules).contains("rules"));
+        let words = |count: usize| (0..count).map(|index| format!("word{index}")).collect::<Vec<_>>();
+        let crowded =
+            UrgencyPolicy { rules: vec![keyword_rule(words(KEYWORDS_PER_RULE_MAX + 1))], ..Default::default() };
+        assert!(refused(crowded).contains("per rule"));
+        let total = UrgencyPolicy {
+            rules: vec![keyword_rule(words(KEYWORDS_PER_RULE_MAX)); KEYWORDS_TOTAL_MAX / KEYWORDS_PER_RULE_MAX + 1],
+            ..Default::default()
+        };
+        assert!(refused(total).contains("in all"));
+        let long =
+            UrgencyPolicy { rules: vec![keyword_rule(vec!["a".repeat(KEYWORD_MAX_CHARS + 1)])], ..Default::default() };
+        assert!(refused(long).contains("characters"));
+        let mut named = keyword_rule(vec!["down".into()]);
+        named.name = Some("n".repeat(NAME_MAX_CHARS + 1));
+        assert!(refused(UrgencyPolicy { rules: vec![named], ..Default::default() }).contains("name"));
+        let category = Rule {
+            name: None,
+            when: Condition::Category("c".repeat(CATEGORY_MAX_CHARS + 1)),
+            then: Action::Set(Urgency::Low),
+        };
+        assert!(refused(UrgencyPolicy { rules: vec![category], ..Default::default() }).contains("category"));
+        // At the limits it is fine.
+        let full = UrgencyPolicy {
+            rules: vec![keyword_rule(words(KEYWORDS_PER_RULE_MAX)); KEYWORDS_TOTAL_MAX / KEYWORDS_PER_RULE_MAX],
+            ..Default::default()
+        };
+        full.validate().expect("at the limits");
+    }
+
+    #[test]
+    fn adjacent_and_overlapping_keywords_all_match() {
+        let rule = |keyword: &str, urgency| Rule {
+            name: None,
+            when: Condition::AnyKeyword(vec![keyword.into()]),
+            then: Action::AtLeast(urgency),
+        };
+        let policy = UrgencyPolicy {
+            rules: vec![
+                rule("data", Urgency::Low),
+                rule("data loss", Urgency::Normal),
+                rule("loss", Urgency::High),
+                rule("oss", Urgency::Critical),
+            ],
+            ..Default::default()
+        }
+        .compile();
+        let decision = policy.apply(&PolicyInput { model_urgency: None, category: None, text: "Data loss!" });
+        assert_eq!(decision.matched_rules, vec![0, 1, 2], "whole words only, overlaps included");
+    }
+
+    /// What the automaton must agree with: one scan per keyword.
+    fn matched_by_scanning(policy: &UrgencyPolicy, input: &PolicyInput<'_>) -> Vec<usize> {
+        let padded = format!(" {} ", normalize(input.text, limits::TEXT_SCANNED_MAX_CHARS));
+        (0..policy.rules.len())
+            .filter(|&index| match &policy.rules[index].when {
+                Condition::Category(category) => input.category == Some(category.as_str()),
+                Condition::AnyKeyword(keywords) => keywords.iter().any(|keyword| {
+                    let keyword = normalize(keyword, usize::MAX);
+                    !keyword.is_empty() && padded.contains(&format!(" {keyword} "))
+                }),
+            })
+            .collect()
+    }
+
     proptest! {
+        #[test]
+        fn the_automaton_matches_what_a_scan_per_keyword_matches(
+            policy in policy(),
+            parts in input_parts(),
+            extra in "[a-z !.]{0,40}",
+        ) {
+            let (model_urgency, category, text) = parts;
+            let text = format!("{text} {extra}");
+            let input = PolicyInput { model_urgency, category, text: &text };
+            prop_assert_eq!(policy.compile().apply(&input).matched_rules, matched_by_scanning(&policy, &input));
+        }
+
         #[test]
         fn an_empty_policy_keeps_the_model(parts in input_parts(), default in urgency()) {
             let (model_urgency, category, text) = parts;

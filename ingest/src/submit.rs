@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use switchboard_bus::OutgoingMessage;
-use switchboard_core::envelope::TicketSubmitted;
+use switchboard_core::envelope::{TicketSubmitted, ingest_message_limit};
 use switchboard_core::http::{from_json_value, is_json_media_type, parse_json_object};
 use switchboard_core::ticket::NewTicket;
 use switchboard_core::{Channel, CompanyId, Envelope, Scope, TicketId};
@@ -60,6 +60,10 @@ async fn accept(state: &IngestState, scope: &Scope, headers: &HeaderMap, body: B
     let envelope = Envelope::new(ticket.id, ticket.company.clone(), request_id, TicketSubmitted { ticket });
     let message =
         OutgoingMessage::for_envelope(state.submitted_topic.to_string(), &envelope).map_err(ApiError::internal)?;
+    let limit = ingest_message_limit(state.bus.max_message_bytes());
+    if message.size_bytes() > limit {
+        return Err(ApiError::TicketTooLarge { bytes: message.size_bytes(), limit });
+    }
 
     let Some(key) = idempotency_key else {
         produce(state, message).await?;

@@ -6,6 +6,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tantivy::collector::DocSetCollector;
@@ -135,6 +136,37 @@ pub(crate) fn normalise_keyword(value: &str) -> String {
     value.trim().to_lowercase()
 }
 
+/// Rebuilds of the n-gram snapshot allowed back to back.
+pub const NGRAM_REFRESH_BURST: u32 = 4;
+/// After a burst, one more rebuild is allowed per this interval.
+pub const NGRAM_REFRESH_EVERY: Duration = Duration::from_millis(100);
+
+/// A token bucket for n-gram snapshot rebuilds.
+struct RefreshBudget {
+    /// Commits happened since the snapshot was last rebuilt.
+    stale: bool,
+    tokens: f64,
+    refilled_at: Instant,
+}
+
+impl RefreshBudget {
+    fn full() -> Self {
+        Self { stale: false, tokens: f64::from(NGRAM_REFRESH_BURST), refilled_at: Instant::now() }
+    }
+
+    fn take(&mut self, now: Instant) -> bool {
+        let earned = now.saturating_duration_since(self.refilled_at).as_secs_f64() / NGRAM_REFRESH_EVERY.as_secs_f64();
+        self.tokens = (self.tokens + earned).min(f64::from(NGRAM_REFRESH_BURST));
+        self.refilled_at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// The knowledge base. Cheap to search from many threads at once (`Send +
 /// Sync`; share it in an `Arc`); writes are serialised internally and become
 /// visible to searches at [`KnowledgeBase::commit`].
@@ -144,6 +176,8 @@ pub struct KnowledgeBase {
     pub(crate) fields: Fields,
     pub(crate) analysis: AnalysisOptions,
     pub(crate) ngrams: RwLock<NgramModel>,
+    ngram_refresh: Mutex<RefreshBudget>,
+    ngram_refreshes: std::sync::atomic::AtomicU64,
     search_config: RwLock<SearchConfig>,
     directory: Option<PathBuf>,
 }
@@ -283,6 +317,8 @@ impl KnowledgeBase {
             fields,
             analysis: options.analysis,
             ngrams: RwLock::new(NgramModel::new(options.analysis.rerank_words)),
+            ngram_refresh: Mutex::new(RefreshBudget::full()),
+            ngram_refreshes: std::sync::atomic::AtomicU64::new(0),
             search_config: RwLock::new(options.search),
             directory,
         })
@@ -375,12 +411,51 @@ impl KnowledgeBase {
     /// Makes every change since the last commit durable and visible to
     /// searches. A stage should call it once per batch of events, before it
     /// acknowledges them, not once per event: each commit writes files.
+    ///
+    /// The n-gram re-ranking model follows at a bounded rate: its snapshot
+    /// is rebuilt at once while commits are rare, but at most
+    /// [`NGRAM_REFRESH_BURST`] times in a row and then once per
+    /// [`NGRAM_REFRESH_EVERY`], so a burst of FAQ writes cannot keep the
+    /// CPU busy rebuilding it. A search after a skipped rebuild does it once
+    /// the budget allows; until then searches use the previous snapshot
+    /// (BM25 already sees the change). Searches never wait for a rebuild.
     pub fn commit(&self) -> Result<()> {
         let mut writer = self.writer();
         writer.commit()?;
-        self.ngrams_mut().refresh();
         self.reader.reload()?;
+        let mut budget = self.ngram_refresh.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        budget.stale = true;
+        self.refresh_ngrams_within(&mut budget);
         Ok(())
+    }
+
+    /// Before a search: catches the n-gram snapshot up with the last commits
+    /// when a rebuild was skipped and the budget allows one now. Another
+    /// search or a commit already at it means the current snapshot is used.
+    pub(crate) fn catch_up_ngrams(&self) {
+        if let Ok(mut budget) = self.ngram_refresh.try_lock()
+            && budget.stale
+        {
+            self.refresh_ngrams_within(&mut budget);
+        }
+    }
+
+    fn refresh_ngrams_within(&self, budget: &mut RefreshBudget) {
+        if !budget.take(Instant::now()) {
+            metrics::counter!("switchboard_kb_ngram_refreshes_deferred_total").increment(1);
+            return;
+        }
+        // Built under the shared lock: searches go on meanwhile.
+        let snapshot = self.ngrams().build_snapshot();
+        self.ngrams_mut().install(snapshot);
+        budget.stale = false;
+        self.ngram_refreshes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many times commits and searches have rebuilt the n-gram snapshot
+    /// (for tests and benchmarks of the refresh budget).
+    pub fn ngram_refresh_count(&self) -> u64 {
+        self.ngram_refreshes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Applies a batch of changes and commits once. Every document is

@@ -2,8 +2,9 @@
 //! question and the learned phrasings), used to re-rank BM25's candidates by
 //! cosine similarity. It lives in memory next to the index, is rebuilt from
 //! the stored documents when an index is opened, and follows upserts and
-//! deletes; like the index, changes become visible at [`NgramModel::refresh`]
-//! (called on commit).
+//! deletes; changes become visible when a new snapshot is installed, which
+//! `KnowledgeBase` does on commit at a bounded rate (see its
+//! `NGRAM_REFRESH_BURST`).
 
 use std::collections::HashMap;
 
@@ -43,7 +44,7 @@ struct Space {
 /// (Weighting phrasings by their frequency among phrasings instead was
 /// measured worse: Banking77 tuning MRR 0.935 against 0.938.)
 #[derive(Default)]
-struct Snapshot {
+pub(crate) struct Snapshot {
     space: Space,
     slots: HashMap<DocKey, VectorSlots>,
     vector_count: usize,
@@ -129,8 +130,20 @@ impl NgramModel {
     }
 
     /// Recomputes weights and inverted lists from the current documents.
-    /// Linear in the total number of n-grams; called once per commit.
     pub(crate) fn refresh(&mut self) {
+        self.snapshot = self.build_snapshot();
+    }
+
+    /// Makes `snapshot` (from [`NgramModel::build_snapshot`]) the searchable
+    /// form.
+    pub(crate) fn install(&mut self, snapshot: Snapshot) {
+        self.snapshot = snapshot;
+    }
+
+    /// The searchable form of the current documents. Linear in the total
+    /// number of n-grams; needs only shared access, so searches go on while
+    /// it is built.
+    pub(crate) fn build_snapshot(&self) -> Snapshot {
         let smooth_idf = |total: usize, frequencies: &[u32]| -> (Vec<f32>, f32) {
             let total = total as f32;
             let idf =
@@ -189,7 +202,7 @@ impl NgramModel {
                 VectorSlots { whole: whole_vector, first_part, part_count: vectors.parts.len() as u32 },
             );
         }
-        self.snapshot = Snapshot { space, slots, vector_count: next_vector as usize };
+        Snapshot { space, slots, vector_count: next_vector as usize }
     }
 
     /// Scores the query against every vector at once through the inverted

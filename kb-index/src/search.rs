@@ -241,6 +241,7 @@ impl KnowledgeBase {
         };
 
         let mut candidates = Vec::with_capacity(hits.len());
+        self.catch_up_ngrams();
         {
             let ngrams = self.ngrams();
             let query_scores = ngrams.score_query(text);

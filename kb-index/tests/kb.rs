@@ -375,3 +375,37 @@ fn auto_answer_needs_a_confident_faq_match() {
     assert!(switchboard_kb::auto_answer(&matches, 1.01).is_none());
     assert!(switchboard_kb::auto_answer(&[], 0.0).is_none());
 }
+
+#[test]
+fn a_burst_of_commits_rebuilds_the_ngram_snapshot_at_a_bounded_rate_and_searches_catch_up() {
+    let knowledge_base = built_in_ram();
+    let before = knowledge_base.ngram_refresh_count();
+    let started = std::time::Instant::now();
+    let burst = 200;
+    for index in 0..burst {
+        let article = Faq::new(
+            format!("burst-{index}"),
+            format!("How do I recalibrate sensor model Z{index}?"),
+            vec!["Hold the reset button for five seconds.".into()],
+        );
+        knowledge_base.apply([Change::Upsert(article.into())]).expect("apply");
+    }
+    let elapsed = started.elapsed();
+    let rebuilt = knowledge_base.ngram_refresh_count() - before;
+    // A bucket of NGRAM_REFRESH_BURST, refilled once per NGRAM_REFRESH_EVERY.
+    let allowed = u64::from(switchboard_kb::index::NGRAM_REFRESH_BURST)
+        + (elapsed.as_secs_f64() / switchboard_kb::index::NGRAM_REFRESH_EVERY.as_secs_f64()).ceil() as u64;
+    assert!(rebuilt <= allowed, "{rebuilt} rebuilds for {burst} commits in {elapsed:?}; at most {allowed} allowed");
+    assert!(rebuilt < burst, "not one rebuild per commit");
+
+    // Once the budget allows, a search rebuilds it: the last article of the
+    // burst is re-ranked with its n-grams, not only found by BM25.
+    std::thread::sleep(switchboard_kb::index::NGRAM_REFRESH_EVERY * 2);
+    let matches = knowledge_base.search("recalibrate sensor model Z199", 1, &SearchFilter::default()).expect("search");
+    assert_eq!(matches[0].id, "burst-199");
+    let caught_up = knowledge_base.ngram_refresh_count() - before;
+    assert!(caught_up - rebuilt <= 1, "one rebuild at most, if the last commit's was skipped");
+    // Nothing stale is left: the next search rebuilds nothing.
+    knowledge_base.search("recalibrate", 1, &SearchFilter::default()).expect("search");
+    assert_eq!(knowledge_base.ngram_refresh_count() - before, caught_up);
+}

@@ -39,11 +39,15 @@ pub(crate) use on_pool;
 
 /// The store: connection pools and the repositories on them. Cheap to clone.
 ///
-/// Reads use `db`; writes use `writer`. On PostgreSQL both are the same pool.
-/// On SQLite, which has one writer at a time anyway, `writer` is a pool of a
-/// single connection: writers of this process queue for it in order instead
-/// of colliding on the database lock and sleeping in SQLite's busy handler,
-/// which would add up to 100 ms per collision.
+/// Reads use `db`; writes (the bus log's appends among them) use `writer`.
+/// On PostgreSQL they are separate pools, so reads (an API list, say) can
+/// never take the connections ingest needs to append, and reads run under a
+/// `statement_timeout`: a slow one is cancelled (a transient error, 503 at
+/// the API) instead of holding its connection. On SQLite, which has one
+/// writer at a time anyway, `writer` is a pool of a single connection:
+/// writers of this process queue for it in order instead of colliding on the
+/// database lock and sleeping in SQLite's busy handler, which would add up to
+/// 100 ms per collision.
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) db: Db,
@@ -52,7 +56,31 @@ pub struct Store {
     pub(crate) outbox_written: Arc<Notify>,
 }
 
+/// Pool sizes and limits ([`Store::connect_with`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolOptions {
+    /// Connections for reads.
+    pub read_connections: u32,
+    /// Connections for writes on PostgreSQL (SQLite has one).
+    pub write_connections: u32,
+    /// The longest a read may run on PostgreSQL before it is cancelled.
+    pub read_statement_timeout: Duration,
+}
+
+impl PoolOptions {
+    /// `read_connections` readers, the default writers and timeout.
+    pub fn with_readers(read_connections: u32) -> Self {
+        Self { read_connections, write_connections: 4, read_statement_timeout: Duration::from_secs(10) }
+    }
+}
+
 impl Store {
+    /// [`Store::connect_with`] `max_connections` readers and the default
+    /// writers and read timeout.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        Self::connect_with(url, PoolOptions::with_readers(max_connections)).await
+    }
+
     /// Opens the pools. `sqlite://path` creates the file (and nothing else;
     /// the directory must exist) in WAL mode.
     ///
@@ -63,7 +91,7 @@ impl Store {
     /// every earlier commit durable, because the WAL is written in order. What
     /// a power loss can take is therefore only a tail of derived state
     /// (projections, consumer offsets), which the log replays.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+    pub async fn connect_with(url: &str, pools: PoolOptions) -> Result<Self> {
         let connect_error = |source| Error::Connect { url: redact(url), source };
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
@@ -82,7 +110,7 @@ impl Store {
                 .await
                 .map_err(connect_error)?;
             let readers = SqlitePoolOptions::new()
-                .max_connections(max_connections)
+                .max_connections(pools.read_connections)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await
@@ -90,13 +118,20 @@ impl Store {
             Ok(Self { db: Db::Sqlite(readers), writer: Db::Sqlite(writer), outbox_written: Arc::default() })
         } else {
             let options = PgConnectOptions::from_str(url).map_err(connect_error)?;
-            let pool = PgPoolOptions::new()
-                .max_connections(max_connections)
+            let writer = PgPoolOptions::new()
+                .max_connections(pools.write_connections)
                 .acquire_timeout(Duration::from_secs(5))
-                .connect_with(options)
+                .connect_with(options.clone())
                 .await
                 .map_err(connect_error)?;
-            Ok(Self { db: Db::Postgres(pool.clone()), writer: Db::Postgres(pool), outbox_written: Arc::default() })
+            let timeout_ms = pools.read_statement_timeout.as_millis().max(1).to_string();
+            let readers = PgPoolOptions::new()
+                .max_connections(pools.read_connections)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(options.options([("statement_timeout", timeout_ms.as_str())]))
+                .await
+                .map_err(connect_error)?;
+            Ok(Self { db: Db::Postgres(readers), writer: Db::Postgres(writer), outbox_written: Arc::default() })
         }
     }
 

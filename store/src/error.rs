@@ -58,6 +58,7 @@ fn is_busy(error: &sqlx::Error) -> bool {
     };
     matches!(
         database_error.code().as_deref(),
-        Some("5" | "6" | "517" | "40001" | "40P01" | "55P03" | "57P03" | "53300")
+        // 57014: cancelled, as `statement_timeout` cancels a slow read.
+        Some("5" | "6" | "517" | "40001" | "40P01" | "55P03" | "57014" | "57P03" | "53300")
     )
 }

@@ -19,7 +19,7 @@ pub mod testing;
 pub mod tickets;
 pub mod transitions;
 
-pub use db::{Backend, Store};
+pub use db::{Backend, PoolOptions, Store};
 pub use error::{Error, Result};
 pub use idempotency::{IdempotencyOutcome, IdempotencyRecord};
 pub use knowledge::StoredReport;

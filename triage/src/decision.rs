@@ -2,11 +2,11 @@
 //! terms: what the stage puts on `tickets.triaged`.
 
 use switchboard_core::Ticket;
-use switchboard_core::events::{Classification, Triage, UrgencySource as CoreUrgencySource};
+use switchboard_core::events::{Classification, POLICY_RULES_MAX_CHARS, Triage, UrgencySource as CoreUrgencySource};
 use time::OffsetDateTime;
 
 use crate::model::{Model, Prediction};
-use crate::policy::{PolicyInput, UrgencyPolicy, UrgencySource};
+use crate::policy::{CompiledPolicy, PolicyInput, UrgencySource};
 use crate::text::ticket_text;
 use crate::urgency_of;
 
@@ -29,7 +29,7 @@ impl Prediction {
 pub fn triage_ticket(
     category_model: &Model,
     urgency_model: &Model,
-    policy: &UrgencyPolicy,
+    policy: &CompiledPolicy,
     ticket: &Ticket,
     triaged_at: OffsetDateTime,
 ) -> Triage {
@@ -44,14 +44,7 @@ pub fn triage_ticket(
     let urgency_source = match decision.source {
         UrgencySource::Model => CoreUrgencySource::Model,
         UrgencySource::Default => CoreUrgencySource::Default,
-        UrgencySource::Policy => CoreUrgencySource::Policy {
-            rule: decision
-                .matched_rules
-                .iter()
-                .map(|&index| policy.rules[index].describe())
-                .collect::<Vec<_>>()
-                .join("; "),
-        },
+        UrgencySource::Policy => CoreUrgencySource::Policy { rule: describe_rules(policy, &decision.matched_rules) },
     };
     let needs_human = category.is_unsure() || (urgency.is_unsure() && decision.source != UrgencySource::Policy);
     Triage {
@@ -61,5 +54,16 @@ pub fn triage_ticket(
         urgency_source,
         needs_human,
         triaged_at,
+    }
+}
+
+/// The matched rules' names (or descriptions), joined, cut at
+/// [`POLICY_RULES_MAX_CHARS`] so the ticket stays small however many rules
+/// matched.
+fn describe_rules(policy: &CompiledPolicy, matched: &[usize]) -> String {
+    let joined = matched.iter().map(|&index| policy.policy().rules[index].describe()).collect::<Vec<_>>().join("; ");
+    match joined.char_indices().nth(POLICY_RULES_MAX_CHARS) {
+        Some((end, _)) => format!("{}…", &joined[..end]),
+        None => joined,
     }
 }

@@ -26,7 +26,7 @@ use switchboard_store::Store;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::policy::UrgencyPolicy;
+use crate::policy::{CompiledPolicy, UrgencyPolicy};
 use crate::{Model, triage_ticket};
 
 pub const STAGE_NAME: &str = stages::TRIAGE;
@@ -66,7 +66,7 @@ enum Origin {
 pub struct Models {
     pub category: Arc<Model>,
     pub urgency: Arc<Model>,
-    pub policy: Arc<UrgencyPolicy>,
+    pub policy: Arc<CompiledPolicy>,
     category_origin: Origin,
     urgency_origin: Origin,
     policy_json: Option<String>,
@@ -123,14 +123,17 @@ impl Models {
         let policy_json = store.get_setting(URGENCY_POLICY).await?;
         let policy = match (&policy_json, previous) {
             (json, Some(previous)) if *json == previous.policy_json => previous.policy.clone(),
-            (None, _) => Arc::new(UrgencyPolicy::default()),
+            (None, _) => Arc::new(UrgencyPolicy::default().compile()),
             (Some(json), _) => match UrgencyPolicy::from_json(json) {
-                Ok(policy) => Arc::new(policy),
+                Ok(policy) => Arc::new(policy.compile()),
                 Err(error) => {
                     // The API validates policies; a bad one in the store is
                     // someone's manual edit. Keep deciding with the last good one.
                     tracing::error!(%error, "the stored urgency policy is invalid; keeping the previous one");
-                    previous.map_or_else(|| Arc::new(UrgencyPolicy::default()), |previous| previous.policy.clone())
+                    previous.map_or_else(
+                        || Arc::new(UrgencyPolicy::default().compile()),
+                        |previous| previous.policy.clone(),
+                    )
                 }
             },
         };

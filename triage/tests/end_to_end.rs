@@ -295,7 +295,7 @@ fn a_ticket_is_triaged_with_models_and_policy() {
     .validate(TicketId::new(), Channel::Api, now)
     .expect("valid ticket");
 
-    let without_policy = triage_ticket(&category, &urgency, &UrgencyPolicy::default(), &ticket, now);
+    let without_policy = triage_ticket(&category, &urgency, &UrgencyPolicy::default().compile(), &ticket, now);
     assert_eq!(without_policy.category.label.as_deref(), Some("lost_or_stolen_card"));
     assert!(without_policy.category.model_version.starts_with("category-banking77@"));
     assert!(without_policy.urgency_model.model_version.starts_with("urgency-hadoop@"));
@@ -309,7 +309,7 @@ fn a_ticket_is_triaged_with_models_and_policy() {
         r#"{"rules":[{"name":"stolen cards are critical","when":{"category":"lost_or_stolen_card"},"then":{"set":"critical"}}]}"#,
     )
     .expect("policy");
-    let with_policy = triage_ticket(&category, &urgency, &policy, &ticket, now);
+    let with_policy = triage_ticket(&category, &urgency, &policy.compile(), &ticket, now);
     assert_eq!(with_policy.urgency, Urgency::Critical);
     assert_eq!(with_policy.urgency_source, UrgencySource::Policy { rule: "stolen cards are critical".into() });
     assert_eq!(with_policy.urgency_model, without_policy.urgency_model);

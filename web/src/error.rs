@@ -37,6 +37,12 @@ pub enum ApiError {
     /// 413 `body_too_large`.
     #[error("the request body is larger than {limit} bytes")]
     TooLarge { limit: usize },
+    /// 413 `ticket_too_large`: the ticket's message would leave the stages
+    /// too little of the bus's message limit.
+    #[error(
+        "the ticket takes {bytes} bytes as a message; at most {limit} are accepted, so that what the stages add still fits the bus (bus.max_message_bytes)"
+    )]
+    TicketTooLarge { bytes: usize, limit: usize },
     /// 415 `unsupported_media_type`.
     #[error("expected `Content-Type: {expected}`")]
     UnsupportedMediaType { expected: &'static str },
@@ -93,6 +99,7 @@ impl ApiError {
             ApiError::Validation(error) => (StatusCode::UNPROCESSABLE_ENTITY, error.code),
             ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             ApiError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            ApiError::TicketTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "ticket_too_large"),
             ApiError::UnsupportedMediaType { .. } => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Transition(TransitionError::InvalidTransition { .. }) => {
