@@ -6,7 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use switchboard_bus::{OutgoingMessage, dead_letters};
+use switchboard_bus::OutgoingMessage;
+use switchboard_bus::dead_letters::{self, shown};
 use switchboard_core::config::Config;
 use switchboard_core::events::KbChange;
 use switchboard_core::{CompanyId, Scope};
@@ -179,16 +180,11 @@ pub async fn dlq_list(config: &Config, stage: &str, json: bool, out: &mut impl W
         if json {
             writeln!(out, "{}", serde_json::to_string(letter)?)?;
         } else {
-            let shown = |value: &Option<String>| value.clone().unwrap_or_else(|| "?".into());
             writeln!(
                 out,
-                "{}[{}]@{}  from {}[{}]@{}  key {}  attempts {}  at {}{}\n    {}",
-                letter.dlq_topic,
-                letter.partition,
-                letter.offset,
-                shown(&letter.origin_topic),
-                shown(&letter.origin_partition),
-                shown(&letter.origin_offset),
+                "{}  from {}  key {}  attempts {}  at {}{}\n    {}",
+                letter.position(),
+                letter.origin(),
                 shown(&letter.key),
                 shown(&letter.attempts),
                 shown(&letter.failed_at),
@@ -211,22 +207,17 @@ pub async fn dlq_replay(config: &Config, stage: &str, out: &mut impl Write) -> a
     let report = dead_letters::replay(bus.as_ref(), config, stage).await.context("replaying dead letters")?;
     let total: usize = report.replayed.iter().map(|(_, count)| count).sum();
     for stub in &report.skipped_stubs {
-        let shown = |value: &Option<String>| value.clone().unwrap_or_else(|| "?".into());
         writeln!(
             out,
-            "skipped stub {}[{}]@{}: a {}-byte message too large to dead-letter; the original is at {}[{}]@{}",
-            stub.dlq_topic,
-            stub.partition,
-            stub.offset,
+            "skipped stub {}: a {}-byte message too large to dead-letter; the original is at {}",
+            stub.position(),
             shown(&stub.truncated_bytes),
-            shown(&stub.origin_topic),
-            shown(&stub.origin_partition),
-            shown(&stub.origin_offset),
+            stub.origin(),
         )?;
     }
     if total == 0 && report.skipped_stubs.is_empty() {
         writeln!(out, "no dead letters for stage {stage}")?;
-    } else {
+    } else if total > 0 {
         let topics: Vec<String> = report.replayed.iter().map(|(topic, count)| format!("{count} to {topic}")).collect();
         writeln!(out, "replayed {total} dead letters for stage {stage}: {}", topics.join(", "))?;
     }

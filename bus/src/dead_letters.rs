@@ -40,6 +40,24 @@ pub struct DeadLetter {
     pub truncated_bytes: Option<String>,
 }
 
+impl DeadLetter {
+    /// Where it is: `topic[partition]@offset`.
+    pub fn position(&self) -> String {
+        format!("{}[{}]@{}", self.dlq_topic, self.partition, self.offset)
+    }
+
+    /// Where the original was read: `topic[partition]@offset`, `?` for what
+    /// the headers do not say.
+    pub fn origin(&self) -> String {
+        format!("{}[{}]@{}", shown(&self.origin_topic), shown(&self.origin_partition), shown(&self.origin_offset))
+    }
+}
+
+/// A header's value, or `?` when it is missing.
+pub fn shown(value: &Option<String>) -> &str {
+    value.as_deref().unwrap_or("?")
+}
+
 /// What a replay did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReplayReport {

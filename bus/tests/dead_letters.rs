@@ -73,7 +73,30 @@ async fn an_unknown_stage_is_a_clear_error(test: TestBus) {
     assert!(error.to_string().contains("stages: triage, kb, kb-sync, projector"), "{error}");
 }
 
+async fn replay_moves_past_stubs_and_reports_where_their_originals_are(test: TestBus) {
+    let config = config(&test);
+    let topics = config.topics();
+    test.bus.create_topics(&topics.all_with_dead_letters(), 1).await.expect("create");
+    let origin = topics.submitted();
+    let dlq = topics::dead_letter(&origin, stages::TRIAGE);
+    let mut stub = dead_letter(&dlq, &origin, "big", 7);
+    stub.payload.clear();
+    stub.headers.set(headers::DLQ_TRUNCATED, "1200000");
+    test.bus.produce(stub).await.expect("produce the stub");
+    test.bus.produce(dead_letter(&dlq, &origin, "small", 8)).await.expect("produce");
+
+    let listed = list(test.bus.as_ref(), &config, stages::TRIAGE).await.expect("list");
+    assert_eq!(listed[0].truncated_bytes.as_deref(), Some("1200000"));
+    assert_eq!(listed[1].truncated_bytes, None);
+    let report = replay(test.bus.as_ref(), &config, stages::TRIAGE).await.expect("replay");
+    assert_eq!(report.replayed, [(origin.clone(), 1)], "only the whole dead letter goes back");
+    assert_eq!(report.skipped_stubs.len(), 1);
+    assert_eq!(report.skipped_stubs[0].origin(), format!("{origin}[0]@7"));
+    assert!(list(test.bus.as_ref(), &config, stages::TRIAGE).await.expect("list").is_empty(), "moved past both");
+}
+
 switchboard_bus::test_every_bus!(
+    replay_moves_past_stubs_and_reports_where_their_originals_are,
     replay_puts_each_dead_letter_back_once_for_its_stage,
     an_unknown_stage_is_a_clear_error
 );
