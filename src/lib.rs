@@ -139,11 +139,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     }
-    let pools = switchboard_store::PoolOptions {
-        read_connections: config.store.max_connections,
-        write_connections: config.store.write_connections,
-        read_statement_timeout: std::time::Duration::from_millis(config.store.read_statement_timeout_ms),
-    };
+    let pools = switchboard_store::PoolOptions::from(&config.store);
     let store = Store::connect_with(&config.store_url(), pools).await.context("opening the store")?;
     if config.store.migrate {
         store.migrate().await.context("applying store migrations")?;

@@ -44,7 +44,11 @@ async fn each_stage_dead_letters_a_poison_message_on_its_own_topic_and_replay_re
     let app = spawn_app().await;
     // A second writer on the same log, as a buggy producer elsewhere would be.
     let store = switchboard_store::Store::connect(&app.store_url(), 2).await.expect("open the store");
-    let bus = EmbeddedBus::new(store.clone(), EmbeddedBusConfig::default(), 1_000_000);
+    let bus = EmbeddedBus::new(
+        store.clone(),
+        EmbeddedBusConfig::default(),
+        switchboard_core::config::DEFAULT_MAX_MESSAGE_BYTES,
+    );
     let poison = OutgoingMessage {
         topic: topics::SUBMITTED.into(),
         key: Some(b"not-a-ticket".to_vec()),
@@ -129,7 +133,8 @@ async fn the_request_id_travels_from_http_into_the_envelope_and_headers() {
     let id = body["id"].as_str().expect("id").to_owned();
 
     let store = switchboard_store::Store::connect(&app.store_url(), 2).await.expect("open the store");
-    let bus = EmbeddedBus::new(store, EmbeddedBusConfig::default(), 1_000_000);
+    let bus =
+        EmbeddedBus::new(store, EmbeddedBusConfig::default(), switchboard_core::config::DEFAULT_MAX_MESSAGE_BYTES);
     let reader = bus.subscribe("trace-reader", &[topics::SUBMITTED.to_owned()]).await.expect("subscribe");
     let message = tokio::time::timeout(Duration::from_secs(30), reader.recv()).await.expect("in time").expect("recv");
     assert_eq!(message.key_str(), Some(id.as_str()), "keyed by ticket id");

@@ -212,7 +212,8 @@ async fn a_ticket_matching_an_faq_gets_suggestions_and_with_auto_answer_is_answe
 
     // The notification event for the customer is on tickets.events.
     let store = switchboard_store::Store::connect(&app.store_url(), 2).await.expect("store");
-    let bus = EmbeddedBus::new(store, EmbeddedBusConfig::default(), 1_000_000);
+    let bus =
+        EmbeddedBus::new(store, EmbeddedBusConfig::default(), switchboard_core::config::DEFAULT_MAX_MESSAGE_BYTES);
     let events = bus.subscribe("test-events", &[topics::EVENTS.to_owned()]).await.expect("subscribe");
     let event = tokio::time::timeout(Duration::from_secs(30), events.recv()).await.expect("in time").expect("recv");
     let envelope: Value = serde_json::from_slice(&event.payload).expect("JSON");

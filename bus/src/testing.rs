@@ -15,7 +15,7 @@ use crate::embedded::EmbeddedBus;
 use crate::kafka::KafkaBus;
 
 /// The message size limit test buses have (the default `bus.max_message_bytes`).
-pub const MAX_MESSAGE_BYTES: usize = 1_000_000;
+pub const MAX_MESSAGE_BYTES: usize = switchboard_core::config::DEFAULT_MAX_MESSAGE_BYTES;
 
 pub const KAFKA_BROKERS_VARIABLE: &str = "SWITCHBOARD_TEST_KAFKA_BROKERS";
 

@@ -109,7 +109,11 @@ async fn a_consumer_receives_what_is_produced_after_it_subscribed(test: TestBus)
 async fn an_idle_embedded_consumer_is_woken_by_the_append_itself() {
     let store = switchboard_store::testing::sqlite().await;
     let config = switchboard_core::config::EmbeddedBusConfig { idle_poll_ms: 600_000, ..Default::default() };
-    let bus = switchboard_bus::embedded::EmbeddedBus::new(store.store.clone(), config, 1_000_000);
+    let bus = switchboard_bus::embedded::EmbeddedBus::new(
+        store.store.clone(),
+        config,
+        switchboard_bus::testing::MAX_MESSAGE_BYTES,
+    );
     use switchboard_bus::Bus;
     bus.create_topics(&["wake".to_owned()], 1).await.expect("create");
     let consumer = bus.subscribe("group", &["wake".to_owned()]).await.expect("subscribe");

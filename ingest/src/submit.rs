@@ -60,9 +60,9 @@ async fn accept(state: &IngestState, scope: &Scope, headers: &HeaderMap, body: B
     let envelope = Envelope::new(ticket.id, ticket.company.clone(), request_id, TicketSubmitted { ticket });
     let message =
         OutgoingMessage::for_envelope(state.submitted_topic.to_string(), &envelope).map_err(ApiError::internal)?;
-    let limit = ingest_message_limit(state.bus.max_message_bytes());
-    if message.size_bytes() > limit {
-        return Err(ApiError::TicketTooLarge { bytes: message.size_bytes(), limit });
+    let (bytes, limit) = (message.size_bytes(), ingest_message_limit(state.bus.max_message_bytes()));
+    if bytes > limit {
+        return Err(ApiError::TicketTooLarge { bytes, limit });
     }
 
     let Some(key) = idempotency_key else {

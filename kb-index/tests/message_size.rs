@@ -16,8 +16,7 @@ use switchboard_core::{Channel, Envelope, TicketId};
 use switchboard_kb::search::SNIPPET_CHARS;
 use time::OffsetDateTime;
 
-/// The default `bus.max_message_bytes`.
-const BUS_LIMIT: usize = 1_000_000;
+const BUS_LIMIT: usize = switchboard_core::config::DEFAULT_MAX_MESSAGE_BYTES;
 /// Most suggestions a ticket gets (`kb.suggestions` is at most 50).
 const SUGGESTIONS_MAX: usize = 50;
 /// What a dead-letter copy adds: the provenance headers (the error is cut

@@ -5,6 +5,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
+use switchboard_core::config::StoreConfig;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 
@@ -67,10 +68,13 @@ pub struct PoolOptions {
     pub read_statement_timeout: Duration,
 }
 
-impl PoolOptions {
-    /// `read_connections` readers, the default writers and timeout.
-    pub fn with_readers(read_connections: u32) -> Self {
-        Self { read_connections, write_connections: 4, read_statement_timeout: Duration::from_secs(10) }
+impl From<&StoreConfig> for PoolOptions {
+    fn from(config: &StoreConfig) -> Self {
+        Self {
+            read_connections: config.max_connections,
+            write_connections: config.write_connections,
+            read_statement_timeout: Duration::from_millis(config.read_statement_timeout_ms),
+        }
     }
 }
 
@@ -78,7 +82,8 @@ impl Store {
     /// [`Store::connect_with`] `max_connections` readers and the default
     /// writers and read timeout.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
-        Self::connect_with(url, PoolOptions::with_readers(max_connections)).await
+        let pools = PoolOptions { read_connections: max_connections, ..PoolOptions::from(&StoreConfig::default()) };
+        Self::connect_with(url, pools).await
     }
 
     /// Opens the pools. `sqlite://path` creates the file (and nothing else;

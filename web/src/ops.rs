@@ -3,8 +3,6 @@
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
-
 use axum::body::Body;
 use axum::extract::{MatchedPath, State};
 use axum::http::{Request, StatusCode, header};
@@ -15,6 +13,7 @@ use axum::{Json, Router};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use switchboard_bus::Bus;
 use switchboard_store::Store;
+use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};

@@ -47,12 +47,6 @@ impl From<&HttpConfig> for HttpLimits {
     }
 }
 
-impl Default for HttpLimits {
-    fn default() -> Self {
-        Self::from(&HttpConfig::default())
-    }
-}
-
 /// Serves `router` on `listener` until `shutdown` fires, then lets open
 /// connections finish for at most `limits.drain_timeout`: a slow client
 /// cannot hold shutdown forever.
