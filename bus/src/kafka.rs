@@ -4,9 +4,11 @@
 //!   flight (callers await their own delivery future), a delivery timeout
 //!   after which a produce fails instead of hanging.
 //! * Consumer: `enable.auto.offset.store=false`, so an offset is stored only
-//!   when the runner says the message is done; stored offsets are committed
-//!   in the background by librdkafka (`enable.auto.commit`), asynchronously
-//!   on request, and synchronously on a blocking thread at close.
+//!   when the runner says the message is done. Stored offsets are committed
+//!   only on request (the runner's committer, then `close`), synchronously
+//!   on a blocking thread and one commit at a time: with librdkafka's
+//!   background auto-commit an earlier, asynchronous commit could land after
+//!   a later one and move the group back (`enable.auto.commit=false`).
 //! * Rebalances bump a generation carried by every message, so offsets of
 //!   messages from partitions we may have lost are not stored.
 //! * Topics are created through the admin API at start-up; clients use IPv4.
@@ -170,14 +172,15 @@ impl Bus for KafkaBus {
         let mut consumer_config = base_config(&self.config);
         consumer_config
             .set("group.id", group)
-            .set("enable.auto.commit", "true")
-            .set("auto.commit.interval.ms", "1000")
+            // Commits are ours alone and one at a time, so a later commit
+            // can never land before an earlier one and move a group back.
+            .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "1000");
         apply_unguarded(&mut consumer_config, &self.config);
-        consumer_config.set("enable.auto.offset.store", "false");
+        consumer_config.set("enable.auto.offset.store", "false").set("enable.auto.commit", "false");
         let consumer: StreamConsumer<RebalanceContext> = consumer_config
             .create_with_context(RebalanceContext { generation: generation.clone() })
             .map_err(without_values)?;
@@ -319,10 +322,13 @@ impl Consumer for KafkaConsumer {
     }
 
     async fn commit(&self) -> Result<()> {
-        match self.consumer.commit_consumer_state(CommitMode::Async) {
+        let consumer = self.consumer.clone();
+        tokio::task::spawn_blocking(move || match consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => Ok(()),
             Err(error) => Err(error.into()),
-        }
+        })
+        .await
+        .map_err(|_| Error::Closed)?
     }
 
     async fn close(&self) -> Result<()> {
@@ -343,7 +349,7 @@ impl Consumer for KafkaConsumer {
 
 #[cfg(test)]
 mod tests {
-    use switchboard_core::config::Secret;
+    use switchboard_core::config::{DEFAULT_MAX_MESSAGE_BYTES, Secret};
 
     use super::*;
 
@@ -352,7 +358,8 @@ mod tests {
         for (key, value) in [("sasl.pasword", "hunter2"), ("socket.timeout.ms", "hunter2-not-a-number")] {
             let mut config = KafkaConfig::default();
             config.properties.insert(key.into(), Secret::new(value.into()));
-            let error = KafkaBus::new(config, 1_000_000).map(|_| ()).expect_err("a bad property").to_string();
+            let error =
+                KafkaBus::new(config, DEFAULT_MAX_MESSAGE_BYTES).map(|_| ()).expect_err("a bad property").to_string();
             assert!(error.contains(key), "{error}");
             assert!(!error.contains("hunter2"), "the value leaked: {error}");
         }
@@ -361,7 +368,7 @@ mod tests {
     #[tokio::test]
     #[allow(unsafe_code)]
     async fn a_fatal_producer_error_makes_the_bus_not_ready() {
-        let bus = KafkaBus::new(KafkaConfig::default(), 1_000_000).expect("clients");
+        let bus = KafkaBus::new(KafkaConfig::default(), DEFAULT_MAX_MESSAGE_BYTES).expect("clients");
         // librdkafka's own hook for raising a fatal error in tests.
         let reason = std::ffi::CString::new("fenced by a newer producer (test)").expect("reason");
         let raised = unsafe {

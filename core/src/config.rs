@@ -37,7 +37,7 @@ impl<T> fmt::Debug for Secret<T> {
 
 /// Kafka client properties that carry Switchboard's durability promises.
 pub const GUARDED_KAFKA_PROPERTIES: &[&str] =
-    &["acks", "request.required.acks", "enable.idempotence", "enable.auto.offset.store"];
+    &["acks", "request.required.acks", "enable.idempotence", "enable.auto.offset.store", "enable.auto.commit"];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -94,8 +94,8 @@ impl Config {
         {
             return fail(format!(
                 "bus.kafka.properties.{key} cannot be set: Switchboard sets it (acks=all, enable.idempotence=true, \
-                 enable.auto.offset.store=false) so that an accepted ticket is durable and offsets move only after \
-                 the work is done"
+                 enable.auto.offset.store=false, enable.auto.commit=false) so that an accepted ticket is durable and \
+                 offsets move only after the work is done, and only forward"
             ));
         }
         let kafka = &self.bus.kafka;
@@ -281,6 +281,9 @@ pub enum BusBackend {
     Kafka,
 }
 
+/// The default `bus.max_message_bytes`: librdkafka's default producer limit.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1_000_000;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BusConfig {
@@ -305,7 +308,7 @@ impl Default for BusConfig {
             backend: BusBackend::Embedded,
             partitions: 4,
             topic_prefix: String::new(),
-            max_message_bytes: 1_000_000,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             kafka: KafkaConfig::default(),
             embedded: EmbeddedBusConfig::default(),
         }
@@ -553,7 +556,7 @@ mod tests {
 
     #[test]
     fn durability_properties_cannot_be_configured_away() {
-        for key in ["acks", "request.required.acks", "enable.idempotence", "enable.auto.offset.store"] {
+        for key in GUARDED_KAFKA_PROPERTIES.iter().copied() {
             let mut config = Config::default();
             config.bus.kafka.properties.insert(key.to_owned(), Secret::new("0".into()));
             let error = config.validate().expect_err("refused").to_string();
