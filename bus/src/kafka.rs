@@ -4,11 +4,9 @@
 //!   flight (callers await their own delivery future), a delivery timeout
 //!   after which a produce fails instead of hanging.
 //! * Consumer: `enable.auto.offset.store=false`, so an offset is stored only
-//!   when the runner says the message is done. Stored offsets are committed
-//!   only on request (the runner's committer, then `close`), synchronously
-//!   on a blocking thread and one commit at a time: with librdkafka's
-//!   background auto-commit an earlier, asynchronous commit could land after
-//!   a later one and move the group back (`enable.auto.commit=false`).
+//!   when the runner says the message is done; stored offsets are committed
+//!   in the background by librdkafka (`enable.auto.commit`), asynchronously
+//!   on request, and synchronously on a blocking thread at close.
 //! * Rebalances bump a generation carried by every message, so offsets of
 //!   messages from partitions we may have lost are not stored.
 //! * Topics are created through the admin API at start-up; clients use IPv4.
@@ -172,15 +170,14 @@ impl Bus for KafkaBus {
         let mut consumer_config = base_config(&self.config);
         consumer_config
             .set("group.id", group)
-            // Commits are ours alone and one at a time, so a later commit
-            // can never land before an earlier one and move a group back.
-            .set("enable.auto.commit", "false")
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "1000")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", "1000");
         apply_unguarded(&mut consumer_config, &self.config);
-        consumer_config.set("enable.auto.offset.store", "false").set("enable.auto.commit", "false");
+        consumer_config.set("enable.auto.offset.store", "false");
         let consumer: StreamConsumer<RebalanceContext> = consumer_config
             .create_with_context(RebalanceContext { generation: generation.clone() })
             .map_err(without_values)?;
@@ -322,13 +319,10 @@ impl Consumer for KafkaConsumer {
     }
 
     async fn commit(&self) -> Result<()> {
-        let consumer = self.consumer.clone();
-        tokio::task::spawn_blocking(move || match consumer.commit_consumer_state(CommitMode::Sync) {
+        match self.consumer.commit_consumer_state(CommitMode::Async) {
             Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => Ok(()),
             Err(error) => Err(error.into()),
-        })
-        .await
-        .map_err(|_| Error::Closed)?
+        }
     }
 
     async fn close(&self) -> Result<()> {

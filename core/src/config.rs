@@ -37,7 +37,7 @@ impl<T> fmt::Debug for Secret<T> {
 
 /// Kafka client properties that carry Switchboard's durability promises.
 pub const GUARDED_KAFKA_PROPERTIES: &[&str] =
-    &["acks", "request.required.acks", "enable.idempotence", "enable.auto.offset.store", "enable.auto.commit"];
+    &["acks", "request.required.acks", "enable.idempotence", "enable.auto.offset.store"];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -94,8 +94,8 @@ impl Config {
         {
             return fail(format!(
                 "bus.kafka.properties.{key} cannot be set: Switchboard sets it (acks=all, enable.idempotence=true, \
-                 enable.auto.offset.store=false, enable.auto.commit=false) so that an accepted ticket is durable and \
-                 offsets move only after the work is done, and only forward"
+                 enable.auto.offset.store=false) so that an accepted ticket is durable and offsets move only after \
+                 the work is done"
             ));
         }
         let kafka = &self.bus.kafka;
