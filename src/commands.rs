@@ -224,3 +224,192 @@ pub async fn dlq_replay(config: &Config, stage: &str, out: &mut impl Write) -> a
     store.close().await;
     Ok(())
 }
+
+/// What `switchboard company create` made.
+#[derive(Debug, serde::Serialize)]
+pub struct CreatedCompany {
+    pub company: CompanyId,
+    pub name: String,
+    pub admin_account: switchboard_core::AccountId,
+    pub admin_username: String,
+    pub admin_email: String,
+    /// The one-time token that sets the admin's first password.
+    pub set_password_token: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub set_password_token_expires_at: time::OffsetDateTime,
+}
+
+/// The company id a name gives when none is chosen: lower-case letters and
+/// digits, other runs of characters as one `-` ("Acme Corp." → `acme-corp`).
+pub fn company_id_from_name(name: &str) -> String {
+    let mut id = String::new();
+    for character in name.trim().chars().flat_map(char::to_lowercase) {
+        if character.is_alphanumeric() {
+            id.push(character);
+        } else if !id.is_empty() && !id.ends_with('-') {
+            id.push('-');
+        }
+    }
+    id.trim_end_matches('-').to_owned()
+}
+
+/// `switchboard company create`: a company and its first admin, who has no
+/// password yet; the answer holds the one-time token that sets it. Nothing
+/// secret is logged.
+pub async fn company_create(
+    config: &Config,
+    name: &str,
+    id: Option<&str>,
+    admin_email: &str,
+    admin_username: Option<&str>,
+    admin_name: Option<&str>,
+) -> anyhow::Result<CreatedCompany> {
+    use switchboard_core::Role;
+    use switchboard_core::auth::AccountKind;
+    use switchboard_store::{NewAccount, TokenPurpose};
+    use switchboard_web::auth::{SecretKind, hash_secret, new_secret};
+
+    let name = name.trim();
+    anyhow::ensure!(!name.is_empty(), "--name must not be empty");
+    let id_text = id.map(str::to_owned).unwrap_or_else(|| company_id_from_name(name));
+    let company = CompanyId::parse(&id_text).map_err(|error| {
+        anyhow::anyhow!("cannot make a company id of {id_text:?} ({}); choose one with --id", error.message)
+    })?;
+    let email = admin_email.trim().to_lowercase();
+    anyhow::ensure!(
+        email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.')),
+        "--admin-email must be an e-mail address such as ana@example.com"
+    );
+    let username = match admin_username {
+        Some(username) => username.trim().to_lowercase(),
+        None => email.split('@').next().unwrap_or_default().to_owned(),
+    };
+    let store = open_store(config).await?;
+    anyhow::ensure!(
+        store.create_company(&company, name).await.context("creating the company")?,
+        "a company with id `{company}` exists already; choose another with --id"
+    );
+    let account = store
+        .create_account(&NewAccount {
+            company: &company,
+            role: Role::Admin,
+            kind: AccountKind::Work,
+            name: admin_name.map(str::trim).filter(|name| !name.is_empty()).unwrap_or(&username),
+            username: &username,
+            email: &email,
+            password_hash: None,
+        })
+        .await
+        .map_err(|error| match error {
+            switchboard_store::Error::Taken(field) => {
+                anyhow::anyhow!("another account has this {field}; give another --admin-email or --admin-username")
+            }
+            other => anyhow::Error::from(other).context("creating the admin account"),
+        })?;
+    let token = new_secret(SecretKind::OneTime);
+    let expires_at = store
+        .create_account_token(
+            &hash_secret(&token),
+            account.id,
+            TokenPurpose::SetPassword,
+            config.auth.set_password_token_ttl(),
+        )
+        .await
+        .context("recording the set-password token")?;
+    store.close().await;
+    Ok(CreatedCompany {
+        company,
+        name: name.to_owned(),
+        admin_account: account.id,
+        admin_username: username,
+        admin_email: email,
+        set_password_token: token,
+        set_password_token_expires_at: expires_at,
+    })
+}
+
+/// Prints what `company create` made and what to do next.
+pub fn print_created_company(
+    config: &Config,
+    created: &CreatedCompany,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(created)?)?;
+        return Ok(());
+    }
+    let base = format!("http://{}", config.listen);
+    writeln!(
+        out,
+        "created company `{}` ({}) with its admin {} (username `{}`, account {})",
+        created.company, created.name, created.admin_email, created.admin_username, created.admin_account
+    )?;
+    writeln!(
+        out,
+        "set the admin's password with this one-time token, valid until {}:",
+        created.set_password_token_expires_at
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  curl -X PUT {base}/v1/accounts/{}/password -H 'content-type: application/json' \\\n    -d '{{\"token\": \"{}\", \"new_password\": \"<at least 10 characters>\"}}'",
+        created.admin_account, created.set_password_token
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "then sign in with POST {base}/v1/sessions {{\"login\": \"{}\", \"password\": …}}",
+        created.admin_username
+    )?;
+    Ok(())
+}
+
+/// `switchboard api-key create`: an API key for an integration of
+/// `company`, for operators who set up integrations without the API (a
+/// headless ingest, a load test). The secret is printed once.
+pub async fn api_key_create(
+    config: &Config,
+    company: &str,
+    name: &str,
+    scopes: &[String],
+) -> anyhow::Result<(switchboard_store::ApiKeyRecord, String)> {
+    use switchboard_core::KeyScope;
+    use switchboard_store::NewApiKey;
+    use switchboard_web::auth::{SecretKind, hash_secret, new_secret};
+
+    let company = CompanyId::parse(company).map_err(|error| anyhow::anyhow!("--company: {}", error.message))?;
+    anyhow::ensure!(!name.trim().is_empty(), "--name must not be empty");
+    anyhow::ensure!(!scopes.is_empty(), "give at least one --scope");
+    let mut parsed = Vec::new();
+    for text in scopes {
+        let scope = KeyScope::parse(text).ok_or_else(|| {
+            let known: Vec<&str> = KeyScope::ALL.iter().map(|scope| scope.as_str()).collect();
+            anyhow::anyhow!("unknown scope `{text}`; one of {}", known.join(", "))
+        })?;
+        if !parsed.contains(&scope) {
+            parsed.push(scope);
+        }
+    }
+    parsed.sort();
+    let store = open_store(config).await?;
+    anyhow::ensure!(
+        store.company(&company).await?.is_some(),
+        "no company `{company}`; create it with `switchboard company create`"
+    );
+    let secret = new_secret(SecretKind::ApiKey);
+    let prefix: String = secret.chars().take(12).collect();
+    let record = store
+        .create_api_key(&NewApiKey {
+            company: &company,
+            name: name.trim(),
+            scopes: &parsed,
+            key_hash: &hash_secret(&secret),
+            prefix: &prefix,
+            created_by: None,
+        })
+        .await
+        .context("storing the key")?;
+    store.close().await;
+    Ok((record, secret))
+}

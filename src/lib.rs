@@ -267,13 +267,19 @@ impl Prepared {
         let limits = HttpLimits::from(&config.http);
 
         let mut router = switchboard_web::ops_router(bus.clone(), store.clone());
+        // One authenticator per process: ingest and the API share its cache.
+        let auth = switchboard_web::Auth::new(store.clone(), &config.auth);
+        if components.ingest || components.api {
+            auth.passwords.warm_up().await;
+        }
         if components.ingest {
-            let state = IngestState::new(bus.clone(), store.clone(), &config.topics(), config.ingest.clone());
+            let state =
+                IngestState::new(bus.clone(), store.clone(), &config.topics(), config.ingest.clone(), auth.clone());
             router = router.merge(switchboard_ingest::router(state));
         }
         if components.api {
             let search = knowledge_base.clone().map(|index| index as Arc<dyn KnowledgeSearch>);
-            let state = ApiState::new(store.clone(), bus.clone(), config.topics(), search);
+            let state = ApiState::new(store.clone(), bus.clone(), config.topics(), search, auth.clone());
             router = router.merge(switchboard_api::router(state));
         }
         let router = switchboard_web::finish(router, limits);
@@ -297,6 +303,11 @@ impl Prepared {
 
         let address = listener.local_addr()?;
         tracing::info!(%address, backend = bus.backend(), ?components, "switchboard running");
+        if (components.api || components.ingest) && store.count_companies().await.unwrap_or(1) == 0 {
+            tracing::warn!(
+                "no company yet: every route needs a signed-in caller. Create the first company and its admin with                  `switchboard company create --name \"Acme Corp\" --admin-email you@example.com` (see the README)"
+            );
+        }
         let mut server = tokio::spawn(switchboard_web::serve(listener, router, shutdown.clone(), limits));
 
         let mut failure: Option<anyhow::Error> = None;

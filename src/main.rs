@@ -84,12 +84,71 @@ enum Command {
         #[command(subcommand)]
         command: DlqCommand,
     },
+    /// Companies (tenants): create one with its first admin.
+    Company {
+        #[command(subcommand)]
+        command: CompanyCommand,
+    },
+    /// API keys for integrations: create one without the API.
+    ApiKey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
     /// Apply pending store migrations and exit.
     Migrate,
     /// Create every topic, and every stage's dead-letter topics, on the configured bus and exit.
     CreateTopics,
     /// Print the effective configuration (secrets redacted) and exit.
     Config,
+}
+
+#[derive(Debug, Subcommand)]
+enum CompanyCommand {
+    /// Create a company and its first admin, and print the one-time token
+    /// that sets the admin's password (no password is ever printed or
+    /// logged). Works on a fresh install and while a server runs.
+    Create {
+        /// The company's name, e.g. "Acme Corp".
+        #[arg(long)]
+        name: String,
+        /// The company's id in the API and on tickets [default: from the
+        /// name, e.g. `acme-corp`].
+        #[arg(long)]
+        id: Option<String>,
+        /// The first admin's e-mail address.
+        #[arg(long, value_name = "EMAIL")]
+        admin_email: String,
+        /// The first admin's username [default: the e-mail's local part].
+        #[arg(long, value_name = "NAME")]
+        admin_username: Option<String>,
+        /// The first admin's full name [default: the username].
+        #[arg(long, value_name = "NAME")]
+        admin_name: Option<String>,
+        /// Print the result as JSON (with the token), for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiKeyCommand {
+    /// Create an API key of a company and print its secret (shown once;
+    /// only its hash is stored). Admins can also use `POST /v1/api-keys`.
+    Create {
+        /// The company the key acts for.
+        #[arg(long)]
+        company: String,
+        /// What the key is for, e.g. "web form".
+        #[arg(long)]
+        name: String,
+        /// What the key may do: tickets:write, tickets:read, kb:read,
+        /// inbound:email. Repeat for several.
+        #[arg(long = "scope", value_name = "SCOPE", required = true)]
+        scopes: Vec<String>,
+        /// Print the key as JSON (with the secret), for scripts.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -199,7 +258,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Up(args) | Command::Ingest(args) | Command::Api(args) | Command::Projector(args) => args.listen,
         Command::Kb(args) => args.listen.listen,
         Command::Triage(args) => args.listen.listen,
-        Command::Dlq { .. } | Command::Migrate | Command::CreateTopics | Command::Config => None,
+        Command::Dlq { .. }
+        | Command::Company { .. }
+        | Command::ApiKey { .. }
+        | Command::Migrate
+        | Command::CreateTopics
+        | Command::Config => None,
     };
     if let Some(listen) = listen {
         overrides.push(("listen", listen.to_string().into()));
@@ -209,7 +273,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Up(_) | Command::Ingest(_) | Command::Api(_) | Command::Projector(_) => false,
         Command::Triage(args) => args.command.is_some(),
         Command::Kb(args) => args.command.is_some(),
-        Command::Dlq { .. } | Command::Migrate | Command::CreateTopics | Command::Config => true,
+        Command::Dlq { .. }
+        | Command::Company { .. }
+        | Command::ApiKey { .. }
+        | Command::Migrate
+        | Command::CreateTopics
+        | Command::Config => true,
     };
     // A command that prints its own report: only warnings and errors from
     // the machinery underneath, unless the filter was configured.
@@ -252,6 +321,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 DlqCommand::List { stage, json } => commands::dlq_list(&config, &stage.stage, json, &mut out).await,
                 DlqCommand::Replay { stage } => commands::dlq_replay(&config, &stage.stage, &mut out).await,
             };
+        }
+        Command::Company {
+            command: CompanyCommand::Create { name, id, admin_email, admin_username, admin_name, json },
+        } => {
+            let created = commands::company_create(
+                &config,
+                &name,
+                id.as_deref(),
+                &admin_email,
+                admin_username.as_deref(),
+                admin_name.as_deref(),
+            )
+            .await?;
+            let mut out = std::io::stdout().lock();
+            return commands::print_created_company(&config, &created, json, &mut out);
+        }
+        Command::ApiKey { command: ApiKeyCommand::Create { company, name, scopes, json } } => {
+            let (key, secret) = commands::api_key_create(&config, &company, &name, &scopes).await?;
+            let scopes: Vec<&str> = key.scopes.iter().map(|scope| scope.as_str()).collect();
+            if json {
+                let body = serde_json::json!({
+                    "id": key.id, "company": key.company, "name": key.name, "scopes": scopes, "secret": secret,
+                });
+                println!("{body}");
+            } else {
+                println!("created API key {} `{}` of {} ({})", key.id, key.name, key.company, scopes.join(" "));
+                println!("send it as `Authorization: Bearer <key>`; it is shown only now:");
+                println!("{secret}");
+            }
+            return Ok(());
         }
         Command::Migrate => {
             let mut config = config;

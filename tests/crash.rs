@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use switchboard_core::Scope;
 
-use common::{Process, WAIT, client, spawn_process, ticket_json};
+use common::{Process, WAIT, cli_api_key, client_with_token, spawn_process, ticket_json};
 use reqwest::StatusCode;
 use serde_json::Value;
 use switchboard_core::TicketId;
@@ -28,7 +28,8 @@ struct Load {
 }
 
 impl Load {
-    fn start(base_url: String) -> Self {
+    /// Posts with the API key `key`.
+    fn start(base_url: String, key: &str) -> Self {
         let address = Arc::new(RwLock::new(base_url));
         let accepted = Arc::new(Mutex::new(Vec::new()));
         let attempts = Arc::new(AtomicUsize::new(0));
@@ -37,8 +38,8 @@ impl Load {
             .map(|client_index| {
                 let (address, accepted, attempts, stop) =
                     (address.clone(), accepted.clone(), attempts.clone(), stop.clone());
+                let http = client_with_token(key);
                 tokio::spawn(async move {
-                    let http = reqwest::Client::builder().timeout(Duration::from_secs(15)).build().expect("client");
                     let mut sequence = 0_usize;
                     while !stop.load(Ordering::SeqCst) {
                         sequence += 1;
@@ -138,8 +139,9 @@ async fn embedded_mode_keeps_every_accepted_ticket_through_kill_9() {
     let data_dir = directory.path().join("data");
     let data = data_dir.display().to_string();
     let args = ["up", "--data-dir", data.as_str(), "--listen", "127.0.0.1:0"];
+    let key = cli_api_key(&["--data-dir", data.as_str()], &[]).await;
     let mut process = spawn_process(&args, &[], directory.path(), "first.log").await;
-    let load = Load::start(format!("http://{}", process.address));
+    let load = Load::start(format!("http://{}", process.address), &key);
     load.wait_for_more(300).await;
     process.kill9().await;
     let before_restart = load.accepted_count();
@@ -155,7 +157,7 @@ async fn embedded_mode_keeps_every_accepted_ticket_through_kill_9() {
     assert_each_accepted_ticket_stored_once(&store, &accepted, attempts).await;
 
     // Accepted tickets are also readable through the API of the new process.
-    let http = client();
+    let http = client_with_token(&key);
     let (id, _) = &accepted[0];
     assert_eq!(http.get(process.url(&format!("/v1/tickets/{id}"))).send().await.expect("get").status(), StatusCode::OK);
 
@@ -178,10 +180,11 @@ async fn kafka_mode_keeps_every_accepted_ticket_through_kill_9_of_ingest_and_pro
     ];
     let ingest_args = ["ingest", "--listen", "127.0.0.1:0"];
     let projector_args = ["projector", "--listen", "127.0.0.1:0"];
+    let key = cli_api_key(&[], &envs).await;
     let mut ingest = spawn_process(&ingest_args, &envs, directory.path(), "ingest-1.log").await;
     let mut projector = spawn_process(&projector_args, &envs, directory.path(), "projector-1.log").await;
 
-    let load = Load::start(format!("http://{}", ingest.address));
+    let load = Load::start(format!("http://{}", ingest.address), &key);
     load.wait_for_more(200).await;
     ingest.kill9().await;
     let ingest = spawn_process(&ingest_args, &envs, directory.path(), "ingest-2.log").await;

@@ -114,21 +114,22 @@ async fn following_next_cursor_pages_through_every_faq_once() {
 }
 
 /// Sends a request whose body never finishes, on a raw connection.
-async fn stalled_request(address: std::net::SocketAddr) -> tokio::net::TcpStream {
-    let mut stream = tokio::net::TcpStream::connect(address).await.expect("connect");
-    stream
-        .write_all(
-            b"POST /v1/tickets HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\ncontent-length: 400\r\n\r\n{\"title\": ",
-        )
-        .await
-        .expect("write");
+/// A signed-in `POST /v1/tickets` whose body never finishes.
+async fn stalled_request(app: &common::App) -> tokio::net::TcpStream {
+    let mut stream = tokio::net::TcpStream::connect(app.running.address).await.expect("connect");
+    let head = format!(
+        "POST /v1/tickets HTTP/1.1\r\nhost: test\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\n\
+         content-length: 400\r\n\r\n{{\"title\": ",
+        app.admin_token
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
     stream
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_that_takes_too_long_gets_a_json_503() {
     let app = spawn_app_with(|config| config.http.request_timeout_ms = 500).await;
-    let mut stream = stalled_request(app.running.address).await;
+    let mut stream = stalled_request(&app).await;
     let mut response = Vec::new();
     tokio::time::timeout(WAIT, async {
         let mut buffer = [0_u8; 4096];
@@ -156,7 +157,7 @@ async fn a_slow_client_cannot_hold_shutdown_past_the_drain_deadline() {
         config.http.drain_timeout_ms = 300;
     })
     .await;
-    let stream = stalled_request(app.running.address).await;
+    let stream = stalled_request(&app).await;
     // Let the server start reading the body.
     let health = app.client.get(app.url("/healthz")).send().await.expect("send");
     assert_eq!(health.status(), StatusCode::OK);
@@ -278,7 +279,7 @@ async fn requests_beyond_the_in_flight_limit_get_503_with_retry_after() {
     // This request holds the only slot: its body never finishes. Should it
     // arrive while a probe below holds the slot, it is refused itself: then
     // it is sent again.
-    let mut stalled = stalled_request(app.running.address).await;
+    let mut stalled = stalled_request(&app).await;
     let deadline = tokio::time::Instant::now() + WAIT;
     let refused = loop {
         let response = app.client.get(app.url("/v1/tickets")).send().await.expect("send");
@@ -287,7 +288,7 @@ async fn requests_beyond_the_in_flight_limit_get_503_with_retry_after() {
         }
         let mut buffer = [0_u8; 64];
         if stalled.try_read(&mut buffer).is_ok_and(|read| read > 0) {
-            stalled = stalled_request(app.running.address).await;
+            stalled = stalled_request(&app).await;
         }
         assert!(tokio::time::Instant::now() < deadline, "never refused while the slot was held");
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -191,9 +191,27 @@ async fn a_ticket_matching_an_faq_gets_suggestions_and_with_auto_answer_is_answe
         .expect("JSON");
     assert_eq!(found["items"][0]["id"], json!("printer-jam"));
 
-    // With auto-answer on for a company, its customers are answered.
-    let response = app
-        .client
+    // With auto-answer on for a company, its customers are answered: globex,
+    // with the same articles of its own.
+    let globex_token = common::bootstrap_company(&app.config, &app.url(""), "globex").await;
+    let globex = common::client_with_token(&globex_token);
+    // (FAQ ids are unique across the installation: globex's get a prefix.)
+    let fixture =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/faqs.jsonl")).expect("fixture");
+    let response = globex
+        .post(app.url("/v1/faqs/import"))
+        .header("content-type", "application/x-ndjson")
+        .body(fixture.replace("{\"id\": \"", "{\"id\": \"globex-"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::OK, "{:?}", response.text().await);
+    // Matching starts once the index has them.
+    wait_for_json(&globex, &app.url("/v1/kb/search?q=paper%20jam%20printer&k=1"), "globex's articles", |found| {
+        found["items"][0]["id"] == json!("globex-printer-jam")
+    })
+    .await;
+    let response = globex
         .put(app.url("/v1/companies/globex/settings"))
         .json(&json!({"auto_answer_threshold": 0.5}))
         .send()
@@ -201,13 +219,15 @@ async fn a_ticket_matching_an_faq_gets_suggestions_and_with_auto_answer_is_answe
         .expect("send");
     assert_eq!(response.status(), StatusCode::OK);
     question["company"] = json!("globex");
-    let id = post_ticket(&app, &question).await;
-    let ticket = wait_for_json(&app.client, &app.url(&format!("/v1/tickets/{id}")), "an answer", |t| {
+    let response = globex.post(app.url("/v1/tickets")).json(&question).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let id = response.json::<Value>().await.expect("JSON")["id"].as_str().expect("id").to_owned();
+    let ticket = wait_for_json(&globex, &app.url(&format!("/v1/tickets/{id}")), "an answer", |t| {
         t.get("answered_by_faq").is_some()
     })
     .await;
     assert_eq!(ticket["status"], json!("resolved"));
-    assert_eq!(ticket["answered_by_faq"]["faq_id"], json!("printer-jam"));
+    assert_eq!(ticket["answered_by_faq"]["faq_id"], json!("globex-printer-jam"));
     assert!(ticket["answered_by_faq"]["answer"].as_str().is_some_and(|a| a.contains("tray 2")));
 
     // The notification event for the customer is on tickets.events.
@@ -219,7 +239,7 @@ async fn a_ticket_matching_an_faq_gets_suggestions_and_with_auto_answer_is_answe
     let envelope: Value = serde_json::from_slice(&event.payload).expect("JSON");
     assert_eq!(envelope["ticket_id"], json!(id));
     assert_eq!(envelope["payload"]["type"], json!("answered_by_faq"));
-    assert_eq!(envelope["payload"]["answer"]["faq_id"], json!("printer-jam"));
+    assert_eq!(envelope["payload"]["answer"]["faq_id"], json!("globex-printer-jam"));
     assert_eq!(envelope["payload"]["ticket"]["requester"]["email"], json!("ana@example.com"));
     app.running.stop().await.expect("clean stop");
 }
@@ -330,9 +350,18 @@ async fn staff_labels_are_kept_and_listed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_or_missing_index_is_rebuilt_from_the_store() {
     let data_dir = tempfile::tempdir().expect("temporary directory");
-    let start = || switchboard::start(common::embedded_config(data_dir.path()), switchboard::Components::ALL);
+    let config = common::embedded_config(data_dir.path());
+    let start = || switchboard::start(config.clone(), switchboard::Components::ALL);
     let running = start().await.expect("start");
-    let app = App { running, client: common::client(), data_dir: tempfile::tempdir().expect("unused") };
+    let admin_token = common::bootstrap_company(&config, &running.url(""), "acme").await;
+    let app = App {
+        running,
+        client: common::client_with_token(&admin_token),
+        anonymous: common::client(),
+        admin_token,
+        config: config.clone(),
+        data_dir: tempfile::tempdir().expect("unused"),
+    };
     import_test_faqs(&app).await;
     app.running.stop().await.expect("stop");
 
@@ -351,7 +380,8 @@ async fn a_corrupt_or_missing_index_is_rebuilt_from_the_store() {
         }
         let running =
             start().await.unwrap_or_else(|error| panic!("a {damage} index must not stop start-up: {error:#}"));
-        let client = common::client();
+        // The admin's session is in the store, so it outlives the restart.
+        let client = common::client_with_token(&app.admin_token);
         let found: Value = client
             .get(running.url("/v1/kb/search?q=reset%20my%20password"))
             .send()

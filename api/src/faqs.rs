@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use switchboard_bus::OutgoingMessage;
+use switchboard_core::Scope;
 use switchboard_core::events::KbChange;
 use switchboard_core::kb::{Faq, NewFaq, parse_faq_lines, valid_faq_id};
 use switchboard_web::{ApiError, JsonBody, Path, Query, Tenant, parse_number, read_limited, require_media_type};
@@ -69,7 +70,8 @@ pub(crate) async fn create_faq(
     Tenant(scope): Tenant,
     JsonBody(input): JsonBody<NewFaq>,
 ) -> Result<Response, ApiError> {
-    let faq = input.validate(uuid_like_id, OffsetDateTime::now_utc())?;
+    let mut faq = input.validate(uuid_like_id, OffsetDateTime::now_utc())?;
+    own_company(&scope, std::slice::from_mut(&mut faq))?;
     if state.store.get_faq(&scope, &faq.id).await?.is_some() {
         return Err(ApiError::Conflict(format!(
             "an FAQ with id `{}` exists; PUT /v1/faqs/{} replaces it",
@@ -86,6 +88,26 @@ pub(crate) async fn create_faq(
     Ok(response)
 }
 
+/// An article a company writes is its own: without a `company` it gets
+/// the caller's, and naming another company is refused. (Shared articles,
+/// with no company, come from `switchboard kb import`.)
+fn own_company(scope: &Scope, faqs: &mut [Faq]) -> Result<(), ApiError> {
+    let Some(own) = scope.company() else { return Ok(()) };
+    for faq in faqs {
+        match &faq.company {
+            None => faq.company = Some(own.to_string()),
+            Some(named) if named == own.as_str() => {}
+            Some(_) => {
+                return Err(ApiError::invalid_body(
+                    "company",
+                    "an article can only belong to the caller's own company",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn uuid_like_id() -> String {
     switchboard_core::ids::EventId::new().to_string()
 }
@@ -99,7 +121,8 @@ pub(crate) async fn put_faq(
     if input.id.as_deref().is_some_and(|body_id| body_id.trim() != id) {
         return Err(ApiError::invalid_body("id", "`id` differs from the id in the path"));
     }
-    let faq = NewFaq { id: Some(id), ..input }.validate(String::new, OffsetDateTime::now_utc())?;
+    let mut faq = NewFaq { id: Some(id), ..input }.validate(String::new, OffsetDateTime::now_utc())?;
+    own_company(&scope, std::slice::from_mut(&mut faq))?;
     let created = state.store.upsert_faqs(&scope, std::slice::from_ref(&faq)).await?;
     announce(&state, vec![KbChange::FaqChanged { id: faq.id.clone() }]).await?;
     let stored = state.store.get_faq(&scope, &faq.id).await?.ok_or_else(not_found)?;
@@ -192,7 +215,8 @@ pub(crate) async fn import_faqs(
         matches!(essence.as_str(), "application/x-ndjson" | "application/jsonl" | "application/json-lines")
     })?;
     let bytes = read_limited(body, &headers, IMPORT_LIMIT).await?;
-    let faqs = parse_import(&bytes)?;
+    let mut faqs = parse_import(&bytes)?;
+    own_company(&scope, &mut faqs)?;
     if faqs.len() > IMPORT_MAX_ARTICLES {
         return Err(ApiError::Unprocessable {
             code: "too_many_articles",

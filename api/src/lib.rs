@@ -4,18 +4,13 @@
 //! [`switchboard_core::kb::KnowledgeSearch`], so this crate links neither
 //! the classifiers nor the search engine.
 //!
-//! Routes:
-//! - tickets: `GET /v1/tickets`, `GET /v1/tickets/{id}`, `PATCH /v1/tickets/{id}`
-//!   (staff labels);
-//! - knowledge base: `GET /v1/kb/search`, `POST /v1/faqs`, `GET /v1/faqs`,
-//!   `GET|PUT|DELETE /v1/faqs/{id}`, `POST /v1/faqs/import`;
-//! - settings: `GET|PUT /v1/companies/{company}/settings`;
-//! - triage admin: `GET /v1/triage/models`, `POST /v1/triage/models/{id}/activate`,
-//!   `GET|PUT /v1/triage/policy`.
-//!
-//! Accounts and auth come next, as a layer on this router; the admin routes
-//! are the ones it will restrict.
+//! Every route and the permission it needs are in [`ROUTES`]; the
+//! `switchboard_web::authorize` middleware enforces it, so a route added to
+//! the router without a rule there is refused (and fails the role × route
+//! test). See `README.md` for what each route does.
 
+mod accounts;
+mod api_keys;
 pub mod faqs;
 mod kb;
 mod settings;
@@ -25,11 +20,14 @@ mod triage;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post, put};
 use switchboard_bus::Bus;
+use switchboard_core::Permission;
 use switchboard_core::kb::KnowledgeSearch;
 use switchboard_core::topics::Topics;
 use switchboard_store::Store;
+use switchboard_web::{Access, Auth, RouteRule, authorize};
 
 /// What the API handlers need. Cheap to clone.
 #[derive(Clone)]
@@ -39,6 +37,7 @@ pub struct ApiState {
     pub(crate) topics: Topics,
     /// This process's knowledge-base index, if it holds one.
     pub(crate) knowledge_base: Option<Arc<dyn KnowledgeSearch>>,
+    pub(crate) auth: Auth,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -53,13 +52,64 @@ impl ApiState {
         bus: Arc<dyn Bus>,
         topics: Topics,
         knowledge_base: Option<Arc<dyn KnowledgeSearch>>,
+        auth: Auth,
     ) -> Self {
-        Self { store, bus, topics, knowledge_base }
+        Self { store, bus, topics, knowledge_base, auth }
     }
 }
 
+const fn rule(method: &'static str, path: &'static str, permission: Permission) -> RouteRule {
+    RouteRule::new(method, path, Access::Needs(permission))
+}
+
+const fn public(method: &'static str, path: &'static str) -> RouteRule {
+    RouteRule::new(method, path, Access::Public)
+}
+
+/// Every API route and who may call it.
+pub const ROUTES: &[RouteRule] = &[
+    public("POST", "/v1/accounts"),
+    rule("GET", "/v1/accounts", Permission::AccountsManage),
+    rule("GET", "/v1/accounts/me", Permission::SignedIn),
+    rule("GET", "/v1/accounts/{id}", Permission::SignedIn),
+    rule("DELETE", "/v1/accounts/{id}", Permission::SignedIn),
+    public("PUT", "/v1/accounts/{id}/password"),
+    public("POST", "/v1/sessions"),
+    rule("DELETE", "/v1/sessions/current", Permission::SignedIn),
+    public("POST", "/v1/password-resets"),
+    rule("POST", "/v1/api-keys", Permission::ApiKeysManage),
+    rule("GET", "/v1/api-keys", Permission::ApiKeysManage),
+    rule("DELETE", "/v1/api-keys/{id}", Permission::ApiKeysManage),
+    rule("GET", "/v1/tickets", Permission::TicketsRead),
+    rule("GET", "/v1/tickets/{id}", Permission::TicketsRead),
+    rule("PATCH", "/v1/tickets/{id}", Permission::TicketsLabel),
+    rule("GET", "/v1/kb/search", Permission::KnowledgeRead),
+    rule("GET", "/v1/faqs", Permission::KnowledgeRead),
+    rule("POST", "/v1/faqs", Permission::KnowledgeWrite),
+    rule("POST", "/v1/faqs/import", Permission::KnowledgeWrite),
+    rule("GET", "/v1/faqs/{id}", Permission::KnowledgeRead),
+    rule("PUT", "/v1/faqs/{id}", Permission::KnowledgeWrite),
+    rule("DELETE", "/v1/faqs/{id}", Permission::KnowledgeWrite),
+    rule("GET", "/v1/companies/{company}/settings", Permission::SettingsManage),
+    rule("PUT", "/v1/companies/{company}/settings", Permission::SettingsManage),
+    rule("GET", "/v1/triage/models", Permission::TriageManage),
+    rule("POST", "/v1/triage/models/{id}/activate", Permission::TriageManage),
+    rule("GET", "/v1/triage/policy", Permission::TriageManage),
+    rule("PUT", "/v1/triage/policy", Permission::TriageManage),
+];
+
 pub fn router(state: ApiState) -> Router {
+    let authorization = (state.auth.clone(), ROUTES);
     Router::new()
+        .route("/v1/accounts", post(accounts::create_account).get(accounts::list_accounts))
+        .route("/v1/accounts/me", get(accounts::me))
+        .route("/v1/accounts/{id}", get(accounts::get_account).delete(accounts::delete_account))
+        .route("/v1/accounts/{id}/password", put(accounts::put_password))
+        .route("/v1/sessions", post(accounts::sign_in))
+        .route("/v1/sessions/current", axum::routing::delete(accounts::sign_out))
+        .route("/v1/password-resets", post(accounts::request_password_reset))
+        .route("/v1/api-keys", post(api_keys::create_key).get(api_keys::list_keys))
+        .route("/v1/api-keys/{id}", axum::routing::delete(api_keys::delete_key))
         .route("/v1/tickets", get(tickets::list_tickets))
         .route("/v1/tickets/{id}", get(tickets::get_ticket).patch(tickets::patch_ticket))
         .route("/v1/kb/search", get(kb::search))
@@ -70,5 +120,6 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/triage/models", get(triage::list_models))
         .route("/v1/triage/models/{id}/activate", post(triage::activate_model))
         .route("/v1/triage/policy", get(triage::get_policy).put(triage::put_policy))
+        .route_layer(from_fn_with_state(authorization, authorize))
         .with_state(state)
 }

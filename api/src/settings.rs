@@ -18,12 +18,17 @@ pub(crate) struct CompanySettings {
     /// its best FAQ match reaches this confidence; `null` (the default):
     /// never.
     auto_answer_threshold: Option<f64>,
+    /// Whether anyone may sign up as a customer (`POST /v1/accounts`).
+    allow_self_signup: bool,
 }
 
+/// A whole replacement: what is left out takes its default (`null`, false).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SettingsInput {
     auto_answer_threshold: Option<f64>,
+    #[serde(default)]
+    allow_self_signup: bool,
 }
 
 /// The company in the path, if the caller may see its settings (another
@@ -40,7 +45,8 @@ pub(crate) async fn get_settings(
 ) -> Result<Json<CompanySettings>, ApiError> {
     let company = checked_company(&scope, &company)?;
     let threshold = state.store.auto_answer_threshold(&company).await?;
-    Ok(Json(CompanySettings { company: company.to_string(), auto_answer_threshold: threshold }))
+    let allow_self_signup = state.store.company(&company).await?.is_some_and(|record| record.allow_self_signup);
+    Ok(Json(CompanySettings { company: company.to_string(), auto_answer_threshold: threshold, allow_self_signup }))
 }
 
 pub(crate) async fn put_settings(
@@ -64,5 +70,10 @@ pub(crate) async fn put_settings(
         ));
     }
     state.store.set_auto_answer_threshold(&company, input.auto_answer_threshold).await?;
-    Ok(Json(CompanySettings { company: company.to_string(), auto_answer_threshold: input.auto_answer_threshold }))
+    state.store.set_self_signup(&company, input.allow_self_signup).await?;
+    Ok(Json(CompanySettings {
+        company: company.to_string(),
+        auto_answer_threshold: input.auto_answer_threshold,
+        allow_self_signup: input.allow_self_signup,
+    }))
 }

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use switchboard_core::{CompanyId, Status, Ticket, TicketId, Urgency};
 use switchboard_store::TicketFilter;
 use switchboard_store::tickets::MAX_PAGE_SIZE;
-use switchboard_web::{ApiError, JsonBody, Path, Query, Tenant, parse_bool, parse_number};
+use switchboard_web::{ApiError, Authenticated, JsonBody, Path, Query, Tenant, parse_bool, parse_number};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -14,12 +14,16 @@ const DEFAULT_PAGE_SIZE: u32 = 50;
 
 pub(crate) async fn get_ticket(
     State(state): State<ApiState>,
-    Tenant(scope): Tenant,
+    Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<Ticket>, ApiError> {
     // A malformed id cannot name a ticket: same answer as an unknown one.
     let id: TicketId = id.parse().map_err(|_| ApiError::NotFound { what: "ticket" })?;
-    let ticket = state.store.get_ticket(&scope, id).await?.ok_or(ApiError::NotFound { what: "ticket" })?;
+    let ticket = state.store.get_ticket(&caller.scope(), id).await?.ok_or(ApiError::NotFound { what: "ticket" })?;
+    // A customer sees the tickets they filed, and no other.
+    if caller.is_customer() && ticket.requester.account != caller.account() {
+        return Err(ApiError::NotFound { what: "ticket" });
+    }
     Ok(Json(ticket))
 }
 
@@ -46,9 +50,10 @@ pub(crate) struct TicketList {
 
 pub(crate) async fn list_tickets(
     State(state): State<ApiState>,
-    Tenant(scope): Tenant,
+    Authenticated(caller): Authenticated,
     Query(parameters): Query<ListParameters>,
 ) -> Result<Json<TicketList>, ApiError> {
+    let scope = caller.scope();
     // `company` narrows what the caller may see; it never widens it.
     let company = non_empty(parameters.company)
         .map(|company| {
@@ -64,6 +69,7 @@ pub(crate) async fn list_tickets(
         created_before: parameters.created_before.as_deref().map(|t| parse_time("created_before", t)).transpose()?,
         category: text_filter("category", parameters.category)?,
         needs_human_triage: parse_bool("needs_triage", parameters.needs_triage.as_deref())?,
+        requester_account: if caller.is_customer() { caller.account() } else { None },
     };
     let limit = parse_number("limit", parameters.limit.as_deref(), 1..=MAX_PAGE_SIZE)?.unwrap_or(DEFAULT_PAGE_SIZE);
     let cursor = non_empty(parameters.cursor);

@@ -98,13 +98,25 @@ impl OutgoingMessage {
         request_id: Option<&str>,
         payload: Vec<u8>,
     ) -> Self {
+        Self::json(topic, ticket_id.to_string(), event_id, request_id, payload)
+    }
+
+    /// A JSON event message under `key`, with the event id and request id
+    /// headers every Switchboard message has.
+    pub fn json(
+        topic: impl Into<String>,
+        key: String,
+        event_id: EventId,
+        request_id: Option<&str>,
+        payload: Vec<u8>,
+    ) -> Self {
         let mut headers = Headers::default();
         headers.set(headers::EVENT_ID, event_id.to_string());
         headers.set(headers::CONTENT_TYPE, "application/json");
         if let Some(request_id) = request_id {
             headers.set(headers::REQUEST_ID, request_id);
         }
-        Self { topic: topic.into(), key: Some(ticket_id.to_string().into_bytes()), payload, headers }
+        Self { topic: topic.into(), key: Some(key.into_bytes()), payload, headers }
     }
 }
 

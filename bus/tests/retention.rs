@@ -47,7 +47,8 @@ async fn committed_messages_past_their_age_go_and_the_rest_stay(test: TestBus, s
     slow.commit().await.expect("commit");
     let claim =
         IdempotencyRecord { request_hash: vec![1], ticket_id: uuid::Uuid::now_v7(), message: vec![], accepted: true };
-    store.claim_idempotency_key(&test.topic("key"), &claim, 3_600_000_000).await.expect("claim");
+    let company = switchboard_core::CompanyId::parse("acme").expect("valid");
+    store.claim_idempotency_key(&company, &test.topic("key"), &claim, 3_600_000_000).await.expect("claim");
 
     // Young messages and keys are kept, whoever has read them.
     let keep_young = context(store.clone(), test.bus.clone(), |_| {});

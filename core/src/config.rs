@@ -53,6 +53,7 @@ pub struct Config {
     pub triage: TriageConfig,
     pub kb: KbConfig,
     pub http: HttpConfig,
+    pub auth: AuthConfig,
     pub retention: RetentionConfig,
     pub log: LogConfig,
 }
@@ -69,6 +70,7 @@ impl Default for Config {
             triage: TriageConfig::default(),
             kb: KbConfig::default(),
             http: HttpConfig::default(),
+            auth: AuthConfig::default(),
             retention: RetentionConfig::default(),
             log: LogConfig::default(),
         }
@@ -116,6 +118,7 @@ impl Config {
                     .into(),
             );
         }
+        self.auth.validate()?;
         if self.runner.max_in_flight == 0 {
             return fail("runner.max_in_flight must be at least 1".into());
         }
@@ -475,6 +478,79 @@ impl HttpConfig {
 
     pub fn drain_timeout(&self) -> Duration {
         Duration::from_millis(self.drain_timeout_ms)
+    }
+}
+
+/// Sessions, one-time tokens and sign-in limits.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// How long a session lasts after sign-in.
+    pub session_ttl_hours: u32,
+    /// How long a password-reset token stays valid.
+    pub reset_token_minutes: u32,
+    /// How long the set-password token of an account an admin created (or
+    /// of a company's first admin) stays valid.
+    pub set_password_token_hours: u32,
+    /// The window the sign-in limits count in.
+    pub sign_in_window_seconds: u32,
+    /// Failed sign-ins per account (username or e-mail) in the window;
+    /// beyond it, 429 until the window ends.
+    pub sign_in_failures_per_account: u32,
+    /// Sign-in attempts per client address in the window.
+    pub sign_in_attempts_per_address: u32,
+    /// Password hashes computed at once (each takes 19 MiB and tens of
+    /// milliseconds of one core); further sign-ins wait their turn.
+    pub hash_concurrency: usize,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            session_ttl_hours: 24,
+            reset_token_minutes: 30,
+            set_password_token_hours: 72,
+            sign_in_window_seconds: 300,
+            sign_in_failures_per_account: 5,
+            sign_in_attempts_per_address: 30,
+            hash_concurrency: 4,
+        }
+    }
+}
+
+impl AuthConfig {
+    fn validate(&self) -> Result<()> {
+        let positive = [
+            ("session_ttl_hours", self.session_ttl_hours),
+            ("reset_token_minutes", self.reset_token_minutes),
+            ("set_password_token_hours", self.set_password_token_hours),
+            ("sign_in_window_seconds", self.sign_in_window_seconds),
+            ("sign_in_failures_per_account", self.sign_in_failures_per_account),
+            ("sign_in_attempts_per_address", self.sign_in_attempts_per_address),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            return Err(Error::Config(format!("auth.{name} must be at least 1")));
+        }
+        if self.hash_concurrency == 0 {
+            return Err(Error::Config("auth.hash_concurrency must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    pub fn session_ttl(&self) -> Duration {
+        Duration::from_secs(u64::from(self.session_ttl_hours) * 3600)
+    }
+
+    pub fn reset_token_ttl(&self) -> Duration {
+        Duration::from_secs(u64::from(self.reset_token_minutes) * 60)
+    }
+
+    pub fn set_password_token_ttl(&self) -> Duration {
+        Duration::from_secs(u64::from(self.set_password_token_hours) * 3600)
+    }
+
+    pub fn sign_in_window(&self) -> Duration {
+        Duration::from_secs(u64::from(self.sign_in_window_seconds))
     }
 }
 

@@ -9,7 +9,10 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::config::Secret;
+use crate::ids::{AccountId, EventId};
 use crate::lifecycle::{Action, Actor, Status};
+use crate::tenant::CompanyId;
 use crate::ticket::{Ticket, Urgency};
 
 /// `tickets.submitted`: a validated ticket, as ingest accepted it.
@@ -173,4 +176,53 @@ impl TicketEvent {
 pub enum KbChange {
     FaqChanged { id: String },
     FaqDeleted { id: String },
+}
+
+/// A message on `accounts.events`: one thing that happened to an account.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccountMessage {
+    pub event_id: EventId,
+    /// Also the message key.
+    pub account_id: AccountId,
+    pub company: CompanyId,
+    pub schema_version: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+    #[serde(flatten)]
+    pub event: AccountEvent,
+}
+
+impl AccountMessage {
+    pub fn new(account_id: AccountId, company: CompanyId, request_id: Option<String>, event: AccountEvent) -> Self {
+        Self {
+            event_id: EventId::new(),
+            account_id,
+            company,
+            schema_version: crate::envelope::SCHEMA_VERSION,
+            request_id,
+            occurred_at: OffsetDateTime::now_utc(),
+            event,
+        }
+    }
+}
+
+/// What happened to an account, as `{"type": …, "data": …}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum AccountEvent {
+    /// Someone asked to reset the password of the account with this
+    /// address: the notifier e-mails `token` (single use, valid until
+    /// `expires_at`) to it. The token appears nowhere else (the store keeps
+    /// its hash; `Debug` hides it).
+    #[serde(rename = "account.password_reset_requested")]
+    PasswordResetRequested {
+        email: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        token: Secret<String>,
+        #[serde(with = "time::serde::rfc3339")]
+        expires_at: OffsetDateTime,
+    },
 }

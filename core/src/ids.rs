@@ -70,6 +70,11 @@ uuid_id!(
     TeamId
 );
 uuid_id!(
+    /// Identifies an integration's API key (not the secret: that is shown
+    /// once and stored only as a hash).
+    ApiKeyId
+);
+uuid_id!(
     /// Identifies a team server that tickets are delivered to.
     ServerId
 );

@@ -5,6 +5,7 @@
 //! travels on the bus, the topic names, and the configuration types with their
 //! defaults and validation.
 
+pub mod auth;
 pub mod config;
 pub mod envelope;
 pub mod error;
@@ -17,9 +18,10 @@ pub mod text;
 pub mod ticket;
 pub mod topics;
 
+pub use auth::{Caller, Credential, KeyScope, Permission};
 pub use envelope::{Envelope, SCHEMA_VERSION};
 pub use error::{Error, Result};
-pub use ids::{AccountId, EventId, TicketId};
+pub use ids::{AccountId, ApiKeyId, EventId, TicketId};
 pub use lifecycle::{Action, Actor, Role, Status, Transition, TransitionError};
 pub use tenant::{CompanyId, Scope};
 pub use ticket::{Channel, Equipment, NewTicket, Requester, Ticket, Urgency};

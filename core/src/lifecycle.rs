@@ -61,10 +61,25 @@ pub enum Role {
     /// The pipeline itself (not a person): the knowledge base answering a
     /// ticket from an FAQ.
     System,
+    /// An integration calling with an API key (not a person).
+    Integration,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::Admin, Role::Engineer, Role::Technician, Role::Customer, Role::System];
+    pub const ALL: [Role; 6] =
+        [Role::Admin, Role::Engineer, Role::Technician, Role::Customer, Role::System, Role::Integration];
+
+    /// The roles a person's account can have.
+    pub const PEOPLE: [Role; 4] = [Role::Admin, Role::Engineer, Role::Technician, Role::Customer];
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|role| role.as_str() == text)
+    }
+
+    /// Admins, engineers and technicians: the company's staff.
+    pub fn is_staff(self) -> bool {
+        matches!(self, Role::Admin | Role::Engineer | Role::Technician)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -148,6 +163,7 @@ impl Role {
             Role::Technician => "technician",
             Role::Customer => "customer",
             Role::System => "system",
+            Role::Integration => "integration",
         }
     }
 }

@@ -81,6 +81,9 @@ pub struct Requester {
     pub email: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The customer's account, when a signed-in customer filed the ticket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<AccountId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -265,7 +268,7 @@ impl NewTicket {
             id,
             title,
             description,
-            requester: Requester { email, name },
+            requester: Requester { email, name, account: None },
             company,
             channel,
             tags: clean_tags,

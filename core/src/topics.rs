@@ -9,9 +9,12 @@ pub const ROUTED: &str = "tickets.routed";
 pub const EVENTS: &str = "tickets.events";
 /// Changes to knowledge-base articles, for every index to follow.
 pub const KB_CHANGES: &str = "kb.changes";
+/// What happens to accounts (`events::AccountMessage`), keyed by account id,
+/// for the notifier to tell people (a password-reset link, say).
+pub const ACCOUNT_EVENTS: &str = "accounts.events";
 
 /// Every topic, in flow order.
-pub const ALL: [&str; 6] = [SUBMITTED, TRIAGED, MATCHED, ROUTED, EVENTS, KB_CHANGES];
+pub const ALL: [&str; 7] = [SUBMITTED, TRIAGED, MATCHED, ROUTED, EVENTS, KB_CHANGES, ACCOUNT_EVENTS];
 
 /// The stages that consume topics, by name (their consumer groups, metrics
 /// labels and dead-letter topics are named after them).
@@ -76,6 +79,10 @@ impl Topics {
 
     pub fn events(&self) -> String {
         self.name(EVENTS)
+    }
+
+    pub fn account_events(&self) -> String {
+        self.name(ACCOUNT_EVENTS)
     }
 
     pub fn kb_changes(&self) -> String {

@@ -13,11 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::middleware::from_fn_with_state;
 use axum::routing::post;
 use switchboard_bus::Bus;
+use switchboard_core::Permission;
 use switchboard_core::config::IngestConfig;
 use switchboard_core::topics::Topics;
 use switchboard_store::Store;
+use switchboard_web::{Access, Auth, RouteRule, authorize};
 
 /// The header that carries a request's id (set by the HTTP layer when the
 /// client sends none).
@@ -32,6 +35,7 @@ pub struct IngestState {
     pub(crate) config: Arc<IngestConfig>,
     /// The longest a produce may take before the client gets a 503.
     pub(crate) produce_timeout: Duration,
+    pub(crate) auth: Auth,
 }
 
 impl std::fmt::Debug for IngestState {
@@ -41,8 +45,9 @@ impl std::fmt::Debug for IngestState {
 }
 
 impl IngestState {
-    pub fn new(bus: Arc<dyn Bus>, store: Store, topics: &Topics, config: IngestConfig) -> Self {
+    pub fn new(bus: Arc<dyn Bus>, store: Store, topics: &Topics, config: IngestConfig, auth: Auth) -> Self {
         Self {
+            auth,
             bus,
             store,
             submitted_topic: topics.submitted().into(),
@@ -55,5 +60,13 @@ impl IngestState {
 /// The intake routes. Body size is enforced by the handler itself (so the
 /// 413 is a JSON error like every other); errors are `switchboard_web`'s.
 pub fn router(state: IngestState) -> Router {
-    Router::new().route("/v1/tickets", post(submit::submit_ticket)).with_state(state)
+    let authorization = (state.auth.clone(), ROUTES);
+    Router::new()
+        .route("/v1/tickets", post(submit::submit_ticket))
+        .route_layer(from_fn_with_state(authorization, authorize))
+        .with_state(state)
 }
+
+/// The intake routes and who may call them: a session or an API key with
+/// `tickets:write`.
+pub const ROUTES: &[RouteRule] = &[RouteRule::new("POST", "/v1/tickets", Access::Needs(Permission::TicketsCreate))];

@@ -10,10 +10,10 @@ use sha2::{Digest, Sha256};
 use switchboard_bus::OutgoingMessage;
 use switchboard_core::envelope::{TicketSubmitted, ingest_message_limit};
 use switchboard_core::http::{from_json_value, is_json_media_type, parse_json_object};
-use switchboard_core::ticket::NewTicket;
-use switchboard_core::{Channel, CompanyId, Envelope, Scope, TicketId};
+use switchboard_core::ticket::{NewRequester, NewTicket};
+use switchboard_core::{Caller, Channel, CompanyId, Envelope, Scope, TicketId};
 use switchboard_store::{IdempotencyOutcome, IdempotencyRecord};
-use switchboard_web::{ApiError, Tenant, read_limited, require_media_type};
+use switchboard_web::{ApiError, Authenticated, read_limited, require_media_type};
 use time::OffsetDateTime;
 
 use crate::{IngestState, REQUEST_ID_HEADER};
@@ -29,11 +29,11 @@ struct Accepted {
 
 pub(crate) async fn submit_ticket(
     State(state): State<IngestState>,
-    Tenant(scope): Tenant,
+    Authenticated(caller): Authenticated,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let result = accept(&state, &scope, &headers, body).await;
+    let result = accept(&state, &caller, &headers, body).await;
     let outcome = match &result {
         Ok(_) => "accepted",
         Err(ApiError::Unavailable { .. }) => "unavailable",
@@ -43,11 +43,21 @@ pub(crate) async fn submit_ticket(
     result
 }
 
-async fn accept(state: &IngestState, scope: &Scope, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+async fn accept(state: &IngestState, caller: &Caller, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
     require_media_type(headers, "application/json", is_json_media_type)?;
     let idempotency_key = idempotency_key(headers)?;
     let bytes = read_limited(body, headers, state.config.max_body_bytes).await?;
-    let submission = parse(&bytes)?;
+    let mut submission = parse(&bytes)?;
+    let scope = caller.scope();
+    // A customer files as themselves: the requester is their account.
+    let customer = match caller.account().filter(|_| caller.is_customer()) {
+        Some(id) => {
+            let account = state.store.account(&scope, id).await?.ok_or(ApiError::Unauthenticated)?;
+            submission.requester = Some(NewRequester { email: account.email, name: account.name });
+            Some(id)
+        }
+        None => None,
+    };
     // The canonical form of what was asked, for comparing retries: the same
     // fields in any order and spacing hash alike. Only retries need it.
     let request_hash =
@@ -55,8 +65,10 @@ async fn accept(state: &IngestState, scope: &Scope, headers: &HeaderMap, body: B
 
     let named_company = submission.company.clone().filter(|company| !company.trim().is_empty());
     let mut ticket = submission.validate(TicketId::new(), Channel::Api, OffsetDateTime::now_utc())?;
-    ticket.company = company_of(scope, &named_company, ticket.company)?;
+    ticket.company = company_of(&scope, &named_company, ticket.company)?;
+    ticket.requester.account = customer;
     let request_id = headers.get(REQUEST_ID_HEADER).and_then(|value| value.to_str().ok()).map(str::to_owned);
+    let ticket_company = ticket.company.clone();
     let envelope = Envelope::new(ticket.id, ticket.company.clone(), request_id, TicketSubmitted { ticket });
     let message =
         OutgoingMessage::for_envelope(state.submitted_topic.to_string(), &envelope).map_err(ApiError::internal)?;
@@ -77,10 +89,11 @@ async fn accept(state: &IngestState, scope: &Scope, headers: &HeaderMap, body: B
         accepted: false,
     };
     let ttl_micros = i64::from(state.config.idempotency_ttl_hours) * 3_600_000_000;
-    let claim = state.store.claim_idempotency_key(&key, &record, ttl_micros).await.map_err(|error| {
-        tracing::warn!(%error, "cannot record the idempotency key");
-        unavailable(state)
-    })?;
+    let claim =
+        state.store.claim_idempotency_key(&ticket_company, &key, &record, ttl_micros).await.map_err(|error| {
+            tracing::warn!(%error, "cannot record the idempotency key");
+            unavailable(state)
+        })?;
     let (ticket_id, replayed) = match claim {
         IdempotencyOutcome::Claimed => {
             produce(state, message).await?;
@@ -102,16 +115,16 @@ async fn accept(state: &IngestState, scope: &Scope, headers: &HeaderMap, body: B
             (earlier.ticket_id(), true)
         }
     };
-    if let Err(error) = state.store.mark_idempotency_key_accepted(&key).await {
+    if let Err(error) = state.store.mark_idempotency_key_accepted(&ticket_company, &key).await {
         // The ticket is safe on the bus; at worst a retry produces it again.
         tracing::warn!(%error, "cannot mark the idempotency key accepted");
     }
     Ok(accepted(ticket_id, replayed))
 }
 
-/// The company a ticket is filed for: the caller's. An installation-wide
-/// caller (until accounts exist, every caller) names it in the body; a
-/// company's caller files for itself, and naming another is refused.
+/// The company a ticket is filed for: the caller's. A company's caller
+/// files for itself, and naming another is refused; an installation-wide
+/// caller (none reaches HTTP today) names it in the body.
 fn company_of(scope: &Scope, named: &Option<String>, validated: CompanyId) -> Result<CompanyId, ApiError> {
     match scope {
         Scope::Installation => Ok(validated),

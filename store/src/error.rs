@@ -26,6 +26,9 @@ pub enum Error {
     OutOfScope,
     #[error(transparent)]
     Transition(switchboard_core::TransitionError),
+    /// Another account has this `username` or `email`.
+    #[error("another account has this {0}")]
+    Taken(&'static str),
 }
 
 impl Error {

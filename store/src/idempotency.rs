@@ -6,7 +6,7 @@
 //! ticket id, and if the first attempt never confirmed the produce, the same
 //! message is produced again (consumers drop the duplicate by ticket id).
 
-use switchboard_core::TicketId;
+use switchboard_core::{CompanyId, TicketId};
 use uuid::Uuid;
 
 use crate::Store;
@@ -38,10 +38,12 @@ pub enum IdempotencyOutcome {
 }
 
 impl Store {
-    /// Claims `key` for this request unless a live claim exists. Claims older
-    /// than `ttl_micros` are forgotten first.
+    /// Claims `key` of `company` for this request unless a live claim
+    /// exists (keys are per company: another company's same key is another
+    /// claim). Claims older than `ttl_micros` are forgotten first.
     pub async fn claim_idempotency_key(
         &self,
+        company: &CompanyId,
         key: &str,
         record: &IdempotencyRecord,
         ttl_micros: i64,
@@ -49,15 +51,18 @@ impl Store {
         let now = now_micros();
         let cutoff = now.saturating_sub(ttl_micros);
         on_pool!(&self.writer, |pool| {
-            sqlx::query("DELETE FROM idempotency_keys WHERE idempotency_key = $1 AND created_at < $2")
+            sqlx::query("DELETE FROM idempotency_keys WHERE company = $1 AND idempotency_key = $2 AND created_at < $3")
+                .bind(company.as_str())
                 .bind(key)
                 .bind(cutoff)
                 .execute(pool)
                 .await?;
             let claimed = sqlx::query(
-                "INSERT INTO idempotency_keys (idempotency_key, request_hash, ticket_id, message, accepted, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING",
+                "INSERT INTO idempotency_keys \
+                 (company, idempotency_key, request_hash, ticket_id, message, accepted, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (company, idempotency_key) DO NOTHING",
             )
+            .bind(company.as_str())
             .bind(key)
             .bind(&record.request_hash)
             .bind(record.ticket_id)
@@ -72,8 +77,10 @@ impl Store {
                 return Ok(IdempotencyOutcome::Claimed);
             }
             let existing: Option<IdempotencyRecord> = sqlx::query_as(
-                "SELECT request_hash, ticket_id, message, accepted FROM idempotency_keys WHERE idempotency_key = $1",
+                "SELECT request_hash, ticket_id, message, accepted FROM idempotency_keys \
+                 WHERE company = $1 AND idempotency_key = $2",
             )
+            .bind(company.as_str())
             .bind(key)
             .fetch_optional(pool)
             .await?;
@@ -87,11 +94,12 @@ impl Store {
     }
 
     /// Notes that the produce for `key` was confirmed by the bus.
-    pub async fn mark_idempotency_key_accepted(&self, key: &str) -> Result<()> {
+    pub async fn mark_idempotency_key_accepted(&self, company: &CompanyId, key: &str) -> Result<()> {
         on_pool!(&self.writer, |pool| sqlx::query(
-            "UPDATE idempotency_keys SET accepted = $1 WHERE idempotency_key = $2"
+            "UPDATE idempotency_keys SET accepted = $1 WHERE company = $2 AND idempotency_key = $3"
         )
         .bind(true)
+        .bind(company.as_str())
         .bind(key)
         .execute(pool)
         .await

@@ -7,6 +7,7 @@
 //! microseconds since the Unix epoch in both, so range filters and ordering
 //! behave the same.
 
+pub mod accounts;
 mod db;
 pub mod error;
 pub mod idempotency;
@@ -19,6 +20,7 @@ pub mod testing;
 pub mod tickets;
 pub mod transitions;
 
+pub use accounts::{AccountRecord, ApiKeyRecord, CompanyRecord, NewAccount, NewApiKey, SessionRecord, TokenPurpose};
 pub use db::{Backend, PoolOptions, Store};
 pub use error::{Error, Result};
 pub use idempotency::{IdempotencyOutcome, IdempotencyRecord};

@@ -52,9 +52,10 @@ pub struct Projection<'a> {
 
 const INSERT_TICKET: &str = "INSERT INTO tickets (id, company, title, description, requester_email, requester_name, \
      channel, tags, equipment_model, equipment_serial, created_at, updated_at, status, urgency, category, server_id, \
-     team_id, assignee_id, triage, needs_human_triage, category_source, urgency_source, suggestions, answered_by_faq) \
+     team_id, assignee_id, triage, needs_human_triage, category_source, urgency_source, suggestions, answered_by_faq, \
+     requester_account) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
-     $23, $24)";
+     $23, $24, $25)";
 
 const TRIAGE_UPDATE: &str = "ON CONFLICT (id) DO UPDATE SET \
      triage = excluded.triage, \
@@ -127,6 +128,8 @@ pub struct TicketFilter {
     pub category: Option<String>,
     /// Only tickets that triage flagged for a person (or only those not).
     pub needs_human_triage: Option<bool>,
+    /// Only tickets this customer's account filed.
+    pub requester_account: Option<AccountId>,
 }
 
 /// One page of tickets, newest first.
@@ -139,7 +142,7 @@ pub struct TicketPage {
 
 pub(crate) const TICKET_COLUMNS: &str = "id, company, title, description, requester_email, requester_name, channel, tags, \
      equipment_model, equipment_serial, created_at, status, urgency, category, server_id, team_id, assignee_id, \
-     triage, suggestions, answered_by_faq";
+     triage, suggestions, answered_by_faq, requester_account";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct TicketRow {
@@ -163,6 +166,7 @@ pub(crate) struct TicketRow {
     triage: Option<String>,
     suggestions: Option<String>,
     answered_by_faq: Option<String>,
+    requester_account: Option<Uuid>,
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(id: Uuid, what: &str, text: Option<&str>) -> Result<Option<T>> {
@@ -197,7 +201,11 @@ impl TryFrom<TicketRow> for Ticket {
             id: TicketId(row.id),
             title: row.title,
             description: row.description,
-            requester: Requester { email: row.requester_email, name: row.requester_name },
+            requester: Requester {
+                email: row.requester_email,
+                name: row.requester_name,
+                account: row.requester_account.map(AccountId),
+            },
             company,
             channel,
             tags,
@@ -280,6 +288,7 @@ impl Store {
                     .bind(row.urgency_source)
                     .bind(&row.suggestions)
                     .bind(None::<String>)
+                    .bind(ticket.requester.account.map(|id| id.0))
                     .execute(&mut *transaction)
                     .await?;
                 for tag in &ticket.tags {
@@ -333,6 +342,9 @@ impl Store {
             }
             if let Some(needs_human) = filter.needs_human_triage {
                 query.push(" AND needs_human_triage = ").push_bind(needs_human);
+            }
+            if let Some(account) = filter.requester_account {
+                query.push(" AND requester_account = ").push_bind(account.0);
             }
             push_scope(&mut query, scope);
             if let Some(tag) = &filter.tag {

@@ -246,14 +246,24 @@ async fn idempotency_keys_claim_once(test: TestStore) {
         accepted: false,
     };
     let day = 86_400_000_000;
-    assert_eq!(store.claim_idempotency_key("k1", &first, day).await.expect("claim"), IdempotencyOutcome::Claimed);
+    let (acme, globex) = (CompanyId::parse("acme").expect("valid"), CompanyId::parse("globex").expect("valid"));
+    assert_eq!(
+        store.claim_idempotency_key(&acme, "k1", &first, day).await.expect("claim"),
+        IdempotencyOutcome::Claimed
+    );
     let second = IdempotencyRecord { ticket_id: TicketId::new().0, ..first.clone() };
     assert_eq!(
-        store.claim_idempotency_key("k1", &second, day).await.expect("claim"),
+        store.claim_idempotency_key(&acme, "k1", &second, day).await.expect("claim"),
         IdempotencyOutcome::Existing(first.clone())
     );
-    store.mark_idempotency_key_accepted("k1").await.expect("mark");
-    let IdempotencyOutcome::Existing(existing) = store.claim_idempotency_key("k1", &second, day).await.expect("claim")
+    // Keys are per company: another company's same key is its own claim.
+    assert_eq!(
+        store.claim_idempotency_key(&globex, "k1", &second, day).await.expect("claim"),
+        IdempotencyOutcome::Claimed
+    );
+    store.mark_idempotency_key_accepted(&acme, "k1").await.expect("mark");
+    let IdempotencyOutcome::Existing(existing) =
+        store.claim_idempotency_key(&acme, "k1", &second, day).await.expect("claim")
     else {
         panic!("expected the earlier claim");
     };
@@ -261,7 +271,7 @@ async fn idempotency_keys_claim_once(test: TestStore) {
     assert_eq!(existing.ticket_id, first.ticket_id);
     // An expired claim is forgotten.
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    assert_eq!(store.claim_idempotency_key("k1", &second, 1).await.expect("claim"), IdempotencyOutcome::Claimed);
+    assert_eq!(store.claim_idempotency_key(&acme, "k1", &second, 1).await.expect("claim"), IdempotencyOutcome::Claimed);
     assert_eq!(store.purge_idempotency_keys(1_000_000_000).await.expect("purge"), 0);
 }
 

@@ -15,16 +15,33 @@ use tokio::process::{Child, Command};
 
 pub const WAIT: Duration = Duration::from_secs(60);
 
-/// An embedded instance (SQLite in a temporary directory) on a random port.
+/// The password every test account gets.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// An embedded instance (SQLite in a temporary directory) on a random port,
+/// with the company `acme` and its admin.
 pub struct App {
     pub running: Running,
+    /// Signed in as acme's admin.
     pub client: reqwest::Client,
+    /// No credential.
+    pub anonymous: reqwest::Client,
+    /// acme's admin session token.
+    pub admin_token: String,
+    pub config: Config,
     pub data_dir: tempfile::TempDir,
 }
 
 impl App {
     pub fn url(&self, path: &str) -> String {
         self.running.url(path)
+    }
+
+    /// A client signed in as a new account of `role` in acme, and the
+    /// account's id.
+    pub async fn account(&self, role: &str, username: &str) -> (reqwest::Client, String) {
+        let (id, token) = create_account(&self.client, &self.running.url(""), role, username).await;
+        (client_with_token(&token), id)
     }
 
     /// The URL of the instance's SQLite store, for a second connection.
@@ -48,12 +65,120 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> App {
     let data_dir = tempfile::tempdir().expect("temporary directory");
     let mut config = embedded_config(data_dir.path());
     adjust(&mut config);
-    let running = switchboard::start(config, Components::ALL).await.expect("start switchboard");
-    App { running, client: client(), data_dir }
+    let running = switchboard::start(config.clone(), Components::ALL).await.expect("start switchboard");
+    let admin_token = bootstrap_company(&config, &running.url(""), "acme").await;
+    App { running, client: client_with_token(&admin_token), anonymous: client(), admin_token, config, data_dir }
 }
 
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("HTTP client")
+}
+
+/// A client that sends `Authorization: Bearer <token>` with every request.
+pub fn client_with_token(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).expect("header value");
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder().timeout(Duration::from_secs(30)).default_headers(headers).build().expect("HTTP client")
+}
+
+/// Creates `company` with its admin `admin@<company>.example` (as
+/// `switchboard company create` does), sets the admin's password through
+/// the API at `base_url` and signs in: the admin's session token.
+pub async fn bootstrap_company(config: &Config, base_url: &str, company: &str) -> String {
+    let created = switchboard::commands::company_create(
+        config,
+        company,
+        Some(company),
+        &format!("admin@{company}.example"),
+        Some(&format!("admin-{company}")),
+        Some("Ada Admin"),
+    )
+    .await
+    .expect("create the company");
+    set_password(base_url, &created.admin_account.to_string(), &created.set_password_token).await;
+    sign_in(base_url, &created.admin_username, PASSWORD).await
+}
+
+/// Sets an account's password with its one-time token.
+pub async fn set_password(base_url: &str, account: &str, token: &str) {
+    let response = client()
+        .put(format!("{base_url}/v1/accounts/{account}/password"))
+        .json(&serde_json::json!({ "token": token, "new_password": PASSWORD }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), reqwest::StatusCode::NO_CONTENT, "{:?}", response.text().await);
+}
+
+/// Signs in: the session token.
+pub async fn sign_in(base_url: &str, login: &str, password: &str) -> String {
+    let response = client()
+        .post(format!("{base_url}/v1/sessions"))
+        .json(&serde_json::json!({ "login": login, "password": password }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), reqwest::StatusCode::CREATED, "{:?}", response.text().await);
+    let body: Value = response.json().await.expect("JSON");
+    body["token"].as_str().expect("token").to_owned()
+}
+
+/// An admin (`admin`) creates an account of `role`, which sets its
+/// password and signs in: (account id, session token).
+pub async fn create_account(admin: &reqwest::Client, base_url: &str, role: &str, username: &str) -> (String, String) {
+    let response = admin
+        .post(format!("{base_url}/v1/accounts"))
+        .json(&serde_json::json!({
+            "name": format!("{username} test"), "username": username, "email": format!("{username}@example.com"),
+            "role": role,
+        }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), reqwest::StatusCode::CREATED, "{:?}", response.text().await);
+    let body: Value = response.json().await.expect("JSON");
+    let id = body["account"]["id"].as_str().expect("id").to_owned();
+    set_password(base_url, &id, body["set_password_token"].as_str().expect("token")).await;
+    (id.clone(), sign_in(base_url, username, PASSWORD).await)
+}
+
+/// Creates the company `acme` (if it is not there) and an API key of it
+/// with `tickets:write` and `tickets:read`, with the `switchboard` binary
+/// run with `args` (e.g. `--data-dir D`) and `envs`: the key.
+pub async fn cli_api_key(args: &[&str], envs: &[(String, String)]) -> String {
+    let run = |extra: Vec<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        command.args(args).args(extra).env("SWITCHBOARD_LOG__FILTER", "warn");
+        for (key, value) in envs {
+            command.env(key, value);
+        }
+        command.output()
+    };
+    let created =
+        run(vec!["company", "create", "--name", "acme", "--id", "acme", "--admin-email", "admin@acme.example"])
+            .await
+            .expect("run switchboard");
+    let stderr = String::from_utf8_lossy(&created.stderr);
+    assert!(created.status.success() || stderr.contains("exists already"), "company create: {stderr}");
+    let key = run(vec![
+        "api-key",
+        "create",
+        "--company",
+        "acme",
+        "--name",
+        "tests",
+        "--scope",
+        "tickets:write",
+        "--scope",
+        "tickets:read",
+        "--json",
+    ])
+    .await
+    .expect("run switchboard");
+    assert!(key.status.success(), "api-key create: {}", String::from_utf8_lossy(&key.stderr));
+    let body: Value = serde_json::from_slice(&key.stdout).expect("JSON");
+    body["secret"].as_str().expect("secret").to_owned()
 }
 
 pub fn ticket_json(title: &str) -> Value {
@@ -68,6 +193,7 @@ pub fn ticket_json(title: &str) -> Value {
 }
 
 /// Polls `GET url` until it answers 200, and returns the body.
+/// (`client` must be allowed to read it.)
 pub async fn wait_for_ok(client: &reqwest::Client, url: &str) -> Value {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
@@ -105,17 +231,16 @@ pub async fn post_ticket(app: &App, body: &Value) -> String {
     body["id"].as_str().expect("id").to_owned()
 }
 
-/// Imports the test FAQ articles through the API.
+/// Imports the test FAQ articles through the API, as acme's.
 pub async fn import_test_faqs(app: &App) {
+    import_test_faqs_with(&app.client, &app.url("/v1/faqs/import")).await;
+}
+
+/// Imports the test FAQ articles as `client`'s company's.
+pub async fn import_test_faqs_with(client: &reqwest::Client, url: &str) {
     let faqs = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/faqs.jsonl")).expect("fixture");
-    let response = app
-        .client
-        .post(app.url("/v1/faqs/import"))
-        .header("content-type", "application/x-ndjson")
-        .body(faqs)
-        .send()
-        .await
-        .expect("send");
+    let response =
+        client.post(url).header("content-type", "application/x-ndjson").body(faqs).send().await.expect("send");
     assert_eq!(response.status(), reqwest::StatusCode::OK, "{:?}", response.text().await);
 }
 

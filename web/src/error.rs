@@ -49,6 +49,23 @@ pub enum ApiError {
     /// 409 `conflict`.
     #[error("{0}")]
     Conflict(String),
+    /// 409 `already_exists`: another account has this username or e-mail.
+    #[error("another account has this {field}")]
+    Taken { field: &'static str },
+    /// 401 `unauthenticated`, with `WWW-Authenticate: Bearer`: no valid
+    /// session token or API key (missing, malformed, unknown, expired or
+    /// revoked: the answer does not say which).
+    #[error("sign in: send `Authorization: Bearer <session token or API key>`; the one sent (if any) is not valid")]
+    Unauthenticated,
+    /// 401 `invalid_credentials`: sign-in with a wrong login or password.
+    #[error("the login or the password is wrong")]
+    InvalidCredentials,
+    /// 403 `forbidden`: signed in, but not allowed.
+    #[error("{message}")]
+    Forbidden { message: String },
+    /// 429 `rate_limited` with `Retry-After`.
+    #[error("too many attempts; retry in {retry_after_seconds} s")]
+    RateLimited { retry_after_seconds: u64 },
     /// 409 `invalid_transition` / `transition_conflict`, 403 `forbidden`.
     #[error(transparent)]
     Transition(TransitionError),
@@ -102,6 +119,11 @@ impl ApiError {
             ApiError::TicketTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "ticket_too_large"),
             ApiError::UnsupportedMediaType { .. } => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Taken { .. } => (StatusCode::CONFLICT, "already_exists"),
+            ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            ApiError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Transition(TransitionError::InvalidTransition { .. }) => {
                 (StatusCode::CONFLICT, "invalid_transition")
             }
@@ -122,6 +144,7 @@ impl ApiError {
                 Some(field.clone()).filter(|field| !field.is_empty())
             }
             ApiError::InvalidHeader { header, .. } => Some((*header).to_owned()),
+            ApiError::Taken { field } => Some((*field).to_owned()),
             ApiError::Validation(error) => Some(error.field.clone()),
             _ => None,
         }
@@ -130,6 +153,9 @@ impl ApiError {
     fn retry_after(&self) -> Option<u32> {
         match self {
             ApiError::Unavailable { retry_after_seconds, .. } => *retry_after_seconds,
+            ApiError::RateLimited { retry_after_seconds } => {
+                Some(u32::try_from(*retry_after_seconds).unwrap_or(u32::MAX))
+            }
             ApiError::Timeout { .. } | ApiError::Overloaded | ApiError::StoreUnavailable(_) => Some(1),
             _ => None,
         }
@@ -147,6 +173,7 @@ impl From<switchboard_store::Error> for ApiError {
             // Another company's row is as good as absent: saying it exists
             // would leak it.
             switchboard_store::Error::OutOfScope => ApiError::NotFound { what: "resource" },
+            switchboard_store::Error::Taken(field) => ApiError::Taken { field },
             error if error.is_transient() => ApiError::StoreUnavailable(error),
             error => ApiError::Internal(Box::new(error)),
         }
@@ -183,6 +210,9 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(ErrorBody::new(code, message, self.field()))).into_response();
         if let Some(seconds) = retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if matches!(self, ApiError::Unauthenticated) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

@@ -13,10 +13,12 @@
 //!   catcher), and [`serve`]: a header-read timeout, a connection cap and a
 //!   deadline on the graceful drain.
 //!
-//! [`Tenant`] turns a request into the caller's `Scope`; authentication
-//! joins it here when accounts exist: a credential becomes a caller in this
-//! crate and nowhere else.
+//! [`auth`] turns a bearer credential into a caller and checks each route's
+//! permission ([`authorize`] with a table of [`RouteRule`]s): a credential
+//! becomes a caller in this crate and nowhere else. [`Tenant`] is the
+//! caller's `Scope`.
 
+pub mod auth;
 mod body;
 mod error;
 mod ops;
@@ -24,6 +26,7 @@ mod query;
 mod serve;
 mod tenant;
 
+pub use auth::{Access, Auth, Authenticated, MaybeAuthenticated, RouteRule, authorize};
 pub use body::{JSON_BODY_LIMIT, JsonBody, Path, read_limited, require_media_type};
 pub use error::ApiError;
 pub use ops::{finish, ops_router, prometheus};

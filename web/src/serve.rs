@@ -79,7 +79,7 @@ pub async fn serve(
             biased;
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of file descriptors and the like: wait rather
                     // than spin; a reset peer is simply gone.
@@ -91,8 +91,14 @@ pub async fn serve(
                 }
             },
         };
+        let (stream, peer) = stream;
         let _ = stream.set_nodelay(true);
-        let service = router.clone().map_request(|request: Request<Incoming>| request.map(Body::new));
+        // The client's address, for per-address limits (sign-in).
+        let service = router.clone().map_request(move |request: Request<Incoming>| {
+            let mut request = request.map(Body::new);
+            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            request
+        });
         let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)).with_upgrades();
         let (shutdown, abandon) = (shutdown.clone(), abandon.clone());
         connections.spawn(async move {

@@ -1,17 +1,15 @@
 //! Who is calling, as a [`Scope`]: the one place a request becomes a tenant.
 //!
-//! Until accounts exist there is no credential to read, so every caller
-//! gets [`Scope::Installation`] (whoever can reach the port operates the
-//! installation, as before). Handlers already take their scope from here
-//! and pass it into every store call, so deriving [`Scope::Company`] from a
-//! session or an API key is a change to this extractor alone. Nothing reads
-//! a company from a request body or query string as authority: a `company`
-//! there can only narrow an installation-wide scope ([`Scope::narrowed_to`]).
+//! The scope is the authenticated caller's company ([`crate::auth`]): a
+//! session's or an API key's, never a company read from a request body or
+//! query string. A request that reaches a handler taking [`Tenant`] without
+//! a caller is refused with 401.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use switchboard_core::Scope;
 
+use crate::auth::Authenticated;
 use crate::error::ApiError;
 
 /// The caller's scope.
@@ -21,7 +19,8 @@ pub struct Tenant(pub Scope);
 impl<S: Send + Sync> FromRequestParts<S> for Tenant {
     type Rejection = ApiError;
 
-    async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Tenant(Scope::Installation))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Authenticated(caller) = Authenticated::from_request_parts(parts, state).await?;
+        Ok(Tenant(caller.scope()))
     }
 }

@@ -1,0 +1,84 @@
+-- Companies (tenants), the people in them, how they sign in, and the keys
+-- integrations call with. Secrets (session tokens, API keys, one-time
+-- tokens) are stored only as SHA-256 hashes; passwords as argon2id PHC
+-- strings. Usernames and e-mail addresses are kept lower-cased and are
+-- unique across the installation (sign-in names no company). A deleted
+-- account keeps its row (tickets point at it) with its personal data
+-- removed (NULLs do not collide in a unique index).
+CREATE TABLE companies (
+    id                TEXT    PRIMARY KEY,
+    name              TEXT    NOT NULL,
+    allow_self_signup BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at        BIGINT  NOT NULL
+);
+
+CREATE TABLE accounts (
+    id            UUID   PRIMARY KEY,
+    company       TEXT   NOT NULL REFERENCES companies (id),
+    role          TEXT   NOT NULL,
+    kind          TEXT   NOT NULL,
+    name          TEXT,
+    username      TEXT   UNIQUE,
+    email         TEXT   UNIQUE,
+    password_hash TEXT,
+    created_at    BIGINT NOT NULL,
+    updated_at    BIGINT NOT NULL,
+    deleted_at    BIGINT
+);
+CREATE INDEX accounts_company ON accounts (company, id);
+
+CREATE TABLE sessions (
+    token_hash BYTEA  PRIMARY KEY,
+    account_id UUID   NOT NULL REFERENCES accounts (id),
+    company    TEXT   NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX sessions_account ON sessions (account_id);
+CREATE INDEX sessions_expires ON sessions (expires_at);
+
+CREATE TABLE api_keys (
+    id           UUID   PRIMARY KEY,
+    company      TEXT   NOT NULL REFERENCES companies (id),
+    name         TEXT   NOT NULL,
+    scopes       TEXT   NOT NULL,
+    key_hash     BYTEA  NOT NULL UNIQUE,
+    key_prefix   TEXT   NOT NULL,
+    created_by   UUID,
+    created_at   BIGINT NOT NULL,
+    last_used_at BIGINT,
+    revoked_at   BIGINT
+);
+CREATE INDEX api_keys_company ON api_keys (company, id);
+
+-- Single-use tokens: 'set_password' (an account an admin created) and
+-- 'reset_password' (a forgotten password).
+CREATE TABLE account_tokens (
+    token_hash BYTEA  PRIMARY KEY,
+    account_id UUID   NOT NULL REFERENCES accounts (id),
+    purpose    TEXT   NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at    BIGINT
+);
+CREATE INDEX account_tokens_account ON account_tokens (account_id);
+
+-- The account that filed a ticket (a customer's session), for "customers
+-- see their own tickets".
+ALTER TABLE tickets ADD COLUMN requester_account UUID;
+CREATE INDEX tickets_requester_account ON tickets (requester_account, id);
+
+-- Idempotency keys become per company: two companies may use the same key.
+-- Claims are kept for a day; the old ones (no company) are dropped.
+DROP TABLE idempotency_keys;
+CREATE TABLE idempotency_keys (
+    company         TEXT    NOT NULL,
+    idempotency_key TEXT    NOT NULL,
+    request_hash    BYTEA   NOT NULL,
+    ticket_id       UUID    NOT NULL,
+    message         BYTEA   NOT NULL,
+    accepted        BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at      BIGINT  NOT NULL,
+    PRIMARY KEY (company, idempotency_key)
+);
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
