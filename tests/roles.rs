@@ -1,0 +1,268 @@
+//! The role × route matrix: every route of the API and of ingest (taken
+//! from their rule tables, so a new route without a row here fails), called
+//! as anonymous, a customer on their own ticket, another customer, a
+//! technician, an engineer, the admin, and another company's admin; each
+//! cell's status code is checked. On SQLite and on PostgreSQL.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::{App, PASSWORD, client, client_with_token, create_account, sign_in, spawn_app_with};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use switchboard_core::config::Secret;
+
+/// Who calls, in the order of the expectation columns.
+const CALLERS: [&str; 7] =
+    ["anonymous", "customer", "other_customer", "technician", "engineer", "admin", "other_admin"];
+
+/// Expected status per caller, in [`CALLERS`] order, for each route.
+fn expectations() -> HashMap<(&'static str, &'static str), [u16; 7]> {
+    HashMap::from([
+        (("POST", "/v1/accounts"), [201, 403, 403, 403, 403, 201, 201]),
+        (("GET", "/v1/accounts"), [401, 403, 403, 403, 403, 200, 200]),
+        (("GET", "/v1/accounts/me"), [401, 200, 200, 200, 200, 200, 200]),
+        // The target is the customer's account: theirs, or the admin's to see.
+        (("GET", "/v1/accounts/{id}"), [401, 200, 404, 404, 404, 200, 404]),
+        // The target is a fresh customer account per call.
+        (("DELETE", "/v1/accounts/{id}"), [401, 404, 404, 404, 404, 204, 404]),
+        // With the current password, for the customer's account.
+        (("PUT", "/v1/accounts/{id}/password"), [401, 204, 404, 404, 404, 404, 404]),
+        (("POST", "/v1/sessions"), [201, 201, 201, 201, 201, 201, 201]),
+        (("DELETE", "/v1/sessions/current"), [401, 204, 204, 204, 204, 204, 204]),
+        (("POST", "/v1/password-resets"), [202, 202, 202, 202, 202, 202, 202]),
+        (("POST", "/v1/api-keys"), [401, 403, 403, 403, 403, 201, 201]),
+        (("GET", "/v1/api-keys"), [401, 403, 403, 403, 403, 200, 200]),
+        // The target is a fresh key of acme per call.
+        (("DELETE", "/v1/api-keys/{id}"), [401, 403, 403, 403, 403, 204, 404]),
+        (("POST", "/v1/tickets"), [401, 202, 202, 202, 202, 202, 202]),
+        (("GET", "/v1/tickets"), [401, 200, 200, 200, 200, 200, 200]),
+        // The target is the customer's ticket.
+        (("GET", "/v1/tickets/{id}"), [401, 200, 404, 200, 200, 200, 404]),
+        (("PATCH", "/v1/tickets/{id}"), [401, 403, 403, 200, 200, 200, 404]),
+        (("GET", "/v1/kb/search"), [401, 200, 200, 200, 200, 200, 200]),
+        (("GET", "/v1/faqs"), [401, 200, 200, 200, 200, 200, 200]),
+        (("POST", "/v1/faqs"), [401, 403, 403, 403, 403, 201, 201]),
+        (("POST", "/v1/faqs/import"), [401, 403, 403, 403, 403, 200, 200]),
+        // The target is an article of acme's.
+        (("GET", "/v1/faqs/{id}"), [401, 200, 200, 200, 200, 200, 404]),
+        (("PUT", "/v1/faqs/{id}"), [401, 403, 403, 403, 403, 200, 404]),
+        // The target is a fresh article of acme's per call.
+        (("DELETE", "/v1/faqs/{id}"), [401, 403, 403, 403, 403, 204, 404]),
+        // acme's settings.
+        (("GET", "/v1/companies/{company}/settings"), [401, 403, 403, 403, 403, 200, 404]),
+        (("PUT", "/v1/companies/{company}/settings"), [401, 403, 403, 403, 403, 200, 404]),
+        (("GET", "/v1/triage/models"), [401, 403, 403, 403, 403, 200, 200]),
+        // An id no model has.
+        (("POST", "/v1/triage/models/{id}/activate"), [401, 403, 403, 403, 403, 404, 404]),
+        (("GET", "/v1/triage/policy"), [401, 403, 403, 403, 403, 200, 200]),
+        (("PUT", "/v1/triage/policy"), [401, 403, 403, 403, 403, 200, 200]),
+    ])
+}
+
+/// The people of the matrix, signed in.
+struct People {
+    app: App,
+    tokens: HashMap<&'static str, String>,
+    logins: HashMap<&'static str, String>,
+    customer_account: String,
+    customer_ticket: String,
+    acme_faq: String,
+    serial: usize,
+}
+
+impl People {
+    fn client(&self, caller: &str) -> reqwest::Client {
+        self.tokens.get(caller).map_or_else(client, |token| client_with_token(token))
+    }
+
+    fn next(&mut self) -> usize {
+        self.serial += 1;
+        self.serial
+    }
+
+    /// Signs everyone in again (after a route that ends sessions).
+    async fn sign_in_again(&mut self) {
+        let base = self.app.url("");
+        for (caller, login) in self.logins.clone() {
+            self.tokens.insert(caller, sign_in(&base, &login, PASSWORD).await);
+        }
+    }
+
+    /// A fresh object of acme's for a route that destroys its target.
+    async fn fresh_target(&mut self, path: &str) -> String {
+        let serial = self.next();
+        let admin = self.app.client.clone();
+        let base = self.app.url("");
+        match path {
+            "/v1/accounts/{id}" => create_account(&admin, &base, "customer", &format!("victim{serial}")).await.0,
+            "/v1/api-keys/{id}" => {
+                let key: Value = admin
+                    .post(self.app.url("/v1/api-keys"))
+                    .json(&json!({"name": format!("victim {serial}"), "scopes": ["tickets:read"]}))
+                    .send()
+                    .await
+                    .expect("send")
+                    .json()
+                    .await
+                    .expect("JSON");
+                key["id"].as_str().expect("id").to_owned()
+            }
+            "/v1/faqs/{id}" => {
+                let id = format!("victim-{serial}");
+                let response = admin
+                    .put(self.app.url(&format!("/v1/faqs/{id}")))
+                    .json(&json!({"question": "Victim?", "answers": ["Yes."]}))
+                    .send()
+                    .await
+                    .expect("send");
+                assert!(response.status().is_success(), "{:?}", response.text().await);
+                id
+            }
+            other => panic!("no fresh target for {other}"),
+        }
+    }
+
+    /// The request of one cell.
+    async fn request(&mut self, method: &str, path: &str, caller: &str) -> reqwest::RequestBuilder {
+        let serial = self.next();
+        let id = match (method, path) {
+            ("DELETE", "/v1/accounts/{id}" | "/v1/api-keys/{id}" | "/v1/faqs/{id}") => self.fresh_target(path).await,
+            (_, "/v1/accounts/{id}" | "/v1/accounts/{id}/password") => self.customer_account.clone(),
+            (_, "/v1/tickets/{id}") => self.customer_ticket.clone(),
+            (_, "/v1/faqs/{id}") => self.acme_faq.clone(),
+            _ => uuid::Uuid::now_v7().to_string(),
+        };
+        let url = self.app.url(&path.replace("{id}", &id).replace("{company}", "acme"));
+        let url = if path == "/v1/kb/search" { format!("{url}?q=printer") } else { url };
+        let builder = self.client(caller).request(Method::from_bytes(method.as_bytes()).expect("method"), url);
+        match (method, path) {
+            ("POST", "/v1/accounts") => builder.json(&json!({
+                "name": "New Person", "username": format!("new{serial}"), "email": format!("new{serial}@example.com"),
+                "company": if caller == "anonymous" { Some("acme") } else { None },
+                "password": if caller == "anonymous" { Some(PASSWORD) } else { None },
+            })),
+            ("PUT", "/v1/accounts/{id}/password") => {
+                builder.json(&json!({"current_password": PASSWORD, "new_password": PASSWORD}))
+            }
+            ("POST", "/v1/sessions") => builder.json(&json!({"login": self.logins["customer"], "password": PASSWORD})),
+            ("POST", "/v1/password-resets") => builder.json(&json!({"email": "nobody@example.com"})),
+            ("POST", "/v1/api-keys") => builder.json(&json!({"name": "matrix", "scopes": ["tickets:write"]})),
+            ("POST", "/v1/tickets") => builder.json(&json!({
+                "title": "Printer jam", "description": "Paper stuck in tray 2.",
+                "requester": {"email": "walk-in@example.com"},
+            })),
+            ("PATCH", "/v1/tickets/{id}") => builder.json(&json!({"urgency": "high"})),
+            ("POST", "/v1/faqs") => builder.json(&json!({"question": "Matrix?", "answers": ["Yes."]})),
+            ("POST", "/v1/faqs/import") => builder.header("content-type", "application/x-ndjson").body(format!(
+                "{{\"id\": \"import-{serial}\", \"question\": \"Imported?\", \"answers\": [\"Yes.\"]}}\n"
+            )),
+            ("PUT", "/v1/faqs/{id}") => {
+                builder.json(&json!({"question": "How do I clear a jam?", "answers": ["Open tray 2."]}))
+            }
+            ("PUT", "/v1/companies/{company}/settings") => builder.json(&json!({"allow_self_signup": true})),
+            ("PUT", "/v1/triage/policy") => builder.json(&json!({"rules": []})),
+            _ => builder,
+        }
+    }
+}
+
+async fn people(app: App) -> People {
+    let base = app.url("");
+    // Customers may sign up (the anonymous column of POST /v1/accounts).
+    let response = app
+        .client
+        .put(app.url("/v1/companies/acme/settings"))
+        .json(&json!({"allow_self_signup": true}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut tokens = HashMap::from([("admin", app.admin_token.clone())]);
+    let mut logins = HashMap::from([("admin", "admin-acme".to_owned())]);
+    let mut customer_account = String::new();
+    for (caller, role) in [
+        ("customer", "customer"),
+        ("other_customer", "customer"),
+        ("technician", "technician"),
+        ("engineer", "engineer"),
+    ] {
+        let (id, token) = create_account(&app.client, &base, role, caller).await;
+        if caller == "customer" {
+            customer_account = id;
+        }
+        tokens.insert(caller, token);
+        logins.insert(caller, caller.to_owned());
+    }
+    tokens.insert("other_admin", common::bootstrap_company(&app.config, &base, "globex").await);
+    logins.insert("other_admin", "admin-globex".to_owned());
+
+    let customer = client_with_token(&tokens["customer"]);
+    let response = customer
+        .post(app.url("/v1/tickets"))
+        .json(&json!({"title": "My printer jams", "description": "Every morning.", "requester": {"email": "x@y.co"}}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let customer_ticket = response.json::<Value>().await.expect("JSON")["id"].as_str().expect("id").to_owned();
+    common::wait_for_ok(&customer, &app.url(&format!("/v1/tickets/{customer_ticket}"))).await;
+    let response = app
+        .client
+        .put(app.url("/v1/faqs/acme-jam"))
+        .json(&json!({"question": "How do I clear a jam?", "answers": ["Open tray 2."]}))
+        .send()
+        .await
+        .expect("send");
+    assert!(response.status().is_success());
+    People { app, tokens, logins, customer_account, customer_ticket, acme_faq: "acme-jam".into(), serial: 0 }
+}
+
+async fn every_route_answers_each_caller_as_the_table_says(app: App) {
+    let expected = expectations();
+    let mut routes: Vec<(&str, &str)> =
+        switchboard_api::ROUTES.iter().chain(switchboard_ingest::ROUTES).map(|rule| (rule.method, rule.path)).collect();
+    let missing: Vec<_> = routes.iter().filter(|route| !expected.contains_key(*route)).collect();
+    assert!(missing.is_empty(), "routes without a row in the matrix: {missing:?}");
+    assert_eq!(routes.len(), expected.len(), "rows for routes that do not exist");
+    // Routes that end sessions go last, each followed by signing in again.
+    routes.sort_by_key(|(method, path)| {
+        matches!((*method, *path), ("PUT", "/v1/accounts/{id}/password") | ("DELETE", "/v1/sessions/current"))
+    });
+
+    let mut people = people(app).await;
+    let mut wrong = Vec::new();
+    for (method, path) in routes {
+        for (column, caller) in CALLERS.iter().enumerate() {
+            let response = people.request(method, path, caller).await.send().await.expect("send");
+            let status = response.status().as_u16();
+            let want = expected[&(method, path)][column];
+            if status != want {
+                let body = response.text().await.unwrap_or_default();
+                wrong.push(format!("{method} {path} as {caller}: {status}, expected {want}: {body}"));
+            } else if status >= 400 {
+                // Every refusal is the JSON error.
+                let body: Value = response.json().await.unwrap_or_default();
+                assert!(body["error"]["code"].is_string(), "{method} {path} as {caller}: {body}");
+            }
+            if matches!(path, "/v1/accounts/{id}/password" | "/v1/sessions/current") {
+                people.sign_in_again().await;
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{} cells differ:\n{}", wrong.len(), wrong.join("\n"));
+    people.app.running.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn role_route_matrix_on_sqlite() {
+    every_route_answers_each_caller_as_the_table_says(spawn_app_with(|_| {}).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn role_route_matrix_on_postgresql() {
+    let Some(database) = switchboard_store::testing::fresh_postgres_database().await else { return };
+    let app = spawn_app_with(|config| config.store.url = Some(Secret::new(database))).await;
+    every_route_answers_each_caller_as_the_table_says(app).await;
+}
