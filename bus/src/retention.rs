@@ -1,7 +1,8 @@
 //! Retention: what the store would otherwise keep for ever.
 //!
 //! Every `retention.interval_seconds` it deletes expired `Idempotency-Key`
-//! claims (`ingest.idempotency_ttl_hours`) and, on the embedded bus, log
+//! claims (`ingest.idempotency_ttl_hours`), expired sessions and used or
+//! expired one-time tokens, and, on the embedded bus, log
 //! messages older than `retention.bus_log_hours` that every consumer group
 //! reading their topic has committed past. A topic no group has committed
 //! on (a dead-letter topic nobody replayed, `tickets.routed` until the
@@ -17,6 +18,8 @@ pub const STAGE_NAME: &str = "retention";
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Purged {
     pub idempotency_keys: u64,
+    /// Expired sessions and used or expired one-time tokens.
+    pub credentials: u64,
     pub log_messages: u64,
 }
 
@@ -33,6 +36,7 @@ pub async fn retention(ctx: StageContext) -> Result<()> {
             Ok(purged) if purged != Purged::default() => {
                 tracing::info!(
                     idempotency_keys = purged.idempotency_keys,
+                    credentials = purged.credentials,
                     log_messages = purged.log_messages,
                     "retention purged"
                 );
@@ -47,6 +51,7 @@ pub async fn retention(ctx: StageContext) -> Result<()> {
 pub async fn purge_once(ctx: &StageContext) -> Result<Purged> {
     let ttl_micros = i64::from(ctx.config.ingest.idempotency_ttl_hours) * 3_600_000_000;
     let idempotency_keys = ctx.store.purge_idempotency_keys(ttl_micros).await?;
+    let credentials = ctx.store.purge_expired_credentials().await?;
     let mut log_messages = 0;
     if ctx.config.bus.backend == BusBackend::Embedded {
         let older_than_ms = now_ms() - i64::from(ctx.config.retention.bus_log_hours) * 3_600_000;
@@ -56,7 +61,7 @@ pub async fn purge_once(ctx: &StageContext) -> Result<Purged> {
             }
         }
     }
-    Ok(Purged { idempotency_keys, log_messages })
+    Ok(Purged { idempotency_keys, credentials, log_messages })
 }
 
 fn now_ms() -> i64 {

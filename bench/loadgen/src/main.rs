@@ -91,7 +91,7 @@ async fn main() -> anyhow::Result<()> {
     for target in &cli.modes {
         let scratch = tempfile::tempdir()?;
         let mut server = start_server(*target, &cli, scratch.path()).await?;
-        let report = drive(&server.url, &bodies, &cli).await?;
+        let report = drive(&server.url, &server.key, &bodies, &cli).await?;
         println!(
             "{:<16} {:>12.0} {:>10.2} {:>10.2} {:>10.2} {:>8}",
             target.to_possible_value().map(|value| value.get_name().to_owned()).unwrap_or_default(),
@@ -110,20 +110,42 @@ async fn main() -> anyhow::Result<()> {
 struct Server {
     child: Child,
     url: String,
+    /// The API key every request sends.
+    key: String,
 }
 
 async fn start_server(target: Target, cli: &Cli, scratch: &std::path::Path) -> anyhow::Result<Server> {
-    let mut command = match target {
+    // How to run the switchboard binary for this target (config by flags
+    // and environment), for the server and for the one-shot commands that
+    // make its API key.
+    let switchboard = |args: &[&str], database: Option<&str>| {
+        let mut command = Command::new(&cli.switchboard);
+        command.args(args);
+        match database {
+            None => {
+                command.arg("--data-dir").arg(scratch.join("data"));
+            }
+            Some(database) => {
+                command
+                    .env("SWITCHBOARD_BUS__BACKEND", "kafka")
+                    .env("SWITCHBOARD_BUS__KAFKA__BROKERS", &cli.kafka_brokers)
+                    .env("SWITCHBOARD_BUS__TOPIC_PREFIX", format!("{database}-"))
+                    .env("SWITCHBOARD_STORE__URL", format!("{}/{database}", cli.postgres));
+            }
+        }
+        command
+    };
+    let (mut command, key) = match target {
         Target::Bare => {
             let mut command = Command::new(std::env::current_exe()?);
             command.arg("serve-bare");
-            command
+            // The bare handler ignores it, but gets the same bytes.
+            (command, "sbk_bare".to_owned())
         }
         Target::Embedded | Target::EmbeddedIngest => {
+            let key = api_key(|args| switchboard(args, None)).await?;
             let component = if target == Target::Embedded { "up" } else { "ingest" };
-            let mut command = Command::new(&cli.switchboard);
-            command.args([component, "--listen", "127.0.0.1:0", "--data-dir"]).arg(scratch.join("data"));
-            command
+            (switchboard(&[component, "--listen", "127.0.0.1:0"], None), key)
         }
         Target::Kafka => {
             let database = format!("loadgen_{}", uuid::Uuid::new_v4().simple());
@@ -133,14 +155,8 @@ async fn start_server(target: Target, cli: &Cli, scratch: &std::path::Path) -> a
                 .await
                 .context("running psql to create the benchmark database")?;
             anyhow::ensure!(created.success(), "cannot create a PostgreSQL database at {}", cli.postgres);
-            let mut command = Command::new(&cli.switchboard);
-            command
-                .args(["ingest", "--listen", "127.0.0.1:0"])
-                .env("SWITCHBOARD_BUS__BACKEND", "kafka")
-                .env("SWITCHBOARD_BUS__KAFKA__BROKERS", &cli.kafka_brokers)
-                .env("SWITCHBOARD_BUS__TOPIC_PREFIX", format!("{database}-"))
-                .env("SWITCHBOARD_STORE__URL", format!("{}/{database}", cli.postgres));
-            command
+            let key = api_key(|args| switchboard(args, Some(&database))).await?;
+            (switchboard(&["ingest", "--listen", "127.0.0.1:0"], Some(&database)), key)
         }
     };
     command
@@ -158,7 +174,35 @@ async fn start_server(target: Target, cli: &Cli, scratch: &std::path::Path) -> a
         .context("the server exited at start")?;
     let address = line.rsplit("http://").next().context("no address in the server's first line")?.trim().to_owned();
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok(Server { child, url: format!("http://{address}/v1/tickets") })
+    Ok(Server { child, url: format!("http://{address}/v1/tickets"), key })
+}
+
+/// Creates the company `acme` and an API key of it that may file tickets,
+/// with the one-shot commands `switchboard` runs as: the key. The load
+/// then goes through the same authentication as any integration's.
+async fn api_key(switchboard: impl Fn(&[&str]) -> Command) -> anyhow::Result<String> {
+    let created = switchboard(&["company", "create", "--name", "acme", "--admin-email", "admin@acme.example"])
+        .output()
+        .await
+        .context("running switchboard company create")?;
+    anyhow::ensure!(created.status.success(), "company create: {}", String::from_utf8_lossy(&created.stderr));
+    let key = switchboard(&[
+        "api-key",
+        "create",
+        "--company",
+        "acme",
+        "--name",
+        "loadgen",
+        "--scope",
+        "tickets:write",
+        "--json",
+    ])
+    .output()
+    .await
+    .context("running switchboard api-key create")?;
+    anyhow::ensure!(key.status.success(), "api-key create: {}", String::from_utf8_lossy(&key.stderr));
+    let body: serde_json::Value = serde_json::from_slice(&key.stdout).context("api-key create --json")?;
+    body["secret"].as_str().map(str::to_owned).context("no secret in api-key create's answer")
 }
 
 struct Report {
@@ -169,12 +213,14 @@ struct Report {
     errors: usize,
 }
 
-async fn drive(url: &str, bodies: &Arc<Vec<Vec<u8>>>, cli: &Cli) -> anyhow::Result<Report> {
+async fn drive(url: &str, key: &str, bodies: &Arc<Vec<Vec<u8>>>, cli: &Cli) -> anyhow::Result<Report> {
+    let authorization = format!("Bearer {key}");
     let warmup_end = Instant::now() + Duration::from_secs(cli.warmup);
     let end = warmup_end + Duration::from_secs(cli.duration);
     let mut workers = Vec::with_capacity(cli.connections);
     for worker in 0..cli.connections {
         let url = url.to_owned();
+        let authorization = authorization.clone();
         let bodies = bodies.clone();
         workers.push(tokio::spawn(async move {
             let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().expect("client");
@@ -190,6 +236,7 @@ async fn drive(url: &str, bodies: &Arc<Vec<Vec<u8>>>, cli: &Cli) -> anyhow::Resu
                 let result = client
                     .post(&url)
                     .header("content-type", "application/json")
+                    .header("authorization", &authorization)
                     .body(bodies[index].clone())
                     .send()
                     .await;
