@@ -41,6 +41,18 @@ fn expectations() -> HashMap<(&'static str, &'static str), [u16; 7]> {
         // The target is the customer's ticket.
         (("GET", "/v1/tickets/{id}"), [401, 200, 404, 200, 200, 200, 404]),
         (("PATCH", "/v1/tickets/{id}"), [401, 403, 403, 200, 200, 200, 404]),
+        // Assigned to the technician (the admin's call opens it).
+        (("PUT", "/v1/tickets/{id}/assignment"), [401, 403, 403, 403, 403, 200, 404]),
+        // To `closed` from `opened`: a dismissal, the admin's.
+        (("PUT", "/v1/tickets/{id}/status"), [401, 403, 404, 403, 403, 200, 404]),
+        (("GET", "/v1/tickets/{id}/history"), [401, 200, 404, 200, 200, 200, 404]),
+        (("GET", "/v1/vehicles"), [401, 403, 403, 403, 403, 200, 200]),
+        (("POST", "/v1/vehicles"), [401, 403, 403, 403, 403, 201, 201]),
+        // The target is a vehicle of acme's.
+        (("GET", "/v1/vehicles/{id}"), [401, 403, 403, 403, 403, 200, 404]),
+        (("PUT", "/v1/vehicles/{id}"), [401, 403, 403, 403, 403, 200, 404]),
+        // The target is a fresh vehicle of acme's per call.
+        (("DELETE", "/v1/vehicles/{id}"), [401, 403, 403, 403, 403, 204, 404]),
         (("GET", "/v1/kb/search"), [401, 200, 200, 200, 200, 200, 200]),
         (("GET", "/v1/faqs"), [401, 200, 200, 200, 200, 200, 200]),
         (("POST", "/v1/faqs"), [401, 403, 403, 403, 403, 201, 201]),
@@ -67,7 +79,9 @@ struct People {
     tokens: HashMap<&'static str, String>,
     logins: HashMap<&'static str, String>,
     customer_account: String,
+    technician_account: String,
     customer_ticket: String,
+    acme_vehicle: String,
     acme_faq: String,
     serial: usize,
 }
@@ -109,6 +123,7 @@ impl People {
                     .expect("JSON");
                 key["id"].as_str().expect("id").to_owned()
             }
+            "/v1/vehicles/{id}" => vehicle(&admin, &self.app.url("/v1/vehicles"), &format!("victim {serial}")).await,
             "/v1/faqs/{id}" => {
                 let id = format!("victim-{serial}");
                 let response = admin
@@ -128,9 +143,12 @@ impl People {
     async fn request(&mut self, method: &str, path: &str, caller: &str) -> reqwest::RequestBuilder {
         let serial = self.next();
         let id = match (method, path) {
-            ("DELETE", "/v1/accounts/{id}" | "/v1/api-keys/{id}" | "/v1/faqs/{id}") => self.fresh_target(path).await,
+            ("DELETE", "/v1/accounts/{id}" | "/v1/api-keys/{id}" | "/v1/faqs/{id}" | "/v1/vehicles/{id}") => {
+                self.fresh_target(path).await
+            }
+            (_, "/v1/vehicles/{id}") => self.acme_vehicle.clone(),
             (_, "/v1/accounts/{id}" | "/v1/accounts/{id}/password") => self.customer_account.clone(),
-            (_, "/v1/tickets/{id}") => self.customer_ticket.clone(),
+            (_, path) if path.starts_with("/v1/tickets/{id}") => self.customer_ticket.clone(),
             (_, "/v1/faqs/{id}") => self.acme_faq.clone(),
             _ => uuid::Uuid::now_v7().to_string(),
         };
@@ -154,6 +172,11 @@ impl People {
                 "requester": {"email": "walk-in@example.com"},
             })),
             ("PATCH", "/v1/tickets/{id}") => builder.json(&json!({"urgency": "high"})),
+            ("PUT", "/v1/tickets/{id}/assignment") => builder.json(&json!({"assignee": self.technician_account})),
+            ("PUT", "/v1/tickets/{id}/status") => builder.json(&json!({"status": "closed"})),
+            ("POST", "/v1/vehicles") | ("PUT", "/v1/vehicles/{id}") => {
+                builder.json(&json!({"name": "Van 1", "plate": "AB-123", "kind": "van"}))
+            }
             ("POST", "/v1/faqs") => builder.json(&json!({"question": "Matrix?", "answers": ["Yes."]})),
             ("POST", "/v1/faqs/import") => builder.header("content-type", "application/x-ndjson").body(format!(
                 "{{\"id\": \"import-{serial}\", \"question\": \"Imported?\", \"answers\": [\"Yes.\"]}}\n"
@@ -181,7 +204,7 @@ async fn people(app: App) -> People {
     assert_eq!(response.status(), StatusCode::OK);
     let mut tokens = HashMap::from([("admin", app.admin_token.clone())]);
     let mut logins = HashMap::from([("admin", "admin-acme".to_owned())]);
-    let mut customer_account = String::new();
+    let (mut customer_account, mut technician_account) = (String::new(), String::new());
     for (caller, role) in [
         ("customer", "customer"),
         ("other_customer", "customer"),
@@ -189,8 +212,10 @@ async fn people(app: App) -> People {
         ("engineer", "engineer"),
     ] {
         let (id, token) = create_account(&app.client, &base, role, caller).await;
-        if caller == "customer" {
-            customer_account = id;
+        match caller {
+            "customer" => customer_account = id,
+            "technician" => technician_account = id,
+            _ => {}
         }
         tokens.insert(caller, token);
         logins.insert(caller, caller.to_owned());
@@ -216,7 +241,25 @@ async fn people(app: App) -> People {
         .await
         .expect("send");
     assert!(response.status().is_success());
-    People { app, tokens, logins, customer_account, customer_ticket, acme_faq: "acme-jam".into(), serial: 0 }
+    let acme_vehicle = vehicle(&app.client, &app.url("/v1/vehicles"), "Van 7").await;
+    People {
+        app,
+        tokens,
+        logins,
+        customer_account,
+        technician_account,
+        customer_ticket,
+        acme_vehicle,
+        acme_faq: "acme-jam".into(),
+        serial: 0,
+    }
+}
+
+/// A new vehicle of the admin's company: its id.
+async fn vehicle(admin: &reqwest::Client, url: &str, name: &str) -> String {
+    let response = admin.post(url).json(&json!({"name": name})).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.json::<Value>().await.expect("JSON")["id"].as_str().expect("id").to_owned()
 }
 
 async fn every_route_answers_each_caller_as_the_table_says(app: App) {

@@ -13,9 +13,11 @@ mod accounts;
 mod api_keys;
 pub mod faqs;
 mod kb;
+mod lifecycle;
 mod settings;
 mod tickets;
 mod triage;
+mod vehicles;
 
 use std::sync::Arc;
 
@@ -83,6 +85,14 @@ pub const ROUTES: &[RouteRule] = &[
     rule("GET", "/v1/tickets", Permission::TicketsRead),
     rule("GET", "/v1/tickets/{id}", Permission::TicketsRead),
     rule("PATCH", "/v1/tickets/{id}", Permission::TicketsLabel),
+    rule("PUT", "/v1/tickets/{id}/assignment", Permission::TicketsAssign),
+    rule("PUT", "/v1/tickets/{id}/status", Permission::TicketsAct),
+    rule("GET", "/v1/tickets/{id}/history", Permission::TicketsRead),
+    rule("GET", "/v1/vehicles", Permission::VehiclesManage),
+    rule("POST", "/v1/vehicles", Permission::VehiclesManage),
+    rule("GET", "/v1/vehicles/{id}", Permission::VehiclesManage),
+    rule("PUT", "/v1/vehicles/{id}", Permission::VehiclesManage),
+    rule("DELETE", "/v1/vehicles/{id}", Permission::VehiclesManage),
     rule("GET", "/v1/kb/search", Permission::KnowledgeRead),
     rule("GET", "/v1/faqs", Permission::KnowledgeRead),
     rule("POST", "/v1/faqs", Permission::KnowledgeWrite),
@@ -112,6 +122,14 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/api-keys/{id}", axum::routing::delete(api_keys::delete_key))
         .route("/v1/tickets", get(tickets::list_tickets))
         .route("/v1/tickets/{id}", get(tickets::get_ticket).patch(tickets::patch_ticket))
+        .route("/v1/tickets/{id}/assignment", put(lifecycle::put_assignment))
+        .route("/v1/tickets/{id}/status", put(lifecycle::put_status))
+        .route("/v1/tickets/{id}/history", get(lifecycle::history))
+        .route("/v1/vehicles", get(vehicles::list_vehicles).post(vehicles::create_vehicle))
+        .route(
+            "/v1/vehicles/{id}",
+            get(vehicles::get_vehicle).put(vehicles::put_vehicle).delete(vehicles::delete_vehicle),
+        )
         .route("/v1/kb/search", get(kb::search))
         .route("/v1/faqs", get(faqs::list_faqs).post(faqs::create_faq))
         .route("/v1/faqs/import", post(faqs::import_faqs))

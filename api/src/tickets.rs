@@ -1,7 +1,7 @@
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use switchboard_core::{CompanyId, Status, Ticket, TicketId, Urgency};
+use switchboard_core::{AccountId, Caller, Channel, CompanyId, Status, Ticket, TicketId, Urgency};
 use switchboard_store::TicketFilter;
 use switchboard_store::tickets::MAX_PAGE_SIZE;
 use switchboard_web::{ApiError, Authenticated, JsonBody, Path, Query, Tenant, parse_bool, parse_number};
@@ -17,14 +17,20 @@ pub(crate) async fn get_ticket(
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<Ticket>, ApiError> {
-    // A malformed id cannot name a ticket: same answer as an unknown one.
-    let id: TicketId = id.parse().map_err(|_| ApiError::NotFound { what: "ticket" })?;
-    let ticket = state.store.get_ticket(&caller.scope(), id).await?.ok_or(ApiError::NotFound { what: "ticket" })?;
-    // A customer sees the tickets they filed, and no other.
+    Ok(Json(visible_ticket(&state, &caller, &id).await?))
+}
+
+/// The ticket `id` names, if the caller may see it: their company's, and
+/// for a customer only the ones they filed. Anything else (a malformed id
+/// too) is "not found".
+pub(crate) async fn visible_ticket(state: &ApiState, caller: &Caller, id: &str) -> Result<Ticket, ApiError> {
+    let not_found = || ApiError::NotFound { what: "ticket" };
+    let id: TicketId = id.parse().map_err(|_| not_found())?;
+    let ticket = state.store.get_ticket(&caller.scope(), id).await?.ok_or_else(not_found)?;
     if caller.is_customer() && ticket.requester.account != caller.account() {
-        return Err(ApiError::NotFound { what: "ticket" });
+        return Err(not_found());
     }
-    Ok(Json(ticket))
+    Ok(ticket)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -40,11 +46,25 @@ pub(crate) struct ListParameters {
     cursor: Option<String>,
     category: Option<String>,
     needs_triage: Option<String>,
+    /// `needs_review` is the human triage queue's other name.
+    needs_review: Option<String>,
+    /// An account id, or `me`.
+    assignee: Option<String>,
+    channel: Option<String>,
+    /// `id`: only the ids.
+    fields: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(crate) enum TicketItems {
+    Tickets(Vec<Ticket>),
+    Ids(Vec<TicketId>),
 }
 
 #[derive(Debug, Serialize)]
 pub(crate) struct TicketList {
-    items: Vec<Ticket>,
+    items: TicketItems,
     next_cursor: Option<String>,
 }
 
@@ -61,20 +81,62 @@ pub(crate) async fn list_tickets(
         })
         .transpose()?;
     let scope = scope.narrowed_to(company);
+    let needs_human_triage = match (
+        parse_bool("needs_triage", parameters.needs_triage.as_deref())?,
+        parse_bool("needs_review", parameters.needs_review.as_deref())?,
+    ) {
+        (Some(one), Some(other)) if one != other => {
+            return Err(ApiError::invalid_parameter("needs_review", "`needs_review` and `needs_triage` disagree"));
+        }
+        (one, other) => one.or(other),
+    };
+    let assignee = match non_empty(parameters.assignee).as_deref() {
+        None => None,
+        Some("me") => Some(caller.account().ok_or_else(|| {
+            ApiError::invalid_parameter("assignee", "`assignee=me` needs a person's session, not an API key")
+        })?),
+        Some(text) => Some(text.parse::<AccountId>().map_err(|_| {
+            ApiError::invalid_parameter("assignee", "`assignee` is an account id or `me`")
+        })?),
+    };
+    let ids_only = match non_empty(parameters.fields).as_deref() {
+        None => false,
+        Some("id") => true,
+        Some(other) => {
+            return Err(ApiError::invalid_parameter("fields", format!("unknown `fields={other}`; only `id` is offered")));
+        }
+    };
+    let statuses = match non_empty(parameters.status) {
+        None => Vec::new(),
+        Some(text) => text.split(',').map(|status| parse_status(status.trim())).collect::<Result<Vec<_>, _>>()?,
+    };
+    let channel = match non_empty(parameters.channel) {
+        None => None,
+        Some(text) => Some(Channel::parse(&text).ok_or_else(|| {
+            ApiError::invalid_parameter("channel", format!("unknown channel `{text}`; one of api, web_form, email"))
+        })?),
+    };
     let filter = TicketFilter {
-        status: parameters.status.as_deref().map(parse_status).transpose()?,
+        statuses,
+        channel,
+        assignee,
         urgency: parameters.urgency.as_deref().map(parse_urgency).transpose()?,
         tag: text_filter("tag", parameters.tag)?,
         created_after: parameters.created_after.as_deref().map(|t| parse_time("created_after", t)).transpose()?,
         created_before: parameters.created_before.as_deref().map(|t| parse_time("created_before", t)).transpose()?,
         category: text_filter("category", parameters.category)?,
-        needs_human_triage: parse_bool("needs_triage", parameters.needs_triage.as_deref())?,
+        needs_human_triage,
         requester_account: if caller.is_customer() { caller.account() } else { None },
     };
     let limit = parse_number("limit", parameters.limit.as_deref(), 1..=MAX_PAGE_SIZE)?.unwrap_or(DEFAULT_PAGE_SIZE);
     let cursor = non_empty(parameters.cursor);
     let page = state.store.list_tickets(&scope, &filter, limit, cursor.as_deref()).await?;
-    Ok(Json(TicketList { items: page.items, next_cursor: page.next_cursor }))
+    let items = if ids_only {
+        TicketItems::Ids(page.items.iter().map(|ticket| ticket.id).collect())
+    } else {
+        TicketItems::Tickets(page.items)
+    };
+    Ok(Json(TicketList { items, next_cursor: page.next_cursor }))
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {

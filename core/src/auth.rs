@@ -29,6 +29,13 @@ pub enum Permission {
     TicketsRead,
     /// Correct a ticket's category and urgency (staff labels).
     TicketsLabel,
+    /// Assign a ticket to an engineer or technician (and a vehicle).
+    TicketsAssign,
+    /// Move a ticket along its lifecycle; which moves a role may make is
+    /// the transition table's (`lifecycle::TRANSITIONS`).
+    TicketsAct,
+    /// The company's vehicles.
+    VehiclesManage,
     /// Search the knowledge base and read FAQ articles.
     KnowledgeRead,
     /// Write FAQ articles.
@@ -103,6 +110,9 @@ pub const GRANTS: &[Grant] = &[
     Grant { permission: Permission::TicketsCreate, roles: PEOPLE, key_scope: Some(KeyScope::TicketsWrite) },
     Grant { permission: Permission::TicketsRead, roles: PEOPLE, key_scope: Some(KeyScope::TicketsRead) },
     Grant { permission: Permission::TicketsLabel, roles: STAFF, key_scope: None },
+    Grant { permission: Permission::TicketsAssign, roles: ADMIN, key_scope: None },
+    Grant { permission: Permission::TicketsAct, roles: PEOPLE, key_scope: None },
+    Grant { permission: Permission::VehiclesManage, roles: ADMIN, key_scope: None },
     Grant { permission: Permission::KnowledgeRead, roles: PEOPLE, key_scope: Some(KeyScope::KnowledgeRead) },
     Grant { permission: Permission::KnowledgeWrite, roles: ADMIN, key_scope: None },
     Grant { permission: Permission::AccountsManage, roles: ADMIN, key_scope: None },

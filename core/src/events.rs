@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::config::Secret;
-use crate::ids::{AccountId, EventId};
+use crate::ids::{AccountId, EventId, VehicleId};
 use crate::lifecycle::{Action, Actor, Status};
 use crate::tenant::CompanyId;
 use crate::ticket::{Ticket, Urgency};
@@ -132,8 +132,10 @@ pub enum TicketEvent {
     AnsweredByFaq { ticket: Box<Ticket>, answer: AutoAnswer },
     /// The ticket was resolved with a report; the knowledge base learns it.
     Resolved { ticket: Box<Ticket>, report: Report },
-    /// Any other lifecycle transition.
+    /// Any other lifecycle transition (`open` carries the assignment).
     StatusChanged { ticket: Box<Ticket>, action: Action, from: Status, to: Status, actor: Actor },
+    /// An opened ticket went to another assignee or vehicle.
+    Assigned { ticket: Box<Ticket>, assignee: AccountId, vehicle: Option<VehicleId>, actor: Actor },
 }
 
 /// What a transition carries besides the new status.
@@ -146,6 +148,8 @@ pub enum TransitionDetails {
     FaqAnswer(AutoAnswer),
     /// `resolve`: the assignee's report.
     Report(Report),
+    /// `open`: who works on the ticket, with which vehicle.
+    Assignment { assignee: AccountId, vehicle: Option<VehicleId> },
 }
 
 impl TicketEvent {
@@ -160,7 +164,7 @@ impl TicketEvent {
         match details {
             TransitionDetails::FaqAnswer(answer) => TicketEvent::AnsweredByFaq { ticket: Box::new(ticket), answer },
             TransitionDetails::Report(report) => TicketEvent::Resolved { ticket: Box::new(ticket), report },
-            TransitionDetails::None => {
+            TransitionDetails::None | TransitionDetails::Assignment { .. } => {
                 let to = ticket.status;
                 TicketEvent::StatusChanged { ticket: Box::new(ticket), action, from, to, actor }
             }

@@ -70,6 +70,10 @@ uuid_id!(
     TeamId
 );
 uuid_id!(
+    /// Identifies a company vehicle that engineers take to a site.
+    VehicleId
+);
+uuid_id!(
     /// Identifies an integration's API key (not the secret: that is shown
     /// once and stored only as a hash).
     ApiKeyId

@@ -21,7 +21,7 @@ pub mod topics;
 pub use auth::{Caller, Credential, KeyScope, Permission};
 pub use envelope::{Envelope, SCHEMA_VERSION};
 pub use error::{Error, Result};
-pub use ids::{AccountId, ApiKeyId, EventId, TicketId};
+pub use ids::{AccountId, ApiKeyId, EventId, TicketId, VehicleId};
 pub use lifecycle::{Action, Actor, Role, Status, Transition, TransitionError};
 pub use tenant::{CompanyId, Scope};
 pub use ticket::{Channel, Equipment, NewTicket, Requester, Ticket, Urgency};

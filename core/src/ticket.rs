@@ -7,7 +7,7 @@ use crate::tenant::CompanyId;
 use time::OffsetDateTime;
 
 use crate::events::{AutoAnswer, Suggestion, Triage};
-use crate::ids::{AccountId, ServerId, TeamId, TicketId};
+use crate::ids::{AccountId, ServerId, TeamId, TicketId, VehicleId};
 use crate::lifecycle::Status;
 
 /// Upper bounds on what a submitted ticket may contain. They protect every
@@ -40,12 +40,18 @@ pub enum Channel {
 }
 
 impl Channel {
+    pub const ALL: [Channel; 3] = [Channel::Api, Channel::WebForm, Channel::Email];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Api => "api",
             Channel::WebForm => "web_form",
             Channel::Email => "email",
         }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|channel| channel.as_str() == text)
     }
 }
 
@@ -119,6 +125,9 @@ pub struct Ticket {
     pub team: Option<TeamId>,
     #[serde(default)]
     pub assignee: Option<AccountId>,
+    /// The vehicle the assignee takes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vehicle: Option<VehicleId>,
     /// What triage decided, once it ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triage: Option<Triage>,
@@ -280,6 +289,7 @@ impl NewTicket {
             server: None,
             team: None,
             assignee: None,
+            vehicle: None,
             triage: None,
             suggestions: None,
             answered_by_faq: None,

@@ -29,6 +29,9 @@ pub enum Error {
     /// Another account has this `username` or `email`.
     #[error("another account has this {0}")]
     Taken(&'static str),
+    /// The object is still used (a vehicle by an open ticket).
+    #[error("the {0} is in use")]
+    InUse(&'static str),
 }
 
 impl Error {

@@ -19,6 +19,7 @@ pub mod settings;
 pub mod testing;
 pub mod tickets;
 pub mod transitions;
+pub mod vehicles;
 
 pub use accounts::{AccountRecord, ApiKeyRecord, CompanyRecord, NewAccount, NewApiKey, SessionRecord, TokenPurpose};
 pub use db::{Backend, PoolOptions, Store};
@@ -29,3 +30,4 @@ pub use log::{AppendRecord, LogRecord};
 pub use models::ModelInfo;
 pub use tickets::{InsertOutcome, LabelField, Projection, ProjectionKind, TicketFilter, TicketPage};
 pub use transitions::{AuditEvent, OutboxRecord, TransitionRequest, Transitioned};
+pub use vehicles::{VehicleFields, VehicleRecord};

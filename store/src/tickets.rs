@@ -1,7 +1,7 @@
 //! The ticket repository.
 
 use switchboard_core::events::UrgencySource;
-use switchboard_core::ids::{AccountId, ServerId, TeamId};
+use switchboard_core::ids::{AccountId, ServerId, TeamId, VehicleId};
 use switchboard_core::{Channel, CompanyId, Equipment, Requester, Scope, Status, Ticket, TicketId, Urgency};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -118,7 +118,9 @@ pub enum LabelField {
 /// Conditions on `list_tickets`; all that are set must hold.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TicketFilter {
-    pub status: Option<Status>,
+    /// Any of these statuses (all when empty).
+    pub statuses: Vec<Status>,
+    pub channel: Option<Channel>,
     pub urgency: Option<Urgency>,
     pub tag: Option<String>,
     /// Inclusive.
@@ -130,6 +132,8 @@ pub struct TicketFilter {
     pub needs_human_triage: Option<bool>,
     /// Only tickets this customer's account filed.
     pub requester_account: Option<AccountId>,
+    /// Only tickets assigned to this account.
+    pub assignee: Option<AccountId>,
 }
 
 /// One page of tickets, newest first.
@@ -142,7 +146,7 @@ pub struct TicketPage {
 
 pub(crate) const TICKET_COLUMNS: &str = "id, company, title, description, requester_email, requester_name, channel, tags, \
      equipment_model, equipment_serial, created_at, status, urgency, category, server_id, team_id, assignee_id, \
-     triage, suggestions, answered_by_faq, requester_account";
+     triage, suggestions, answered_by_faq, requester_account, vehicle_id";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct TicketRow {
@@ -167,6 +171,7 @@ pub(crate) struct TicketRow {
     suggestions: Option<String>,
     answered_by_faq: Option<String>,
     requester_account: Option<Uuid>,
+    vehicle_id: Option<Uuid>,
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(id: Uuid, what: &str, text: Option<&str>) -> Result<Option<T>> {
@@ -217,6 +222,7 @@ impl TryFrom<TicketRow> for Ticket {
             server: row.server_id.map(ServerId),
             team: row.team_id.map(TeamId),
             assignee: row.assignee_id.map(AccountId),
+            vehicle: row.vehicle_id.map(VehicleId),
             triage,
             suggestions,
             answered_by_faq,
@@ -331,8 +337,16 @@ impl Store {
         let after_id = cursor.map(decode_cursor).transpose()?;
         let rows: Vec<TicketRow> = on_pool!(&self.db, |pool| {
             let mut query = sqlx::QueryBuilder::new(format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE 1 = 1"));
-            if let Some(status) = filter.status {
-                query.push(" AND status = ").push_bind(status.as_str());
+            if !filter.statuses.is_empty() {
+                query.push(" AND status IN (");
+                let mut separated = query.separated(", ");
+                for status in &filter.statuses {
+                    separated.push_bind(status.as_str());
+                }
+                query.push(")");
+            }
+            if let Some(channel) = filter.channel {
+                query.push(" AND channel = ").push_bind(channel.as_str());
             }
             if let Some(urgency) = filter.urgency {
                 query.push(" AND urgency = ").push_bind(urgency.as_str());
@@ -345,6 +359,9 @@ impl Store {
             }
             if let Some(account) = filter.requester_account {
                 query.push(" AND requester_account = ").push_bind(account.0);
+            }
+            if let Some(account) = filter.assignee {
+                query.push(" AND assignee_id = ").push_bind(account.0);
             }
             push_scope(&mut query, scope);
             if let Some(tag) = &filter.tag {

@@ -16,7 +16,7 @@
 
 use switchboard_core::events::{TicketEvent, TransitionDetails};
 use switchboard_core::lifecycle::{self, Action, Actor, TransitionError};
-use switchboard_core::{Envelope, EventId, Scope, Status, Ticket, TicketId};
+use switchboard_core::{AccountId, Envelope, EventId, Scope, Status, Ticket, TicketId, VehicleId};
 use uuid::Uuid;
 
 use crate::Store;
@@ -62,6 +62,8 @@ pub struct AuditEvent {
     pub from: String,
     pub to: String,
     pub actor_role: String,
+    pub actor_account: Option<AccountId>,
+    pub request_id: Option<String>,
     pub created_at_micros: i64,
     pub relayed: bool,
 }
@@ -147,13 +149,18 @@ impl Store {
                 TransitionDetails::FaqAnswer(answer) => Some(answer.clone()),
                 _ => None,
             };
+            let (assignee, vehicle) = match &request.details {
+                TransitionDetails::Assignment { assignee, vehicle } => (Some(*assignee), *vehicle),
+                _ => (None, None),
+            };
             let answer_json = answer
                 .as_ref()
                 .map(|answer| serde_json::to_string(answer).map_err(|error| Error::Corrupt(error.to_string())))
                 .transpose()?;
             let updated = match allowed {
                 Ok(to) => sqlx::query(
-                    "UPDATE tickets SET status = $1, updated_at = $2, answered_by_faq = COALESCE($3, answered_by_faq) \
+                    "UPDATE tickets SET status = $1, updated_at = $2, answered_by_faq = COALESCE($3, answered_by_faq), \
+                     assignee_id = COALESCE($6, assignee_id), vehicle_id = COALESCE($7, vehicle_id) \
                      WHERE id = $4 AND status = $5",
                 )
                 .bind(to.as_str())
@@ -161,6 +168,8 @@ impl Store {
                 .bind(&answer_json)
                 .bind(request.ticket_id.0)
                 .bind(from.as_str())
+                .bind(assignee.map(|id| id.0))
+                .bind(vehicle.map(|id| id.0))
                 .execute(&mut *transaction)
                 .await?
                 .rows_affected(),
@@ -187,6 +196,10 @@ impl Store {
             }
             let to = allowed.map_err(Error::Transition)?;
             ticket.status = to;
+            if let Some(assignee) = assignee {
+                ticket.assignee = Some(assignee);
+                ticket.vehicle = vehicle.or(ticket.vehicle);
+            }
             if answer.is_some() {
                 ticket.answered_by_faq = answer;
             }
@@ -223,13 +236,82 @@ impl Store {
         Ok(transitioned)
     }
 
+    /// Gives an opened or in-progress ticket another assignee and vehicle
+    /// (a new ticket gets its first one with the `open` transition). In one
+    /// transaction with its audit event (action `assign`, status unchanged).
+    /// A ticket in another status is [`Error::Transition`] `InvalidTransition`
+    /// for `open`, the move that assigns it.
+    pub async fn reassign(
+        &self,
+        scope: &Scope,
+        request: &TransitionRequest,
+        assignee: AccountId,
+        vehicle: Option<VehicleId>,
+    ) -> Result<Ticket> {
+        let now = now_micros();
+        let ticket = on_pool!(&self.writer, |pool| {
+            let mut transaction = pool.begin().await?;
+            let mut select = sqlx::QueryBuilder::new(format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = "));
+            select.push_bind(request.ticket_id.0);
+            push_scope(&mut select, scope);
+            let row: Option<TicketRow> = select.build_query_as().fetch_optional(&mut *transaction).await?;
+            let mut ticket = Ticket::try_from(row.ok_or(Error::TicketNotFound)?)?;
+            let status = ticket.status;
+            if !matches!(status, Status::Opened | Status::InProgress) {
+                return Err(Error::Transition(TransitionError::InvalidTransition { from: status, action: Action::Open }));
+            }
+            let updated = sqlx::query(
+                "UPDATE tickets SET assignee_id = $1, vehicle_id = $2, updated_at = $3 WHERE id = $4 AND status = $5",
+            )
+            .bind(assignee.0)
+            .bind(vehicle.map(|id| id.0))
+            .bind(now)
+            .bind(request.ticket_id.0)
+            .bind(status.as_str())
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected();
+            if updated != 1 {
+                return Err(Error::Transition(TransitionError::Conflict { from: status, action: Action::Open }));
+            }
+            ticket.assignee = Some(assignee);
+            ticket.vehicle = vehicle;
+            let event = TicketEvent::Assigned { ticket: Box::new(ticket.clone()), assignee, vehicle, actor: request.actor };
+            let envelope = Envelope {
+                event_id: request.event_id,
+                ..Envelope::new(ticket.id, ticket.company.clone(), request.request_id.clone(), event)
+            };
+            let envelope_json = serde_json::to_vec(&envelope).map_err(|error| Error::Corrupt(error.to_string()))?;
+            sqlx::query(
+                "INSERT INTO ticket_events (event_id, ticket_id, company, action, from_status, to_status, actor_role, \
+                 actor_id, request_id, envelope, created_at) VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(request.event_id.0)
+            .bind(request.ticket_id.0)
+            .bind(ticket.company.as_str())
+            .bind("assign")
+            .bind(status.as_str())
+            .bind(request.actor.role.as_str())
+            .bind(request.actor.account.map(|account| account.0))
+            .bind(&request.request_id)
+            .bind(&envelope_json)
+            .bind(now)
+            .execute(&mut *transaction)
+            .await?;
+            transaction.commit().await?;
+            Ok::<_, Error>(ticket)
+        })?;
+        self.outbox_written.notify_one();
+        Ok(ticket)
+    }
+
     /// A ticket's audit trail inside `scope`, oldest first.
     pub async fn ticket_events(&self, scope: &Scope, ticket_id: TicketId) -> Result<Vec<AuditEvent>> {
-        type Row = (i64, Uuid, Uuid, String, String, String, String, i64, Option<i64>);
+        type Row = (i64, Uuid, Uuid, String, String, String, String, Option<Uuid>, Option<String>, i64, Option<i64>);
         let rows: Vec<Row> = on_pool!(&self.db, |pool| {
             let mut query = sqlx::QueryBuilder::new(
-                "SELECT seq, event_id, ticket_id, action, from_status, to_status, actor_role, created_at, relayed_at \
-                 FROM ticket_events WHERE ticket_id = ",
+                "SELECT seq, event_id, ticket_id, action, from_status, to_status, actor_role, actor_id, request_id, \
+                 created_at, relayed_at FROM ticket_events WHERE ticket_id = ",
             );
             query.push_bind(ticket_id.0);
             push_scope(&mut query, scope);
@@ -238,7 +320,7 @@ impl Store {
         })?;
         Ok(rows
             .into_iter()
-            .map(|(seq, event_id, ticket_id, action, from, to, actor_role, created_at, relayed_at)| AuditEvent {
+            .map(|(seq, event_id, ticket_id, action, from, to, actor_role, actor_id, request_id, created_at, relayed_at)| AuditEvent {
                 seq,
                 event_id: EventId(event_id),
                 ticket_id: TicketId(ticket_id),
@@ -246,6 +328,8 @@ impl Store {
                 from,
                 to,
                 actor_role,
+                actor_account: actor_id.map(AccountId),
+                request_id,
                 created_at_micros: created_at,
                 relayed: relayed_at.is_some(),
             })

@@ -114,7 +114,7 @@ async fn filters_select_the_right_tickets(test: TestStore) {
         ids(TicketFilter { urgency: Some(Urgency::Critical), ..Default::default() }).await,
         expect(&|i| i % 4 == 0)
     );
-    assert_eq!(ids(TicketFilter { status: Some(Status::New), ..Default::default() }).await, expect(&|i| i % 4 != 0));
+    assert_eq!(ids(TicketFilter { statuses: vec![Status::New], ..Default::default() }).await, expect(&|i| i % 4 != 0));
     assert_eq!(
         ids(TicketFilter {
             created_after: Some(base + Duration::hours(3)),

@@ -1,7 +1,8 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use switchboard_core::TransitionError;
+use switchboard_core::lifecycle::{TRANSITIONS, actions_from};
+use switchboard_core::{Status, TransitionError};
 use switchboard_core::http::{BodyError, ErrorBody};
 use switchboard_core::ticket::ValidationError;
 
@@ -67,8 +68,11 @@ pub enum ApiError {
     #[error("too many attempts; retry in {retry_after_seconds} s")]
     RateLimited { retry_after_seconds: u64 },
     /// 409 `invalid_transition` / `transition_conflict`, 403 `forbidden`.
-    #[error(transparent)]
+    #[error("{}", describe_transition(.0))]
     Transition(TransitionError),
+    /// 409 `invalid_transition`: no action leads from `from` to `to`.
+    #[error("a ticket that is {from} cannot become {to}; {}", allowed_from(*from))]
+    NoTransition { from: Status, to: Status },
     /// 503 `unavailable`, with `Retry-After` when given.
     #[error("{message}")]
     Unavailable { message: String, retry_after_seconds: Option<u32> },
@@ -124,7 +128,7 @@ impl ApiError {
             ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             ApiError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            ApiError::Transition(TransitionError::InvalidTransition { .. }) => {
+            ApiError::Transition(TransitionError::InvalidTransition { .. }) | ApiError::NoTransition { .. } => {
                 (StatusCode::CONFLICT, "invalid_transition")
             }
             ApiError::Transition(TransitionError::Conflict { .. }) => (StatusCode::CONFLICT, "transition_conflict"),
@@ -162,6 +166,25 @@ impl ApiError {
     }
 }
 
+/// What can be done to a ticket that is `from`: "from new it can be: open
+/// (→ opened), dismiss (→ closed)".
+fn allowed_from(from: Status) -> String {
+    let moves: Vec<String> = actions_from(from)
+        .filter_map(|action| TRANSITIONS.iter().find(|edge| edge.from == from && edge.action == action))
+        .map(|edge| format!("{} (→ {})", edge.action.as_str(), edge.to))
+        .collect();
+    if moves.is_empty() { format!("nothing moves a ticket that is {from}") } else { format!("from {from} it can be: {}", moves.join(", ")) }
+}
+
+fn describe_transition(error: &TransitionError) -> String {
+    match error {
+        TransitionError::InvalidTransition { from, action } => {
+            format!("a ticket that is {from} cannot be {}; {}", action.as_str(), allowed_from(*from))
+        }
+        other => other.to_string(),
+    }
+}
+
 impl From<switchboard_store::Error> for ApiError {
     fn from(error: switchboard_store::Error) -> Self {
         match error {
@@ -174,6 +197,9 @@ impl From<switchboard_store::Error> for ApiError {
             // would leak it.
             switchboard_store::Error::OutOfScope => ApiError::NotFound { what: "resource" },
             switchboard_store::Error::Taken(field) => ApiError::Taken { field },
+            switchboard_store::Error::InUse(what) => {
+                ApiError::Conflict(format!("the {what} is in use by a ticket that is not resolved or closed"))
+            }
             error if error.is_transient() => ApiError::StoreUnavailable(error),
             error => ApiError::Internal(Box::new(error)),
         }

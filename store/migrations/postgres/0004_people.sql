@@ -82,3 +82,18 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (company, idempotency_key)
 );
 CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+
+-- The company's vehicles, and the one a ticket's assignee takes.
+CREATE TABLE vehicles (
+    id         UUID    PRIMARY KEY,
+    company    TEXT    NOT NULL REFERENCES companies (id),
+    name       TEXT    NOT NULL,
+    plate      TEXT,
+    kind       TEXT,
+    available  BOOLEAN NOT NULL DEFAULT TRUE,
+    created_at BIGINT  NOT NULL,
+    updated_at BIGINT  NOT NULL
+);
+CREATE INDEX vehicles_company ON vehicles (company, id);
+ALTER TABLE tickets ADD COLUMN vehicle_id UUID;
+CREATE INDEX tickets_assignee ON tickets (assignee_id, id);

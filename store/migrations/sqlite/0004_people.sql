@@ -82,3 +82,18 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (company, idempotency_key)
 ) WITHOUT ROWID;
 CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+
+-- The company's vehicles, and the one a ticket's assignee takes.
+CREATE TABLE vehicles (
+    id         BLOB    PRIMARY KEY NOT NULL,
+    company    TEXT    NOT NULL REFERENCES companies (id),
+    name       TEXT    NOT NULL,
+    plate      TEXT,
+    kind       TEXT,
+    available  INTEGER NOT NULL DEFAULT 1,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX vehicles_company ON vehicles (company, id);
+ALTER TABLE tickets ADD COLUMN vehicle_id BLOB;
+CREATE INDEX tickets_assignee ON tickets (assignee_id, id);
