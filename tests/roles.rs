@@ -46,6 +46,16 @@ fn expectations() -> HashMap<(&'static str, &'static str), [u16; 7]> {
         // To `closed` from `opened`: a dismissal, the admin's.
         (("PUT", "/v1/tickets/{id}/status"), [401, 403, 404, 403, 403, 200, 404]),
         (("GET", "/v1/tickets/{id}/history"), [401, 200, 404, 200, 200, 200, 404]),
+        // The target is a fresh closed ticket per call.
+        (("DELETE", "/v1/tickets/{id}"), [401, 403, 403, 403, 403, 204, 404]),
+        // The target is the customer's second ticket, in progress with the
+        // technician, who submitted a report.
+        (("GET", "/v1/tickets/{id}/report"), [401, 200, 404, 200, 200, 200, 404]),
+        (("PUT", "/v1/tickets/{id}/report"), [401, 403, 404, 200, 403, 403, 404]),
+        // A rejection, with the caller's password.
+        (("POST", "/v1/tickets/{id}/report/approval"), [401, 200, 404, 403, 403, 403, 404]),
+        (("GET", "/v1/tickets/{id}/messages"), [401, 200, 404, 200, 200, 200, 404]),
+        (("POST", "/v1/tickets/{id}/messages"), [401, 201, 404, 201, 201, 201, 404]),
         (("GET", "/v1/vehicles"), [401, 403, 403, 403, 403, 200, 200]),
         (("POST", "/v1/vehicles"), [401, 403, 403, 403, 403, 201, 201]),
         // The target is a vehicle of acme's.
@@ -81,6 +91,7 @@ struct People {
     customer_account: String,
     technician_account: String,
     customer_ticket: String,
+    report_ticket: String,
     acme_vehicle: String,
     acme_faq: String,
     serial: usize,
@@ -123,6 +134,17 @@ impl People {
                     .expect("JSON");
                 key["id"].as_str().expect("id").to_owned()
             }
+            "/v1/tickets/{id}" => {
+                let id = post_and_wait(&admin, &base, &format!("Spam {serial}")).await;
+                let response = admin
+                    .put(self.app.url(&format!("/v1/tickets/{id}/status")))
+                    .json(&json!({"status": "closed"}))
+                    .send()
+                    .await
+                    .expect("send");
+                assert_eq!(response.status(), StatusCode::OK);
+                id
+            }
             "/v1/vehicles/{id}" => vehicle(&admin, &self.app.url("/v1/vehicles"), &format!("victim {serial}")).await,
             "/v1/faqs/{id}" => {
                 let id = format!("victim-{serial}");
@@ -143,11 +165,13 @@ impl People {
     async fn request(&mut self, method: &str, path: &str, caller: &str) -> reqwest::RequestBuilder {
         let serial = self.next();
         let id = match (method, path) {
-            ("DELETE", "/v1/accounts/{id}" | "/v1/api-keys/{id}" | "/v1/faqs/{id}" | "/v1/vehicles/{id}") => {
-                self.fresh_target(path).await
-            }
+            (
+                "DELETE",
+                "/v1/accounts/{id}" | "/v1/api-keys/{id}" | "/v1/faqs/{id}" | "/v1/vehicles/{id}" | "/v1/tickets/{id}",
+            ) => self.fresh_target(path).await,
             (_, "/v1/vehicles/{id}") => self.acme_vehicle.clone(),
             (_, "/v1/accounts/{id}" | "/v1/accounts/{id}/password") => self.customer_account.clone(),
+            (_, path) if path.starts_with("/v1/tickets/{id}/report") => self.report_ticket.clone(),
             (_, path) if path.starts_with("/v1/tickets/{id}") => self.customer_ticket.clone(),
             (_, "/v1/faqs/{id}") => self.acme_faq.clone(),
             _ => uuid::Uuid::now_v7().to_string(),
@@ -174,6 +198,11 @@ impl People {
             ("PATCH", "/v1/tickets/{id}") => builder.json(&json!({"urgency": "high"})),
             ("PUT", "/v1/tickets/{id}/assignment") => builder.json(&json!({"assignee": self.technician_account})),
             ("PUT", "/v1/tickets/{id}/status") => builder.json(&json!({"status": "closed"})),
+            ("PUT", "/v1/tickets/{id}/report") => builder.json(&report()),
+            ("POST", "/v1/tickets/{id}/report/approval") => {
+                builder.json(&json!({"password": PASSWORD, "approve": false, "reason": "The tray still squeaks."}))
+            }
+            ("POST", "/v1/tickets/{id}/messages") => builder.json(&json!({"body": "Any news?"})),
             ("POST", "/v1/vehicles") | ("PUT", "/v1/vehicles/{id}") => {
                 builder.json(&json!({"name": "Van 1", "plate": "AB-123", "kind": "van"}))
             }
@@ -224,15 +253,19 @@ async fn people(app: App) -> People {
     logins.insert("other_admin", "admin-globex".to_owned());
 
     let customer = client_with_token(&tokens["customer"]);
-    let response = customer
-        .post(app.url("/v1/tickets"))
-        .json(&json!({"title": "My printer jams", "description": "Every morning.", "requester": {"email": "x@y.co"}}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let customer_ticket = response.json::<Value>().await.expect("JSON")["id"].as_str().expect("id").to_owned();
-    common::wait_for_ok(&customer, &app.url(&format!("/v1/tickets/{customer_ticket}"))).await;
+    let customer_ticket = post_and_wait(&customer, &base, "My printer jams").await;
+    // The second ticket: assigned, started, its report submitted.
+    let report_ticket = post_and_wait(&customer, &base, "My scanner jams").await;
+    let technician = client_with_token(&tokens["technician"]);
+    for (client, path, body) in [
+        (&app.client, "assignment", json!({"assignee": technician_account})),
+        (&technician, "status", json!({"status": "in_progress"})),
+        (&technician, "report", report()),
+    ] {
+        let response =
+            client.put(app.url(&format!("/v1/tickets/{report_ticket}/{path}"))).json(&body).send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::OK, "{path}: {:?}", response.text().await);
+    }
     let response = app
         .client
         .put(app.url("/v1/faqs/acme-jam"))
@@ -249,10 +282,30 @@ async fn people(app: App) -> People {
         customer_account,
         technician_account,
         customer_ticket,
+        report_ticket,
         acme_vehicle,
         acme_faq: "acme-jam".into(),
         serial: 0,
     }
+}
+
+/// A submitted report.
+fn report() -> Value {
+    json!({"malfunction": "Worn pickup roller.", "solution": "Replaced the roller.", "parts": ["roller"], "submit": true})
+}
+
+/// Posts a ticket as `client` and waits until it is stored: its id.
+async fn post_and_wait(client: &reqwest::Client, base: &str, title: &str) -> String {
+    let response = client
+        .post(format!("{base}/v1/tickets"))
+        .json(&json!({"title": title, "description": "Every morning.", "requester": {"email": "x@y.co"}}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let id = response.json::<Value>().await.expect("JSON")["id"].as_str().expect("id").to_owned();
+    common::wait_for_ok(client, &format!("{base}/v1/tickets/{id}")).await;
+    id
 }
 
 /// A new vehicle of the admin's company: its id.

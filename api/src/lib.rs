@@ -88,6 +88,12 @@ pub const ROUTES: &[RouteRule] = &[
     rule("PUT", "/v1/tickets/{id}/assignment", Permission::TicketsAssign),
     rule("PUT", "/v1/tickets/{id}/status", Permission::TicketsAct),
     rule("GET", "/v1/tickets/{id}/history", Permission::TicketsRead),
+    rule("DELETE", "/v1/tickets/{id}", Permission::TicketsDelete),
+    rule("GET", "/v1/tickets/{id}/report", Permission::TicketsRead),
+    rule("PUT", "/v1/tickets/{id}/report", Permission::TicketsAct),
+    rule("POST", "/v1/tickets/{id}/report/approval", Permission::TicketsAct),
+    rule("GET", "/v1/tickets/{id}/messages", Permission::TicketsRead),
+    rule("POST", "/v1/tickets/{id}/messages", Permission::TicketsAct),
     rule("GET", "/v1/vehicles", Permission::VehiclesManage),
     rule("POST", "/v1/vehicles", Permission::VehiclesManage),
     rule("GET", "/v1/vehicles/{id}", Permission::VehiclesManage),
@@ -121,7 +127,13 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/api-keys", post(api_keys::create_key).get(api_keys::list_keys))
         .route("/v1/api-keys/{id}", axum::routing::delete(api_keys::delete_key))
         .route("/v1/tickets", get(tickets::list_tickets))
-        .route("/v1/tickets/{id}", get(tickets::get_ticket).patch(tickets::patch_ticket))
+        .route(
+            "/v1/tickets/{id}",
+            get(tickets::get_ticket).patch(tickets::patch_ticket).delete(lifecycle::delete_ticket),
+        )
+        .route("/v1/tickets/{id}/report", get(lifecycle::get_report).put(lifecycle::put_report))
+        .route("/v1/tickets/{id}/report/approval", post(lifecycle::approve_report))
+        .route("/v1/tickets/{id}/messages", get(lifecycle::list_messages).post(lifecycle::post_message))
         .route("/v1/tickets/{id}/assignment", put(lifecycle::put_assignment))
         .route("/v1/tickets/{id}/status", put(lifecycle::put_status))
         .route("/v1/tickets/{id}/history", get(lifecycle::history))

@@ -95,15 +95,19 @@ pub(crate) async fn list_tickets(
         Some("me") => Some(caller.account().ok_or_else(|| {
             ApiError::invalid_parameter("assignee", "`assignee=me` needs a person's session, not an API key")
         })?),
-        Some(text) => Some(text.parse::<AccountId>().map_err(|_| {
-            ApiError::invalid_parameter("assignee", "`assignee` is an account id or `me`")
-        })?),
+        Some(text) => Some(
+            text.parse::<AccountId>()
+                .map_err(|_| ApiError::invalid_parameter("assignee", "`assignee` is an account id or `me`"))?,
+        ),
     };
     let ids_only = match non_empty(parameters.fields).as_deref() {
         None => false,
         Some("id") => true,
         Some(other) => {
-            return Err(ApiError::invalid_parameter("fields", format!("unknown `fields={other}`; only `id` is offered")));
+            return Err(ApiError::invalid_parameter(
+                "fields",
+                format!("unknown `fields={other}`; only `id` is offered"),
+            ));
         }
     };
     let statuses = match non_empty(parameters.status) {

@@ -58,9 +58,12 @@ pub(crate) struct VehicleInput {
 fn optional_text(field: &'static str, value: Option<String>) -> Result<Option<String>, ApiError> {
     match value.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
-        Some(text) if text.chars().count() > TEXT_MAX_CHARS || text.chars().any(char::is_control) => Err(
-            ApiError::invalid_body(field, format!("`{field}` must be at most {TEXT_MAX_CHARS} characters, without control characters")),
-        ),
+        Some(text) if text.chars().count() > TEXT_MAX_CHARS || text.chars().any(char::is_control) => {
+            Err(ApiError::invalid_body(
+                field,
+                format!("`{field}` must be at most {TEXT_MAX_CHARS} characters, without control characters"),
+            ))
+        }
         Some(text) => Ok(Some(text.to_owned())),
     }
 }

@@ -36,6 +36,8 @@ pub enum Permission {
     TicketsAct,
     /// The company's vehicles.
     VehiclesManage,
+    /// Delete a closed ticket.
+    TicketsDelete,
     /// Search the knowledge base and read FAQ articles.
     KnowledgeRead,
     /// Write FAQ articles.
@@ -113,6 +115,7 @@ pub const GRANTS: &[Grant] = &[
     Grant { permission: Permission::TicketsAssign, roles: ADMIN, key_scope: None },
     Grant { permission: Permission::TicketsAct, roles: PEOPLE, key_scope: None },
     Grant { permission: Permission::VehiclesManage, roles: ADMIN, key_scope: None },
+    Grant { permission: Permission::TicketsDelete, roles: ADMIN, key_scope: None },
     Grant { permission: Permission::KnowledgeRead, roles: PEOPLE, key_scope: Some(KeyScope::KnowledgeRead) },
     Grant { permission: Permission::KnowledgeWrite, roles: ADMIN, key_scope: None },
     Grant { permission: Permission::AccountsManage, roles: ADMIN, key_scope: None },

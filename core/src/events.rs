@@ -106,17 +106,80 @@ pub struct AutoAnswer {
     pub answered_at: OffsetDateTime,
 }
 
-/// An engineer's report on a resolved ticket.
+/// The assignee's report on a ticket: what was wrong, what fixed it, and
+/// what it took. Once the customer approved it and the ticket is resolved,
+/// the knowledge base offers it as a past solution.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
+    /// The malfunctions found.
     pub malfunction: String,
+    /// The solutions applied.
     pub solution: String,
+    /// Parts used.
     #[serde(default)]
     pub parts: Vec<String>,
+    /// Labour time.
     #[serde(default)]
     pub time_spent_minutes: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub travel_minutes: Option<u32>,
     #[serde(default)]
     pub equipment_model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equipment_serial: Option<String>,
+    /// Free notes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+impl Report {
+    /// The longest malfunction, solution or notes text, in characters.
+    pub const TEXT_MAX_CHARS: usize = 10_000;
+    /// At most this many parts, each of at most 200 characters.
+    pub const PARTS_MAX: usize = 100;
+    /// The most minutes of labour or travel one report records (a month).
+    pub const MINUTES_MAX: u32 = 44_640;
+
+    /// Checks lengths, counts and characters, naming the field at fault.
+    pub fn validate(&self) -> Result<(), crate::ticket::ValidationError> {
+        use crate::ticket::ValidationError;
+        let text = |field: &str, value: &str, required: bool, max: usize| {
+            if required && value.trim().is_empty() {
+                return Err(ValidationError::new("invalid_report", field, format!("`{field}` must not be empty")));
+            }
+            if value.chars().count() > max {
+                return Err(ValidationError::new(
+                    "invalid_report",
+                    field,
+                    format!("`{field}` has more than {max} characters"),
+                ));
+            }
+            crate::ticket::check_characters(field, value)
+        };
+        text("malfunction", &self.malfunction, true, Self::TEXT_MAX_CHARS)?;
+        text("solution", &self.solution, true, Self::TEXT_MAX_CHARS)?;
+        text("notes", self.notes.as_deref().unwrap_or_default(), false, Self::TEXT_MAX_CHARS)?;
+        text("equipment_model", self.equipment_model.as_deref().unwrap_or_default(), false, 200)?;
+        text("equipment_serial", self.equipment_serial.as_deref().unwrap_or_default(), false, 200)?;
+        if self.parts.len() > Self::PARTS_MAX {
+            return Err(ValidationError::new("invalid_report", "parts", format!("at most {} parts", Self::PARTS_MAX)));
+        }
+        for (index, part) in self.parts.iter().enumerate() {
+            text(&format!("parts[{index}]"), part, true, 200)?;
+        }
+        for (field, minutes) in
+            [("time_spent_minutes", self.time_spent_minutes), ("travel_minutes", self.travel_minutes)]
+        {
+            if minutes.is_some_and(|minutes| minutes > Self::MINUTES_MAX) {
+                return Err(ValidationError::new(
+                    "invalid_report",
+                    field,
+                    format!("`{field}` is at most {}", Self::MINUTES_MAX),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `tickets.events`: things that happened to a ticket that people and other
@@ -136,6 +199,29 @@ pub enum TicketEvent {
     StatusChanged { ticket: Box<Ticket>, action: Action, from: Status, to: Status, actor: Actor },
     /// An opened ticket went to another assignee or vehicle.
     Assigned { ticket: Box<Ticket>, assignee: AccountId, vehicle: Option<VehicleId>, actor: Actor },
+    /// The assignee saved the report, as a draft or submitted for the
+    /// customer's approval.
+    ReportSaved { ticket: Box<Ticket>, report: Report, submitted: bool, actor: Actor },
+    /// The customer approved the report (with their password), or rejected
+    /// it with a reason, which sends it back to the assignee.
+    ReportDecided { ticket: Box<Ticket>, approved: bool, reason: Option<String>, actor: Actor },
+    /// A reply or an internal note was added.
+    MessageAdded { ticket: Box<Ticket>, message: TicketMessage },
+    /// A closed ticket was deleted; this is its tombstone.
+    Deleted { ticket_id: crate::TicketId, actor: Actor },
+}
+
+/// A message on a ticket's conversation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketMessage {
+    pub id: EventId,
+    pub author: Option<AccountId>,
+    pub author_role: crate::Role,
+    /// Internal notes are for staff only, never shown to customers.
+    pub internal: bool,
+    pub body: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
 }
 
 /// What a transition carries besides the new status.

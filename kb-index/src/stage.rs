@@ -365,9 +365,13 @@ impl Handler for IndexSync {
                     equipment_model: report.equipment_model.or(ticket.equipment.map(|equipment| equipment.model)),
                     company: Some(ticket.company.to_string()),
                 })),
-                TicketEvent::AnsweredByFaq { .. } | TicketEvent::StatusChanged { .. } | TicketEvent::Assigned { .. } => {
-                    return Ok(Vec::new());
-                }
+                TicketEvent::AnsweredByFaq { .. }
+                | TicketEvent::StatusChanged { .. }
+                | TicketEvent::Assigned { .. }
+                | TicketEvent::ReportSaved { .. }
+                | TicketEvent::ReportDecided { .. }
+                | TicketEvent::MessageAdded { .. }
+                | TicketEvent::Deleted { .. } => return Ok(Vec::new()),
             }
         };
         self.writer.submit(change).await.map_err(HandlerError::transient)?.map_err(HandlerError::classify)?;

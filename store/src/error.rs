@@ -29,6 +29,10 @@ pub enum Error {
     /// Another account has this `username` or `email`.
     #[error("another account has this {0}")]
     Taken(&'static str),
+    /// The change is not possible in the object's state (HTTP 409 with
+    /// `code`).
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
     /// The object is still used (a vehicle by an open ticket).
     #[error("the {0} is in use")]
     InUse(&'static str),

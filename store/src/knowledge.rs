@@ -76,15 +76,38 @@ pub struct StoredReport {
 }
 
 #[derive(sqlx::FromRow)]
-struct ReportRow {
-    ticket_id: Uuid,
-    company: String,
-    title: String,
-    malfunction: String,
-    solution: String,
-    parts: String,
-    time_spent_minutes: Option<i32>,
-    equipment_model: Option<String>,
+pub(crate) struct ReportRow {
+    pub(crate) ticket_id: Uuid,
+    pub(crate) company: String,
+    pub(crate) title: String,
+    pub(crate) malfunction: String,
+    pub(crate) solution: String,
+    pub(crate) parts: String,
+    pub(crate) time_spent_minutes: Option<i32>,
+    pub(crate) travel_minutes: Option<i32>,
+    pub(crate) equipment_model: Option<String>,
+    pub(crate) equipment_serial: Option<String>,
+    pub(crate) notes: Option<String>,
+}
+
+/// The columns of a [`ReportRow`].
+pub(crate) const REPORT_COLUMNS: &str = "ticket_id, company, title, malfunction, solution, parts, time_spent_minutes, \
+     travel_minutes, equipment_model, equipment_serial, notes";
+
+impl ReportRow {
+    pub(crate) fn report(&self) -> Result<Report> {
+        let minutes = |value: Option<i32>| value.and_then(|minutes| u32::try_from(minutes).ok());
+        Ok(Report {
+            malfunction: self.malfunction.clone(),
+            solution: self.solution.clone(),
+            parts: list_from_json(&self.ticket_id.to_string(), "parts", &self.parts)?,
+            time_spent_minutes: minutes(self.time_spent_minutes),
+            travel_minutes: minutes(self.travel_minutes),
+            equipment_model: self.equipment_model.clone(),
+            equipment_serial: self.equipment_serial.clone(),
+            notes: self.notes.clone(),
+        })
+    }
 }
 
 impl Store {
@@ -191,14 +214,16 @@ impl Store {
         Ok(deleted == 1)
     }
 
-    /// Records (or replaces) the report on a resolved ticket.
+    /// Records (or replaces) the report on a resolved ticket (an import of
+    /// past solutions; the lifecycle writes reports through
+    /// `Store::save_report` and the `resolve` transition).
     pub async fn upsert_report(&self, ticket: &Ticket, report: &Report) -> Result<()> {
         on_pool!(&self.writer, |pool| sqlx::query(
             "INSERT INTO ticket_reports (ticket_id, company, title, malfunction, solution, parts, time_spent_minutes, \
              equipment_model, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (ticket_id) DO UPDATE SET malfunction = excluded.malfunction, solution = excluded.solution, \
              parts = excluded.parts, time_spent_minutes = excluded.time_spent_minutes, \
-             equipment_model = excluded.equipment_model"
+             equipment_model = excluded.equipment_model, state = 'resolved'"
         )
         .bind(ticket.id.0)
         .bind(ticket.company.as_str())
@@ -215,13 +240,13 @@ impl Store {
         Ok(())
     }
 
-    /// Every report `scope` sees, for rebuilding an index.
+    /// Every report of a resolved ticket `scope` sees (the past
+    /// solutions), for rebuilding an index.
     pub async fn all_reports(&self, scope: &Scope) -> Result<Vec<StoredReport>> {
         let rows: Vec<ReportRow> = on_pool!(&self.db, |pool| {
-            let mut query = sqlx::QueryBuilder::new(
-                "SELECT ticket_id, company, title, malfunction, solution, parts, time_spent_minutes, equipment_model \
-                 FROM ticket_reports WHERE 1 = 1",
-            );
+            let mut query = sqlx::QueryBuilder::new(format!(
+                "SELECT {REPORT_COLUMNS} FROM ticket_reports WHERE state = 'resolved'"
+            ));
             crate::tickets::push_scope(&mut query, scope);
             query.push(" ORDER BY ticket_id");
             query.build_query_as().fetch_all(pool).await
@@ -233,14 +258,8 @@ impl Store {
                     ticket_id: TicketId(row.ticket_id),
                     company: CompanyId::parse(&row.company)
                         .map_err(|_| Error::Corrupt(format!("report {id}: bad company `{}`", row.company)))?,
+                    report: row.report()?,
                     title: row.title,
-                    report: Report {
-                        malfunction: row.malfunction,
-                        solution: row.solution,
-                        parts: list_from_json(&id, "parts", &row.parts)?,
-                        time_spent_minutes: row.time_spent_minutes.and_then(|minutes| u32::try_from(minutes).ok()),
-                        equipment_model: row.equipment_model,
-                    },
                 })
             })
             .collect()

@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod knowledge;
 pub mod log;
 pub mod models;
+pub mod reports;
 pub mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -28,6 +29,7 @@ pub use idempotency::{IdempotencyOutcome, IdempotencyRecord};
 pub use knowledge::StoredReport;
 pub use log::{AppendRecord, LogRecord};
 pub use models::ModelInfo;
+pub use reports::{Change, ReportRecord, ReportState};
 pub use tickets::{InsertOutcome, LabelField, Projection, ProjectionKind, TicketFilter, TicketPage};
 pub use transitions::{AuditEvent, OutboxRecord, TransitionRequest, Transitioned};
 pub use vehicles::{VehicleFields, VehicleRecord};

@@ -22,6 +22,7 @@ use uuid::Uuid;
 use crate::Store;
 use crate::db::{now_micros, on_pool};
 use crate::error::{Error, Result};
+use crate::knowledge::{REPORT_COLUMNS, ReportRow};
 use crate::tickets::{TICKET_COLUMNS, TicketRow, push_scope};
 
 /// What [`Store::transition`] is asked to do.
@@ -77,6 +78,59 @@ pub struct OutboxRecord {
     pub request_id: Option<String>,
     /// The `Envelope<TicketEvent>` as JSON, to produce as it is.
     pub envelope: Vec<u8>,
+}
+
+/// The insert of one audit (and outbox) event.
+pub(crate) const INSERT_EVENT: &str = "INSERT INTO ticket_events (event_id, ticket_id, company, action, from_status, \
+     to_status, actor_role, actor_id, request_id, envelope, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
+/// Writes an audit event in the transaction `$transaction` (either
+/// database): `$event` is a [`NewEvent`], `$now` the time in microseconds.
+macro_rules! insert_event {
+    ($transaction:expr, $event:expr, $now:expr) => {{
+        let event: $crate::transitions::NewEvent<'_> = $event;
+        let envelope = event.envelope_json()?;
+        sqlx::query($crate::transitions::INSERT_EVENT)
+            .bind(event.event_id.0)
+            .bind(event.ticket_id.0)
+            .bind(event.company.as_str())
+            .bind(event.action)
+            .bind(event.from.as_str())
+            .bind(event.to.as_str())
+            .bind(event.actor.role.as_str())
+            .bind(event.actor.account.map(|account| account.0))
+            .bind(event.request_id)
+            .bind(envelope)
+            .bind($now)
+            .execute(&mut *$transaction)
+            .await?
+    }};
+}
+pub(crate) use insert_event;
+
+/// One audit event to write with [`insert_event!`].
+pub(crate) struct NewEvent<'a> {
+    pub event_id: EventId,
+    pub ticket_id: TicketId,
+    pub company: &'a switchboard_core::CompanyId,
+    pub action: &'a str,
+    pub from: Status,
+    pub to: Status,
+    pub actor: Actor,
+    pub request_id: Option<&'a str>,
+    pub event: TicketEvent,
+}
+
+impl NewEvent<'_> {
+    /// The `Envelope<TicketEvent>` the outbox relays, as JSON.
+    pub(crate) fn envelope_json(&self) -> Result<Vec<u8>> {
+        let envelope = Envelope {
+            event_id: self.event_id,
+            ..Envelope::new(self.ticket_id, self.company.clone(), self.request_id.map(str::to_owned), &self.event)
+        };
+        serde_json::to_vec(&envelope).map_err(|error| Error::Corrupt(error.to_string()))
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -195,6 +249,29 @@ impl Store {
                 }));
             }
             let to = allowed.map_err(Error::Transition)?;
+            let mut details = request.details;
+            if request.action == Action::Resolve {
+                // Only with the customer's approval; the report is then a
+                // past solution, and the event carries it.
+                let row: Option<ReportRow> = sqlx::query_as(&format!(
+                    "SELECT {REPORT_COLUMNS} FROM ticket_reports WHERE ticket_id = $1 AND state = 'approved'"
+                ))
+                .bind(ticket.id.0)
+                .fetch_optional(&mut *transaction)
+                .await?;
+                let Some(row) = row else {
+                    return Err(Error::Refused {
+                        code: "report_not_approved",
+                        message: "a ticket is resolved once the customer approved the assignee's report".into(),
+                    });
+                };
+                sqlx::query("UPDATE ticket_reports SET state = 'resolved', updated_at = $1 WHERE ticket_id = $2")
+                    .bind(now)
+                    .bind(ticket.id.0)
+                    .execute(&mut *transaction)
+                    .await?;
+                details = TransitionDetails::Report(row.report()?);
+            }
             ticket.status = to;
             if let Some(assignee) = assignee {
                 ticket.assignee = Some(assignee);
@@ -203,30 +280,22 @@ impl Store {
             if answer.is_some() {
                 ticket.answered_by_faq = answer;
             }
-            let event =
-                TicketEvent::of_transition(ticket.clone(), from, request.action, request.actor, request.details);
-            let envelope = Envelope {
-                event_id: request.event_id,
-                ..Envelope::new(ticket.id, ticket.company.clone(), request.request_id.clone(), event)
-            };
-            let envelope_json = serde_json::to_vec(&envelope).map_err(|error| Error::Corrupt(error.to_string()))?;
-            sqlx::query(
-                "INSERT INTO ticket_events (event_id, ticket_id, company, action, from_status, to_status, actor_role, \
-                 actor_id, request_id, envelope, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(request.event_id.0)
-            .bind(request.ticket_id.0)
-            .bind(ticket.company.as_str())
-            .bind(request.action.as_str())
-            .bind(from.as_str())
-            .bind(to.as_str())
-            .bind(request.actor.role.as_str())
-            .bind(request.actor.account.map(|account| account.0))
-            .bind(&request.request_id)
-            .bind(&envelope_json)
-            .bind(now)
-            .execute(&mut *transaction)
-            .await?;
+            let event = TicketEvent::of_transition(ticket.clone(), from, request.action, request.actor, details);
+            insert_event!(
+                transaction,
+                NewEvent {
+                    event_id: request.event_id,
+                    ticket_id: ticket.id,
+                    company: &ticket.company,
+                    action: request.action.as_str(),
+                    from,
+                    to,
+                    actor: request.actor,
+                    request_id: request.request_id.as_deref(),
+                    event,
+                },
+                now
+            );
             transaction.commit().await?;
             Ok::<_, Error>(Transitioned { ticket, from, to, event_id: request.event_id, replayed: false })
         })?;
@@ -258,7 +327,10 @@ impl Store {
             let mut ticket = Ticket::try_from(row.ok_or(Error::TicketNotFound)?)?;
             let status = ticket.status;
             if !matches!(status, Status::Opened | Status::InProgress) {
-                return Err(Error::Transition(TransitionError::InvalidTransition { from: status, action: Action::Open }));
+                return Err(Error::Transition(TransitionError::InvalidTransition {
+                    from: status,
+                    action: Action::Open,
+                }));
             }
             let updated = sqlx::query(
                 "UPDATE tickets SET assignee_id = $1, vehicle_id = $2, updated_at = $3 WHERE id = $4 AND status = $5",
@@ -276,28 +348,23 @@ impl Store {
             }
             ticket.assignee = Some(assignee);
             ticket.vehicle = vehicle;
-            let event = TicketEvent::Assigned { ticket: Box::new(ticket.clone()), assignee, vehicle, actor: request.actor };
-            let envelope = Envelope {
-                event_id: request.event_id,
-                ..Envelope::new(ticket.id, ticket.company.clone(), request.request_id.clone(), event)
-            };
-            let envelope_json = serde_json::to_vec(&envelope).map_err(|error| Error::Corrupt(error.to_string()))?;
-            sqlx::query(
-                "INSERT INTO ticket_events (event_id, ticket_id, company, action, from_status, to_status, actor_role, \
-                 actor_id, request_id, envelope, created_at) VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(request.event_id.0)
-            .bind(request.ticket_id.0)
-            .bind(ticket.company.as_str())
-            .bind("assign")
-            .bind(status.as_str())
-            .bind(request.actor.role.as_str())
-            .bind(request.actor.account.map(|account| account.0))
-            .bind(&request.request_id)
-            .bind(&envelope_json)
-            .bind(now)
-            .execute(&mut *transaction)
-            .await?;
+            let event =
+                TicketEvent::Assigned { ticket: Box::new(ticket.clone()), assignee, vehicle, actor: request.actor };
+            insert_event!(
+                transaction,
+                NewEvent {
+                    event_id: request.event_id,
+                    ticket_id: ticket.id,
+                    company: &ticket.company,
+                    action: "assign",
+                    from: status,
+                    to: status,
+                    actor: request.actor,
+                    request_id: request.request_id.as_deref(),
+                    event,
+                },
+                now
+            );
             transaction.commit().await?;
             Ok::<_, Error>(ticket)
         })?;
@@ -320,19 +387,33 @@ impl Store {
         })?;
         Ok(rows
             .into_iter()
-            .map(|(seq, event_id, ticket_id, action, from, to, actor_role, actor_id, request_id, created_at, relayed_at)| AuditEvent {
-                seq,
-                event_id: EventId(event_id),
-                ticket_id: TicketId(ticket_id),
-                action,
-                from,
-                to,
-                actor_role,
-                actor_account: actor_id.map(AccountId),
-                request_id,
-                created_at_micros: created_at,
-                relayed: relayed_at.is_some(),
-            })
+            .map(
+                |(
+                    seq,
+                    event_id,
+                    ticket_id,
+                    action,
+                    from,
+                    to,
+                    actor_role,
+                    actor_id,
+                    request_id,
+                    created_at,
+                    relayed_at,
+                )| AuditEvent {
+                    seq,
+                    event_id: EventId(event_id),
+                    ticket_id: TicketId(ticket_id),
+                    action,
+                    from,
+                    to,
+                    actor_role,
+                    actor_account: actor_id.map(AccountId),
+                    request_id,
+                    created_at_micros: created_at,
+                    relayed: relayed_at.is_some(),
+                },
+            )
             .collect())
     }
 

@@ -1,10 +1,10 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use switchboard_core::lifecycle::{TRANSITIONS, actions_from};
-use switchboard_core::{Status, TransitionError};
 use switchboard_core::http::{BodyError, ErrorBody};
+use switchboard_core::lifecycle::{TRANSITIONS, actions_from};
 use switchboard_core::ticket::ValidationError;
+use switchboard_core::{Status, TransitionError};
 
 /// Why a request failed. Every HTTP surface returns this; each variant maps
 /// to one status and one stable `code`.
@@ -50,6 +50,9 @@ pub enum ApiError {
     /// 409 `conflict`.
     #[error("{0}")]
     Conflict(String),
+    /// 409 with a code of its own (`report_not_approved`, `not_closed`, …).
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
     /// 409 `already_exists`: another account has this username or e-mail.
     #[error("another account has this {field}")]
     Taken { field: &'static str },
@@ -123,6 +126,7 @@ impl ApiError {
             ApiError::TicketTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "ticket_too_large"),
             ApiError::UnsupportedMediaType { .. } => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Refused { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::Taken { .. } => (StatusCode::CONFLICT, "already_exists"),
             ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
@@ -173,7 +177,11 @@ fn allowed_from(from: Status) -> String {
         .filter_map(|action| TRANSITIONS.iter().find(|edge| edge.from == from && edge.action == action))
         .map(|edge| format!("{} (→ {})", edge.action.as_str(), edge.to))
         .collect();
-    if moves.is_empty() { format!("nothing moves a ticket that is {from}") } else { format!("from {from} it can be: {}", moves.join(", ")) }
+    if moves.is_empty() {
+        format!("nothing moves a ticket that is {from}")
+    } else {
+        format!("from {from} it can be: {}", moves.join(", "))
+    }
 }
 
 fn describe_transition(error: &TransitionError) -> String {
@@ -197,6 +205,7 @@ impl From<switchboard_store::Error> for ApiError {
             // would leak it.
             switchboard_store::Error::OutOfScope => ApiError::NotFound { what: "resource" },
             switchboard_store::Error::Taken(field) => ApiError::Taken { field },
+            switchboard_store::Error::Refused { code, message } => ApiError::Refused { code, message },
             switchboard_store::Error::InUse(what) => {
                 ApiError::Conflict(format!("the {what} is in use by a ticket that is not resolved or closed"))
             }

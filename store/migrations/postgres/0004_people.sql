@@ -97,3 +97,27 @@ CREATE TABLE vehicles (
 CREATE INDEX vehicles_company ON vehicles (company, id);
 ALTER TABLE tickets ADD COLUMN vehicle_id UUID;
 CREATE INDEX tickets_assignee ON tickets (assignee_id, id);
+
+-- The assignee's report goes draft → submitted → approved (or rejected, back
+-- to the assignee) → resolved; only resolved reports are past solutions.
+-- Rows written before (always of resolved tickets) are resolved.
+ALTER TABLE ticket_reports ADD COLUMN travel_minutes BIGINT;
+ALTER TABLE ticket_reports ADD COLUMN equipment_serial TEXT;
+ALTER TABLE ticket_reports ADD COLUMN notes TEXT;
+ALTER TABLE ticket_reports ADD COLUMN state TEXT NOT NULL DEFAULT 'resolved';
+ALTER TABLE ticket_reports ADD COLUMN author_id UUID;
+ALTER TABLE ticket_reports ADD COLUMN rejection_reason TEXT;
+ALTER TABLE ticket_reports ADD COLUMN updated_at BIGINT;
+
+-- The conversation on a ticket: public replies and internal notes.
+CREATE TABLE ticket_messages (
+    id          UUID    PRIMARY KEY,
+    ticket_id   UUID    NOT NULL REFERENCES tickets (id) ON DELETE CASCADE,
+    company     TEXT    NOT NULL,
+    author_id   UUID,
+    author_role TEXT    NOT NULL,
+    internal    BOOLEAN NOT NULL,
+    body        TEXT    NOT NULL,
+    created_at  BIGINT NOT NULL
+);
+CREATE INDEX ticket_messages_ticket ON ticket_messages (ticket_id, id);

@@ -97,3 +97,27 @@ CREATE TABLE vehicles (
 CREATE INDEX vehicles_company ON vehicles (company, id);
 ALTER TABLE tickets ADD COLUMN vehicle_id BLOB;
 CREATE INDEX tickets_assignee ON tickets (assignee_id, id);
+
+-- The assignee's report goes draft → submitted → approved (or rejected, back
+-- to the assignee) → resolved; only resolved reports are past solutions.
+-- Rows written before (always of resolved tickets) are resolved.
+ALTER TABLE ticket_reports ADD COLUMN travel_minutes INTEGER;
+ALTER TABLE ticket_reports ADD COLUMN equipment_serial TEXT;
+ALTER TABLE ticket_reports ADD COLUMN notes TEXT;
+ALTER TABLE ticket_reports ADD COLUMN state TEXT NOT NULL DEFAULT 'resolved';
+ALTER TABLE ticket_reports ADD COLUMN author_id BLOB;
+ALTER TABLE ticket_reports ADD COLUMN rejection_reason TEXT;
+ALTER TABLE ticket_reports ADD COLUMN updated_at INTEGER;
+
+-- The conversation on a ticket: public replies and internal notes.
+CREATE TABLE ticket_messages (
+    id          BLOB    PRIMARY KEY NOT NULL,
+    ticket_id   BLOB    NOT NULL REFERENCES tickets (id) ON DELETE CASCADE,
+    company     TEXT    NOT NULL,
+    author_id   BLOB,
+    author_role TEXT    NOT NULL,
+    internal    INTEGER NOT NULL,
+    body        TEXT    NOT NULL,
+    created_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX ticket_messages_ticket ON ticket_messages (ticket_id, id);
