@@ -235,8 +235,14 @@ async fn a_ticket_matching_an_faq_gets_suggestions_and_with_auto_answer_is_answe
     let bus =
         EmbeddedBus::new(store, EmbeddedBusConfig::default(), switchboard_core::config::DEFAULT_MAX_MESSAGE_BYTES);
     let events = bus.subscribe("test-events", &[topics::EVENTS.to_owned()]).await.expect("subscribe");
-    let event = tokio::time::timeout(Duration::from_secs(30), events.recv()).await.expect("in time").expect("recv");
-    let envelope: Value = serde_json::from_slice(&event.payload).expect("JSON");
+    // (Each ticket's `created` event comes first.)
+    let envelope = loop {
+        let event = tokio::time::timeout(Duration::from_secs(30), events.recv()).await.expect("in time").expect("recv");
+        let envelope: Value = serde_json::from_slice(&event.payload).expect("JSON");
+        if envelope["payload"]["type"] != json!("created") {
+            break envelope;
+        }
+    };
     assert_eq!(envelope["ticket_id"], json!(id));
     assert_eq!(envelope["payload"]["type"], json!("answered_by_faq"));
     assert_eq!(envelope["payload"]["answer"]["faq_id"], json!("globex-printer-jam"));

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use switchboard_core::{AccountId, Caller, Channel, CompanyId, Status, Ticket, TicketId, Urgency};
 use switchboard_store::TicketFilter;
 use switchboard_store::tickets::MAX_PAGE_SIZE;
-use switchboard_web::{ApiError, Authenticated, JsonBody, Path, Query, Tenant, parse_bool, parse_number};
+use switchboard_web::{ApiError, Authenticated, JsonBody, Path, Query, parse_bool, parse_number};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -190,10 +190,12 @@ pub(crate) struct LabelsInput {
 /// (`switchboard triage train --from-store`) learns from them.
 pub(crate) async fn patch_ticket(
     State(state): State<ApiState>,
-    Tenant(scope): Tenant,
+    Authenticated(caller): Authenticated,
+    headers: axum::http::HeaderMap,
     Path(id): Path<String>,
     JsonBody(input): JsonBody<LabelsInput>,
 ) -> Result<Json<Ticket>, ApiError> {
+    let scope = caller.scope();
     let id: TicketId = id.parse().map_err(|_| ApiError::NotFound { what: "ticket" })?;
     let category = match input.category.as_deref().map(str::trim) {
         Some("") => {
@@ -216,7 +218,12 @@ pub(crate) async fn patch_ticket(
     if category.is_none() && urgency.is_none() {
         return Err(ApiError::invalid_body("", "give `category`, `urgency` or both"));
     }
-    if !state.store.set_staff_labels(&scope, id, category, urgency).await? {
+    let change = switchboard_store::Change {
+        ticket_id: id,
+        actor: caller.actor(),
+        request_id: headers.get("x-request-id").and_then(|value| value.to_str().ok()),
+    };
+    if !state.store.set_staff_labels(&scope, change, category, urgency).await? {
         return Err(ApiError::NotFound { what: "ticket" });
     }
     let ticket = state.store.get_ticket(&scope, id).await?.ok_or(ApiError::NotFound { what: "ticket" })?;

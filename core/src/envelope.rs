@@ -92,8 +92,12 @@ mod tests {
         }
         .validate(TicketId::new(), Channel::Api, OffsetDateTime::UNIX_EPOCH)
         .expect("valid");
-        let envelope =
-            Envelope::new(ticket.id, ticket.company.clone(), Some("req-1".into()), TicketSubmitted { ticket });
+        let envelope = Envelope::new(
+            ticket.id,
+            ticket.company.clone(),
+            Some("req-1".into()),
+            TicketSubmitted { ticket, filed_by: None },
+        );
         let json = serde_json::to_vec(&envelope).expect("serialize");
         let back: Envelope<TicketSubmitted> = serde_json::from_slice(&json).expect("deserialize");
         assert_eq!(back, envelope);

@@ -19,6 +19,9 @@ use crate::ticket::{Ticket, Urgency};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TicketSubmitted {
     pub ticket: Ticket,
+    /// Who filed it: a person's session, or an integration's key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filed_by: Option<Actor>,
 }
 
 /// `tickets.triaged`: the ticket with its triage.
@@ -209,6 +212,17 @@ pub enum TicketEvent {
     MessageAdded { ticket: Box<Ticket>, message: TicketMessage },
     /// A closed ticket was deleted; this is its tombstone.
     Deleted { ticket_id: crate::TicketId, actor: Actor },
+    /// Staff corrected the category or urgency (`ticket` as it was before).
+    LabelsCorrected { ticket: Box<Ticket>, before: Labels, after: Labels, actor: Actor },
+    /// The ticket was filed (and stored).
+    Created { ticket: Box<Ticket>, actor: Option<Actor> },
+}
+
+/// A ticket's category and urgency, before or after staff corrected them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Labels {
+    pub category: Option<String>,
+    pub urgency: Option<Urgency>,
 }
 
 /// A message on a ticket's conversation.

@@ -69,7 +69,8 @@ async fn accept(state: &IngestState, caller: &Caller, headers: &HeaderMap, body:
     ticket.requester.account = customer;
     let request_id = headers.get(REQUEST_ID_HEADER).and_then(|value| value.to_str().ok()).map(str::to_owned);
     let ticket_company = ticket.company.clone();
-    let envelope = Envelope::new(ticket.id, ticket.company.clone(), request_id, TicketSubmitted { ticket });
+    let filed_by = Some(caller.actor());
+    let envelope = Envelope::new(ticket.id, ticket.company.clone(), request_id, TicketSubmitted { ticket, filed_by });
     let message =
         OutgoingMessage::for_envelope(state.submitted_topic.to_string(), &envelope).map_err(ApiError::internal)?;
     let (bytes, limit) = (message.size_bytes(), ingest_message_limit(state.bus.max_message_bytes()));

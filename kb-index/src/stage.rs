@@ -242,7 +242,7 @@ impl Matcher {
         // The projector may not have stored the ticket yet: its row is born
         // from this snapshot if so (insert-if-absent, as the projector does).
         let scope = Scope::Company(ticket.company.clone());
-        let submitted = Projection { kind: ProjectionKind::Submitted, ticket };
+        let submitted = Projection::of(ProjectionKind::Submitted, ticket);
         self.store.project(&scope, std::slice::from_ref(&submitted)).await.map_err(HandlerError::classify)?;
         let request = TransitionRequest {
             ticket_id: ticket.id,
@@ -371,7 +371,9 @@ impl Handler for IndexSync {
                 | TicketEvent::ReportSaved { .. }
                 | TicketEvent::ReportDecided { .. }
                 | TicketEvent::MessageAdded { .. }
-                | TicketEvent::Deleted { .. } => return Ok(Vec::new()),
+                | TicketEvent::Deleted { .. }
+                | TicketEvent::LabelsCorrected { .. }
+                | TicketEvent::Created { .. } => return Ok(Vec::new()),
             }
         };
         self.writer.submit(change).await.map_err(HandlerError::transient)?.map_err(HandlerError::classify)?;

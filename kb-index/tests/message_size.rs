@@ -64,7 +64,7 @@ fn the_largest_ticket_with_the_most_the_stages_add_fits_the_bus() {
         ticket.id,
         ticket.company.clone(),
         Some("r".repeat(128)),
-        TicketSubmitted { ticket: ticket.clone() },
+        TicketSubmitted { ticket: ticket.clone(), filed_by: None },
     );
     let submitted_bytes = OutgoingMessage::for_envelope("tickets.submitted", &submitted).expect("encode").size_bytes();
     assert!(

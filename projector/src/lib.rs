@@ -19,7 +19,7 @@ use switchboard_bus::group_commit::GroupCommit;
 use switchboard_bus::{Handler, HandlerError, Message, OutgoingMessage, Stage, StageContext, decode_envelope, runner};
 use switchboard_core::envelope::TicketSubmitted;
 use switchboard_core::topics::stages;
-use switchboard_core::{Envelope, Scope, Ticket};
+use switchboard_core::{Actor, Envelope, Scope, Ticket};
 use switchboard_store::{InsertOutcome, Projection, ProjectionKind, Store};
 
 pub const STAGE_NAME: &str = stages::PROJECTOR;
@@ -40,14 +40,25 @@ pub async fn stage(ctx: StageContext) -> switchboard_bus::Result<()> {
     runner::run(ctx.bus, stage, handler, ctx.config.runner.clone(), ctx.shutdown).await
 }
 
-type TicketWriter = GroupCommit<(ProjectionKind, Ticket), InsertOutcome, switchboard_store::Error>;
+/// One projection to write: the kind, the ticket, who filed it and the request.
+type Item = (ProjectionKind, Ticket, Option<Actor>, Option<String>);
+
+type TicketWriter = GroupCommit<Item, InsertOutcome, switchboard_store::Error>;
 
 fn ticket_writer(store: Store, max_batch: usize) -> TicketWriter {
-    GroupCommit::spawn(max_batch, max_batch, move |items: Vec<(ProjectionKind, Ticket)>| {
+    GroupCommit::spawn(max_batch, max_batch, move |items: Vec<Item>| {
         let store = store.clone();
         async move {
-            let projections: Vec<Projection<'_>> =
-                items.iter().map(|(kind, ticket)| Projection { kind: *kind, ticket }).collect();
+            let projections: Vec<Projection<'_>> = items
+                .iter()
+                .map(|(kind, ticket, filed_by, request_id)| Projection {
+                    kind: *kind,
+                    ticket,
+                    audit_creation: true,
+                    filed_by: *filed_by,
+                    request_id: request_id.as_deref(),
+                })
+                .collect();
             // The read model of every company: the installation's scope.
             match store.project(&Scope::Installation, &projections).await {
                 Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
@@ -93,7 +104,7 @@ impl Handler for Projector {
         }
         let outcome = self
             .writer
-            .submit((kind, envelope.payload.ticket))
+            .submit((kind, envelope.payload.ticket, envelope.payload.filed_by, envelope.request_id))
             .await
             .map_err(HandlerError::transient)?
             .map_err(HandlerError::classify)?;

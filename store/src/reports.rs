@@ -7,9 +7,9 @@
 //! submits again) → `resolved` (the `resolve` transition, which only an
 //! approved report allows; from then on it is a past solution).
 
-use switchboard_core::events::{Report, TicketEvent, TicketMessage};
+use switchboard_core::events::{Labels, Report, TicketEvent, TicketMessage};
 use switchboard_core::lifecycle::Actor;
-use switchboard_core::{EventId, Scope, Status, Ticket, TicketId};
+use switchboard_core::{EventId, Scope, Status, Ticket, TicketId, Urgency};
 use uuid::Uuid;
 
 use crate::Store;
@@ -114,9 +114,19 @@ impl Store {
         let state = if submit { ReportState::Submitted } else { ReportState::Draft };
         let parts = serde_json::to_string(&report.parts).map_err(|error| Error::Corrupt(error.to_string()))?;
         let minutes = |value: Option<u32>| value.map(|minutes| i32::try_from(minutes).unwrap_or(i32::MAX));
-        on_pool!(&self.writer, |pool| {
+        let stored = on_pool!(&self.writer, |pool| {
             let mut transaction = pool.begin().await?;
             let ticket = locked_ticket(&mut transaction, scope, change.ticket_id).await?;
+            // The equipment defaults to the ticket's.
+            let equipment = ticket.equipment.as_ref();
+            let report = Report {
+                equipment_model: report.equipment_model.clone().or(equipment.map(|equipment| equipment.model.clone())),
+                equipment_serial: report
+                    .equipment_serial
+                    .clone()
+                    .or(equipment.and_then(|equipment| equipment.serial.clone())),
+                ..report.clone()
+            };
             if ticket.status != Status::InProgress {
                 return Err(refused(
                     "invalid_transition",
@@ -152,13 +162,8 @@ impl Store {
             .bind(&parts)
             .bind(minutes(report.time_spent_minutes))
             .bind(minutes(report.travel_minutes))
-            .bind(report.equipment_model.as_ref().or(ticket.equipment.as_ref().map(|equipment| &equipment.model)))
-            .bind(
-                report
-                    .equipment_serial
-                    .as_ref()
-                    .or(ticket.equipment.as_ref().and_then(|equipment| equipment.serial.as_ref())),
-            )
+            .bind(&report.equipment_model)
+            .bind(&report.equipment_serial)
             .bind(&report.notes)
             .bind(state.as_str())
             .bind(change.actor.account.map(|account| account.0))
@@ -174,10 +179,10 @@ impl Store {
             let action = if submit { "submit_report" } else { "save_report" };
             insert_event!(transaction, audit(&ticket, &change, action, event), now);
             transaction.commit().await?;
-            Ok::<_, Error>(())
+            Ok::<_, Error>(report)
         })?;
         self.outbox_written.notify_one();
-        Ok(ReportRecord { ticket_id: change.ticket_id, report: report.clone(), state, rejection_reason: None })
+        Ok(ReportRecord { ticket_id: change.ticket_id, report: stored, state, rejection_reason: None })
     }
 
     /// The customer's decision on a submitted report: approved, or rejected
@@ -304,6 +309,63 @@ impl Store {
             .collect()
     }
 
+    /// Staff set or corrected a ticket's category and/or urgency (stages
+    /// never overwrite these), with a `correct_labels` audit event holding
+    /// the labels before and after. False if there is no such ticket in
+    /// `scope`.
+    pub async fn set_staff_labels(
+        &self,
+        scope: &Scope,
+        change: Change<'_>,
+        category: Option<&str>,
+        urgency: Option<Urgency>,
+    ) -> Result<bool> {
+        let now = now_micros();
+        let changed = on_pool!(&self.writer, |pool| {
+            let mut transaction = pool.begin().await?;
+            let before = match locked_ticket(&mut transaction, scope, change.ticket_id).await {
+                Ok(ticket) => ticket,
+                Err(Error::TicketNotFound) => return Ok(false),
+                Err(error) => return Err(error),
+            };
+            if let Some(category) = category {
+                sqlx::query(
+                    "UPDATE tickets SET category = $1, category_source = 'staff', updated_at = $2 WHERE id = $3",
+                )
+                .bind(category)
+                .bind(now)
+                .bind(before.id.0)
+                .execute(&mut *transaction)
+                .await?;
+            }
+            if let Some(urgency) = urgency {
+                sqlx::query("UPDATE tickets SET urgency = $1, urgency_source = 'staff', updated_at = $2 WHERE id = $3")
+                    .bind(urgency.as_str())
+                    .bind(now)
+                    .bind(before.id.0)
+                    .execute(&mut *transaction)
+                    .await?;
+            }
+            let after = Labels {
+                category: category.map(str::to_owned).or(before.category.clone()),
+                urgency: urgency.or(before.urgency),
+            };
+            let event = TicketEvent::LabelsCorrected {
+                ticket: Box::new(before.clone()),
+                before: Labels { category: before.category.clone(), urgency: before.urgency },
+                after,
+                actor: change.actor,
+            };
+            insert_event!(transaction, audit(&before, &change, "correct_labels", event), now);
+            transaction.commit().await?;
+            Ok::<_, Error>(true)
+        })?;
+        if changed {
+            self.outbox_written.notify_one();
+        }
+        Ok(changed)
+    }
+
     /// Deletes a closed ticket with its tags, messages and report, leaving
     /// its audit trail and a `delete` tombstone event. Another status is
     /// [`Error::Refused`] `not_closed`.
@@ -367,7 +429,7 @@ macro_rules! locked_ticket_body {
     }};
 }
 
-trait LockedTicket {
+pub(crate) trait LockedTicket {
     async fn locked(&mut self, scope: &Scope, id: TicketId) -> Result<Ticket>;
 }
 
@@ -383,6 +445,6 @@ impl LockedTicket for sqlx::Transaction<'_, sqlx::Postgres> {
     }
 }
 
-async fn locked_ticket<T: LockedTicket>(transaction: &mut T, scope: &Scope, id: TicketId) -> Result<Ticket> {
+pub(crate) async fn locked_ticket<T: LockedTicket>(transaction: &mut T, scope: &Scope, id: TicketId) -> Result<Ticket> {
     transaction.locked(scope, id).await
 }

@@ -1,7 +1,9 @@
 //! The ticket repository.
 
-use switchboard_core::events::UrgencySource;
+use switchboard_core::EventId;
+use switchboard_core::events::{TicketEvent, UrgencySource};
 use switchboard_core::ids::{AccountId, ServerId, TeamId, VehicleId};
+use switchboard_core::lifecycle::Actor;
 use switchboard_core::{Channel, CompanyId, Equipment, Requester, Scope, Status, Ticket, TicketId, Urgency};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -9,6 +11,7 @@ use uuid::Uuid;
 use crate::Store;
 use crate::db::{from_micros, now_micros, on_pool, to_micros};
 use crate::error::{Error, Result};
+use crate::transitions::{NewEvent, insert_event};
 
 /// Largest page `list_tickets` returns, whatever the caller asks for.
 pub const MAX_PAGE_SIZE: u32 = 500;
@@ -48,6 +51,19 @@ impl ProjectionKind {
 pub struct Projection<'a> {
     pub kind: ProjectionKind,
     pub ticket: &'a Ticket,
+    /// Write the ticket's `create` audit event (once per ticket, however
+    /// often the submission is projected): the projector's submissions do.
+    pub audit_creation: bool,
+    /// Who filed it (as ingest recorded), for that event.
+    pub filed_by: Option<Actor>,
+    pub request_id: Option<&'a str>,
+}
+
+impl<'a> Projection<'a> {
+    /// A projection that says nothing of who filed the ticket.
+    pub fn of(kind: ProjectionKind, ticket: &'a Ticket) -> Self {
+        Self { kind, ticket, audit_creation: false, filed_by: None, request_id: None }
+    }
 }
 
 const INSERT_TICKET: &str = "INSERT INTO tickets (id, company, title, description, requester_email, requester_name, \
@@ -242,7 +258,7 @@ impl Store {
     /// fsync), with one outcome per ticket, in order.
     pub async fn insert_tickets(&self, scope: &Scope, tickets: &[Ticket]) -> Result<Vec<InsertOutcome>> {
         let projections: Vec<Projection<'_>> =
-            tickets.iter().map(|ticket| Projection { kind: ProjectionKind::Submitted, ticket }).collect();
+            tickets.iter().map(|ticket| Projection::of(ProjectionKind::Submitted, ticket)).collect();
         self.project(scope, &projections).await
     }
 
@@ -262,7 +278,7 @@ impl Store {
             .iter()
             .map(|projection| ProjectedRow::new(projection.ticket).map(|row| (projection, row)))
             .collect::<Result<Vec<_>>>()?;
-        on_pool!(&self.writer, |pool| {
+        let outcomes = on_pool!(&self.writer, |pool| {
             let mut transaction = pool.begin().await?;
             let mut outcomes = Vec::with_capacity(rows.len());
             for (projection, row) in &rows {
@@ -305,11 +321,40 @@ impl Store {
                         .await?;
                 }
                 let changed = result.rows_affected() == 1;
+                if projection.audit_creation && projection.kind == ProjectionKind::Submitted {
+                    // The ticket's first audit event, written once: its id
+                    // derives from the ticket's. Who filed it is ingest's
+                    // record, else the customer the ticket names.
+                    let actor = projection.filed_by.or(ticket
+                        .requester
+                        .account
+                        .map(|account| Actor { role: switchboard_core::Role::Customer, account: Some(account) }));
+                    let event = TicketEvent::Created { ticket: Box::new(ticket.clone()), actor };
+                    insert_event!(
+                        transaction,
+                        NewEvent {
+                            event_id: EventId::derived(EventId(ticket.id.0), "create"),
+                            ticket_id: ticket.id,
+                            company: &ticket.company,
+                            action: "create",
+                            from: Status::New,
+                            to: Status::New,
+                            actor: actor.unwrap_or(Actor { role: switchboard_core::Role::Integration, account: None }),
+                            request_id: projection.request_id,
+                            event,
+                        },
+                        updated_at
+                    );
+                }
                 outcomes.push(if changed { InsertOutcome::Inserted } else { InsertOutcome::AlreadyExisted });
             }
             transaction.commit().await?;
-            Ok(outcomes)
-        })
+            Ok::<_, Error>(outcomes)
+        })?;
+        if projections.iter().any(|projection| projection.audit_creation) {
+            self.outbox_written.notify_one();
+        }
+        Ok(outcomes)
     }
 
     /// The ticket, if it exists inside `scope` (another company's ticket is
@@ -389,45 +434,6 @@ impl Store {
             _ => None,
         };
         Ok(TicketPage { items, next_cursor })
-    }
-
-    /// Staff set or corrected a ticket's category and/or urgency. Stages
-    /// never overwrite these. False if there is no such ticket in `scope`.
-    pub async fn set_staff_labels(
-        &self,
-        scope: &Scope,
-        id: TicketId,
-        category: Option<&str>,
-        urgency: Option<Urgency>,
-    ) -> Result<bool> {
-        let now = now_micros();
-        on_pool!(&self.writer, |pool| {
-            let mut transaction = pool.begin().await?;
-            let mut touch = sqlx::QueryBuilder::new("UPDATE tickets SET updated_at = ");
-            touch.push_bind(now).push(" WHERE id = ").push_bind(id.0);
-            push_scope(&mut touch, scope);
-            let mut found = touch.build().execute(&mut *transaction).await?.rows_affected() == 1;
-            if found && let Some(category) = category {
-                found = sqlx::query("UPDATE tickets SET category = $1, category_source = 'staff' WHERE id = $2")
-                    .bind(category)
-                    .bind(id.0)
-                    .execute(&mut *transaction)
-                    .await?
-                    .rows_affected()
-                    == 1;
-            }
-            if found && let Some(urgency) = urgency {
-                found = sqlx::query("UPDATE tickets SET urgency = $1, urgency_source = 'staff' WHERE id = $2")
-                    .bind(urgency.as_str())
-                    .bind(id.0)
-                    .execute(&mut *transaction)
-                    .await?
-                    .rows_affected()
-                    == 1;
-            }
-            transaction.commit().await?;
-            Ok(found)
-        })
     }
 
     /// Tickets whose category (or urgency) staff set or corrected, newest

@@ -83,7 +83,7 @@ pub struct OutboxRecord {
 /// The insert of one audit (and outbox) event.
 pub(crate) const INSERT_EVENT: &str = "INSERT INTO ticket_events (event_id, ticket_id, company, action, from_status, \
      to_status, actor_role, actor_id, request_id, envelope, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (event_id) DO NOTHING";
 
 /// Writes an audit event in the transaction `$transaction` (either
 /// database): `$event` is a [`NewEvent`], `$now` the time in microseconds.

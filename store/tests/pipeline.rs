@@ -42,7 +42,7 @@ fn triaged(mut ticket: Ticket, category: &str, urgency: Urgency, unsure: bool) -
 }
 
 fn project(kind: ProjectionKind, ticket: &Ticket) -> Projection<'_> {
-    Projection { kind, ticket }
+    Projection::of(kind, ticket)
 }
 
 async fn stage_events_apply_in_any_order(test: TestStore) {
@@ -91,12 +91,15 @@ async fn staff_labels_survive_stages_and_feed_training(test: TestStore) {
     store.insert_ticket(&Scope::Installation, &original).await.expect("insert");
     assert!(
         store
-            .set_staff_labels(&Scope::Installation, original.id, Some("billing"), Some(Urgency::Low))
+            .set_staff_labels(&Scope::Installation, staff(original.id), Some("billing"), Some(Urgency::Low))
             .await
             .expect("label")
     );
     assert!(
-        !store.set_staff_labels(&Scope::Installation, TicketId::new(), Some("billing"), None).await.expect("label")
+        !store
+            .set_staff_labels(&Scope::Installation, staff(TicketId::new()), Some("billing"), None)
+            .await
+            .expect("label")
     );
     let model_says = triaged(original.clone(), "hardware", Urgency::Critical, true);
     store.project(&Scope::Installation, &[project(ProjectionKind::Triaged, &model_says)]).await.expect("triaged");
@@ -219,4 +222,13 @@ fn id(name: &str) -> CompanyId {
 
 fn company(name: &str) -> Scope {
     Scope::Company(id(name))
+}
+
+/// A staff member's change of ticket `ticket_id`.
+fn staff(ticket_id: switchboard_core::TicketId) -> switchboard_store::Change<'static> {
+    switchboard_store::Change {
+        ticket_id,
+        actor: switchboard_core::Actor { role: switchboard_core::Role::Engineer, account: None },
+        request_id: None,
+    }
 }

@@ -135,7 +135,7 @@ async fn filters_select_the_right_tickets(test: TestStore) {
     assert_eq!(globex_ticket.company, "globex");
     assert!(store.get_ticket(&company("acme"), globex_ticket.id).await.expect("get").is_none());
     assert!(store.get_ticket(&company("globex"), globex_ticket.id).await.expect("get").is_some());
-    assert!(!store.set_staff_labels(&company("acme"), globex_ticket.id, Some("x"), None).await.expect("label"));
+    assert!(!store.set_staff_labels(&company("acme"), staff(globex_ticket.id), Some("x"), None).await.expect("label"));
     let foreign = store.insert_ticket(&company("acme"), &ticket("smuggled", "globex", &[], base)).await;
     assert!(matches!(foreign, Err(Error::OutOfScope)), "{foreign:?}");
 }
@@ -321,3 +321,12 @@ switchboard_store::test_both_backends!(
     concurrent_appends_get_unique_dense_offsets,
     idempotency_keys_claim_once,
 );
+
+/// A staff member's change of ticket `ticket_id`.
+fn staff(ticket_id: switchboard_core::TicketId) -> switchboard_store::Change<'static> {
+    switchboard_store::Change {
+        ticket_id,
+        actor: switchboard_core::Actor { role: switchboard_core::Role::Engineer, account: None },
+        request_id: None,
+    }
+}
