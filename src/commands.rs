@@ -267,7 +267,6 @@ pub async fn company_create(
     use switchboard_core::Role;
     use switchboard_core::auth::AccountKind;
     use switchboard_store::{NewAccount, TokenPurpose};
-    use switchboard_web::auth::{SecretKind, hash_secret, new_secret};
 
     let name = name.trim();
     anyhow::ensure!(!name.is_empty(), "--name must not be empty");
@@ -306,16 +305,11 @@ pub async fn company_create(
             }
             other => anyhow::Error::from(other).context("creating the admin account"),
         })?;
-    let token = new_secret(SecretKind::OneTime);
-    let expires_at = store
-        .create_account_token(
-            &hash_secret(&token),
-            account.id,
-            TokenPurpose::SetPassword,
-            config.auth.set_password_token_ttl(),
-        )
-        .await
-        .context("recording the set-password token")?;
+    let ttl = config.auth.set_password_token_ttl();
+    let (token, expires_at) =
+        switchboard_web::auth::issue_one_time_token(&store, account.id, TokenPurpose::SetPassword, ttl)
+            .await
+            .context("recording the set-password token")?;
     store.close().await;
     Ok(CreatedCompany {
         company,
@@ -374,40 +368,16 @@ pub async fn api_key_create(
     name: &str,
     scopes: &[String],
 ) -> anyhow::Result<(switchboard_store::ApiKeyRecord, String)> {
-    use switchboard_core::KeyScope;
-    use switchboard_store::NewApiKey;
-    use switchboard_web::auth::{SecretKind, hash_secret, new_secret};
-
     let company = CompanyId::parse(company).map_err(|error| anyhow::anyhow!("--company: {}", error.message))?;
     anyhow::ensure!(!name.trim().is_empty(), "--name must not be empty");
     anyhow::ensure!(!scopes.is_empty(), "give at least one --scope");
-    let mut parsed = Vec::new();
-    for text in scopes {
-        let scope = KeyScope::parse(text).ok_or_else(|| {
-            let known: Vec<&str> = KeyScope::ALL.iter().map(|scope| scope.as_str()).collect();
-            anyhow::anyhow!("unknown scope `{text}`; one of {}", known.join(", "))
-        })?;
-        if !parsed.contains(&scope) {
-            parsed.push(scope);
-        }
-    }
-    parsed.sort();
+    let parsed = switchboard_core::KeyScope::parse_list(scopes).map_err(|(_, message)| anyhow::anyhow!(message))?;
     let store = open_store(config).await?;
     anyhow::ensure!(
         store.company(&company).await?.is_some(),
         "no company `{company}`; create it with `switchboard company create`"
     );
-    let secret = new_secret(SecretKind::ApiKey);
-    let prefix: String = secret.chars().take(12).collect();
-    let record = store
-        .create_api_key(&NewApiKey {
-            company: &company,
-            name: name.trim(),
-            scopes: &parsed,
-            key_hash: &hash_secret(&secret),
-            prefix: &prefix,
-            created_by: None,
-        })
+    let (record, secret) = switchboard_web::auth::issue_api_key(&store, &company, name.trim(), &parsed, None)
         .await
         .context("storing the key")?;
     store.close().await;

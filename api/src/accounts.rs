@@ -22,7 +22,7 @@ use switchboard_core::config::Secret;
 use switchboard_core::events::{AccountEvent, AccountMessage};
 use switchboard_core::{AccountId, CompanyId, Role, Scope};
 use switchboard_store::{AccountRecord, NewAccount, TokenPurpose};
-use switchboard_web::auth::{BearerToken, SecretKind, client_address, hash_secret, new_secret};
+use switchboard_web::auth::{BearerToken, SecretKind, client_address, hash_secret, issue_one_time_token, new_secret};
 use switchboard_web::{ApiError, Authenticated, JsonBody, MaybeAuthenticated, Path};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -216,16 +216,9 @@ pub(crate) async fn create_account(
         })
         .await?;
     let (token, expires_at) = if by_admin {
-        let token = new_secret(SecretKind::OneTime);
-        let expires_at = state
-            .store
-            .create_account_token(
-                &hash_secret(&token),
-                account.id,
-                TokenPurpose::SetPassword,
-                state.auth.config.set_password_token_ttl(),
-            )
-            .await?;
+        let ttl = state.auth.config.set_password_token_ttl();
+        let (token, expires_at) =
+            issue_one_time_token(&state.store, account.id, TokenPurpose::SetPassword, ttl).await?;
         (Some(token), Some(expires_at))
     } else {
         (None, None)
@@ -466,16 +459,8 @@ async fn send_reset(state: &ApiState, email: &str, request_id: Option<String>) -
     if account.email.as_deref() != Some(email) {
         return Ok(());
     }
-    let token = new_secret(SecretKind::OneTime);
-    let expires_at = state
-        .store
-        .create_account_token(
-            &hash_secret(&token),
-            account.id,
-            TokenPurpose::ResetPassword,
-            state.auth.config.reset_token_ttl(),
-        )
-        .await?;
+    let ttl = state.auth.config.reset_token_ttl();
+    let (token, expires_at) = issue_one_time_token(&state.store, account.id, TokenPurpose::ResetPassword, ttl).await?;
     let event = AccountEvent::PasswordResetRequested {
         email: email.to_owned(),
         name: account.name.clone(),

@@ -9,15 +9,13 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use switchboard_core::auth::KeyScope;
 use switchboard_core::{AccountId, ApiKeyId};
-use switchboard_store::{ApiKeyRecord, NewApiKey};
-use switchboard_web::auth::{SecretKind, hash_secret, new_secret};
+use switchboard_store::ApiKeyRecord;
+use switchboard_web::auth::issue_api_key;
 use switchboard_web::{ApiError, Authenticated, JsonBody, Path};
 use time::OffsetDateTime;
 
 use crate::ApiState;
 
-/// Characters of a key shown in lists, to tell keys apart (`sbk_` and 8 more).
-const SHOWN_PREFIX_CHARS: usize = 12;
 const NAME_MAX_CHARS: usize = 200;
 
 #[derive(Debug, Serialize)]
@@ -74,33 +72,9 @@ pub(crate) async fn create_key(
     if input.scopes.is_empty() {
         return Err(ApiError::invalid_body("scopes", "give at least one scope"));
     }
-    let mut scopes = Vec::with_capacity(input.scopes.len());
-    for (index, text) in input.scopes.iter().enumerate() {
-        let scope = KeyScope::parse(text).ok_or_else(|| {
-            let known: Vec<&str> = KeyScope::ALL.iter().map(|scope| scope.as_str()).collect();
-            ApiError::invalid_body(
-                format!("scopes[{index}]"),
-                format!("unknown scope `{text}`; one of {}", known.join(", ")),
-            )
-        })?;
-        if !scopes.contains(&scope) {
-            scopes.push(scope);
-        }
-    }
-    scopes.sort();
-    let secret = new_secret(SecretKind::ApiKey);
-    let prefix: String = secret.chars().take(SHOWN_PREFIX_CHARS).collect();
-    let record = state
-        .store
-        .create_api_key(&NewApiKey {
-            company: &caller.company,
-            name,
-            scopes: &scopes,
-            key_hash: &hash_secret(&secret),
-            prefix: &prefix,
-            created_by: caller.account(),
-        })
-        .await?;
+    let scopes = KeyScope::parse_list(&input.scopes)
+        .map_err(|(index, message)| ApiError::invalid_body(format!("scopes[{index}]"), message))?;
+    let (record, secret) = issue_api_key(&state.store, &caller.company, name, &scopes, caller.account()).await?;
     Ok((StatusCode::CREATED, Json(CreatedKey { key: record.into(), secret })).into_response())
 }
 

@@ -83,6 +83,23 @@ impl KeyScope {
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|scope| scope.as_str() == text)
     }
+
+    /// Scopes from their names, sorted and without repeats; an unknown one
+    /// is refused with its index and a message naming the known ones.
+    pub fn parse_list(texts: &[String]) -> Result<Vec<Self>, (usize, String)> {
+        let mut scopes = Vec::with_capacity(texts.len());
+        for (index, text) in texts.iter().enumerate() {
+            let scope = Self::parse(text).ok_or_else(|| {
+                let known: Vec<&str> = Self::ALL.iter().map(|scope| scope.as_str()).collect();
+                (index, format!("unknown scope `{text}`; one of {}", known.join(", ")))
+            })?;
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        scopes.sort();
+        Ok(scopes)
+    }
 }
 
 impl fmt::Display for KeyScope {

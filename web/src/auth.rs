@@ -84,6 +84,44 @@ pub fn hash_secret(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
 
+/// Makes a one-time token for `account` and records its hash: the token
+/// (to hand on once) and when it expires.
+pub async fn issue_one_time_token(
+    store: &Store,
+    account: AccountId,
+    purpose: switchboard_store::TokenPurpose,
+    ttl: Duration,
+) -> Result<(String, time::OffsetDateTime), switchboard_store::Error> {
+    let token = new_secret(SecretKind::OneTime);
+    let expires_at = store.create_account_token(&hash_secret(&token), account, purpose, ttl).await?;
+    Ok((token, expires_at))
+}
+
+/// Characters of an API key kept to tell keys apart (`sbk_` and 8 more).
+const KEY_PREFIX_CHARS: usize = 12;
+
+/// Makes an API key of `company` and records its hash: the record and the
+/// secret (shown once).
+pub async fn issue_api_key(
+    store: &Store,
+    company: &switchboard_core::CompanyId,
+    name: &str,
+    scopes: &[switchboard_core::KeyScope],
+    created_by: Option<AccountId>,
+) -> Result<(switchboard_store::ApiKeyRecord, String), switchboard_store::Error> {
+    let secret = new_secret(SecretKind::ApiKey);
+    let prefix: String = secret.chars().take(KEY_PREFIX_CHARS).collect();
+    let key = switchboard_store::NewApiKey {
+        company,
+        name,
+        scopes,
+        key_hash: &hash_secret(&secret),
+        prefix: &prefix,
+        created_by,
+    };
+    Ok((store.create_api_key(&key).await?, secret))
+}
+
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
