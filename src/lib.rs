@@ -282,7 +282,7 @@ impl Prepared {
             let state = ApiState::new(store.clone(), bus.clone(), config.topics(), search, auth.clone());
             router = router.merge(switchboard_api::router(state));
         }
-        let router = switchboard_web::finish(router, limits);
+        let router = switchboard_web::finish(router, limits, &config.http.cors_origins);
 
         let mut resources = Resources::default();
         if let Some(index) = &knowledge_base {

@@ -304,3 +304,38 @@ async fn requests_beyond_the_in_flight_limit_get_503_with_retry_after() {
     wait_for_ok(&app.client, &app.url("/v1/tickets")).await;
     app.running.stop().await.expect("clean stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_is_off_unless_origins_are_configured() {
+    let preflight = |app: &common::App, origin: &str| {
+        app.anonymous
+            .request(reqwest::Method::OPTIONS, app.url("/v1/tickets"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization, content-type")
+            .send()
+    };
+    let allowed = |response: &reqwest::Response| {
+        response.headers().get("access-control-allow-origin").and_then(|value| value.to_str().ok()).map(str::to_owned)
+    };
+    let app = spawn_app().await;
+    assert_eq!(allowed(&preflight(&app, "https://console.example.com").await.expect("send")), None);
+    app.running.stop().await.expect("clean stop");
+
+    let app = spawn_app_with(|config| config.http.cors_origins = vec!["https://console.example.com".into()]).await;
+    let response = preflight(&app, "https://console.example.com").await.expect("send");
+    assert_eq!(allowed(&response).as_deref(), Some("https://console.example.com"));
+    let headers = response.headers()["access-control-allow-headers"].to_str().expect("ascii").to_ascii_lowercase();
+    assert!(headers.contains("authorization"), "{headers}");
+    assert_eq!(allowed(&preflight(&app, "https://evil.example").await.expect("send")), None);
+    let response = app
+        .client
+        .get(app.url("/v1/tickets"))
+        .header("origin", "https://console.example.com")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(allowed(&response).as_deref(), Some("https://console.example.com"));
+    app.running.stop().await.expect("clean stop");
+}

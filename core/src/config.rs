@@ -119,6 +119,18 @@ impl Config {
             );
         }
         self.auth.validate()?;
+        for origin in &self.http.cors_origins {
+            let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
+                && !origin.ends_with('/')
+                && origin.split_once("://").is_some_and(|(_, host)| !host.is_empty() && !host.contains('/'))
+                && origin.chars().all(|character| character.is_ascii_graphic());
+            if !valid {
+                return fail(format!(
+                    "http.cors_origins: `{origin}` is not an origin; write scheme://host[:port], e.g. \
+                     https://console.example.com (no path, no trailing slash, no wildcard)"
+                ));
+            }
+        }
         if self.runner.max_in_flight == 0 {
             return fail("runner.max_in_flight must be at least 1".into());
         }
@@ -453,6 +465,10 @@ pub struct HttpConfig {
     /// After a stop signal, how long open connections may take to finish
     /// before they are dropped.
     pub drain_timeout_ms: u64,
+    /// Browser origins allowed to call the API cross-origin (CORS), e.g.
+    /// `https://console.example.com`. Empty (the default): CORS is off and
+    /// browsers refuse cross-origin calls.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for HttpConfig {
@@ -463,6 +479,7 @@ impl Default for HttpConfig {
             max_connections: 4096,
             max_in_flight: 1024,
             drain_timeout_ms: 10_000,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -608,6 +625,24 @@ mod tests {
         assert!(config.validate().is_ok());
         assert_eq!(config.bus.backend, BusBackend::Embedded);
         assert!(config.store_url().starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn cors_origins_and_auth_limits_are_checked() {
+        let with_origin = |origin: &str| {
+            let mut config = Config::default();
+            config.http.cors_origins = vec![origin.to_owned()];
+            config.validate()
+        };
+        assert!(with_origin("https://console.example.com").is_ok());
+        assert!(with_origin("http://127.0.0.1:3000").is_ok());
+        for bad in ["*", "console.example.com", "https://console.example.com/", "https://a.example/path", "https://"] {
+            let error = with_origin(bad).expect_err(bad).to_string();
+            assert!(error.contains("http.cors_origins"), "{error}");
+        }
+        let mut config = Config::default();
+        config.auth.session_ttl_hours = 0;
+        assert!(config.validate().expect_err("zero").to_string().contains("auth.session_ttl_hours"));
     }
 
     #[test]

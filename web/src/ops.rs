@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, State};
-use axum::http::{Request, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -16,6 +16,7 @@ use switchboard_store::Store;
 use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
@@ -110,8 +111,31 @@ fn plain_error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(switchboard_core::http::ErrorBody::new(code, message, None))).into_response()
 }
 
-/// Wraps `router` with the layers every listener has.
-pub fn finish(router: Router, limits: HttpLimits) -> Router {
+/// Wraps `router` with the layers every listener has, and CORS for
+/// `cors_origins` when there are any (off otherwise).
+pub fn finish(router: Router, limits: HttpLimits, cors_origins: &[String]) -> Router {
+    let router = finish_without_cors(router, limits);
+    if cors_origins.is_empty() {
+        return router;
+    }
+    let origins: Vec<HeaderValue> =
+        cors_origins.iter().filter_map(|origin| HeaderValue::from_str(origin).ok()).collect();
+    router.layer(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("idempotency-key"),
+                HeaderName::from_static("x-request-id"),
+            ])
+            .expose_headers([header::LOCATION, header::RETRY_AFTER, HeaderName::from_static("x-request-id")])
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
+fn finish_without_cors(router: Router, limits: HttpLimits) -> Router {
     let request_timeout = limits.request_timeout;
     let in_flight = Arc::new(Semaphore::new(limits.max_in_flight.max(1)));
     router
