@@ -1,4 +1,5 @@
-//! Load generator for `POST /v1/tickets`.
+//! Load generator for `POST /v1/tickets` (and, with `--request`, for
+//! signing in and for reading a ticket).
 //!
 //! In one run it measures, one after the other and with the same clients:
 //!
@@ -8,8 +9,10 @@
 //! * `kafka`: `switchboard ingest` on Kafka (and PostgreSQL for the store).
 //!
 //! Each server runs in its own process; this process only sends requests and
-//! times them. It prints a table of accepted tickets/s and latency
-//! percentiles.
+//! times them. It prints a table of answered requests/s and latency
+//! percentiles. Every request to Switchboard is authenticated like an
+//! integration's or a person's: an API key made with `switchboard api-key
+//! create`, or (for `--request sign-in`) the admin's password.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -48,6 +51,12 @@ struct Cli {
     /// PostgreSQL server for the kafka mode (a fresh database is created).
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
     postgres: String,
+    /// What each client sends: `post-ticket` (with an API key), `sign-in`
+    /// (`POST /v1/sessions`: argon2id is the cost), or `get-ticket` (an
+    /// authenticated `GET /v1/tickets/{id}`). Only `post-ticket` runs on
+    /// `bare`.
+    #[arg(long, value_enum, default_value = "post-ticket")]
+    request: RequestKind,
     /// A CSV file whose first column supplies realistic ticket texts (e.g.
     /// ../shared/data/bitext/utterances.csv); synthetic texts otherwise.
     #[arg(long)]
@@ -58,6 +67,26 @@ struct Cli {
 enum Mode {
     /// Internal: serve the bare axum handler (started by the load generator).
     ServeBare,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum RequestKind {
+    PostTicket,
+    SignIn,
+    GetTicket,
+}
+
+/// The password the benchmark's admin gets.
+const PASSWORD: &str = "loadgen passphrase 1";
+
+/// One kind of request, ready to send many times.
+#[derive(Clone)]
+struct Workload {
+    method: reqwest::Method,
+    url: String,
+    bodies: Arc<Vec<Vec<u8>>>,
+    authorization: Option<String>,
+    expect: reqwest::StatusCode,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -87,11 +116,15 @@ async fn main() -> anyhow::Result<()> {
         cli.duration,
         bodies.len()
     );
-    println!("{:<16} {:>12} {:>10} {:>10} {:>10} {:>8}", "mode", "accepted/s", "p50 ms", "p99 ms", "max ms", "errors");
+    println!("{:<16} {:>12} {:>10} {:>10} {:>10} {:>8}", "mode", "answered/s", "p50 ms", "p99 ms", "max ms", "errors");
     for target in &cli.modes {
+        if *target == Target::Bare && cli.request != RequestKind::PostTicket {
+            continue;
+        }
         let scratch = tempfile::tempdir()?;
         let mut server = start_server(*target, &cli, scratch.path()).await?;
-        let report = drive(&server.url, &server.key, &bodies, &cli).await?;
+        let workload = workload(&server, &bodies, cli.request).await?;
+        let report = drive(&workload, &cli).await?;
         println!(
             "{:<16} {:>12.0} {:>10.2} {:>10.2} {:>10.2} {:>8}",
             target.to_possible_value().map(|value| value.get_name().to_owned()).unwrap_or_default(),
@@ -109,9 +142,73 @@ async fn main() -> anyhow::Result<()> {
 
 struct Server {
     child: Child,
-    url: String,
-    /// The API key every request sends.
+    /// `http://address`.
+    base: String,
+    /// An API key that files and reads tickets.
     key: String,
+    /// The admin's account id and set-password token.
+    admin: Option<(String, String)>,
+}
+
+/// The requests of one run against `server`.
+async fn workload(server: &Server, bodies: &Arc<Vec<Vec<u8>>>, kind: RequestKind) -> anyhow::Result<Workload> {
+    let http = reqwest::Client::new();
+    let authorization = Some(format!("Bearer {}", server.key));
+    let tickets = format!("{}/v1/tickets", server.base);
+    match kind {
+        RequestKind::PostTicket => Ok(Workload {
+            method: reqwest::Method::POST,
+            url: tickets,
+            bodies: bodies.clone(),
+            authorization,
+            expect: reqwest::StatusCode::ACCEPTED,
+        }),
+        RequestKind::SignIn => {
+            let (account, token) = server.admin.clone().context("no admin to sign in as")?;
+            let response = http
+                .put(format!("{}/v1/accounts/{account}/password", server.base))
+                .json(&serde_json::json!({"token": token, "new_password": PASSWORD}))
+                .send()
+                .await?;
+            anyhow::ensure!(response.status().is_success(), "setting the admin's password: {}", response.status());
+            let body = serde_json::json!({"login": "admin", "password": PASSWORD}).to_string().into_bytes();
+            Ok(Workload {
+                method: reqwest::Method::POST,
+                url: format!("{}/v1/sessions", server.base),
+                bodies: Arc::new(vec![body]),
+                authorization: None,
+                expect: reqwest::StatusCode::CREATED,
+            })
+        }
+        RequestKind::GetTicket => {
+            let response = http
+                .post(&tickets)
+                .header("content-type", "application/json")
+                .header("authorization", authorization.as_deref().unwrap_or_default())
+                .body(bodies[0].clone())
+                .send()
+                .await?;
+            let accepted: serde_json::Value = response.json().await?;
+            let url = format!("{tickets}/{}", accepted["id"].as_str().context("no ticket id")?);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let found =
+                    http.get(&url).header("authorization", authorization.as_deref().unwrap_or_default()).send().await?;
+                if found.status() == reqwest::StatusCode::OK {
+                    break;
+                }
+                anyhow::ensure!(Instant::now() < deadline, "the ticket was never stored");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Ok(Workload {
+                method: reqwest::Method::GET,
+                url,
+                bodies: Arc::new(vec![Vec::new()]),
+                authorization,
+                expect: reqwest::StatusCode::OK,
+            })
+        }
+    }
 }
 
 async fn start_server(target: Target, cli: &Cli, scratch: &std::path::Path) -> anyhow::Result<Server> {
@@ -120,7 +217,8 @@ async fn start_server(target: Target, cli: &Cli, scratch: &std::path::Path) -> a
     // make its API key.
     let switchboard = |args: &[&str], database: Option<&str>| {
         let mut command = Command::new(&cli.switchboard);
-        command.args(args);
+        // Every client signs in from 127.0.0.1: lift the per-address limit.
+        command.args(args).env("SWITCHBOARD_AUTH__SIGN_IN_ATTEMPTS_PER_ADDRESS", "4000000000");
         match database {
             None => {
                 command.arg("--data-dir").arg(scratch.join("data"));
@@ -135,17 +233,19 @@ async fn start_server(target: Target, cli: &Cli, scratch: &std::path::Path) -> a
         }
         command
     };
-    let (mut command, key) = match target {
+    let (mut command, (key, admin)) = match target {
         Target::Bare => {
             let mut command = Command::new(std::env::current_exe()?);
             command.arg("serve-bare");
             // The bare handler ignores it, but gets the same bytes.
-            (command, "sbk_bare".to_owned())
+            (command, ("sbk_bare".to_owned(), None))
         }
         Target::Embedded | Target::EmbeddedIngest => {
-            let key = api_key(|args| switchboard(args, None)).await?;
-            let component = if target == Target::Embedded { "up" } else { "ingest" };
-            (switchboard(&[component, "--listen", "127.0.0.1:0"], None), key)
+            let (key, admin) = api_key(|args| switchboard(args, None)).await?;
+            // The API (sign-in, reads) needs `up`; ingest alone files only.
+            let component =
+                if target == Target::Embedded || cli.request != RequestKind::PostTicket { "up" } else { "ingest" };
+            (switchboard(&[component, "--listen", "127.0.0.1:0"], None), (key, Some(admin)))
         }
         Target::Kafka => {
             let database = format!("loadgen_{}", uuid::Uuid::new_v4().simple());
@@ -155,8 +255,9 @@ async fn start_server(target: Target, cli: &Cli, scratch: &std::path::Path) -> a
                 .await
                 .context("running psql to create the benchmark database")?;
             anyhow::ensure!(created.success(), "cannot create a PostgreSQL database at {}", cli.postgres);
-            let key = api_key(|args| switchboard(args, Some(&database))).await?;
-            (switchboard(&["ingest", "--listen", "127.0.0.1:0"], Some(&database)), key)
+            let (key, admin) = api_key(|args| switchboard(args, Some(&database))).await?;
+            let component = if cli.request == RequestKind::PostTicket { "ingest" } else { "up" };
+            (switchboard(&[component, "--listen", "127.0.0.1:0"], Some(&database)), (key, Some(admin)))
         }
     };
     command
@@ -174,18 +275,24 @@ async fn start_server(target: Target, cli: &Cli, scratch: &std::path::Path) -> a
         .context("the server exited at start")?;
     let address = line.rsplit("http://").next().context("no address in the server's first line")?.trim().to_owned();
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok(Server { child, url: format!("http://{address}/v1/tickets"), key })
+    Ok(Server { child, base: format!("http://{address}"), key, admin })
 }
 
 /// Creates the company `acme` and an API key of it that may file tickets,
 /// with the one-shot commands `switchboard` runs as: the key. The load
 /// then goes through the same authentication as any integration's.
-async fn api_key(switchboard: impl Fn(&[&str]) -> Command) -> anyhow::Result<String> {
-    let created = switchboard(&["company", "create", "--name", "acme", "--admin-email", "admin@acme.example"])
-        .output()
-        .await
-        .context("running switchboard company create")?;
+async fn api_key(switchboard: impl Fn(&[&str]) -> Command) -> anyhow::Result<(String, (String, String))> {
+    let created =
+        switchboard(&["company", "create", "--name", "acme", "--admin-email", "admin@acme.example", "--json"])
+            .output()
+            .await
+            .context("running switchboard company create")?;
     anyhow::ensure!(created.status.success(), "company create: {}", String::from_utf8_lossy(&created.stderr));
+    let created: serde_json::Value = serde_json::from_slice(&created.stdout).context("company create --json")?;
+    let admin = (
+        created["admin_account"].as_str().context("no admin account")?.to_owned(),
+        created["set_password_token"].as_str().context("no set-password token")?.to_owned(),
+    );
     let key = switchboard(&[
         "api-key",
         "create",
@@ -202,7 +309,8 @@ async fn api_key(switchboard: impl Fn(&[&str]) -> Command) -> anyhow::Result<Str
     .context("running switchboard api-key create")?;
     anyhow::ensure!(key.status.success(), "api-key create: {}", String::from_utf8_lossy(&key.stderr));
     let body: serde_json::Value = serde_json::from_slice(&key.stdout).context("api-key create --json")?;
-    body["secret"].as_str().map(str::to_owned).context("no secret in api-key create's answer")
+    let secret = body["secret"].as_str().map(str::to_owned).context("no secret in api-key create's answer")?;
+    Ok((secret, admin))
 }
 
 struct Report {
@@ -213,16 +321,14 @@ struct Report {
     errors: usize,
 }
 
-async fn drive(url: &str, key: &str, bodies: &Arc<Vec<Vec<u8>>>, cli: &Cli) -> anyhow::Result<Report> {
-    let authorization = format!("Bearer {key}");
+async fn drive(workload: &Workload, cli: &Cli) -> anyhow::Result<Report> {
     let warmup_end = Instant::now() + Duration::from_secs(cli.warmup);
     let end = warmup_end + Duration::from_secs(cli.duration);
     let mut workers = Vec::with_capacity(cli.connections);
     for worker in 0..cli.connections {
-        let url = url.to_owned();
-        let authorization = authorization.clone();
-        let bodies = bodies.clone();
+        let workload = workload.clone();
         workers.push(tokio::spawn(async move {
+            let bodies = &workload.bodies;
             let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().expect("client");
             let mut latencies_us: Vec<u32> = Vec::new();
             let mut errors = 0_usize;
@@ -233,14 +339,15 @@ async fn drive(url: &str, key: &str, bodies: &Arc<Vec<Vec<u8>>>, cli: &Cli) -> a
                     break;
                 }
                 index = (index + 7919) % bodies.len();
-                let result = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .header("authorization", &authorization)
-                    .body(bodies[index].clone())
-                    .send()
-                    .await;
-                let accepted = matches!(&result, Ok(response) if response.status() == reqwest::StatusCode::ACCEPTED);
+                let mut request = client.request(workload.method.clone(), &workload.url);
+                if workload.method != reqwest::Method::GET {
+                    request = request.header("content-type", "application/json").body(bodies[index].clone());
+                }
+                if let Some(authorization) = &workload.authorization {
+                    request = request.header("authorization", authorization);
+                }
+                let result = request.send().await;
+                let accepted = matches!(&result, Ok(response) if response.status() == workload.expect);
                 if let Ok(response) = result {
                     let _ = response.bytes().await;
                 }
