@@ -107,6 +107,20 @@ async fn the_urgency_policy_overrides_the_model_without_a_restart() {
         json!("fires are critical; keyword smoke => at least high"),
         "{ticket}"
     );
+    // The policy is acme's: another company's tickets are not decided by it,
+    // and its admin sees the empty default.
+    let globex = common::client_with_token(&common::bootstrap_company(&app.config, &app.url(""), "globex").await);
+    let theirs: Value =
+        globex.get(app.url("/v1/triage/policy")).send().await.expect("send").json().await.expect("JSON");
+    assert_eq!(theirs["rules"], json!([]), "{theirs}");
+    let mut fire = ticket_json("The printer is on fire and there is smoke");
+    fire["company"] = json!("globex");
+    let response = globex.post(app.url("/v1/tickets")).json(&fire).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let id = response.json::<Value>().await.expect("JSON")["id"].as_str().expect("id").to_owned();
+    let ticket =
+        wait_for_json(&globex, &app.url(&format!("/v1/tickets/{id}")), "a triage", |t| t.get("triage").is_some()).await;
+    assert_ne!(ticket["triage"]["urgency_source"]["kind"], json!("policy"), "{ticket}");
     app.running.stop().await.expect("clean stop");
 }
 

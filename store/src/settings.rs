@@ -18,6 +18,18 @@ impl Store {
         Ok(value)
     }
 
+    /// Every setting whose key starts with `prefix`, by key.
+    pub async fn settings_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>> {
+        let pattern = format!("{}%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let rows: Vec<(String, String)> = on_pool!(&self.db, |pool| sqlx::query_as(
+            "SELECT setting_key, value FROM settings WHERE setting_key LIKE $1 ESCAPE '\\' ORDER BY setting_key"
+        )
+        .bind(pattern)
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows)
+    }
+
     pub async fn put_setting(&self, key: &str, value: &str) -> Result<()> {
         on_pool!(&self.writer, |pool| sqlx::query(
             "INSERT INTO settings (setting_key, value, updated_at) VALUES ($1, $2, $3) \

@@ -16,11 +16,14 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use async_trait::async_trait;
+use std::collections::{BTreeMap, HashMap};
 use switchboard_bus::{Handler, HandlerError, Message, OutgoingMessage, Stage, StageContext, decode_envelope, runner};
 use switchboard_core::Envelope;
 use switchboard_core::config::Config;
 use switchboard_core::events::{TicketSubmitted, TicketTriaged};
-use switchboard_core::settings::URGENCY_POLICY;
+
+use switchboard_core::CompanyId;
+use switchboard_core::settings::{URGENCY_POLICY, urgency_policy_company};
 use switchboard_core::topics::stages;
 use switchboard_store::Store;
 use tokio_util::sync::CancellationToken;
@@ -66,10 +69,15 @@ enum Origin {
 pub struct Models {
     pub category: Arc<Model>,
     pub urgency: Arc<Model>,
+    /// The installation's urgency policy.
     pub policy: Arc<CompiledPolicy>,
+    /// Companies' own policies.
+    policies: HashMap<CompanyId, Arc<CompiledPolicy>>,
     category_origin: Origin,
     urgency_origin: Origin,
-    policy_json: Option<String>,
+    installation_json: Option<String>,
+    /// Companies' policies as stored, by setting key.
+    policy_jsons: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for Models {
@@ -120,30 +128,70 @@ impl Models {
             previous.map(|models| (&models.urgency, &models.urgency_origin)),
         )
         .await?;
-        let policy_json = store.get_setting(URGENCY_POLICY).await?;
-        let policy = match (&policy_json, previous) {
-            (json, Some(previous)) if *json == previous.policy_json => previous.policy.clone(),
-            (None, _) => Arc::new(UrgencyPolicy::default().compile()),
-            (Some(json), _) => match UrgencyPolicy::from_json(json) {
-                Ok(policy) => Arc::new(policy.compile()),
-                Err(error) => {
-                    // The API validates policies; a bad one in the store is
-                    // someone's manual edit. Keep deciding with the last good one.
-                    tracing::error!(%error, "the stored urgency policy is invalid; keeping the previous one");
-                    previous.map_or_else(
-                        || Arc::new(UrgencyPolicy::default().compile()),
-                        |previous| previous.policy.clone(),
-                    )
-                }
-            },
-        };
-        Ok(Models { category, urgency, policy, category_origin, urgency_origin, policy_json })
+        // The installation's policy, and each company's own (which replaces
+        // it for that company's tickets). Unchanged ones are reused.
+        let mut policy_jsons: BTreeMap<String, String> =
+            store.settings_with_prefix(URGENCY_POLICY).await?.into_iter().collect();
+        let installation_json = policy_jsons.remove(URGENCY_POLICY);
+        let installation = compile_policy(
+            installation_json.as_deref(),
+            previous.map(|models| (&models.installation_json, &models.policy)),
+            "the installation",
+        );
+        let mut policies = HashMap::new();
+        for (key, json) in &policy_jsons {
+            let Some(company) = urgency_policy_company(key) else { continue };
+            let earlier = previous
+                .and_then(|models| Some((models.policy_jsons.get(key).cloned(), models.policies.get(&company)?)));
+            let compiled =
+                compile_policy(Some(json), earlier.as_ref().map(|(json, policy)| (json, *policy)), company.as_str());
+            policies.insert(company, compiled);
+        }
+        Ok(Models {
+            category,
+            urgency,
+            policy: installation,
+            policies,
+            category_origin,
+            urgency_origin,
+            installation_json,
+            policy_jsons,
+        })
     }
 
     fn same_as(&self, other: &Models) -> bool {
         self.category_origin == other.category_origin
             && self.urgency_origin == other.urgency_origin
-            && self.policy_json == other.policy_json
+            && self.installation_json == other.installation_json
+            && self.policy_jsons == other.policy_jsons
+    }
+
+    /// The policy for `company`'s tickets: its own, else the installation's.
+    pub fn policy_for(&self, company: &CompanyId) -> &Arc<CompiledPolicy> {
+        self.policies.get(company).unwrap_or(&self.policy)
+    }
+}
+
+/// Compiles a stored policy, reusing `previous` when its JSON is the same.
+/// A bad one in the store (the API validates, so someone's manual edit)
+/// keeps the previous policy, or the empty one.
+fn compile_policy(
+    json: Option<&str>,
+    previous: Option<(&Option<String>, &Arc<CompiledPolicy>)>,
+    whose: &str,
+) -> Arc<CompiledPolicy> {
+    if let Some((previous_json, policy)) = previous
+        && previous_json.as_deref() == json
+    {
+        return policy.clone();
+    }
+    match json.map(UrgencyPolicy::from_json) {
+        None => Arc::new(UrgencyPolicy::default().compile()),
+        Some(Ok(policy)) => Arc::new(policy.compile()),
+        Some(Err(error)) => {
+            tracing::error!(%error, whose, "a stored urgency policy is invalid; keeping the previous one");
+            previous.map_or_else(|| Arc::new(UrgencyPolicy::default().compile()), |(_, policy)| policy.clone())
+        }
     }
 }
 
@@ -260,7 +308,7 @@ impl Handler for Triager {
                 triage_ticket(
                     &models.category,
                     &models.urgency,
-                    &models.policy,
+                    models.policy_for(&input.company),
                     &input,
                     time::OffsetDateTime::now_utc(),
                 )

@@ -37,7 +37,9 @@ fn bench(criterion: &mut Criterion) {
     let passwords = Passwords::new(1);
     group.sample_size(20);
     group.bench_function("argon2id_hash", |bencher| {
-        bencher.to_async(&runtime).iter(|| async { passwords.hash("correct horse battery staple").await.expect("hash") });
+        bencher
+            .to_async(&runtime)
+            .iter(|| async { passwords.hash("correct horse battery staple").await.expect("hash") });
     });
     group.finish();
 }
