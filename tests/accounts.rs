@@ -8,29 +8,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{App, PASSWORD, client, client_with_token, sign_in, spawn_app, spawn_app_with};
+use common::{PASSWORD, client, client_with_token, sign_in, spawn_app, spawn_app_with, status_and_json};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard_bus::Bus;
 use switchboard_bus::embedded::EmbeddedBus;
 use switchboard_core::config::EmbeddedBusConfig;
 use switchboard_core::topics;
-
-async fn error_of(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    (status, response.json().await.unwrap_or_default())
-}
-
-async fn allow_sign_up(app: &App) {
-    let response = app
-        .client
-        .put(app.url("/v1/companies/acme/settings"))
-        .json(&json!({"allow_self_signup": true}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), StatusCode::OK);
-}
 
 fn sign_up_body(username: &str) -> Value {
     json!({
@@ -44,9 +28,9 @@ async fn sign_up_needs_the_company_to_allow_it_and_refuses_taken_names_and_weak_
     let app = spawn_app().await;
     let post = |body: Value| app.anonymous.post(app.url("/v1/accounts")).json(&body).send();
 
-    let (status, body) = error_of(post(sign_up_body("carla")).await.expect("send")).await;
+    let (status, body) = status_and_json(post(sign_up_body("carla")).await.expect("send")).await;
     assert_eq!((status, body["error"]["code"].clone()), (StatusCode::FORBIDDEN, json!("forbidden")), "{body}");
-    allow_sign_up(&app).await;
+    app.allow_sign_up().await;
     let response = post(sign_up_body("carla")).await.expect("send");
     assert_eq!(response.status(), StatusCode::CREATED);
     let created: Value = response.json().await.expect("JSON");
@@ -55,7 +39,7 @@ async fn sign_up_needs_the_company_to_allow_it_and_refuses_taken_names_and_weak_
     assert!(created.get("set_password_token").is_none() && created["account"].get("password").is_none());
 
     // Taken names, in any case.
-    let (status, body) = error_of(post(sign_up_body("CARLA")).await.expect("send")).await;
+    let (status, body) = status_and_json(post(sign_up_body("CARLA")).await.expect("send")).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(
         body["error"],
@@ -63,7 +47,7 @@ async fn sign_up_needs_the_company_to_allow_it_and_refuses_taken_names_and_weak_
     );
     let mut same_email = sign_up_body("carla2");
     same_email["email"] = json!("Carla@Example.com");
-    let (status, body) = error_of(post(same_email).await.expect("send")).await;
+    let (status, body) = status_and_json(post(same_email).await.expect("send")).await;
     assert_eq!((status, body["error"]["field"].clone()), (StatusCode::CONFLICT, json!("email")));
 
     // Weak passwords, each with its reason.
@@ -72,7 +56,7 @@ async fn sign_up_needs_the_company_to_allow_it_and_refuses_taken_names_and_weak_
     {
         let mut body = sign_up_body("dora-the-explorer");
         body["password"] = json!(password);
-        let (status, body) = error_of(post(body).await.expect("send")).await;
+        let (status, body) = status_and_json(post(body).await.expect("send")).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{password}");
         assert_eq!(body["error"]["code"], json!("weak_password"));
         assert_eq!(body["error"]["field"], json!("password"));
@@ -81,24 +65,24 @@ async fn sign_up_needs_the_company_to_allow_it_and_refuses_taken_names_and_weak_
     // A sign-up cannot make staff.
     let mut staff = sign_up_body("eve");
     staff["role"] = json!("admin");
-    let (status, body) = error_of(post(staff).await.expect("send")).await;
+    let (status, body) = status_and_json(post(staff).await.expect("send")).await;
     assert_eq!((status, body["error"]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("role")));
 
     // Malformed, wrong types, unknown fields, oversize.
     let raw = |bytes: Vec<u8>| {
         app.anonymous.post(app.url("/v1/accounts")).header("content-type", "application/json").body(bytes).send()
     };
-    let (status, body) = error_of(raw(b"{\"name\": ".to_vec()).await.expect("send")).await;
+    let (status, body) = status_and_json(raw(b"{\"name\": ".to_vec()).await.expect("send")).await;
     assert_eq!((status, body["error"]["code"].clone()), (StatusCode::BAD_REQUEST, json!("malformed_json")));
     let mut wrong_type = sign_up_body("fay");
     wrong_type["username"] = json!(7);
-    let (status, body) = error_of(post(wrong_type).await.expect("send")).await;
+    let (status, body) = status_and_json(post(wrong_type).await.expect("send")).await;
     assert_eq!((status, body["error"]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("username")));
     let mut unknown = sign_up_body("fay");
     unknown["is_admin"] = json!(true);
-    let (status, body) = error_of(post(unknown).await.expect("send")).await;
+    let (status, body) = status_and_json(post(unknown).await.expect("send")).await;
     assert_eq!((status, body["error"]["code"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("invalid_field")));
-    let (status, body) = error_of(raw(vec![b' '; 3 * 1024 * 1024]).await.expect("send")).await;
+    let (status, body) = status_and_json(raw(vec![b' '; 3 * 1024 * 1024]).await.expect("send")).await;
     assert_eq!((status, body["error"]["code"].clone()), (StatusCode::PAYLOAD_TOO_LARGE, json!("body_too_large")));
     app.running.stop().await.expect("clean stop");
 }
@@ -106,7 +90,7 @@ async fn sign_up_needs_the_company_to_allow_it_and_refuses_taken_names_and_weak_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_out_and_tokens_that_no_longer_work() {
     let app = spawn_app().await;
-    allow_sign_up(&app).await;
+    app.allow_sign_up().await;
     let response = app.anonymous.post(app.url("/v1/accounts")).json(&sign_up_body("gus")).send().await.expect("send");
     assert_eq!(response.status(), StatusCode::CREATED);
     let base = app.url("");
@@ -122,8 +106,8 @@ async fn sign_in_out_and_tokens_that_no_longer_work() {
     let attempt = |login: &str, password: &str| {
         app.anonymous.post(app.url("/v1/sessions")).json(&json!({"login": login, "password": password})).send()
     };
-    let (status, wrong) = error_of(attempt("gus", "not the password").await.expect("send")).await;
-    let (_, unknown) = error_of(attempt("nobody", "not the password").await.expect("send")).await;
+    let (status, wrong) = status_and_json(attempt("gus", "not the password").await.expect("send")).await;
+    let (_, unknown) = status_and_json(attempt("nobody", "not the password").await.expect("send")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(wrong, unknown);
     assert_eq!(wrong["error"]["code"], json!("invalid_credentials"));
@@ -133,7 +117,7 @@ async fn sign_in_out_and_tokens_that_no_longer_work() {
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let response = gus.get(app.url("/v1/accounts/me")).send().await.expect("send");
     assert_eq!(response.headers().get("www-authenticate").and_then(|v| v.to_str().ok()), Some("Bearer"));
-    let (status, body) = error_of(response).await;
+    let (status, body) = status_and_json(response).await;
     assert_eq!((status, body["error"]["code"].clone()), (StatusCode::UNAUTHORIZED, json!("unauthenticated")));
     // Malformed and unknown credentials are 401 too, never 500.
     for header in
@@ -173,7 +157,7 @@ async fn too_many_failed_sign_ins_are_429_with_retry_after() {
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry_after: u64 = response.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
     assert!((1..=300).contains(&retry_after), "{retry_after}");
-    let (_, body) = error_of(response).await;
+    let (_, body) = status_and_json(response).await;
     assert_eq!(body["error"]["code"], json!("rate_limited"));
     app.running.stop().await.expect("clean stop");
 
@@ -255,7 +239,8 @@ async fn a_password_reset_works_once_within_its_time_and_ends_every_session() {
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     // Used once: refused the second time.
     let (status, body) =
-        error_of(put(json!({"token": token, "new_password": "yet another passphrase"})).await.expect("send")).await;
+        status_and_json(put(json!({"token": token, "new_password": "yet another passphrase"})).await.expect("send"))
+            .await;
     assert_eq!((status, body["error"]["code"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("invalid_token")));
     // Expired: refused.
     let expired = "sbt_expired-token-for-the-test";
@@ -269,7 +254,8 @@ async fn a_password_reset_works_once_within_its_time_and_ends_every_session() {
         .await
         .expect("token");
     let (status, body) =
-        error_of(put(json!({"token": expired, "new_password": "yet another passphrase"})).await.expect("send")).await;
+        status_and_json(put(json!({"token": expired, "new_password": "yet another passphrase"})).await.expect("send"))
+            .await;
     assert_eq!((status, body["error"]["code"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("invalid_token")));
     // A change with the current password needs the right one.
     let hana = client_with_token(&sign_in(&app.url(""), "hana", new_password).await);
@@ -311,7 +297,7 @@ async fn api_keys_are_shown_once_scoped_and_revocable() {
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
     assert!(!listed.to_string().contains(&secret));
     // Bad scopes are named.
-    let (status, body) = error_of(
+    let (status, body) = status_and_json(
         app.client
             .post(app.url("/v1/api-keys"))
             .json(&json!({"name": "x", "scopes": ["tickets:write", "tickets:delete"]}))

@@ -5,14 +5,9 @@
 
 mod common;
 
-use common::{App, spawn_app};
+use common::{App, spawn_app, status_and_json};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    (status, response.json().await.unwrap_or_default())
-}
 
 /// A customer's ticket, stored: (its id, the customer's client).
 async fn customer_ticket(app: &App, username: &str) -> (String, reqwest::Client, String) {
@@ -31,7 +26,7 @@ async fn assignment_opens_the_ticket_and_each_move_is_its_own_people_s() {
     let (ticket, customer, customer_id) = customer_ticket(&app, "kim").await;
     let (technician, technician_id) = app.account("technician", "tom").await;
     let (engineer, _) = app.account("engineer", "eli").await;
-    let (status, van) = json_of(
+    let (status, van) = status_and_json(
         app.client
             .post(app.url("/v1/vehicles"))
             .json(&json!({"name": "Van 3", "plate": "SW-3", "kind": "van"}))
@@ -42,7 +37,7 @@ async fn assignment_opens_the_ticket_and_each_move_is_its_own_people_s() {
     .await;
     assert_eq!(status, StatusCode::CREATED);
     let van = van["id"].as_str().expect("id").to_owned();
-    let (_, parked) = json_of(
+    let (_, parked) = status_and_json(
         app.client
             .post(app.url("/v1/vehicles"))
             .json(&json!({"name": "Van 4", "available": false}))
@@ -54,25 +49,27 @@ async fn assignment_opens_the_ticket_and_each_move_is_its_own_people_s() {
 
     let assign = |body: Value| app.client.put(app.url(&format!("/v1/tickets/{ticket}/assignment"))).json(&body).send();
     // Only staff can be assigned, and only an available vehicle.
-    let (status, body) = json_of(assign(json!({"assignee": customer_id})).await.expect("send")).await;
+    let (status, body) = status_and_json(assign(json!({"assignee": customer_id})).await.expect("send")).await;
     assert_eq!(
         (status, body["error"]["field"].clone()),
         (StatusCode::UNPROCESSABLE_ENTITY, json!("assignee")),
         "{body}"
     );
     let (status, body) =
-        json_of(assign(json!({"assignee": technician_id, "vehicle": parked["id"]})).await.expect("send")).await;
+        status_and_json(assign(json!({"assignee": technician_id, "vehicle": parked["id"]})).await.expect("send")).await;
     assert_eq!(
         (status, body["error"]["field"].clone()),
         (StatusCode::UNPROCESSABLE_ENTITY, json!("vehicle")),
         "{body}"
     );
-    let (status, body) =
-        json_of(assign(json!({"assignee": technician_id, "vehicle": uuid::Uuid::now_v7()})).await.expect("send")).await;
+    let (status, body) = status_and_json(
+        assign(json!({"assignee": technician_id, "vehicle": uuid::Uuid::now_v7()})).await.expect("send"),
+    )
+    .await;
     assert_eq!((status, body["error"]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("vehicle")));
     // Assigning a new ticket opens it.
     let (status, opened) =
-        json_of(assign(json!({"assignee": technician_id, "vehicle": van})).await.expect("send")).await;
+        status_and_json(assign(json!({"assignee": technician_id, "vehicle": van})).await.expect("send")).await;
     assert_eq!(status, StatusCode::OK, "{opened}");
     assert_eq!(
         (opened["status"].clone(), opened["assignee"].clone(), opened["vehicle"].clone()),
@@ -80,29 +77,29 @@ async fn assignment_opens_the_ticket_and_each_move_is_its_own_people_s() {
     );
     // The vehicle is in use now.
     let (status, _) =
-        json_of(app.client.delete(app.url(&format!("/v1/vehicles/{van}"))).send().await.expect("send")).await;
+        status_and_json(app.client.delete(app.url(&format!("/v1/vehicles/{van}"))).send().await.expect("send")).await;
     assert_eq!(status, StatusCode::CONFLICT);
 
     let set_status = |client: &reqwest::Client, status: &str| {
         client.put(app.url(&format!("/v1/tickets/{ticket}/status"))).json(&json!({"status": status})).send()
     };
     // Not the assignee: refused. A move that does not exist: named.
-    let (status, body) = json_of(set_status(&engineer, "in_progress").await.expect("send")).await;
+    let (status, body) = status_and_json(set_status(&engineer, "in_progress").await.expect("send")).await;
     assert_eq!((status, body["error"]["code"].clone()), (StatusCode::FORBIDDEN, json!("forbidden")), "{body}");
-    let (status, body) = json_of(set_status(&customer, "in_progress").await.expect("send")).await;
+    let (status, body) = status_and_json(set_status(&customer, "in_progress").await.expect("send")).await;
     assert_eq!((status, body["error"]["code"].clone()), (StatusCode::FORBIDDEN, json!("forbidden")), "{body}");
-    let (status, body) = json_of(set_status(&technician, "new").await.expect("send")).await;
+    let (status, body) = status_and_json(set_status(&technician, "new").await.expect("send")).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["error"]["code"], json!("invalid_transition"));
     let message = body["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("start (→ in_progress)") && message.contains("dismiss (→ closed)"), "{message}");
-    let (status, body) = json_of(set_status(&technician, "done").await.expect("send")).await;
+    let (status, body) = status_and_json(set_status(&technician, "done").await.expect("send")).await;
     assert_eq!((status, body["error"]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("status")));
 
     // The assignee starts; asking again changes nothing.
-    let (status, started) = json_of(set_status(&technician, "in_progress").await.expect("send")).await;
+    let (status, started) = status_and_json(set_status(&technician, "in_progress").await.expect("send")).await;
     assert_eq!((status, started["status"].clone()), (StatusCode::OK, json!("in_progress")));
-    let (status, _) = json_of(set_status(&technician, "in_progress").await.expect("send")).await;
+    let (status, _) = status_and_json(set_status(&technician, "in_progress").await.expect("send")).await;
     assert_eq!(status, StatusCode::OK);
     // Reassigning keeps the status.
     let (eng_client, engineer_id) = (engineer.clone(), {
@@ -110,40 +107,43 @@ async fn assignment_opens_the_ticket_and_each_move_is_its_own_people_s() {
             engineer.get(app.url("/v1/accounts/me")).send().await.expect("send").json().await.expect("JSON");
         me["id"].as_str().expect("id").to_owned()
     });
-    let (status, reassigned) = json_of(assign(json!({"assignee": engineer_id})).await.expect("send")).await;
+    let (status, reassigned) = status_and_json(assign(json!({"assignee": engineer_id})).await.expect("send")).await;
     assert_eq!(
         (status, reassigned["status"].clone(), reassigned["assignee"].clone()),
         (StatusCode::OK, json!("in_progress"), json!(engineer_id))
     );
 
     // Lists: the engineer's own, by several statuses, ids only.
-    let (_, mine) = json_of(
+    let (_, mine) = status_and_json(
         eng_client.get(app.url("/v1/tickets?assignee=me&status=opened,in_progress")).send().await.expect("send"),
     )
     .await;
     assert_eq!(mine["items"].as_array().map(Vec::len), Some(1), "{mine}");
-    let (_, theirs) = json_of(technician.get(app.url("/v1/tickets?assignee=me")).send().await.expect("send")).await;
+    let (_, theirs) =
+        status_and_json(technician.get(app.url("/v1/tickets?assignee=me")).send().await.expect("send")).await;
     assert_eq!(theirs["items"], json!([]));
-    let (_, ids) = json_of(
+    let (_, ids) = status_and_json(
         app.client.get(app.url("/v1/tickets?fields=id&channel=api&status=in_progress")).send().await.expect("send"),
     )
     .await;
     assert_eq!(ids["items"], json!([ticket]));
-    let (status, _) = json_of(app.client.get(app.url("/v1/tickets?fields=title")).send().await.expect("send")).await;
+    let (status, _) =
+        status_and_json(app.client.get(app.url("/v1/tickets?fields=title")).send().await.expect("send")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _) =
-        json_of(app.client.get(app.url("/v1/tickets?status=new,bogus")).send().await.expect("send")).await;
+        status_and_json(app.client.get(app.url("/v1/tickets?status=new,bogus")).send().await.expect("send")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
     // The admin dismisses it; then reopens it.
-    let (status, closed) = json_of(set_status(&app.client, "closed").await.expect("send")).await;
+    let (status, closed) = status_and_json(set_status(&app.client, "closed").await.expect("send")).await;
     assert_eq!((status, closed["status"].clone()), (StatusCode::OK, json!("closed")));
-    let (status, reopened) = json_of(set_status(&app.client, "opened").await.expect("send")).await;
+    let (status, reopened) = status_and_json(set_status(&app.client, "opened").await.expect("send")).await;
     assert_eq!((status, reopened["status"].clone()), (StatusCode::OK, json!("opened")));
 
     // The history has every step and who took it.
     let (status, history) =
-        json_of(customer.get(app.url(&format!("/v1/tickets/{ticket}/history"))).send().await.expect("send")).await;
+        status_and_json(customer.get(app.url(&format!("/v1/tickets/{ticket}/history"))).send().await.expect("send"))
+            .await;
     assert_eq!(status, StatusCode::OK);
     let steps: Vec<(String, String, String)> = history["items"]
         .as_array()
@@ -173,7 +173,7 @@ async fn assignment_opens_the_ticket_and_each_move_is_its_own_people_s() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vehicles_have_a_full_api_with_precise_errors() {
     let app = spawn_app().await;
-    let (status, created) = json_of(
+    let (status, created) = status_and_json(
         app.client
             .post(app.url("/v1/vehicles"))
             .json(&json!({"name": "Truck", "plate": "TR-1"}))
@@ -185,9 +185,10 @@ async fn vehicles_have_a_full_api_with_precise_errors() {
     assert_eq!((status, created["available"].clone()), (StatusCode::CREATED, json!(true)));
     let id = created["id"].as_str().expect("id");
     let url = app.url(&format!("/v1/vehicles/{id}"));
-    let (status, updated) =
-        json_of(app.client.put(&url).json(&json!({"name": "Truck", "available": false})).send().await.expect("send"))
-            .await;
+    let (status, updated) = status_and_json(
+        app.client.put(&url).json(&json!({"name": "Truck", "available": false})).send().await.expect("send"),
+    )
+    .await;
     assert_eq!(
         (status, updated["available"].clone(), updated["plate"].clone()),
         (StatusCode::OK, json!(false), Value::Null)
@@ -196,7 +197,7 @@ async fn vehicles_have_a_full_api_with_precise_errors() {
         [(json!({"name": ""}), "name"), (json!({"name": "x", "wheels": 4}), ""), (json!({"name": 5}), "name")]
     {
         let (status, error) =
-            json_of(app.client.post(app.url("/v1/vehicles")).json(&body).send().await.expect("send")).await;
+            status_and_json(app.client.post(app.url("/v1/vehicles")).json(&body).send().await.expect("send")).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         if !field.is_empty() {
             assert_eq!(error["error"]["field"], json!(field), "{error}");
@@ -281,7 +282,7 @@ async fn the_seed_main_flow_end_to_end() {
     // The admin makes a technician and a vehicle, and assigns both.
     let (technician_id, technician_token) = common::create_account(&admin, &base, "technician", "theo").await;
     let technician = common::client_with_token(&technician_token);
-    let (status, van) = json_of(
+    let (status, van) = status_and_json(
         admin.post(url("/v1/vehicles")).json(&json!({"name": "Van 9", "plate": "CT-9"})).send().await.expect("send"),
     )
     .await;
@@ -289,29 +290,30 @@ async fn the_seed_main_flow_end_to_end() {
     let step = |client: &reqwest::Client, method: reqwest::Method, path: &str, body: Value| {
         client.request(method, format!("{ticket_url}{path}")).json(&body).send()
     };
-    let (status, opened) = json_of(
+    let (status, opened) = status_and_json(
         step(&admin, reqwest::Method::PUT, "/assignment", json!({"assignee": technician_id, "vehicle": van["id"]}))
             .await
             .expect("send"),
     )
     .await;
     assert_eq!((status, opened["status"].clone()), (StatusCode::OK, json!("opened")), "{opened}");
-    let (status, _) = json_of(
+    let (status, _) = status_and_json(
         step(&technician, reqwest::Method::PUT, "/status", json!({"status": "in_progress"})).await.expect("send"),
     )
     .await;
     assert_eq!(status, StatusCode::OK);
     // Resolving before the customer approved a report is refused.
-    let (status, body) =
-        json_of(step(&technician, reqwest::Method::PUT, "/status", json!({"status": "resolved"})).await.expect("send"))
-            .await;
+    let (status, body) = status_and_json(
+        step(&technician, reqwest::Method::PUT, "/status", json!({"status": "resolved"})).await.expect("send"),
+    )
+    .await;
     assert_eq!((status, body["error"]["code"].clone()), (StatusCode::CONFLICT, json!("report_not_approved")), "{body}");
 
     // The report: a draft, then submitted.
     let report = json!({"malfunction": "Expansion vessel lost its charge.", "solution": "Recharged the expansion vessel to 1 bar.",
                         "parts": ["schrader valve"], "time_spent_minutes": 45, "travel_minutes": 20, "notes": "Check again in spring."});
     let (status, draft) =
-        json_of(step(&technician, reqwest::Method::PUT, "/report", report.clone()).await.expect("send")).await;
+        status_and_json(step(&technician, reqwest::Method::PUT, "/report", report.clone()).await.expect("send")).await;
     assert_eq!(
         (status, draft["state"].clone(), draft["equipment_serial"].clone()),
         (StatusCode::OK, json!("draft"), json!("VT-99")),
@@ -320,24 +322,25 @@ async fn the_seed_main_flow_end_to_end() {
     let mut submitted = report.clone();
     submitted["submit"] = json!(true);
     let (status, body) =
-        json_of(step(&technician, reqwest::Method::PUT, "/report", submitted.clone()).await.expect("send")).await;
+        status_and_json(step(&technician, reqwest::Method::PUT, "/report", submitted.clone()).await.expect("send"))
+            .await;
     assert_eq!((status, body["state"].clone()), (StatusCode::OK, json!("submitted")));
     // The customer: a wrong password is refused; a rejection goes back.
-    let (status, body) = json_of(
+    let (status, body) = status_and_json(
         step(&cora, reqwest::Method::POST, "/report/approval", json!({"password": "not my password at all"}))
             .await
             .expect("send"),
     )
     .await;
     assert_eq!((status, body["error"]["code"].clone()), (StatusCode::UNAUTHORIZED, json!("invalid_credentials")));
-    let (status, body) = json_of(
+    let (status, body) = status_and_json(
         step(&admin, reqwest::Method::POST, "/report/approval", json!({"password": common::PASSWORD}))
             .await
             .expect("send"),
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    let (status, body) = json_of(
+    let (status, body) = status_and_json(
         step(
             &cora,
             reqwest::Method::POST,
@@ -352,9 +355,10 @@ async fn the_seed_main_flow_end_to_end() {
         (status, body["state"].clone(), body["rejection_reason"].clone()),
         (StatusCode::OK, json!("rejected"), json!("It still drops a little."))
     );
-    let (status, _) = json_of(step(&technician, reqwest::Method::PUT, "/report", submitted).await.expect("send")).await;
+    let (status, _) =
+        status_and_json(step(&technician, reqwest::Method::PUT, "/report", submitted).await.expect("send")).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = json_of(
+    let (status, body) = status_and_json(
         step(&cora, reqwest::Method::POST, "/report/approval", json!({"password": common::PASSWORD}))
             .await
             .expect("send"),
@@ -362,13 +366,15 @@ async fn the_seed_main_flow_end_to_end() {
     .await;
     assert_eq!((status, body["state"].clone()), (StatusCode::OK, json!("approved")), "{body}");
     // Approved reports are final.
-    let (status, body) = json_of(step(&technician, reqwest::Method::PUT, "/report", report).await.expect("send")).await;
+    let (status, body) =
+        status_and_json(step(&technician, reqwest::Method::PUT, "/report", report).await.expect("send")).await;
     assert_eq!((status, body["error"]["code"].clone()), (StatusCode::CONFLICT, json!("report_locked")));
 
     // Resolve; the report becomes a past solution in the knowledge base.
-    let (status, resolved) =
-        json_of(step(&technician, reqwest::Method::PUT, "/status", json!({"status": "resolved"})).await.expect("send"))
-            .await;
+    let (status, resolved) = status_and_json(
+        step(&technician, reqwest::Method::PUT, "/status", json!({"status": "resolved"})).await.expect("send"),
+    )
+    .await;
     assert_eq!((status, resolved["status"].clone()), (StatusCode::OK, json!("resolved")), "{resolved}");
     common::wait_for_json(
         &technician,
@@ -379,16 +385,17 @@ async fn the_seed_main_flow_end_to_end() {
     .await;
 
     // The conversation: a reply, and a note the customer never sees.
-    let (status, _) =
-        json_of(step(&cora, reqwest::Method::POST, "/messages", json!({"body": "Thank you!"})).await.expect("send"))
-            .await;
+    let (status, _) = status_and_json(
+        step(&cora, reqwest::Method::POST, "/messages", json!({"body": "Thank you!"})).await.expect("send"),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, _) = json_of(
+    let (status, _) = status_and_json(
         step(&cora, reqwest::Method::POST, "/messages", json!({"body": "psst", "internal": true})).await.expect("send"),
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = json_of(
+    let (status, _) = status_and_json(
         step(
             &technician,
             reqwest::Method::POST,
@@ -400,18 +407,20 @@ async fn the_seed_main_flow_end_to_end() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED);
-    let (_, seen) = json_of(cora.get(format!("{ticket_url}/messages")).send().await.expect("send")).await;
+    let (_, seen) = status_and_json(cora.get(format!("{ticket_url}/messages")).send().await.expect("send")).await;
     assert_eq!(seen["items"].as_array().map(Vec::len), Some(1), "{seen}");
-    let (_, all) = json_of(admin.get(format!("{ticket_url}/messages")).send().await.expect("send")).await;
+    let (_, all) = status_and_json(admin.get(format!("{ticket_url}/messages")).send().await.expect("send")).await;
     assert_eq!(all["items"].as_array().map(Vec::len), Some(2));
 
     // Close; the history has every step and its actor.
-    let (status, body) = json_of(admin.delete(&ticket_url).send().await.expect("send")).await;
+    let (status, body) = status_and_json(admin.delete(&ticket_url).send().await.expect("send")).await;
     assert_eq!((status, body["error"]["code"].clone()), (StatusCode::CONFLICT, json!("not_closed")));
-    let (status, closed) =
-        json_of(step(&admin, reqwest::Method::PUT, "/status", json!({"status": "closed"})).await.expect("send")).await;
+    let (status, closed) = status_and_json(
+        step(&admin, reqwest::Method::PUT, "/status", json!({"status": "closed"})).await.expect("send"),
+    )
+    .await;
     assert_eq!((status, closed["status"].clone()), (StatusCode::OK, json!("closed")));
-    let (_, history) = json_of(cora.get(format!("{ticket_url}/history")).send().await.expect("send")).await;
+    let (_, history) = status_and_json(cora.get(format!("{ticket_url}/history")).send().await.expect("send")).await;
     let steps: Vec<String> = history["items"]
         .as_array()
         .expect("items")

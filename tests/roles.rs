@@ -223,14 +223,7 @@ impl People {
 async fn people(app: App) -> People {
     let base = app.url("");
     // Customers may sign up (the anonymous column of POST /v1/accounts).
-    let response = app
-        .client
-        .put(app.url("/v1/companies/acme/settings"))
-        .json(&json!({"allow_self_signup": true}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), StatusCode::OK);
+    app.allow_sign_up().await;
     let mut tokens = HashMap::from([("admin", app.admin_token.clone())]);
     let mut logins = HashMap::from([("admin", "admin-acme".to_owned())]);
     let (mut customer_account, mut technician_account) = (String::new(), String::new());

@@ -37,6 +37,18 @@ impl App {
         self.running.url(path)
     }
 
+    /// The admin lets customers sign up to acme.
+    pub async fn allow_sign_up(&self) {
+        let response = self
+            .client
+            .put(self.url("/v1/companies/acme/settings"))
+            .json(&serde_json::json!({"allow_self_signup": true}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), reqwest::StatusCode::OK);
+    }
+
     /// A client signed in as a new account of `role` in acme, and the
     /// account's id.
     pub async fn account(&self, role: &str, username: &str) -> (reqwest::Client, String) {
@@ -192,6 +204,12 @@ pub fn ticket_json(title: &str) -> Value {
         "tags": ["printer"],
         "equipment": {"model": "LaserJet 4000", "serial": "SN-1"},
     })
+}
+
+/// A response's status and JSON body (`null` when it has none).
+pub async fn status_and_json(response: reqwest::Response) -> (reqwest::StatusCode, Value) {
+    let status = response.status();
+    (status, response.json().await.unwrap_or_default())
 }
 
 /// Polls `GET url` until it answers 200, and returns the body.
