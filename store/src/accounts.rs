@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::Store;
-use crate::db::{from_micros, now_micros, on_pool};
+use crate::db::{BeginWrite, from_micros, now_micros, on_pool};
 use crate::error::{Error, Result};
 
 /// A company (tenant).
@@ -245,7 +245,7 @@ impl Store {
         let id = AccountId::new();
         let now = now_micros();
         on_pool!(&self.writer, |pool| {
-            let mut transaction = pool.begin().await?;
+            let mut transaction = pool.begin_write().await?;
             let taken: Option<(Option<String>, Option<String>)> =
                 sqlx::query_as("SELECT username, email FROM accounts WHERE username = $1 OR email = $2 LIMIT 1")
                     .bind(&username)
@@ -354,7 +354,7 @@ impl Store {
     /// account.
     pub async fn set_password_hash(&self, id: AccountId, hash: &str) -> Result<bool> {
         on_pool!(&self.writer, |pool| {
-            let mut transaction = pool.begin().await?;
+            let mut transaction = pool.begin_write().await?;
             let updated = sqlx::query(
                 "UPDATE accounts SET password_hash = $1, updated_at = $2 WHERE id = $3 AND deleted_at IS NULL",
             )
@@ -378,7 +378,7 @@ impl Store {
     pub async fn delete_account(&self, scope: &Scope, id: AccountId) -> Result<bool> {
         let now = now_micros();
         on_pool!(&self.writer, |pool| {
-            let mut transaction = pool.begin().await?;
+            let mut transaction = pool.begin_write().await?;
             let deleted = sqlx::query(
                 "UPDATE accounts SET name = NULL, username = NULL, email = NULL, password_hash = NULL, \
                  deleted_at = $1, updated_at = $1 WHERE id = $2 AND deleted_at IS NULL AND ($3 IS NULL OR company = $3)",
@@ -481,7 +481,7 @@ impl Store {
     ) -> Result<OffsetDateTime> {
         let expires_at = micros_after(ttl);
         on_pool!(&self.writer, |pool| {
-            let mut transaction = pool.begin().await?;
+            let mut transaction = pool.begin_write().await?;
             sqlx::query("DELETE FROM account_tokens WHERE account_id = $1 AND purpose = $2")
                 .bind(account.0)
                 .bind(purpose.as_str())

@@ -38,6 +38,36 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// Opens a write transaction on a `writer` pool.
+///
+/// On SQLite it begins `IMMEDIATE`: the write lock is taken (waiting in the
+/// busy handler) before the first statement. A default (deferred)
+/// transaction that reads first and then writes cannot wait for a lock
+/// another process holds: SQLite fails it at once with "database is
+/// locked", which is what a CLI command running beside `switchboard up`
+/// would see. PostgreSQL's plain `BEGIN` already behaves.
+pub(crate) trait BeginWrite {
+    type Database: sqlx::Database;
+
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, Self::Database>>;
+}
+
+impl BeginWrite for SqlitePool {
+    type Database = sqlx::Sqlite;
+
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Database = sqlx::Postgres;
+
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        self.begin().await
+    }
+}
+
 /// The store: connection pools and the repositories on them. Cheap to clone.
 ///
 /// Reads use `db`; writes (the bus log's appends among them) use `writer`.

@@ -6,7 +6,7 @@ use switchboard_core::{CompanyId, Scope, Ticket, TicketId};
 use uuid::Uuid;
 
 use crate::Store;
-use crate::db::{from_micros, now_micros, on_pool, to_micros};
+use crate::db::{BeginWrite, from_micros, now_micros, on_pool, to_micros};
 use crate::error::{Error, Result};
 
 #[derive(sqlx::FromRow)]
@@ -122,7 +122,7 @@ impl Store {
         }
         let now = now_micros();
         on_pool!(&self.writer, |pool| {
-            let mut transaction = pool.begin().await?;
+            let mut transaction = pool.begin_write().await?;
             let mut created = Vec::with_capacity(faqs.len());
             for faq in faqs {
                 let existed: Option<(i64, Option<String>)> =

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::Store;
-use crate::db::on_pool;
+use crate::db::{BeginWrite, on_pool};
 use crate::error::{Error, Result};
 
 /// Rows per INSERT statement; keeps bind parameters well under SQLite's limit.
@@ -157,7 +157,7 @@ impl Store {
             return Ok(());
         }
         on_pool!(&self.writer, |pool| {
-            let mut transaction = pool.begin().await?;
+            let mut transaction = pool.begin_write().await?;
             for (topic, next_offset) in offsets {
                 sqlx::query(
                     "INSERT INTO bus_group_offsets (group_id, topic, next_offset) VALUES ($1, $2, $3) \

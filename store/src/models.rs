@@ -4,7 +4,7 @@
 use uuid::Uuid;
 
 use crate::Store;
-use crate::db::{from_micros, now_micros, on_pool};
+use crate::db::{BeginWrite, from_micros, now_micros, on_pool};
 use crate::error::{Error, Result};
 
 /// A model's description, without its (large) artefact.
@@ -59,7 +59,7 @@ impl Store {
     ) -> Result<Uuid> {
         let id = Uuid::now_v7();
         on_pool!(&self.writer, |pool| {
-            let mut transaction = pool.begin().await?;
+            let mut transaction = pool.begin_write().await?;
             if activate {
                 sqlx::query("UPDATE triage_models SET active = $1 WHERE task = $2 AND active = $3")
                     .bind(false)
@@ -91,7 +91,7 @@ impl Store {
     /// such model.
     pub async fn activate_triage_model(&self, id: Uuid) -> Result<bool> {
         on_pool!(&self.writer, |pool| {
-            let mut transaction = pool.begin().await?;
+            let mut transaction = pool.begin_write().await?;
             let task: Option<String> = sqlx::query_scalar("SELECT task FROM triage_models WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&mut *transaction)

@@ -13,7 +13,7 @@ use switchboard_core::{EventId, Scope, Status, Ticket, TicketId, Urgency};
 use uuid::Uuid;
 
 use crate::Store;
-use crate::db::{from_micros, now_micros, on_pool};
+use crate::db::{BeginWrite, from_micros, now_micros, on_pool};
 use crate::error::{Error, Result};
 use crate::knowledge::{REPORT_COLUMNS, ReportRow};
 use crate::tickets::{TICKET_COLUMNS, TicketRow, push_scope};
@@ -115,7 +115,7 @@ impl Store {
         let parts = serde_json::to_string(&report.parts).map_err(|error| Error::Corrupt(error.to_string()))?;
         let minutes = |value: Option<u32>| value.map(|minutes| i32::try_from(minutes).unwrap_or(i32::MAX));
         let stored = on_pool!(&self.writer, |pool| {
-            let mut transaction = pool.begin().await?;
+            let mut transaction = pool.begin_write().await?;
             let ticket = locked_ticket(&mut transaction, scope, change.ticket_id).await?;
             // The equipment defaults to the ticket's.
             let equipment = ticket.equipment.as_ref();
@@ -198,7 +198,7 @@ impl Store {
         let now = now_micros();
         let state = if approved { ReportState::Approved } else { ReportState::Rejected };
         on_pool!(&self.writer, |pool| {
-            let mut transaction = pool.begin().await?;
+            let mut transaction = pool.begin_write().await?;
             let ticket = locked_ticket(&mut transaction, scope, change.ticket_id).await?;
             let updated = sqlx::query(
                 "UPDATE ticket_reports SET state = $1, rejection_reason = $2, updated_at = $3 \
@@ -247,7 +247,7 @@ impl Store {
             created_at: from_micros(now)?,
         };
         on_pool!(&self.writer, |pool| {
-            let mut transaction = pool.begin().await?;
+            let mut transaction = pool.begin_write().await?;
             let ticket = locked_ticket(&mut transaction, scope, change.ticket_id).await?;
             sqlx::query(
                 "INSERT INTO ticket_messages (id, ticket_id, company, author_id, author_role, internal, body, created_at) \
@@ -322,7 +322,7 @@ impl Store {
     ) -> Result<bool> {
         let now = now_micros();
         let changed = on_pool!(&self.writer, |pool| {
-            let mut transaction = pool.begin().await?;
+            let mut transaction = pool.begin_write().await?;
             let before = match locked_ticket(&mut transaction, scope, change.ticket_id).await {
                 Ok(ticket) => ticket,
                 Err(Error::TicketNotFound) => return Ok(false),
@@ -372,7 +372,7 @@ impl Store {
     pub async fn delete_ticket(&self, scope: &Scope, change: Change<'_>) -> Result<()> {
         let now = now_micros();
         on_pool!(&self.writer, |pool| {
-            let mut transaction = pool.begin().await?;
+            let mut transaction = pool.begin_write().await?;
             let ticket = locked_ticket(&mut transaction, scope, change.ticket_id).await?;
             if ticket.status != Status::Closed {
                 return Err(refused(

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::Store;
-use crate::db::{from_micros, now_micros, on_pool, to_micros};
+use crate::db::{BeginWrite, from_micros, now_micros, on_pool, to_micros};
 use crate::error::{Error, Result};
 use crate::transitions::{NewEvent, insert_event};
 
@@ -279,7 +279,7 @@ impl Store {
             .map(|projection| ProjectedRow::new(projection.ticket).map(|row| (projection, row)))
             .collect::<Result<Vec<_>>>()?;
         let outcomes = on_pool!(&self.writer, |pool| {
-            let mut transaction = pool.begin().await?;
+            let mut transaction = pool.begin_write().await?;
             let mut outcomes = Vec::with_capacity(rows.len());
             for (projection, row) in &rows {
                 let ticket = projection.ticket;

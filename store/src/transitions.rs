@@ -20,7 +20,7 @@ use switchboard_core::{AccountId, Envelope, EventId, Scope, Status, Ticket, Tick
 use uuid::Uuid;
 
 use crate::Store;
-use crate::db::{now_micros, on_pool};
+use crate::db::{BeginWrite, now_micros, on_pool};
 use crate::error::{Error, Result};
 use crate::knowledge::{REPORT_COLUMNS, ReportRow};
 use crate::tickets::{TICKET_COLUMNS, TicketRow, push_scope};
@@ -177,7 +177,7 @@ impl Store {
     pub async fn transition(&self, scope: &Scope, request: TransitionRequest) -> Result<Transitioned> {
         let now = now_micros();
         let transitioned = on_pool!(&self.writer, |pool| {
-            let mut transaction = pool.begin().await?;
+            let mut transaction = pool.begin_write().await?;
             let earlier: Option<EarlierTransition> = sqlx::query_as(
                 "SELECT from_status, to_status FROM ticket_events WHERE event_id = $1 AND ticket_id = $2",
             )
@@ -319,7 +319,7 @@ impl Store {
     ) -> Result<Ticket> {
         let now = now_micros();
         let ticket = on_pool!(&self.writer, |pool| {
-            let mut transaction = pool.begin().await?;
+            let mut transaction = pool.begin_write().await?;
             let mut select = sqlx::QueryBuilder::new(format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = "));
             select.push_bind(request.ticket_id.0);
             push_scope(&mut select, scope);

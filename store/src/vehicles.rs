@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::Store;
-use crate::db::{from_micros, now_micros, on_pool};
+use crate::db::{BeginWrite, from_micros, now_micros, on_pool};
 use crate::error::{Error, Result};
 
 /// A vehicle as stored.
@@ -132,7 +132,7 @@ impl Store {
     /// resolved or closed has it.
     pub async fn delete_vehicle(&self, company: &CompanyId, id: VehicleId) -> Result<bool> {
         on_pool!(&self.writer, |pool| {
-            let mut transaction = pool.begin().await?;
+            let mut transaction = pool.begin_write().await?;
             let in_use: Option<Uuid> = sqlx::query_scalar(
                 "SELECT id FROM tickets WHERE vehicle_id = $1 AND company = $2 \
                  AND status NOT IN ('resolved', 'closed') LIMIT 1",

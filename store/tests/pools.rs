@@ -54,3 +54,48 @@ async fn a_stuck_read_neither_blocks_appends_nor_holds_its_connection() {
     // Its connection is free again.
     store.list_faqs(&Scope::Installation, None, 10).await.expect("reads work again");
 }
+
+/// On SQLite, another process (`switchboard company create` beside a
+/// running `switchboard up`) may hold the write lock. A write transaction
+/// that reads first must wait for it, not fail with "database is locked".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_write_transaction_waits_for_another_process_holding_the_lock() {
+    use switchboard_core::auth::AccountKind;
+    use switchboard_core::{CompanyId, Role};
+    use switchboard_store::NewAccount;
+
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}", directory.path().join("switchboard.db").display());
+    let store = Store::connect(&url, 2).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    let company = CompanyId::parse("acme").expect("company id");
+    assert!(store.create_company(&company, "Acme").await.expect("company"));
+
+    // The other process: its own connection, inside a write transaction.
+    let other = sqlx::SqlitePool::connect(&url).await.expect("second connection");
+    let mut locker = other.acquire().await.expect("acquire");
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *locker).await.expect("take the write lock");
+    sqlx::query("UPDATE companies SET name = 'Acme Inc.' WHERE id = 'acme'")
+        .execute(&mut *locker)
+        .await
+        .expect("write under the lock");
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sqlx::query("COMMIT").execute(&mut *locker).await.expect("commit");
+    });
+
+    // Reads the accounts table for a clash, then inserts: one transaction.
+    let account = NewAccount {
+        company: &company,
+        role: Role::Admin,
+        kind: AccountKind::Work,
+        name: "Ada",
+        username: "ada",
+        email: "ada@acme.example",
+        password_hash: None,
+    };
+    let created = store.create_account(&account).await.expect("waits for the lock, then writes");
+    release.await.expect("release");
+    let stored = store.account(&Scope::Installation, created.id).await.expect("read");
+    assert_eq!(stored.and_then(|account| account.username).as_deref(), Some("ada"));
+}
