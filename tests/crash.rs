@@ -94,11 +94,18 @@ impl Load {
 }
 
 /// Every accepted ticket is stored, with its own title; no title twice.
-async fn assert_each_accepted_ticket_stored_once(
+///
+/// `diagnose` explains a missing ticket (where it is on the bus, where the
+/// projector's group stands) for the failure message.
+async fn assert_each_accepted_ticket_stored_once<D, F>(
     store: &switchboard_store::Store,
     accepted: &[(TicketId, String)],
     attempts: usize,
-) {
+    diagnose: D,
+) where
+    D: Fn(TicketId) -> F,
+    F: std::future::Future<Output = String>,
+{
     let deadline = tokio::time::Instant::now() + WAIT;
     for (id, title) in accepted {
         loop {
@@ -108,7 +115,9 @@ async fn assert_each_accepted_ticket_stored_once(
                     break;
                 }
                 None => {
-                    assert!(tokio::time::Instant::now() < deadline, "accepted ticket {id} ({title}) never stored");
+                    if tokio::time::Instant::now() >= deadline {
+                        panic!("accepted ticket {id} ({title}) never stored; {}", diagnose(*id).await);
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             }
@@ -154,7 +163,7 @@ async fn embedded_mode_keeps_every_accepted_ticket_through_kill_9() {
 
     let store_url = format!("sqlite://{}", data_dir.join("switchboard.db").display());
     let store = switchboard_store::Store::connect(&store_url, 2).await.expect("open the store");
-    assert_each_accepted_ticket_stored_once(&store, &accepted, attempts).await;
+    assert_each_accepted_ticket_stored_once(&store, &accepted, attempts, |_| async { String::new() }).await;
 
     // Accepted tickets are also readable through the API of the new process.
     let http = client_with_token(&key);
@@ -173,8 +182,8 @@ async fn kafka_mode_keeps_every_accepted_ticket_through_kill_9_of_ingest_and_pro
     let prefix = format!("crash{}-", &uuid::Uuid::new_v4().simple().to_string()[..10]);
     let envs: Vec<(String, String)> = vec![
         ("SWITCHBOARD_BUS__BACKEND".into(), "kafka".into()),
-        ("SWITCHBOARD_BUS__KAFKA__BROKERS".into(), brokers),
-        ("SWITCHBOARD_BUS__TOPIC_PREFIX".into(), prefix),
+        ("SWITCHBOARD_BUS__KAFKA__BROKERS".into(), brokers.clone()),
+        ("SWITCHBOARD_BUS__TOPIC_PREFIX".into(), prefix.clone()),
         ("SWITCHBOARD_BUS__PARTITIONS".into(), "4".into()),
         ("SWITCHBOARD_STORE__URL".into(), store_url.clone()),
     ];
@@ -197,6 +206,51 @@ async fn kafka_mode_keeps_every_accepted_ticket_through_kill_9_of_ingest_and_pro
     eprintln!("kafka: {} accepted, {attempts} attempts", accepted.len());
 
     let store = switchboard_store::Store::connect(&store_url, 2).await.expect("open the store");
-    assert_each_accepted_ticket_stored_once(&store, &accepted, attempts).await;
+    let diagnose = |id| kafka_diagnosis(&brokers, &prefix, id, directory.path());
+    assert_each_accepted_ticket_stored_once(&store, &accepted, attempts, diagnose).await;
     drop((ingest, projector));
+}
+
+/// Where a ticket that was never stored is: on the submitted topic (which
+/// partition and offset) or not at all, and how far the projector's group
+/// has committed, with the projectors' warnings and errors.
+async fn kafka_diagnosis(brokers: &str, prefix: &str, id: TicketId, logs: &std::path::Path) -> String {
+    use switchboard_bus::Bus as _;
+    let bus = switchboard_bus::kafka::KafkaBus::new(
+        switchboard_bus::testing::kafka_config(brokers.to_owned()),
+        switchboard_core::config::DEFAULT_MAX_MESSAGE_BYTES,
+    )
+    .expect("Kafka clients");
+    let topic = format!("{prefix}tickets.submitted");
+    let group = format!("{prefix}switchboard-projector");
+    let committed = bus.backlog(&group, &topic).await.map(|backlog| format!("{backlog:?}"));
+    let mut found = None;
+    let mut read = 0;
+    if let Ok(ends) = bus.backlog(&format!("{prefix}diagnosis"), &topic).await {
+        let total: i64 = ends.iter().map(|partition| partition.end).sum();
+        let consumer =
+            bus.subscribe(&format!("{prefix}diagnosis"), std::slice::from_ref(&topic)).await.expect("subscribe");
+        while read < total {
+            match tokio::time::timeout(Duration::from_secs(10), consumer.recv()).await {
+                Ok(Ok(message)) => {
+                    read += 1;
+                    if message.key_str() == Some(id.to_string().as_str()) {
+                        found = Some((message.partition, message.offset));
+                    }
+                }
+                _ => break,
+            }
+        }
+    }
+    let mut complaints = String::new();
+    for name in ["projector-1.log", "projector-2.log"] {
+        let text = std::fs::read_to_string(logs.join(name)).unwrap_or_default();
+        for line in text.lines().filter(|line| line.contains("WARN") || line.contains("ERROR")).take(20) {
+            complaints.push_str(&format!("\n{name}: {line}"));
+        }
+    }
+    format!(
+        "on the topic at (partition, offset) {found:?} (read {read} messages); projector group committed \
+         {committed:?}; log warnings:{complaints}"
+    )
 }
