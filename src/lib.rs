@@ -282,6 +282,17 @@ impl Prepared {
             let state = ApiState::new(store.clone(), bus.clone(), config.topics(), search, auth.clone());
             router = router.merge(switchboard_api::router(state));
         }
+        if components.ingest || components.api {
+            let mut tables = vec![switchboard_web::openapi::ROUTES];
+            if components.ingest {
+                tables.push(switchboard_ingest::ROUTES);
+            }
+            if components.api {
+                tables.push(switchboard_api::ROUTES);
+            }
+            let document = switchboard_web::openapi::document(env!("CARGO_PKG_VERSION"), &tables);
+            router = router.merge(switchboard_web::openapi::router(&document));
+        }
         let router = switchboard_web::finish(router, limits, &config.http.cors_origins);
 
         let mut resources = Resources::default();

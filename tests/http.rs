@@ -339,3 +339,30 @@ async fn cors_is_off_unless_origins_are_configured() {
     assert_eq!(allowed(&response).as_deref(), Some("https://console.example.com"));
     app.running.stop().await.expect("clean stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_lists_every_route_and_needs_no_sign_in() {
+    let app = spawn_app().await;
+    let response = app.anonymous.get(app.url("/v1/openapi.json")).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
+    let document: Value = response.json().await.expect("JSON");
+    assert_eq!(document["openapi"], json!("3.1.0"));
+    for rule in switchboard_api::ROUTES.iter().chain(switchboard_ingest::ROUTES) {
+        let operation = &document["paths"][rule.path][rule.method.to_lowercase()];
+        assert!(
+            operation["summary"].as_str().is_some_and(|summary| !summary.is_empty()),
+            "{} {}",
+            rule.method,
+            rule.path
+        );
+        assert!(operation["responses"]["422"].is_object(), "{} {} lists its errors", rule.method, rule.path);
+    }
+    let sign_in = &document["paths"]["/v1/sessions"]["post"];
+    let body = &sign_in["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(body["required"], json!(["login", "password"]), "{body}");
+    assert_eq!(body["additionalProperties"], json!(false), "unknown fields are refused, and documented so");
+    let submit = &document["paths"]["/v1/tickets"]["post"];
+    assert!(submit["responses"]["202"].is_object());
+    assert_eq!(submit["security"], json!([{"bearer": []}]));
+    app.running.stop().await.expect("clean stop");
+}

@@ -45,7 +45,7 @@ impl From<ApiKeyRecord> for ApiKeyView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewKeyInput {
     name: String,

@@ -70,48 +70,103 @@ const fn public(method: &'static str, path: &'static str) -> RouteRule {
 
 /// Every API route and who may call it.
 pub const ROUTES: &[RouteRule] = &[
-    public("POST", "/v1/accounts"),
-    rule("GET", "/v1/accounts", Permission::AccountsManage),
-    rule("GET", "/v1/accounts/me", Permission::SignedIn),
-    rule("GET", "/v1/accounts/{id}", Permission::SignedIn),
-    rule("DELETE", "/v1/accounts/{id}", Permission::SignedIn),
-    public("PUT", "/v1/accounts/{id}/password"),
-    public("POST", "/v1/sessions"),
-    rule("DELETE", "/v1/sessions/current", Permission::SignedIn),
-    public("POST", "/v1/password-resets"),
-    rule("POST", "/v1/api-keys", Permission::ApiKeysManage),
-    rule("GET", "/v1/api-keys", Permission::ApiKeysManage),
-    rule("DELETE", "/v1/api-keys/{id}", Permission::ApiKeysManage),
-    rule("GET", "/v1/tickets", Permission::TicketsRead),
-    rule("GET", "/v1/tickets/{id}", Permission::TicketsRead),
-    rule("PATCH", "/v1/tickets/{id}", Permission::TicketsLabel),
-    rule("PUT", "/v1/tickets/{id}/assignment", Permission::TicketsAssign),
-    rule("PUT", "/v1/tickets/{id}/status", Permission::TicketsAct),
-    rule("GET", "/v1/tickets/{id}/history", Permission::TicketsRead),
-    rule("DELETE", "/v1/tickets/{id}", Permission::TicketsDelete),
-    rule("GET", "/v1/tickets/{id}/report", Permission::TicketsRead),
-    rule("PUT", "/v1/tickets/{id}/report", Permission::TicketsAct),
-    rule("POST", "/v1/tickets/{id}/report/approval", Permission::TicketsAct),
-    rule("GET", "/v1/tickets/{id}/messages", Permission::TicketsRead),
-    rule("POST", "/v1/tickets/{id}/messages", Permission::TicketsAct),
-    rule("GET", "/v1/vehicles", Permission::VehiclesManage),
-    rule("POST", "/v1/vehicles", Permission::VehiclesManage),
-    rule("GET", "/v1/vehicles/{id}", Permission::VehiclesManage),
-    rule("PUT", "/v1/vehicles/{id}", Permission::VehiclesManage),
-    rule("DELETE", "/v1/vehicles/{id}", Permission::VehiclesManage),
-    rule("GET", "/v1/kb/search", Permission::KnowledgeRead),
-    rule("GET", "/v1/faqs", Permission::KnowledgeRead),
-    rule("POST", "/v1/faqs", Permission::KnowledgeWrite),
-    rule("POST", "/v1/faqs/import", Permission::KnowledgeWrite),
-    rule("GET", "/v1/faqs/{id}", Permission::KnowledgeRead),
-    rule("PUT", "/v1/faqs/{id}", Permission::KnowledgeWrite),
-    rule("DELETE", "/v1/faqs/{id}", Permission::KnowledgeWrite),
-    rule("GET", "/v1/companies/{company}/settings", Permission::SettingsManage),
-    rule("PUT", "/v1/companies/{company}/settings", Permission::SettingsManage),
-    rule("GET", "/v1/triage/models", Permission::TriageManage),
-    rule("POST", "/v1/triage/models/{id}/activate", Permission::TriageManage),
-    rule("GET", "/v1/triage/policy", Permission::TriageManage),
-    rule("PUT", "/v1/triage/policy", Permission::TriageManage),
+    public("POST", "/v1/accounts")
+        .doc("Creates an account: self sign-up as a customer, or any role by the company's admin")
+        .returns(&[201])
+        .json::<accounts::NewAccountInput>(),
+    rule("GET", "/v1/accounts", Permission::AccountsManage).doc("Lists the company's accounts"),
+    rule("GET", "/v1/accounts/me", Permission::SignedIn).doc("The signed-in account"),
+    rule("GET", "/v1/accounts/{id}", Permission::SignedIn)
+        .doc("One account (yourself, or any of the company's for its admin)"),
+    rule("DELETE", "/v1/accounts/{id}", Permission::SignedIn)
+        .doc("Deletes an account: sessions and keys revoked, personal data removed")
+        .returns(&[204]),
+    public("PUT", "/v1/accounts/{id}/password")
+        .doc("Sets a password, with the current one or a one-time token")
+        .returns(&[204])
+        .json::<accounts::PasswordInput>(),
+    public("POST", "/v1/sessions")
+        .doc("Signs in with username or e-mail and password: a bearer token")
+        .returns(&[201])
+        .json::<accounts::SignInInput>(),
+    rule("DELETE", "/v1/sessions/current", Permission::SignedIn)
+        .doc("Signs out: revokes the token sent")
+        .returns(&[204]),
+    public("POST", "/v1/password-resets")
+        .doc("Requests a password reset e-mail (always 202)")
+        .returns(&[202])
+        .json::<accounts::ResetInput>(),
+    rule("POST", "/v1/api-keys", Permission::ApiKeysManage)
+        .doc("Creates an API key; its secret is shown once")
+        .returns(&[201])
+        .json::<api_keys::NewKeyInput>(),
+    rule("GET", "/v1/api-keys", Permission::ApiKeysManage).doc("Lists the company's API keys (never their secrets)"),
+    rule("DELETE", "/v1/api-keys/{id}", Permission::ApiKeysManage).doc("Revokes an API key").returns(&[204]),
+    rule("GET", "/v1/tickets", Permission::TicketsRead)
+        .doc("Lists tickets the caller may see, newest first, with filters"),
+    rule("GET", "/v1/tickets/{id}", Permission::TicketsRead).doc("One ticket"),
+    rule("PATCH", "/v1/tickets/{id}", Permission::TicketsLabel)
+        .doc("Corrects the triage labels (category, urgency)")
+        .json::<tickets::LabelsInput>(),
+    rule("PUT", "/v1/tickets/{id}/assignment", Permission::TicketsAssign)
+        .doc("Assigns an engineer or technician, with a vehicle")
+        .json::<lifecycle::AssignmentInput>(),
+    rule("PUT", "/v1/tickets/{id}/status", Permission::TicketsAct)
+        .doc("Moves the ticket along its lifecycle")
+        .json::<lifecycle::StatusInput>(),
+    rule("GET", "/v1/tickets/{id}/history", Permission::TicketsRead).doc("Every step of the ticket, with its actor"),
+    rule("DELETE", "/v1/tickets/{id}", Permission::TicketsDelete).doc("Deletes a ticket").returns(&[204]),
+    rule("GET", "/v1/tickets/{id}/report", Permission::TicketsRead).doc("The engineer's report"),
+    rule("PUT", "/v1/tickets/{id}/report", Permission::TicketsAct)
+        .doc("Saves or submits the engineer's report")
+        .json::<lifecycle::ReportInput>(),
+    rule("POST", "/v1/tickets/{id}/report/approval", Permission::TicketsAct)
+        .doc("The customer approves or rejects the report, confirming with their password")
+        .json::<lifecycle::ApprovalInput>(),
+    rule("GET", "/v1/tickets/{id}/messages", Permission::TicketsRead).doc("The ticket's conversation"),
+    rule("POST", "/v1/tickets/{id}/messages", Permission::TicketsAct)
+        .doc("Adds a message (staff may mark it internal)")
+        .returns(&[201])
+        .json::<lifecycle::MessageInput>(),
+    rule("GET", "/v1/vehicles", Permission::VehiclesManage).doc("Lists the company's vehicles"),
+    rule("POST", "/v1/vehicles", Permission::VehiclesManage)
+        .doc("Adds a vehicle")
+        .returns(&[201])
+        .json::<vehicles::VehicleInput>(),
+    rule("GET", "/v1/vehicles/{id}", Permission::VehiclesManage).doc("One vehicle"),
+    rule("PUT", "/v1/vehicles/{id}", Permission::VehiclesManage)
+        .doc("Changes a vehicle")
+        .json::<vehicles::VehicleInput>(),
+    rule("DELETE", "/v1/vehicles/{id}", Permission::VehiclesManage)
+        .doc("Removes a vehicle that no open ticket uses")
+        .returns(&[204]),
+    rule("GET", "/v1/kb/search", Permission::KnowledgeRead).doc("Searches FAQs and past solutions"),
+    rule("GET", "/v1/faqs", Permission::KnowledgeRead).doc("Lists FAQs"),
+    rule("POST", "/v1/faqs", Permission::KnowledgeWrite)
+        .doc("Adds an FAQ")
+        .returns(&[201])
+        .json::<switchboard_core::kb::NewFaq>(),
+    rule("POST", "/v1/faqs/import", Permission::KnowledgeWrite)
+        .doc("Imports FAQs, one JSON object per line")
+        .text_body("application/x-ndjson"),
+    rule("GET", "/v1/faqs/{id}", Permission::KnowledgeRead).doc("One FAQ"),
+    rule("PUT", "/v1/faqs/{id}", Permission::KnowledgeWrite)
+        .doc("Creates or replaces an FAQ")
+        .returns(&[200, 201])
+        .json::<switchboard_core::kb::NewFaq>(),
+    rule("DELETE", "/v1/faqs/{id}", Permission::KnowledgeWrite).doc("Deletes an FAQ").returns(&[204]),
+    rule("GET", "/v1/companies/{company}/settings", Permission::SettingsManage).doc("The company's settings"),
+    rule("PUT", "/v1/companies/{company}/settings", Permission::SettingsManage)
+        .doc("Changes the company's settings")
+        .json::<settings::SettingsInput>(),
+    rule("GET", "/v1/triage/models", Permission::TriageManage).doc("The triage models and which is active"),
+    rule("POST", "/v1/triage/models/{id}/activate", Permission::TriageManage)
+        .doc("Activates a triage model")
+        .returns(&[204]),
+    rule("GET", "/v1/triage/policy", Permission::TriageManage).doc("The company's urgency policy"),
+    rule("PUT", "/v1/triage/policy", Permission::TriageManage)
+        .doc("Replaces the company's urgency policy")
+        .json_object(),
 ];
 
 pub fn router(state: ApiState) -> Router {

@@ -52,7 +52,7 @@ fn request(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AssignmentInput {
     /// An engineer's or technician's account id.
@@ -100,7 +100,7 @@ pub(crate) async fn put_assignment(
     Ok(Json(ticket))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StatusInput {
     status: String,
@@ -225,7 +225,7 @@ impl From<ReportRecord> for ReportView {
 }
 
 /// A whole report (what is left out is empty), and whether to submit it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReportInput {
     malfunction: String,
@@ -288,7 +288,7 @@ pub(crate) async fn put_report(
     Ok(Json(saved.into()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ApprovalInput {
     /// The customer's own password: the approval is signed with it.
@@ -349,7 +349,7 @@ pub(crate) async fn approve_report(
     Ok(Json(decided.into()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MessageInput {
     body: String,

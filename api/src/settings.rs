@@ -23,7 +23,7 @@ pub(crate) struct CompanySettings {
 }
 
 /// A whole replacement: what is left out takes its default (`null`, false).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SettingsInput {
     auto_answer_threshold: Option<f64>,

@@ -178,7 +178,7 @@ fn parse_time(field: &str, text: &str) -> Result<OffsetDateTime, ApiError> {
 }
 
 /// What staff may correct on a ticket today.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LabelsInput {
     category: Option<String>,

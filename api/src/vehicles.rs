@@ -46,7 +46,7 @@ impl From<VehicleRecord> for VehicleView {
 
 /// A whole vehicle: what is left out takes its default (no plate or kind,
 /// available).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct VehicleInput {
     name: String,

@@ -83,7 +83,7 @@ fn default_published() -> bool {
 /// validation: the one input shape of the API, `switchboard kb import` and
 /// the evaluation tools. Unknown fields are refused; an `id` may be a JSON
 /// integer (kept as its decimal text) and a single answer may be a string.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewFaq {
     #[serde(default, deserialize_with = "id_text")]

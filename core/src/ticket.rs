@@ -143,7 +143,7 @@ pub struct Ticket {
 /// A ticket as a submitter sends it, before validation. Every field is
 /// optional here so that validation, not the JSON parser, reports what is
 /// missing, with the field's name.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTicket {
     #[serde(default)]
@@ -160,7 +160,7 @@ pub struct NewTicket {
     pub equipment: Option<NewEquipment>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRequester {
     #[serde(default)]
@@ -169,7 +169,7 @@ pub struct NewRequester {
     pub name: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEquipment {
     #[serde(default)]

@@ -69,4 +69,7 @@ pub fn router(state: IngestState) -> Router {
 
 /// The intake routes and who may call them: a session or an API key with
 /// `tickets:write`.
-pub const ROUTES: &[RouteRule] = &[RouteRule::new("POST", "/v1/tickets", Access::Needs(Permission::TicketsCreate))];
+pub const ROUTES: &[RouteRule] = &[RouteRule::new("POST", "/v1/tickets", Access::Needs(Permission::TicketsCreate))
+    .doc("Submits a ticket: 202 once it is durable on the bus; an `Idempotency-Key` makes retries safe")
+    .returns(&[202])
+    .json::<switchboard_core::NewTicket>()];

@@ -132,17 +132,21 @@ pub enum Access {
     Needs(Permission),
 }
 
-/// One route's rule: method, path as routed (`/v1/tickets/{id}`), access.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One route's rule: method, path as routed (`/v1/tickets/{id}`), access,
+/// and its documentation for the OpenAPI document
+/// ([`crate::openapi::document`]; set with `.doc(…)`, `.returns(…)`,
+/// `.json::<T>()`).
+#[derive(Clone, Copy, Debug)]
 pub struct RouteRule {
     pub method: &'static str,
     pub path: &'static str,
     pub access: Access,
+    pub doc: crate::openapi::RouteDoc,
 }
 
 impl RouteRule {
     pub const fn new(method: &'static str, path: &'static str, access: Access) -> Self {
-        Self { method, path, access }
+        Self { method, path, access, doc: crate::openapi::RouteDoc::new("") }
     }
 }
 

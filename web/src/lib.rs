@@ -21,6 +21,7 @@
 pub mod auth;
 mod body;
 mod error;
+pub mod openapi;
 mod ops;
 mod query;
 mod serve;
