@@ -106,7 +106,9 @@ async fn assert_each_accepted_ticket_stored_once<D, F>(
     D: Fn(TicketId) -> F,
     F: std::future::Future<Output = String>,
 {
-    let deadline = tokio::time::Instant::now() + WAIT;
+    // Generous: after a kill -9 a restarted consumer may first wait out the
+    // dead member's session before the group gives it the partitions.
+    let deadline = tokio::time::Instant::now() + 2 * WAIT;
     for (id, title) in accepted {
         loop {
             match store.get_ticket(&Scope::Installation, *id).await.expect("read the store") {
