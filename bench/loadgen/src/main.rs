@@ -197,7 +197,7 @@ async fn workload(server: &Server, bodies: &Arc<Vec<Vec<u8>>>, kind: RequestKind
                 if found.status() == reqwest::StatusCode::OK {
                     break;
                 }
-                anyhow::ensure!(Instant::now() < deadline, "the ticket was never stored");
+                anyhow::ensure!(Instant::now() < deadline, "the ticket was never readable: {}", found.status());
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             Ok(Workload {
@@ -302,6 +302,8 @@ async fn api_key(switchboard: impl Fn(&[&str]) -> Command) -> anyhow::Result<(St
         "loadgen",
         "--scope",
         "tickets:write",
+        "--scope",
+        "tickets:read",
         "--json",
     ])
     .output()
