@@ -126,8 +126,8 @@ const ERRORS: &[(u16, &str)] = &[
 const BODY_ERRORS: &[(u16, &str)] =
     &[(413, "The body is larger than the limit."), (415, "The body's media type is not the one required.")];
 
-/// The document for `tables` (ingest's and the API's), with `extra` rules
-/// such as the document's own route.
+/// The document for `tables`: ingest's, the API's and [`ROUTES`] (the
+/// document's own route), as the process serves them.
 pub fn document(version: &str, tables: &[&[RouteRule]]) -> Value {
     let mut referenced = Vec::new();
     let error_schema = schema_of::<ErrorBody>(&mut referenced);
