@@ -361,6 +361,9 @@ async fn the_openapi_document_lists_every_route_and_needs_no_sign_in() {
     let body = &sign_in["requestBody"]["content"]["application/json"]["schema"];
     assert_eq!(body["required"], json!(["login", "password"]), "{body}");
     assert_eq!(body["additionalProperties"], json!(false), "unknown fields are refused, and documented so");
+    let list = &document["paths"]["/v1/tickets"]["get"]["parameters"];
+    let names: Vec<&str> = list.as_array().expect("parameters").iter().filter_map(|p| p["name"].as_str()).collect();
+    assert!(names.contains(&"limit") && names.contains(&"assignee"), "query parameters documented: {names:?}");
     let submit = &document["paths"]["/v1/tickets"]["post"];
     assert!(submit["responses"]["202"].is_object());
     assert_eq!(submit["security"], json!([{"bearer": []}]));

@@ -151,7 +151,7 @@ pub(crate) async fn delete_faq(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListParameters {
     /// The previous page's `next_cursor`.

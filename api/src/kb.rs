@@ -13,7 +13,7 @@ use crate::ApiState;
 const MAX_RESULTS: usize = 50;
 const MAX_QUERY_CHARS: usize = 8 * 1024;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SearchParameters {
     q: Option<String>,

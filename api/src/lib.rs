@@ -103,7 +103,8 @@ pub const ROUTES: &[RouteRule] = &[
     rule("GET", "/v1/api-keys", Permission::ApiKeysManage).doc("Lists the company's API keys (never their secrets)"),
     rule("DELETE", "/v1/api-keys/{id}", Permission::ApiKeysManage).doc("Revokes an API key").returns(&[204]),
     rule("GET", "/v1/tickets", Permission::TicketsRead)
-        .doc("Lists tickets the caller may see, newest first, with filters"),
+        .doc("Lists tickets the caller may see, newest first, with filters")
+        .query::<tickets::ListParameters>(),
     rule("GET", "/v1/tickets/{id}", Permission::TicketsRead).doc("One ticket"),
     rule("PATCH", "/v1/tickets/{id}", Permission::TicketsLabel)
         .doc("Corrects the triage labels (category, urgency)")
@@ -140,8 +141,10 @@ pub const ROUTES: &[RouteRule] = &[
     rule("DELETE", "/v1/vehicles/{id}", Permission::VehiclesManage)
         .doc("Removes a vehicle that no open ticket uses")
         .returns(&[204]),
-    rule("GET", "/v1/kb/search", Permission::KnowledgeRead).doc("Searches FAQs and past solutions"),
-    rule("GET", "/v1/faqs", Permission::KnowledgeRead).doc("Lists FAQs"),
+    rule("GET", "/v1/kb/search", Permission::KnowledgeRead)
+        .doc("Searches FAQs and past solutions")
+        .query::<kb::SearchParameters>(),
+    rule("GET", "/v1/faqs", Permission::KnowledgeRead).doc("Lists FAQs").query::<faqs::ListParameters>(),
     rule("POST", "/v1/faqs", Permission::KnowledgeWrite)
         .doc("Adds an FAQ")
         .returns(&[201])

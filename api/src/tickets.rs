@@ -33,7 +33,7 @@ pub(crate) async fn visible_ticket(state: &ApiState, caller: &Caller, id: &str) 
     Ok(ticket)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListParameters {
     status: Option<String>,

@@ -15,8 +15,9 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use switchboard_core::http::ErrorBody;
 use utoipa::openapi::RefOr;
+use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::openapi::schema::Schema;
-use utoipa::{PartialSchema, ToSchema};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use crate::auth::{Access, RouteRule};
 
@@ -62,6 +63,10 @@ fn text(_: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {
     String::schema()
 }
 
+fn query_parameters<T: IntoParams>() -> Vec<Parameter> {
+    T::into_params(|| Some(ParameterIn::Query))
+}
+
 /// What the document says about a route besides its access.
 #[derive(Clone, Copy, Debug)]
 pub struct RouteDoc {
@@ -69,11 +74,13 @@ pub struct RouteDoc {
     /// The statuses of success; the first is the usual one.
     pub success: &'static [u16],
     pub body: Option<RequestBody>,
+    /// Its query parameters, from the struct the handler parses them into.
+    pub query: Option<fn() -> Vec<Parameter>>,
 }
 
 impl RouteDoc {
     pub const fn new(summary: &'static str) -> Self {
-        Self { summary, success: &[200], body: None }
+        Self { summary, success: &[200], body: None, query: None }
     }
 }
 
@@ -93,6 +100,12 @@ impl RouteRule {
     /// Its JSON request body, parsed as `T`.
     pub const fn json<T: ToSchema>(mut self) -> Self {
         self.doc.body = Some(RequestBody { media_type: "application/json", schema: schema_of::<T> });
+        self
+    }
+
+    /// Its query parameters, parsed as `T`.
+    pub const fn query<T: IntoParams>(mut self) -> Self {
+        self.doc.query = Some(query_parameters::<T>);
         self
     }
 
@@ -190,12 +203,15 @@ fn operation(rule: &RouteRule, referenced: &mut Vec<(String, RefOr<Schema>)>) ->
     for (status, _) in errors {
         responses.insert(status.to_string(), json!({"$ref": format!("#/components/responses/{status}")}));
     }
-    let parameters: Vec<Value> = rule
+    let mut parameters: Vec<Value> = rule
         .path
         .split('/')
         .filter_map(|segment| segment.strip_prefix('{').and_then(|rest| rest.strip_suffix('}')))
         .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
         .collect();
+    if let Some(query) = rule.doc.query {
+        parameters.extend(query().into_iter().map(|parameter| serde_json::to_value(parameter).unwrap_or(Value::Null)));
+    }
     // A public route still checks a credential that is sent.
     let security = match rule.access {
         Access::Public => json!([{}, {"bearer": []}]),
