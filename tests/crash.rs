@@ -215,7 +215,8 @@ async fn kafka_mode_keeps_every_accepted_ticket_through_kill_9_of_ingest_and_pro
 
 /// Where a ticket that was never stored is: on the submitted topic (which
 /// partition and offset) or not at all, and how far the projector's group
-/// has committed, with the projectors' warnings and errors.
+/// has committed, with the projectors' warnings, errors and the offsets
+/// each began reading its partitions from.
 async fn kafka_diagnosis(brokers: &str, prefix: &str, id: TicketId, logs: &std::path::Path) -> String {
     use switchboard_bus::Bus as _;
     let bus = switchboard_bus::kafka::KafkaBus::new(
@@ -247,7 +248,11 @@ async fn kafka_diagnosis(brokers: &str, prefix: &str, id: TicketId, logs: &std::
     let mut complaints = String::new();
     for name in ["projector-1.log", "projector-2.log"] {
         let text = std::fs::read_to_string(logs.join(name)).unwrap_or_default();
-        for line in text.lines().filter(|line| line.contains("WARN") || line.contains("ERROR")).take(20) {
+        for line in text
+            .lines()
+            .filter(|line| line.contains("WARN") || line.contains("ERROR") || line.contains("reading partition from"))
+            .take(20)
+        {
             complaints.push_str(&format!("\n{name}: {line}"));
         }
     }

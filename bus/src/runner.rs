@@ -187,7 +187,10 @@ pub async fn run(
             () = shutdown.cancelled() => break,
             permit = permits.clone().acquire_owned() => permit.map_err(|_| Error::Closed)?,
         };
-        lock(&shared.tracker).begin(&message.topic, message.partition, message.offset, message.generation);
+        if lock(&shared.tracker).begin(&message.topic, message.partition, message.offset, message.generation) {
+            // Where reading resumed: the committed offset, or the log's start.
+            tracing::info!(stage = %shared.stage, topic = %message.topic, partition = message.partition, offset = message.offset, generation = message.generation, "reading partition from");
+        }
         let lane = lane_for(&message, lane_count);
         if lane_senders[lane].send((message, permit)).is_err() {
             tracing::error!(stage = %shared.stage, lane, "a lane stopped unexpectedly");

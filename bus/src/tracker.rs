@@ -31,19 +31,21 @@ pub(crate) struct OffsetTracker {
 }
 
 impl OffsetTracker {
-    /// A message was received and is about to be handled.
-    pub(crate) fn begin(&mut self, topic: &str, partition: i32, offset: i64, generation: u64) {
-        let state = self
-            .partitions
-            .entry((topic.to_owned(), partition))
-            .or_insert_with(|| PartitionState::starting_at(offset, generation));
+    /// A message was received and is about to be handled. True when it is
+    /// the first of its partition in this assignment (where reading began).
+    pub(crate) fn begin(&mut self, topic: &str, partition: i32, offset: i64, generation: u64) -> bool {
+        let key = (topic.to_owned(), partition);
+        let mut first = !self.partitions.contains_key(&key);
+        let state = self.partitions.entry(key).or_insert_with(|| PartitionState::starting_at(offset, generation));
         if state.generation != generation {
             // The assignment changed and reading restarts from the committed
             // offset: what the old generation had in flight no longer counts.
             *state = PartitionState::starting_at(offset, generation);
+            first = true;
         }
         debug_assert!(state.in_flight.last().is_none_or(|&last| last < offset), "offsets arrive in order");
         state.in_flight.insert(offset);
+        first
     }
 
     /// A message is done (handled and its outputs durable). Returns the next
@@ -86,9 +88,9 @@ mod tests {
     #[test]
     fn a_new_generation_forgets_the_old_one() {
         let mut tracker = OffsetTracker::default();
-        tracker.begin("t", 0, 5, 0);
-        tracker.begin("t", 0, 6, 0);
-        tracker.begin("t", 0, 5, 1);
+        assert!(tracker.begin("t", 0, 5, 0), "where reading began");
+        assert!(!tracker.begin("t", 0, 6, 0));
+        assert!(tracker.begin("t", 0, 5, 1), "a new assignment begins again");
         assert_eq!(tracker.complete("t", 0, 6, 0), None, "stale completion");
         assert_eq!(tracker.complete("t", 0, 5, 1), Some(6));
     }
