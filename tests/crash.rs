@@ -227,17 +227,17 @@ async fn kafka_diagnosis(brokers: &str, prefix: &str, id: TicketId, logs: &std::
     let topic = format!("{prefix}tickets.submitted");
     let group = format!("{prefix}switchboard-projector");
     let committed = bus.backlog(&group, &topic).await.map(|backlog| format!("{backlog:?}"));
+    let (key, reader) = (id.to_string(), format!("{prefix}diagnosis"));
     let mut found = None;
     let mut read = 0;
-    if let Ok(ends) = bus.backlog(&format!("{prefix}diagnosis"), &topic).await {
+    if let Ok(ends) = bus.backlog(&reader, &topic).await {
         let total: i64 = ends.iter().map(|partition| partition.end).sum();
-        let consumer =
-            bus.subscribe(&format!("{prefix}diagnosis"), std::slice::from_ref(&topic)).await.expect("subscribe");
+        let consumer = bus.subscribe(&reader, std::slice::from_ref(&topic)).await.expect("subscribe");
         while read < total {
             match tokio::time::timeout(Duration::from_secs(10), consumer.recv()).await {
                 Ok(Ok(message)) => {
                     read += 1;
-                    if message.key_str() == Some(id.to_string().as_str()) {
+                    if message.key_str() == Some(key.as_str()) {
                         found = Some((message.partition, message.offset));
                     }
                 }
@@ -245,7 +245,7 @@ async fn kafka_diagnosis(brokers: &str, prefix: &str, id: TicketId, logs: &std::
             }
         }
     }
-    let mut complaints = String::new();
+    let mut log_lines = String::new();
     for name in ["projector-1.log", "projector-2.log"] {
         let text = std::fs::read_to_string(logs.join(name)).unwrap_or_default();
         for line in text
@@ -253,11 +253,11 @@ async fn kafka_diagnosis(brokers: &str, prefix: &str, id: TicketId, logs: &std::
             .filter(|line| line.contains("WARN") || line.contains("ERROR") || line.contains("reading partition from"))
             .take(20)
         {
-            complaints.push_str(&format!("\n{name}: {line}"));
+            log_lines.push_str(&format!("\n{name}: {line}"));
         }
     }
     format!(
         "on the topic at (partition, offset) {found:?} (read {read} messages); projector group committed \
-         {committed:?}; log warnings:{complaints}"
+         {committed:?}; projector logs:{log_lines}"
     )
 }

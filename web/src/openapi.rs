@@ -182,7 +182,7 @@ pub fn document(version: &str, tables: &[&[RouteRule]]) -> Value {
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "A session token from `POST /v1/sessions`, or an API key (`sb_…`).",
+                    "description": "A session token from `POST /v1/sessions`, or an API key (`sbk_…`).",
                 },
             },
         },
