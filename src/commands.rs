@@ -108,10 +108,8 @@ pub async fn triage_train_from_store(
         Task::Category => LabelField::Category,
         Task::Urgency => LabelField::Urgency,
     };
-    let scope = match args.company.as_deref() {
-        Some(company) => Scope::Company(CompanyId::parse(company).context("--company")?),
-        None => Scope::Installation,
-    };
+    let owner = args.company.as_deref().map(CompanyId::parse).transpose().context("--company")?;
+    let scope = owner.clone().map_or(Scope::Installation, Scope::Company);
     let store = open_store(config).await?;
     let tickets =
         store.staff_labelled_tickets(&scope, field, args.limit).await.context("reading staff-labelled tickets")?;
@@ -150,20 +148,39 @@ pub async fn triage_train_from_store(
     let model = model?;
     let metadata = serde_json::to_value(model.metadata())?;
     let id = store
-        .insert_triage_model(task.as_str(), model.version(), &model.to_bytes()?, &metadata, args.activate)
+        .insert_triage_model(owner.as_ref(), task.as_str(), model.version(), &model.to_bytes()?, &metadata, args.activate)
         .await
         .context("storing the model")?;
+    let owner = owner.map_or_else(|| "the installation".to_owned(), |company| format!("company {company}"));
     if args.activate {
-        writeln!(out, "stored and activated model {id} ({}) for {}", model.version(), task.as_str())?;
+        writeln!(out, "stored and activated model {id} ({}) for {} of {owner}", model.version(), task.as_str())?;
     } else {
         writeln!(
             out,
-            "stored model {id} ({}) for {}; activate it with POST /v1/triage/models/{id}/activate",
+            "stored model {id} ({}) for {} of {owner}; activate it with POST /v1/triage/models/{id}/activate",
             model.version(),
             task.as_str()
         )?;
     }
     store.close().await;
+    Ok(())
+}
+
+/// `switchboard triage activate ID [--off]`: the operator's switch for any
+/// owner's model (a company's admin switches the company's own through the API).
+pub async fn triage_activate(
+    config: &Config,
+    args: &switchboard_triage::ActivateArgs,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let changed = store.set_triage_model_active(&Scope::Installation, args.id, !args.off).await;
+    store.close().await;
+    if !changed.context("changing the model")? {
+        anyhow::bail!("no model {} in the store; `GET /v1/triage/models` lists them", args.id);
+    }
+    let what = if args.off { "deactivated" } else { "activated" };
+    writeln!(out, "{what} model {}; triage stages follow within their reload interval", args.id)?;
     Ok(())
 }
 

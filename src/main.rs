@@ -301,6 +301,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut out = std::io::stdout().lock();
             return commands::triage_train_from_store(&config, args, &mut out).await;
         }
+        Command::Triage(TriageArgs { command: Some(switchboard_triage::TriageCommand::Activate(args)), .. }) => {
+            let mut out = std::io::stdout().lock();
+            return commands::triage_activate(&config, &args, &mut out).await;
+        }
         Command::Triage(TriageArgs { command: Some(command), .. }) => {
             let mut out = std::io::stdout().lock();
             return Ok(switchboard_triage::run_command(command, &mut out)?);

@@ -10,6 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard_bus::Bus;
 use switchboard_bus::embedded::EmbeddedBus;
+use switchboard_core::CompanyId;
 use switchboard_core::config::{Config, EmbeddedBusConfig};
 use switchboard_core::topics;
 
@@ -124,53 +125,102 @@ async fn the_urgency_policy_overrides_the_model_without_a_restart() {
     app.running.stop().await.expect("clean stop");
 }
 
+/// Posts `title` as the client's company until `done` holds for its triage.
+async fn triage_until(app: &App, client: &reqwest::Client, company: &str, what: &str, done: impl Fn(&Value) -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut body = ticket_json("Which model decides?");
+        body["company"] = json!(company);
+        let response = client.post(app.url("/v1/tickets")).json(&body).send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        let id = response.json::<Value>().await.expect("JSON")["id"].as_str().expect("id").to_owned();
+        let ticket =
+            wait_for_json(client, &app.url(&format!("/v1/tickets/{id}")), "a triage", |t| t.get("triage").is_some())
+                .await;
+        if done(&ticket["triage"]) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}; last triage {}", ticket["triage"]);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_activated_model_is_used_without_a_restart() {
+async fn a_company_activates_its_own_model_without_a_restart_and_only_its_tickets_use_it() {
     let app = app().await;
-    // Store a different model for the category task and activate it. (The
-    // built-in urgency model stands in for a retrained one: all that matters
-    // here is that its version is different.)
+    let globex = common::client_with_token(&common::bootstrap_company(&app.config, &app.url(""), "globex").await);
+    // Store a model of acme's for the category task. (The built-in urgency
+    // model stands in for a retrained one: all that matters here is that its
+    // version is different.)
     let store = switchboard_store::Store::connect(&app.store_url(), 2).await.expect("store");
     let replacement =
         switchboard_triage::Model::from_bytes(switchboard_triage::stage::DEFAULT_URGENCY_MODEL).expect("model");
-    let model_id = store
-        .insert_triage_model(
-            "category",
-            replacement.version(),
-            switchboard_triage::stage::DEFAULT_URGENCY_MODEL,
-            &json!({}),
-            false,
-        )
-        .await
-        .expect("insert");
+    let acme = CompanyId::parse("acme").expect("company");
+    let insert = |company: Option<CompanyId>| {
+        let store = store.clone();
+        let version = replacement.version().to_owned();
+        async move {
+            store
+                .insert_triage_model(
+                    company.as_ref(),
+                    "category",
+                    &version,
+                    switchboard_triage::stage::DEFAULT_URGENCY_MODEL,
+                    &json!({}),
+                    false,
+                )
+                .await
+                .expect("insert")
+        }
+    };
+    let model_id = insert(Some(acme)).await;
+    let shared_id = insert(None).await;
     let listed: Value =
         app.client.get(app.url("/v1/triage/models")).send().await.expect("list").json().await.expect("JSON");
-    assert_eq!(listed["items"][0]["active"], json!(false));
-    let response =
-        app.client.post(app.url(&format!("/v1/triage/models/{model_id}/activate"))).send().await.expect("send");
-    assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let response = app
-        .client
-        .post(app.url(&format!("/v1/triage/models/{}/activate", uuid::Uuid::now_v7())))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let ids: Vec<&Value> = listed["items"].as_array().expect("items").iter().map(|m| &m["id"]).collect();
+    assert_eq!(ids, [&json!(shared_id), &json!(model_id)], "{listed}");
+    assert_eq!(listed["items"][1]["company"], json!("acme"), "{listed}");
+    assert_eq!(listed["items"][0]["company"], Value::Null, "{listed}");
+    assert_eq!(listed["items"][1]["active"], json!(false));
+    // globex sees the installation's model, not acme's, and cannot switch it.
+    let theirs: Value = globex.get(app.url("/v1/triage/models")).send().await.expect("list").json().await.expect("JSON");
+    assert_eq!(theirs["items"].as_array().map(Vec::len), Some(1), "{theirs}");
+    let activate = |client: &reqwest::Client, id: uuid::Uuid, verb: &str| {
+        client.post(app.url(&format!("/v1/triage/models/{id}/{verb}"))).send()
+    };
+    assert_eq!(activate(&globex, model_id, "activate").await.expect("send").status(), StatusCode::NOT_FOUND);
+    // The installation's model is the operator's to switch.
+    assert_eq!(activate(&app.client, shared_id, "activate").await.expect("send").status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        activate(&app.client, uuid::Uuid::now_v7(), "activate").await.expect("send").status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(activate(&app.client, model_id, "activate").await.expect("send").status(), StatusCode::NO_CONTENT);
+    let listed: Value =
+        app.client.get(app.url("/v1/triage/models")).send().await.expect("list").json().await.expect("JSON");
+    assert_eq!((&listed["items"][1]["active"], &listed["items"][1]["in_use"]), (&json!(true), &json!(true)));
 
-    // Within the reload interval new tickets are decided by the new model.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let id = post_ticket(&app, &ticket_json("Which model decides?")).await;
-        let ticket = wait_for_json(&app.client, &app.url(&format!("/v1/tickets/{id}")), "a triage", |t| {
-            t.get("triage").is_some()
-        })
-        .await;
-        if ticket["triage"]["category"]["model_version"] == json!(replacement.version()) {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the activated model was never used");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    // Within the reload interval acme's new tickets are decided by its model;
+    // globex's, by the same stage after the same reload, are not.
+    let uses = |version: &str| {
+        let version = json!(version);
+        move |triage: &Value| triage["category"]["model_version"] == version
+    };
+    triage_until(&app, &app.client, "acme", "acme's model used", uses(replacement.version())).await;
+    let mut fresh = ticket_json("Which model decides?");
+    fresh["company"] = json!("globex");
+    let response = globex.post(app.url("/v1/tickets")).json(&fresh).send().await.expect("send");
+    let id = response.json::<Value>().await.expect("JSON")["id"].as_str().expect("id").to_owned();
+    let ticket =
+        wait_for_json(&globex, &app.url(&format!("/v1/tickets/{id}")), "a triage", |t| t.get("triage").is_some()).await;
+    assert_ne!(ticket["triage"]["category"]["model_version"], json!(replacement.version()), "{ticket}");
+
+    // Deactivated, acme is back on the installation's (built-in) model.
+    assert_eq!(activate(&app.client, model_id, "deactivate").await.expect("send").status(), StatusCode::NO_CONTENT);
+    triage_until(&app, &app.client, "acme", "acme back on the default", |triage| {
+        triage["category"]["model_version"] != json!(replacement.version())
+    })
+    .await;
     app.running.stop().await.expect("clean stop");
 }
 

@@ -78,6 +78,7 @@ fn expectations() -> HashMap<(&'static str, &'static str), [u16; 7]> {
         (("GET", "/v1/triage/models"), [401, 403, 403, 403, 403, 200, 200]),
         // An id no model has.
         (("POST", "/v1/triage/models/{id}/activate"), [401, 403, 403, 403, 403, 404, 404]),
+        (("POST", "/v1/triage/models/{id}/deactivate"), [401, 403, 403, 403, 403, 404, 404]),
         (("GET", "/v1/triage/policy"), [401, 403, 403, 403, 403, 200, 200]),
         (("PUT", "/v1/triage/policy"), [401, 403, 403, 403, 403, 200, 200]),
     ])

@@ -162,9 +162,13 @@ pub const ROUTES: &[RouteRule] = &[
     rule("PUT", "/v1/companies/{company}/settings", Permission::SettingsManage)
         .doc("Changes the company's settings")
         .json::<settings::SettingsInput>(),
-    rule("GET", "/v1/triage/models", Permission::TriageManage).doc("The triage models and which is active"),
+    rule("GET", "/v1/triage/models", Permission::TriageManage)
+        .doc("The company's triage models and the installation's, and which are in use"),
     rule("POST", "/v1/triage/models/{id}/activate", Permission::TriageManage)
-        .doc("Activates a triage model")
+        .doc("Triages the company's tickets with one of its own models")
+        .returns(&[204]),
+    rule("POST", "/v1/triage/models/{id}/deactivate", Permission::TriageManage)
+        .doc("Stops using the company's own model; the installation's serves it again")
         .returns(&[204]),
     rule("GET", "/v1/triage/policy", Permission::TriageManage).doc("The company's urgency policy"),
     rule("PUT", "/v1/triage/policy", Permission::TriageManage)
@@ -207,6 +211,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/companies/{company}/settings", get(settings::get_settings).put(settings::put_settings))
         .route("/v1/triage/models", get(triage::list_models))
         .route("/v1/triage/models/{id}/activate", post(triage::activate_model))
+        .route("/v1/triage/models/{id}/deactivate", post(triage::deactivate_model))
         .route("/v1/triage/policy", get(triage::get_policy).put(triage::put_policy))
         .route_layer(from_fn_with_state(authorization, authorize))
         .with_state(state)

@@ -408,6 +408,81 @@ impl Store {
                 .bind(id.0)
                 .execute(&mut *transaction)
                 .await?;
+                // And so do the copies of those tickets recorded on the way:
+                // their audit events, the messages kept for idempotent
+                // retries, and the embedded bus log (a Kafka broker's copies
+                // last until its retention; see docs/ARCHITECTURE.md).
+                let tickets: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM tickets WHERE requester_account = $1")
+                    .bind(id.0)
+                    .fetch_all(&mut *transaction)
+                    .await?;
+                for chunk in tickets.chunks(SCRUB_CHUNK) {
+                    let mut query = sqlx::QueryBuilder::new("SELECT seq, envelope FROM ticket_events WHERE ticket_id IN (");
+                    let mut list = query.separated(", ");
+                    for ticket in chunk {
+                        list.push_bind(*ticket);
+                    }
+                    query.push(")");
+                    let events: Vec<(i64, Vec<u8>)> = query.build_query_as().fetch_all(&mut *transaction).await?;
+                    for (seq, envelope) in events {
+                        if let Some(scrubbed) = without_personal_data(&envelope, id) {
+                            sqlx::query("UPDATE ticket_events SET envelope = $1 WHERE seq = $2")
+                                .bind(scrubbed)
+                                .bind(seq)
+                                .execute(&mut *transaction)
+                                .await?;
+                        }
+                    }
+                    let mut query = sqlx::QueryBuilder::new(
+                        "SELECT company, idempotency_key, message FROM idempotency_keys WHERE ticket_id IN (",
+                    );
+                    let mut list = query.separated(", ");
+                    for ticket in chunk {
+                        list.push_bind(*ticket);
+                    }
+                    query.push(")");
+                    let claims: Vec<(String, String, Vec<u8>)> =
+                        query.build_query_as().fetch_all(&mut *transaction).await?;
+                    for (company, key, message) in claims {
+                        if let Some(scrubbed) = without_personal_data(&message, id) {
+                            sqlx::query(
+                                "UPDATE idempotency_keys SET message = $1 WHERE company = $2 AND idempotency_key = $3",
+                            )
+                            .bind(scrubbed)
+                            .bind(company)
+                            .bind(key)
+                            .execute(&mut *transaction)
+                            .await?;
+                        }
+                    }
+                }
+                // On the embedded bus, messages are keyed by ticket, and the
+                // account's own events by account.
+                let keys: Vec<Vec<u8>> = std::iter::once(id.to_string())
+                    .chain(tickets.iter().map(|ticket| switchboard_core::TicketId(*ticket).to_string()))
+                    .map(String::into_bytes)
+                    .collect();
+                for chunk in keys.chunks(SCRUB_CHUNK) {
+                    let mut query =
+                        sqlx::QueryBuilder::new("SELECT topic, msg_offset, payload FROM bus_messages WHERE msg_key IN (");
+                    let mut list = query.separated(", ");
+                    for key in chunk {
+                        list.push_bind(key.clone());
+                    }
+                    query.push(")");
+                    let messages: Vec<(String, i64, Vec<u8>)> =
+                        query.build_query_as().fetch_all(&mut *transaction).await?;
+                    for (topic, offset, payload) in messages {
+                        if let Some(scrubbed) = without_personal_data(&payload, id) {
+                            sqlx::query("UPDATE bus_messages SET payload = $1 WHERE topic = $2 AND msg_offset = $3")
+                                .bind(scrubbed)
+                                .bind(topic)
+                                .bind(offset)
+                                .execute(&mut *transaction)
+                                .await?;
+                        }
+                    }
+                }
             }
             transaction.commit().await?;
             Ok(deleted)
@@ -621,4 +696,51 @@ impl Store {
             Ok(sessions + tokens)
         })
     }
+}
+
+/// Tickets whose recorded copies are scrubbed per query.
+const SCRUB_CHUNK: usize = 200;
+
+/// `json` (an envelope or message) with the e-mail address and name of
+/// `account` removed wherever it appears: a ticket's requester that is the
+/// account, and the `data` of an event about the account (`accounts.events`).
+/// `None` when there was nothing to remove (or it is not JSON), so nothing
+/// needs writing.
+fn without_personal_data(json: &[u8], account: AccountId) -> Option<Vec<u8>> {
+    use serde_json::{Map, Value};
+    fn forget(person: &mut Map<String, Value>) -> bool {
+        let had = person.get("email").and_then(Value::as_str).is_some_and(|email| !email.is_empty())
+            || person.contains_key("name");
+        if person.contains_key("email") {
+            person.insert("email".into(), Value::String(String::new()));
+        }
+        person.remove("name");
+        had
+    }
+    fn scrub(value: &mut Value, account: &str) -> bool {
+        let is_account = |object: &Map<String, Value>, field: &str| object.get(field).and_then(Value::as_str) == Some(account);
+        match value {
+            Value::Object(object) => {
+                let mut changed = false;
+                if is_account(object, "account_id")
+                    && let Some(Value::Object(data)) = object.get_mut("data")
+                {
+                    changed |= forget(data);
+                }
+                if let Some(Value::Object(requester)) = object.get_mut("requester")
+                    && is_account(requester, "account")
+                {
+                    changed |= forget(requester);
+                }
+                for child in object.values_mut() {
+                    changed |= scrub(child, account);
+                }
+                changed
+            }
+            Value::Array(items) => items.iter_mut().fold(false, |changed, item| scrub(item, account) | changed),
+            _ => false,
+        }
+    }
+    let mut value: Value = serde_json::from_slice(json).ok()?;
+    scrub(&mut value, &account.to_string()).then(|| serde_json::to_vec(&value).ok()).flatten()
 }

@@ -55,8 +55,10 @@ impl TryFrom<FaqRow> for Faq {
     }
 }
 
-/// A company scope sees its own articles and the shared ones.
-fn push_faq_scope<'args, DB>(query: &mut sqlx::QueryBuilder<'args, DB>, scope: &Scope)
+/// Adds the scope's company condition to a query that has a `WHERE`, for
+/// rows that may also be shared (no company): a company scope sees its own
+/// and the shared ones.
+pub(crate) fn push_scope_or_shared<'args, DB>(query: &mut sqlx::QueryBuilder<'args, DB>, scope: &Scope)
 where
     DB: sqlx::Database,
     String: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
@@ -173,7 +175,7 @@ impl Store {
         let rows: Vec<FaqRow> = on_pool!(&self.db, |pool| {
             let mut query = sqlx::QueryBuilder::new(format!("SELECT {FAQ_COLUMNS} FROM faqs WHERE id = "));
             query.push_bind(id.to_owned());
-            push_faq_scope(&mut query, scope);
+            push_scope_or_shared(&mut query, scope);
             query.build_query_as().fetch_all(pool).await
         })?;
         rows.into_iter().next().map(Faq::try_from).transpose()
@@ -184,7 +186,7 @@ impl Store {
         let rows: Vec<FaqRow> = on_pool!(&self.db, |pool| {
             let mut query = sqlx::QueryBuilder::new(format!("SELECT {FAQ_COLUMNS} FROM faqs WHERE id > "));
             query.push_bind(after_id.unwrap_or("").to_owned());
-            push_faq_scope(&mut query, scope);
+            push_scope_or_shared(&mut query, scope);
             query.push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
             query.build_query_as().fetch_all(pool).await
         })?;
@@ -195,7 +197,7 @@ impl Store {
     pub async fn all_faqs(&self, scope: &Scope) -> Result<Vec<Faq>> {
         let rows: Vec<FaqRow> = on_pool!(&self.db, |pool| {
             let mut query = sqlx::QueryBuilder::new(format!("SELECT {FAQ_COLUMNS} FROM faqs WHERE 1 = 1"));
-            push_faq_scope(&mut query, scope);
+            push_scope_or_shared(&mut query, scope);
             query.push(" ORDER BY id");
             query.build_query_as().fetch_all(pool).await
         })?;

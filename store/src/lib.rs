@@ -28,7 +28,7 @@ pub use error::{Error, Result};
 pub use idempotency::{IdempotencyOutcome, IdempotencyRecord};
 pub use knowledge::StoredReport;
 pub use log::{AppendRecord, LogRecord};
-pub use models::ModelInfo;
+pub use models::{ActiveModel, ModelInfo};
 pub use reports::{Change, ReportRecord, ReportState};
 pub use tickets::{InsertOutcome, LabelField, Projection, ProjectionKind, TicketFilter, TicketPage};
 pub use transitions::{AuditEvent, OutboxRecord, TransitionRequest, Transitioned};

@@ -7,7 +7,7 @@ use switchboard_core::ticket::NewRequester;
 use switchboard_core::{Channel, NewTicket, Status, Ticket, TicketId, Urgency};
 use switchboard_core::{CompanyId, Scope};
 use switchboard_store::testing::TestStore;
-use switchboard_store::{LabelField, Projection, ProjectionKind, TicketFilter};
+use switchboard_store::{LabelField, Projection, ProjectionKind, Store, TicketFilter};
 use time::OffsetDateTime;
 
 fn ticket(title: &str) -> Ticket {
@@ -187,25 +187,57 @@ async fn settings_and_thresholds(test: TestStore) {
     assert_eq!(store.get_setting("k").await.expect("get").as_deref(), Some("{\"a\":2}"));
 }
 
-async fn one_active_model_per_task(test: TestStore) {
+async fn one_active_model_per_task_and_owner(test: TestStore) {
     let store = test.store;
+    for company in ["acme", "globex"] {
+        store.create_company(&CompanyId::parse(company).expect("id"), company).await.expect("company");
+    }
+    let acme = CompanyId::parse("acme").expect("id");
     let meta = serde_json::json!({"accuracy": 0.9});
-    let first = store.insert_triage_model("category", "v1", b"one", &meta, true).await.expect("insert");
-    let second = store.insert_triage_model("category", "v2", b"two", &meta, false).await.expect("insert");
-    store.insert_triage_model("urgency", "u1", b"three", &meta, true).await.expect("insert");
-    let active = store.active_triage_models().await.expect("active");
+    let first = store.insert_triage_model(None, "category", "v1", b"one", &meta, true).await.expect("insert");
+    let second = store.insert_triage_model(None, "category", "v2", b"two", &meta, false).await.expect("insert");
+    store.insert_triage_model(None, "urgency", "u1", b"three", &meta, true).await.expect("insert");
+    // A company's active model does not displace the installation's.
+    let own = store.insert_triage_model(Some(&acme), "category", "a1", b"four", &meta, true).await.expect("insert");
+    let active = |store: Store| async move {
+        let active = store.active_triage_models().await.expect("active");
+        active
+            .into_iter()
+            .map(|model| (model.company.map(|c| c.to_string()), model.task, model.version))
+            .collect::<Vec<_>>()
+    };
+    let owned = |company: Option<&str>, task: &str, version: &str| {
+        (company.map(str::to_owned), task.to_owned(), version.to_owned())
+    };
     assert_eq!(
-        active.iter().map(|(task, _, version)| (task.as_str(), version.as_str())).collect::<Vec<_>>(),
-        [("category", "v1"), ("urgency", "u1")]
+        active(store.clone()).await,
+        [owned(None, "category", "v1"), owned(None, "urgency", "u1"), owned(Some("acme"), "category", "a1")]
     );
-    assert!(store.activate_triage_model(second).await.expect("activate"));
-    assert!(!store.activate_triage_model(uuid::Uuid::now_v7()).await.expect("activate"));
-    let active = store.active_triage_models().await.expect("active");
-    assert_eq!(active[0].1, second);
+    let installation = Scope::Installation;
+    assert!(store.set_triage_model_active(&installation, second, true).await.expect("activate"));
+    assert!(!store.set_triage_model_active(&installation, uuid::Uuid::now_v7(), true).await.expect("activate"));
+    // A company switches only its own models.
+    let acme_scope = Scope::Company(acme.clone());
+    let globex_scope = Scope::Company(CompanyId::parse("globex").expect("id"));
+    assert!(!store.set_triage_model_active(&acme_scope, first, true).await.expect("activate"));
+    assert!(!store.set_triage_model_active(&globex_scope, own, false).await.expect("deactivate"));
+    assert_eq!(
+        active(store.clone()).await,
+        [owned(None, "category", "v2"), owned(None, "urgency", "u1"), owned(Some("acme"), "category", "a1")]
+    );
+    assert!(store.set_triage_model_active(&acme_scope, own, false).await.expect("deactivate"));
+    assert_eq!(active(store.clone()).await, [owned(None, "category", "v2"), owned(None, "urgency", "u1")]);
     assert_eq!(store.triage_model_artefact(second).await.expect("artefact").as_deref(), Some(&b"two"[..]));
-    let all = store.list_triage_models().await.expect("list");
-    assert_eq!(all.len(), 3);
-    assert!(all.iter().any(|model| model.id == first && !model.active));
+    // Each company sees its own models and the installation's.
+    assert_eq!(store.list_triage_models(&installation).await.expect("list").len(), 4);
+    let acme_sees = store.list_triage_models(&acme_scope).await.expect("list");
+    assert_eq!(acme_sees.len(), 4);
+    assert_eq!(acme_sees[0].id, own);
+    assert_eq!(acme_sees[0].company.as_ref(), Some(&acme));
+    assert!(acme_sees.iter().any(|model| model.id == first && !model.active));
+    let globex_sees = store.list_triage_models(&globex_scope).await.expect("list");
+    assert_eq!(globex_sees.len(), 3);
+    assert!(globex_sees.iter().all(|model| model.company.is_none()));
 }
 
 switchboard_store::test_both_backends!(
@@ -213,7 +245,7 @@ switchboard_store::test_both_backends!(
     staff_labels_survive_stages_and_feed_training,
     faqs_and_reports,
     settings_and_thresholds,
-    one_active_model_per_task,
+    one_active_model_per_task_and_owner,
 );
 
 fn id(name: &str) -> CompanyId {

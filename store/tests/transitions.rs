@@ -2,11 +2,12 @@
 //! databases.
 
 use switchboard_core::events::{AutoAnswer, TicketEvent, TransitionDetails};
-use switchboard_core::ticket::NewRequester;
+use switchboard_core::auth::AccountKind;
+use switchboard_core::ticket::{NewRequester, Requester};
 use switchboard_core::{Action, Actor, Channel, Envelope, EventId, NewTicket, Role, Status, Ticket, TicketId};
 use switchboard_core::{CompanyId, Scope, TransitionError};
 use switchboard_store::testing::TestStore;
-use switchboard_store::{Error, Store, TransitionRequest};
+use switchboard_store::{AppendRecord, Error, NewAccount, Projection, ProjectionKind, Store, TransitionRequest};
 use time::OffsetDateTime;
 
 fn acme() -> Scope {
@@ -179,9 +180,98 @@ async fn refusals_are_typed_and_change_nothing(test: TestStore) {
     assert!(store.ticket_events(&acme(), ticket.id).await.expect("events").is_empty());
 }
 
+async fn a_deleted_requester_is_forgotten_in_every_recorded_copy(test: TestStore) {
+    let store = test.store;
+    let acme = CompanyId::parse("acme").expect("valid");
+    store.create_company(&acme, "Acme").await.expect("company");
+    let account = store
+        .create_account(&NewAccount {
+            company: &acme,
+            role: Role::Customer,
+            kind: AccountKind::Personal,
+            name: "Ivy Example",
+            username: "ivy",
+            email: "ivy@example.com",
+            password_hash: None,
+        })
+        .await
+        .expect("account");
+    let filed_by_ivy = || {
+        let mut ticket = ticket("acme");
+        ticket.requester =
+            Requester { email: "ivy@example.com".into(), name: Some("Ivy Example".into()), account: Some(account.id) };
+        ticket
+    };
+    let project = |ticket: Ticket| {
+        let store = store.clone();
+        async move {
+            let projection = Projection {
+                kind: ProjectionKind::Submitted,
+                ticket: &ticket,
+                audit_creation: true,
+                filed_by: None,
+                request_id: None,
+            };
+            store.project(&Scope::Installation, &[projection]).await.expect("project");
+            ticket
+        }
+    };
+    // A ticket of hers, projected with its audit event; its message on the
+    // embedded bus log; and an event about her account.
+    let earlier = project(filed_by_ivy()).await;
+    let envelope = serde_json::to_vec(&serde_json::json!({"ticket_id": earlier.id, "payload": {"ticket": earlier}}))
+        .expect("JSON");
+    let account_event = serde_json::to_vec(&serde_json::json!({
+        "account_id": account.id,
+        "type": "account.password_reset_requested",
+        "data": {"email": "ivy@example.com", "name": "Ivy Example"},
+    }))
+    .expect("JSON");
+    for topic in ["tickets.submitted", "accounts.events"] {
+        store.log_create_topic(topic).await.expect("topic");
+    }
+    let record = |topic: &str, key: String, payload: Vec<u8>| AppendRecord {
+        topic: topic.into(),
+        key: Some(key.into_bytes()),
+        payload,
+        headers: "{}".into(),
+        timestamp_ms: 0,
+    };
+    store
+        .log_append(&[
+            record("tickets.submitted", earlier.id.to_string(), envelope),
+            record("accounts.events", account.id.to_string(), account_event),
+        ])
+        .await
+        .expect("append");
+
+    assert!(store.delete_account(&Scope::Company(acme.clone()), account.id).await.expect("delete"));
+    // A ticket of hers still in flight when she left is stored without her.
+    let late = project(filed_by_ivy()).await;
+
+    for ticket in [&earlier, &late] {
+        let stored = store.get_ticket(&Scope::Installation, ticket.id).await.expect("get").expect("kept");
+        assert_eq!((stored.requester.email.as_str(), stored.requester.name), ("", None));
+        assert_eq!(stored.requester.account, Some(account.id));
+    }
+    let mut copies: Vec<Vec<u8>> =
+        store.outbox_claim(100, 60_000_000).await.expect("outbox").into_iter().map(|record| record.envelope).collect();
+    assert_eq!(copies.len(), 2, "both tickets' created events");
+    for topic in ["tickets.submitted", "accounts.events"] {
+        copies.extend(store.log_read(topic, 0, 100).await.expect("log").into_iter().map(|record| record.payload));
+    }
+    assert_eq!(copies.len(), 4);
+    for copy in copies {
+        let text = String::from_utf8(copy).expect("UTF-8");
+        assert!(!text.contains("ivy@example.com") && !text.contains("Ivy Example"), "{text}");
+        assert!(text.contains(&account.id.to_string()), "the copy still names the account: {text}");
+    }
+}
+
 switchboard_store::test_both_backends!(
     concurrent_transitions_have_exactly_one_winner_and_one_audit_event,
     a_transition_writes_its_event_to_the_outbox_once,
     refusals_are_typed_and_change_nothing,
     the_same_request_racing_itself_is_carried_out_once,
+    a_deleted_requester_is_forgotten_in_every_recorded_copy,
 );

@@ -33,6 +33,22 @@ pub enum TriageCommand {
     Eval(EvalArgs),
     /// Classify one text: label, confidence and the top three labels.
     Predict(PredictArgs),
+    /// Make a model in the store (any company's, or the installation's) the
+    /// active one of its owner, or with --off stop using it. Running triage
+    /// stages follow within their reload interval. `GET /v1/triage/models`
+    /// lists the ids.
+    Activate(ActivateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ActivateArgs {
+    /// The model's id.
+    #[arg(value_name = "MODEL_ID")]
+    pub id: uuid::Uuid,
+    /// Deactivate instead: a company falls back to the installation's model,
+    /// the installation to the configured file or the built-in model.
+    #[arg(long)]
+    pub off: bool,
 }
 
 /// Where the labelled text comes from and which columns to use.
@@ -93,15 +109,19 @@ pub struct TrainArgs {
     /// With --from-store: which model to retrain.
     #[arg(long, value_enum, requires = "from_store")]
     pub task: Option<Task>,
-    /// With --from-store: only this company's tickets [default: all].
+    /// With --from-store: train on this company's tickets only, and store the
+    /// model as the company's own (it triages only that company's tickets).
+    /// Without it, the model is trained on every company's tickets and
+    /// becomes the installation's, serving companies without one of their own.
     #[arg(long, requires = "from_store")]
     pub company: Option<String>,
     /// With --from-store: the most recent tickets to read at most.
     #[arg(long, default_value_t = 100_000, requires = "from_store")]
     pub limit: u32,
-    /// With --from-store: make the new model the active one; running triage
-    /// stages switch to it within their reload interval. Without it, an
-    /// admin activates it with `POST /v1/triage/models/{id}/activate`.
+    /// With --from-store: make the new model the active one of its owner (the
+    /// company, or the installation); running triage stages switch to it
+    /// within their reload interval. Without it, a company's admin activates
+    /// the company's model with `POST /v1/triage/models/{id}/activate`.
     #[arg(long, requires = "from_store")]
     pub activate: bool,
     /// Where to write the model file (required with --data; optional with
@@ -278,6 +298,9 @@ pub fn run_command(command: TriageCommand, out: &mut impl Write) -> Result<()> {
         TriageCommand::Train(args) => run_train(args, out),
         TriageCommand::Eval(args) => run_eval(args, out),
         TriageCommand::Predict(args) => run_predict(args, out),
+        TriageCommand::Activate(_) => Err(Error::InvalidOptions(
+            "`triage activate` needs a store: run it as `switchboard triage activate`".into(),
+        )),
     }
 }
 

@@ -51,7 +51,7 @@ pub mod stage;
 pub mod text;
 pub mod train;
 
-pub use cli::{EvalArgs, PredictArgs, Task, TrainArgs, TriageCommand, run_command, train_and_report};
+pub use cli::{ActivateArgs, EvalArgs, PredictArgs, Task, TrainArgs, TriageCommand, run_command, train_and_report};
 pub use decision::triage_ticket;
 pub use error::{Error, MissingEncoder, Result};
 pub use features::FeatureConfig;

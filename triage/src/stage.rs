@@ -2,10 +2,12 @@
 //! urgency with their confidences, flags unsure tickets for a person, and
 //! emits `tickets.triaged`.
 //!
-//! * Models: the active model of each task in the store (`switchboard triage
-//!   train --from-store --activate`, or `POST /v1/triage/models/{id}/activate`),
-//!   else the model file named in the configuration, else the default model
-//!   built into the binary (trained on public data; see `models/`).
+//! * Models, per task: the company's own active model in the store
+//!   (`switchboard triage train --from-store --company C --activate`, or
+//!   `POST /v1/triage/models/{id}/activate`), else the installation's active
+//!   model in the store (trained without `--company`), else the model file
+//!   named in the configuration, else the default model built into the
+//!   binary (trained on public data; see `models/`).
 //! * Every `triage.reload_interval_ms` the stage looks for a newly activated
 //!   model or a changed urgency policy and swaps it in without a restart.
 //!   In-flight tickets finish with the models they started with; the model
@@ -65,16 +67,25 @@ enum Origin {
     BuiltIn,
 }
 
+/// A model in use, and where it came from.
+#[derive(Clone)]
+struct Loaded {
+    model: Arc<Model>,
+    origin: Origin,
+}
+
 /// The models and policy in use. Replaced as a whole on reload.
 pub struct Models {
-    pub category: Arc<Model>,
-    pub urgency: Arc<Model>,
+    /// The installation's models, for companies without their own.
+    category: Loaded,
+    urgency: Loaded,
+    /// Companies' own active models, by task and company.
+    own_category: HashMap<CompanyId, Loaded>,
+    own_urgency: HashMap<CompanyId, Loaded>,
     /// The installation's urgency policy.
     pub policy: Arc<CompiledPolicy>,
     /// Companies' own policies.
     policies: HashMap<CompanyId, Arc<CompiledPolicy>>,
-    category_origin: Origin,
-    urgency_origin: Origin,
     installation_json: Option<String>,
     /// Companies' policies as stored, by setting key.
     policy_jsons: BTreeMap<String, String>,
@@ -84,8 +95,9 @@ impl std::fmt::Debug for Models {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
             .debug_struct("Models")
-            .field("category", &self.category.version())
-            .field("urgency", &self.urgency.version())
+            .field("category", &self.category.model.version())
+            .field("urgency", &self.urgency.model.version())
+            .field("own_models", &(self.own_category.len() + self.own_urgency.len()))
             .finish()
     }
 }
@@ -111,23 +123,48 @@ impl Models {
     /// reusing models from `previous` that did not change.
     pub async fn load(config: &Config, store: &Store, previous: Option<&Models>) -> Result<Models, StageError> {
         let active = store.active_triage_models().await?;
-        let active_id = |task: &str| active.iter().find(|(name, _, _)| name == task).map(|(_, id, _)| *id);
-        let (category, category_origin) = load_task(
+        let installation_active =
+            |task: &str| active.iter().find(|model| model.company.is_none() && model.task == task).map(|m| m.id);
+        let category = load_task(
             CATEGORY_TASK,
-            active_id(CATEGORY_TASK),
+            installation_active(CATEGORY_TASK),
             config.triage.category_model.as_deref(),
             store,
-            previous.map(|models| (&models.category, &models.category_origin)),
+            previous.map(|models| &models.category),
         )
         .await?;
-        let (urgency, urgency_origin) = load_task(
+        let urgency = load_task(
             URGENCY_TASK,
-            active_id(URGENCY_TASK),
+            installation_active(URGENCY_TASK),
             config.triage.urgency_model.as_deref(),
             store,
-            previous.map(|models| (&models.urgency, &models.urgency_origin)),
+            previous.map(|models| &models.urgency),
         )
         .await?;
+        // Companies' own models. One that cannot be loaded leaves that
+        // company on the installation's model rather than stopping triage
+        // for everyone.
+        let (mut own_category, mut own_urgency) = (HashMap::new(), HashMap::new());
+        for model in &active {
+            let Some(company) = &model.company else { continue };
+            let (task, own, earlier) = match model.task.as_str() {
+                CATEGORY_TASK => (CATEGORY_TASK, &mut own_category, previous.map(|models| &models.own_category)),
+                URGENCY_TASK => (URGENCY_TASK, &mut own_urgency, previous.map(|models| &models.own_urgency)),
+                _ => continue,
+            };
+            let earlier = earlier.and_then(|earlier| earlier.get(company));
+            match load_task(task, Some(model.id), None, store, earlier).await {
+                Ok(loaded) => {
+                    own.insert(company.clone(), loaded);
+                }
+                Err(error) => tracing::error!(
+                    company = company.as_str(),
+                    task,
+                    error = %error,
+                    "cannot load a company's triage model; it gets the installation's"
+                ),
+            }
+        }
         // The installation's policy, and each company's own (which replaces
         // it for that company's tickets). Unchanged ones are reused.
         let mut policy_jsons: BTreeMap<String, String> =
@@ -150,20 +187,38 @@ impl Models {
         Ok(Models {
             category,
             urgency,
+            own_category,
+            own_urgency,
             policy: installation,
             policies,
-            category_origin,
-            urgency_origin,
             installation_json,
             policy_jsons,
         })
     }
 
     fn same_as(&self, other: &Models) -> bool {
-        self.category_origin == other.category_origin
-            && self.urgency_origin == other.urgency_origin
+        let same_own = |mine: &HashMap<CompanyId, Loaded>, theirs: &HashMap<CompanyId, Loaded>| {
+            mine.len() == theirs.len()
+                && mine.iter().all(|(company, loaded)| theirs.get(company).is_some_and(|t| t.origin == loaded.origin))
+        };
+        self.category.origin == other.category.origin
+            && self.urgency.origin == other.urgency.origin
+            && same_own(&self.own_category, &other.own_category)
+            && same_own(&self.own_urgency, &other.own_urgency)
             && self.installation_json == other.installation_json
             && self.policy_jsons == other.policy_jsons
+    }
+
+    /// The category model for `company`'s tickets: its own, else the
+    /// installation's.
+    pub fn category_for(&self, company: &CompanyId) -> &Arc<Model> {
+        &self.own_category.get(company).unwrap_or(&self.category).model
+    }
+
+    /// The urgency model for `company`'s tickets: its own, else the
+    /// installation's.
+    pub fn urgency_for(&self, company: &CompanyId) -> &Arc<Model> {
+        &self.own_urgency.get(company).unwrap_or(&self.urgency).model
     }
 
     /// The policy for `company`'s tickets: its own, else the installation's.
@@ -200,17 +255,17 @@ async fn load_task(
     active: Option<Uuid>,
     configured_file: Option<&Path>,
     store: &Store,
-    previous: Option<(&Arc<Model>, &Origin)>,
-) -> Result<(Arc<Model>, Origin), StageError> {
+    previous: Option<&Loaded>,
+) -> Result<Loaded, StageError> {
     let origin = match (active, configured_file) {
         (Some(id), _) => Origin::Store(id),
         (None, Some(path)) => Origin::File(path.display().to_string()),
         (None, None) => Origin::BuiltIn,
     };
-    if let Some((model, previous_origin)) = previous
-        && *previous_origin == origin
+    if let Some(previous) = previous
+        && previous.origin == origin
     {
-        return Ok((model.clone(), origin));
+        return Ok(previous.clone());
     }
     let model_error = |source_name: String| move |source| StageError::Model { task, source_name, source };
     let model = match &origin {
@@ -240,7 +295,7 @@ async fn load_task(
         Origin::BuiltIn => built_in(task)?,
     };
     tracing::info!(task, version = model.version(), ?origin, "triage model loaded");
-    Ok((model, origin))
+    Ok(Loaded { model, origin })
 }
 
 /// The triage stage, until `ctx.shutdown` fires.
@@ -276,8 +331,9 @@ async fn reload_periodically(
             Ok(loaded) if loaded.same_as(&current) => {}
             Ok(loaded) => {
                 tracing::info!(
-                    category = loaded.category.version(),
-                    urgency = loaded.urgency.version(),
+                    category = loaded.category.model.version(),
+                    urgency = loaded.urgency.model.version(),
+                    own_models = loaded.own_category.len() + loaded.own_urgency.len(),
                     "triage models or policy changed; swapping"
                 );
                 if let Ok(mut slot) = models.write() {
@@ -306,8 +362,8 @@ impl Handler for Triager {
         let triage = tokio::task::spawn_blocking(move || {
             span.in_scope(|| {
                 triage_ticket(
-                    &models.category,
-                    &models.urgency,
+                    models.category_for(&input.company),
+                    models.urgency_for(&input.company),
                     models.policy_for(&input.company),
                     &input,
                     time::OffsetDateTime::now_utc(),
