@@ -148,7 +148,14 @@ pub async fn triage_train_from_store(
     let model = model?;
     let metadata = serde_json::to_value(model.metadata())?;
     let id = store
-        .insert_triage_model(owner.as_ref(), task.as_str(), model.version(), &model.to_bytes()?, &metadata, args.activate)
+        .insert_triage_model(
+            owner.as_ref(),
+            task.as_str(),
+            model.version(),
+            &model.to_bytes()?,
+            &metadata,
+            args.activate,
+        )
         .await
         .context("storing the model")?;
     let owner = owner.map_or_else(|| "the installation".to_owned(), |company| format!("company {company}"));

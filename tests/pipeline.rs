@@ -183,7 +183,8 @@ async fn a_company_activates_its_own_model_without_a_restart_and_only_its_ticket
     assert_eq!(listed["items"][0]["company"], Value::Null, "{listed}");
     assert_eq!(listed["items"][1]["active"], json!(false));
     // globex sees the installation's model, not acme's, and cannot switch it.
-    let theirs: Value = globex.get(app.url("/v1/triage/models")).send().await.expect("list").json().await.expect("JSON");
+    let theirs: Value =
+        globex.get(app.url("/v1/triage/models")).send().await.expect("list").json().await.expect("JSON");
     assert_eq!(theirs["items"].as_array().map(Vec::len), Some(1), "{theirs}");
     let activate = |client: &reqwest::Client, id: uuid::Uuid, verb: &str| {
         client.post(app.url(&format!("/v1/triage/models/{id}/{verb}"))).send()

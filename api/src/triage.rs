@@ -4,10 +4,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
+use switchboard_core::Scope;
 use switchboard_core::policy::UrgencyPolicy;
 use switchboard_core::settings::{URGENCY_POLICY, company_urgency_policy};
 use switchboard_store::ModelInfo;
-use switchboard_core::Scope;
 use switchboard_web::{ApiError, Authenticated, JsonBody, Path, Tenant};
 
 use crate::ApiState;
@@ -28,9 +28,13 @@ pub(crate) struct ListedModel {
 
 /// `GET /v1/triage/models`: the company's own models and the
 /// installation's, newest first.
-pub(crate) async fn list_models(State(state): State<ApiState>, Tenant(scope): Tenant) -> Result<Json<ModelList>, ApiError> {
+pub(crate) async fn list_models(
+    State(state): State<ApiState>,
+    Tenant(scope): Tenant,
+) -> Result<Json<ModelList>, ApiError> {
     let models = state.store.list_triage_models(&scope).await?;
-    let own_active = |task: &str| models.iter().any(|model| model.active && model.company.is_some() && model.task == task);
+    let own_active =
+        |task: &str| models.iter().any(|model| model.active && model.company.is_some() && model.task == task);
     let in_use = |model: &ModelInfo| {
         model.active
             && match (&model.company, scope.company()) {

@@ -417,7 +417,8 @@ impl Store {
                     .fetch_all(&mut *transaction)
                     .await?;
                 for chunk in tickets.chunks(SCRUB_CHUNK) {
-                    let mut query = sqlx::QueryBuilder::new("SELECT seq, envelope FROM ticket_events WHERE ticket_id IN (");
+                    let mut query =
+                        sqlx::QueryBuilder::new("SELECT seq, envelope FROM ticket_events WHERE ticket_id IN (");
                     let mut list = query.separated(", ");
                     for ticket in chunk {
                         list.push_bind(*ticket);
@@ -463,8 +464,9 @@ impl Store {
                     .map(String::into_bytes)
                     .collect();
                 for chunk in keys.chunks(SCRUB_CHUNK) {
-                    let mut query =
-                        sqlx::QueryBuilder::new("SELECT topic, msg_offset, payload FROM bus_messages WHERE msg_key IN (");
+                    let mut query = sqlx::QueryBuilder::new(
+                        "SELECT topic, msg_offset, payload FROM bus_messages WHERE msg_key IN (",
+                    );
                     let mut list = query.separated(", ");
                     for key in chunk {
                         list.push_bind(key.clone());
@@ -718,7 +720,8 @@ fn without_personal_data(json: &[u8], account: AccountId) -> Option<Vec<u8>> {
         had
     }
     fn scrub(value: &mut Value, account: &str) -> bool {
-        let is_account = |object: &Map<String, Value>, field: &str| object.get(field).and_then(Value::as_str) == Some(account);
+        let is_account =
+            |object: &Map<String, Value>, field: &str| object.get(field).and_then(Value::as_str) == Some(account);
         match value {
             Value::Object(object) => {
                 let mut changed = false;

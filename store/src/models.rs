@@ -178,12 +178,14 @@ impl Store {
 
     /// Every owner's active model per task.
     pub async fn active_triage_models(&self) -> Result<Vec<ActiveModel>> {
-        let rows: Vec<(Option<String>, String, Uuid, String)> = on_pool!(&self.db, |pool| sqlx::query_as(
+        let rows: Vec<(Option<String>, String, Uuid, String)> = on_pool!(&self.db, |pool| {
+            sqlx::query_as(
             "SELECT company, task, id, version FROM triage_models WHERE active = $1 ORDER BY COALESCE(company, ''), task"
         )
         .bind(true)
         .fetch_all(pool)
-        .await)?;
+        .await
+        })?;
         rows.into_iter()
             .map(|(company, task, id, version)| Ok(ActiveModel { company: owner(id, company)?, task, id, version }))
             .collect()

@@ -1,8 +1,8 @@
 //! `Store::transition`: the one writer of a ticket's status, on both
 //! databases.
 
-use switchboard_core::events::{AutoAnswer, TicketEvent, TransitionDetails};
 use switchboard_core::auth::AccountKind;
+use switchboard_core::events::{AutoAnswer, TicketEvent, TransitionDetails};
 use switchboard_core::ticket::{NewRequester, Requester};
 use switchboard_core::{Action, Actor, Channel, Envelope, EventId, NewTicket, Role, Status, Ticket, TicketId};
 use switchboard_core::{CompanyId, Scope, TransitionError};
