@@ -534,5 +534,33 @@ async fn a_model_retrained_on_staff_labels_is_stored_activated_and_used() {
         assert!(tokio::time::Instant::now() < deadline, "the retrained model was never used");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+
+    // It is the installation's: a company admin cannot switch it off, the
+    // operator can (and back on), and an unknown id is a clear failure.
+    let model_id = model["id"].as_str().expect("an id").to_owned();
+    assert_eq!(
+        app.client
+            .post(app.url(&format!("/v1/triage/models/{model_id}/deactivate")))
+            .send()
+            .await
+            .expect("send")
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let operator = |extra: &[&str]| {
+        let mut args = vec!["--data-dir", data_dir.as_str(), "triage", "activate"];
+        args.extend_from_slice(extra);
+        args.into_iter().map(str::to_owned).collect::<Vec<String>>()
+    };
+    let off = operator(&[model_id.as_str(), "--off"]);
+    let (ok, stdout, stderr) = run_switchboard(&off.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert!(ok && stdout.contains("deactivated"), "{stdout}\n{stderr}");
+    let listed: Value =
+        app.client.get(app.url("/v1/triage/models")).send().await.expect("list").json().await.expect("JSON");
+    assert_eq!((&listed["items"][0]["active"], &listed["items"][0]["in_use"]), (&json!(false), &json!(false)));
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let missing = operator(&[unknown.as_str()]);
+    let (ok, _, stderr) = run_switchboard(&missing.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert!(!ok && stderr.contains("no model"), "{stderr}");
     app.running.stop().await.expect("clean stop");
 }

@@ -56,7 +56,19 @@ impl BeginWrite for SqlitePool {
     type Database = sqlx::Sqlite;
 
     async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        self.begin_with("BEGIN IMMEDIATE").await
+        use sqlx::TransactionManager as _;
+        use sqlx::sqlite::SqliteTransactionManager;
+        let mut connection = self.acquire().await?;
+        // A write whose future was dropped at the wrong moment (a stage
+        // stopping mid-commit) can hand its connection back inside a
+        // transaction nobody holds any more. Roll that back here: otherwise
+        // every later `BEGIN IMMEDIATE` on the connection fails, and a plain
+        // `BEGIN` would silently nest every later write inside it.
+        if SqliteTransactionManager::get_transaction_depth(&connection) > 0 {
+            tracing::warn!("a store connection came back inside an abandoned transaction; rolling it back");
+            SqliteTransactionManager::rollback(&mut connection).await?;
+        }
+        sqlx::Transaction::begin(connection, Some("BEGIN IMMEDIATE".into())).await
     }
 }
 
