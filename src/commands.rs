@@ -158,13 +158,16 @@ pub async fn triage_train_from_store(
         )
         .await
         .context("storing the model")?;
-    let owner = owner.map_or_else(|| "the installation".to_owned(), |company| format!("company {company}"));
+    let (owner, switch) = match owner {
+        Some(company) => (format!("company {company}"), format!("POST /v1/triage/models/{id}/activate")),
+        None => ("the installation".to_owned(), format!("switchboard triage activate {id}")),
+    };
     if args.activate {
         writeln!(out, "stored and activated model {id} ({}) for {} of {owner}", model.version(), task.as_str())?;
     } else {
         writeln!(
             out,
-            "stored model {id} ({}) for {} of {owner}; activate it with POST /v1/triage/models/{id}/activate",
+            "stored model {id} ({}) for {} of {owner}; activate it with {switch}",
             model.version(),
             task.as_str()
         )?;
