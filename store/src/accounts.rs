@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::Store;
-use crate::db::{BeginWrite, from_micros, now_micros, on_pool, push_in};
+use crate::db::{BeginWrite, from_micros, now_micros, on_pool};
 use crate::error::{Error, Result};
 
 /// A company (tenant).
@@ -417,8 +417,13 @@ impl Store {
                     .fetch_all(&mut *transaction)
                     .await?;
                 for chunk in tickets.chunks(SCRUB_CHUNK) {
-                    let mut query = sqlx::QueryBuilder::new("SELECT seq, envelope FROM ticket_events WHERE ");
-                    push_in(&mut query, "ticket_id", chunk);
+                    let mut query =
+                        sqlx::QueryBuilder::new("SELECT seq, envelope FROM ticket_events WHERE ticket_id IN (");
+                    let mut list = query.separated(", ");
+                    for ticket in chunk {
+                        list.push_bind(*ticket);
+                    }
+                    query.push(")");
                     let events: Vec<(i64, Vec<u8>)> = query.build_query_as().fetch_all(&mut *transaction).await?;
                     for (seq, envelope) in events {
                         if let Some(scrubbed) = without_personal_data(&envelope, id) {
@@ -430,9 +435,13 @@ impl Store {
                         }
                     }
                     let mut query = sqlx::QueryBuilder::new(
-                        "SELECT company, idempotency_key, message FROM idempotency_keys WHERE ",
+                        "SELECT company, idempotency_key, message FROM idempotency_keys WHERE ticket_id IN (",
                     );
-                    push_in(&mut query, "ticket_id", chunk);
+                    let mut list = query.separated(", ");
+                    for ticket in chunk {
+                        list.push_bind(*ticket);
+                    }
+                    query.push(")");
                     let claims: Vec<(String, String, Vec<u8>)> =
                         query.build_query_as().fetch_all(&mut *transaction).await?;
                     for (company, key, message) in claims {
@@ -455,9 +464,14 @@ impl Store {
                     .map(String::into_bytes)
                     .collect();
                 for chunk in keys.chunks(SCRUB_CHUNK) {
-                    let mut query =
-                        sqlx::QueryBuilder::new("SELECT topic, msg_offset, payload FROM bus_messages WHERE ");
-                    push_in(&mut query, "msg_key", chunk);
+                    let mut query = sqlx::QueryBuilder::new(
+                        "SELECT topic, msg_offset, payload FROM bus_messages WHERE msg_key IN (",
+                    );
+                    let mut list = query.separated(", ");
+                    for key in chunk {
+                        list.push_bind(key.clone());
+                    }
+                    query.push(")");
                     let messages: Vec<(String, i64, Vec<u8>)> =
                         query.build_query_as().fetch_all(&mut *transaction).await?;
                     for (topic, offset, payload) in messages {

@@ -80,21 +80,6 @@ impl BeginWrite for PgPool {
     }
 }
 
-/// `column IN ($…)` for `values`, bound as parameters (`values` must not be
-/// empty).
-pub(crate) fn push_in<'args, DB, T>(query: &mut sqlx::QueryBuilder<'args, DB>, column: &str, values: &[T])
-where
-    DB: sqlx::Database,
-    T: sqlx::Encode<'args, DB> + sqlx::Type<DB> + Clone + 'args,
-{
-    query.push(column).push(" IN (");
-    let mut separated = query.separated(", ");
-    for value in values {
-        separated.push_bind(value.clone());
-    }
-    query.push(")");
-}
-
 /// The store: connection pools and the repositories on them. Cheap to clone.
 ///
 /// Reads use `db`; writes (the bus log's appends among them) use `writer`.

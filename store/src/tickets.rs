@@ -66,12 +66,17 @@ impl<'a> Projection<'a> {
     }
 }
 
+/// Creates a ticket's row. A ticket whose requester's account was deleted
+/// before the row was first written (its events were still in flight) is
+/// stored without the address, as deletion left the others.
 const INSERT_TICKET: &str = "INSERT INTO tickets (id, company, title, description, requester_email, requester_name, \
      channel, tags, equipment_model, equipment_serial, created_at, updated_at, status, urgency, category, server_id, \
      team_id, assignee_id, triage, needs_human_triage, category_source, urgency_source, suggestions, answered_by_faq, \
      requester_account) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
-     $23, $24, $25)";
+     VALUES ($1, $2, $3, $4, \
+     CASE WHEN EXISTS (SELECT 1 FROM accounts WHERE id = $25 AND deleted_at IS NOT NULL) THEN '' ELSE $5 END, \
+     CASE WHEN EXISTS (SELECT 1 FROM accounts WHERE id = $25 AND deleted_at IS NOT NULL) THEN NULL ELSE $6 END, \
+     $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)";
 
 const TRIAGE_UPDATE: &str = "ON CONFLICT (id) DO UPDATE SET \
      triage = excluded.triage, \
@@ -282,24 +287,7 @@ impl Store {
             let mut transaction = pool.begin_write().await?;
             let mut outcomes = Vec::with_capacity(rows.len());
             for (projection, row) in &rows {
-                // A ticket whose requester's account was deleted while its
-                // events were still in flight is stored (row and created
-                // event) without the address, as deletion left the others.
-                let mut forgotten = None;
-                if let Some(account) = projection.ticket.requester.account {
-                    let deleted: Option<bool> =
-                        sqlx::query_scalar("SELECT deleted_at IS NOT NULL FROM accounts WHERE id = $1")
-                            .bind(account.0)
-                            .fetch_optional(&mut *transaction)
-                            .await?;
-                    if deleted == Some(true) {
-                        let mut ticket = projection.ticket.clone();
-                        ticket.requester.email.clear();
-                        ticket.requester.name = None;
-                        forgotten = Some(ticket);
-                    }
-                }
-                let ticket = forgotten.as_ref().unwrap_or(projection.ticket);
+                let ticket = projection.ticket;
                 let sql = format!("{INSERT_TICKET} {}", projection.kind.on_conflict());
                 let result = sqlx::query(&sql)
                     .bind(ticket.id.0)
@@ -346,7 +334,19 @@ impl Store {
                         .requester
                         .account
                         .map(|account| Actor { role: switchboard_core::Role::Customer, account: Some(account) }));
-                    let event = TicketEvent::Created { ticket: Box::new(ticket.clone()), actor };
+                    let mut recorded = ticket.clone();
+                    if let Some(account) = ticket.requester.account {
+                        let deleted: Option<bool> =
+                            sqlx::query_scalar("SELECT deleted_at IS NOT NULL FROM accounts WHERE id = $1")
+                                .bind(account.0)
+                                .fetch_optional(&mut *transaction)
+                                .await?;
+                        if deleted == Some(true) {
+                            recorded.requester.email.clear();
+                            recorded.requester.name = None;
+                        }
+                    }
+                    let event = TicketEvent::Created { ticket: Box::new(recorded), actor };
                     insert_event!(
                         transaction,
                         NewEvent {

@@ -20,7 +20,7 @@ use switchboard_core::{AccountId, Envelope, EventId, Scope, Status, Ticket, Tick
 use uuid::Uuid;
 
 use crate::Store;
-use crate::db::{BeginWrite, now_micros, on_pool, push_in};
+use crate::db::{BeginWrite, now_micros, on_pool};
 use crate::error::{Error, Result};
 use crate::knowledge::{REPORT_COLUMNS, ReportRow};
 use crate::tickets::{TICKET_COLUMNS, TicketRow, push_scope};
@@ -137,6 +137,20 @@ impl NewEvent<'_> {
 struct EarlierTransition {
     from_status: String,
     to_status: String,
+}
+
+/// `seq IN ($…)` for the outbox rows `seqs`.
+fn push_seq_in<'args, DB>(query: &mut sqlx::QueryBuilder<'args, DB>, seqs: &[i64])
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
+{
+    query.push("seq IN (");
+    let mut separated = query.separated(", ");
+    for seq in seqs {
+        separated.push_bind(*seq);
+    }
+    query.push(")");
 }
 
 impl EarlierTransition {
@@ -454,7 +468,7 @@ impl Store {
         on_pool!(&self.writer, |pool| {
             let mut query = sqlx::QueryBuilder::new("UPDATE ticket_events SET relayed_at = ");
             query.push_bind(now).push(", claimed_until = NULL WHERE ");
-            push_in(&mut query, "seq", seqs);
+            push_seq_in(&mut query, seqs);
             query.build().execute(pool).await.map(|_| ())
         })?;
         Ok(())
@@ -468,7 +482,7 @@ impl Store {
         }
         on_pool!(&self.writer, |pool| {
             let mut query = sqlx::QueryBuilder::new("UPDATE ticket_events SET claimed_until = NULL WHERE ");
-            push_in(&mut query, "seq", seqs);
+            push_seq_in(&mut query, seqs);
             query.push(" AND relayed_at IS NULL");
             query.build().execute(pool).await.map(|_| ())
         })?;
