@@ -30,10 +30,10 @@ pub async fn kb_import(config: &Config, path: &Path, out: &mut impl Write) -> an
     let created = store.upsert_faqs(&Scope::Installation, &faqs).await.context("storing the articles")?;
     let topic = config.topics().kb_changes();
     let sends = faqs.iter().map(|faq| {
-        let change = KbChange::FaqChanged { id: faq.id.clone() };
+        let change = KbChange::changed(faq);
         bus.produce(OutgoingMessage {
             topic: topic.clone(),
-            key: Some(faq.id.as_bytes().to_vec()),
+            key: Some(change.key().into_bytes()),
             payload: serde_json::to_vec(&change).unwrap_or_default(),
             headers: Default::default(),
         })

@@ -260,22 +260,51 @@ async fn a_ticket_matching_an_faq_gets_suggestions_and_with_auto_answer_is_answe
     // with the same articles of its own.
     let globex_token = common::bootstrap_company(&app.config, &app.url(""), "globex").await;
     let globex = common::client_with_token(&globex_token);
-    // (FAQ ids are unique across the installation: globex's get a prefix.)
+    // FAQ ids are per company: globex's articles have the same ids as
+    // acme's, with answers of their own.
     let fixture =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/faqs.jsonl")).expect("fixture");
     let response = globex
         .post(app.url("/v1/faqs/import"))
         .header("content-type", "application/x-ndjson")
-        .body(fixture.replace("{\"id\": \"", "{\"id\": \"globex-"))
+        .body(fixture.replace("\"answers\": [\"", "\"answers\": [\"Globex: "))
         .send()
         .await
         .expect("send");
     assert_eq!(response.status(), StatusCode::OK, "{:?}", response.text().await);
+    let summary = response.json::<Value>().await.expect("JSON");
+    assert_eq!(summary["created"], summary["imported"], "all new for globex: {summary}");
     // Matching starts once the index has them.
     wait_for_json(&globex, &app.url("/v1/kb/search?q=paper%20jam%20printer&k=1"), "globex's articles", |found| {
-        found["items"][0]["id"] == json!("globex-printer-jam")
+        found["items"][0]["id"] == json!("printer-jam")
+            && found["items"][0]["snippet"].as_str().is_some_and(|snippet| snippet.starts_with("Globex: "))
     })
     .await;
+    // Each company reads its own article under the one id.
+    let answer_of = |faq: Value| faq["answers"][0].as_str().unwrap_or_default().to_owned();
+    let theirs: Value =
+        globex.get(app.url("/v1/faqs/printer-jam")).send().await.expect("send").json().await.expect("JSON");
+    let ours: Value =
+        app.client.get(app.url("/v1/faqs/printer-jam")).send().await.expect("send").json().await.expect("JSON");
+    assert!(answer_of(theirs).starts_with("Globex: "));
+    assert!(answer_of(ours).starts_with("Switch the printer off"));
+    let found: Value = app
+        .client
+        .get(app.url("/v1/kb/search?q=paper%20jam%20printer&k=5"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("JSON");
+    assert!(
+        found["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|item| !item["snippet"].as_str().unwrap_or_default().starts_with("Globex")),
+        "acme never sees globex's articles: {found}"
+    );
     let response = globex
         .put(app.url("/v1/companies/globex/settings"))
         .json(&json!({"auto_answer_threshold": 0.5}))
@@ -292,8 +321,8 @@ async fn a_ticket_matching_an_faq_gets_suggestions_and_with_auto_answer_is_answe
     })
     .await;
     assert_eq!(ticket["status"], json!("resolved"));
-    assert_eq!(ticket["answered_by_faq"]["faq_id"], json!("globex-printer-jam"));
-    assert!(ticket["answered_by_faq"]["answer"].as_str().is_some_and(|a| a.contains("tray 2")));
+    assert_eq!(ticket["answered_by_faq"]["faq_id"], json!("printer-jam"));
+    assert!(ticket["answered_by_faq"]["answer"].as_str().is_some_and(|a| a.starts_with("Globex: ")), "{ticket}");
 
     // The notification event for the customer is on tickets.events.
     let store = switchboard_store::Store::connect(&app.store_url(), 2).await.expect("store");
@@ -310,7 +339,7 @@ async fn a_ticket_matching_an_faq_gets_suggestions_and_with_auto_answer_is_answe
     };
     assert_eq!(envelope["ticket_id"], json!(id));
     assert_eq!(envelope["payload"]["type"], json!("answered_by_faq"));
-    assert_eq!(envelope["payload"]["answer"]["faq_id"], json!("globex-printer-jam"));
+    assert_eq!(envelope["payload"]["answer"]["faq_id"], json!("printer-jam"));
     assert_eq!(envelope["payload"]["ticket"]["requester"]["email"], json!("ana@example.com"));
     app.running.stop().await.expect("clean stop");
 }

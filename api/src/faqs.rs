@@ -43,12 +43,9 @@ fn checked_id(id: &str) -> Result<&str, ApiError> {
 async fn announce(state: &ApiState, changes: Vec<KbChange>) -> Result<(), ApiError> {
     let topic = state.topics.kb_changes();
     let sends = changes.iter().map(|change| {
-        let id = match change {
-            KbChange::FaqChanged { id } | KbChange::FaqDeleted { id } => id,
-        };
         let message = OutgoingMessage {
             topic: topic.clone(),
-            key: Some(id.as_bytes().to_vec()),
+            key: Some(change.key().into_bytes()),
             payload: serde_json::to_vec(change).unwrap_or_default(),
             headers: Default::default(),
         };
@@ -72,14 +69,16 @@ pub(crate) async fn create_faq(
 ) -> Result<Response, ApiError> {
     let mut faq = input.validate(uuid_like_id, OffsetDateTime::now_utc())?;
     own_company(&scope, std::slice::from_mut(&mut faq))?;
-    if state.store.get_faq(&scope, &faq.id).await?.is_some() {
+    // (A shared article with this id is refused by the store, with its own
+    // reason: PUT would not replace that one.)
+    if state.store.get_faq(&scope, &faq.id).await?.is_some_and(|existing| existing.company == faq.company) {
         return Err(ApiError::Conflict(format!(
             "an FAQ with id `{}` exists; PUT /v1/faqs/{} replaces it",
             faq.id, faq.id
         )));
     }
     state.store.upsert_faqs(&scope, std::slice::from_ref(&faq)).await?;
-    announce(&state, vec![KbChange::FaqChanged { id: faq.id.clone() }]).await?;
+    announce(&state, vec![KbChange::changed(&faq)]).await?;
     let stored = state.store.get_faq(&scope, &faq.id).await?.ok_or_else(not_found)?;
     let mut response = (StatusCode::CREATED, Json(stored)).into_response();
     if let Ok(location) = format!("/v1/faqs/{}", faq.id).parse() {
@@ -124,7 +123,7 @@ pub(crate) async fn put_faq(
     let mut faq = NewFaq { id: Some(id), ..input }.validate(String::new, OffsetDateTime::now_utc())?;
     own_company(&scope, std::slice::from_mut(&mut faq))?;
     let created = state.store.upsert_faqs(&scope, std::slice::from_ref(&faq)).await?;
-    announce(&state, vec![KbChange::FaqChanged { id: faq.id.clone() }]).await?;
+    announce(&state, vec![KbChange::changed(&faq)]).await?;
     let stored = state.store.get_faq(&scope, &faq.id).await?.ok_or_else(not_found)?;
     let status = if created.first() == Some(&true) { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(stored)).into_response())
@@ -147,7 +146,7 @@ pub(crate) async fn delete_faq(
     if !state.store.delete_faq(&scope, checked_id(&id)?).await? {
         return Err(not_found());
     }
-    announce(&state, vec![KbChange::FaqDeleted { id }]).await?;
+    announce(&state, vec![KbChange::FaqDeleted { id, company: scope.company().map(ToString::to_string) }]).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -224,7 +223,7 @@ pub(crate) async fn import_faqs(
         });
     }
     let created = state.store.upsert_faqs(&scope, &faqs).await?;
-    announce(&state, faqs.iter().map(|faq| KbChange::FaqChanged { id: faq.id.clone() }).collect()).await?;
+    announce(&state, faqs.iter().map(KbChange::changed).collect()).await?;
     let created_count = created.iter().filter(|created| **created).count();
     Ok(Json(ImportSummary { imported: faqs.len(), created: created_count, updated: faqs.len() - created_count }))
 }

@@ -272,14 +272,49 @@ impl TicketEvent {
     }
 }
 
-/// `kb.changes`: an FAQ article changed in the store. Keyed by FAQ id; the
-/// knowledge base re-reads the article from the store, so a late or repeated
-/// change message converges on the stored state.
+/// `kb.changes`: an FAQ article changed in the store. An article is named
+/// by its owner (`company`, absent for a shared article) and its id within
+/// that owner; the message key is [`KbChange::key`]. The knowledge base
+/// re-reads the article from the store, so a late or repeated change
+/// message converges on the stored state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum KbChange {
-    FaqChanged { id: String },
-    FaqDeleted { id: String },
+    FaqChanged {
+        id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        company: Option<String>,
+    },
+    FaqDeleted {
+        id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        company: Option<String>,
+    },
+}
+
+impl KbChange {
+    /// `faq` (as stored) changed.
+    pub fn changed(faq: &crate::kb::Faq) -> Self {
+        KbChange::FaqChanged { id: faq.id.clone(), company: faq.company.clone() }
+    }
+
+    /// The article's owner (`None`: shared) and id.
+    pub fn article(&self) -> (Option<&str>, &str) {
+        match self {
+            KbChange::FaqChanged { id, company } | KbChange::FaqDeleted { id, company } => {
+                (company.as_deref(), id.as_str())
+            }
+        }
+    }
+
+    /// The message key: `company/id`, or the id of a shared article (ids
+    /// never contain `/`), so one article's changes stay in order.
+    pub fn key(&self) -> String {
+        match self.article() {
+            (Some(company), id) => format!("{company}/{id}"),
+            (None, id) => id.to_owned(),
+        }
+    }
 }
 
 /// A message on `accounts.events`: one thing that happened to an account.

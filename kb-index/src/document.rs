@@ -47,32 +47,49 @@ impl DocKind {
     }
 }
 
-/// Identifies one indexed document: its kind and its id within the kind.
+/// Identifies one indexed document: its kind, its owner (a company, for an
+/// FAQ article of a company's own; `None` for a shared article and for past
+/// solutions, whose ticket ids are unique anyway) and its id within them.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct DocKey {
     pub kind: DocKind,
+    pub company: Option<String>,
     pub id: String,
 }
 
 impl DocKey {
+    /// A shared FAQ article.
     pub fn faq(id: impl Into<String>) -> Self {
-        Self { kind: DocKind::Faq, id: id.into() }
+        Self::faq_of(None, id)
+    }
+
+    /// The FAQ article `owner` (`None`: a shared one) has with this id.
+    pub fn faq_of(owner: Option<&str>, id: impl Into<String>) -> Self {
+        Self { kind: DocKind::Faq, company: owner.map(str::to_owned), id: id.into() }
     }
 
     pub fn past_solution(ticket_id: TicketId) -> Self {
-        Self { kind: DocKind::PastSolution, id: ticket_id.to_string() }
+        Self { kind: DocKind::PastSolution, company: None, id: ticket_id.to_string() }
     }
 
     /// The single indexed term that identifies the document, used for
-    /// upserts and deletes: `faq:<id>` or `past_solution:<ticket id>`.
+    /// upserts and deletes: `faq:<id>` (shared), `faq:<company>/<id>` or
+    /// `past_solution:<ticket id>`. Neither ids nor company ids contain `/`.
     pub(crate) fn index_term(&self) -> String {
-        format!("{}:{}", self.kind.as_str(), self.id)
+        match &self.company {
+            Some(company) => format!("{}:{company}/{}", self.kind.as_str(), self.id),
+            None => format!("{}:{}", self.kind.as_str(), self.id),
+        }
     }
 
     /// The inverse of [`DocKey::index_term`].
     pub(crate) fn from_index_term(term: &str) -> Option<Self> {
-        let (kind, id) = term.split_once(':')?;
-        Some(Self { kind: DocKind::parse(kind)?, id: id.to_owned() })
+        let (kind, owned_id) = term.split_once(':')?;
+        let (company, id) = match owned_id.split_once('/') {
+            Some((company, id)) => (Some(company.to_owned()), id),
+            None => (None, owned_id),
+        };
+        Some(Self { kind: DocKind::parse(kind)?, company, id: id.to_owned() })
     }
 }
 
@@ -99,7 +116,7 @@ impl From<PastSolution> for KbDocument {
 impl KbDocument {
     pub fn key(&self) -> DocKey {
         match self {
-            KbDocument::Faq(article) => DocKey::faq(article.id.clone()),
+            KbDocument::Faq(article) => DocKey::faq_of(article.company.as_deref(), article.id.clone()),
             KbDocument::PastSolution(solution) => DocKey::past_solution(solution.ticket_id),
         }
     }
@@ -193,5 +210,33 @@ impl KbDocument {
             return Err(crate::Error::InvalidDocument { id: key.id, message: "no searchable text".into() });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_terms_name_the_owner_and_read_back() {
+        let keys = [
+            DocKey::faq("reset-password"),
+            DocKey::faq_of(Some("acme"), "reset-password"),
+            DocKey::faq_of(Some("globex"), "faq-12.v2:en"),
+            DocKey::past_solution("00000000-0000-0000-0000-000000000000".parse().expect("a ticket id")),
+        ];
+        let terms: Vec<String> = keys.iter().map(DocKey::index_term).collect();
+        assert_eq!(
+            terms,
+            [
+                "faq:reset-password",
+                "faq:acme/reset-password",
+                "faq:globex/faq-12.v2:en",
+                "past_solution:00000000-0000-0000-0000-000000000000"
+            ]
+        );
+        for (key, term) in keys.iter().zip(&terms) {
+            assert_eq!(DocKey::from_index_term(term).as_ref(), Some(key), "{term}");
+        }
     }
 }

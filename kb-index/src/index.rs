@@ -25,7 +25,7 @@ use crate::{Error, Result};
 /// Bumped whenever the schema, the analyzers' behaviour or the stored
 /// document format changes. An index written with another version is
 /// reported as needing a rebuild.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The file beside tantivy's own files that records how the index was made.
 pub const MARKER_FILE: &str = "switchboard-kb.json";

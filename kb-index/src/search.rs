@@ -148,6 +148,10 @@ impl SearchFilter {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Match {
     pub kind: DocKind,
+    /// The company whose own FAQ article this is; `None` for a shared
+    /// article and for past solutions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
     /// The FAQ article's id, or the resolved ticket's id for a past solution.
     pub id: String,
     /// The blended ranking score; only comparable within one search.
@@ -165,7 +169,7 @@ pub struct Match {
 
 impl Match {
     pub fn key(&self) -> DocKey {
-        DocKey { kind: self.kind, id: self.id.clone() }
+        DocKey { kind: self.kind, company: self.company.clone(), id: self.id.clone() }
     }
 }
 
@@ -294,6 +298,7 @@ impl KnowledgeBase {
             let document = self.stored_document(&searcher.doc(candidate.address)?)?;
             matches.push(Match {
                 kind: candidate.key.kind,
+                company: candidate.key.company,
                 id: candidate.key.id,
                 score: candidate.blended,
                 confidence: config.calibration.confidence(&features),

@@ -79,7 +79,7 @@ pub async fn open(config: &Config, store: &Store) -> Result<Arc<KnowledgeBase>> 
 
 /// Replaces the index's contents with every FAQ and report in the store.
 pub async fn rebuild_from_store(knowledge_base: &Arc<KnowledgeBase>, store: &Store) -> Result<usize> {
-    let faqs = store.all_faqs(&Scope::Installation).await?;
+    let faqs = store.all_faqs().await?;
     let reports = store.all_reports(&Scope::Installation).await?;
     let documents: Vec<KbDocument> =
         faqs.into_iter().map(faq_document).chain(reports.into_iter().map(report_document)).collect();
@@ -341,14 +341,12 @@ impl Handler for IndexSync {
         let change = if message.topic == self.kb_changes_topic {
             let change: KbChange = serde_json::from_slice(&message.payload)
                 .map_err(|error| HandlerError::permanent(format!("undecodable kb change: {error}")))?;
-            let id = match change {
-                KbChange::FaqChanged { id } | KbChange::FaqDeleted { id } => id,
-            };
+            let (owner, id) = change.article();
             // The store is the truth: whatever the message says, index the
             // article as it is stored now (or remove it if it is gone).
-            match self.store.get_faq(&Scope::Installation, &id).await.map_err(HandlerError::classify)? {
+            match self.store.get_faq_of(owner, id).await.map_err(HandlerError::classify)? {
                 Some(faq) => Change::Upsert(faq_document(faq)),
-                None => Change::Delete(DocKey::faq(id)),
+                None => Change::Delete(DocKey::faq_of(owner, id)),
             }
         } else {
             let envelope: Envelope<TicketEvent> = match message.envelope() {

@@ -80,6 +80,29 @@ impl BeginWrite for PgPool {
     }
 }
 
+/// Makes the writers of one table take turns for the rest of a write
+/// transaction, for a rule across rows that no unique index can hold.
+/// Readers are not held up.
+pub(crate) trait LockTable {
+    async fn lock_table(&mut self, table: &'static str) -> sqlx::Result<()>;
+}
+
+impl LockTable for sqlx::Transaction<'static, sqlx::Sqlite> {
+    async fn lock_table(&mut self, _table: &'static str) -> sqlx::Result<()> {
+        // `BEGIN IMMEDIATE` (BeginWrite) already holds the database's one
+        // write lock.
+        Ok(())
+    }
+}
+
+impl LockTable for sqlx::Transaction<'static, sqlx::Postgres> {
+    async fn lock_table(&mut self, table: &'static str) -> sqlx::Result<()> {
+        // SHARE ROW EXCLUSIVE conflicts with itself and with row writes,
+        // not with reads.
+        sqlx::query(&format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")).execute(&mut **self).await.map(|_| ())
+    }
+}
+
 /// The store: connection pools and the repositories on them. Cheap to clone.
 ///
 /// Reads use `db`; writes (the bus log's appends among them) use `writer`.

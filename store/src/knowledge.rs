@@ -6,7 +6,7 @@ use switchboard_core::{CompanyId, Scope, Ticket, TicketId};
 use uuid::Uuid;
 
 use crate::Store;
-use crate::db::{BeginWrite, from_micros, now_micros, on_pool, to_micros};
+use crate::db::{BeginWrite, LockTable, from_micros, now_micros, on_pool, to_micros};
 use crate::error::{Error, Result};
 
 #[derive(sqlx::FromRow)]
@@ -112,11 +112,78 @@ impl ReportRow {
     }
 }
 
+/// Adds the FAQ articles `scope` sees to a query that has a `WHERE`: a
+/// company sees its own and the shared ones (no company); the installation
+/// scope means the shared ones, the operator's own. Ids never repeat within
+/// one company's view (see [`Store::upsert_faqs`]).
+fn push_faq_view<'args, DB>(query: &mut sqlx::QueryBuilder<'args, DB>, scope: &Scope)
+where
+    DB: sqlx::Database,
+    String: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
+{
+    match scope.company() {
+        Some(company) => {
+            query.push(" AND (company IS NULL OR company = ").push_bind(company.as_str().to_owned()).push(")");
+        }
+        None => {
+            query.push(" AND company IS NULL");
+        }
+    }
+}
+
+/// Adds the FAQ articles `owner` (a company, or `None` for the shared ones)
+/// owns to a query that has a `WHERE`.
+fn push_faq_owner<'args, DB>(query: &mut sqlx::QueryBuilder<'args, DB>, owner: Option<&str>)
+where
+    DB: sqlx::Database,
+    String: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
+{
+    match owner {
+        Some(company) => {
+            query.push(" AND company = ").push_bind(company.to_owned());
+        }
+        None => {
+            query.push(" AND company IS NULL");
+        }
+    }
+}
+
+/// Why an article cannot take its id: the id names another owner's article
+/// in some company's view. A company's article may not take a shared
+/// article's id (the company sees that one anyway, so saying so reveals
+/// nothing); a shared article may not take an id a company uses (only the
+/// operator writes shared articles, and may learn which companies).
+fn faq_id_clash(faq: &Faq, others: &[Option<String>]) -> Option<Error> {
+    match &faq.company {
+        Some(_) if others.iter().any(Option::is_none) => Some(Error::Refused {
+            code: "faq_id_taken",
+            message: format!("`{}` is the id of a shared article; give this article another id", faq.id),
+        }),
+        Some(_) => None,
+        None => {
+            let companies: Vec<&str> = others.iter().flatten().map(String::as_str).collect();
+            (!companies.is_empty()).then(|| Error::Refused {
+                code: "faq_id_taken",
+                message: format!(
+                    "{} {} an article `{}` of {} own; give the shared article another id",
+                    companies.join(", "),
+                    if companies.len() == 1 { "has" } else { "have" },
+                    faq.id,
+                    if companies.len() == 1 { "its" } else { "their" },
+                ),
+            })
+        }
+    }
+}
+
 impl Store {
-    /// Creates or replaces FAQs (by id) in one transaction; `created_at` of
-    /// an existing article is kept. Returns, per FAQ, whether it was new. A
-    /// company scope writes only its own articles, and replaces none of
-    /// another's ([`Error::OutOfScope`], nothing written).
+    /// Creates or replaces FAQs in one transaction, each within its owner
+    /// (`faq.company`, or none for a shared article): two companies may use
+    /// the same id. `created_at` of an existing article is kept. Returns,
+    /// per FAQ, whether it was new. A company scope writes only its own
+    /// articles ([`Error::OutOfScope`], nothing written). An id that would
+    /// name two articles in one company's view, a company's and a shared
+    /// one, is refused ([`Error::Refused`] `faq_id_taken`, nothing written).
     pub async fn upsert_faqs(&self, scope: &Scope, faqs: &[Faq]) -> Result<Vec<bool>> {
         if faqs.iter().any(|faq| scope.company().is_some() && !faq.company.as_deref().is_some_and(|c| scope.allows(c)))
         {
@@ -125,43 +192,61 @@ impl Store {
         let now = now_micros();
         on_pool!(&self.writer, |pool| {
             let mut transaction = pool.begin_write().await?;
+            // The id rule spans owners, which no unique index can hold:
+            // writers of articles take turns.
+            transaction.lock_table("faqs").await?;
             let mut created = Vec::with_capacity(faqs.len());
             for faq in faqs {
-                let existed: Option<(i64, Option<String>)> =
-                    sqlx::query_as("SELECT created_at, company FROM faqs WHERE id = $1")
+                let same_id: Vec<(Option<String>, i64)> =
+                    sqlx::query_as("SELECT company, created_at FROM faqs WHERE id = $1 ORDER BY company")
                         .bind(&faq.id)
-                        .fetch_optional(&mut *transaction)
+                        .fetch_all(&mut *transaction)
                         .await?;
-                // A company replaces only its own articles: not another's,
-                // and not a shared one (no company).
-                if let Some((_, owner)) = &existed
-                    && scope.company().is_some()
-                    && !owner.as_deref().is_some_and(|owner| scope.allows(owner))
-                {
-                    return Err(Error::OutOfScope);
+                let (own, others): (Vec<_>, Vec<_>) =
+                    same_id.into_iter().partition(|(company, _)| *company == faq.company);
+                let others: Vec<Option<String>> = others.into_iter().map(|(company, _)| company).collect();
+                if let Some(clash) = faq_id_clash(faq, &others) {
+                    return Err(clash);
                 }
-                let existed = existed.map(|(created_at, _)| created_at);
-                sqlx::query(
-                    "INSERT INTO faqs (id, company, question, answers, tags, equipment_model, language, published, \
-                     phrasings, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-                     ON CONFLICT (id) DO UPDATE SET company = excluded.company, question = excluded.question, \
-                     answers = excluded.answers, tags = excluded.tags, equipment_model = excluded.equipment_model, \
-                     language = excluded.language, published = excluded.published, phrasings = excluded.phrasings, \
-                     updated_at = excluded.updated_at",
-                )
-                .bind(&faq.id)
-                .bind(&faq.company)
-                .bind(&faq.question)
-                .bind(to_json(&faq.answers))
-                .bind(to_json(&faq.tags))
-                .bind(&faq.equipment_model)
-                .bind(&faq.language)
-                .bind(faq.published)
-                .bind(to_json(&faq.phrasings))
-                .bind(existed.unwrap_or_else(|| to_micros(faq.created_at)))
-                .bind(now)
-                .execute(&mut *transaction)
-                .await?;
+                let existed = own.first().map(|(_, created_at)| *created_at);
+                if existed.is_some() {
+                    sqlx::query(
+                        "UPDATE faqs SET question = $1, answers = $2, tags = $3, equipment_model = $4, language = $5, \
+                         published = $6, phrasings = $7, updated_at = $8 \
+                         WHERE id = $9 AND COALESCE(company, '') = $10",
+                    )
+                    .bind(&faq.question)
+                    .bind(to_json(&faq.answers))
+                    .bind(to_json(&faq.tags))
+                    .bind(&faq.equipment_model)
+                    .bind(&faq.language)
+                    .bind(faq.published)
+                    .bind(to_json(&faq.phrasings))
+                    .bind(now)
+                    .bind(&faq.id)
+                    .bind(faq.company.clone().unwrap_or_default())
+                    .execute(&mut *transaction)
+                    .await?;
+                } else {
+                    sqlx::query(
+                        "INSERT INTO faqs (id, company, question, answers, tags, equipment_model, language, \
+                         published, phrasings, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    )
+                    .bind(&faq.id)
+                    .bind(&faq.company)
+                    .bind(&faq.question)
+                    .bind(to_json(&faq.answers))
+                    .bind(to_json(&faq.tags))
+                    .bind(&faq.equipment_model)
+                    .bind(&faq.language)
+                    .bind(faq.published)
+                    .bind(to_json(&faq.phrasings))
+                    .bind(to_micros(faq.created_at))
+                    .bind(now)
+                    .execute(&mut *transaction)
+                    .await?;
+                }
                 created.push(existed.is_none());
             }
             transaction.commit().await?;
@@ -169,48 +254,59 @@ impl Store {
         })
     }
 
-    /// The FAQ, if `scope` sees it: its company's articles and the shared
-    /// ones (no company).
+    /// The FAQ with this id in `scope`'s view: a company's own article or a
+    /// shared one (never both: see [`Store::upsert_faqs`]); for the
+    /// installation scope, the shared article.
     pub async fn get_faq(&self, scope: &Scope, id: &str) -> Result<Option<Faq>> {
         let rows: Vec<FaqRow> = on_pool!(&self.db, |pool| {
             let mut query = sqlx::QueryBuilder::new(format!("SELECT {FAQ_COLUMNS} FROM faqs WHERE id = "));
             query.push_bind(id.to_owned());
-            push_scope_or_shared(&mut query, scope);
+            push_faq_view(&mut query, scope);
             query.build_query_as().fetch_all(pool).await
         })?;
         rows.into_iter().next().map(Faq::try_from).transpose()
     }
 
-    /// FAQs in id order after `after_id`, at most `limit`.
+    /// The FAQ `owner` (a company, or `None` for the shared ones) has with
+    /// this id: what an index of every company's articles follows.
+    pub async fn get_faq_of(&self, owner: Option<&str>, id: &str) -> Result<Option<Faq>> {
+        let rows: Vec<FaqRow> = on_pool!(&self.db, |pool| {
+            let mut query = sqlx::QueryBuilder::new(format!("SELECT {FAQ_COLUMNS} FROM faqs WHERE id = "));
+            query.push_bind(id.to_owned());
+            push_faq_owner(&mut query, owner);
+            query.build_query_as().fetch_all(pool).await
+        })?;
+        rows.into_iter().next().map(Faq::try_from).transpose()
+    }
+
+    /// The FAQs of `scope`'s view (as [`Store::get_faq`]) in id order after
+    /// `after_id`, at most `limit`.
     pub async fn list_faqs(&self, scope: &Scope, after_id: Option<&str>, limit: u32) -> Result<Vec<Faq>> {
         let rows: Vec<FaqRow> = on_pool!(&self.db, |pool| {
             let mut query = sqlx::QueryBuilder::new(format!("SELECT {FAQ_COLUMNS} FROM faqs WHERE id > "));
             query.push_bind(after_id.unwrap_or("").to_owned());
-            push_scope_or_shared(&mut query, scope);
+            push_faq_view(&mut query, scope);
             query.push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
             query.build_query_as().fetch_all(pool).await
         })?;
         rows.into_iter().map(Faq::try_from).collect()
     }
 
-    /// Every FAQ `scope` sees, for rebuilding an index.
-    pub async fn all_faqs(&self, scope: &Scope) -> Result<Vec<Faq>> {
+    /// Every FAQ of every owner, for rebuilding an index.
+    pub async fn all_faqs(&self) -> Result<Vec<Faq>> {
         let rows: Vec<FaqRow> = on_pool!(&self.db, |pool| {
-            let mut query = sqlx::QueryBuilder::new(format!("SELECT {FAQ_COLUMNS} FROM faqs WHERE 1 = 1"));
-            push_scope_or_shared(&mut query, scope);
-            query.push(" ORDER BY id");
-            query.build_query_as().fetch_all(pool).await
+            sqlx::query_as(&format!("SELECT {FAQ_COLUMNS} FROM faqs ORDER BY company, id")).fetch_all(pool).await
         })?;
         rows.into_iter().map(Faq::try_from).collect()
     }
 
-    /// Deletes an FAQ; true if it existed. A company scope deletes only its
-    /// own articles.
+    /// Deletes an FAQ of the scope's own (a company's article, or for the
+    /// installation scope a shared one); true if it existed.
     pub async fn delete_faq(&self, scope: &Scope, id: &str) -> Result<bool> {
         let deleted = on_pool!(&self.writer, |pool| {
             let mut query = sqlx::QueryBuilder::new("DELETE FROM faqs WHERE id = ");
             query.push_bind(id.to_owned());
-            crate::tickets::push_scope(&mut query, scope);
+            push_faq_owner(&mut query, scope.company().map(CompanyId::as_str));
             query.build().execute(pool).await.map(|result| result.rows_affected())
         })?;
         Ok(deleted == 1)

@@ -162,7 +162,7 @@ async fn faqs_and_reports(test: TestStore) {
     assert_eq!(store.list_faqs(&Scope::Installation, Some("a"), 10).await.expect("list").len(), 1);
     assert!(store.delete_faq(&Scope::Installation, "b").await.expect("delete"));
     assert!(!store.delete_faq(&Scope::Installation, "b").await.expect("delete"));
-    assert_eq!(store.all_faqs(&Scope::Installation).await.expect("all").len(), 1);
+    assert_eq!(store.all_faqs().await.expect("all").len(), 1);
 
     let resolved = ticket("fixed it");
     let report = Report { malfunction: "fuser broken".into(), solution: "replaced fuser".into(), ..Report::default() };

@@ -289,15 +289,19 @@ async fn a_company_scope_writes_only_its_own_faqs(test: TestStore) {
         ..switchboard_core::kb::Faq::new("ours", "Acme?", vec!["A.".into()])
     };
     assert_eq!(store.upsert_faqs(&acme, std::slice::from_ref(&own)).await.expect("own"), [true]);
-    // Neither another company's article nor a shared one can be taken over.
-    for taken in [
-        switchboard_core::kb::Faq { company: Some("acme".into()), ..shared.clone() },
-        switchboard_core::kb::Faq { company: Some("acme".into()), ..globex.clone() },
-        shared.clone(),
-    ] {
-        let result = store.upsert_faqs(&acme, std::slice::from_ref(&taken)).await;
-        assert!(matches!(result, Err(Error::OutOfScope)), "{}: {result:?}", taken.id);
+    // Another company's article and a shared one cannot be written.
+    for not_ours in [globex.clone(), shared.clone()] {
+        let result = store.upsert_faqs(&acme, std::slice::from_ref(&not_ours)).await;
+        assert!(matches!(result, Err(Error::OutOfScope)), "{}: {result:?}", not_ours.id);
     }
+    // A shared article's id is taken in every company's view (the company
+    // sees that article, so saying so reveals nothing).
+    let over_shared = switchboard_core::kb::Faq { company: Some("acme".into()), ..shared.clone() };
+    let refused = store.upsert_faqs(&acme, std::slice::from_ref(&over_shared)).await;
+    assert!(
+        matches!(&refused, Err(Error::Refused { code: "faq_id_taken", message }) if message.contains("`shared` is the id of a shared article")),
+        "{refused:?}"
+    );
     let seen: Vec<String> =
         store.list_faqs(&acme, None, 10).await.expect("list").into_iter().map(|faq| faq.id).collect();
     assert_eq!(seen, ["ours", "shared"], "its own and the shared ones");
@@ -310,8 +314,53 @@ async fn a_company_scope_writes_only_its_own_faqs(test: TestStore) {
     );
 }
 
+async fn two_companies_may_use_the_same_faq_id(test: TestStore) {
+    let store = test.store;
+    let (acme, globex) = (
+        Scope::Company(CompanyId::parse("acme").expect("valid")),
+        Scope::Company(CompanyId::parse("globex").expect("valid")),
+    );
+    let article = |company: &str, question: &str| switchboard_core::kb::Faq {
+        company: Some(company.into()),
+        ..switchboard_core::kb::Faq::new("reset-password", question, vec![format!("{company}'s answer.")])
+    };
+    assert_eq!(store.upsert_faqs(&globex, &[article("globex", "Globex reset?")]).await.expect("globex"), [true]);
+    assert_eq!(store.upsert_faqs(&acme, &[article("acme", "Acme reset?")]).await.expect("acme"), [true]);
+    // Replacing one company's article leaves the other's as it was.
+    assert_eq!(store.upsert_faqs(&acme, &[article("acme", "Acme reset, reworded?")]).await.expect("again"), [false]);
+    let question = |faq: Option<switchboard_core::kb::Faq>| faq.map(|faq| faq.question);
+    assert_eq!(
+        question(store.get_faq(&acme, "reset-password").await.expect("get")),
+        Some("Acme reset, reworded?".into())
+    );
+    assert_eq!(question(store.get_faq(&globex, "reset-password").await.expect("get")), Some("Globex reset?".into()));
+    assert_eq!(
+        question(store.get_faq_of(Some("globex"), "reset-password").await.expect("get")),
+        Some("Globex reset?".into())
+    );
+    assert_eq!(store.get_faq(&Scope::Installation, "reset-password").await.expect("get"), None, "no shared one");
+    // A shared article cannot take an id a company uses; the operator is
+    // told which companies.
+    let refused = store
+        .upsert_faqs(
+            &Scope::Installation,
+            &[switchboard_core::kb::Faq::new("reset-password", "Shared?", vec!["S.".into()])],
+        )
+        .await;
+    assert!(
+        matches!(&refused, Err(Error::Refused { code: "faq_id_taken", message }) if message.starts_with("acme, globex have an article `reset-password` of their own")),
+        "{refused:?}"
+    );
+    // Deleting is per owner too.
+    assert!(store.delete_faq(&acme, "reset-password").await.expect("delete"));
+    assert_eq!(store.get_faq(&acme, "reset-password").await.expect("get"), None);
+    assert_eq!(question(store.get_faq(&globex, "reset-password").await.expect("get")), Some("Globex reset?".into()));
+    assert_eq!(store.all_faqs().await.expect("all").len(), 1);
+}
+
 switchboard_store::test_both_backends!(
     a_company_scope_writes_only_its_own_faqs,
+    two_companies_may_use_the_same_faq_id,
     tickets_round_trip_exactly,
     inserting_twice_changes_nothing,
     a_batch_insert_reports_each_ticket,
