@@ -356,6 +356,45 @@ async fn the_openapi_document_lists_every_route_and_needs_no_sign_in() {
             rule.path
         );
         assert!(operation["responses"]["422"].is_object(), "{} {} lists its errors", rule.method, rule.path);
+        // Every success with a body names its schema, field by field.
+        for status in rule.doc.success.iter().filter(|status| **status != 204) {
+            let schema = &operation["responses"][status.to_string()]["content"]["application/json"]["schema"];
+            assert!(
+                schema["$ref"].is_string(),
+                "{} {} answers {status} with a typed body: {schema}",
+                rule.method,
+                rule.path
+            );
+        }
+    }
+    let schema = |name: &str| document["components"]["schemas"][name].clone();
+    let ticket = schema("Ticket");
+    let required: Vec<&str> =
+        ticket["required"].as_array().expect("required").iter().filter_map(Value::as_str).collect();
+    for field in ["id", "title", "status", "company", "requester", "created_at"] {
+        assert!(required.contains(&field), "a ticket always has `{field}`: {ticket}");
+    }
+    assert_eq!(schema("Status")["enum"], json!(["new", "opened", "in_progress", "resolved", "closed"]));
+    // Links lead from a created object to the routes that take its id.
+    let created_faq = &document["paths"]["/v1/faqs"]["post"]["responses"]["201"]["links"];
+    assert_eq!(
+        created_faq["get_faqs_id"],
+        json!({"operationId": "get_faqs_id", "parameters": {"id": "$response.body#/id"}}),
+        "{created_faq}"
+    );
+    for link in document["paths"].as_object().expect("paths").values().flat_map(|item| {
+        item.as_object().into_iter().flat_map(|operations| operations.values()).flat_map(|operation| {
+            operation["responses"].as_object().into_iter().flat_map(|responses| responses.values())
+        })
+    }) {
+        for target in link["links"].as_object().into_iter().flat_map(|links| links.values()) {
+            let id = target["operationId"].as_str().expect("operationId");
+            let exists = document["paths"].as_object().expect("paths").values().any(|item| {
+                item.as_object()
+                    .is_some_and(|operations| operations.values().any(|operation| operation["operationId"] == id))
+            });
+            assert!(exists, "a link leads to `{id}`, which the document has");
+        }
     }
     let sign_in = &document["paths"]["/v1/sessions"]["post"];
     let body = &sign_in["requestBody"]["content"]["application/json"]["schema"];

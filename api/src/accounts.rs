@@ -34,7 +34,7 @@ const USERNAME_MAX_CHARS: usize = 64;
 const EMAIL_MAX_CHARS: usize = 254;
 
 /// An account as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct AccountView {
     id: AccountId,
     company: CompanyId,
@@ -79,7 +79,7 @@ pub(crate) struct NewAccountInput {
     company: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct CreatedAccount {
     account: AccountView,
     /// For an account an admin created: the one-time token that sets its
@@ -231,7 +231,7 @@ pub(crate) async fn create_account(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct AccountList {
     items: Vec<AccountView>,
 }
@@ -366,7 +366,7 @@ pub(crate) struct SignInInput {
     password: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct SessionView {
     /// The bearer token: `Authorization: Bearer <token>`. Shown once.
     token: String,
@@ -436,6 +436,12 @@ pub(crate) struct ResetInput {
 /// answer). For a live account a single-use token valid
 /// `auth.reset_token_minutes` is recorded (as a hash) and sent as an
 /// `account.password_reset_requested` event for the notifier to e-mail.
+/// The answer to every reset request, whether or not the address is known.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ResetRequested {
+    status: &'static str,
+}
+
 pub(crate) async fn request_password_reset(
     State(state): State<ApiState>,
     extensions: Extensions,
@@ -450,7 +456,7 @@ pub(crate) async fn request_password_reset(
             tracing::warn!(%error, "a password reset could not be sent");
         }
     });
-    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "status": "accepted" }))).into_response())
+    Ok((StatusCode::ACCEPTED, Json(ResetRequested { status: "accepted" })).into_response())
 }
 
 async fn send_reset(state: &ApiState, email: &str, request_id: Option<String>) -> Result<(), ApiError> {

@@ -18,7 +18,7 @@ use crate::ApiState;
 
 const NAME_MAX_CHARS: usize = 200;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ApiKeyView {
     id: ApiKeyId,
     name: String,
@@ -52,7 +52,7 @@ pub(crate) struct NewKeyInput {
     scopes: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct CreatedKey {
     #[serde(flatten)]
     key: ApiKeyView,
@@ -78,7 +78,7 @@ pub(crate) async fn create_key(
     Ok((StatusCode::CREATED, Json(CreatedKey { key: record.into(), secret })).into_response())
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct KeyList {
     items: Vec<ApiKeyView>,
 }

@@ -158,7 +158,7 @@ pub(crate) struct ListParameters {
     limit: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct FaqList {
     items: Vec<Faq>,
     next_cursor: Option<String>,
@@ -193,7 +193,7 @@ pub(crate) async fn list_faqs(
     Ok(Json(FaqList { items, next_cursor }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ImportSummary {
     imported: usize,
     created: usize,

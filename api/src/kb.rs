@@ -23,7 +23,7 @@ pub(crate) struct SearchParameters {
     equipment_model: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct SearchResults {
     items: Vec<Suggestion>,
 }

@@ -26,9 +26,14 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post, put};
 use switchboard_bus::Bus;
 use switchboard_core::Permission;
+use switchboard_core::Ticket;
+use switchboard_core::events::TicketMessage;
+use switchboard_core::kb::Faq;
 use switchboard_core::kb::KnowledgeSearch;
+use switchboard_core::policy::UrgencyPolicy;
 use switchboard_core::topics::Topics;
 use switchboard_store::Store;
+use switchboard_web::openapi::Link;
 use switchboard_web::{Access, Auth, RouteRule, authorize};
 
 /// What the API handlers need. Cheap to clone.
@@ -68,16 +73,49 @@ const fn public(method: &'static str, path: &'static str) -> RouteRule {
     RouteRule::new(method, path, Access::Public)
 }
 
+/// A link to the operation `method path` whose `{id}` is the response's
+/// `field` (a JSON pointer without its leading `/`).
+const fn link(method: &'static str, path: &'static str, field: &'static str) -> Link {
+    Link { method, path, parameter: "id", field }
+}
+
+const ACCOUNT_LINKS: &[Link] = &[link("GET", "/v1/accounts/{id}", "account/id")];
+const API_KEY_LINKS: &[Link] = &[link("DELETE", "/v1/api-keys/{id}", "id")];
+const FIRST_TICKET_LINKS: &[Link] = &[
+    link("GET", "/v1/tickets/{id}", "items/0/id"),
+    link("GET", "/v1/tickets/{id}/history", "items/0/id"),
+    link("GET", "/v1/tickets/{id}/messages", "items/0/id"),
+    link("POST", "/v1/tickets/{id}/messages", "items/0/id"),
+    link("GET", "/v1/tickets/{id}/report", "items/0/id"),
+    link("PUT", "/v1/tickets/{id}/assignment", "items/0/id"),
+    link("PUT", "/v1/tickets/{id}/status", "items/0/id"),
+    link("PATCH", "/v1/tickets/{id}", "items/0/id"),
+];
+const VEHICLE_LINKS: &[Link] = &[
+    link("GET", "/v1/vehicles/{id}", "id"),
+    link("PUT", "/v1/vehicles/{id}", "id"),
+    link("DELETE", "/v1/vehicles/{id}", "id"),
+];
+const FAQ_LINKS: &[Link] =
+    &[link("GET", "/v1/faqs/{id}", "id"), link("PUT", "/v1/faqs/{id}", "id"), link("DELETE", "/v1/faqs/{id}", "id")];
+
 /// Every API route and who may call it.
 pub const ROUTES: &[RouteRule] = &[
     public("POST", "/v1/accounts")
         .doc("Creates an account: self sign-up as a customer, or any role by the company's admin")
+        .responds::<accounts::CreatedAccount>()
+        .links(ACCOUNT_LINKS)
         .returns(&[201])
         .json::<accounts::NewAccountInput>(),
-    rule("GET", "/v1/accounts", Permission::AccountsManage).doc("Lists the company's accounts"),
-    rule("GET", "/v1/accounts/me", Permission::SignedIn).doc("The signed-in account"),
+    rule("GET", "/v1/accounts", Permission::AccountsManage)
+        .doc("Lists the company's accounts")
+        .responds::<accounts::AccountList>(),
+    rule("GET", "/v1/accounts/me", Permission::SignedIn)
+        .doc("The signed-in account")
+        .responds::<accounts::AccountView>(),
     rule("GET", "/v1/accounts/{id}", Permission::SignedIn)
-        .doc("One account (yourself, or any of the company's for its admin)"),
+        .doc("One account (yourself, or any of the company's for its admin)")
+        .responds::<accounts::AccountView>(),
     rule("DELETE", "/v1/accounts/{id}", Permission::SignedIn)
         .doc("Deletes an account: sessions and keys revoked, personal data removed")
         .returns(&[204]),
@@ -87,6 +125,7 @@ pub const ROUTES: &[RouteRule] = &[
         .json::<accounts::PasswordInput>(),
     public("POST", "/v1/sessions")
         .doc("Signs in with username or e-mail and password: a bearer token")
+        .responds::<accounts::SessionView>()
         .returns(&[201])
         .json::<accounts::SignInInput>(),
     rule("DELETE", "/v1/sessions/current", Permission::SignedIn)
@@ -94,86 +133,125 @@ pub const ROUTES: &[RouteRule] = &[
         .returns(&[204]),
     public("POST", "/v1/password-resets")
         .doc("Requests a password reset e-mail (always 202)")
+        .responds::<accounts::ResetRequested>()
         .returns(&[202])
         .json::<accounts::ResetInput>(),
     rule("POST", "/v1/api-keys", Permission::ApiKeysManage)
         .doc("Creates an API key; its secret is shown once")
+        .responds::<api_keys::CreatedKey>()
+        .links(API_KEY_LINKS)
         .returns(&[201])
         .json::<api_keys::NewKeyInput>(),
-    rule("GET", "/v1/api-keys", Permission::ApiKeysManage).doc("Lists the company's API keys (never their secrets)"),
+    rule("GET", "/v1/api-keys", Permission::ApiKeysManage)
+        .doc("Lists the company's API keys (never their secrets)")
+        .responds::<api_keys::KeyList>(),
     rule("DELETE", "/v1/api-keys/{id}", Permission::ApiKeysManage).doc("Revokes an API key").returns(&[204]),
     rule("GET", "/v1/tickets", Permission::TicketsRead)
         .doc("Lists tickets the caller may see, newest first, with filters")
+        .responds::<tickets::TicketList>()
+        .links(FIRST_TICKET_LINKS)
         .query::<tickets::ListParameters>(),
-    rule("GET", "/v1/tickets/{id}", Permission::TicketsRead).doc("One ticket"),
+    rule("GET", "/v1/tickets/{id}", Permission::TicketsRead).doc("One ticket").responds::<Ticket>(),
     rule("PATCH", "/v1/tickets/{id}", Permission::TicketsLabel)
         .doc("Corrects the triage labels (category, urgency)")
+        .responds::<Ticket>()
         .json::<tickets::LabelsInput>(),
     rule("PUT", "/v1/tickets/{id}/assignment", Permission::TicketsAssign)
         .doc("Assigns an engineer or technician, with a vehicle")
+        .responds::<Ticket>()
         .json::<lifecycle::AssignmentInput>(),
     rule("PUT", "/v1/tickets/{id}/status", Permission::TicketsAct)
         .doc("Moves the ticket along its lifecycle")
+        .responds::<Ticket>()
         .json::<lifecycle::StatusInput>(),
-    rule("GET", "/v1/tickets/{id}/history", Permission::TicketsRead).doc("Every step of the ticket, with its actor"),
+    rule("GET", "/v1/tickets/{id}/history", Permission::TicketsRead)
+        .doc("Every step of the ticket, with its actor")
+        .responds::<lifecycle::History>(),
     rule("DELETE", "/v1/tickets/{id}", Permission::TicketsDelete).doc("Deletes a ticket").returns(&[204]),
-    rule("GET", "/v1/tickets/{id}/report", Permission::TicketsRead).doc("The engineer's report"),
+    rule("GET", "/v1/tickets/{id}/report", Permission::TicketsRead)
+        .doc("The engineer's report")
+        .responds::<lifecycle::ReportView>(),
     rule("PUT", "/v1/tickets/{id}/report", Permission::TicketsAct)
         .doc("Saves or submits the engineer's report")
+        .responds::<lifecycle::ReportView>()
         .json::<lifecycle::ReportInput>(),
     rule("POST", "/v1/tickets/{id}/report/approval", Permission::TicketsAct)
         .doc("The customer approves or rejects the report, confirming with their password")
+        .responds::<lifecycle::ReportView>()
         .json::<lifecycle::ApprovalInput>(),
-    rule("GET", "/v1/tickets/{id}/messages", Permission::TicketsRead).doc("The ticket's conversation"),
+    rule("GET", "/v1/tickets/{id}/messages", Permission::TicketsRead)
+        .doc("The ticket's conversation")
+        .responds::<lifecycle::MessageList>(),
     rule("POST", "/v1/tickets/{id}/messages", Permission::TicketsAct)
         .doc("Adds a message (staff may mark it internal)")
+        .responds::<TicketMessage>()
         .returns(&[201])
         .json::<lifecycle::MessageInput>(),
-    rule("GET", "/v1/vehicles", Permission::VehiclesManage).doc("Lists the company's vehicles"),
+    rule("GET", "/v1/vehicles", Permission::VehiclesManage)
+        .doc("Lists the company's vehicles")
+        .responds::<vehicles::VehicleList>(),
     rule("POST", "/v1/vehicles", Permission::VehiclesManage)
         .doc("Adds a vehicle")
+        .responds::<vehicles::VehicleView>()
+        .links(VEHICLE_LINKS)
         .returns(&[201])
         .json::<vehicles::VehicleInput>(),
-    rule("GET", "/v1/vehicles/{id}", Permission::VehiclesManage).doc("One vehicle"),
+    rule("GET", "/v1/vehicles/{id}", Permission::VehiclesManage).doc("One vehicle").responds::<vehicles::VehicleView>(),
     rule("PUT", "/v1/vehicles/{id}", Permission::VehiclesManage)
         .doc("Changes a vehicle")
+        .responds::<vehicles::VehicleView>()
         .json::<vehicles::VehicleInput>(),
     rule("DELETE", "/v1/vehicles/{id}", Permission::VehiclesManage)
         .doc("Removes a vehicle that no open ticket uses")
         .returns(&[204]),
     rule("GET", "/v1/kb/search", Permission::KnowledgeRead)
         .doc("Searches FAQs and past solutions")
+        .responds::<kb::SearchResults>()
         .query::<kb::SearchParameters>(),
-    rule("GET", "/v1/faqs", Permission::KnowledgeRead).doc("Lists FAQs").query::<faqs::ListParameters>(),
+    rule("GET", "/v1/faqs", Permission::KnowledgeRead)
+        .doc("Lists FAQs")
+        .responds::<faqs::FaqList>()
+        .query::<faqs::ListParameters>(),
     rule("POST", "/v1/faqs", Permission::KnowledgeWrite)
         .doc("Adds an FAQ")
+        .responds::<Faq>()
+        .links(FAQ_LINKS)
         .returns(&[201])
         .json::<switchboard_core::kb::NewFaq>(),
     rule("POST", "/v1/faqs/import", Permission::KnowledgeWrite)
         .doc("Imports FAQs, one JSON object per line")
+        .responds::<faqs::ImportSummary>()
         .text_body("application/x-ndjson"),
-    rule("GET", "/v1/faqs/{id}", Permission::KnowledgeRead).doc("One FAQ"),
+    rule("GET", "/v1/faqs/{id}", Permission::KnowledgeRead).doc("One FAQ").responds::<Faq>(),
     rule("PUT", "/v1/faqs/{id}", Permission::KnowledgeWrite)
         .doc("Creates or replaces an FAQ")
+        .responds::<Faq>()
         .returns(&[200, 201])
         .json::<switchboard_core::kb::NewFaq>(),
     rule("DELETE", "/v1/faqs/{id}", Permission::KnowledgeWrite).doc("Deletes an FAQ").returns(&[204]),
-    rule("GET", "/v1/companies/{company}/settings", Permission::SettingsManage).doc("The company's settings"),
+    rule("GET", "/v1/companies/{company}/settings", Permission::SettingsManage)
+        .doc("The company's settings")
+        .responds::<settings::CompanySettings>(),
     rule("PUT", "/v1/companies/{company}/settings", Permission::SettingsManage)
         .doc("Changes the company's settings")
+        .responds::<settings::CompanySettings>()
         .json::<settings::SettingsInput>(),
     rule("GET", "/v1/triage/models", Permission::TriageManage)
-        .doc("The company's triage models and the installation's, and which are in use"),
+        .doc("The company's triage models and the installation's, and which are in use")
+        .responds::<triage::ModelList>(),
     rule("POST", "/v1/triage/models/{id}/activate", Permission::TriageManage)
         .doc("Triages the company's tickets with one of its own models")
         .returns(&[204]),
     rule("POST", "/v1/triage/models/{id}/deactivate", Permission::TriageManage)
         .doc("Stops using the company's own model; the installation's serves it again")
         .returns(&[204]),
-    rule("GET", "/v1/triage/policy", Permission::TriageManage).doc("The company's urgency policy"),
+    rule("GET", "/v1/triage/policy", Permission::TriageManage)
+        .doc("The company's urgency policy")
+        .responds::<UrgencyPolicy>(),
     rule("PUT", "/v1/triage/policy", Permission::TriageManage)
         .doc("Replaces the company's urgency policy")
-        .json_object(),
+        .responds::<UrgencyPolicy>()
+        .json::<UrgencyPolicy>(),
 ];
 
 pub fn router(state: ApiState) -> Router {

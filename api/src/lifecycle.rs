@@ -153,7 +153,7 @@ pub(crate) async fn put_status(
     Ok(Json(state.store.transition(&caller.scope(), request).await?.ticket))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct HistoryEntry {
     event_id: EventId,
     action: String,
@@ -165,14 +165,14 @@ pub(crate) struct HistoryEntry {
     at: OffsetDateTime,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct HistoryActor {
     role: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     account: Option<AccountId>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct History {
     items: Vec<HistoryEntry>,
 }
@@ -209,7 +209,7 @@ fn change<'a>(ticket: &Ticket, caller: &Caller, headers: &'a HeaderMap) -> Chang
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ReportView {
     #[serde(flatten)]
     report: Report,
@@ -361,7 +361,7 @@ pub(crate) struct MessageInput {
 /// The longest message, in characters.
 const MESSAGE_MAX_CHARS: usize = 20_000;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct MessageList {
     items: Vec<TicketMessage>,
 }

@@ -11,7 +11,7 @@ use crate::ApiState;
 /// The lowest auto-answer threshold a company may set.
 pub const MIN_AUTO_ANSWER_THRESHOLD: f64 = 0.5;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct CompanySettings {
     company: String,
     /// The knowledge base answers this company's customers directly when

@@ -7,6 +7,9 @@ use switchboard_store::tickets::MAX_PAGE_SIZE;
 use switchboard_web::{ApiError, Authenticated, JsonBody, Path, Query, parse_bool, parse_number};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema as _, ToSchema as _};
 
 use crate::ApiState;
 
@@ -62,7 +65,24 @@ pub(crate) enum TicketItems {
     Ids(Vec<TicketId>),
 }
 
-#[derive(Debug, Serialize)]
+/// Tickets, or only their ids (`fields=id`). `anyOf`, not the `oneOf` a
+/// derived schema would say: an empty page is both.
+impl utoipa::PartialSchema for TicketItems {
+    fn schema() -> RefOr<Schema> {
+        let array_of = |name: &str| ArrayBuilder::new().items(Ref::from_schema_name(name)).build();
+        AnyOfBuilder::new().item(array_of(&Ticket::name())).item(array_of(&TicketId::name())).into()
+    }
+}
+
+impl utoipa::ToSchema for TicketItems {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((Ticket::name().into_owned(), Ticket::schema()));
+        Ticket::schemas(schemas);
+        schemas.push((TicketId::name().into_owned(), TicketId::schema()));
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct TicketList {
     items: TicketItems,
     next_cursor: Option<String>,

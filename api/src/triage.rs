@@ -12,12 +12,12 @@ use switchboard_web::{ApiError, Authenticated, JsonBody, Path, Tenant};
 
 use crate::ApiState;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ModelList {
     items: Vec<ListedModel>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ListedModel {
     #[serde(flatten)]
     model: ModelInfo,

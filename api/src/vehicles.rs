@@ -15,7 +15,7 @@ use crate::ApiState;
 
 const TEXT_MAX_CHARS: usize = 200;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct VehicleView {
     id: VehicleId,
     company: CompanyId,
@@ -85,7 +85,7 @@ fn vehicle_id(text: &str) -> Result<VehicleId, ApiError> {
     text.parse().map_err(|_| ApiError::NotFound { what: "vehicle" })
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct VehicleList {
     items: Vec<VehicleView>,
 }

@@ -55,7 +55,7 @@ pub enum Permission {
 }
 
 /// What an integration's API key may do: each scope grants permissions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum KeyScope {
     #[serde(rename = "tickets:read")]
     TicketsRead,
@@ -212,7 +212,7 @@ impl Caller {
 }
 
 /// Whether an account is a person's own or one a company gave them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountKind {
     Personal,

@@ -37,7 +37,7 @@ pub struct TicketMatched {
 }
 
 /// What one classifier said.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Classification {
     /// `None` when the model was unsure.
     pub label: Option<String>,
@@ -52,7 +52,7 @@ pub struct Classification {
 pub const POLICY_RULES_MAX_CHARS: usize = 1_000;
 
 /// Where the effective urgency came from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum UrgencySource {
     /// The urgency model's prediction.
@@ -64,7 +64,7 @@ pub enum UrgencySource {
 }
 
 /// The triage stage's decision about a ticket.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Triage {
     pub category: Classification,
     /// The urgency model's own prediction (before the policy).
@@ -78,7 +78,7 @@ pub struct Triage {
     pub triaged_at: OffsetDateTime,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SuggestionKind {
     Faq,
@@ -86,7 +86,7 @@ pub enum SuggestionKind {
 }
 
 /// A knowledge-base match offered to the engineer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Suggestion {
     pub kind: SuggestionKind,
     /// FAQ id, or the id of the ticket whose report this is.
@@ -99,7 +99,7 @@ pub struct Suggestion {
 }
 
 /// The knowledge base answered the customer directly.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AutoAnswer {
     pub faq_id: String,
     pub question: String,
@@ -112,7 +112,7 @@ pub struct AutoAnswer {
 /// The assignee's report on a ticket: what was wrong, what fixed it, and
 /// what it took. Once the customer approved it and the ticket is resolved,
 /// the knowledge base offers it as a past solution.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Report {
     /// The malfunctions found.
     pub malfunction: String,
@@ -226,7 +226,7 @@ pub struct Labels {
 }
 
 /// A message on a ticket's conversation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TicketMessage {
     pub id: EventId,
     pub author: Option<AccountId>,
@@ -307,8 +307,8 @@ impl KbChange {
         }
     }
 
-    /// The message key: `company/id`, or the id of a shared article (ids
-    /// never contain `/`), so one article's changes stay in order.
+    /// The message key: `company/id`, or the id of a shared article, so one
+    /// article's changes stay in order.
     pub fn key(&self) -> String {
         match self.article() {
             (Some(company), id) => format!("{company}/{id}"),

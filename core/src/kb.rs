@@ -7,7 +7,7 @@ use crate::events::{Suggestion, SuggestionKind};
 use crate::ticket::ValidationError;
 
 /// An FAQ article.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Faq {
     /// Chosen by the importer or the admin; any text up to 200 characters.
     pub id: String,

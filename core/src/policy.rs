@@ -37,7 +37,8 @@ pub struct PolicyError(pub String);
 type Result<T, E = PolicyError> = std::result::Result<T, E>;
 
 /// When a rule applies.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = PolicyCondition)]
 #[serde(rename_all = "snake_case")]
 pub enum Condition {
     /// The ticket's category is exactly this label.
@@ -49,7 +50,8 @@ pub enum Condition {
 }
 
 /// What a matching rule does to the urgency.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = PolicyAction)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Set(Urgency),
@@ -57,7 +59,8 @@ pub enum Action {
     AtMost(Urgency),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = PolicyRule)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// An admin's name for the rule, shown where the rule decided.
@@ -86,7 +89,7 @@ impl Rule {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UrgencyPolicy {
     /// The urgency when the model is unsure (or absent) and no `set` rule

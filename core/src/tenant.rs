@@ -45,6 +45,15 @@ impl CompanyId {
     }
 }
 
+/// A company id is a string in the API's documents.
+impl utoipa::PartialSchema for CompanyId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        String::schema()
+    }
+}
+
+impl utoipa::ToSchema for CompanyId {}
+
 impl TryFrom<String> for CompanyId {
     type Error = ValidationError;
 

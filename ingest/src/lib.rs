@@ -20,6 +20,7 @@ use switchboard_core::Permission;
 use switchboard_core::config::IngestConfig;
 use switchboard_core::topics::Topics;
 use switchboard_store::Store;
+use switchboard_web::openapi::Link;
 use switchboard_web::{Access, Auth, RouteRule, authorize};
 
 /// The header that carries a request's id (set by the HTTP layer when the
@@ -72,4 +73,9 @@ pub fn router(state: IngestState) -> Router {
 pub const ROUTES: &[RouteRule] = &[RouteRule::new("POST", "/v1/tickets", Access::Needs(Permission::TicketsCreate))
     .doc("Submits a ticket: 202 once it is durable on the bus; an `Idempotency-Key` makes retries safe")
     .returns(&[202])
+    .responds::<submit::Accepted>()
+    .links(&[
+        Link { method: "GET", path: "/v1/tickets/{id}", parameter: "id", field: "id" },
+        Link { method: "GET", path: "/v1/tickets/{id}/history", parameter: "id", field: "id" },
+    ])
     .json::<switchboard_core::NewTicket>()];

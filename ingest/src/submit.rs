@@ -21,8 +21,8 @@ use crate::{IngestState, REQUEST_ID_HEADER};
 const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 const REPLAYED_HEADER: &str = "idempotent-replayed";
 
-#[derive(Debug, Serialize)]
-struct Accepted {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Accepted {
     id: TicketId,
     status_url: String,
 }

@@ -74,7 +74,7 @@ impl DocKey {
 
     /// The single indexed term that identifies the document, used for
     /// upserts and deletes: `faq:<id>` (shared), `faq:<company>/<id>` or
-    /// `past_solution:<ticket id>`. Neither ids nor company ids contain `/`.
+    /// `past_solution:<ticket id>`. FAQ ids never contain `/`.
     pub(crate) fn index_term(&self) -> String {
         match &self.company {
             Some(company) => format!("{}:{company}/{}", self.kind.as_str(), self.id),
@@ -85,7 +85,8 @@ impl DocKey {
     /// The inverse of [`DocKey::index_term`].
     pub(crate) fn from_index_term(term: &str) -> Option<Self> {
         let (kind, owned_id) = term.split_once(':')?;
-        let (company, id) = match owned_id.split_once('/') {
+        // FAQ ids never contain `/`, company ids may: the last one splits.
+        let (company, id) = match owned_id.rsplit_once('/') {
             Some((company, id)) => (Some(company.to_owned()), id),
             None => (None, owned_id),
         };
@@ -223,6 +224,7 @@ mod tests {
             DocKey::faq("reset-password"),
             DocKey::faq_of(Some("acme"), "reset-password"),
             DocKey::faq_of(Some("globex"), "faq-12.v2:en"),
+            DocKey::faq_of(Some("a/b"), "c"),
             DocKey::past_solution("00000000-0000-0000-0000-000000000000".parse().expect("a ticket id")),
         ];
         let terms: Vec<String> = keys.iter().map(DocKey::index_term).collect();
@@ -232,6 +234,7 @@ mod tests {
                 "faq:reset-password",
                 "faq:acme/reset-password",
                 "faq:globex/faq-12.v2:en",
+                "faq:a/b/c",
                 "past_solution:00000000-0000-0000-0000-000000000000"
             ]
         );

@@ -15,7 +15,7 @@ use crate::knowledge::push_scope_or_shared;
 use crate::tickets::push_scope;
 
 /// A model's description, without its (large) artefact.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ModelInfo {
     pub id: Uuid,
     /// The company that trained it; `None` for the installation's model.

@@ -55,6 +55,13 @@ fn schema_of<T: ToSchema>(referenced: &mut Vec<(String, RefOr<Schema>)>) -> RefO
     T::schema()
 }
 
+/// A reference to `T`'s schema among the components, which gets it.
+fn reference_to<T: ToSchema>(referenced: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {
+    T::schemas(referenced);
+    referenced.push((T::name().into_owned(), T::schema()));
+    RefOr::Ref(utoipa::openapi::Ref::from_schema_name(T::name()))
+}
+
 fn any_object(_: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {
     RefOr::T(Schema::Object(utoipa::openapi::schema::Object::new()))
 }
@@ -76,11 +83,27 @@ pub struct RouteDoc {
     pub body: Option<RequestBody>,
     /// Its query parameters, from the struct the handler parses them into.
     pub query: Option<fn() -> Vec<Parameter>>,
+    /// The schema of its success body, from the type the handler answers
+    /// with (every success status but 204 has this body).
+    pub response: Option<SchemaFn>,
+    /// Operations that a success response leads to, with the response
+    /// field that fills their path parameter.
+    pub links: &'static [Link],
+}
+
+/// An OpenAPI link: from a success response to another operation whose
+/// path parameter `parameter` is the response's field `field`.
+#[derive(Clone, Copy, Debug)]
+pub struct Link {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub parameter: &'static str,
+    pub field: &'static str,
 }
 
 impl RouteDoc {
     pub const fn new(summary: &'static str) -> Self {
-        Self { summary, success: &[200], body: None, query: None }
+        Self { summary, success: &[200], body: None, query: None, response: None, links: &[] }
     }
 }
 
@@ -100,6 +123,18 @@ impl RouteRule {
     /// Its JSON request body, parsed as `T`.
     pub const fn json<T: ToSchema>(mut self) -> Self {
         self.doc.body = Some(RequestBody { media_type: "application/json", schema: schema_of::<T> });
+        self
+    }
+
+    /// Its success body: a `T` as JSON.
+    pub const fn responds<T: ToSchema>(mut self) -> Self {
+        self.doc.response = Some(reference_to::<T>);
+        self
+    }
+
+    /// Operations its success response leads to (OpenAPI links).
+    pub const fn links(mut self, links: &'static [Link]) -> Self {
+        self.doc.links = links;
         self
     }
 
@@ -152,7 +187,11 @@ pub fn document(version: &str, tables: &[&[RouteRule]]) -> Value {
     let mut schemas = serde_json::Map::new();
     schemas.insert(ErrorBody::name().into_owned(), to_value(error_schema));
     for (name, schema) in referenced {
-        schemas.insert(name, to_value(schema));
+        let schema = to_value(schema);
+        let previous = schemas.insert(name.clone(), schema.clone());
+        // Two types of one name would share (and garble) one schema: name
+        // one of them apart (`#[schema(as = …)]`).
+        debug_assert!(previous.is_none_or(|previous| previous == schema), "two schemas named {name}");
     }
     let mut responses = serde_json::Map::new();
     for (status, description) in ERRORS.iter().chain(BODY_ERRORS) {
@@ -191,12 +230,34 @@ pub fn document(version: &str, tables: &[&[RouteRule]]) -> Value {
 
 fn operation(rule: &RouteRule, referenced: &mut Vec<(String, RefOr<Schema>)>) -> Value {
     let mut responses = serde_json::Map::new();
+    let success_schema = match rule.doc.response {
+        Some(schema) => to_value(schema(referenced)),
+        None => json!({"type": "object"}),
+    };
+    let links: serde_json::Map<String, Value> = rule
+        .doc
+        .links
+        .iter()
+        .map(|link| {
+            let target = RouteRule::new(link.method, link.path, rule.access);
+            (
+                operation_id(&target),
+                json!({
+                    "operationId": operation_id(&target),
+                    "parameters": {link.parameter: format!("$response.body#/{}", link.field)},
+                }),
+            )
+        })
+        .collect();
     for status in rule.doc.success {
-        let response = if *status == 204 {
+        let mut response = if *status == 204 {
             json!({"description": "Done; no body."})
         } else {
-            json!({"description": "Success.", "content": {"application/json": {"schema": {"type": "object"}}}})
+            json!({"description": "Success.", "content": {"application/json": {"schema": success_schema.clone()}}})
         };
+        if *status != 204 && !links.is_empty() {
+            response["links"] = Value::Object(links.clone());
+        }
         responses.insert(status.to_string(), response);
     }
     let errors = ERRORS.iter().chain(if rule.doc.body.is_some() { BODY_ERRORS } else { &[] });
