@@ -342,15 +342,7 @@ async fn customers_see_only_their_own_tickets_and_a_deleted_account_leaves_its_t
     let response = ivy.delete(app.url(&format!("/v1/accounts/{ivy_id}"))).send().await.expect("send");
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_eq!(ivy.get(app.url("/v1/accounts/me")).send().await.expect("send").status(), StatusCode::UNAUTHORIZED);
-    let account: Value = app
-        .client
-        .get(app.url(&format!("/v1/accounts/{ivy_id}")))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("JSON");
+    let account = common::get_json(&app.client, &app.url(&format!("/v1/accounts/{ivy_id}"))).await;
     assert_eq!(
         (account["deleted"].clone(), account["email"].clone(), account["name"].clone()),
         (json!(true), Value::Null, Value::Null)

@@ -5,7 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{App, import_test_faqs, post_ticket, run_switchboard, spawn_app_with, ticket_json, wait_for_json};
+use common::{
+    App, get_json, import_test_faqs, post_ticket, run_switchboard, spawn_app_with, status_and_json, ticket_json,
+    wait_for_json,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard_bus::Bus;
@@ -282,21 +285,11 @@ async fn a_ticket_matching_an_faq_gets_suggestions_and_with_auto_answer_is_answe
     .await;
     // Each company reads its own article under the one id.
     let answer_of = |faq: Value| faq["answers"][0].as_str().unwrap_or_default().to_owned();
-    let theirs: Value =
-        globex.get(app.url("/v1/faqs/printer-jam")).send().await.expect("send").json().await.expect("JSON");
-    let ours: Value =
-        app.client.get(app.url("/v1/faqs/printer-jam")).send().await.expect("send").json().await.expect("JSON");
+    let theirs = get_json(&globex, &app.url("/v1/faqs/printer-jam")).await;
+    let ours = get_json(&app.client, &app.url("/v1/faqs/printer-jam")).await;
     assert!(answer_of(theirs).starts_with("Globex: "));
     assert!(answer_of(ours).starts_with("Switch the printer off"));
-    let found: Value = app
-        .client
-        .get(app.url("/v1/kb/search?q=paper%20jam%20printer&k=5"))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("JSON");
+    let found = get_json(&app.client, &app.url("/v1/kb/search?q=paper%20jam%20printer&k=5")).await;
     assert!(
         found["items"]
             .as_array()
@@ -400,6 +393,31 @@ async fn faq_articles_have_a_full_api_and_the_index_follows() {
         StatusCode::NOT_FOUND,
         "all or nothing"
     );
+
+    // Shared articles (the operator's `kb import`) and a company's own never
+    // share an id, so an id names one article in the company's view.
+    let shared = app.data_dir.path().join("shared.jsonl");
+    std::fs::write(
+        &shared,
+        "{\"id\": \"office-hours\", \"question\": \"When is the office open?\", \"answers\": [\"9 to 5.\"]}\n",
+    )
+    .expect("write");
+    switchboard::commands::kb_import(&app.config, &shared, &mut Vec::new()).await.expect("a shared article");
+    let taken = json!({"id": "office-hours", "question": "Our hours?", "answers": ["8 to 4."]});
+    for request in [app.client.post(app.url("/v1/faqs")), app.client.put(app.url("/v1/faqs/office-hours"))] {
+        let (status, error) = status_and_json(request.json(&taken).send().await.expect("send")).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(
+            error,
+            json!({"error": {"code": "faq_id_taken", "message": "`office-hours` is the id of a shared article; give this article another id"}})
+        );
+    }
+    let read = get_json(&app.client, &app.url("/v1/faqs/office-hours")).await;
+    assert_eq!((read["answers"].clone(), read.get("company")), (json!(["9 to 5."]), None), "the shared one: {read}");
+    std::fs::write(&shared, "{\"id\": \"wifi-guest\", \"question\": \"Wifi?\", \"answers\": [\"Ask.\"]}\n")
+        .expect("write");
+    let refused = switchboard::commands::kb_import(&app.config, &shared, &mut Vec::new()).await.expect_err("taken");
+    assert!(format!("{refused:#}").contains("acme has an article `wifi-guest` of its own"), "{refused:#}");
 
     let response = app.client.delete(app.url("/v1/faqs/wifi-guest")).send().await.expect("send");
     assert_eq!(response.status(), StatusCode::NO_CONTENT);

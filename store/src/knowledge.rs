@@ -112,37 +112,37 @@ impl ReportRow {
     }
 }
 
-/// Adds the FAQ articles `scope` sees to a query that has a `WHERE`: a
-/// company sees its own and the shared ones (no company); the installation
-/// scope means the shared ones, the operator's own. Ids never repeat within
-/// one company's view (see [`Store::upsert_faqs`]).
-fn push_faq_view<'args, DB>(query: &mut sqlx::QueryBuilder<'args, DB>, scope: &Scope)
-where
-    DB: sqlx::Database,
-    String: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
-{
-    match scope.company() {
-        Some(company) => {
-            query.push(" AND (company IS NULL OR company = ").push_bind(company.as_str().to_owned()).push(")");
-        }
-        None => {
-            query.push(" AND company IS NULL");
-        }
-    }
+/// Which FAQ articles a query is about.
+#[derive(Clone, Copy)]
+enum Articles<'a> {
+    /// Those `scope` sees: a company its own and the shared ones (no
+    /// company); the installation scope, the shared ones, the operator's
+    /// own. Ids never repeat within one company's view (see
+    /// [`Store::upsert_faqs`]).
+    SeenBy(&'a Scope),
+    /// Those a company owns, or (`None`) the shared ones.
+    OwnedBy(Option<&'a str>),
 }
 
-/// Adds the FAQ articles `owner` (a company, or `None` for the shared ones)
-/// owns to a query that has a `WHERE`.
-fn push_faq_owner<'args, DB>(query: &mut sqlx::QueryBuilder<'args, DB>, owner: Option<&str>)
+/// Adds `articles`' condition to a query that has a `WHERE`.
+fn push_articles<'args, DB>(query: &mut sqlx::QueryBuilder<'args, DB>, articles: Articles<'_>)
 where
     DB: sqlx::Database,
     String: sqlx::Encode<'args, DB> + sqlx::Type<DB>,
 {
-    match owner {
-        Some(company) => {
+    match articles {
+        Articles::SeenBy(scope) => match scope.company() {
+            Some(company) => {
+                query.push(" AND (company IS NULL OR company = ").push_bind(company.as_str().to_owned()).push(")");
+            }
+            None => {
+                query.push(" AND company IS NULL");
+            }
+        },
+        Articles::OwnedBy(Some(company)) => {
             query.push(" AND company = ").push_bind(company.to_owned());
         }
-        None => {
+        Articles::OwnedBy(None) => {
             query.push(" AND company IS NULL");
         }
     }
@@ -258,22 +258,20 @@ impl Store {
     /// shared one (never both: see [`Store::upsert_faqs`]); for the
     /// installation scope, the shared article.
     pub async fn get_faq(&self, scope: &Scope, id: &str) -> Result<Option<Faq>> {
-        let rows: Vec<FaqRow> = on_pool!(&self.db, |pool| {
-            let mut query = sqlx::QueryBuilder::new(format!("SELECT {FAQ_COLUMNS} FROM faqs WHERE id = "));
-            query.push_bind(id.to_owned());
-            push_faq_view(&mut query, scope);
-            query.build_query_as().fetch_all(pool).await
-        })?;
-        rows.into_iter().next().map(Faq::try_from).transpose()
+        self.find_faq(id, Articles::SeenBy(scope)).await
     }
 
     /// The FAQ `owner` (a company, or `None` for the shared ones) has with
     /// this id: what an index of every company's articles follows.
     pub async fn get_faq_of(&self, owner: Option<&str>, id: &str) -> Result<Option<Faq>> {
+        self.find_faq(id, Articles::OwnedBy(owner)).await
+    }
+
+    async fn find_faq(&self, id: &str, articles: Articles<'_>) -> Result<Option<Faq>> {
         let rows: Vec<FaqRow> = on_pool!(&self.db, |pool| {
             let mut query = sqlx::QueryBuilder::new(format!("SELECT {FAQ_COLUMNS} FROM faqs WHERE id = "));
             query.push_bind(id.to_owned());
-            push_faq_owner(&mut query, owner);
+            push_articles(&mut query, articles);
             query.build_query_as().fetch_all(pool).await
         })?;
         rows.into_iter().next().map(Faq::try_from).transpose()
@@ -285,7 +283,7 @@ impl Store {
         let rows: Vec<FaqRow> = on_pool!(&self.db, |pool| {
             let mut query = sqlx::QueryBuilder::new(format!("SELECT {FAQ_COLUMNS} FROM faqs WHERE id > "));
             query.push_bind(after_id.unwrap_or("").to_owned());
-            push_faq_view(&mut query, scope);
+            push_articles(&mut query, Articles::SeenBy(scope));
             query.push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
             query.build_query_as().fetch_all(pool).await
         })?;
@@ -306,7 +304,7 @@ impl Store {
         let deleted = on_pool!(&self.writer, |pool| {
             let mut query = sqlx::QueryBuilder::new("DELETE FROM faqs WHERE id = ");
             query.push_bind(id.to_owned());
-            push_faq_owner(&mut query, scope.company().map(CompanyId::as_str));
+            push_articles(&mut query, Articles::OwnedBy(scope.company().map(CompanyId::as_str)));
             query.build().execute(pool).await.map(|result| result.rows_affected())
         })?;
         Ok(deleted == 1)

@@ -212,6 +212,11 @@ pub async fn status_and_json(response: reqwest::Response) -> (reqwest::StatusCod
     (status, response.json().await.unwrap_or_default())
 }
 
+/// `GET url`'s JSON body, whatever the status.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    client.get(url).send().await.expect("send").json().await.expect("JSON body")
+}
+
 /// Polls `GET url` until it answers 200, and returns the body.
 /// (`client` must be allowed to read it.)
 pub async fn wait_for_ok(client: &reqwest::Client, url: &str) -> Value {
