@@ -172,8 +172,11 @@ struct KbArgs {
 #[derive(Debug, Subcommand)]
 enum KbCommand {
     /// Import FAQ articles from a JSON Lines file (one `{"id", "question",
-    /// "answers": [...]}` object per line) into the store. Articles with an
-    /// existing id are replaced. Running indexes pick them up.
+    /// "answers": [...]}` object per line) into the store. Without a
+    /// `"company"` an article is shared: every company sees it. Articles
+    /// with an existing id (of the same owner) are replaced; an id that a
+    /// company uses for an article of its own is refused for a shared one.
+    /// Running indexes pick them up.
     Import {
         #[arg(long, value_name = "FILE.jsonl")]
         faqs: PathBuf,
