@@ -96,3 +96,32 @@ async fn one_server_per_data_directory_and_no_rebuild_under_it() {
     assert!(ok, "{stderr}");
     assert!(stdout.starts_with("rebuilt ") && stdout.contains("documents"), "{stdout}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triage_score_urgency_scores_the_defaults_on_the_everyday_set() {
+    let data = fixture("triage/eval/urgency-everyday.csv");
+    let (ok, stdout, stderr) = run_switchboard(&["triage", "score-urgency", "--data", &data]).await;
+    assert!(ok, "{stderr}");
+    let scores: Value = serde_json::from_str(stdout.lines().last().expect("a JSON line")).expect("JSON");
+    let tickets = std::fs::read_to_string(&data).expect("read").lines().skip(1).count();
+    for decided_by in ["model alone", "policy alone", "model + policy"] {
+        assert_eq!(scores[decided_by]["n"], tickets, "{decided_by}: {stdout}");
+        assert!(stdout.contains(decided_by), "{stdout}");
+    }
+    // The shipped policy changes what the model alone decides.
+    assert_ne!(scores["model alone"], scores["model + policy"], "{stdout}");
+
+    let policy = tempfile::NamedTempFile::new().expect("file");
+    std::fs::write(policy.path(), r#"{"rules": [{"when": {"any_keyword": []}, "then": {"set": "low"}}]}"#)
+        .expect("write");
+    let (ok, _, stderr) = run_switchboard(&[
+        "triage",
+        "score-urgency",
+        "--data",
+        &data,
+        "--policy",
+        &policy.path().display().to_string(),
+    ])
+    .await;
+    assert!(!ok && stderr.contains("rule 0: no keywords"), "{stderr}");
+}

@@ -91,7 +91,8 @@ async fn set_active(state: &ApiState, scope: &Scope, id: &str, active: bool) -> 
 }
 
 /// `GET /v1/triage/policy`: the urgency policy in force for the caller's
-/// company: its own, else the installation's (empty until one is set).
+/// company: its own, else the installation's (the shipped default until an
+/// operator stores one).
 pub(crate) async fn get_policy(
     State(state): State<ApiState>,
     Authenticated(caller): Authenticated,
@@ -103,7 +104,7 @@ pub(crate) async fn get_policy(
     };
     let policy = match stored {
         Some(json) => UrgencyPolicy::from_json(&json).map_err(ApiError::internal)?,
-        None => UrgencyPolicy::default(),
+        None => UrgencyPolicy::shipped(),
     };
     Ok(Json(policy))
 }

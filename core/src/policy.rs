@@ -154,7 +154,21 @@ pub mod limits {
     pub const TEXT_SCANNED_MAX_CHARS: usize = 32 * 1024;
 }
 
+/// The installation's policy until an operator stores one
+/// (`core/data/default-urgency-policy.json`): named phrase rules for the
+/// unmistakable cases of everyday support text (danger to people, security
+/// incidents, outages for many, data or money lost, close deadlines) and
+/// caps for questions, ideas and cosmetic faults.
+pub const SHIPPED_POLICY_JSON: &str = include_str!("../data/default-urgency-policy.json");
+
 impl UrgencyPolicy {
+    /// The shipped default policy ([`SHIPPED_POLICY_JSON`]).
+    pub fn shipped() -> Self {
+        // A unit test parses the file, so this cannot fail in a build that
+        // passed its tests.
+        Self::from_json(SHIPPED_POLICY_JSON).unwrap_or_default()
+    }
+
     /// Parses and validates a policy from JSON.
     pub fn from_json(json: &str) -> Result<Self> {
         let policy: UrgencyPolicy = serde_json::from_str(json).map_err(|error| PolicyError(error.to_string()))?;
@@ -335,6 +349,32 @@ impl CompiledPolicy {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_shipped_policy_is_valid_and_names_why_it_decided() {
+        let policy = UrgencyPolicy::from_json(SHIPPED_POLICY_JSON).expect("valid");
+        assert!(policy.rules.iter().all(|rule| rule.name.is_some()), "every shipped rule is named");
+        let compiled = UrgencyPolicy::shipped().compile();
+        let decide = |text: &str, model_urgency: Option<Urgency>| {
+            let decision = compiled.apply(&PolicyInput { model_urgency, category: None, text });
+            let names: Vec<String> =
+                decision.matched_rules.iter().map(|&index| policy.rules[index].describe()).collect();
+            (decision.urgency, names)
+        };
+        assert_eq!(
+            decide("Printer on fire - the printer is smoking", Some(Urgency::Low)),
+            (Urgency::Critical, vec!["fire or smoke".to_owned()])
+        );
+        assert_eq!(decide("Ransomware: all our files are encrypted", None).0, Urgency::Critical);
+        assert_eq!(decide("We were charged twice this month", Some(Urgency::Low)).0, Urgency::High);
+        // A floor beats a cap: a question about an outage is still an outage.
+        assert_eq!(decide("How do I get back in? Nobody can log in since 9", None).0, Urgency::Critical);
+        assert_eq!(
+            decide("Feature request: a dark mode would be nice", Some(Urgency::High)),
+            (Urgency::Low, vec!["idea, feedback or cosmetic".to_owned()])
+        );
+        assert_eq!(decide("The printer has a paper jam", None), (Urgency::Normal, vec![]));
+    }
 
     fn urgency() -> impl Strategy<Value = Urgency> {
         prop::sample::select(Urgency::ALL.to_vec())

@@ -45,7 +45,7 @@ pub use error::{Error, Result};
 pub use eval::EvalReport;
 pub use import::{LabelledQuery, parse_faqs_jsonl, read_faqs_jsonl};
 pub use index::{Change, KbOptions, KnowledgeBase, NeedsRebuild, RebuildReason, SCHEMA_VERSION};
-pub use search::{Match, SearchConfig, SearchFilter, auto_answer, ticket_query_text};
+pub use search::{Match, SearchConfig, SearchFilter, auto_answer, auto_answer_withheld, ticket_query_text};
 
 #[cfg(test)]
 mod thread_safety {

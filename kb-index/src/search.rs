@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
-use switchboard_core::Ticket;
+use switchboard_core::{Ticket, Urgency};
 use tantivy::collector::TopDocs;
 use tantivy::query::{
     BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
@@ -184,6 +184,21 @@ pub fn auto_answer(matches: &[Match], threshold: f32) -> Option<&Match> {
         .filter(|found| found.kind == DocKind::Faq)
         .max_by(|left, right| left.confidence.total_cmp(&right.confidence))
         .filter(|best| best.confidence >= threshold)
+}
+
+/// Why `ticket` must not be answered automatically, whatever the match: it
+/// was not triaged, or it is rated high or critical (someone should act, not
+/// send an article). `None` when an answer may go out.
+///
+/// (Triage's `needs_human` does not withhold an answer yet: the shipped
+/// category model knows only banking intents, so it is unsure of nearly
+/// every other ticket, and the rule would switch automatic answers off.)
+pub fn auto_answer_withheld(ticket: &Ticket) -> Option<&'static str> {
+    let Some(triage) = &ticket.triage else { return Some("not_triaged") };
+    if triage.urgency.max(ticket.urgency.unwrap_or(Urgency::Low)) >= Urgency::High {
+        return Some("urgent");
+    }
+    None
 }
 
 /// The text of a ticket that matching reads: its title, then its description.

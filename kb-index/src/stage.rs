@@ -39,7 +39,7 @@ use switchboard_store::{Projection, ProjectionKind, Store, StoredReport, Transit
 
 use crate::document::{DocKey, DocKind, KbDocument, PastSolution};
 use crate::index::{Change, KbOptions, KnowledgeBase};
-use crate::search::{Match, auto_answer};
+use crate::search::{Match, auto_answer, auto_answer_withheld};
 use crate::{Error, Result};
 
 pub const MATCH_STAGE: &str = stages::KB_MATCH;
@@ -206,6 +206,7 @@ impl Handler for Matcher {
 
         if let Some(threshold) = self.threshold(&ticket.company).await?
             && let Some(best) = auto_answer(&matches, threshold as f32)
+            && answer_allowed(&ticket)
         {
             // The customer gets the article's first answer in full, as stored
             // (and only an article their company may see).
@@ -228,6 +229,14 @@ impl Handler for Matcher {
         let matched = envelope.derive(MATCH_STAGE, TicketMatched { ticket });
         Ok(vec![OutgoingMessage::for_envelope(&self.matched_topic, &matched).map_err(HandlerError::permanent)?])
     }
+}
+
+/// Whether `ticket` may be answered automatically; counts and logs why not.
+fn answer_allowed(ticket: &Ticket) -> bool {
+    let Some(reason) = auto_answer_withheld(ticket) else { return true };
+    metrics::counter!("switchboard_kb_auto_answers_withheld_total", "reason" => reason).increment(1);
+    tracing::debug!(ticket_id = %ticket.id, reason, "a sure FAQ match, but no automatic answer");
+    false
 }
 
 impl Matcher {

@@ -33,6 +33,14 @@ pub enum TriageCommand {
     Eval(EvalArgs),
     /// Classify one text: label, confidence and the top three labels.
     Predict(PredictArgs),
+    /// Score urgency decisions on everyday tickets labelled low, normal, high
+    /// and critical (`triage/eval/urgency-everyday.csv`): of the high and
+    /// critical ones the share rated high or critical, of the low and normal
+    /// ones the share rated low or normal, and critical recall. For the
+    /// urgency model alone (the defaults before the shipped policy), the
+    /// policy alone, and both as the triage stage decides. The last line is
+    /// one JSON object.
+    ScoreUrgency(ScoreUrgencyArgs),
     /// Make a model in the store (any company's, or the installation's) the
     /// active one of its owner, or with --off stop using it. Running triage
     /// stages follow within their reload interval. `GET /v1/triage/models`
@@ -292,12 +300,29 @@ pub struct PredictArgs {
     pub json: bool,
 }
 
+/// Arguments of `score-urgency`.
+#[derive(Debug, Clone, Args)]
+pub struct ScoreUrgencyArgs {
+    /// Labelled tickets: a CSV file with `title`, `description` and
+    /// `urgency` columns. Never data the model or policy was made from.
+    #[arg(long, value_name = "FILE.csv")]
+    pub data: PathBuf,
+    /// The urgency model (default: the built-in one).
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<PathBuf>,
+    /// An urgency policy (JSON, as `PUT /v1/triage/policy` takes) instead of
+    /// the shipped default policy.
+    #[arg(long, value_name = "FILE.json")]
+    pub policy: Option<PathBuf>,
+}
+
 /// Runs one command, writing its report to `out`.
 pub fn run_command(command: TriageCommand, out: &mut impl Write) -> Result<()> {
     match command {
         TriageCommand::Train(args) => run_train(args, out),
         TriageCommand::Eval(args) => run_eval(args, out),
         TriageCommand::Predict(args) => run_predict(args, out),
+        TriageCommand::ScoreUrgency(args) => run_score_urgency(args, out),
         TriageCommand::Activate(_) => Err(Error::InvalidOptions(
             "`triage activate` needs a store: run it as `switchboard triage activate`".into(),
         )),
@@ -469,6 +494,70 @@ pub fn train_and_report(
     }
     writeln!(out, "{}", serde_json::to_string(validation)?)?;
     Ok(model)
+}
+
+fn run_score_urgency(args: ScoreUrgencyArgs, out: &mut impl Write) -> Result<()> {
+    use switchboard_core::Urgency;
+    use switchboard_core::policy::{PolicyInput, UrgencyPolicy};
+
+    use crate::urgency_score::{UrgencyScore, score};
+
+    let urgency_model = match &args.model {
+        Some(path) => Model::load(path)?,
+        None => Model::from_bytes(crate::stage::DEFAULT_URGENCY_MODEL)?,
+    };
+    let category_model = Model::from_bytes(crate::stage::DEFAULT_CATEGORY_MODEL)?;
+    let policy = match &args.policy {
+        Some(path) => {
+            let json = std::fs::read_to_string(path).map_err(|source| Error::io(path, source))?;
+            UrgencyPolicy::from_json(&json)
+                .map_err(|error| Error::InvalidOptions(format!("{}: {error}", path.display())))?
+        }
+        None => UrgencyPolicy::shipped(),
+    };
+    let spec = CsvSpec {
+        text_columns: vec!["title".into(), "description".into()],
+        label_column: "urgency".into(),
+        label_map: BTreeMap::new(),
+    };
+    let rows = read_labeled_csv(&args.data, &spec)?;
+    let mut truths = Vec::with_capacity(rows.examples.len());
+    for (line, (_, label)) in rows.examples.iter().enumerate() {
+        truths.push(Urgency::parse(label).ok_or_else(|| {
+            Error::InvalidOptions(format!("example {}: `{label}` is not low, normal, high or critical", line + 1))
+        })?);
+    }
+    let (with_policy, without_policy) = (policy.compile(), UrgencyPolicy::default().compile());
+    let (mut model_alone, mut policy_alone, mut both) = (Vec::new(), Vec::new(), Vec::new());
+    for ((text, _), truth) in rows.examples.iter().zip(&truths) {
+        let model_urgency = crate::urgency_of(&urgency_model.predict(text));
+        let category = category_model.predict(text).label;
+        let input = |model_urgency| PolicyInput { model_urgency, category: category.as_deref(), text };
+        model_alone.push((*truth, without_policy.apply(&input(model_urgency)).urgency));
+        policy_alone.push((*truth, with_policy.apply(&input(None)).urgency));
+        both.push((*truth, with_policy.apply(&input(model_urgency)).urgency));
+    }
+    let scores: Vec<(&str, UrgencyScore)> = vec![
+        ("model alone", score(model_alone)),
+        ("policy alone", score(policy_alone)),
+        ("model + policy", score(both)),
+    ];
+    writeln!(out, "urgency model {} on {} ({} tickets)", urgency_model.version(), args.data.display(), truths.len())?;
+    writeln!(
+        out,
+        "{:<16} {:>22} {:>20} {:>16}",
+        "decided by", "high+critical rated so", "low+normal rated so", "critical recall"
+    )?;
+    for (name, scored) in &scores {
+        writeln!(
+            out,
+            "{name:<16} {:>22.3} {:>20.3} {:>16.3}",
+            scored.urgent_rated_urgent, scored.calm_rated_calm, scored.critical_recall
+        )?;
+    }
+    let json: BTreeMap<&str, &UrgencyScore> = scores.iter().map(|(name, scored)| (*name, scored)).collect();
+    writeln!(out, "{}", serde_json::to_string(&json).unwrap_or_default())?;
+    Ok(())
 }
 
 fn run_eval(args: EvalArgs, out: &mut impl Write) -> Result<()> {

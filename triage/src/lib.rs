@@ -50,8 +50,12 @@ pub mod sparse;
 pub mod stage;
 pub mod text;
 pub mod train;
+pub mod urgency_score;
 
-pub use cli::{ActivateArgs, EvalArgs, PredictArgs, Task, TrainArgs, TriageCommand, run_command, train_and_report};
+pub use cli::{
+    ActivateArgs, EvalArgs, PredictArgs, ScoreUrgencyArgs, Task, TrainArgs, TriageCommand, run_command,
+    train_and_report,
+};
 pub use decision::triage_ticket;
 pub use error::{Error, MissingEncoder, Result};
 pub use features::FeatureConfig;

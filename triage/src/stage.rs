@@ -228,8 +228,9 @@ impl Models {
 }
 
 /// Compiles a stored policy, reusing `previous` when its JSON is the same.
-/// A bad one in the store (the API validates, so someone's manual edit)
-/// keeps the previous policy, or the empty one.
+/// None stored is the shipped default policy. A bad one in the store (the
+/// API validates, so someone's manual edit) keeps the previous policy, or
+/// the shipped one.
 fn compile_policy(
     json: Option<&str>,
     previous: Option<(&Option<String>, &Arc<CompiledPolicy>)>,
@@ -241,11 +242,11 @@ fn compile_policy(
         return policy.clone();
     }
     match json.map(UrgencyPolicy::from_json) {
-        None => Arc::new(UrgencyPolicy::default().compile()),
+        None => Arc::new(UrgencyPolicy::shipped().compile()),
         Some(Ok(policy)) => Arc::new(policy.compile()),
         Some(Err(error)) => {
             tracing::error!(%error, whose, "a stored urgency policy is invalid; keeping the previous one");
-            previous.map_or_else(|| Arc::new(UrgencyPolicy::default().compile()), |(_, policy)| policy.clone())
+            previous.map_or_else(|| Arc::new(UrgencyPolicy::shipped().compile()), |(_, policy)| policy.clone())
         }
     }
 }
