@@ -314,6 +314,11 @@ pub struct ScoreUrgencyArgs {
     /// the shipped default policy.
     #[arg(long, value_name = "FILE.json")]
     pub policy: Option<PathBuf>,
+    /// Also list each ticket that model and policy together put on the
+    /// wrong side of normal/high, with its label and decision (for working
+    /// on rules with a development set; never for tuning on held-out data).
+    #[arg(long)]
+    pub misses: bool,
 }
 
 /// Runs one command, writing its report to `out`.
@@ -535,7 +540,17 @@ fn run_score_urgency(args: ScoreUrgencyArgs, out: &mut impl Write) -> Result<()>
         let input = |model_urgency| PolicyInput { model_urgency, category: category.as_deref(), text };
         model_alone.push((*truth, without_policy.apply(&input(model_urgency)).urgency));
         policy_alone.push((*truth, with_policy.apply(&input(None)).urgency));
-        both.push((*truth, with_policy.apply(&input(model_urgency)).urgency));
+        let decided = with_policy.apply(&input(model_urgency)).urgency;
+        both.push((*truth, decided));
+        if args.misses && (*truth >= Urgency::High) != (decided >= Urgency::High) {
+            writeln!(
+                out,
+                "miss: labelled {}, decided {}: {}",
+                truth.as_str(),
+                decided.as_str(),
+                text.replace('\n', " | ")
+            )?;
+        }
     }
     let scores: Vec<(&str, UrgencyScore)> = vec![
         ("model alone", score(model_alone)),
