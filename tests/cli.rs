@@ -125,3 +125,28 @@ async fn triage_score_urgency_scores_the_defaults_on_the_everyday_set() {
     .await;
     assert!(!ok && stderr.contains("rule 0: no keywords"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triage_cv_repeats_the_whole_training_and_reports_the_spread() {
+    let data = fixture("triage/tests/fixtures/intents_sample.csv");
+    let args = ["triage", "cv", "--data", &data, "--text", "text", "--label", "label", "--repeats", "2"];
+    let (ok, stdout, stderr) = run_switchboard(
+        &[
+            &args[..],
+            &["--outer-folds", "3", "--learners", "svm", "--recall-group", "cards=card_arrival+declined_transfer"],
+        ]
+        .concat(),
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.lines().filter(|line| line.starts_with("repeat ")).count(), 6, "{stdout}");
+    let summary: Value = serde_json::from_str(stdout.lines().last().expect("a JSON line")).expect("JSON");
+    for figure in ["accuracy", "macro_f1", "cards_recall"] {
+        let spread = &summary[figure];
+        assert_eq!(spread["runs"], 6, "{figure}: {summary}");
+        let (min, mean, max) = (spread["min"].as_f64(), spread["mean"].as_f64(), spread["max"].as_f64());
+        assert!(min <= mean && mean <= max && max <= Some(1.0), "{figure}: {summary}");
+    }
+    let (ok, _, stderr) = run_switchboard(&[&args[..], &["--outer-folds", "1"]].concat()).await;
+    assert!(!ok && stderr.contains("--outer-folds at least 2"), "{stderr}");
+}

@@ -41,6 +41,14 @@ pub enum TriageCommand {
     /// policy alone, and both as the triage stage decides. The last line is
     /// one JSON object.
     ScoreUrgency(ScoreUrgencyArgs),
+    /// Repeated stratified cross-validation of the whole training procedure
+    /// (model selection, class offsets and calibration inside each training
+    /// split): each of --repeats shuffles deals the data into --outer-folds
+    /// folds, trains on all but one and scores the one left out. Prints each
+    /// run and the mean, standard deviation, minimum and maximum of accuracy,
+    /// macro-F1 and each --recall-group; the last line is one JSON object.
+    /// An honest figure for one data set, where a single split is luck.
+    Cv(CvArgs),
     /// Make a model in the store (any company's, or the installation's) the
     /// active one of its owner, or with --off stop using it. Running triage
     /// stages follow within their reload interval. `GET /v1/triage/models`
@@ -321,6 +329,28 @@ pub struct ScoreUrgencyArgs {
     pub misses: bool,
 }
 
+/// Arguments of `cv`.
+#[derive(Debug, Clone, Args)]
+pub struct CvArgs {
+    /// Labelled data (CSV with a header row).
+    #[arg(long, value_name = "FILE.csv")]
+    pub data: PathBuf,
+    #[command(flatten)]
+    pub csv: CsvArgs,
+    /// How many times the data is shuffled and split.
+    #[arg(long, default_value_t = 5)]
+    pub repeats: usize,
+    /// Folds per repeat (each trained on the others and scored).
+    #[arg(long, default_value_t = 5)]
+    pub outer_folds: usize,
+    /// Report the recall of labels taken together, e.g.
+    /// `urgent=critical+high` (repeatable).
+    #[arg(long, value_name = "NAME=LABEL+LABEL…", value_parser = parse_recall_group)]
+    pub recall_group: Vec<(String, Vec<String>)>,
+    #[command(flatten)]
+    pub tuning: TuningArgs,
+}
+
 /// Runs one command, writing its report to `out`.
 pub fn run_command(command: TriageCommand, out: &mut impl Write) -> Result<()> {
     match command {
@@ -328,6 +358,7 @@ pub fn run_command(command: TriageCommand, out: &mut impl Write) -> Result<()> {
         TriageCommand::Eval(args) => run_eval(args, out),
         TriageCommand::Predict(args) => run_predict(args, out),
         TriageCommand::ScoreUrgency(args) => run_score_urgency(args, out),
+        TriageCommand::Cv(args) => run_cv(args, out),
         TriageCommand::Activate(_) => Err(Error::InvalidOptions(
             "`triage activate` needs a store: run it as `switchboard triage activate`".into(),
         )),
@@ -499,6 +530,116 @@ pub fn train_and_report(
     }
     writeln!(out, "{}", serde_json::to_string(validation)?)?;
     Ok(model)
+}
+
+fn run_cv(args: CvArgs, out: &mut impl Write) -> Result<()> {
+    if args.repeats == 0 || args.outer_folds < 2 {
+        return Err(Error::InvalidOptions("--repeats must be at least 1 and --outer-folds at least 2".into()));
+    }
+    let rows = read_labeled_csv(&args.data, &args.csv.spec())?;
+    let options = args.tuning.options("cv".into(), None)?;
+    let mut label_names: Vec<&str> = rows.examples.iter().map(|(_, label)| label.as_str()).collect();
+    label_names.sort_unstable();
+    label_names.dedup();
+    let label_ids: Vec<u32> = rows
+        .examples
+        .iter()
+        .map(|(_, label)| label_names.binary_search(&label.as_str()).unwrap_or_default() as u32)
+        .collect();
+    let groups: BTreeMap<String, Vec<String>> = args.recall_group.iter().cloned().collect();
+    writeln!(
+        out,
+        "{} examples, {} labels; {} x {}-fold cross-validation of the whole training",
+        rows.examples.len(),
+        label_names.len(),
+        args.repeats,
+        args.outer_folds
+    )?;
+    let mut runs: Vec<crate::metrics::Evaluation> = Vec::new();
+    for repeat in 0..args.repeats {
+        let seed = options.seed.wrapping_add(1_000 + repeat as u64);
+        let fold_of = crate::train::stratified_folds(&label_ids, label_names.len(), args.outer_folds, seed);
+        for fold in 0..args.outer_folds {
+            let (held_out, training): (Vec<_>, Vec<_>) =
+                rows.examples.iter().zip(&fold_of).partition(|(_, example_fold)| **example_fold == fold);
+            let training: Vec<(String, String)> = training.into_iter().map(|(example, _)| example.clone()).collect();
+            let model = crate::train::train_from_examples(training, &options)?;
+            let predictions: Vec<_> = {
+                use rayon::prelude::*;
+                held_out.par_iter().map(|((text, _), _)| model.predict(text)).collect()
+            };
+            let outcomes: Vec<Outcome<'_>> = held_out
+                .iter()
+                .zip(&predictions)
+                .map(|(((_, truth), _), prediction)| Outcome {
+                    truth,
+                    decided: Some(prediction.best_label.as_str()),
+                    best: &prediction.best_label,
+                    confidence: prediction.confidence,
+                    unsure: prediction.unsure.is_some(),
+                })
+                .collect();
+            let evaluation = evaluate(&outcomes, None, &groups);
+            let recalls = evaluation
+                .group_recall
+                .iter()
+                .flatten()
+                .map(|(name, recall)| format!("  {name} recall {recall:.4}"))
+                .collect::<String>();
+            writeln!(
+                out,
+                "repeat {} fold {}: accuracy {:.4}  macro-F1 {:.4}{recalls}",
+                repeat + 1,
+                fold + 1,
+                evaluation.accuracy,
+                evaluation.macro_f1
+            )?;
+            runs.push(evaluation);
+        }
+    }
+    let mut summary: BTreeMap<String, Spread> = BTreeMap::new();
+    summary.insert("accuracy".into(), Spread::of(runs.iter().map(|run| run.accuracy)));
+    summary.insert("macro_f1".into(), Spread::of(runs.iter().map(|run| run.macro_f1)));
+    for name in groups.keys() {
+        let recalls = runs.iter().filter_map(|run| run.group_recall.as_ref()?.get(name).copied());
+        summary.insert(format!("{name}_recall"), Spread::of(recalls));
+    }
+    for (name, spread) in &summary {
+        writeln!(
+            out,
+            "{name}: mean {:.4}  sd {:.4}  min {:.4}  max {:.4}  ({} runs)",
+            spread.mean, spread.sd, spread.min, spread.max, spread.runs
+        )?;
+    }
+    writeln!(out, "{}", serde_json::to_string(&summary).unwrap_or_default())?;
+    Ok(())
+}
+
+/// Mean, sample standard deviation and range of a figure over runs.
+#[derive(Debug, serde::Serialize)]
+struct Spread {
+    runs: usize,
+    mean: f64,
+    sd: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Spread {
+    fn of(values: impl Iterator<Item = f64>) -> Spread {
+        let values: Vec<f64> = values.collect();
+        let runs = values.len();
+        let mean = values.iter().sum::<f64>() / runs.max(1) as f64;
+        let variance =
+            values.iter().map(|value| (value - mean).powi(2)).sum::<f64>() / runs.saturating_sub(1).max(1) as f64;
+        Spread {
+            runs,
+            mean,
+            sd: variance.sqrt(),
+            min: values.iter().copied().fold(f64::INFINITY, f64::min),
+            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        }
+    }
 }
 
 fn run_score_urgency(args: ScoreUrgencyArgs, out: &mut impl Write) -> Result<()> {
