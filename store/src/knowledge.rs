@@ -209,44 +209,28 @@ impl Store {
                     return Err(clash);
                 }
                 let existed = own.first().map(|(_, created_at)| *created_at);
-                if existed.is_some() {
-                    sqlx::query(
-                        "UPDATE faqs SET question = $1, answers = $2, tags = $3, equipment_model = $4, language = $5, \
-                         published = $6, phrasings = $7, updated_at = $8 \
-                         WHERE id = $9 AND COALESCE(company, '') = $10",
-                    )
-                    .bind(&faq.question)
-                    .bind(to_json(&faq.answers))
-                    .bind(to_json(&faq.tags))
-                    .bind(&faq.equipment_model)
-                    .bind(&faq.language)
-                    .bind(faq.published)
-                    .bind(to_json(&faq.phrasings))
-                    .bind(now)
-                    .bind(&faq.id)
-                    .bind(faq.company.clone().unwrap_or_default())
-                    .execute(&mut *transaction)
-                    .await?;
-                } else {
-                    sqlx::query(
-                        "INSERT INTO faqs (id, company, question, answers, tags, equipment_model, language, \
-                         published, phrasings, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                    )
-                    .bind(&faq.id)
-                    .bind(&faq.company)
-                    .bind(&faq.question)
-                    .bind(to_json(&faq.answers))
-                    .bind(to_json(&faq.tags))
-                    .bind(&faq.equipment_model)
-                    .bind(&faq.language)
-                    .bind(faq.published)
-                    .bind(to_json(&faq.phrasings))
-                    .bind(to_micros(faq.created_at))
-                    .bind(now)
-                    .execute(&mut *transaction)
-                    .await?;
-                }
+                // The conflict target is the unique index of migration 0006.
+                sqlx::query(
+                    "INSERT INTO faqs (id, company, question, answers, tags, equipment_model, language, published, \
+                     phrasings, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                     ON CONFLICT ((COALESCE(company, '')), id) DO UPDATE SET question = excluded.question, \
+                     answers = excluded.answers, tags = excluded.tags, equipment_model = excluded.equipment_model, \
+                     language = excluded.language, published = excluded.published, phrasings = excluded.phrasings, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(&faq.id)
+                .bind(&faq.company)
+                .bind(&faq.question)
+                .bind(to_json(&faq.answers))
+                .bind(to_json(&faq.tags))
+                .bind(&faq.equipment_model)
+                .bind(&faq.language)
+                .bind(faq.published)
+                .bind(to_json(&faq.phrasings))
+                .bind(existed.unwrap_or_else(|| to_micros(faq.created_at)))
+                .bind(now)
+                .execute(&mut *transaction)
+                .await?;
                 created.push(existed.is_none());
             }
             transaction.commit().await?;
