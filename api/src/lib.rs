@@ -73,31 +73,28 @@ const fn public(method: &'static str, path: &'static str) -> RouteRule {
     RouteRule::new(method, path, Access::Public)
 }
 
-/// A link to the operation `method path` whose `{id}` is the response's
-/// `field` (a JSON pointer without its leading `/`).
-const fn link(method: &'static str, path: &'static str, field: &'static str) -> Link {
-    Link { method, path, parameter: "id", field }
-}
-
-const ACCOUNT_LINKS: &[Link] = &[link("GET", "/v1/accounts/{id}", "account/id")];
-const API_KEY_LINKS: &[Link] = &[link("DELETE", "/v1/api-keys/{id}", "id")];
+const ACCOUNT_LINKS: &[Link] = &[Link::to_id("GET", "/v1/accounts/{id}", "account/id")];
+const API_KEY_LINKS: &[Link] = &[Link::to_id("DELETE", "/v1/api-keys/{id}", "id")];
 const FIRST_TICKET_LINKS: &[Link] = &[
-    link("GET", "/v1/tickets/{id}", "items/0/id"),
-    link("GET", "/v1/tickets/{id}/history", "items/0/id"),
-    link("GET", "/v1/tickets/{id}/messages", "items/0/id"),
-    link("POST", "/v1/tickets/{id}/messages", "items/0/id"),
-    link("GET", "/v1/tickets/{id}/report", "items/0/id"),
-    link("PUT", "/v1/tickets/{id}/assignment", "items/0/id"),
-    link("PUT", "/v1/tickets/{id}/status", "items/0/id"),
-    link("PATCH", "/v1/tickets/{id}", "items/0/id"),
+    Link::to_id("GET", "/v1/tickets/{id}", "items/0/id"),
+    Link::to_id("GET", "/v1/tickets/{id}/history", "items/0/id"),
+    Link::to_id("GET", "/v1/tickets/{id}/messages", "items/0/id"),
+    Link::to_id("POST", "/v1/tickets/{id}/messages", "items/0/id"),
+    Link::to_id("GET", "/v1/tickets/{id}/report", "items/0/id"),
+    Link::to_id("PUT", "/v1/tickets/{id}/assignment", "items/0/id"),
+    Link::to_id("PUT", "/v1/tickets/{id}/status", "items/0/id"),
+    Link::to_id("PATCH", "/v1/tickets/{id}", "items/0/id"),
 ];
 const VEHICLE_LINKS: &[Link] = &[
-    link("GET", "/v1/vehicles/{id}", "id"),
-    link("PUT", "/v1/vehicles/{id}", "id"),
-    link("DELETE", "/v1/vehicles/{id}", "id"),
+    Link::to_id("GET", "/v1/vehicles/{id}", "id"),
+    Link::to_id("PUT", "/v1/vehicles/{id}", "id"),
+    Link::to_id("DELETE", "/v1/vehicles/{id}", "id"),
 ];
-const FAQ_LINKS: &[Link] =
-    &[link("GET", "/v1/faqs/{id}", "id"), link("PUT", "/v1/faqs/{id}", "id"), link("DELETE", "/v1/faqs/{id}", "id")];
+const FAQ_LINKS: &[Link] = &[
+    Link::to_id("GET", "/v1/faqs/{id}", "id"),
+    Link::to_id("PUT", "/v1/faqs/{id}", "id"),
+    Link::to_id("DELETE", "/v1/faqs/{id}", "id"),
+];
 
 /// Every API route and who may call it.
 pub const ROUTES: &[RouteRule] = &[

@@ -74,8 +74,5 @@ pub const ROUTES: &[RouteRule] = &[RouteRule::new("POST", "/v1/tickets", Access:
     .doc("Submits a ticket: 202 once it is durable on the bus; an `Idempotency-Key` makes retries safe")
     .returns(&[202])
     .responds::<submit::Accepted>()
-    .links(&[
-        Link { method: "GET", path: "/v1/tickets/{id}", parameter: "id", field: "id" },
-        Link { method: "GET", path: "/v1/tickets/{id}/history", parameter: "id", field: "id" },
-    ])
+    .links(&[Link::to_id("GET", "/v1/tickets/{id}", "id"), Link::to_id("GET", "/v1/tickets/{id}/history", "id")])
     .json::<switchboard_core::NewTicket>()];

@@ -101,6 +101,14 @@ pub struct Link {
     pub field: &'static str,
 }
 
+impl Link {
+    /// A link to `method path` whose `{id}` is the response's `field` (a
+    /// JSON pointer without its leading `/`).
+    pub const fn to_id(method: &'static str, path: &'static str, field: &'static str) -> Self {
+        Self { method, path, parameter: "id", field }
+    }
+}
+
 impl RouteDoc {
     pub const fn new(summary: &'static str) -> Self {
         Self { summary, success: &[200], body: None, query: None, response: None, links: &[] }
@@ -239,14 +247,9 @@ fn operation(rule: &RouteRule, referenced: &mut Vec<(String, RefOr<Schema>)>) ->
         .links
         .iter()
         .map(|link| {
-            let target = RouteRule::new(link.method, link.path, rule.access);
-            (
-                operation_id(&target),
-                json!({
-                    "operationId": operation_id(&target),
-                    "parameters": {link.parameter: format!("$response.body#/{}", link.field)},
-                }),
-            )
+            let target = operation_id(link.method, link.path);
+            let parameters = json!({link.parameter: format!("$response.body#/{}", link.field)});
+            (target.clone(), json!({"operationId": target, "parameters": parameters}))
         })
         .collect();
     for status in rule.doc.success {
@@ -280,7 +283,7 @@ fn operation(rule: &RouteRule, referenced: &mut Vec<(String, RefOr<Schema>)>) ->
     };
     let tag = rule.path.split('/').nth(2).unwrap_or("other");
     let mut operation = json!({
-        "operationId": operation_id(rule),
+        "operationId": operation_id(rule.method, rule.path),
         "summary": rule.doc.summary,
         "tags": [tag],
         "security": security,
@@ -295,9 +298,9 @@ fn operation(rule: &RouteRule, referenced: &mut Vec<(String, RefOr<Schema>)>) ->
 }
 
 /// `post /v1/tickets/{id}/messages` → `post_tickets_id_messages`.
-fn operation_id(rule: &RouteRule) -> String {
-    let mut id = rule.method.to_lowercase();
-    for segment in rule.path.split('/').skip(2).filter(|segment| !segment.is_empty()) {
+fn operation_id(method: &str, path: &str) -> String {
+    let mut id = method.to_lowercase();
+    for segment in path.split('/').skip(2).filter(|segment| !segment.is_empty()) {
         id.push('_');
         id.extend(segment.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_lowercase()));
     }
