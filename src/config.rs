@@ -3,8 +3,9 @@
 //!
 //! Nested keys use a double underscore in the environment:
 //! `SWITCHBOARD_BUS__BACKEND=kafka`, `SWITCHBOARD_STORE__URL=postgres://…`.
-//! Variables starting with `SWITCHBOARD_TEST_` belong to the test suite and
-//! `SWITCHBOARD_CONFIG` names the file; neither is a setting.
+//! Variables starting with `SWITCHBOARD_TEST_` belong to the test suite,
+//! `SWITCHBOARD_CONFIG` names the file and `SWITCHBOARD_ENCODER_PATH` where
+//! triage models find their sentence encoders; none of them is a setting.
 
 use std::path::Path;
 
@@ -25,7 +26,7 @@ pub fn load(file: Option<&Path>, overrides: &[(&str, figment::value::Value)]) ->
         Env::prefixed("SWITCHBOARD_")
             .filter(|key| {
                 let key = key.as_str().to_ascii_lowercase();
-                !key.starts_with("test_") && key != "config"
+                !key.starts_with("test_") && key != "config" && key != "encoder_path"
             })
             .split("__"),
     );
@@ -51,6 +52,7 @@ mod tests {
             )?;
             jail.set_env("SWITCHBOARD_BUS__PARTITIONS", "12");
             jail.set_env("SWITCHBOARD_TEST_POSTGRES_URL", "ignored");
+            jail.set_env("SWITCHBOARD_ENCODER_PATH", "/not/a/setting");
             let flags = [("data_dir", figment::value::Value::from("/tmp/flag"))];
             let config = load(Some(Path::new("switchboard.toml")), &flags).map_err(|e| e.to_string())?;
             assert_eq!(config.listen.port(), 9000);

@@ -50,7 +50,7 @@ async fn a_ticket_is_triaged_with_confidences_and_model_versions() {
         "{triage}"
     );
     assert!(
-        triage["urgency_model"]["model_version"].as_str().is_some_and(|v| v.starts_with("urgency-hadoop@")),
+        triage["urgency_model"]["model_version"].as_str().is_some_and(|v| v.starts_with("urgency-everyday@")),
         "{triage}"
     );
     let confidence = triage["category"]["confidence"].as_f64().expect("a confidence");

@@ -43,6 +43,10 @@ pub struct Classification {
     pub label: Option<String>,
     /// Calibrated probability of `label` (of the best label when unsure).
     pub confidence: f32,
+    /// The model was sure the text is none of its labels (its out-of-scope
+    /// label won): `label` is `None`, but not for want of confidence.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub out_of_scope: bool,
     /// The version of the model that decided.
     pub model_version: String,
 }

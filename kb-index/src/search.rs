@@ -9,6 +9,7 @@
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
+use switchboard_core::events::UrgencySource;
 use switchboard_core::{Ticket, Urgency};
 use tantivy::collector::TopDocs;
 use tantivy::query::{
@@ -187,16 +188,23 @@ pub fn auto_answer(matches: &[Match], threshold: f32) -> Option<&Match> {
 }
 
 /// Why `ticket` must not be answered automatically, whatever the match: it
-/// was not triaged, or it is rated high or critical (someone should act, not
-/// send an article). `None` when an answer may go out.
+/// was not triaged; it is rated high or critical (someone should act, not
+/// send an article); or triage was unsure of it: the category model lacked
+/// confidence, or the urgency model did and no policy rule decided.
+/// `None` when an answer may go out.
 ///
-/// (Triage's `needs_human` does not withhold an answer yet: the shipped
-/// category model knows only banking intents, so it is unsure of nearly
-/// every other ticket, and the rule would switch automatic answers off.)
+/// A category model that is *sure* the ticket is none of its categories
+/// (its out-of-scope label won, e.g. a printer question for the default
+/// customer-service categories) does not withhold an answer: the ticket
+/// still goes to a person for its category, but an FAQ may well answer it.
 pub fn auto_answer_withheld(ticket: &Ticket) -> Option<&'static str> {
     let Some(triage) = &ticket.triage else { return Some("not_triaged") };
     if triage.urgency.max(ticket.urgency.unwrap_or(Urgency::Low)) >= Urgency::High {
         return Some("urgent");
+    }
+    let category_unsure = triage.category.label.is_none() && !triage.category.out_of_scope;
+    if category_unsure || triage.urgency_source == UrgencySource::Default {
+        return Some("unsure");
     }
     None
 }
@@ -458,5 +466,59 @@ fn snippet(text: &str) -> String {
     match collapsed.char_indices().nth(SNIPPET_CHARS) {
         Some((cut, _)) => format!("{}…", collapsed[..cut].trim_end()),
         None => collapsed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use switchboard_core::events::{Classification, Triage};
+    use switchboard_core::ticket::{Channel, NewRequester, NewTicket};
+    use switchboard_core::{TicketId, Urgency};
+    use time::OffsetDateTime;
+
+    use super::*;
+
+    fn classification(label: Option<&str>, out_of_scope: bool) -> Classification {
+        Classification { label: label.map(str::to_owned), confidence: 0.9, out_of_scope, model_version: "m@1".into() }
+    }
+
+    fn ticket(category: Classification, urgency: Urgency, source: UrgencySource) -> Ticket {
+        let mut ticket = NewTicket {
+            title: Some("Paper jam".into()),
+            description: Some("tray 2".into()),
+            requester: Some(NewRequester { email: Some("ana@example.com".into()), name: None }),
+            company: Some("acme".into()),
+            ..NewTicket::default()
+        }
+        .validate(TicketId::new(), Channel::Api, OffsetDateTime::now_utc())
+        .expect("valid");
+        ticket.urgency = Some(urgency);
+        ticket.triage = Some(Triage {
+            needs_human: category.label.is_none() || source == UrgencySource::Default,
+            category,
+            urgency_model: classification(Some(urgency.as_str()), false),
+            urgency,
+            urgency_source: source,
+            triaged_at: OffsetDateTime::now_utc(),
+        });
+        ticket
+    }
+
+    #[test]
+    fn answers_are_withheld_from_urgent_unsure_and_untriaged_tickets_only() {
+        let sure = classification(Some("order"), false);
+        assert_eq!(auto_answer_withheld(&ticket(sure.clone(), Urgency::Normal, UrgencySource::Model)), None);
+        // Sure it is none of the categories: a person files it, an FAQ may answer it.
+        let elsewhere = classification(None, true);
+        assert_eq!(auto_answer_withheld(&ticket(elsewhere, Urgency::Low, UrgencySource::Model)), None);
+        let unsure = classification(None, false);
+        assert_eq!(auto_answer_withheld(&ticket(unsure, Urgency::Normal, UrgencySource::Model)), Some("unsure"));
+        assert_eq!(auto_answer_withheld(&ticket(sure.clone(), Urgency::Normal, UrgencySource::Default)), Some("unsure"));
+        let rule = UrgencySource::Policy { rule: "fire or smoke".into() };
+        assert_eq!(auto_answer_withheld(&ticket(sure.clone(), Urgency::Critical, rule)), Some("urgent"));
+        assert_eq!(auto_answer_withheld(&ticket(sure, Urgency::High, UrgencySource::Model)), Some("urgent"));
+        let mut untriaged = ticket(classification(Some("order"), false), Urgency::Low, UrgencySource::Model);
+        untriaged.triage = None;
+        assert_eq!(auto_answer_withheld(&untriaged), Some("not_triaged"));
     }
 }

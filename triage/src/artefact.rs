@@ -160,13 +160,18 @@ pub fn to_bytes(model: &Model) -> Result<Vec<u8>> {
 }
 
 pub(crate) fn save(model: &Model, path: &Path) -> Result<()> {
-    let bytes = to_bytes(model)?;
+    write_atomically(path, &to_bytes(model)?)
+}
+
+/// Writes `bytes` to `path` through a temporary file renamed over it, so a
+/// reader never sees half a file.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(".tmp");
     let temporary = std::path::PathBuf::from(temporary);
     let write = || -> std::io::Result<()> {
         let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(&bytes)?;
+        file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&temporary, path)
     };

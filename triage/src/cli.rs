@@ -13,7 +13,7 @@ use crate::features::{FeatureConfig, NgramRange};
 use crate::learners::LearnerFamily;
 use crate::metrics::{Outcome, evaluate};
 use crate::model::{Model, UnsureReason};
-use crate::train::{ClassOffsets, SelectionMetric, TrainOptions, train_with_progress};
+use crate::train::{ClassOffsets, SelectionMetric, TrainOptions, train_choosing_encoder};
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum TriageCommand {
@@ -49,11 +49,33 @@ pub enum TriageCommand {
     /// macro-F1 and each --recall-group; the last line is one JSON object.
     /// An honest figure for one data set, where a single split is luck.
     Cv(CvArgs),
+    /// Distil a static embedding table from a transformer encoder: every
+    /// word piece through the encoder on its own, reduced by PCA, weighted
+    /// and rounded to 8 bits. The table gives sentence embeddings in
+    /// microseconds; train with `--encoder FILE.sbse` to use it. The one
+    /// built into Switchboard (`--encoder static`) was made with
+    /// `distill --encoder models/encoders/all-MiniLM-L6-v2 --out
+    /// models/static-minilm-l6.sbse`.
+    Distill(DistillArgs),
     /// Make a model in the store (any company's, or the installation's) the
     /// active one of its owner, or with --off stop using it. Running triage
     /// stages follow within their reload interval. `GET /v1/triage/models`
     /// lists the ids.
     Activate(ActivateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DistillArgs {
+    /// The transformer encoder's directory (config.json, vocab.txt,
+    /// model.safetensors), as scripts/triage/fetch-encoder.sh installs it.
+    #[arg(long, value_name = "DIR")]
+    pub encoder: PathBuf,
+    /// Numbers per word piece after PCA.
+    #[arg(long, default_value_t = 256)]
+    pub dimension: usize,
+    /// The table file to write (`.sbse`).
+    #[arg(long, value_name = "FILE.sbse")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -230,20 +252,48 @@ pub struct TuningArgs {
     /// Seed of the fold assignment.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Add a sentence encoder's embedding to the features: the directory of
-    /// an encoder (config.json, vocab.txt, model.safetensors), e.g. the one
-    /// scripts/triage/fetch-encoder.sh installs in
-    /// models/encoders/all-MiniLM-L6-v2. Better on paraphrases, about a
-    /// thousand times slower to predict (about 13 ms per short ticket on one
-    /// core); the model then needs the encoder wherever it is loaded.
-    #[arg(long, value_name = "DIR")]
-    pub encoder: Option<PathBuf>,
+    /// Sentence-encoder features beside the n-grams: `auto` (the default):
+    /// cross-validation decides between none, the built-in static table and,
+    /// when it is installed, the full encoder; `none`; `static`, the
+    /// table distilled from all-MiniLM-L6-v2 that is built in (microseconds
+    /// per text, nothing to install); a path to an encoder directory (e.g.
+    /// models/encoders/all-MiniLM-L6-v2, which scripts/triage/fetch-encoder.sh
+    /// installs: better on paraphrases, about 13 ms per short ticket on one
+    /// core, and the model then needs it wherever it is loaded) or to a
+    /// `.sbse` table.
+    #[arg(long, value_name = "auto|none|static|PATH", default_value = "auto")]
+    pub encoder: EncoderChoice,
     /// With --encoder: the embedding's weight beside the TF-IDF block.
-    #[arg(long, default_value_t = crate::encoder::DEFAULT_WEIGHT, requires = "encoder")]
+    #[arg(long, default_value_t = crate::encoder::DEFAULT_WEIGHT)]
     pub encoder_weight: f32,
     /// With --encoder: word pieces read per text.
-    #[arg(long, default_value_t = crate::encoder::DEFAULT_MAX_TOKENS, requires = "encoder")]
+    #[arg(long, default_value_t = crate::encoder::DEFAULT_MAX_TOKENS)]
     pub encoder_max_tokens: usize,
+}
+
+/// What `--encoder` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EncoderChoice {
+    None,
+    /// The built-in static table.
+    Static,
+    /// Cross-validation decides.
+    Auto,
+    Path(PathBuf),
+}
+
+impl std::str::FromStr for EncoderChoice {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Ok(match text {
+            "" => return Err("--encoder needs none, static, auto or a path".into()),
+            "none" => EncoderChoice::None,
+            "static" => EncoderChoice::Static,
+            "auto" => EncoderChoice::Auto,
+            path => EncoderChoice::Path(PathBuf::from(path)),
+        })
+    }
 }
 
 /// `Some(range)`, or `None` for "none".
@@ -359,6 +409,7 @@ pub fn run_command(command: TriageCommand, out: &mut impl Write) -> Result<()> {
         TriageCommand::Predict(args) => run_predict(args, out),
         TriageCommand::ScoreUrgency(args) => run_score_urgency(args, out),
         TriageCommand::Cv(args) => run_cv(args, out),
+        TriageCommand::Distill(args) => run_distill(&args, out),
         TriageCommand::Activate(_) => Err(Error::InvalidOptions(
             "`triage activate` needs a store: run it as `switchboard triage activate`".into(),
         )),
@@ -367,25 +418,22 @@ pub fn run_command(command: TriageCommand, out: &mut impl Write) -> Result<()> {
 
 impl TuningArgs {
     /// The training options these arguments ask for; loads the encoder.
+    /// With `--encoder auto`, the options carry no encoder: train with
+    /// [`TuningArgs::encoder_candidates`] to let cross-validation choose.
     pub fn options(&self, name: String, unsure_label: Option<String>) -> Result<TrainOptions> {
+        if !(self.encoder_weight.is_finite() && self.encoder_weight > 0.0) {
+            return Err(Error::InvalidOptions(format!(
+                "--encoder-weight {} must be a positive number",
+                self.encoder_weight
+            )));
+        }
+        if self.encoder_max_tokens < 3 {
+            return Err(Error::InvalidOptions("--encoder-max-tokens must be at least 3".into()));
+        }
         let encoder = match &self.encoder {
-            None => None,
-            Some(directory) => {
-                if !(self.encoder_weight.is_finite() && self.encoder_weight > 0.0) {
-                    return Err(Error::InvalidOptions(format!(
-                        "--encoder-weight {} must be a positive number",
-                        self.encoder_weight
-                    )));
-                }
-                if self.encoder_max_tokens < 3 {
-                    return Err(Error::InvalidOptions("--encoder-max-tokens must be at least 3".into()));
-                }
-                Some(crate::encoder::EncoderFeatures {
-                    encoder: crate::encoder::SentenceEncoder::load(directory)?,
-                    weight: self.encoder_weight,
-                    max_tokens: self.encoder_max_tokens,
-                })
-            }
+            EncoderChoice::None | EncoderChoice::Auto => None,
+            EncoderChoice::Static => Some(self.features_of(crate::encoder::SentenceEncoder::builtin_static())),
+            EncoderChoice::Path(path) => Some(self.features_of(crate::encoder::SentenceEncoder::load(path)?)),
         };
         Ok(TrainOptions {
             name,
@@ -409,6 +457,29 @@ impl TuningArgs {
             encoder,
             trained_at: None,
         })
+    }
+
+    fn features_of(&self, encoder: std::sync::Arc<crate::encoder::SentenceEncoder>) -> crate::encoder::EncoderFeatures {
+        crate::encoder::EncoderFeatures { encoder, weight: self.encoder_weight, max_tokens: self.encoder_max_tokens }
+    }
+
+    /// The encoders cross-validation chooses between: with `--encoder auto`,
+    /// none, the built-in static table and, when it is installed where
+    /// models look for it, the full all-MiniLM-L6-v2 encoder; otherwise just
+    /// the one asked for.
+    pub fn encoder_candidates(&self, options: &TrainOptions) -> Result<Vec<Option<crate::encoder::EncoderFeatures>>> {
+        if self.encoder != EncoderChoice::Auto {
+            return Ok(vec![options.encoder.clone()]);
+        }
+        let mut candidates = vec![None, Some(self.features_of(crate::encoder::SentenceEncoder::builtin_static()))];
+        let installed = crate::encoder::search_path(None)
+            .into_iter()
+            .map(|directory| directory.join(crate::encoder::DEFAULT_ENCODER_NAME))
+            .find(|directory| directory.join("model.safetensors").is_file());
+        if let Some(directory) = installed {
+            candidates.push(Some(self.features_of(crate::encoder::SentenceEncoder::load(directory)?)));
+        }
+        Ok(candidates)
     }
 }
 
@@ -494,8 +565,9 @@ pub fn train_and_report(
 ) -> Result<Model> {
     let mut options = args.tuning.options(args.model_name(), args.unsure_label.clone())?;
     options.trained_at = source_date()?;
+    let candidates = args.tuning.encoder_candidates(&options)?;
     let mut progress_error = None;
-    let model = train_with_progress(examples, calibration, &options, &mut |line| {
+    let model = train_choosing_encoder(examples, calibration, &options, candidates, &mut |line| {
         if let Err(error) = writeln!(out, "{line}") {
             progress_error.get_or_insert(error);
         }
@@ -532,12 +604,30 @@ pub fn train_and_report(
     Ok(model)
 }
 
+fn run_distill(args: &DistillArgs, out: &mut impl Write) -> Result<()> {
+    let encoder = crate::encoder::SentenceEncoder::load(&args.encoder)?;
+    let started = std::time::Instant::now();
+    let bytes = encoder.distill_static(args.dimension)?;
+    crate::artefact::write_atomically(&args.out, &bytes)?;
+    writeln!(
+        out,
+        "distilled {} into {} ({} dimensions, {:.1} MB) in {:.1}s",
+        encoder.name(),
+        args.out.display(),
+        args.dimension,
+        bytes.len() as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    )?;
+    Ok(())
+}
+
 fn run_cv(args: CvArgs, out: &mut impl Write) -> Result<()> {
     if args.repeats == 0 || args.outer_folds < 2 {
         return Err(Error::InvalidOptions("--repeats must be at least 1 and --outer-folds at least 2".into()));
     }
     let rows = read_labeled_csv(&args.data, &args.csv.spec())?;
     let options = args.tuning.options("cv".into(), None)?;
+    let candidates = args.tuning.encoder_candidates(&options)?;
     let mut label_names: Vec<&str> = rows.examples.iter().map(|(_, label)| label.as_str()).collect();
     label_names.sort_unstable();
     label_names.dedup();
@@ -563,7 +653,7 @@ fn run_cv(args: CvArgs, out: &mut impl Write) -> Result<()> {
             let (held_out, training): (Vec<_>, Vec<_>) =
                 rows.examples.iter().zip(&fold_of).partition(|(_, example_fold)| **example_fold == fold);
             let training: Vec<(String, String)> = training.into_iter().map(|(example, _)| example.clone()).collect();
-            let model = crate::train::train_from_examples(training, &options)?;
+            let model = train_choosing_encoder(training, None, &options, candidates.clone(), &mut |_| {})?;
             let predictions: Vec<_> = {
                 use rayon::prelude::*;
                 held_out.par_iter().map(|((text, _), _)| model.predict(text)).collect()

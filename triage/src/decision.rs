@@ -16,6 +16,7 @@ impl Prediction {
         Classification {
             label: self.label.clone(),
             confidence: self.confidence,
+            out_of_scope: self.unsure == Some(crate::model::UnsureReason::OutOfScope),
             model_version: self.model_version.clone(),
         }
     }

@@ -67,7 +67,7 @@ pub enum Error {
 /// Which encoder a model needs, and where it was looked for.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "the model needs the sentence encoder {name:?} (weights sha256 {sha256}); looked in {}{}; install it with scripts/triage/fetch-encoder.sh or point {} at its parent directory",
+    "the model needs the sentence encoder {name:?} (weights sha256 {sha256}); looked in {}{}; install it with scripts/triage/fetch-encoder.sh (a static table: copy its .sbse file into one of those directories) or point {} at its parent directory",
     display_paths(searched),
     if mismatched.is_empty() { String::new() } else { format!(" (found other weights in {})", display_paths(mismatched)) },
     crate::encoder::ENCODER_PATH_VARIABLE

@@ -19,8 +19,8 @@
 //! use std::sync::Arc;
 //! use switchboard_triage::{Model, PolicyInput, UrgencyPolicy, urgency_of};
 //!
-//! let category = Arc::new(Model::load("models/category-banking77.sbtm")?);
-//! let urgency = Arc::new(Model::load("models/urgency-hadoop.sbtm")?);
+//! let category = Arc::new(Model::load("models/category-customer-service.sbtm")?);
+//! let urgency = Arc::new(Model::load("models/urgency-everyday.sbtm")?);
 //! let text = switchboard_triage::text::join_fields(["Card stolen", "Someone used my card abroad"]);
 //! let category_prediction = category.predict(&text);
 //! let urgency_prediction = urgency.predict(&text);

@@ -41,8 +41,8 @@ pub const URGENCY_TASK: &str = "urgency";
 
 /// The default models, built by `scripts/triage/build-default-models.sh`
 /// from public data (attribution in `models/ATTRIBUTION.md`).
-pub static DEFAULT_CATEGORY_MODEL: &[u8] = include_bytes!("../../models/category-banking77.sbtm");
-pub static DEFAULT_URGENCY_MODEL: &[u8] = include_bytes!("../../models/urgency-hadoop.sbtm");
+pub static DEFAULT_CATEGORY_MODEL: &[u8] = include_bytes!("../../models/category-customer-service.sbtm");
+pub static DEFAULT_URGENCY_MODEL: &[u8] = include_bytes!("../../models/urgency-everyday.sbtm");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StageError {

@@ -111,6 +111,51 @@ pub fn train_from_examples(examples: Vec<(String, String)>, options: &TrainOptio
     train_with_progress(examples, None, options, &mut |_| {})
 }
 
+/// Trains one model per encoder candidate (none, a static table, a
+/// transformer…) and keeps the one whose selected learner has the best
+/// out-of-fold score by `options.select_by`: cross-validation decides
+/// whether embedding features help this task. With one candidate it is
+/// [`train_with_progress`] with that encoder.
+pub fn train_choosing_encoder(
+    examples: Vec<(String, String)>,
+    calibration_examples: Option<Vec<(String, String)>>,
+    options: &TrainOptions,
+    candidates: Vec<Option<EncoderFeatures>>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Model> {
+    let several = candidates.len() > 1;
+    let mut best: Option<(f64, Model)> = None;
+    for candidate in candidates {
+        let described = candidate.as_ref().map_or_else(|| "no encoder".to_owned(), |c| c.encoder.name().to_owned());
+        if several {
+            progress(&format!("encoder candidate: {described}"));
+        }
+        let options = TrainOptions { encoder: candidate, ..options.clone() };
+        let model = train_with_progress(examples.clone(), calibration_examples.clone(), &options, progress)?;
+        let score = model
+            .metadata
+            .selection
+            .iter()
+            .map(|score| match options.select_by {
+                SelectionMetric::Accuracy => score.accuracy,
+                SelectionMetric::MacroF1 => score.macro_f1,
+            })
+            .fold(f64::NEG_INFINITY, f64::max);
+        if several {
+            progress(&format!("encoder candidate {described}: best out-of-fold {score:.4}"));
+        }
+        if best.as_ref().is_none_or(|(best_score, _)| score > *best_score) {
+            best = Some((score, model));
+        }
+    }
+    let (_, model) = best.ok_or_else(|| Error::InvalidOptions("no encoder candidate to train with".into()))?;
+    if several {
+        let chosen = model.metadata.encoder.as_ref().map_or("no encoder", |spec| spec.name.as_str());
+        progress(&format!("chose {chosen}"));
+    }
+    Ok(model)
+}
+
 /// [`train_from_examples`], with an optional calibration set and a report of
 /// each step as a line of text.
 ///

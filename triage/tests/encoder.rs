@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use switchboard_triage::artefact::{FORMAT_VERSION, PLAIN_FORMAT_VERSION};
-use switchboard_triage::encoder::{EncoderFeatures, SentenceEncoder};
+use switchboard_triage::encoder::{BUILTIN_STATIC_NAME, EncoderFeatures, EncoderKind, STATIC_TABLE_FILE, SentenceEncoder};
 use switchboard_triage::{Error, LearnerFamily, Model, TrainOptions, train_from_examples};
 
 const WORDS: &[&str] = &[
@@ -222,6 +222,98 @@ fn models_without_an_encoder_keep_the_plain_format_version() {
     let bytes = std::fs::read(&path).expect("read");
     assert!(!bytes.windows(9).any(|window| window == b"\"encoder\""));
     Model::load(&path).expect("load");
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[test]
+fn a_static_table_distilled_from_an_encoder_sums_its_rows_and_travels_with_models() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let transformer_dir = directory.path().join("tiny");
+    write_tiny_encoder(&transformer_dir, 21);
+    let transformer = SentenceEncoder::load(&transformer_dir).expect("load");
+    let bytes = transformer.distill_static(8).expect("distil");
+    assert!(transformer.distill_static(17).is_err(), "more dimensions than the encoder has");
+
+    // A static encoder is a directory with static.sbse, found by its name.
+    let table_dir = directory.path().join("encoders").join("tiny-static");
+    std::fs::create_dir_all(&table_dir).expect("dir");
+    std::fs::write(table_dir.join(STATIC_TABLE_FILE), &bytes).expect("write table");
+    let table = SentenceEncoder::load(&table_dir).expect("load table");
+    assert_eq!((table.kind(), table.dimension(), table.name()), (EncoderKind::Static, 8, "tiny-static"));
+    assert!(table.distilled_from().is_some_and(|source| source.starts_with("tiny@")));
+    assert!(table.distill_static(4).is_err(), "a table is not distilled again");
+
+    // A sum of rows: unit length, order and repetition do not matter, and
+    // nothing known gives zeros rather than NaN.
+    let embedding = table.embed("my card was stolen", 128);
+    let norm: f32 = embedding.iter().map(|value| value * value).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-4, "norm {norm}");
+    let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5);
+    let reordered = table.embed("stolen was card my", 128);
+    assert!(close(&reordered, &embedding), "{reordered:?} vs {embedding:?}");
+    let (once, twice) = (table.embed("card", 128), table.embed("card card", 128));
+    assert!(close(&once, &twice), "{once:?} vs {twice:?}");
+    assert_eq!(table.embed("", 128), vec![0.0; 8]);
+    assert_eq!(table.embed_all(&["my card was stolen", ""], 128), vec![embedding, vec![0.0; 8]]);
+
+    // A model trained with it records the table and finds it beside its file.
+    let model = train_from_examples(
+        examples(),
+        &options(Some(EncoderFeatures { encoder: table.clone(), weight: 1.0, max_tokens: 64 })),
+    )
+    .expect("train");
+    let spec = model.metadata().encoder.clone().expect("spec");
+    assert_eq!((spec.kind, spec.dimension, spec.name.as_str()), (EncoderKind::Static, 8, "tiny-static"));
+    let model_path = directory.path().join("model.sbtm");
+    model.save(&model_path).expect("save");
+    let loaded = Model::load(&model_path).expect("load beside encoders/");
+    assert_eq!(loaded.probabilities("i lost my card"), model.probabilities("i lost my card"));
+
+    // The table as a lone .sbse file next to the model's encoders/ works too;
+    // another table under the name is refused.
+    std::fs::remove_dir_all(&table_dir).expect("remove");
+    std::fs::write(directory.path().join("encoders").join("tiny-static.sbse"), &bytes).expect("write file");
+    Model::load(&model_path).expect("load with the .sbse file");
+    write_tiny_encoder(&directory.path().join("other"), 22);
+    let other = SentenceEncoder::load(directory.path().join("other")).expect("other").distill_static(8).expect("distil");
+    std::fs::write(directory.path().join("encoders").join("tiny-static.sbse"), other).expect("overwrite");
+    match Model::load(&model_path) {
+        Err(Error::EncoderMissing(missing)) => assert_eq!(missing.mismatched.len(), 1),
+        other => panic!("expected EncoderMissing, got {other:?}"),
+    }
+    // Not a table at all: a clear error, not a panic.
+    std::fs::write(directory.path().join("bogus.sbse"), b"SBSTATIC not postcard").expect("write");
+    assert!(matches!(SentenceEncoder::load(directory.path().join("bogus.sbse")), Err(Error::Corrupt(_))));
+}
+
+#[test]
+fn the_builtin_static_table_places_paraphrases_near_each_other_and_needs_no_files() {
+    let table = SentenceEncoder::builtin_static();
+    assert_eq!((table.kind(), table.name()), (EncoderKind::Static, BUILTIN_STATIC_NAME));
+    assert!(table.distilled_from().is_some_and(|source| source.starts_with("all-MiniLM-L6-v2@")));
+    let stolen = table.embed("my card was stolen", 128);
+    let paraphrase = table.embed("someone took my bank card", 128);
+    let unrelated = table.embed("the printer on the second floor is smoking", 128);
+    assert!(
+        cosine(&stolen, &paraphrase) > cosine(&stolen, &unrelated) + 0.1,
+        "paraphrase {} vs unrelated {}",
+        cosine(&stolen, &paraphrase),
+        cosine(&stolen, &unrelated)
+    );
+    let fire = table.embed("fire in the server room", 128);
+    assert!(cosine(&unrelated, &fire) > cosine(&stolen, &fire), "smoke is nearer fire than a stolen card");
+
+    // A model trained with it loads from bytes alone: the table is built in.
+    let model = train_from_examples(
+        examples(),
+        &options(Some(EncoderFeatures { encoder: table, weight: 1.0, max_tokens: 64 })),
+    )
+    .expect("train");
+    let reloaded = Model::from_bytes(&model.to_bytes().expect("bytes")).expect("from bytes");
+    assert_eq!(reloaded.probabilities("i lost my card"), model.probabilities("i lost my card"));
 }
 
 /// The real encoder, where installed (models/encoders/all-MiniLM-L6-v2).

@@ -14,6 +14,7 @@
 //! `vocab.txt` (WordPiece vocabulary, uncased) and `model.safetensors`.
 
 mod bert;
+pub mod static_table;
 pub mod wordpiece;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, MissingEncoder, Result};
 use crate::sparse::SparseVector;
 use bert::{Bert, BertConfig};
+use static_table::StaticTable;
 use wordpiece::WordPiece;
 
 /// The environment variable naming directories to look for encoders in
@@ -52,7 +54,11 @@ const BATCH: usize = 32;
 pub struct EncoderSpec {
     /// The encoder directory's name (e.g. `all-MiniLM-L6-v2`).
     pub name: String,
-    /// SHA-256 of `model.safetensors`, hex: the encoder's identity.
+    /// A transformer, or a static table distilled from one.
+    #[serde(default)]
+    pub kind: EncoderKind,
+    /// SHA-256 of `model.safetensors` (of the table file for a static
+    /// encoder), hex: the encoder's identity.
     pub sha256: String,
     pub dimension: usize,
     /// Tokens read per text.
@@ -93,9 +99,27 @@ impl PartialEq for EncoderFeatures {
 pub struct SentenceEncoder {
     name: String,
     sha256: String,
+    /// Where it was loaded from (empty for the built-in static table).
     directory: PathBuf,
     tokenizer: WordPiece,
-    bert: Bert,
+    backend: Backend,
+}
+
+/// How an encoder turns word pieces into an embedding.
+enum Backend {
+    /// The transformer itself: six layers of attention per text.
+    Transformer(Bert),
+    /// A table distilled from one (see [`static_table`]): a weighted sum.
+    Static(StaticTable),
+}
+
+/// The kind of encoder a model was trained with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EncoderKind {
+    #[default]
+    Transformer,
+    Static,
 }
 
 impl std::fmt::Debug for SentenceEncoder {
@@ -103,17 +127,41 @@ impl std::fmt::Debug for SentenceEncoder {
         formatter
             .debug_struct("SentenceEncoder")
             .field("name", &self.name)
+            .field("kind", &self.kind())
             .field("sha256", &&self.sha256[..12])
             .field("dimension", &self.dimension())
             .finish_non_exhaustive()
     }
 }
 
+/// The file a static encoder directory holds.
+pub const STATIC_TABLE_FILE: &str = "static.sbse";
+
+/// The static table built into the binary (see [`SentenceEncoder::builtin_static`]).
+static BUILTIN_STATIC: &[u8] = include_bytes!("../../../models/static-minilm-l6.sbse");
+
+/// The built-in static encoder's name.
+pub const BUILTIN_STATIC_NAME: &str = "static-minilm-l6";
+
 impl SentenceEncoder {
-    /// Loads an encoder directory; its name is the directory's name. Loading
-    /// the same weights twice in one process returns the same encoder.
-    pub fn load(directory: impl AsRef<Path>) -> Result<Arc<SentenceEncoder>> {
-        let directory = directory.as_ref();
+    /// Loads an encoder: a directory with a transformer's `config.json`,
+    /// `vocab.txt` and `model.safetensors`, or a static table (a directory
+    /// holding `static.sbse`, or the `.sbse` file itself). Its name is the
+    /// directory's (or file's) name. Loading the same weights twice in one
+    /// process returns the same encoder.
+    pub fn load(path: impl AsRef<Path>) -> Result<Arc<SentenceEncoder>> {
+        let path = path.as_ref();
+        let table_path = if path.is_dir() { path.join(STATIC_TABLE_FILE) } else { path.to_owned() };
+        if table_path.is_file() {
+            let bytes = std::fs::read(&table_path).map_err(|error| Error::io(&table_path, error))?;
+            let name = path
+                .canonicalize()
+                .ok()
+                .and_then(|path| path.file_stem().map(|name| name.to_string_lossy().into_owned()))
+                .unwrap_or_else(|| BUILTIN_STATIC_NAME.to_owned());
+            return SentenceEncoder::load_static(&bytes, name, path, &table_path.display().to_string());
+        }
+        let directory = path;
         let weights_path = directory.join("model.safetensors");
         let bytes = std::fs::read(&weights_path).map_err(|error| Error::io(&weights_path, error))?;
         let sha256 = crate::artefact::hex(&Sha256::digest(&bytes));
@@ -145,10 +193,48 @@ impl SentenceEncoder {
             sha256: sha256.clone(),
             directory: directory.to_owned(),
             tokenizer,
-            bert,
+            backend: Backend::Transformer(bert),
         });
         loaded.insert(sha256, Arc::downgrade(&encoder));
         Ok(encoder)
+    }
+
+    /// The static table distilled from all-MiniLM-L6-v2 that is built into
+    /// Switchboard: embeddings without a download, in microseconds.
+    pub fn builtin_static() -> Arc<SentenceEncoder> {
+        SentenceEncoder::load_static(BUILTIN_STATIC, BUILTIN_STATIC_NAME.to_owned(), Path::new(""), "built-in table")
+            .expect("the built-in static table parses (tests load it)")
+    }
+
+    fn load_static(bytes: &[u8], name: String, directory: &Path, origin: &str) -> Result<Arc<SentenceEncoder>> {
+        let sha256 = crate::artefact::hex(&Sha256::digest(bytes));
+        let mut loaded = LOADED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(encoder) = loaded.get(&sha256).and_then(Weak::upgrade) {
+            return Ok(encoder);
+        }
+        let (tokenizer, table) = StaticTable::from_bytes(bytes, origin)?;
+        let encoder = Arc::new(SentenceEncoder {
+            name,
+            sha256: sha256.clone(),
+            directory: directory.to_owned(),
+            tokenizer,
+            backend: Backend::Static(table),
+        });
+        loaded.insert(sha256, Arc::downgrade(&encoder));
+        Ok(encoder)
+    }
+
+    /// Distils a static table from this transformer encoder, `dimension`
+    /// numbers per piece, and returns the table file's bytes (see
+    /// [`static_table`]). `vocab` is the encoder's `vocab.txt` lines.
+    pub fn distill_static(&self, dimension: usize) -> Result<Vec<u8>> {
+        let Backend::Transformer(bert) = &self.backend else {
+            return Err(Error::InvalidOptions(format!("{} is already a static table", self.name)));
+        };
+        let vocab_path = self.directory.join("vocab.txt");
+        let vocab_text = std::fs::read_to_string(&vocab_path).map_err(|error| Error::io(&vocab_path, error))?;
+        let vocab: Vec<String> = vocab_text.lines().map(str::to_owned).collect();
+        static_table::distill(bert, &self.tokenizer, &vocab, (&self.name, &self.sha256), dimension)
     }
 
     pub fn name(&self) -> &str {
@@ -163,35 +249,72 @@ impl SentenceEncoder {
         &self.directory
     }
 
+    pub fn kind(&self) -> EncoderKind {
+        match &self.backend {
+            Backend::Transformer(_) => EncoderKind::Transformer,
+            Backend::Static(_) => EncoderKind::Static,
+        }
+    }
+
     pub fn dimension(&self) -> usize {
-        self.bert.config.hidden_size
+        match &self.backend {
+            Backend::Transformer(bert) => bert.config.hidden_size,
+            Backend::Static(table) => table.dimension(),
+        }
+    }
+
+    /// Word pieces read per text at most.
+    fn max_tokens(&self) -> usize {
+        match &self.backend {
+            Backend::Transformer(bert) => bert.max_tokens(),
+            Backend::Static(_) => static_table::MAX_TOKENS,
+        }
+    }
+
+    /// What a static table was distilled from (`None` for a transformer).
+    pub fn distilled_from(&self) -> Option<&str> {
+        match &self.backend {
+            Backend::Transformer(_) => None,
+            Backend::Static(table) => Some(&table.source),
+        }
     }
 
     /// The spec a model trained with this encoder records.
     pub fn spec(&self, weight: f32, max_tokens: usize) -> EncoderSpec {
         EncoderSpec {
             name: self.name.clone(),
+            kind: self.kind(),
             sha256: self.sha256.clone(),
             dimension: self.dimension(),
-            max_tokens: max_tokens.min(self.bert.max_tokens()),
+            max_tokens: max_tokens.min(self.max_tokens()),
             weight,
         }
     }
 
     /// WordPiece ids of a text, `[CLS] … [SEP]`.
     pub fn token_ids(&self, text: &str, max_tokens: usize) -> Vec<u32> {
-        self.tokenizer.encode(text, max_tokens.min(self.bert.max_tokens()))
+        self.tokenizer.encode(text, max_tokens.min(self.max_tokens()))
     }
 
     /// The unit-length embedding of one text.
     pub fn embed(&self, text: &str, max_tokens: usize) -> Vec<f32> {
         let ids = self.token_ids(text, max_tokens);
-        self.bert.embed(std::slice::from_ref(&ids)).into_raw_vec_and_offset().0
+        match &self.backend {
+            Backend::Transformer(bert) => bert.embed(std::slice::from_ref(&ids)).into_raw_vec_and_offset().0,
+            Backend::Static(table) => {
+                let mut out = vec![0.0; table.dimension()];
+                table.embed_ids(&ids, &mut out);
+                out
+            }
+        }
     }
 
     /// Embeddings of many texts, in order, in parallel batches (rayon).
     pub fn embed_all<S: AsRef<str> + Sync>(&self, texts: &[S], max_tokens: usize) -> Vec<Vec<f32>> {
         use rayon::prelude::*;
+        let Backend::Transformer(bert) = &self.backend else {
+            return texts.par_iter().map(|text| self.embed(text.as_ref(), max_tokens)).collect();
+        };
         // Batches of similar lengths waste less work on stacking; sort by
         // length, embed, and put the results back in order.
         let ids: Vec<Vec<u32>> = texts.par_iter().map(|text| self.token_ids(text.as_ref(), max_tokens)).collect();
@@ -202,7 +325,7 @@ impl SentenceEncoder {
             .into_par_iter()
             .map(|batch| {
                 let sequences: Vec<Vec<u32>> = batch.iter().map(|&index| ids[index].clone()).collect();
-                let embeddings = self.bert.embed(&sequences);
+                let embeddings = bert.embed(&sequences);
                 (batch, embeddings)
             })
             .collect();
@@ -233,17 +356,29 @@ pub fn search_path(model_directory: Option<&Path>) -> Vec<PathBuf> {
     directories
 }
 
-/// Finds and loads the encoder a model was trained with: the first
-/// `<dir>/<spec.name>` on [`search_path`] whose weights have the spec's
-/// SHA-256.
+/// Finds and loads the encoder a model was trained with: the built-in
+/// static table when the spec names it, else the first `<dir>/<spec.name>`
+/// on [`search_path`] (an encoder directory, or `<spec.name>.sbse` for a
+/// static table file) whose SHA-256 is the spec's.
 pub fn locate(spec: &EncoderSpec, model_directory: Option<&Path>) -> Result<Arc<SentenceEncoder>> {
+    if spec.kind == EncoderKind::Static && spec.name == BUILTIN_STATIC_NAME {
+        let builtin = SentenceEncoder::builtin_static();
+        if builtin.sha256 == spec.sha256 {
+            return Ok(builtin);
+        }
+    }
     let searched = search_path(model_directory);
     let mut mismatched = Vec::new();
     for directory in &searched {
         let candidate = directory.join(&spec.name);
-        if !candidate.join("model.safetensors").is_file() {
+        let table_file = directory.join(format!("{}.sbse", spec.name));
+        let candidate = if candidate.join("model.safetensors").is_file() || candidate.join(STATIC_TABLE_FILE).is_file() {
+            candidate
+        } else if table_file.is_file() {
+            table_file
+        } else {
             continue;
-        }
+        };
         let encoder = SentenceEncoder::load(&candidate)?;
         if encoder.sha256 == spec.sha256 {
             return Ok(encoder);
