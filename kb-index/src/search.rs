@@ -513,7 +513,10 @@ mod tests {
         assert_eq!(auto_answer_withheld(&ticket(elsewhere, Urgency::Low, UrgencySource::Model)), None);
         let unsure = classification(None, false);
         assert_eq!(auto_answer_withheld(&ticket(unsure, Urgency::Normal, UrgencySource::Model)), Some("unsure"));
-        assert_eq!(auto_answer_withheld(&ticket(sure.clone(), Urgency::Normal, UrgencySource::Default)), Some("unsure"));
+        assert_eq!(
+            auto_answer_withheld(&ticket(sure.clone(), Urgency::Normal, UrgencySource::Default)),
+            Some("unsure")
+        );
         let rule = UrgencySource::Policy { rule: "fire or smoke".into() };
         assert_eq!(auto_answer_withheld(&ticket(sure.clone(), Urgency::Critical, rule)), Some("urgent"));
         assert_eq!(auto_answer_withheld(&ticket(sure, Urgency::High, UrgencySource::Model)), Some("urgent"));

@@ -54,7 +54,12 @@ fn largest_valid_ticket() -> switchboard_core::Ticket {
 }
 
 fn classification() -> Classification {
-    Classification { label: Some(widest(LABEL_MAX_CHARS)), confidence: 0.5, out_of_scope: false, model_version: widest(LABEL_MAX_CHARS) }
+    Classification {
+        label: Some(widest(LABEL_MAX_CHARS)),
+        confidence: 0.5,
+        out_of_scope: false,
+        model_version: widest(LABEL_MAX_CHARS),
+    }
 }
 
 #[test]

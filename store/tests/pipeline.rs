@@ -27,10 +27,16 @@ fn triaged(mut ticket: Ticket, category: &str, urgency: Urgency, unsure: bool) -
     ticket.category = Some(category.into());
     ticket.urgency = Some(urgency);
     ticket.triage = Some(Triage {
-        category: Classification { label: Some(category.into()), confidence: 0.9, out_of_scope: false, model_version: "cat-1".into() },
+        category: Classification {
+            label: Some(category.into()),
+            confidence: 0.9,
+            out_of_scope: false,
+            model_version: "cat-1".into(),
+        },
         urgency_model: Classification {
             label: Some(urgency.as_str().into()),
-            confidence: 0.7, out_of_scope: false,
+            confidence: 0.7,
+            out_of_scope: false,
             model_version: "urg-1".into(),
         },
         urgency,

@@ -39,7 +39,14 @@ fn prediction(criterion: &mut Criterion) {
     let texts = fixture_texts();
     let mut group = criterion.benchmark_group("predict");
     group.throughput(Throughput::Elements(texts.len() as u64));
-    for (name, file) in [("category-banking77", "category-banking77.sbtm"), ("urgency-hadoop", "urgency-hadoop.sbtm")] {
+    // The defaults (with the built-in static embedding table) and the
+    // plain TF-IDF models for banks and bug trackers.
+    for (name, file) in [
+        ("category-customer-service", "category-customer-service.sbtm"),
+        ("urgency-everyday", "urgency-everyday.sbtm"),
+        ("category-banking77", "category-banking77.sbtm"),
+        ("urgency-hadoop", "urgency-hadoop.sbtm"),
+    ] {
         let model = Model::load(manifest_path(&format!("../models/{file}"))).expect("shipped model");
         group.bench_function(name, |bench| {
             bench.iter(|| {

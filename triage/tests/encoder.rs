@@ -12,7 +12,9 @@
 use std::path::{Path, PathBuf};
 
 use switchboard_triage::artefact::{FORMAT_VERSION, PLAIN_FORMAT_VERSION};
-use switchboard_triage::encoder::{BUILTIN_STATIC_NAME, EncoderFeatures, EncoderKind, STATIC_TABLE_FILE, SentenceEncoder};
+use switchboard_triage::encoder::{
+    BUILTIN_STATIC_NAME, EncoderFeatures, EncoderKind, STATIC_TABLE_FILE, SentenceEncoder,
+};
 use switchboard_triage::{Error, LearnerFamily, Model, TrainOptions, train_from_examples};
 
 const WORDS: &[&str] = &[
@@ -278,7 +280,8 @@ fn a_static_table_distilled_from_an_encoder_sums_its_rows_and_travels_with_model
     std::fs::write(directory.path().join("encoders").join("tiny-static.sbse"), &bytes).expect("write file");
     Model::load(&model_path).expect("load with the .sbse file");
     write_tiny_encoder(&directory.path().join("other"), 22);
-    let other = SentenceEncoder::load(directory.path().join("other")).expect("other").distill_static(8).expect("distil");
+    let other =
+        SentenceEncoder::load(directory.path().join("other")).expect("other").distill_static(8).expect("distil");
     std::fs::write(directory.path().join("encoders").join("tiny-static.sbse"), other).expect("overwrite");
     match Model::load(&model_path) {
         Err(Error::EncoderMissing(missing)) => assert_eq!(missing.mismatched.len(), 1),

@@ -274,6 +274,53 @@ fn shipped_models_load_and_predict() {
     assert!(urgency_prediction.top.len() <= 3 && !urgency_prediction.top.is_empty());
 }
 
+/// The defaults `switchboard up` ships: customer-service categories with an
+/// out-of-scope label, and urgency for everyday tickets of any trade; both
+/// use the built-in static embedding table and load with no other file.
+#[test]
+fn the_default_models_know_customer_service_and_everyday_urgency() {
+    use switchboard_triage::stage::{DEFAULT_CATEGORY_MODEL, DEFAULT_URGENCY_MODEL};
+    use switchboard_triage::text::join_fields;
+    use switchboard_triage::{UnsureReason, UrgencyPolicy};
+
+    let category = Model::from_bytes(DEFAULT_CATEGORY_MODEL).expect("category model");
+    let urgency = Model::from_bytes(DEFAULT_URGENCY_MODEL).expect("urgency model");
+    for model in [&category, &urgency] {
+        let spec = model.metadata().encoder.as_ref().expect("an encoder");
+        assert_eq!(spec.name, switchboard_triage::encoder::BUILTIN_STATIC_NAME);
+    }
+    assert_eq!(category.labels().len(), 12);
+    assert_eq!(category.unsure_label(), Some("other"));
+    let refund = category.predict(&join_fields(["Refund please", "The blender I got is broken, I want my money back"]));
+    assert_eq!(refund.label.as_deref(), Some("refunds"), "{refund:?}");
+    let fire = category.predict(&join_fields(["Printer on fire", "The printer on floor 2 is smoking"]));
+    assert_eq!((fire.label, fire.unsure), (None, Some(UnsureReason::OutOfScope)));
+
+    // The three tickets, rated by the model alone and with the
+    // shipped policy on top, as the triage stage decides.
+    let policy = UrgencyPolicy::shipped().compile();
+    for (title, description) in [
+        ("Printer on fire", "the printer is smoking"),
+        ("Production database is down", "all customers get error 500"),
+        ("Ransomware", "Files on the shared drive are encrypted and a ransom note appeared on every PC"),
+    ] {
+        let ticket = switchboard_core::ticket::NewTicket {
+            title: Some(title.into()),
+            description: Some(description.into()),
+            requester: Some(switchboard_core::ticket::NewRequester { email: Some("a@example.com".into()), name: None }),
+            ..Default::default()
+        }
+        .validate(switchboard_core::TicketId::new(), switchboard_core::Channel::Api, time::OffsetDateTime::UNIX_EPOCH)
+        .expect("valid");
+        let decided =
+            switchboard_triage::triage_ticket(&category, &urgency, &policy, &ticket, time::OffsetDateTime::UNIX_EPOCH);
+        assert!(decided.urgency >= switchboard_core::Urgency::High, "{title}: {decided:?}");
+    }
+    let question =
+        urgency.predict(&join_fields(["Question about invoices", "Where can I download last year's invoices?"]));
+    assert!(matches!(question.best_label.as_str(), "low" | "normal"), "{question:?}");
+}
+
 /// The stage's decision for a ticket: both shipped models and a policy.
 #[test]
 fn a_ticket_is_triaged_with_models_and_policy() {

@@ -372,7 +372,8 @@ pub fn locate(spec: &EncoderSpec, model_directory: Option<&Path>) -> Result<Arc<
     for directory in &searched {
         let candidate = directory.join(&spec.name);
         let table_file = directory.join(format!("{}.sbse", spec.name));
-        let candidate = if candidate.join("model.safetensors").is_file() || candidate.join(STATIC_TABLE_FILE).is_file() {
+        let candidate = if candidate.join("model.safetensors").is_file() || candidate.join(STATIC_TABLE_FILE).is_file()
+        {
             candidate
         } else if table_file.is_file() {
             table_file

@@ -166,8 +166,6 @@ pub(crate) fn distill(
         values,
     };
     let mut bytes = MAGIC.to_vec();
-    bytes.extend(
-        postcard::to_stdvec(&stored).map_err(|error| Error::Corrupt(format!("encoding the table: {error}")))?,
-    );
+    bytes.extend(postcard::to_stdvec(&stored).map_err(|error| Error::Corrupt(format!("encoding the table: {error}")))?);
     Ok(bytes)
 }
