@@ -40,6 +40,13 @@ pub enum KbToolCommand {
         /// Where to write the tuned options (JSON, for `kb eval --options`).
         #[arg(long, value_name = "FILE.json")]
         out: Option<PathBuf>,
+        /// Questions no document answers (CSV with the `--query` column,
+        /// e.g. CLINC150's out-of-scope queries): the confidence model learns
+        /// from their matches that a match far ahead of the others may still
+        /// not answer. (A quarter of the documents is also left out in turn,
+        /// so their own queries have no right answer.)
+        #[arg(long, value_name = "FILE.csv")]
+        unanswerable: Option<PathBuf>,
     },
     /// Split a labelled CSV file into parts, stratified by label, with a
     /// fixed seed: the same input always gives the same parts.
@@ -115,6 +122,27 @@ pub struct EvalArgs {
     pub confidence_report: bool,
 }
 
+/// The `column` of every row, as queries whose gold id names no document.
+fn read_unanswerable_csv(path: &std::path::Path, column: &str) -> Result<Vec<crate::import::LabelledQuery>> {
+    let mut reader =
+        csv::Reader::from_path(path).map_err(|error| Error::Config(format!("{}: {error}", path.display())))?;
+    let headers = reader.headers().map_err(|error| Error::Config(format!("{}: {error}", path.display())))?.clone();
+    let position = headers
+        .iter()
+        .position(|header| header == column)
+        .ok_or_else(|| Error::Config(format!("{} has no column {column:?}", path.display())))?;
+    let mut queries = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|error| Error::Config(format!("{}: {error}", path.display())))?;
+        let text = record.get(position).unwrap_or_default().trim();
+        if !text.is_empty() {
+            // No document has an empty id, so every match is wrong.
+            queries.push(crate::import::LabelledQuery { text: text.to_owned(), gold_id: String::new() });
+        }
+    }
+    Ok(queries)
+}
+
 fn write_error(error: std::io::Error) -> Error {
     Error::io("writing output", error)
 }
@@ -123,13 +151,18 @@ fn write_error(error: std::io::Error) -> Error {
 pub fn run_tool(command: KbToolCommand, out: &mut impl Write) -> Result<()> {
     match command {
         KbToolCommand::Eval(arguments) => run_eval(arguments, out),
-        KbToolCommand::Tune { corpus, folds, out: out_path } => {
+        KbToolCommand::Tune { corpus, folds, out: out_path, unanswerable } => {
             let (documents, queries, is_faq) = load_corpus(&corpus)?;
+            let unanswerable = match unanswerable {
+                None => Vec::new(),
+                Some(path) => read_unanswerable_csv(&path, &corpus.query_column)?,
+            };
             let data = TuningData {
                 documents,
                 queries,
                 folds: if is_faq { folds.max(2) } else { 1 },
                 learn_phrasings: is_faq,
+                unanswerable,
             };
             writeln!(out, "tuning on {} queries over {} documents", data.queries.len(), data.documents.len())
                 .map_err(write_error)?;

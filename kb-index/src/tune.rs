@@ -5,7 +5,7 @@
 //! cross-validated: in each fold, some of every article's queries are
 //! indexed as phrasings and the others are searched.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 
 use serde::Serialize;
@@ -27,6 +27,9 @@ pub struct TuningData {
     /// queries become phrasings of their articles.
     pub folds: usize,
     pub learn_phrasings: bool,
+    /// Queries no article answers (their gold id names none), for the
+    /// confidence model only.
+    pub unanswerable: Vec<LabelledQuery>,
 }
 
 /// One line of the tuning log.
@@ -97,7 +100,61 @@ impl Tuner<'_> {
         }
         Ok((total / folds as f64, details))
     }
+
+    /// Outcomes of queries with no right answer in the knowledge base: per
+    /// fold, the validation queries of every [`UNANSWERABLE_EVERY`]th article
+    /// searched in a corpus without those articles (their nearest neighbours
+    /// are what a customer asking something new would be offered), and the
+    /// `unanswerable` queries (e.g. out-of-scope questions) against the whole
+    /// corpus. Every candidate of these is wrong.
+    fn unanswerable(&mut self, options: &KbOptions, learn: bool) -> Result<FoldOutcomes> {
+        let learn = learn && self.data.learn_phrasings;
+        let folds = self.data.folds.max(1);
+        let mut details = Vec::new();
+        for fold in 0..folds {
+            let (learned, validate) = if folds == 1 {
+                (Vec::new(), self.data.queries.clone())
+            } else {
+                cross_validation_fold(&self.data.queries, folds, fold)
+            };
+            let removed: HashSet<&str> = self
+                .data
+                .documents
+                .iter()
+                .enumerate()
+                .filter(|(position, _)| position % UNANSWERABLE_EVERY == fold % UNANSWERABLE_EVERY)
+                .map(|(_, article)| article.id.as_str())
+                .collect();
+            let mut documents: Vec<Faq> =
+                self.data.documents.iter().filter(|article| !removed.contains(article.id.as_str())).cloned().collect();
+            if learn {
+                add_phrasings(&mut documents, &learned);
+            }
+            let questions: Vec<LabelledQuery> =
+                validate.into_iter().filter(|query| removed.contains(query.gold_id.as_str())).collect();
+            if documents.is_empty() || questions.is_empty() {
+                continue;
+            }
+            let built = build_in_ram(
+                documents.into_iter().map(KbDocument::Faq),
+                KbOptions { analysis: options.analysis, search: SearchConfig::default() },
+            )?;
+            let (_, outcomes) = evaluate(&built, &questions, &options.search)?;
+            details.push((outcomes, questions));
+        }
+        let data = self.data;
+        if !data.unanswerable.is_empty() {
+            let knowledge_base = self.knowledge_base(options.analysis, 0, false)?;
+            let (_, outcomes) = evaluate(knowledge_base, &data.unanswerable, &options.search)?;
+            details.push((outcomes, data.unanswerable.clone()));
+        }
+        Ok(details)
+    }
 }
+
+/// One article in this many is left out of the corpus, per fold, so that its
+/// queries have no right answer when the confidence model is fitted.
+const UNANSWERABLE_EVERY: usize = 4;
 
 /// The confidence model is fitted on each query's two best matches: those
 /// are what suggestions and auto-answers use. Fitting on the top 10 let the
@@ -305,16 +362,29 @@ pub fn tune(data: &TuningData, out: &mut impl Write) -> Result<(KbOptions, Vec<T
         }
     }
 
-    // Fit the confidence model on the cross-validated candidates.
+    // Fit the confidence model on the cross-validated candidates, and on
+    // queries whose answer is not in the knowledge base: "this answers it"
+    // must be learnt from matches that do not, however far ahead they are.
     let (_, details) = tuner.score(&current, learn)?;
     let mut samples = Vec::new();
     let mut tops = Vec::new();
     for (outcomes, queries) in &details {
         samples.extend(calibration_samples(outcomes, queries, CALIBRATION_DEPTH));
     }
+    let answerable = samples.len();
+    let unanswerable = tuner.unanswerable(&current, learn)?;
+    for (outcomes, queries) in &unanswerable {
+        samples.extend(calibration_samples(outcomes, queries, CALIBRATION_DEPTH));
+    }
+    writeln!(
+        out,
+        "confidence samples: {answerable} from answerable queries, {} from unanswerable ones",
+        samples.len() - answerable
+    )
+    .map_err(write_error)?;
     current.search.calibration = Calibration::fit(&samples);
     let (_, details) = tuner.score(&current, learn)?;
-    for (outcomes, queries) in &details {
+    for (outcomes, queries) in details.iter().chain(&tuner.unanswerable(&current, learn)?) {
         tops.extend(top_confidences(outcomes, queries));
     }
     let separation_report = separation(&tops);

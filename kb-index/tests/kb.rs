@@ -409,3 +409,30 @@ fn a_burst_of_commits_rebuilds_the_ngram_snapshot_at_a_bounded_rate_and_searches
     knowledge_base.search("recalibrate", 1, &SearchFilter::default()).expect("search");
     assert_eq!(knowledge_base.ngram_refresh_count() - before, caught_up);
 }
+
+/// The confidence means "this article answers it": questions the README's
+/// articles do not answer stay far below an auto-answer threshold, however
+/// far their nearest article is ahead of the rest; questions they answer
+/// stay above it.
+#[test]
+fn a_match_that_does_not_answer_the_question_is_not_confident() {
+    let knowledge_base = built_in_ram();
+    let top_confidence = |text: &str| {
+        let matches = knowledge_base.search(text, 2, &SearchFilter::default()).expect("search");
+        matches.first().map_or(0.0, |found| found.confidence)
+    };
+    for unanswered in [
+        "Someone stole my identity\nThey opened accounts in my name",
+        "My laptop screen is cracked",
+        "VPN keeps disconnecting\nSince this morning the VPN drops every 10 minutes",
+    ] {
+        let confidence = top_confidence(unanswered);
+        assert!(confidence < 0.5, "{unanswered:?}: {confidence}");
+    }
+    for answered in
+        ["I forgot my password", "where do I find my invoice", "Paper jam\nThe printer shows a paper jam error"]
+    {
+        let confidence = top_confidence(answered);
+        assert!(confidence >= 0.9, "{answered:?}: {confidence}");
+    }
+}
