@@ -76,6 +76,11 @@ pub struct DistillArgs {
     /// The table file to write (`.sbse`).
     #[arg(long, value_name = "FILE.sbse")]
     pub out: PathBuf,
+    /// Texts, one per line, to fit the table on: the rows of the pieces they
+    /// use move so that a text's sum of rows points where the encoder's own
+    /// embedding of it does (the encoder reads each once: about 10 ms each).
+    #[arg(long, value_name = "FILE.txt")]
+    pub corpus: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -606,8 +611,18 @@ pub fn train_and_report(
 
 fn run_distill(args: &DistillArgs, out: &mut impl Write) -> Result<()> {
     let encoder = crate::encoder::SentenceEncoder::load(&args.encoder)?;
+    let corpus: Vec<String> = match &args.corpus {
+        None => Vec::new(),
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|error| Error::io(path, error))?
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    };
     let started = std::time::Instant::now();
-    let bytes = encoder.distill_static(args.dimension)?;
+    let bytes = encoder.distill_static(args.dimension, &corpus)?;
     crate::artefact::write_atomically(&args.out, &bytes)?;
     writeln!(
         out,

@@ -236,8 +236,8 @@ fn a_static_table_distilled_from_an_encoder_sums_its_rows_and_travels_with_model
     let transformer_dir = directory.path().join("tiny");
     write_tiny_encoder(&transformer_dir, 21);
     let transformer = SentenceEncoder::load(&transformer_dir).expect("load");
-    let bytes = transformer.distill_static(8).expect("distil");
-    assert!(transformer.distill_static(17).is_err(), "more dimensions than the encoder has");
+    let bytes = transformer.distill_static(8, &[]).expect("distil");
+    assert!(transformer.distill_static(17, &[]).is_err(), "more dimensions than the encoder has");
 
     // A static encoder is a directory with static.sbse, found by its name.
     let table_dir = directory.path().join("encoders").join("tiny-static");
@@ -246,7 +246,7 @@ fn a_static_table_distilled_from_an_encoder_sums_its_rows_and_travels_with_model
     let table = SentenceEncoder::load(&table_dir).expect("load table");
     assert_eq!((table.kind(), table.dimension(), table.name()), (EncoderKind::Static, 8, "tiny-static"));
     assert!(table.distilled_from().is_some_and(|source| source.starts_with("tiny@")));
-    assert!(table.distill_static(4).is_err(), "a table is not distilled again");
+    assert!(table.distill_static(4, &[]).is_err(), "a table is not distilled again");
 
     // A sum of rows: unit length, order and repetition do not matter, and
     // nothing known gives zeros rather than NaN.
@@ -281,7 +281,7 @@ fn a_static_table_distilled_from_an_encoder_sums_its_rows_and_travels_with_model
     Model::load(&model_path).expect("load with the .sbse file");
     write_tiny_encoder(&directory.path().join("other"), 22);
     let other =
-        SentenceEncoder::load(directory.path().join("other")).expect("other").distill_static(8).expect("distil");
+        SentenceEncoder::load(directory.path().join("other")).expect("other").distill_static(8, &[]).expect("distil");
     std::fs::write(directory.path().join("encoders").join("tiny-static.sbse"), other).expect("overwrite");
     match Model::load(&model_path) {
         Err(Error::EncoderMissing(missing)) => assert_eq!(missing.mismatched.len(), 1),

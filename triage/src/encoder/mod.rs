@@ -108,7 +108,7 @@ pub struct SentenceEncoder {
 /// How an encoder turns word pieces into an embedding.
 enum Backend {
     /// The transformer itself: six layers of attention per text.
-    Transformer(Bert),
+    Transformer(Box<Bert>),
     /// A table distilled from one (see [`static_table`]): a weighted sum.
     Static(StaticTable),
 }
@@ -193,7 +193,7 @@ impl SentenceEncoder {
             sha256: sha256.clone(),
             directory: directory.to_owned(),
             tokenizer,
-            backend: Backend::Transformer(bert),
+            backend: Backend::Transformer(Box::new(bert)),
         });
         loaded.insert(sha256, Arc::downgrade(&encoder));
         Ok(encoder)
@@ -227,14 +227,16 @@ impl SentenceEncoder {
     /// Distils a static table from this transformer encoder, `dimension`
     /// numbers per piece, and returns the table file's bytes (see
     /// [`static_table`]). `vocab` is the encoder's `vocab.txt` lines.
-    pub fn distill_static(&self, dimension: usize) -> Result<Vec<u8>> {
+    /// With a `corpus`, the rows are then fitted so that each sentence's sum
+    /// of rows points where this encoder's embedding of it does.
+    pub fn distill_static(&self, dimension: usize, corpus: &[String]) -> Result<Vec<u8>> {
         let Backend::Transformer(bert) = &self.backend else {
             return Err(Error::InvalidOptions(format!("{} is already a static table", self.name)));
         };
         let vocab_path = self.directory.join("vocab.txt");
         let vocab_text = std::fs::read_to_string(&vocab_path).map_err(|error| Error::io(&vocab_path, error))?;
         let vocab: Vec<String> = vocab_text.lines().map(str::to_owned).collect();
-        static_table::distill(bert, &self.tokenizer, &vocab, (&self.name, &self.sha256), dimension)
+        static_table::distill(bert, &self.tokenizer, &vocab, (&self.name, &self.sha256), dimension, corpus)
     }
 
     pub fn name(&self) -> &str {

@@ -115,6 +115,7 @@ pub(crate) fn distill(
     vocab: &[String],
     source: (&str, &str),
     dimension: usize,
+    corpus: &[String],
 ) -> Result<Vec<u8>> {
     use linfa_linalg::eigh::{EigSort, EighInto};
     use rayon::prelude::*;
@@ -145,16 +146,21 @@ pub(crate) fn distill(
         .map_err(|error| Error::Corrupt(format!("PCA did not converge: {error}")))?
         .sort_eig_desc();
     let components = vectors.slice(ndarray::s![.., ..dimension]).to_owned();
-    let reduced = centred.dot(&components);
+    let mut rows = centred.dot(&components);
+    for (id, mut row) in rows.rows_mut().into_iter().enumerate() {
+        row *= (1.0 + id as f64).ln();
+    }
+    if !corpus.is_empty() {
+        fit_to_sentences(bert, tokenizer, &mut rows, (&mean, &components), corpus);
+    }
 
     let mut scales = Vec::with_capacity(vocab.len());
     let mut values = Vec::with_capacity(vocab.len() * dimension);
-    for (id, row) in reduced.rows().into_iter().enumerate() {
-        let weight = (1.0 + id as f64).ln();
-        let largest = row.iter().fold(0.0f64, |largest, value| largest.max(value.abs())) * weight;
+    for row in rows.rows() {
+        let largest = row.iter().fold(0.0f64, |largest, value| largest.max(value.abs()));
         let scale = if largest > 0.0 { largest / 127.0 } else { 1.0 };
         scales.push(scale as f32);
-        values.extend(row.iter().map(|value| (value * weight / scale).round().clamp(-127.0, 127.0) as i8));
+        values.extend(row.iter().map(|value| (value / scale).round().clamp(-127.0, 127.0) as i8));
     }
     let stored = StoredTable {
         format_version: FORMAT_VERSION,
@@ -168,4 +174,86 @@ pub(crate) fn distill(
     let mut bytes = MAGIC.to_vec();
     bytes.extend(postcard::to_stdvec(&stored).map_err(|error| Error::Corrupt(format!("encoding the table: {error}")))?);
     Ok(bytes)
+}
+
+/// Passes over the corpus when fitting rows to sentence embeddings.
+const FIT_EPOCHS: usize = 4;
+/// Step size of that fit, relative to a row's typical length. On Banking77's
+/// training part (5-fold out-of-fold accuracy with the table's embedding
+/// beside n-grams) 0.5 gave 0.9057, 4 gave 0.9081, 16 gave 0.9102 and 64
+/// gave 0.9091, against 0.9021 for the per-piece table.
+const FIT_RATE: f64 = 16.0;
+
+/// Moves the rows of the pieces a corpus uses so that a sentence's sum of
+/// rows points where the encoder's own embedding of the sentence does (both
+/// centred and projected alike), by stochastic gradient steps on the cosine
+/// distance. Rows of pieces the corpus does not use keep their per-piece
+/// values. The encoder reads each sentence once.
+fn fit_to_sentences(
+    bert: &Bert,
+    tokenizer: &WordPiece,
+    rows: &mut ndarray::Array2<f64>,
+    (mean, components): (&ndarray::Array1<f64>, &ndarray::Array2<f64>),
+    corpus: &[String],
+) {
+    use rayon::prelude::*;
+
+    let sequences: Vec<Vec<u32>> = corpus.par_iter().map(|text| tokenizer.encode(text, 128)).collect();
+    let mut order: Vec<usize> = (0..sequences.len()).collect();
+    order.sort_by_key(|&index| sequences[index].len());
+    let targets: Vec<(usize, ndarray::Array1<f64>)> = order
+        .par_chunks(32)
+        .flat_map_iter(|batch| {
+            let batch_sequences: Vec<Vec<u32>> = batch.iter().map(|&index| sequences[index].clone()).collect();
+            let embedded = bert.embed(&batch_sequences).mapv(f64::from);
+            let projected = (&embedded - mean).dot(components);
+            batch
+                .iter()
+                .copied()
+                .zip(projected.rows().into_iter().map(|row| {
+                    let norm = row.dot(&row).sqrt().max(1e-12);
+                    &row / norm
+                }))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let typical = rows.rows().into_iter().map(|row| row.dot(&row).sqrt()).sum::<f64>() / rows.nrows() as f64;
+    let mut state = 0x5eed_u64;
+    let mut sentence_order: Vec<usize> = (0..targets.len()).collect();
+    for epoch in 0..FIT_EPOCHS {
+        // A fixed-seed shuffle per pass (Fisher–Yates with SplitMix64).
+        for position in (1..sentence_order.len()).rev() {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            sentence_order.swap(position, (z % (position as u64 + 1)) as usize);
+        }
+        let rate = FIT_RATE * typical * (1.0 - epoch as f64 / FIT_EPOCHS as f64);
+        for &index in &sentence_order {
+            let (text_index, target) = &targets[index];
+            let ids = &sequences[*text_index];
+            let inner = &ids[1..ids.len().saturating_sub(1).max(1)];
+            if inner.is_empty() {
+                continue;
+            }
+            let mut sum = ndarray::Array1::<f64>::zeros(rows.ncols());
+            for &id in inner {
+                sum += &rows.row(id as usize);
+            }
+            let norm = sum.dot(&sum).sqrt();
+            if norm < 1e-12 {
+                continue;
+            }
+            let predicted = &sum / norm;
+            // d(−cos)/d(sum) = −(target − (predicted·target)·predicted) / |sum|
+            let gradient = (target - &(&predicted * predicted.dot(target))) / norm;
+            let step = &gradient * (rate / inner.len() as f64);
+            for &id in inner {
+                let mut row = rows.row_mut(id as usize);
+                row += &step;
+            }
+        }
+    }
 }
