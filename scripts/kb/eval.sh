@@ -27,6 +27,30 @@ mkdir -p "$OUT"
 "$KB" split --input "$DATA/banking77/train.csv" --label category \
     --parts docs=0.7,tune=0.15,heldout=0.15 --seed "$SEED" --out-dir "$OUT/banking77"
 
+# Questions no StackFAQ article answers, for the confidence model: CLINC150's
+# 100 out-of-scope training queries and 300 of its in-scope ones (seed 7). And
+# for the held-out confidence report: StackFAQ's held-out queries plus
+# CLINC150's out-of-scope validation queries (gold "none").
+python3 - "$DATA" "$OUT" <<'PY'
+import csv, random, sys
+data, out = sys.argv[1], sys.argv[2]
+train = list(csv.DictReader(open(f"{data}/clinc150/train.csv", encoding="utf-8")))
+inscope = [r["text"] for r in train if r["intent"] != "oos"]
+random.Random(7).shuffle(inscope)
+with open(f"{out}/unanswerable.csv", "w", newline="", encoding="utf-8") as handle:
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(["query"])
+    writer.writerows([r["text"]] for r in train if r["intent"] == "oos")
+    writer.writerows([text] for text in inscope[:300])
+val = list(csv.DictReader(open(f"{data}/clinc150/val.csv", encoding="utf-8")))
+held = list(csv.DictReader(open(f"{out}/stackfaq/heldout.csv", encoding="utf-8")))
+with open(f"{out}/stackfaq/heldout-with-oos.csv", "w", newline="", encoding="utf-8") as handle:
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(["query", "faq_id"])
+    writer.writerows([r["query"], r["faq_id"]] for r in held)
+    writer.writerows([r["text"], "none"] for r in val if r["intent"] == "oos")
+PY
+
 last_line() { tail -n 1; }
 declare -a ROWS=()
 row() { # name, json
@@ -37,7 +61,7 @@ row() { # name, json
 SF=(--faqs "$DATA/stackfaq/faqs.jsonl" --queries "$OUT/stackfaq/heldout.csv")
 echo "== tuning on StackFAQ (tuning split only)"
 "$KB" tune --faqs "$DATA/stackfaq/faqs.jsonl" --queries "$OUT/stackfaq/tune.csv" \
-    --out "$OUT/stackfaq/tuned.json" | tee "$OUT/stackfaq/tune.log"
+    --unanswerable "$OUT/unanswerable.csv" --out "$OUT/stackfaq/tuned.json" | tee "$OUT/stackfaq/tune.log"
 
 row "stackfaq plain BM25, one field (question+answers)" "$("$KB" eval "${SF[@]}" --plain --single-field | last_line)"
 row "stackfaq plain BM25, question and answer fields" "$("$KB" eval "${SF[@]}" --plain | last_line)"
@@ -68,4 +92,6 @@ printf '%s\n' "${ROWS[@]}"
 echo
 echo "== confidence of the top match on held-out queries"
 echo "stackfaq:  $(grep '^confidence:' "$OUT/stackfaq/final.txt")"
+echo "stackfaq + CLINC150 out-of-scope (built-in defaults): $("$KB" eval --faqs "$DATA/stackfaq/faqs.jsonl" \
+    --queries "$OUT/stackfaq/heldout-with-oos.csv" --confidence-report | grep '^confidence:')"
 echo "banking77: $(grep '^confidence:' "$OUT/banking77/final.txt")"
