@@ -6,8 +6,9 @@ side. Run through compare.sh, which builds the binary and writes the splits.
 Usage: compare.py TRIAGE_BINARY SPLITS_DIR WORK_DIR [TASK…]
 
 Environment: SWITCHBOARD_TRIAGE_SYSTEMS, comma-separated, which of our
-systems to train: "plain" (TF-IDF features) and "encoder" (TF-IDF plus the
-sentence encoder in SWITCHBOARD_TRIAGE_ENCODER); default "plain".
+systems to train: "plain" (TF-IDF features), "static" (TF-IDF plus the
+built-in static embedding table) and "encoder" (TF-IDF plus the sentence
+encoder in SWITCHBOARD_TRIAGE_ENCODER); default "plain".
 """
 
 import json
@@ -49,13 +50,15 @@ def systems():
     result = []
     for system in chosen:
         if system == "plain":
-            result.append(("ours", "", []))
+            result.append(("ours", "", ["--encoder", "none"]))
+        elif system == "static":
+            result.append(("ours+st", "-static", ["--encoder", "static"]))
         elif system == "encoder":
             if not encoder:
                 sys.exit("the encoder system needs SWITCHBOARD_TRIAGE_ENCODER")
             result.append(("ours+enc", "-enc", ["--encoder", encoder]))
         else:
-            sys.exit(f"unknown system {system!r} (plain, encoder)")
+            sys.exit(f"unknown system {system!r} (plain, static, encoder)")
     return result
 
 

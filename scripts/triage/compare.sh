@@ -5,10 +5,11 @@
 #
 # Usage: scripts/triage/compare.sh [TASK…]   (banking77 clinc150 hadoop-urgency hadoop-priority)
 #
-# By default our models are trained twice per task: with TF-IDF features
-# ("ours") and with the sentence encoder added ("ours+enc"), which
+# By default our models are trained three times per task: with TF-IDF
+# features ("ours"), with the built-in static embedding table added
+# ("ours+st") and with the sentence encoder added ("ours+enc"), which
 # scripts/triage/fetch-encoder.sh installs first if it is missing.
-# SWITCHBOARD_TRIAGE_SYSTEMS=plain or =encoder runs one of the two.
+# SWITCHBOARD_TRIAGE_SYSTEMS=plain,static (for example) runs some of them.
 #
 # Needs ../shared/data beside the repository (or SWITCHBOARD_DATA), python3
 # with scikit-learn (`pip install scikit-learn`). Work files go to
@@ -22,7 +23,7 @@ WORK=${TMPDIR:-/tmp}/switchboard-triage-compare
 
 python3 -c "import sklearn" 2>/dev/null || { echo "scikit-learn is missing: pip install scikit-learn" >&2; exit 1; }
 python3 "$ROOT/scripts/triage/make_splits.py" --data-dir "$DATA" --out-dir "$SPLITS"
-export SWITCHBOARD_TRIAGE_SYSTEMS=${SWITCHBOARD_TRIAGE_SYSTEMS:-plain,encoder}
+export SWITCHBOARD_TRIAGE_SYSTEMS=${SWITCHBOARD_TRIAGE_SYSTEMS:-plain,static,encoder}
 if [[ ,$SWITCHBOARD_TRIAGE_SYSTEMS, == *,encoder,* ]]; then
   export SWITCHBOARD_TRIAGE_ENCODER=${SWITCHBOARD_TRIAGE_ENCODER:-$ROOT/models/encoders/all-MiniLM-L6-v2}
   "$ROOT/scripts/triage/fetch-encoder.sh" "$SWITCHBOARD_TRIAGE_ENCODER"
