@@ -259,7 +259,8 @@ pub struct TuningArgs {
     pub seed: u64,
     /// Sentence-encoder features beside the n-grams: `auto` (the default):
     /// cross-validation decides between none, the built-in static table and,
-    /// when it is installed, the full encoder; `none`; `static`, the
+    /// when it is installed (not with --from-store), the full encoder;
+    /// `none`; `static`, the
     /// table distilled from all-MiniLM-L6-v2 that is built in (microseconds
     /// per text, nothing to install); a path to an encoder directory (e.g.
     /// models/encoders/all-MiniLM-L6-v2, which scripts/triage/fetch-encoder.sh
@@ -469,14 +470,25 @@ impl TuningArgs {
     }
 
     /// The encoders cross-validation chooses between: with `--encoder auto`,
-    /// none, the built-in static table and, when it is installed where
-    /// models look for it, the full all-MiniLM-L6-v2 encoder; otherwise just
-    /// the one asked for.
-    pub fn encoder_candidates(&self, options: &TrainOptions) -> Result<Vec<Option<crate::encoder::EncoderFeatures>>> {
+    /// none, the built-in static table and, with `consider_transformer` and
+    /// when it is installed where models look for it, the full
+    /// all-MiniLM-L6-v2 encoder; otherwise just the one asked for.
+    ///
+    /// Models trained from the store are loaded by running servers, which
+    /// may not find an encoder installed beside this command: they choose
+    /// between none and the built-in table only, unless asked by path.
+    pub fn encoder_candidates(
+        &self,
+        options: &TrainOptions,
+        consider_transformer: bool,
+    ) -> Result<Vec<Option<crate::encoder::EncoderFeatures>>> {
         if self.encoder != EncoderChoice::Auto {
             return Ok(vec![options.encoder.clone()]);
         }
         let mut candidates = vec![None, Some(self.features_of(crate::encoder::SentenceEncoder::builtin_static()))];
+        if !consider_transformer {
+            return Ok(candidates);
+        }
         let installed = crate::encoder::search_path(None)
             .into_iter()
             .map(|directory| directory.join(crate::encoder::DEFAULT_ENCODER_NAME))
@@ -570,7 +582,7 @@ pub fn train_and_report(
 ) -> Result<Model> {
     let mut options = args.tuning.options(args.model_name(), args.unsure_label.clone())?;
     options.trained_at = source_date()?;
-    let candidates = args.tuning.encoder_candidates(&options)?;
+    let candidates = args.tuning.encoder_candidates(&options, args.data.is_some())?;
     let mut progress_error = None;
     let model = train_choosing_encoder(examples, calibration, &options, candidates, &mut |line| {
         if let Err(error) = writeln!(out, "{line}") {
@@ -642,7 +654,7 @@ fn run_cv(args: CvArgs, out: &mut impl Write) -> Result<()> {
     }
     let rows = read_labeled_csv(&args.data, &args.csv.spec())?;
     let options = args.tuning.options("cv".into(), None)?;
-    let candidates = args.tuning.encoder_candidates(&options)?;
+    let candidates = args.tuning.encoder_candidates(&options, true)?;
     let mut label_names: Vec<&str> = rows.examples.iter().map(|(_, label)| label.as_str()).collect();
     label_names.sort_unstable();
     label_names.dedup();
@@ -894,4 +906,45 @@ fn run_predict(args: PredictArgs, out: &mut impl Write) -> Result<()> {
     }
     writeln!(out, "model: {}", prediction.model_version)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::encoder::EncoderKind;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        tuning: TuningArgs,
+    }
+
+    #[test]
+    fn encoder_choices_parse_and_auto_leaves_the_transformer_out_when_asked() {
+        let parse = |arguments: &[&str]| Wrapper::try_parse_from([&["test"], arguments].concat()).map(|w| w.tuning);
+        assert_eq!(parse(&[]).expect("default").encoder, EncoderChoice::Auto);
+        assert_eq!(parse(&["--encoder", "none"]).expect("none").encoder, EncoderChoice::None);
+        assert_eq!(parse(&["--encoder", "static"]).expect("static").encoder, EncoderChoice::Static);
+        assert_eq!(parse(&["--encoder", "x/y"]).expect("path").encoder, EncoderChoice::Path("x/y".into()));
+        assert!(parse(&["--encoder", ""]).is_err());
+
+        let auto = parse(&[]).expect("auto");
+        let options = auto.options("t".into(), None).expect("options");
+        assert!(options.encoder.is_none());
+        let kinds = |candidates: Vec<Option<crate::encoder::EncoderFeatures>>| -> Vec<Option<EncoderKind>> {
+            candidates.iter().map(|c| c.as_ref().map(|features| features.encoder.kind())).collect()
+        };
+        let for_store = kinds(auto.encoder_candidates(&options, false).expect("candidates"));
+        assert_eq!(for_store, vec![None, Some(EncoderKind::Static)]);
+        let for_files = kinds(auto.encoder_candidates(&options, true).expect("candidates"));
+        assert_eq!(&for_files[..2], &for_store[..]);
+        assert!(for_files[2..].iter().all(|kind| *kind == Some(EncoderKind::Transformer)));
+
+        let fixed = parse(&["--encoder", "static"]).expect("static");
+        let options = fixed.options("t".into(), None).expect("options");
+        assert_eq!(kinds(fixed.encoder_candidates(&options, true).expect("one")), vec![Some(EncoderKind::Static)]);
+        assert!(parse(&["--encoder-weight", "0"]).expect("parses").options("t".into(), None).is_err());
+    }
 }
