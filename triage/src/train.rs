@@ -43,6 +43,16 @@ pub enum SelectionMetric {
     MacroF1,
 }
 
+impl SelectionMetric {
+    /// The figure of `score` this metric selects by.
+    pub fn of(self, score: &CandidateScore) -> f64 {
+        match self {
+            SelectionMetric::Accuracy => score.accuracy,
+            SelectionMetric::MacroF1 => score.macro_f1,
+        }
+    }
+}
+
 /// Whether to learn per-class score offsets that maximise out-of-fold
 /// macro-F1 (a "threshold move" per class).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -132,15 +142,8 @@ pub fn train_choosing_encoder(
         }
         let options = TrainOptions { encoder: candidate, ..options.clone() };
         let model = train_with_progress(examples.clone(), calibration_examples.clone(), &options, progress)?;
-        let score = model
-            .metadata
-            .selection
-            .iter()
-            .map(|score| match options.select_by {
-                SelectionMetric::Accuracy => score.accuracy,
-                SelectionMetric::MacroF1 => score.macro_f1,
-            })
-            .fold(f64::NEG_INFINITY, f64::max);
+        let score =
+            model.metadata.selection.iter().map(|score| options.select_by.of(score)).fold(f64::NEG_INFINITY, f64::max);
         if several {
             progress(&format!("encoder candidate {described}: best out-of-fold {score:.4}"));
         }
@@ -268,10 +271,7 @@ pub fn train_with_progress(
             candidates.push((learner, scores, score));
         }
     }
-    let selection_value = |score: &CandidateScore| match options.select_by {
-        SelectionMetric::Accuracy => score.accuracy,
-        SelectionMetric::MacroF1 => score.macro_f1,
-    };
+    let selection_value = |score: &CandidateScore| options.select_by.of(score);
     let best_position = candidates.iter().enumerate().fold(0, |best, (position, candidate)| {
         if selection_value(&candidate.2) > selection_value(&candidates[best].2) { position } else { best }
     });
@@ -462,6 +462,15 @@ fn next_random(state: &mut u64) -> u64 {
     mixed ^ (mixed >> 31)
 }
 
+/// Fisher–Yates with [`next_random`]: the same order for the same state on
+/// every machine.
+pub(crate) fn shuffle<T>(items: &mut [T], state: &mut u64) {
+    for position in (1..items.len()).rev() {
+        let other = (next_random(state) % (position as u64 + 1)) as usize;
+        items.swap(position, other);
+    }
+}
+
 /// The fold of each example: within each class the examples are shuffled and
 /// dealt round-robin, continuing where the previous class stopped, so every
 /// fold gets each class's share and the folds differ in size by at most one.
@@ -474,10 +483,7 @@ pub(crate) fn stratified_folds(labels: &[u32], n_classes: usize, folds: usize, s
     let mut assignment = vec![0usize; labels.len()];
     let mut next_fold = 0;
     for rows in &mut by_class {
-        for position in (1..rows.len()).rev() {
-            let other = (next_random(&mut state) % (position as u64 + 1)) as usize;
-            rows.swap(position, other);
-        }
+        shuffle(rows, &mut state);
         for &row in rows.iter() {
             assignment[row] = next_fold;
             next_fold = (next_fold + 1) % folds;

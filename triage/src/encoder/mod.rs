@@ -168,11 +168,17 @@ impl SentenceEncoder {
         let directory = path;
         let weights_path = directory.join("model.safetensors");
         let bytes = std::fs::read(&weights_path).map_err(|error| Error::io(&weights_path, error))?;
-        let sha256 = crate::artefact::hex(&Sha256::digest(&bytes));
-        let mut loaded = LOADED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(encoder) = loaded.get(&sha256).and_then(Weak::upgrade) {
-            return Ok(encoder);
-        }
+        shared(crate::artefact::hex(&Sha256::digest(&bytes)), |sha256| {
+            SentenceEncoder::load_transformer(directory, &weights_path, &bytes, sha256)
+        })
+    }
+
+    fn load_transformer(
+        directory: &Path,
+        weights_path: &Path,
+        bytes: &[u8],
+        sha256: String,
+    ) -> Result<SentenceEncoder> {
         let config_path = directory.join("config.json");
         let config_text = std::fs::read_to_string(&config_path).map_err(|error| Error::io(&config_path, error))?;
         let config: BertConfig = serde_json::from_str(&config_text)
@@ -186,21 +192,19 @@ impl SentenceEncoder {
                 config.vocab_size
             )));
         }
-        let bert = Bert::load(config, &weights_path, &bytes)?;
+        let bert = Bert::load(config, weights_path, bytes)?;
         let name = directory
             .canonicalize()
             .ok()
             .and_then(|path| path.file_name().map(|name| name.to_string_lossy().into_owned()))
             .unwrap_or_else(|| DEFAULT_ENCODER_NAME.to_owned());
-        let encoder = Arc::new(SentenceEncoder {
+        Ok(SentenceEncoder {
             name,
-            sha256: sha256.clone(),
+            sha256,
             directory: directory.to_owned(),
             tokenizer,
             backend: Backend::Transformer(Box::new(bert)),
-        });
-        loaded.insert(sha256, Arc::downgrade(&encoder));
-        Ok(encoder)
+        })
     }
 
     /// The static table distilled from all-MiniLM-L6-v2 that is built into
@@ -222,21 +226,16 @@ impl SentenceEncoder {
     }
 
     fn load_static(bytes: &[u8], name: String, directory: &Path, origin: &str) -> Result<Arc<SentenceEncoder>> {
-        let sha256 = crate::artefact::hex(&Sha256::digest(bytes));
-        let mut loaded = LOADED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(encoder) = loaded.get(&sha256).and_then(Weak::upgrade) {
-            return Ok(encoder);
-        }
-        let (tokenizer, table) = StaticTable::from_bytes(bytes, origin)?;
-        let encoder = Arc::new(SentenceEncoder {
-            name,
-            sha256: sha256.clone(),
-            directory: directory.to_owned(),
-            tokenizer,
-            backend: Backend::Static(table),
-        });
-        loaded.insert(sha256, Arc::downgrade(&encoder));
-        Ok(encoder)
+        shared(crate::artefact::hex(&Sha256::digest(bytes)), |sha256| {
+            let (tokenizer, table) = StaticTable::from_bytes(bytes, origin)?;
+            Ok(SentenceEncoder {
+                name,
+                sha256,
+                directory: directory.to_owned(),
+                tokenizer,
+                backend: Backend::Static(table),
+            })
+        })
     }
 
     /// Distils a static table from this transformer encoder, `dimension`
@@ -356,6 +355,18 @@ impl SentenceEncoder {
 }
 
 static LOADED: Mutex<BTreeMap<String, Weak<SentenceEncoder>>> = Mutex::new(BTreeMap::new());
+
+/// The encoder with SHA-256 `sha256` if this process holds it already, else
+/// the one `load` makes (from the SHA-256), kept for the next caller.
+fn shared(sha256: String, load: impl FnOnce(String) -> Result<SentenceEncoder>) -> Result<Arc<SentenceEncoder>> {
+    let mut loaded = LOADED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(encoder) = loaded.get(&sha256).and_then(Weak::upgrade) {
+        return Ok(encoder);
+    }
+    let encoder = Arc::new(load(sha256.clone())?);
+    loaded.insert(sha256, Arc::downgrade(&encoder));
+    Ok(encoder)
+}
 
 /// The directories searched for an encoder named `name`, in order:
 /// each directory of `$SWITCHBOARD_ENCODER_PATH`, then `encoders/` beside

@@ -88,8 +88,7 @@ impl StaticTable {
     /// (`[CLS]` and `[SEP]`); all zeros when nothing is left.
     pub(crate) fn embed_ids(&self, ids: &[u32], out: &mut [f32]) {
         out.fill(0.0);
-        let inner = ids.get(1..ids.len().saturating_sub(1)).unwrap_or_default();
-        for &id in inner {
+        for &id in pieces(ids) {
             let row = id as usize;
             if row >= self.scales.len() {
                 continue;
@@ -105,6 +104,11 @@ impl StaticTable {
             out.iter_mut().for_each(|value| *value /= norm);
         }
     }
+}
+
+/// The word pieces of `[CLS] … [SEP]` ids, without those two.
+fn pieces(ids: &[u32]) -> &[u32] {
+    ids.get(1..ids.len().saturating_sub(1)).unwrap_or_default()
 }
 
 /// Distils a table from a transformer: see the module documentation.
@@ -221,20 +225,11 @@ fn fit_to_sentences(
     let mut state = 0x5eed_u64;
     let mut sentence_order: Vec<usize> = (0..targets.len()).collect();
     for epoch in 0..FIT_EPOCHS {
-        // A fixed-seed shuffle per pass (Fisher–Yates with SplitMix64).
-        for position in (1..sentence_order.len()).rev() {
-            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^= z >> 31;
-            sentence_order.swap(position, (z % (position as u64 + 1)) as usize);
-        }
+        crate::train::shuffle(&mut sentence_order, &mut state);
         let rate = FIT_RATE * typical * (1.0 - epoch as f64 / FIT_EPOCHS as f64);
         for &index in &sentence_order {
             let (text_index, target) = &targets[index];
-            let ids = &sequences[*text_index];
-            let inner = &ids[1..ids.len().saturating_sub(1).max(1)];
+            let inner = pieces(&sequences[*text_index]);
             if inner.is_empty() {
                 continue;
             }
