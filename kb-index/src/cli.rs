@@ -12,7 +12,7 @@ use crate::analysis::AnalysisOptions;
 use crate::confidence::separation;
 use crate::document::{Faq, KbDocument};
 use crate::eval::{EVAL_DEPTH, build_in_ram, evaluate, stratified_split, top_confidences};
-use crate::import::{add_phrasings, documents_from_examples, read_faqs_jsonl, read_labelled_csv};
+use crate::import::{add_phrasings, documents_from_examples, read_csv_column, read_faqs_jsonl, read_labelled_csv};
 use crate::index::KbOptions;
 use crate::search::SearchConfig;
 use crate::tune::{TuningData, tune};
@@ -122,27 +122,6 @@ pub struct EvalArgs {
     pub confidence_report: bool,
 }
 
-/// The `column` of every row, as queries whose gold id names no document.
-fn read_unanswerable_csv(path: &std::path::Path, column: &str) -> Result<Vec<crate::import::LabelledQuery>> {
-    let mut reader =
-        csv::Reader::from_path(path).map_err(|error| Error::Config(format!("{}: {error}", path.display())))?;
-    let headers = reader.headers().map_err(|error| Error::Config(format!("{}: {error}", path.display())))?.clone();
-    let position = headers
-        .iter()
-        .position(|header| header == column)
-        .ok_or_else(|| Error::Config(format!("{} has no column {column:?}", path.display())))?;
-    let mut queries = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|error| Error::Config(format!("{}: {error}", path.display())))?;
-        let text = record.get(position).unwrap_or_default().trim();
-        if !text.is_empty() {
-            // No document has an empty id, so every match is wrong.
-            queries.push(crate::import::LabelledQuery { text: text.to_owned(), gold_id: String::new() });
-        }
-    }
-    Ok(queries)
-}
-
 fn write_error(error: std::io::Error) -> Error {
     Error::io("writing output", error)
 }
@@ -155,7 +134,11 @@ pub fn run_tool(command: KbToolCommand, out: &mut impl Write) -> Result<()> {
             let (documents, queries, is_faq) = load_corpus(&corpus)?;
             let unanswerable = match unanswerable {
                 None => Vec::new(),
-                Some(path) => read_unanswerable_csv(&path, &corpus.query_column)?,
+                // No document has an empty id, so every match of these is wrong.
+                Some(path) => read_csv_column(&path, &corpus.query_column)?
+                    .into_iter()
+                    .map(|text| crate::import::LabelledQuery { text, gold_id: String::new() })
+                    .collect(),
             };
             let data = TuningData {
                 documents,

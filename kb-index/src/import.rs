@@ -45,6 +45,19 @@ pub fn parse_labelled_csv(
     text_column: &str,
     label_column: &str,
 ) -> Result<Vec<LabelledQuery>> {
+    let rows = parse_csv_columns(reader, source_name, &[text_column, label_column])?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let mut fields = row.into_iter();
+            LabelledQuery { text: fields.next().unwrap_or_default(), gold_id: fields.next().unwrap_or_default() }
+        })
+        .collect())
+}
+
+/// The named columns of every row, trimmed, in the order asked for. A row
+/// with any of them empty is an error.
+fn parse_csv_columns(reader: impl Read, source_name: &str, columns: &[&str]) -> Result<Vec<Vec<String>>> {
     let mut csv_reader = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
     let file_error = |message: String| Error::InputFile { source_name: source_name.to_owned(), message };
     let headers = csv_reader.headers().map_err(|error| file_error(format!("cannot read the header: {error}")))?.clone();
@@ -53,8 +66,7 @@ pub fn parse_labelled_csv(
             file_error(format!("no column `{name}` (columns: {})", headers.iter().collect::<Vec<_>>().join(", ")))
         })
     };
-    let text_index = column_index(text_column)?;
-    let label_index = column_index(label_column)?;
+    let indices: Vec<usize> = columns.iter().map(|name| column_index(name)).collect::<Result<_>>()?;
     let mut rows = Vec::new();
     for (index, record) in csv_reader.records().enumerate() {
         // Line 1 is the header; a record's own position is more exact when
@@ -66,16 +78,16 @@ pub fn parse_labelled_csv(
             message: error.to_string(),
         })?;
         let line = record.position().map(|position| position.line()).unwrap_or(fallback_line);
-        let text = record.get(text_index).unwrap_or("").trim().to_owned();
-        let label = record.get(label_index).unwrap_or("").trim().to_owned();
-        if text.is_empty() || label.is_empty() {
+        let row: Vec<String> = indices.iter().map(|&index| record.get(index).unwrap_or("").trim().to_owned()).collect();
+        if row.iter().any(String::is_empty) {
+            let named: Vec<String> = columns.iter().map(|name| format!("`{name}`")).collect();
             return Err(Error::Input {
                 source_name: source_name.to_owned(),
                 line,
-                message: format!("empty `{text_column}` or `{label_column}`"),
+                message: format!("empty {}", named.join(" or ")),
             });
         }
-        rows.push(LabelledQuery { text, gold_id: label });
+        rows.push(row);
     }
     Ok(rows)
 }
@@ -83,6 +95,14 @@ pub fn parse_labelled_csv(
 pub fn read_labelled_csv(path: &Path, text_column: &str, label_column: &str) -> Result<Vec<LabelledQuery>> {
     let file = std::fs::File::open(path).map_err(|error| Error::io(format!("opening {}", path.display()), error))?;
     parse_labelled_csv(std::io::BufReader::new(file), &path.display().to_string(), text_column, label_column)
+}
+
+/// The texts of one CSV column (e.g. questions with no answer), with the
+/// checks of [`parse_labelled_csv`].
+pub fn read_csv_column(path: &Path, column: &str) -> Result<Vec<String>> {
+    let file = std::fs::File::open(path).map_err(|error| Error::io(format!("opening {}", path.display()), error))?;
+    let rows = parse_csv_columns(std::io::BufReader::new(file), &path.display().to_string(), &[column])?;
+    Ok(rows.into_iter().flatten().collect())
 }
 
 /// Builds one FAQ-like document per label from labelled examples (for

@@ -88,11 +88,7 @@ impl Tuner<'_> {
         let mut details = Vec::new();
         let folds = self.data.folds.max(1);
         for fold in 0..folds {
-            let (_, validate) = if folds == 1 {
-                (Vec::new(), self.data.queries.clone())
-            } else {
-                cross_validation_fold(&self.data.queries, folds, fold)
-            };
+            let (_, validate) = self.fold_queries(fold);
             let knowledge_base = self.knowledge_base(options.analysis, fold, learn)?;
             let (report, outcomes) = evaluate(knowledge_base, &validate, &options.search)?;
             total += report.mrr;
@@ -101,22 +97,30 @@ impl Tuner<'_> {
         Ok((total / folds as f64, details))
     }
 
-    /// Outcomes of queries with no right answer in the knowledge base: per
-    /// fold, the validation queries of every [`UNANSWERABLE_EVERY`]th article
-    /// searched in a corpus without those articles (their nearest neighbours
-    /// are what a customer asking something new would be offered), and the
-    /// `unanswerable` queries (e.g. out-of-scope questions) against the whole
-    /// corpus. Every candidate of these is wrong.
-    fn unanswerable(&mut self, options: &KbOptions, learn: bool) -> Result<FoldOutcomes> {
+    /// The queries learned as phrasings and those validated in `fold` (all
+    /// validated with one fold).
+    fn fold_queries(&self, fold: usize) -> (Vec<LabelledQuery>, Vec<LabelledQuery>) {
+        match self.data.folds.max(1) {
+            1 => (Vec::new(), self.data.queries.clone()),
+            folds => cross_validation_fold(&self.data.queries, folds, fold),
+        }
+    }
+
+    /// Per fold, the corpus without every [`UNANSWERABLE_EVERY`]th article and
+    /// the fold's validation queries of those articles: questions with no
+    /// right answer there, whose nearest neighbours are what a customer asking
+    /// something new would be offered. Built once, searched with each
+    /// calibration in [`Tuner::unanswerable`].
+    fn corpora_without_answers(
+        &self,
+        analysis: AnalysisOptions,
+        learn: bool,
+    ) -> Result<Vec<(KnowledgeBase, Vec<LabelledQuery>)>> {
         let learn = learn && self.data.learn_phrasings;
         let folds = self.data.folds.max(1);
-        let mut details = Vec::new();
+        let mut corpora = Vec::new();
         for fold in 0..folds {
-            let (learned, validate) = if folds == 1 {
-                (Vec::new(), self.data.queries.clone())
-            } else {
-                cross_validation_fold(&self.data.queries, folds, fold)
-            };
+            let (learned, validate) = self.fold_queries(fold);
             let removed: HashSet<&str> = self
                 .data
                 .documents
@@ -137,10 +141,25 @@ impl Tuner<'_> {
             }
             let built = build_in_ram(
                 documents.into_iter().map(KbDocument::Faq),
-                KbOptions { analysis: options.analysis, search: SearchConfig::default() },
+                KbOptions { analysis, search: SearchConfig::default() },
             )?;
-            let (_, outcomes) = evaluate(&built, &questions, &options.search)?;
-            details.push((outcomes, questions));
+            corpora.push((built, questions));
+        }
+        Ok(corpora)
+    }
+
+    /// Outcomes of queries with no right answer, every candidate wrong: those
+    /// of [`Tuner::corpora_without_answers`], and the `unanswerable` queries
+    /// (e.g. out-of-scope questions) against the whole corpus.
+    fn unanswerable(
+        &mut self,
+        corpora: &[(KnowledgeBase, Vec<LabelledQuery>)],
+        options: &KbOptions,
+    ) -> Result<FoldOutcomes> {
+        let mut details = Vec::new();
+        for (knowledge_base, questions) in corpora {
+            let (_, outcomes) = evaluate(knowledge_base, questions, &options.search)?;
+            details.push((outcomes, questions.clone()));
         }
         let data = self.data;
         if !data.unanswerable.is_empty() {
@@ -372,7 +391,8 @@ pub fn tune(data: &TuningData, out: &mut impl Write) -> Result<(KbOptions, Vec<T
         samples.extend(calibration_samples(outcomes, queries, CALIBRATION_DEPTH));
     }
     let answerable = samples.len();
-    let unanswerable = tuner.unanswerable(&current, learn)?;
+    let corpora = tuner.corpora_without_answers(current.analysis, learn)?;
+    let unanswerable = tuner.unanswerable(&corpora, &current)?;
     for (outcomes, queries) in &unanswerable {
         samples.extend(calibration_samples(outcomes, queries, CALIBRATION_DEPTH));
     }
@@ -384,7 +404,7 @@ pub fn tune(data: &TuningData, out: &mut impl Write) -> Result<(KbOptions, Vec<T
     .map_err(write_error)?;
     current.search.calibration = Calibration::fit(&samples);
     let (_, details) = tuner.score(&current, learn)?;
-    for (outcomes, queries) in details.iter().chain(&tuner.unanswerable(&current, learn)?) {
+    for (outcomes, queries) in details.iter().chain(&tuner.unanswerable(&corpora, &current)?) {
         tops.extend(top_confidences(outcomes, queries));
     }
     let separation_report = separation(&tops);
