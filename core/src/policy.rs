@@ -162,11 +162,14 @@ pub mod limits {
 pub const SHIPPED_POLICY_JSON: &str = include_str!("../data/default-urgency-policy.json");
 
 impl UrgencyPolicy {
-    /// The shipped default policy ([`SHIPPED_POLICY_JSON`]).
+    /// The shipped default policy ([`SHIPPED_POLICY_JSON`]), parsed once
+    /// per process.
     pub fn shipped() -> Self {
         // A unit test parses the file, so this cannot fail in a build that
         // passed its tests.
-        Self::from_json(SHIPPED_POLICY_JSON).unwrap_or_default()
+        static SHIPPED: std::sync::LazyLock<UrgencyPolicy> =
+            std::sync::LazyLock::new(|| UrgencyPolicy::from_json(SHIPPED_POLICY_JSON).unwrap_or_default());
+        SHIPPED.clone()
     }
 
     /// Parses and validates a policy from JSON.
