@@ -614,17 +614,8 @@ async fn a_model_retrained_on_staff_labels_is_stored_activated_and_used() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn urgent_tickets_are_never_answered_automatically() {
     let app = app().await;
-    let articles = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/kb-index/tests/fixtures/faqs.jsonl"))
-        .expect("the README's articles");
-    let response = app
-        .client
-        .post(app.url("/v1/faqs/import"))
-        .header("content-type", "application/x-ndjson")
-        .body(articles)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), StatusCode::OK, "{:?}", response.text().await);
+    let readme_articles = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kb-index/tests/fixtures/faqs.jsonl");
+    common::import_faqs_file(&app.client, &app.url("/v1/faqs/import"), &readme_articles).await;
     wait_for_json(&app.client, &app.url("/v1/kb/search?q=paper%20jam"), "the articles", |found| {
         found["items"].get(0).is_some()
     })

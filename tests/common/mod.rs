@@ -263,7 +263,13 @@ pub async fn import_test_faqs(app: &App) {
 
 /// Imports the test FAQ articles as `client`'s company's.
 pub async fn import_test_faqs_with(client: &reqwest::Client, url: &str) {
-    let faqs = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/faqs.jsonl")).expect("fixture");
+    import_faqs_file(client, url, &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/faqs.jsonl")).await;
+}
+
+/// Imports the articles of a JSON Lines file through `url` (`POST
+/// /v1/faqs/import`) as `client`'s company's; all must be accepted.
+pub async fn import_faqs_file(client: &reqwest::Client, url: &str, file: &Path) {
+    let faqs = std::fs::read(file).unwrap_or_else(|error| panic!("{}: {error}", file.display()));
     let response =
         client.post(url).header("content-type", "application/x-ndjson").body(faqs).send().await.expect("send");
     assert_eq!(response.status(), reqwest::StatusCode::OK, "{:?}", response.text().await);
