@@ -466,16 +466,9 @@ async fn a_corrupt_or_missing_index_is_rebuilt_from_the_store() {
     let data_dir = tempfile::tempdir().expect("temporary directory");
     let config = common::embedded_config(data_dir.path());
     let start = || switchboard::start(config.clone(), switchboard::Components::ALL);
+    let watchdog = common::Watchdog::start();
     let running = start().await.expect("start");
-    let admin_token = common::bootstrap_company(&config, &running.url(""), "acme").await;
-    let app = App {
-        running,
-        client: common::client_with_token(&admin_token),
-        anonymous: common::client(),
-        admin_token,
-        config: config.clone(),
-        data_dir: tempfile::tempdir().expect("unused"),
-    };
+    let app = App::bootstrap(running, config.clone(), tempfile::tempdir().expect("unused"), watchdog).await;
     import_test_faqs(&app).await;
     app.running.stop().await.expect("stop");
 

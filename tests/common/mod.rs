@@ -30,6 +30,45 @@ pub struct App {
     pub admin_token: String,
     pub config: Config,
     pub data_dir: tempfile::TempDir,
+    _watchdog: Watchdog,
+}
+
+/// How long one test may keep an instance before [`Watchdog`] ends the
+/// test binary. The slowest test here takes about a minute on a loaded
+/// machine.
+const HANG_LIMIT: Duration = Duration::from_secs(300);
+
+/// Turns a test that hangs into a failure within [`HANG_LIMIT`]: past it,
+/// the stacks of every thread go to stderr (through gdb, when installed)
+/// and the test binary aborts. Without it a hung test holds CI until its
+/// deadline and says nothing of where it stopped. Dropping it (the test
+/// ended, or unwound) stops the watch.
+pub struct Watchdog(std::sync::mpsc::Sender<()>);
+
+impl Watchdog {
+    pub fn start() -> Self {
+        let test = std::thread::current().name().unwrap_or("a test").to_owned();
+        let (done, watch) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = watch.recv_timeout(HANG_LIMIT) {
+                eprintln!("{test} is still running after {HANG_LIMIT:?}; the stacks of its binary's threads follow");
+                let _ = std::process::Command::new("gdb")
+                    .args([
+                        "-p",
+                        &std::process::id().to_string(),
+                        "-batch",
+                        "-ex",
+                        "set print thread-events off",
+                        "-ex",
+                        "thread apply all bt",
+                    ])
+                    .stdin(Stdio::null())
+                    .status();
+                std::process::abort();
+            }
+        });
+        Self(done)
+    }
 }
 
 impl App {
@@ -76,12 +115,28 @@ pub async fn spawn_app() -> App {
 }
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> App {
+    let watchdog = Watchdog::start();
     let data_dir = tempfile::tempdir().expect("temporary directory");
     let mut config = embedded_config(data_dir.path());
     adjust(&mut config);
     let running = switchboard::start(config.clone(), Components::ALL).await.expect("start switchboard");
-    let admin_token = bootstrap_company(&config, &running.url(""), "acme").await;
-    App { running, client: client_with_token(&admin_token), anonymous: client(), admin_token, config, data_dir }
+    App::bootstrap(running, config, data_dir, watchdog).await
+}
+
+impl App {
+    /// `running` with the company `acme`, whose admin is signed in.
+    pub async fn bootstrap(running: Running, config: Config, data_dir: tempfile::TempDir, watchdog: Watchdog) -> App {
+        let admin_token = bootstrap_company(&config, &running.url(""), "acme").await;
+        App {
+            running,
+            client: client_with_token(&admin_token),
+            anonymous: client(),
+            admin_token,
+            config,
+            data_dir,
+            _watchdog: watchdog,
+        }
+    }
 }
 
 pub fn client() -> reqwest::Client {
