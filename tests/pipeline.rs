@@ -605,7 +605,7 @@ async fn a_model_retrained_on_staff_labels_is_stored_activated_and_used() {
 /// and three tickets: one an article answers, and two it must not answer
 /// (triage rates them critical) although an article matches them surely.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn urgent_tickets_are_never_answered_automatically() {
+async fn urgent_tickets_and_articles_that_do_not_answer_are_never_sent_automatically() {
     let app = app().await;
     let readme_articles = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kb-index/tests/fixtures/faqs.jsonl");
     common::import_faqs_file(&app.client, &app.url("/v1/faqs/import"), &readme_articles).await;
@@ -662,5 +662,15 @@ async fn urgent_tickets_are_never_answered_automatically() {
         assert!(!answered(&ticket), "{title} was answered: {ticket}");
         assert_eq!(ticket["status"], json!("new"), "{title}");
     }
+
+    // A question the Wi-Fi article matches word for word except for what it
+    // is about: its confidence stays under the threshold, whatever triage
+    // says of the ticket.
+    let id = post_ticket(&app, &ticket_for("VPN from home", "How do I connect to the VPN from home?")).await;
+    let ticket = settle(id).await;
+    let best = &ticket["suggestions"][0];
+    assert_eq!(best["id"], json!("wifi-setup"), "{ticket}");
+    assert!(best["confidence"].as_f64().is_some_and(|confidence| confidence < 0.9), "{best}");
+    assert!(!answered(&ticket), "the VPN question was answered: {ticket}");
     app.running.stop().await.expect("clean stop");
 }

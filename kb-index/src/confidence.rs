@@ -3,13 +3,14 @@
 //! BM25 scores are not comparable across queries or corpora, so the model
 //! only looks at scale-free evidence: how far a match is ahead of the best
 //! other match, how its score compares to the top one, and how similar its
-//! question side is to the query in character n-grams (a cosine in [0, 1]).
-//! A logistic function of those features is fitted on labelled queries.
+//! question side is to the query in character n-grams (a cosine in [0, 1]),
+//! and how much of the query's rarer words the article contains. A logistic
+//! function of those features is fitted on labelled queries.
 
 use serde::{Deserialize, Serialize};
 
 /// Number of features the model reads; see [`MatchFeatures::to_array`].
-pub const FEATURE_COUNT: usize = 4;
+pub const FEATURE_COUNT: usize = 6;
 
 /// The evidence about one candidate, all scale-free.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -23,11 +24,22 @@ pub struct MatchFeatures {
     pub ngram_whole: f32,
     /// Character n-gram cosine to the closest single question or phrasing.
     pub ngram_best_part: f32,
+    /// The share of the query's words, weighted by their inverse document
+    /// frequency, that occur anywhere in the article, in [0, 1]. "How do I
+    /// connect to the VPN from home?" shares its common words with "How do I
+    /// connect the device to Wi-Fi?" but not "VPN" and "home", the words that
+    /// say what it is about. (Matches stored before this feature read as 0.)
+    #[serde(default)]
+    pub coverage: f32,
+    /// The share of the query's words, weighted as for `coverage`, that no
+    /// article has at all.
+    #[serde(default)]
+    pub unknown: f32,
 }
 
 impl MatchFeatures {
     pub fn to_array(&self) -> [f32; FEATURE_COUNT] {
-        [self.margin, self.relative, self.ngram_whole, self.ngram_best_part]
+        [self.margin, self.relative, self.ngram_whole, self.ngram_best_part, self.coverage, self.unknown]
     }
 }
 
@@ -35,7 +47,18 @@ impl MatchFeatures {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
     pub intercept: f32,
+    /// One weight per feature, in [`MatchFeatures::to_array`]'s order. Files
+    /// written before `coverage` existed have four: its weight reads as 0.
+    #[serde(deserialize_with = "weights_of_any_age")]
     pub weights: [f32; FEATURE_COUNT],
+}
+
+fn weights_of_any_age<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<[f32; FEATURE_COUNT], D::Error> {
+    let given = Vec::<f32>::deserialize(deserializer)?;
+    if !(4..=FEATURE_COUNT).contains(&given.len()) {
+        return Err(serde::de::Error::invalid_length(given.len(), &"4 to 6 calibration weights"));
+    }
+    Ok(std::array::from_fn(|index| given.get(index).copied().unwrap_or(0.0)))
 }
 
 impl Default for Calibration {
@@ -44,7 +67,7 @@ impl Default for Calibration {
     /// queries no article answers (see the crate's README): a match must be
     /// close to the question in its own right, not only ahead of the others.
     fn default() -> Self {
-        Self { intercept: -14.41762, weights: [3.7538097, 8.76605, 6.00592, 7.014798] }
+        Self { intercept: -14.00346, weights: [4.0268936, 8.621741, 4.8202357, 5.995623, 1.275356, -2.226852] }
     }
 }
 
@@ -180,10 +203,25 @@ mod tests {
     fn confidence_is_a_probability_for_any_input() {
         let calibration = Calibration::default();
         for value in [f32::NEG_INFINITY, -1e30, -1.0, 0.0, 0.5, 1.0, 1e30, f32::INFINITY, f32::NAN] {
-            let features = MatchFeatures { margin: value, relative: value, ngram_whole: value, ngram_best_part: value };
+            let features = MatchFeatures {
+                margin: value,
+                relative: value,
+                ngram_whole: value,
+                ngram_best_part: value,
+                coverage: value,
+                unknown: value,
+            };
             let confidence = calibration.confidence(&features);
             assert!((0.0..=1.0).contains(&confidence), "{value} -> {confidence}");
         }
+    }
+
+    #[test]
+    fn calibrations_written_before_coverage_still_read() {
+        let old: Calibration = serde_json::from_str(r#"{"intercept": -1.5, "weights": [1, 2, 3, 4]}"#).expect("four");
+        assert_eq!(old.weights, [1.0, 2.0, 3.0, 4.0, 0.0, 0.0]);
+        let error = serde_json::from_str::<Calibration>(r#"{"intercept": 0, "weights": [1, 2]}"#).expect_err("two");
+        assert!(error.to_string().contains("4 to 6 calibration weights"), "{error}");
     }
 
     #[test]
@@ -191,7 +229,7 @@ mod tests {
         let samples: Vec<(MatchFeatures, bool)> = (0..200)
             .map(|i| {
                 let margin = (i % 20) as f32 / 20.0;
-                (MatchFeatures { margin, relative: 1.0, ngram_whole: 0.3, ngram_best_part: 0.3 }, margin > 0.4)
+                (MatchFeatures { margin, relative: 1.0, ngram_whole: 0.3, ngram_best_part: 0.3, coverage: 0.5, unknown: 0.0 }, margin > 0.4)
             })
             .collect();
         let calibration = Calibration::fit(&samples);
@@ -200,12 +238,16 @@ mod tests {
             relative: 1.0,
             ngram_whole: 0.3,
             ngram_best_part: 0.3,
+            coverage: 0.5,
+            unknown: 0.0,
         });
         let high = calibration.confidence(&MatchFeatures {
             margin: 0.9,
             relative: 1.0,
             ngram_whole: 0.3,
             ngram_best_part: 0.3,
+            coverage: 0.5,
+            unknown: 0.0,
         });
         assert!(high > 0.9 && low < 0.1, "{low} {high}");
         let report = separation(&[(0.9, true), (0.2, false), (0.8, true), (0.85, false)]);

@@ -17,9 +17,9 @@ use tantivy::query::{
     TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption, TantivyDocument};
-use tantivy::{DocAddress, Term};
+use tantivy::{DocAddress, DocSet, Searcher, Term};
 
-use crate::Result;
+use crate::{Error, Result};
 use crate::analysis::{AnalyzedToken, analyze};
 use crate::confidence::{Calibration, MatchFeatures};
 use crate::document::{DocKey, DocKind};
@@ -209,6 +209,20 @@ pub fn auto_answer_withheld(ticket: &Ticket) -> Option<&'static str> {
     None
 }
 
+/// The analysed words of a query, each once, the first `limit` of them.
+fn distinct_terms(tokens: &[AnalyzedToken], limit: usize) -> Vec<&str> {
+    let mut seen: HashSet<&str> = HashSet::new();
+    tokens.iter().map(|token| token.text.as_str()).filter(|term| seen.insert(term)).take(limit).collect()
+}
+
+/// [`MatchFeatures::unknown`]: the weighted share of the query's words that
+/// no document has.
+fn unknown_share(term_weights: &[(&str, f32, bool)]) -> f32 {
+    let total: f32 = term_weights.iter().map(|(_, weight, _)| weight).sum();
+    let unknown: f32 = term_weights.iter().filter(|(_, _, unknown)| *unknown).map(|(_, weight, _)| weight).sum();
+    if total > 0.0 { (unknown / total).clamp(0.0, 1.0) } else { 0.0 }
+}
+
 /// The text of a ticket that matching reads: its title, then its description.
 pub fn ticket_query_text(ticket: &Ticket) -> String {
     format!("{}\n{}", ticket.title, ticket.description)
@@ -252,7 +266,8 @@ impl KnowledgeBase {
         }
         let text = truncate_at_char_boundary(text, MAX_QUERY_BYTES);
         let tokens = analyze(&mut self.analysis.analyzer(), text);
-        let Some(text_query) = self.text_query(&tokens, config) else { return Ok(Vec::new()) };
+        let terms = distinct_terms(&tokens, config.max_query_terms);
+        let Some(text_query) = self.text_query(&tokens, &terms, config) else { return Ok(Vec::new()) };
         let query: Box<dyn Query> = match self.filter_query(filter) {
             Some(filter_query) => Box::new(BooleanQuery::new(vec![
                 (Occur::Must, text_query),
@@ -271,38 +286,41 @@ impl KnowledgeBase {
         self.catch_up_ngrams();
         {
             let ngrams = self.ngrams();
-            let query_scores = ngrams.score_query(text);
-            let mut similarities = Vec::with_capacity(hits.len());
+            let query_vector = ngrams.query_vector(text);
+            // The closest phrasing costs a cosine per phrasing: worked out
+            // for every candidate only when it weighs in the ranking, else
+            // for the k returned, whose confidence reads it.
+            let best_part = |key: &DocKey| ngrams.best_part_similarity(&query_vector, key, config.ngram_top_parts);
+            let parts_rank = config.ngram_part_weight > 0.0;
             for (bm25, address) in hits {
                 // Only the key is read here; whole documents are loaded for
                 // the k matches returned.
                 let stored: TantivyDocument = searcher.doc(address)?;
                 let key = self.stored_key(&stored)?;
-                let similarity = ngrams.similarity(&query_scores, &key, config.ngram_top_parts);
-                similarities.push((bm25, address, key, similarity));
+                let ngram_whole = ngrams.whole_similarity(&query_vector, &key);
+                let ngram_best_part = if parts_rank { best_part(&key) } else { 0.0 };
+                let blended =
+                    bm25 / top_bm25 + config.ngram_whole_weight * ngram_whole + config.ngram_part_weight * ngram_best_part;
+                candidates.push(Candidate { key, address, bm25, blended, ngram_whole, ngram_best_part });
             }
-            for (bm25, address, key, similarity) in similarities {
-                let blended = bm25 / top_bm25
-                    + config.ngram_whole_weight * similarity.whole
-                    + config.ngram_part_weight * similarity.best_part;
-                candidates.push(Candidate {
-                    key,
-                    address,
-                    bm25,
-                    blended,
-                    ngram_whole: similarity.whole,
-                    ngram_best_part: similarity.best_part,
-                });
+            candidates.sort_by(|left, right| {
+                right
+                    .blended
+                    .total_cmp(&left.blended)
+                    .then_with(|| right.bm25.total_cmp(&left.bm25))
+                    .then_with(|| left.key.cmp(&right.key))
+            });
+            if !parts_rank {
+                for candidate in candidates.iter_mut().take(k) {
+                    candidate.ngram_best_part = best_part(&candidate.key);
+                }
             }
         }
-        candidates.sort_by(|left, right| {
-            right
-                .blended
-                .total_cmp(&left.blended)
-                .then_with(|| right.bm25.total_cmp(&left.bm25))
-                .then_with(|| left.key.cmp(&right.key))
-        });
 
+        let returned: Vec<DocAddress> = candidates.iter().take(k).map(|candidate| candidate.address).collect();
+        let term_weights = self.term_weights(&searcher, &terms);
+        let coverages = self.coverages(&searcher, &term_weights, &returned)?;
+        let unknown = unknown_share(&term_weights);
         let top = candidates.first().map(|candidate| candidate.blended).unwrap_or(0.0);
         let second = candidates.get(1).map(|candidate| candidate.blended).unwrap_or(0.0);
         let mut matches = Vec::with_capacity(k.min(candidates.len()));
@@ -317,6 +335,8 @@ impl KnowledgeBase {
                 relative: if top > 0.0 { candidate.blended / top } else { 0.0 },
                 ngram_whole: candidate.ngram_whole,
                 ngram_best_part: candidate.ngram_best_part,
+                coverage: coverages[rank],
+                unknown,
             };
             let document = self.stored_document(&searcher.doc(candidate.address)?)?;
             matches.push(Match {
@@ -346,21 +366,79 @@ impl KnowledgeBase {
         .collect()
     }
 
-    /// The scoring part of the query, or `None` when the text has no words.
-    fn text_query(&self, tokens: &[AnalyzedToken], config: &SearchConfig) -> Option<Box<dyn Query>> {
-        let field_boosts = self.field_boosts(config);
-        let mut seen: HashSet<&str> = HashSet::new();
-        let distinct_terms: Vec<&str> = tokens
+    /// Each of `terms` with its BM25 inverse document frequency, counting a
+    /// document as containing a term when any of its text fields does (the
+    /// largest field count, a close lower bound).
+    fn term_weights<'t>(&self, searcher: &Searcher, terms: &[&'t str]) -> Vec<(&'t str, f32, bool)> {
+        let fields = &self.fields;
+        let total = searcher.num_docs() as f32;
+        terms
             .iter()
-            .map(|token| token.text.as_str())
-            .filter(|term| seen.insert(term))
-            .take(config.max_query_terms)
-            .collect();
-        if distinct_terms.is_empty() || field_boosts.is_empty() {
+            .map(|term| {
+                let frequency = [fields.question, fields.answer, fields.tags, fields.phrasing]
+                    .into_iter()
+                    .map(|field| searcher.doc_freq(&Term::from_field_text(field, term)).unwrap_or(0))
+                    .max()
+                    .unwrap_or(0) as f32;
+                (*term, (1.0 + (total - frequency + 0.5) / (frequency + 0.5)).ln(), frequency == 0.0)
+            })
+            .collect()
+    }
+
+    /// [`MatchFeatures::coverage`] of each document at `addresses`: the
+    /// share of `term_weights` (from [`Self::term_weights`]) whose words it
+    /// has in any text field. Read from the postings, one look-up per word
+    /// and field and segment, so long articles cost no more than short ones.
+    fn coverages(
+        &self,
+        searcher: &Searcher,
+        term_weights: &[(&str, f32, bool)],
+        addresses: &[DocAddress],
+    ) -> Result<Vec<f32>> {
+        let total: f32 = term_weights.iter().map(|(_, weight, _)| weight).sum();
+        let mut covered = vec![0.0f32; addresses.len()];
+        if total <= 0.0 {
+            return Ok(covered);
+        }
+        // Postings only move forward: visit each segment's documents in order.
+        let mut order: Vec<usize> = (0..addresses.len()).collect();
+        order.sort_unstable_by_key(|index| (addresses[*index].segment_ord, addresses[*index].doc_id));
+        let fields = &self.fields;
+        let mut contains = vec![false; addresses.len()];
+        for (term, weight, _) in term_weights {
+            contains.fill(false);
+            for field in [fields.question, fields.answer, fields.tags, fields.phrasing] {
+                let term = Term::from_field_text(field, term);
+                for segment in order.chunk_by(|a, b| addresses[*a].segment_ord == addresses[*b].segment_ord) {
+                    let reader = searcher.segment_reader(addresses[segment[0]].segment_ord);
+                    let postings = reader.inverted_index(field)?.read_postings(&term, IndexRecordOption::Basic);
+                    let Some(mut postings) = postings.map_err(|error| Error::io("reading postings", error))? else {
+                        continue;
+                    };
+                    for index in segment {
+                        let doc = addresses[*index].doc_id;
+                        let at = if postings.doc() < doc { postings.seek(doc) } else { postings.doc() };
+                        contains[*index] |= at == doc;
+                    }
+                }
+            }
+            for (sum, contained) in covered.iter_mut().zip(&contains) {
+                if *contained {
+                    *sum += weight;
+                }
+            }
+        }
+        Ok(covered.into_iter().map(|sum| (sum / total).clamp(0.0, 1.0)).collect())
+    }
+
+    /// The scoring part of the query, or `None` when the text has no words.
+    fn text_query(&self, tokens: &[AnalyzedToken], terms: &[&str], config: &SearchConfig) -> Option<Box<dyn Query>> {
+        let field_boosts = self.field_boosts(config);
+        if terms.is_empty() || field_boosts.is_empty() {
             return None;
         }
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for term in &distinct_terms {
+        for term in terms {
             let per_field: Vec<Box<dyn Query>> = field_boosts
                 .iter()
                 .map(|(field, boost)| {
@@ -399,7 +477,7 @@ impl KnowledgeBase {
         }
 
         if config.fuzzy_boost > 0.0 {
-            for term in distinct_terms.iter().filter(|term| term.chars().count() >= config.fuzzy_min_chars) {
+            for term in terms.iter().filter(|term| term.chars().count() >= config.fuzzy_min_chars) {
                 for (field, field_boost) in phrase_fields.iter().filter(|(_, boost)| *boost > 0.0) {
                     let fuzzy = FuzzyTermQuery::new(Term::from_field_text(*field, term), 1, true);
                     let boost = config.fuzzy_boost * field_boost;

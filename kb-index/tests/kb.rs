@@ -429,6 +429,11 @@ fn a_match_that_does_not_answer_the_question_is_not_confident() {
         let confidence = top_confidence(unanswered);
         assert!(confidence < 0.5, "{unanswered:?}: {confidence}");
     }
+    // Wi-Fi's article shares every word of this question but the ones that
+    // say what it is about, which no article has: below the README's
+    // auto-answer threshold of 0.9, though not far (0.86).
+    let vpn = top_confidence("How do I connect to the VPN from home?");
+    assert!(vpn < 0.9, "the VPN question got Wi-Fi's article at {vpn}");
     for answered in
         ["I forgot my password", "where do I find my invoice", "Paper jam\nThe printer shows a paper jam error"]
     {
