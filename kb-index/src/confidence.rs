@@ -229,7 +229,17 @@ mod tests {
         let samples: Vec<(MatchFeatures, bool)> = (0..200)
             .map(|i| {
                 let margin = (i % 20) as f32 / 20.0;
-                (MatchFeatures { margin, relative: 1.0, ngram_whole: 0.3, ngram_best_part: 0.3, coverage: 0.5, unknown: 0.0 }, margin > 0.4)
+                (
+                    MatchFeatures {
+                        margin,
+                        relative: 1.0,
+                        ngram_whole: 0.3,
+                        ngram_best_part: 0.3,
+                        coverage: 0.5,
+                        unknown: 0.0,
+                    },
+                    margin > 0.4,
+                )
             })
             .collect();
         let calibration = Calibration::fit(&samples);

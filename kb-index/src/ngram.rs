@@ -279,7 +279,9 @@ impl NgramModel {
     pub(crate) fn whole_similarity(&self, query: &QueryVector, key: &DocKey) -> f32 {
         let Some(document) = self.document(key) else { return 0.0 };
         let mut sum = 0.0f32;
-        merge_by_id(&query.weights, &document.whole, |query_weight, index| sum += query_weight * document.whole[index].1);
+        merge_by_id(&query.weights, &document.whole, |query_weight, index| {
+            sum += query_weight * document.whole[index].1
+        });
         sum.clamp(0.0, 1.0)
     }
 

@@ -4,7 +4,8 @@
 //! fields, each with its own boost, optionally with bigram phrase boosts and
 //! fuzzy terms, finds candidates. Then a character n-gram TF-IDF cosine to
 //! each candidate's question side is blended in, and a calibrated logistic
-//! model turns the evidence into a confidence.
+//! model turns the evidence, with how much of the query's weighted words each
+//! match contains, into a confidence.
 
 use std::collections::HashSet;
 
@@ -19,11 +20,11 @@ use tantivy::query::{
 use tantivy::schema::{Field, IndexRecordOption, TantivyDocument};
 use tantivy::{DocAddress, DocSet, Searcher, Term};
 
-use crate::{Error, Result};
 use crate::analysis::{AnalyzedToken, analyze};
 use crate::confidence::{Calibration, MatchFeatures};
 use crate::document::{DocKey, DocKind};
 use crate::index::{ANY_VALUE, KnowledgeBase, normalise_keyword};
+use crate::{Error, Result};
 
 /// Query text beyond this many bytes is ignored: a ticket's first few
 /// kilobytes say what it is about, and long queries cost time.
@@ -299,8 +300,9 @@ impl KnowledgeBase {
                 let key = self.stored_key(&stored)?;
                 let ngram_whole = ngrams.whole_similarity(&query_vector, &key);
                 let ngram_best_part = if parts_rank { best_part(&key) } else { 0.0 };
-                let blended =
-                    bm25 / top_bm25 + config.ngram_whole_weight * ngram_whole + config.ngram_part_weight * ngram_best_part;
+                let blended = bm25 / top_bm25
+                    + config.ngram_whole_weight * ngram_whole
+                    + config.ngram_part_weight * ngram_best_part;
                 candidates.push(Candidate { key, address, bm25, blended, ngram_whole, ngram_best_part });
             }
             candidates.sort_by(|left, right| {
