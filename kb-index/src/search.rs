@@ -218,10 +218,19 @@ fn distinct_terms(tokens: &[AnalyzedToken], limit: usize) -> Vec<&str> {
 
 /// [`MatchFeatures::unknown`]: the weighted share of the query's words that
 /// no document has.
-fn unknown_share(term_weights: &[(&str, f32, bool)]) -> f32 {
-    let total: f32 = term_weights.iter().map(|(_, weight, _)| weight).sum();
-    let unknown: f32 = term_weights.iter().filter(|(_, _, unknown)| *unknown).map(|(_, weight, _)| weight).sum();
+fn unknown_share(term_weights: &[TermWeight]) -> f32 {
+    let total: f32 = term_weights.iter().map(|term| term.weight).sum();
+    let unknown: f32 = term_weights.iter().filter(|term| term.unknown).map(|term| term.weight).sum();
     if total > 0.0 { (unknown / total).clamp(0.0, 1.0) } else { 0.0 }
+}
+
+/// A query word with its weight in the confidence features.
+struct TermWeight<'t> {
+    term: &'t str,
+    /// BM25's inverse document frequency.
+    weight: f32,
+    /// No document has the word.
+    unknown: bool,
 }
 
 /// The text of a ticket that matching reads: its title, then its description.
@@ -371,7 +380,7 @@ impl KnowledgeBase {
     /// Each of `terms` with its BM25 inverse document frequency, counting a
     /// document as containing a term when any of its text fields does (the
     /// largest field count, a close lower bound).
-    fn term_weights<'t>(&self, searcher: &Searcher, terms: &[&'t str]) -> Vec<(&'t str, f32, bool)> {
+    fn term_weights<'t>(&self, searcher: &Searcher, terms: &[&'t str]) -> Vec<TermWeight<'t>> {
         let fields = &self.fields;
         let total = searcher.num_docs() as f32;
         terms
@@ -382,7 +391,11 @@ impl KnowledgeBase {
                     .map(|field| searcher.doc_freq(&Term::from_field_text(field, term)).unwrap_or(0))
                     .max()
                     .unwrap_or(0) as f32;
-                (*term, (1.0 + (total - frequency + 0.5) / (frequency + 0.5)).ln(), frequency == 0.0)
+                TermWeight {
+                    term,
+                    weight: (1.0 + (total - frequency + 0.5) / (frequency + 0.5)).ln(),
+                    unknown: frequency == 0.0,
+                }
             })
             .collect()
     }
@@ -394,10 +407,10 @@ impl KnowledgeBase {
     fn coverages(
         &self,
         searcher: &Searcher,
-        term_weights: &[(&str, f32, bool)],
+        term_weights: &[TermWeight],
         addresses: &[DocAddress],
     ) -> Result<Vec<f32>> {
-        let total: f32 = term_weights.iter().map(|(_, weight, _)| weight).sum();
+        let total: f32 = term_weights.iter().map(|term| term.weight).sum();
         let mut covered = vec![0.0f32; addresses.len()];
         if total <= 0.0 {
             return Ok(covered);
@@ -407,7 +420,7 @@ impl KnowledgeBase {
         order.sort_unstable_by_key(|index| (addresses[*index].segment_ord, addresses[*index].doc_id));
         let fields = &self.fields;
         let mut contains = vec![false; addresses.len()];
-        for (term, weight, _) in term_weights {
+        for TermWeight { term, weight, .. } in term_weights {
             contains.fill(false);
             for field in [fields.question, fields.answer, fields.tags, fields.phrasing] {
                 let term = Term::from_field_text(field, term);
