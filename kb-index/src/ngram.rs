@@ -182,7 +182,7 @@ impl NgramModel {
         }
     }
 
-    /// Recomputes weights and inverted lists from the current documents.
+    /// Recomputes the weights and vectors from the current documents.
     pub(crate) fn refresh(&mut self) {
         self.snapshot = self.build_snapshot();
     }
