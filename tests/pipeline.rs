@@ -602,8 +602,10 @@ async fn a_model_retrained_on_staff_labels_is_stored_activated_and_used() {
 }
 
 /// The README's articles, a company answering at the README's threshold,
-/// and three tickets: one an article answers, and two it must not answer
-/// (triage rates them critical) although an article matches them surely.
+/// and four tickets: one an article answers; two it must not answer because
+/// triage rates them critical (the printer fire although its article
+/// matches surely); and a VPN question whose nearest article, Wi-Fi's, does
+/// not answer it and is not sure enough to go out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn urgent_tickets_and_articles_that_do_not_answer_are_never_sent_automatically() {
     let app = app().await;

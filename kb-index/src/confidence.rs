@@ -48,7 +48,8 @@ impl MatchFeatures {
 pub struct Calibration {
     pub intercept: f32,
     /// One weight per feature, in [`MatchFeatures::to_array`]'s order. Files
-    /// written before `coverage` existed have four: its weight reads as 0.
+    /// written before `coverage` and `unknown` existed have four: their
+    /// weights read as 0.
     #[serde(deserialize_with = "weights_of_any_age")]
     pub weights: [f32; FEATURE_COUNT],
 }

@@ -104,6 +104,13 @@ pub(crate) struct Fields {
     pub document: Field,
 }
 
+impl Fields {
+    /// The fields a query's words are looked up in.
+    pub(crate) fn text(&self) -> [Field; 4] {
+        [self.question, self.answer, self.tags, self.phrasing]
+    }
+}
+
 /// The company (or equipment model) value of documents every company (or
 /// every model) shares.
 pub(crate) const ANY_VALUE: &str = "*";

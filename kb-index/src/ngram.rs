@@ -43,7 +43,6 @@ struct DocumentSpace {
 /// weight. Scoring a query against all of them at once then costs the
 /// document's distinct n-grams and their matches, not one pass per phrasing
 /// (an article with a hundred learned phrasings costs no more than a few).
-#[derive(Default)]
 struct PartIndex {
     count: usize,
     /// (n-gram id, start of its entries), sorted by id.
@@ -81,6 +80,16 @@ impl PartIndex {
             }
         });
         scores.into_iter().map(|score| score.clamp(0.0, 1.0)).collect()
+    }
+}
+
+/// Scales `weights` to unit length given their `norm`; a zero vector
+/// becomes empty.
+fn divide_by_norm(weights: &mut Vec<(u32, f32)>, norm: f32) {
+    if norm > 0.0 {
+        weights.iter_mut().for_each(|(_, weight)| *weight /= norm);
+    } else {
+        weights.clear();
     }
 }
 
@@ -208,11 +217,7 @@ impl NgramModel {
         let mut slots = HashMap::with_capacity(self.documents.len());
         let normalised = |mut weights: Vec<(u32, f32)>| -> Vec<(u32, f32)> {
             let norm = weights.iter().map(|(_, weight)| weight * weight).sum::<f32>().sqrt();
-            if norm > 0.0 {
-                weights.iter_mut().for_each(|(_, weight)| *weight /= norm);
-            } else {
-                weights.clear();
-            }
+            divide_by_norm(&mut weights, norm);
             weights
         };
         let tf_idf = |counts: &Counts, space: &Space| -> Vec<(u32, f32)> {
@@ -260,13 +265,9 @@ impl NgramModel {
         // A fixed order keeps floating-point sums, and so rankings, repeatable.
         weights.sort_unstable_by_key(|(id, _)| *id);
         unknown.sort_unstable_by(f32::total_cmp);
-        let squares = |values: &mut dyn Iterator<Item = f32>| values.map(|value| value * value).sum::<f32>();
-        let norm = (squares(&mut weights.iter().map(|(_, weight)| *weight)) + squares(&mut unknown.into_iter())).sqrt();
-        if norm > 0.0 {
-            weights.iter_mut().for_each(|(_, weight)| *weight /= norm);
-        } else {
-            weights.clear();
-        }
+        let known_squared = weights.iter().map(|(_, weight)| weight * weight).sum::<f32>();
+        let norm = (known_squared + unknown.iter().map(|weight| weight * weight).sum::<f32>()).sqrt();
+        divide_by_norm(&mut weights, norm);
         QueryVector { weights }
     }
 

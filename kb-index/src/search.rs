@@ -381,12 +381,13 @@ impl KnowledgeBase {
     /// document as containing a term when any of its text fields does (the
     /// largest field count, a close lower bound).
     fn term_weights<'t>(&self, searcher: &Searcher, terms: &[&'t str]) -> Vec<TermWeight<'t>> {
-        let fields = &self.fields;
         let total = searcher.num_docs() as f32;
         terms
             .iter()
             .map(|term| {
-                let frequency = [fields.question, fields.answer, fields.tags, fields.phrasing]
+                let frequency = self
+                    .fields
+                    .text()
                     .into_iter()
                     .map(|field| searcher.doc_freq(&Term::from_field_text(field, term)).unwrap_or(0))
                     .max()
@@ -418,11 +419,10 @@ impl KnowledgeBase {
         // Postings only move forward: visit each segment's documents in order.
         let mut order: Vec<usize> = (0..addresses.len()).collect();
         order.sort_unstable_by_key(|index| (addresses[*index].segment_ord, addresses[*index].doc_id));
-        let fields = &self.fields;
         let mut contains = vec![false; addresses.len()];
         for TermWeight { term, weight, .. } in term_weights {
             contains.fill(false);
-            for field in [fields.question, fields.answer, fields.tags, fields.phrasing] {
+            for field in self.fields.text() {
                 let term = Term::from_field_text(field, term);
                 for segment in order.chunk_by(|a, b| addresses[*a].segment_ord == addresses[*b].segment_ord) {
                     let reader = searcher.segment_reader(addresses[segment[0]].segment_ord);

@@ -72,6 +72,20 @@ impl Watchdog {
 }
 
 impl App {
+    /// `running` with the company `acme`, whose admin is signed in.
+    pub async fn bootstrap(running: Running, config: Config, data_dir: tempfile::TempDir, watchdog: Watchdog) -> App {
+        let admin_token = bootstrap_company(&config, &running.url(""), "acme").await;
+        App {
+            running,
+            client: client_with_token(&admin_token),
+            anonymous: client(),
+            admin_token,
+            config,
+            data_dir,
+            _watchdog: watchdog,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         self.running.url(path)
     }
@@ -121,22 +135,6 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> App {
     adjust(&mut config);
     let running = switchboard::start(config.clone(), Components::ALL).await.expect("start switchboard");
     App::bootstrap(running, config, data_dir, watchdog).await
-}
-
-impl App {
-    /// `running` with the company `acme`, whose admin is signed in.
-    pub async fn bootstrap(running: Running, config: Config, data_dir: tempfile::TempDir, watchdog: Watchdog) -> App {
-        let admin_token = bootstrap_company(&config, &running.url(""), "acme").await;
-        App {
-            running,
-            client: client_with_token(&admin_token),
-            anonymous: client(),
-            admin_token,
-            config,
-            data_dir,
-            _watchdog: watchdog,
-        }
-    }
 }
 
 pub fn client() -> reqwest::Client {
