@@ -304,6 +304,68 @@ async fn reads_answer_json_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tickets_are_searched_with_the_filter_language() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for (title, description, tags, email) in [
+        ("Printer on fire", "Smoke from the paper tray", json!(["printer"]), "ana@Example.com"),
+        ("Paper jam", "Tray 2 is jammed", json!(["printer", "vip"]), "bo@other.org"),
+        ("VPN from home", "How do I connect?", json!([]), "cy@example.com"),
+    ] {
+        let mut ticket = ticket_json(title);
+        ticket["description"] = json!(description);
+        ticket["tags"] = tags;
+        ticket["requester"]["email"] = json!(email);
+        let accepted: Value = app
+            .client
+            .post(app.url("/v1/tickets"))
+            .json(&ticket)
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("JSON");
+        wait_for_ok(&app.client, &app.url(accepted["status_url"].as_str().expect("url"))).await;
+        ids.push(accepted["id"].as_str().expect("id").to_owned());
+    }
+    let search = |query: &'static str| {
+        let url = reqwest::Url::parse_with_params(&app.url("/v1/tickets"), [("q", query), ("fields", "id")]);
+        let request = app.client.get(url.expect("a URL"));
+        async move {
+            let response = request.send().await.expect("send");
+            assert_eq!(response.status(), StatusCode::OK, "{query}");
+            let body: Value = response.json().await.expect("JSON");
+            let mut found: Vec<String> =
+                body["items"].as_array().expect("items").iter().map(|id| id.as_str().expect("id").to_owned()).collect();
+            found.sort();
+            found
+        }
+    };
+    let expect = |indices: &[usize]| {
+        let mut expected: Vec<String> = indices.iter().map(|index| ids[*index].clone()).collect();
+        expected.sort();
+        expected
+    };
+    assert_eq!(search("tag:printer -tag:vip").await, expect(&[0]));
+    assert_eq!(search("\"paper tray\" OR jammed").await, expect(&[0, 1]));
+    assert_eq!(search("requester.domain:example.com").await, expect(&[0, 2]));
+    assert_eq!(search("status:new -has:tag channel:api").await, expect(&[2]));
+    assert_eq!(search("company:globex").await, expect(&[]));
+    assert_eq!(search("").await, expect(&[0, 1, 2]));
+
+    let url = reqwest::Url::parse_with_params(&app.url("/v1/tickets"), [("q", "status:new urgency>=hgh")]);
+    let response = app.client.get(url.expect("a URL")).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["error"]["code"], json!("invalid_query"));
+    assert_eq!(body["error"]["field"], json!("q"));
+    assert_eq!(body["error"]["position"], json!(20));
+    assert_eq!(body["error"]["expected"], json!("one of low, normal, high, critical"));
+    app.running.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_that_cannot_take_tickets_gives_503_with_retry_after_never_202() {
     let app = spawn_app_with(|config| config.ingest.produce_timeout_ms = 500).await;
     // Another process holds SQLite's write lock: the log cannot commit.

@@ -56,6 +56,10 @@ pub(crate) struct ListParameters {
     channel: Option<String>,
     /// `id`: only the ids.
     fields: Option<String>,
+    /// A query in the ticket filter language, e.g.
+    /// `urgency>=high -tag:vip "paper jam"`; 422 `invalid_query` with the
+    /// error's `position` when it does not parse.
+    q: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -140,7 +144,10 @@ pub(crate) async fn list_tickets(
             ApiError::invalid_parameter("channel", format!("unknown channel `{text}`; one of api, web_form, email"))
         })?),
     };
+    let query = switchboard_core::filter::Query::parse(parameters.q.as_deref().unwrap_or_default())
+        .map_err(|error| ApiError::InvalidQuery { field: "q".into(), error })?;
     let filter = TicketFilter {
+        query,
         statuses,
         channel,
         assignee,

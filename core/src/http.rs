@@ -20,11 +20,20 @@ pub struct ErrorDetail {
     /// The request field at fault, as a dotted path, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For a refused filter query (`invalid_query`): where in the field's
+    /// text the error is, in characters from 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<usize>,
+    /// For a refused filter query: what would have been understood there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
 }
 
 impl ErrorBody {
     pub fn new(code: impl Into<String>, message: impl Into<String>, field: Option<String>) -> Self {
-        Self { error: ErrorDetail { code: code.into(), message: message.into(), field } }
+        Self {
+            error: ErrorDetail { code: code.into(), message: message.into(), field, position: None, expected: None },
+        }
     }
 }
 

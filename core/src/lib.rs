@@ -10,6 +10,7 @@ pub mod config;
 pub mod envelope;
 pub mod error;
 pub mod events;
+pub mod filter;
 pub mod ids;
 pub mod lifecycle;
 pub mod policy;

@@ -403,7 +403,8 @@ impl Store {
                     .await?;
                 // The tickets it filed keep their id, without the address.
                 sqlx::query(
-                    "UPDATE tickets SET requester_email = '', requester_name = NULL WHERE requester_account = $1",
+                    "UPDATE tickets SET requester_email = '', requester_name = NULL, requester_domain = NULL \
+                     WHERE requester_account = $1",
                 )
                 .bind(id.0)
                 .execute(&mut *transaction)

@@ -222,6 +222,10 @@ impl Store {
             Db::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
+        let filled = self.backfill_filter_columns().await?;
+        if filled > 0 {
+            tracing::info!(tickets = filled, "filled in the search columns of tickets stored before them");
+        }
         Ok(())
     }
 

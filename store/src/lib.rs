@@ -10,6 +10,7 @@
 pub mod accounts;
 mod db;
 pub mod error;
+mod filter;
 pub mod idempotency;
 pub mod knowledge;
 pub mod log;
@@ -30,6 +31,6 @@ pub use knowledge::StoredReport;
 pub use log::{AppendRecord, LogRecord};
 pub use models::{ActiveModel, ModelInfo};
 pub use reports::{Change, ReportRecord, ReportState};
-pub use tickets::{InsertOutcome, LabelField, Projection, ProjectionKind, TicketFilter, TicketPage};
+pub use tickets::{InsertOutcome, LabelField, MAX_PAGE_SIZE, Projection, ProjectionKind, TicketFilter, TicketPage};
 pub use transitions::{AuditEvent, OutboxRecord, TransitionRequest, Transitioned};
 pub use vehicles::{VehicleFields, VehicleRecord};

@@ -1,7 +1,8 @@
 //! The ticket repository.
 
 use switchboard_core::EventId;
-use switchboard_core::events::{TicketEvent, UrgencySource};
+use switchboard_core::events::{TicketEvent, Triage, UrgencySource};
+use switchboard_core::filter::{self, Query};
 use switchboard_core::ids::{AccountId, ServerId, TeamId, VehicleId};
 use switchboard_core::lifecycle::Actor;
 use switchboard_core::{Channel, CompanyId, Equipment, Requester, Scope, Status, Ticket, TicketId, Urgency};
@@ -72,11 +73,13 @@ impl<'a> Projection<'a> {
 const INSERT_TICKET: &str = "INSERT INTO tickets (id, company, title, description, requester_email, requester_name, \
      channel, tags, equipment_model, equipment_serial, created_at, updated_at, status, urgency, category, server_id, \
      team_id, assignee_id, triage, needs_human_triage, category_source, urgency_source, suggestions, answered_by_faq, \
-     requester_account) \
+     requester_account, search_text, requester_domain, category_confidence, urgency_confidence) \
      VALUES ($1, $2, $3, $4, \
      CASE WHEN EXISTS (SELECT 1 FROM accounts WHERE id = $25 AND deleted_at IS NOT NULL) THEN '' ELSE $5 END, \
      CASE WHEN EXISTS (SELECT 1 FROM accounts WHERE id = $25 AND deleted_at IS NOT NULL) THEN NULL ELSE $6 END, \
-     $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)";
+     $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, \
+     CASE WHEN EXISTS (SELECT 1 FROM accounts WHERE id = $25 AND deleted_at IS NOT NULL) THEN NULL ELSE $27 END, \
+     $28, $29)";
 
 const TRIAGE_UPDATE: &str = "ON CONFLICT (id) DO UPDATE SET \
      triage = excluded.triage, \
@@ -85,6 +88,8 @@ const TRIAGE_UPDATE: &str = "ON CONFLICT (id) DO UPDATE SET \
      category_source = CASE WHEN tickets.category_source = 'staff' THEN 'staff' ELSE excluded.category_source END, \
      urgency = CASE WHEN tickets.urgency_source = 'staff' THEN tickets.urgency ELSE excluded.urgency END, \
      urgency_source = CASE WHEN tickets.urgency_source = 'staff' THEN 'staff' ELSE excluded.urgency_source END, \
+     category_confidence = excluded.category_confidence, \
+     urgency_confidence = excluded.urgency_confidence, \
      updated_at = excluded.updated_at";
 
 const MATCH_UPDATE: &str = "ON CONFLICT (id) DO UPDATE SET \
@@ -95,6 +100,8 @@ const MATCH_UPDATE: &str = "ON CONFLICT (id) DO UPDATE SET \
      urgency = CASE WHEN tickets.urgency_source = 'staff' THEN tickets.urgency ELSE excluded.urgency END, \
      urgency_source = CASE WHEN tickets.urgency_source = 'staff' THEN 'staff' ELSE excluded.urgency_source END, \
      suggestions = excluded.suggestions, \
+     category_confidence = COALESCE(excluded.category_confidence, tickets.category_confidence), \
+     urgency_confidence = COALESCE(excluded.urgency_confidence, tickets.urgency_confidence), \
      updated_at = excluded.updated_at";
 
 /// The JSON and derived columns of a ticket row.
@@ -105,12 +112,34 @@ struct ProjectedRow {
     category_source: Option<&'static str>,
     urgency_source: Option<&'static str>,
     suggestions: Option<String>,
+    filter: FilterColumns,
+}
+
+/// The columns the filter language's SQL reads, derived as its in-memory
+/// evaluation derives them (see the 0007 migration).
+pub(crate) struct FilterColumns {
+    pub(crate) search_text: String,
+    pub(crate) requester_domain: Option<String>,
+    pub(crate) category_confidence: Option<f64>,
+    pub(crate) urgency_confidence: Option<f64>,
+}
+
+impl FilterColumns {
+    pub(crate) fn new(title: &str, description: &str, requester_email: &str, triage: Option<&Triage>) -> Self {
+        Self {
+            search_text: filter::searchable_text(title, description),
+            requester_domain: filter::requester_domain(requester_email),
+            category_confidence: triage.map(|triage| f64::from(triage.category.confidence)),
+            urgency_confidence: triage.map(|triage| f64::from(triage.urgency_model.confidence)),
+        }
+    }
 }
 
 impl ProjectedRow {
     fn new(ticket: &Ticket) -> Result<Self> {
         let triage = ticket.triage.as_ref();
         Ok(Self {
+            filter: FilterColumns::new(&ticket.title, &ticket.description, &ticket.requester.email, triage),
             tags: to_json(&ticket.tags)?,
             triage: triage.map(to_json).transpose()?,
             needs_human: triage.is_some_and(|triage| triage.needs_human),
@@ -155,6 +184,8 @@ pub struct TicketFilter {
     pub requester_account: Option<AccountId>,
     /// Only tickets assigned to this account.
     pub assignee: Option<AccountId>,
+    /// Only tickets this filter-language query selects.
+    pub query: Query,
 }
 
 /// One page of tickets, newest first.
@@ -316,6 +347,10 @@ impl Store {
                     .bind(&row.suggestions)
                     .bind(None::<String>)
                     .bind(ticket.requester.account.map(|id| id.0))
+                    .bind(&row.filter.search_text)
+                    .bind(&row.filter.requester_domain)
+                    .bind(row.filter.category_confidence)
+                    .bind(row.filter.urgency_confidence)
                     .execute(&mut *transaction)
                     .await?;
                 for tag in &ticket.tags {
@@ -437,6 +472,10 @@ impl Store {
             }
             if let Some(before) = filter.created_before {
                 query.push(" AND created_at < ").push_bind(to_micros(before));
+            }
+            if !filter.query.is_everything() {
+                query.push(" AND ");
+                crate::filter::push_query(&mut query, &filter.query);
             }
             if let Some(after_id) = after_id {
                 query.push(" AND id < ").push_bind(after_id);

@@ -35,6 +35,10 @@ pub enum ApiError {
     /// 422 with a code of the route's (`idempotency_key_reused`).
     #[error("{message}")]
     Unprocessable { code: &'static str, message: String },
+    /// 422 `invalid_query`: a filter-language query (`field` names where it
+    /// was sent: `q`, `rules[2].when`) with the position of the error.
+    #[error("{}", .error.message)]
+    InvalidQuery { field: String, error: switchboard_core::filter::QueryError },
     /// 413 `body_too_large`.
     #[error("the request body is larger than {limit} bytes")]
     TooLarge { limit: usize },
@@ -122,6 +126,7 @@ impl ApiError {
             ApiError::InvalidBody { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
             ApiError::Validation(error) => (StatusCode::UNPROCESSABLE_ENTITY, error.code),
             ApiError::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            ApiError::InvalidQuery { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_query"),
             ApiError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             ApiError::TicketTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "ticket_too_large"),
             ApiError::UnsupportedMediaType { .. } => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
@@ -148,9 +153,9 @@ impl ApiError {
 
     fn field(&self) -> Option<String> {
         match self {
-            ApiError::InvalidParameter { field, .. } | ApiError::InvalidBody { field, .. } => {
-                Some(field.clone()).filter(|field| !field.is_empty())
-            }
+            ApiError::InvalidParameter { field, .. }
+            | ApiError::InvalidBody { field, .. }
+            | ApiError::InvalidQuery { field, .. } => Some(field.clone()).filter(|field| !field.is_empty()),
             ApiError::InvalidHeader { header, .. } => Some((*header).to_owned()),
             ApiError::Taken { field } => Some((*field).to_owned()),
             ApiError::Validation(error) => Some(error.field.clone()),
@@ -242,7 +247,12 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let retry_after = self.retry_after();
-        let mut response = (status, Json(ErrorBody::new(code, message, self.field()))).into_response();
+        let mut body = ErrorBody::new(code, message, self.field());
+        if let ApiError::InvalidQuery { error, .. } = &self {
+            body.error.position = Some(error.position);
+            body.error.expected = Some(error.expected.clone());
+        }
+        let mut response = (status, Json(body)).into_response();
         if let Some(seconds) = retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
