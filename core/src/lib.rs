@@ -14,6 +14,7 @@ pub mod filter;
 pub mod ids;
 pub mod lifecycle;
 pub mod policy;
+pub mod routing;
 pub mod tenant;
 pub mod text;
 pub mod ticket;

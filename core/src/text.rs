@@ -27,14 +27,19 @@ pub fn normalize(text: &str, max_chars: usize) -> String {
     // output never begins or ends with a space and never holds two in a row.
     let mut pending_separator = false;
     for character in text.chars().take(max_chars) {
-        if APOSTROPHES.contains(&character) {
-            continue;
-        }
-        if character.is_alphanumeric() {
+        // ASCII (most support text) takes the short way; the result is the
+        // same as the general one's.
+        let alphanumeric =
+            if character.is_ascii() { character.is_ascii_alphanumeric() } else { character.is_alphanumeric() };
+        if alphanumeric {
             if pending_separator && !normalized.is_empty() {
                 normalized.push(' ');
             }
             pending_separator = false;
+            if character.is_ascii() {
+                normalized.push(character.to_ascii_lowercase());
+                continue;
+            }
             for lower in character.to_lowercase() {
                 // Lower-casing may produce combining marks (e.g. 'İ' → "i̇");
                 // those are not word characters and are dropped, which keeps
@@ -43,6 +48,8 @@ pub fn normalize(text: &str, max_chars: usize) -> String {
                     normalized.push(lower);
                 }
             }
+        } else if APOSTROPHES.contains(&character) {
+            continue;
         } else if KEPT_SYMBOLS.contains(&character) {
             if !normalized.is_empty() {
                 normalized.push(' ');
@@ -76,5 +83,48 @@ mod control_tests {
         assert_eq!(forbidden_control("bell \u{7}"), Some('\u{7}'));
         assert_eq!(forbidden_control("escape \u{1b}[0m"), Some('\u{1b}'));
         assert_eq!(forbidden_control("delete \u{7f} and é ü 漢字 are text"), None);
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use proptest::prelude::*;
+
+    use super::{APOSTROPHES, KEPT_SYMBOLS, normalize};
+
+    /// The normalisation without its ASCII short cut, as first written.
+    fn general(text: &str, max_chars: usize) -> String {
+        let mut normalized = String::new();
+        let mut pending_separator = false;
+        for character in text.chars().take(max_chars) {
+            if APOSTROPHES.contains(&character) {
+                continue;
+            }
+            if character.is_alphanumeric() {
+                if pending_separator && !normalized.is_empty() {
+                    normalized.push(' ');
+                }
+                pending_separator = false;
+                normalized.extend(character.to_lowercase().filter(|lower| lower.is_alphanumeric()));
+            } else if KEPT_SYMBOLS.contains(&character) {
+                if !normalized.is_empty() {
+                    normalized.push(' ');
+                }
+                normalized.push(character);
+                pending_separator = true;
+            } else {
+                pending_separator = true;
+            }
+        }
+        normalized
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+        #[test]
+        fn the_ascii_short_cut_changes_nothing(text in "(\\PC|[A-Za-z0-9 '’$%.,-]){0,80}", max_chars in 0usize..100) {
+            prop_assert_eq!(normalize(&text, max_chars), general(&text, max_chars));
+        }
     }
 }

@@ -1,17 +1,18 @@
 //! What a query means: its evaluation against one ticket in memory (the
 //! router and the notifier decide this way; the store's SQL must agree).
 
-use super::{Condition, Field, Value, micros, rank};
+use super::{Condition, Field, Query, Value, micros, rank};
 use crate::lifecycle::Status;
 use crate::text::normalize;
 use crate::ticket::{Ticket, Urgency};
 
 /// A ticket made ready for evaluating queries: what several conditions need
-/// (its normalised text, its requester's domain) is worked out once.
+/// (its normalised text, its requester's domain) is worked out once, the
+/// text only when a condition first looks at it.
 #[derive(Clone, Debug)]
 pub struct Subject<'a> {
     ticket: &'a Ticket,
-    text: String,
+    text: std::cell::OnceCell<String>,
     domain: Option<String>,
 }
 
@@ -41,15 +42,15 @@ fn contains_words(haystack: &str, words: &str) -> bool {
 
 impl<'a> Subject<'a> {
     pub fn new(ticket: &'a Ticket) -> Self {
-        Self {
-            ticket,
-            text: searchable_text(&ticket.title, &ticket.description),
-            domain: requester_domain(&ticket.requester.email),
-        }
+        Self { ticket, text: std::cell::OnceCell::new(), domain: requester_domain(&ticket.requester.email) }
     }
 
     pub fn ticket(&self) -> &'a Ticket {
         self.ticket
+    }
+
+    fn text(&self) -> &str {
+        self.text.get_or_init(|| searchable_text(&self.ticket.title, &self.ticket.description))
     }
 
     pub(super) fn satisfies(&self, condition: &Condition) -> bool {
@@ -71,7 +72,7 @@ impl<'a> Subject<'a> {
             Field::Channel => matches!(value, Value::Channel(channel) if ticket.channel == *channel),
             Field::Company => equals_keyword(Some(ticket.company.as_str())),
             Field::Tag => matches!(value, Value::Keyword(keyword) if ticket.tags.contains(keyword)),
-            Field::Text => matches!(value, Value::Text(words) if contains_words(&self.text, words)),
+            Field::Text => matches!(value, Value::Text(words) if contains_words(self.text(), words)),
             Field::RequesterEmail => equals_keyword(Some(&ticket.requester.email)),
             Field::RequesterDomain => equals_keyword(self.domain.as_deref()),
             Field::RequesterName => equals_keyword(ticket.requester.name.as_deref()),
@@ -132,6 +133,82 @@ impl<'a> Subject<'a> {
             | Field::Created
             | Field::Unsure
             | Field::Answered => true,
+        }
+    }
+}
+
+impl Query {
+    /// Whether the ticket is selected, and why, for routing traces: the
+    /// first part that fails an `AND`, the first that holds in an `OR`, and
+    /// for a single condition the ticket's own value of the field.
+    pub fn explain(&self, subject: &Subject<'_>) -> (bool, String) {
+        // Parts are evaluated with `matches`; only the one that decides is
+        // put into words (the trace is written for every rule and ticket).
+        match self {
+            Query::All(parts) if parts.is_empty() => (true, "the empty condition holds for every ticket".into()),
+            Query::All(parts) => match parts.iter().find(|part| !part.matches(subject)) {
+                Some(failing) => failing.explain(subject),
+                None => (true, format!("all {} conditions hold", parts.len())),
+            },
+            Query::Any(parts) => match parts.iter().find(|part| part.matches(subject)) {
+                Some(holding) => holding.explain(subject),
+                None => (false, format!("none of the {} alternatives holds", parts.len())),
+            },
+            Query::Not(inner) => {
+                let (holds, why) = inner.explain(subject);
+                (!holds, format!("negated: {why}"))
+            }
+            Query::Condition(condition) => {
+                let holds = subject.satisfies(condition);
+                let verdict = if holds { "holds" } else { "does not hold" };
+                (holds, format!("`{condition}` {verdict}: {}", subject.describe(condition)))
+            }
+        }
+    }
+}
+
+impl Subject<'_> {
+    /// The ticket's value of the condition's field, in words.
+    fn describe(&self, condition: &Condition) -> String {
+        let ticket = self.ticket;
+        let field = match condition {
+            Condition::Has(field) | Condition::Compare { field, .. } => *field,
+        };
+        let name = field.name();
+        let shown = |value: Option<String>| match value {
+            Some(value) => format!("{name} is {value}"),
+            None => format!("{name} is not set"),
+        };
+        let id = |value: Option<uuid::Uuid>| shown(value.map(|id| id.to_string()));
+        match field {
+            Field::Id => id(Some(ticket.id.0)),
+            Field::Status => shown(Some(ticket.status.as_str().into())),
+            Field::Urgency => shown(ticket.urgency.map(|urgency| urgency.as_str().into())),
+            Field::Category => shown(ticket.category.clone()),
+            Field::Channel => shown(Some(ticket.channel.as_str().into())),
+            Field::Company => shown(Some(ticket.company.to_string())),
+            Field::Tag if ticket.tags.is_empty() => "the ticket has no tags".into(),
+            Field::Tag => format!("the ticket's tags are {}", ticket.tags.join(", ")),
+            Field::Text => "looked for in the title and description".into(),
+            Field::RequesterEmail => shown(Some(ticket.requester.email.clone())),
+            Field::RequesterDomain => shown(self.domain.clone()),
+            Field::RequesterName => shown(ticket.requester.name.clone()),
+            Field::RequesterAccount => id(ticket.requester.account.map(|id| id.0)),
+            Field::EquipmentModel => shown(ticket.equipment.as_ref().map(|equipment| equipment.model.clone())),
+            Field::EquipmentSerial => shown(ticket.equipment.as_ref().and_then(|equipment| equipment.serial.clone())),
+            Field::Assignee => id(ticket.assignee.map(|id| id.0)),
+            Field::Team => id(ticket.team.map(|id| id.0)),
+            Field::Server => id(ticket.server.map(|id| id.0)),
+            Field::Vehicle => id(ticket.vehicle.map(|id| id.0)),
+            Field::Created => shown(ticket.created_at.format(&time::format_description::well_known::Rfc3339).ok()),
+            Field::CategoryConfidence => {
+                shown(ticket.triage.as_ref().map(|triage| triage.category.confidence.to_string()))
+            }
+            Field::UrgencyConfidence => {
+                shown(ticket.triage.as_ref().map(|triage| triage.urgency_model.confidence.to_string()))
+            }
+            Field::Unsure => shown(Some(ticket.triage.as_ref().is_some_and(|triage| triage.needs_human).to_string())),
+            Field::Answered => shown(Some(ticket.answered_by_faq.is_some().to_string())),
         }
     }
 }
