@@ -83,6 +83,13 @@ fn expectations() -> HashMap<(&'static str, &'static str), [u16; 7]> {
         (("POST", "/v1/triage/models/{id}/deactivate"), [401, 403, 403, 403, 403, 404, 404]),
         (("GET", "/v1/triage/policy"), [401, 403, 403, 403, 403, 200, 200]),
         (("PUT", "/v1/triage/policy"), [401, 403, 403, 403, 403, 200, 200]),
+        (("GET", "/v1/routing/rulesets"), [401, 403, 403, 403, 403, 200, 200]),
+        (("PUT", "/v1/routing/rulesets"), [401, 403, 403, 403, 403, 201, 201]),
+        // The target is acme's version 2 (globex saves at most one).
+        (("GET", "/v1/routing/rulesets/{version}"), [401, 403, 403, 403, 403, 200, 404]),
+        (("POST", "/v1/routing/rulesets/{version}/activate"), [401, 403, 403, 403, 403, 200, 404]),
+        // A written-out ticket, tried against the caller's active rules.
+        (("POST", "/v1/routing/dry-run"), [401, 403, 403, 403, 403, 200, 200]),
     ])
 }
 
@@ -179,7 +186,7 @@ impl People {
             (_, "/v1/faqs/{id}") => self.acme_faq.clone(),
             _ => uuid::Uuid::now_v7().to_string(),
         };
-        let url = self.app.url(&path.replace("{id}", &id).replace("{company}", "acme"));
+        let url = self.app.url(&path.replace("{id}", &id).replace("{company}", "acme").replace("{version}", "2"));
         let url = if path == "/v1/kb/search" { format!("{url}?q=printer") } else { url };
         let builder = self.client(caller).request(Method::from_bytes(method.as_bytes()).expect("method"), url);
         match (method, path) {
@@ -218,6 +225,12 @@ impl People {
             }
             ("PUT", "/v1/companies/{company}/settings") => builder.json(&json!({"allow_self_signup": true})),
             ("PUT", "/v1/triage/policy") => builder.json(&json!({"rules": []})),
+            ("PUT", "/v1/routing/rulesets") => builder.json(&json!({"rules": [
+                {"name": "printers", "when": "tag:printer", "then": [{"kind": "add_tags", "tags": ["hardware"]}]}
+            ]})),
+            ("POST", "/v1/routing/dry-run") => builder.json(&json!({
+                "ticket": {"title": "Printer jam", "requester": {"email": "walk-in@example.com"}}
+            })),
             _ => builder,
         }
     }
@@ -271,6 +284,12 @@ async fn people(app: App) -> People {
         .expect("send");
     assert!(response.status().is_success());
     let acme_vehicle = vehicle(&app.client, &app.url("/v1/vehicles"), "Van 7").await;
+    // Two versions of acme's routing rules, so that version 2 exists.
+    for _ in 0..2 {
+        let response =
+            app.client.put(app.url("/v1/routing/rulesets")).json(&json!({"rules": []})).send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
     People {
         app,
         tokens,

@@ -14,6 +14,7 @@ mod api_keys;
 pub mod faqs;
 mod kb;
 mod lifecycle;
+mod routing;
 mod settings;
 mod tickets;
 mod triage;
@@ -249,6 +250,24 @@ pub const ROUTES: &[RouteRule] = &[
         .doc("Replaces the company's urgency policy")
         .responds::<UrgencyPolicy>()
         .json::<UrgencyPolicy>(),
+    rule("GET", "/v1/routing/rulesets", Permission::RoutingManage)
+        .doc("Every version of the company's routing ruleset, newest first")
+        .responds::<routing::RulesetList>(),
+    rule("PUT", "/v1/routing/rulesets", Permission::RoutingManage)
+        .doc("Saves the routing rules as a new version of the ruleset and makes it active")
+        .responds::<routing::RulesetView>()
+        .returns(&[201])
+        .json::<switchboard_core::routing::RulesetInput>(),
+    rule("GET", "/v1/routing/rulesets/{version}", Permission::RoutingManage)
+        .doc("One version of the routing ruleset (`active` for the one in use)")
+        .responds::<routing::RulesetView>(),
+    rule("POST", "/v1/routing/rulesets/{version}/activate", Permission::RoutingManage)
+        .doc("Makes an earlier (or later) version the active one")
+        .responds::<routing::RulesetView>(),
+    rule("POST", "/v1/routing/dry-run", Permission::RoutingManage)
+        .doc("The routing decision and trace a draft ruleset (or the active one) gives a ticket; nothing changes")
+        .responds::<routing::DryRunView>()
+        .json::<routing::DryRunInput>(),
 ];
 
 pub fn router(state: ApiState) -> Router {
@@ -288,6 +307,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/triage/models/{id}/activate", post(triage::activate_model))
         .route("/v1/triage/models/{id}/deactivate", post(triage::deactivate_model))
         .route("/v1/triage/policy", get(triage::get_policy).put(triage::put_policy))
+        .route("/v1/routing/rulesets", get(routing::list_rulesets).put(routing::put_ruleset))
+        .route("/v1/routing/rulesets/{version}", get(routing::get_ruleset))
+        .route("/v1/routing/rulesets/{version}/activate", post(routing::activate_ruleset))
+        .route("/v1/routing/dry-run", post(routing::dry_run))
         .route_layer(from_fn_with_state(authorization, authorize))
         .with_state(state)
 }

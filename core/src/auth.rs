@@ -50,6 +50,8 @@ pub enum Permission {
     SettingsManage,
     /// Triage models and the urgency policy.
     TriageManage,
+    /// Routing rulesets: versions, activation, dry-runs.
+    RoutingManage,
     /// Deliver raw e-mail for intake (`POST /v1/inbound/email`).
     InboundEmail,
 }
@@ -139,6 +141,7 @@ pub const GRANTS: &[Grant] = &[
     Grant { permission: Permission::ApiKeysManage, roles: ADMIN, key_scope: None },
     Grant { permission: Permission::SettingsManage, roles: ADMIN, key_scope: None },
     Grant { permission: Permission::TriageManage, roles: ADMIN, key_scope: None },
+    Grant { permission: Permission::RoutingManage, roles: ADMIN, key_scope: None },
     Grant { permission: Permission::InboundEmail, roles: &[], key_scope: Some(KeyScope::InboundEmail) },
 ];
 

@@ -16,6 +16,7 @@ pub mod knowledge;
 pub mod log;
 pub mod models;
 pub mod reports;
+pub mod routing;
 pub mod settings;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -31,6 +32,7 @@ pub use knowledge::StoredReport;
 pub use log::{AppendRecord, LogRecord};
 pub use models::{ActiveModel, ModelInfo};
 pub use reports::{Change, ReportRecord, ReportState};
+pub use routing::RulesetRecord;
 pub use tickets::{InsertOutcome, LabelField, MAX_PAGE_SIZE, Projection, ProjectionKind, TicketFilter, TicketPage};
 pub use transitions::{AuditEvent, OutboxRecord, TransitionRequest, Transitioned};
 pub use vehicles::{VehicleFields, VehicleRecord};

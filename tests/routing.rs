@@ -1,0 +1,168 @@
+//! Routing rules over HTTP: versions of a company's ruleset, roll-back,
+//! refusals that point at the fault, and dry-runs that explain a decision.
+
+mod common;
+
+use common::{App, spawn_app, ticket_json, wait_for_ok};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const TEAM: &str = "0190b1c2-0000-7000-8000-00000000aaaa";
+const OTHER_TEAM: &str = "0190b1c2-0000-7000-8000-00000000bbbb";
+
+async fn send(app: &App, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let mut request = app.client.request(method, app.url(path));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("send");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn rules(first_team: &str) -> Value {
+    json!({"rules": [
+        {"name": "vip", "when": "tag:vip", "then": [{"kind": "route_to_team", "team": OTHER_TEAM}], "stop": true},
+        {"name": "printers", "when": "tag:printer (jam OR \"error e 45\")", "then": [
+            {"kind": "route_to_team", "team": first_team},
+            {"kind": "add_tags", "tags": ["hardware"]}
+        ]},
+        {"name": "old rule", "enabled": false, "when": "", "then": [{"kind": "flag_for_review"}]}
+    ]})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rulesets_are_versioned_explained_and_rolled_back() {
+    use reqwest::Method;
+    let app = spawn_app().await;
+
+    let (status, first) = send(&app, Method::PUT, "/v1/routing/rulesets", Some(rules(TEAM))).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!((first["version"].clone(), first["active"].clone()), (json!(1), json!(true)));
+    assert_eq!(first["rules"][1]["when"], json!("tag:printer (jam OR \"error e 45\")"));
+    assert_eq!(first["rules"][2]["enabled"], json!(false));
+
+    // A stored ticket, tried against the active version.
+    let accepted: Value = app
+        .client
+        .post(app.url("/v1/tickets"))
+        .json(&ticket_json("Printer error"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("JSON");
+    let ticket_id = accepted["id"].as_str().expect("id").to_owned();
+    wait_for_ok(&app.client, &app.url(&format!("/v1/tickets/{ticket_id}"))).await;
+    let (status, run) = send(&app, Method::POST, "/v1/routing/dry-run", Some(json!({"ticket_id": ticket_id}))).await;
+    assert_eq!(status, StatusCode::OK, "{run}");
+    assert_eq!(run["ruleset_version"], json!(1));
+    assert_eq!(run["ticket_id"], json!(ticket_id));
+    assert_eq!(run["decision"]["destination"], json!({"kind": "team", "team": TEAM}));
+    assert_eq!(run["decision"]["reason"], json!("rule `printers` routes it"));
+    assert_eq!(run["decision"]["add_tags"], json!(["hardware"]));
+    let outcomes: Vec<(String, String)> = run["decision"]["trace"]
+        .as_array()
+        .expect("trace")
+        .iter()
+        .map(|step| (step["rule"].as_str().expect("rule").into(), step["outcome"].as_str().expect("outcome").into()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [("vip", "not_matched"), ("printers", "matched"), ("old rule", "disabled")]
+            .map(|(rule, outcome)| (rule.to_owned(), outcome.to_owned()))
+    );
+    assert_eq!(run["decision"]["trace"][0]["why"], json!("`tag:vip` does not hold: the ticket's tags are printer"));
+
+    // A draft tried on a written-out ticket changes nothing stored.
+    let draft = json!({
+        "ruleset": {"rules": [{"name": "all to review", "when": "", "then": [{"kind": "flag_for_review"}]}]},
+        "ticket": {"title": "Paper jam", "requester": {"email": "ana@example.com"}, "tags": ["vip"]},
+        "urgency": "high"
+    });
+    let (status, run) = send(&app, Method::POST, "/v1/routing/dry-run", Some(draft)).await;
+    assert_eq!(status, StatusCode::OK, "{run}");
+    assert_eq!((run["ruleset_version"].clone(), run["ticket_id"].clone()), (Value::Null, Value::Null));
+    assert_eq!(run["decision"]["destination"], json!({"kind": "review"}));
+    let (_, listed) = send(&app, Method::GET, "/v1/routing/rulesets", None).await;
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1), "a dry-run saves nothing");
+
+    // A change is a new version; an old one can be made active again.
+    let (status, second) = send(&app, Method::PUT, "/v1/routing/rulesets", Some(rules(OTHER_TEAM))).await;
+    assert_eq!((status, second["version"].clone()), (StatusCode::CREATED, json!(2)));
+    let (_, run) = send(&app, Method::POST, "/v1/routing/dry-run", Some(json!({"ticket_id": ticket_id}))).await;
+    assert_eq!(run["decision"]["destination"], json!({"kind": "team", "team": OTHER_TEAM}));
+    let (status, rolled_back) = send(&app, Method::POST, "/v1/routing/rulesets/1/activate", None).await;
+    assert_eq!(
+        (status, rolled_back["version"].clone(), rolled_back["active"].clone()),
+        (StatusCode::OK, json!(1), json!(true))
+    );
+    let (_, active) = send(&app, Method::GET, "/v1/routing/rulesets/active", None).await;
+    assert_eq!(active["version"], json!(1));
+    let (_, listed) = send(&app, Method::GET, "/v1/routing/rulesets", None).await;
+    let versions: Vec<(Value, Value)> = listed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| (item["version"].clone(), item["active"].clone()))
+        .collect();
+    assert_eq!(versions, vec![(json!(2), json!(false)), (json!(1), json!(true))]);
+    for missing in ["/v1/routing/rulesets/3", "/v1/routing/rulesets/first", "/v1/routing/rulesets/3/activate"] {
+        let method = if missing.ends_with("activate") { Method::POST } else { Method::GET };
+        let (status, body) = send(&app, method, missing, None).await;
+        assert_eq!((status, body["error"]["code"].clone()), (StatusCode::NOT_FOUND, json!("not_found")), "{missing}");
+    }
+    app.running.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_rules_are_refused_with_where_the_fault_is() {
+    use reqwest::Method;
+    let app = spawn_app().await;
+    let rule = |name: &str, when: &str| json!({"name": name, "when": when, "then": [{"kind": "flag_for_review"}]});
+    let cases = [
+        (
+            json!({"rules": [rule("a", "tag:vip"), rule("b", "urgency>=hgh")]}),
+            "invalid_query",
+            "rules[1].when",
+            Some(9),
+        ),
+        (json!({"rules": [rule("a", "(fire OR smoke")]}), "invalid_query", "rules[0].when", Some(14)),
+        (json!({"rules": [rule("a", ""), rule("a", "")]}), "duplicate_name", "rules[1].name", None),
+        (json!({"rules": [{"name": "a", "when": ""}]}), "missing_field", "rules[0].then", None),
+        (
+            json!({"rules": [{"name": "a", "when": "", "then": [{"kind": "teleport"}]}]}),
+            "invalid_field",
+            "rules[0].then[0].kind",
+            None,
+        ),
+    ];
+    for (body, code, field, position) in cases {
+        let (status, error) = send(&app, Method::PUT, "/v1/routing/rulesets", Some(body.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body} -> {error}");
+        assert_eq!(error["error"]["code"], json!(code), "{body} -> {error}");
+        assert_eq!(error["error"]["field"], json!(field), "{body} -> {error}");
+        assert_eq!(error["error"]["position"], json!(position), "{body} -> {error}");
+    }
+    let draft = json!({"ruleset": {"rules": [rule("a", "created>tomorrow")]}, "ticket": {"title": "x", "requester": {"email": "a@b.co"}}});
+    let (status, error) = send(&app, Method::POST, "/v1/routing/dry-run", Some(draft)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        (error["error"]["field"].clone(), error["error"]["position"].clone()),
+        (json!("ruleset.rules[0].when"), json!(8))
+    );
+    let (status, error) = send(&app, Method::POST, "/v1/routing/dry-run", Some(json!({}))).await;
+    assert_eq!((status, error["error"]["code"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("invalid_field")));
+    let (status, _) = send(
+        &app,
+        Method::POST,
+        "/v1/routing/dry-run",
+        Some(json!({"ticket_id": "0190b1c2-0000-7000-8000-000000000000"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, listed) = send(&app, Method::GET, "/v1/routing/rulesets", None).await;
+    assert_eq!(listed["items"], json!([]), "nothing refused was saved");
+    app.running.stop().await.expect("clean stop");
+}
