@@ -83,6 +83,20 @@ fn expectations() -> HashMap<(&'static str, &'static str), [u16; 7]> {
         (("POST", "/v1/triage/models/{id}/deactivate"), [401, 403, 403, 403, 403, 404, 404]),
         (("GET", "/v1/triage/policy"), [401, 403, 403, 403, 403, 200, 200]),
         (("PUT", "/v1/triage/policy"), [401, 403, 403, 403, 403, 200, 200]),
+        (("GET", "/v1/servers"), [401, 403, 403, 403, 403, 200, 200]),
+        (("POST", "/v1/servers"), [401, 403, 403, 403, 403, 201, 201]),
+        // The target is a server of acme's.
+        (("GET", "/v1/servers/{id}"), [401, 403, 403, 403, 403, 200, 404]),
+        (("PUT", "/v1/servers/{id}"), [401, 403, 403, 403, 403, 200, 404]),
+        // The target is a fresh server of acme's per call.
+        (("DELETE", "/v1/servers/{id}"), [401, 403, 403, 403, 403, 204, 404]),
+        (("GET", "/v1/teams"), [401, 403, 403, 403, 403, 200, 200]),
+        (("POST", "/v1/teams"), [401, 403, 403, 403, 403, 201, 201]),
+        // The target is a team of acme's.
+        (("GET", "/v1/teams/{id}"), [401, 403, 403, 403, 403, 200, 404]),
+        (("PUT", "/v1/teams/{id}"), [401, 403, 403, 403, 403, 200, 404]),
+        // The target is a fresh team of acme's per call.
+        (("DELETE", "/v1/teams/{id}"), [401, 403, 403, 403, 403, 204, 404]),
         (("GET", "/v1/routing/rulesets"), [401, 403, 403, 403, 403, 200, 200]),
         (("PUT", "/v1/routing/rulesets"), [401, 403, 403, 403, 403, 201, 201]),
         // The target is acme's version 2 (globex saves at most one).
@@ -103,6 +117,8 @@ struct People {
     customer_ticket: String,
     report_ticket: String,
     acme_vehicle: String,
+    acme_server: String,
+    acme_team: String,
     acme_faq: String,
     serial: usize,
 }
@@ -155,7 +171,13 @@ impl People {
                 assert_eq!(response.status(), StatusCode::OK);
                 id
             }
-            "/v1/vehicles/{id}" => vehicle(&admin, &self.app.url("/v1/vehicles"), &format!("victim {serial}")).await,
+            "/v1/vehicles/{id}" => {
+                created(&admin, &self.app.url("/v1/vehicles"), json!({"name": format!("victim {serial}")})).await
+            }
+            "/v1/servers/{id}" => created(&admin, &self.app.url("/v1/servers"), server_json(serial)).await,
+            "/v1/teams/{id}" => {
+                created(&admin, &self.app.url("/v1/teams"), json!({"name": format!("victim {serial}")})).await
+            }
             "/v1/faqs/{id}" => {
                 let id = format!("victim-{serial}");
                 let response = admin
@@ -177,9 +199,12 @@ impl People {
         let id = match (method, path) {
             (
                 "DELETE",
-                "/v1/accounts/{id}" | "/v1/api-keys/{id}" | "/v1/faqs/{id}" | "/v1/vehicles/{id}" | "/v1/tickets/{id}",
+                "/v1/accounts/{id}" | "/v1/api-keys/{id}" | "/v1/faqs/{id}" | "/v1/vehicles/{id}" | "/v1/tickets/{id}"
+                | "/v1/servers/{id}" | "/v1/teams/{id}",
             ) => self.fresh_target(path).await,
             (_, "/v1/vehicles/{id}") => self.acme_vehicle.clone(),
+            (_, "/v1/servers/{id}") => self.acme_server.clone(),
+            (_, "/v1/teams/{id}") => self.acme_team.clone(),
             (_, "/v1/accounts/{id}" | "/v1/accounts/{id}/password") => self.customer_account.clone(),
             (_, path) if path.starts_with("/v1/tickets/{id}/report") => self.report_ticket.clone(),
             (_, path) if path.starts_with("/v1/tickets/{id}") => self.customer_ticket.clone(),
@@ -217,6 +242,10 @@ impl People {
                 builder.json(&json!({"name": "Van 1", "plate": "AB-123", "kind": "van"}))
             }
             ("POST", "/v1/faqs") => builder.json(&json!({"question": "Matrix?", "answers": ["Yes."]})),
+            ("POST", "/v1/servers") | ("PUT", "/v1/servers/{id}") => builder.json(&server_json(serial)),
+            ("POST", "/v1/teams") | ("PUT", "/v1/teams/{id}") => {
+                builder.json(&json!({"name": format!("Team {serial}"), "categories": ["printer"]}))
+            }
             ("POST", "/v1/faqs/import") => builder.header("content-type", "application/x-ndjson").body(format!(
                 "{{\"id\": \"import-{serial}\", \"question\": \"Imported?\", \"answers\": [\"Yes.\"]}}\n"
             )),
@@ -283,7 +312,9 @@ async fn people(app: App) -> People {
         .await
         .expect("send");
     assert!(response.status().is_success());
-    let acme_vehicle = vehicle(&app.client, &app.url("/v1/vehicles"), "Van 7").await;
+    let acme_vehicle = created(&app.client, &app.url("/v1/vehicles"), json!({"name": "Van 7"})).await;
+    let acme_server = created(&app.client, &app.url("/v1/servers"), server_json(0)).await;
+    let acme_team = created(&app.client, &app.url("/v1/teams"), json!({"name": "Printers"})).await;
     // Two versions of acme's routing rules, so that version 2 exists.
     for _ in 0..2 {
         let response =
@@ -299,9 +330,24 @@ async fn people(app: App) -> People {
         customer_ticket,
         report_ticket,
         acme_vehicle,
+        acme_server,
+        acme_team,
         acme_faq: "acme-jam".into(),
         serial: 0,
     }
+}
+
+/// A team server's settings.
+fn server_json(serial: usize) -> Value {
+    json!({"name": format!("Desk {serial}"), "base_url": "http://127.0.0.1:9/deliveries", "region": "eu"})
+}
+
+/// POSTs `body` as acme's admin and returns the new object's id.
+async fn created(admin: &reqwest::Client, url: &str, body: Value) -> String {
+    let response = admin.post(url).json(&body).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::CREATED, "{url}");
+    let created: Value = response.json().await.expect("JSON");
+    created["id"].as_str().expect("id").to_owned()
 }
 
 /// A submitted report.
@@ -324,12 +370,6 @@ async fn post_and_wait(client: &reqwest::Client, base: &str, title: &str) -> Str
 }
 
 /// A new vehicle of the admin's company: its id.
-async fn vehicle(admin: &reqwest::Client, url: &str, name: &str) -> String {
-    let response = admin.post(url).json(&json!({"name": name})).send().await.expect("send");
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json::<Value>().await.expect("JSON")["id"].as_str().expect("id").to_owned()
-}
-
 async fn every_route_answers_each_caller_as_the_table_says(app: App) {
     let expected = expectations();
     let mut routes: Vec<(&str, &str)> =

@@ -166,3 +166,90 @@ async fn bad_rules_are_refused_with_where_the_fault_is() {
     assert_eq!(listed["items"], json!([]), "nothing refused was saved");
     app.running.stop().await.expect("clean stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_and_teams_are_checked_and_route_by_category() {
+    use reqwest::Method;
+    let app = spawn_app().await;
+    let (status, desk) = send(
+        &app,
+        Method::POST,
+        "/v1/servers",
+        Some(json!({"name": "Desk EU", "region": "eu", "base_url": "http://127.0.0.1:9/deliveries"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{desk}");
+    let desk_id = desk["id"].as_str().expect("id").to_owned();
+    let secret = desk["signing_secret"].as_str().expect("a secret was made").to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let (_, listed) = send(&app, Method::GET, "/v1/servers", None).await;
+    assert_eq!(listed["items"][0]["signing_secret"], Value::Null, "lists do not show secrets");
+    // A change without a secret keeps it.
+    let (status, changed) = send(
+        &app,
+        Method::PUT,
+        &format!("/v1/servers/{desk_id}"),
+        Some(json!({"name": "Desk EU", "base_url": "https://desk.example/in", "enabled": false})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!((changed["signing_secret"].as_str(), changed["enabled"].clone()), (Some(secret.as_str()), json!(false)));
+
+    for (body, field) in [
+        (json!({"name": "x", "base_url": "ftp://desk.example"}), "base_url"),
+        (json!({"name": "x", "base_url": "http://user:pw@desk.example"}), "base_url"),
+        (json!({"name": "x", "base_url": "desk.example"}), "base_url"),
+        (json!({"name": " ", "base_url": "http://desk.example"}), "name"),
+        (json!({"name": "x", "base_url": "http://desk.example", "signing_secret": "hunter2"}), "signing_secret"),
+    ] {
+        let (status, error) = send(&app, Method::POST, "/v1/servers", Some(body.clone())).await;
+        assert_eq!(
+            (status, error["error"]["field"].clone()),
+            (StatusCode::UNPROCESSABLE_ENTITY, json!(field)),
+            "{body}"
+        );
+    }
+    let central = json!({"name": "HQ", "base_url": "http://127.0.0.1:9/hq", "central": true});
+    let (status, hq) = send(&app, Method::POST, "/v1/servers", Some(central.clone())).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, error) = send(&app, Method::POST, "/v1/servers", Some(central)).await;
+    assert_eq!((status, error["error"]["code"].clone()), (StatusCode::CONFLICT, json!("central_taken")));
+
+    // Teams: members are staff, servers are the company's and not central.
+    let (status, error) =
+        send(&app, Method::POST, "/v1/teams", Some(json!({"name": "Printers", "servers": [hq["id"]]}))).await;
+    assert_eq!((status, error["error"]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("servers[0]")));
+    let (status, error) = send(
+        &app,
+        Method::POST,
+        "/v1/teams",
+        Some(json!({"name": "Printers", "members": ["0190b1c2-0000-7000-8000-000000000001"]})),
+    )
+    .await;
+    assert_eq!((status, error["error"]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("members[0]")));
+    let team = json!({"name": "Printers", "categories": ["hardware", "printer"], "servers": [desk_id]});
+    let (status, printers) = send(&app, Method::POST, "/v1/teams", Some(team.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{printers}");
+    let (status, error) = send(&app, Method::POST, "/v1/teams", Some(team)).await;
+    assert_eq!((status, error["error"]["code"].clone()), (StatusCode::CONFLICT, json!("already_exists")));
+    let (status, error) = send(&app, Method::DELETE, &format!("/v1/servers/{desk_id}"), None).await;
+    assert_eq!((status, error["error"]["code"].clone()), (StatusCode::CONFLICT, json!("server_in_use")));
+
+    // With no rules, the category picks the team.
+    let dry_run =
+        |category: &str| json!({"ticket": {"title": "Jam", "requester": {"email": "a@b.co"}}, "category": category});
+    let (_, run) = send(&app, Method::POST, "/v1/routing/dry-run", Some(dry_run("printer"))).await;
+    assert_eq!(run["decision"]["destination"], json!({"kind": "team", "team": printers["id"]}));
+    assert_eq!(run["decision"]["reason"], json!("no rule routes it; team `Printers` handles category `printer`"));
+    let (_, run) = send(&app, Method::POST, "/v1/routing/dry-run", Some(dry_run("billing"))).await;
+    assert_eq!(run["decision"]["destination"], json!({"kind": "central"}));
+
+    let printers_id = printers["id"].as_str().expect("id");
+    let (status, _) = send(&app, Method::DELETE, &format!("/v1/teams/{printers_id}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = send(&app, Method::DELETE, &format!("/v1/servers/{desk_id}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = send(&app, Method::GET, &format!("/v1/servers/{desk_id}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.running.stop().await.expect("clean stop");
+}

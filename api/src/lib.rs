@@ -15,7 +15,9 @@ pub mod faqs;
 mod kb;
 mod lifecycle;
 mod routing;
+mod servers;
 mod settings;
+mod teams;
 mod tickets;
 mod triage;
 mod vehicles;
@@ -90,6 +92,16 @@ const VEHICLE_LINKS: &[Link] = &[
     Link::to_id("GET", "/v1/vehicles/{id}", "id"),
     Link::to_id("PUT", "/v1/vehicles/{id}", "id"),
     Link::to_id("DELETE", "/v1/vehicles/{id}", "id"),
+];
+const SERVER_LINKS: &[Link] = &[
+    Link::to_id("GET", "/v1/servers/{id}", "id"),
+    Link::to_id("PUT", "/v1/servers/{id}", "id"),
+    Link::to_id("DELETE", "/v1/servers/{id}", "id"),
+];
+const TEAM_LINKS: &[Link] = &[
+    Link::to_id("GET", "/v1/teams/{id}", "id"),
+    Link::to_id("PUT", "/v1/teams/{id}", "id"),
+    Link::to_id("DELETE", "/v1/teams/{id}", "id"),
 ];
 const FAQ_LINKS: &[Link] = &[
     Link::to_id("GET", "/v1/faqs/{id}", "id"),
@@ -250,6 +262,38 @@ pub const ROUTES: &[RouteRule] = &[
         .doc("Replaces the company's urgency policy")
         .responds::<UrgencyPolicy>()
         .json::<UrgencyPolicy>(),
+    rule("GET", "/v1/servers", Permission::RoutingManage)
+        .doc("Lists the company's team servers")
+        .responds::<servers::ServerList>(),
+    rule("POST", "/v1/servers", Permission::RoutingManage)
+        .doc("Adds a team server (a signing secret is made when none is given)")
+        .responds::<servers::ServerView>()
+        .links(SERVER_LINKS)
+        .returns(&[201])
+        .json::<servers::ServerInput>(),
+    rule("GET", "/v1/servers/{id}", Permission::RoutingManage)
+        .doc("One team server, with its signing secret")
+        .responds::<servers::ServerView>(),
+    rule("PUT", "/v1/servers/{id}", Permission::RoutingManage)
+        .doc("Replaces a team server's settings (the signing secret stays unless one is given)")
+        .responds::<servers::ServerView>()
+        .json::<servers::ServerInput>(),
+    rule("DELETE", "/v1/servers/{id}", Permission::RoutingManage)
+        .doc("Removes a team server no team is hosted on")
+        .returns(&[204]),
+    rule("GET", "/v1/teams", Permission::RoutingManage).doc("Lists the company's teams").responds::<teams::TeamList>(),
+    rule("POST", "/v1/teams", Permission::RoutingManage)
+        .doc("Adds a team: the categories it handles, its members and its servers")
+        .responds::<teams::TeamView>()
+        .links(TEAM_LINKS)
+        .returns(&[201])
+        .json::<teams::TeamInput>(),
+    rule("GET", "/v1/teams/{id}", Permission::RoutingManage).doc("One team").responds::<teams::TeamView>(),
+    rule("PUT", "/v1/teams/{id}", Permission::RoutingManage)
+        .doc("Replaces a team")
+        .responds::<teams::TeamView>()
+        .json::<teams::TeamInput>(),
+    rule("DELETE", "/v1/teams/{id}", Permission::RoutingManage).doc("Removes a team").returns(&[204]),
     rule("GET", "/v1/routing/rulesets", Permission::RoutingManage)
         .doc("Every version of the company's routing ruleset, newest first")
         .responds::<routing::RulesetList>(),
@@ -307,6 +351,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/triage/models/{id}/activate", post(triage::activate_model))
         .route("/v1/triage/models/{id}/deactivate", post(triage::deactivate_model))
         .route("/v1/triage/policy", get(triage::get_policy).put(triage::put_policy))
+        .route("/v1/servers", get(servers::list_servers).post(servers::create_server))
+        .route("/v1/servers/{id}", get(servers::get_server).put(servers::put_server).delete(servers::delete_server))
+        .route("/v1/teams", get(teams::list_teams).post(teams::create_team))
+        .route("/v1/teams/{id}", get(teams::get_team).put(teams::put_team).delete(teams::delete_team))
         .route("/v1/routing/rulesets", get(routing::list_rulesets).put(routing::put_ruleset))
         .route("/v1/routing/rulesets/{version}", get(routing::get_ruleset))
         .route("/v1/routing/rulesets/{version}/activate", post(routing::activate_ruleset))

@@ -182,6 +182,7 @@ pub(crate) async fn dry_run(
         }
         _ => return Err(ApiError::invalid_body("ticket", "send exactly one of `ticket_id` and `ticket`")),
     };
-    let decision = decide(&ruleset, &[], &ticket);
+    let teams = state.store.team_categories(&caller.company).await?;
+    let decision = decide(&ruleset, &teams, &ticket);
     Ok(Json(DryRunView { ruleset_version, ticket_id: stored.then_some(ticket.id), decision }))
 }

@@ -50,7 +50,8 @@ pub enum Permission {
     SettingsManage,
     /// Triage models and the urgency policy.
     TriageManage,
-    /// Routing rulesets: versions, activation, dry-runs.
+    /// Routing: team servers, teams, rulesets (versions, activation,
+    /// dry-runs).
     RoutingManage,
     /// Deliver raw e-mail for intake (`POST /v1/inbound/email`).
     InboundEmail,

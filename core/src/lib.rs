@@ -30,3 +30,4 @@ pub use ticket::{Channel, Equipment, NewTicket, Requester, Ticket, Urgency};
 pub mod http;
 pub mod kb;
 pub mod settings;
+pub mod signing;

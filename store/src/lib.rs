@@ -17,7 +17,9 @@ pub mod log;
 pub mod models;
 pub mod reports;
 pub mod routing;
+pub mod servers;
 pub mod settings;
+pub mod teams;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod tickets;
@@ -33,6 +35,8 @@ pub use log::{AppendRecord, LogRecord};
 pub use models::{ActiveModel, ModelInfo};
 pub use reports::{Change, ReportRecord, ReportState};
 pub use routing::RulesetRecord;
+pub use servers::{ServerFields, ServerRecord};
+pub use teams::{TeamFields, TeamRecord};
 pub use tickets::{InsertOutcome, LabelField, MAX_PAGE_SIZE, Projection, ProjectionKind, TicketFilter, TicketPage};
 pub use transitions::{AuditEvent, OutboxRecord, TransitionRequest, Transitioned};
 pub use vehicles::{VehicleFields, VehicleRecord};
