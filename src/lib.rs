@@ -62,6 +62,14 @@ pub const STAGES: &[StageEntry] = &[
         name: stages::KB_SYNC,
         run: |ctx| Box::pin(async { Ok(switchboard_kb::stage::sync_stage(ctx).await?) }),
     },
+    StageEntry {
+        name: stages::ROUTER,
+        run: |ctx| Box::pin(async { Ok(switchboard_router::stage::stage(ctx).await?) }),
+    },
+    StageEntry {
+        name: stages::DELIVERY,
+        run: |ctx| Box::pin(async { Ok(switchboard_router::delivery::stage(ctx).await?) }),
+    },
     StageEntry { name: stages::PROJECTOR, run: |ctx| Box::pin(async { Ok(switchboard_projector::stage(ctx).await?) }) },
     StageEntry {
         name: switchboard_bus::outbox::STAGE_NAME,
@@ -96,6 +104,8 @@ impl Components {
             stages::TRIAGE,
             stages::KB_MATCH,
             stages::KB_SYNC,
+            stages::ROUTER,
+            stages::DELIVERY,
             stages::PROJECTOR,
             switchboard_bus::outbox::STAGE_NAME,
             switchboard_bus::retention::STAGE_NAME,
@@ -111,6 +121,8 @@ impl Components {
         Components { ingest: false, api: false, stages: &[stages::PROJECTOR, switchboard_bus::outbox::STAGE_NAME] };
     pub const TRIAGE: Components = Components { ingest: false, api: false, stages: &[stages::TRIAGE] };
     pub const KB: Components = Components { ingest: false, api: false, stages: &[stages::KB_MATCH, stages::KB_SYNC] };
+    pub const ROUTER: Components =
+        Components { ingest: false, api: false, stages: &[stages::ROUTER, stages::DELIVERY] };
 
     /// What the serving command `command` (`up`, `ingest`, …) runs.
     pub fn of_command(command: &str) -> Option<Components> {
@@ -121,6 +133,7 @@ impl Components {
             "projector" => Self::PROJECTOR,
             "triage" => Self::TRIAGE,
             "kb" => Self::KB,
+            "router" => Self::ROUTER,
             _ => return None,
         })
     }

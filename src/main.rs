@@ -20,7 +20,8 @@ use tokio_util::sync::CancellationToken;
     long_about = "Queue-driven support-ticket pipeline.\n\n\
         `switchboard up` runs everything in one process on an embedded durable log and an SQLite file: \
         nothing else to install. For a distributed deployment, run one component per process \
-        (`switchboard ingest`, `switchboard api`, `switchboard projector`, `switchboard triage`, `switchboard kb`) \
+        (`switchboard ingest`, `switchboard api`, `switchboard projector`, `switchboard triage`, `switchboard kb`, \
+        `switchboard router`) \
         with `bus.backend = \"kafka\"` and a PostgreSQL `store.url`.\n\n\
         Configuration layers, later wins: built-in defaults < --config FILE < SWITCHBOARD_* environment \
         variables (nested keys joined by `__`, e.g. SWITCHBOARD_BUS__BACKEND=kafka) < flags."
@@ -74,6 +75,22 @@ enum Command {
     /// `switchboard kb` matches triaged tickets against FAQ articles and past
     /// solutions (and follows `kb.changes` to keep its index current).
     Kb(KbArgs),
+    /// Run the router stage and delivery to team servers.
+    ///
+    /// The router decides where each matched ticket goes (the company's
+    /// active routing ruleset, then the teams' categories, then the central
+    /// server) and records it; delivery POSTs each routed ticket to its team
+    /// server, signed as Standard Webhooks, retrying and falling back to the
+    /// next server as router.* configures. Serves /healthz, /readyz and
+    /// /metrics on the listen address.
+    Router(ListenArgs),
+    /// Run a reference team server that receives deliveries.
+    ///
+    /// It verifies each delivery's signature and timestamp (401 otherwise),
+    /// records each webhook id once, and lists what it received at
+    /// `GET /received`. Give it the signing secret of its server
+    /// (`GET /v1/servers/{id}`). Needs no configuration, store or bus.
+    TeamServer(TeamServerArgs),
     /// Dead letters: list a stage's, or replay them to that stage alone.
     ///
     /// A stage that cannot handle a message (or fails it more than
@@ -228,6 +245,20 @@ struct StageArg {
 }
 
 #[derive(Debug, Args)]
+struct TeamServerArgs {
+    /// HTTP address to listen on, e.g. 127.0.0.1:9001.
+    #[arg(long, value_name = "ADDR")]
+    listen: SocketAddr,
+    /// The server's signing secret (`whsec_…`).
+    #[arg(long, env = "SWITCHBOARD_TEAM_SERVER_SECRET", value_name = "SECRET", hide_env_values = true)]
+    secret: String,
+    /// Answer every verified delivery with this status instead of 200
+    /// (without recording it), to see retries and fallbacks.
+    #[arg(long, value_name = "STATUS", default_value_t = 200)]
+    respond: u16,
+}
+
+#[derive(Debug, Args)]
 struct ListenArgs {
     /// HTTP address to listen on [default: 127.0.0.1:8080].
     #[arg(long, value_name = "ADDR")]
@@ -253,17 +284,25 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::TeamServer(args) = &cli.command {
+        return team_server(args).await;
+    }
     let mut overrides: Vec<(&str, figment::value::Value)> = Vec::new();
     if let Some(data_dir) = &cli.data_dir {
         overrides.push(("data_dir", data_dir.display().to_string().into()));
     }
     let listen = match &cli.command {
-        Command::Up(args) | Command::Ingest(args) | Command::Api(args) | Command::Projector(args) => args.listen,
+        Command::Up(args)
+        | Command::Ingest(args)
+        | Command::Api(args)
+        | Command::Projector(args)
+        | Command::Router(args) => args.listen,
         Command::Kb(args) => args.listen.listen,
         Command::Triage(args) => args.listen.listen,
         Command::Dlq { .. }
         | Command::Company { .. }
         | Command::ApiKey { .. }
+        | Command::TeamServer(_)
         | Command::Migrate
         | Command::CreateTopics
         | Command::Config => None,
@@ -273,12 +312,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let config = config::load(cli.config.as_deref(), &overrides)?;
     let one_shot = match &cli.command {
-        Command::Up(_) | Command::Ingest(_) | Command::Api(_) | Command::Projector(_) => false,
+        Command::Up(_) | Command::Ingest(_) | Command::Api(_) | Command::Projector(_) | Command::Router(_) => false,
         Command::Triage(args) => args.command.is_some(),
         Command::Kb(args) => args.command.is_some(),
         Command::Dlq { .. }
         | Command::Company { .. }
         | Command::ApiKey { .. }
+        | Command::TeamServer(_)
         | Command::Migrate
         | Command::CreateTopics
         | Command::Config => true,
@@ -297,6 +337,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest(_) => serving("ingest")?,
         Command::Api(_) => serving("api")?,
         Command::Projector(_) => serving("projector")?,
+        Command::Router(_) => serving("router")?,
+        Command::TeamServer(_) => unreachable!("served before the configuration is read"),
         Command::Triage(TriageArgs { command: None, .. }) => serving("triage")?,
         Command::Triage(TriageArgs { command: Some(switchboard_triage::TriageCommand::Train(args)), .. })
             if args.from_store =>
@@ -387,6 +429,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     // the store and the bus are open.
     println!("switchboard listening on http://{}", listener.local_addr()?);
     prepared.run(listener, shutdown).await
+}
+
+/// `switchboard team-server`: the reference receiver of deliveries.
+async fn team_server(args: &TeamServerArgs) -> anyhow::Result<()> {
+    switchboard::telemetry::init_logging(&LogConfig::default());
+    let secret = switchboard_core::signing::SigningSecret::parse(&args.secret).context("--secret")?;
+    let respond = axum_status(args.respond)?;
+    let listener = TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    println!("team server listening on http://{}", listener.local_addr()?);
+    switchboard_router::team_server::serve(listener, secret, respond, async move { shutdown.cancelled().await })
+        .await
+        .context("serving")
+}
+
+fn axum_status(code: u16) -> anyhow::Result<switchboard_router::team_server::StatusCode> {
+    switchboard_router::team_server::StatusCode::from_u16(code)
+        .ok()
+        .filter(|status| !status.is_informational())
+        .with_context(|| format!("--respond {code} is not an HTTP status"))
 }
 
 /// First SIGINT/SIGTERM: graceful stop. Second: exit at once.

@@ -46,6 +46,7 @@ fn expectations() -> HashMap<(&'static str, &'static str), [u16; 7]> {
         // To `closed` from `opened`: a dismissal, the admin's.
         (("PUT", "/v1/tickets/{id}/status"), [401, 403, 404, 403, 403, 200, 404]),
         (("GET", "/v1/tickets/{id}/history"), [401, 200, 404, 200, 200, 200, 404]),
+        (("GET", "/v1/tickets/{id}/deliveries"), [401, 403, 403, 200, 200, 200, 404]),
         // The target is a fresh closed ticket per call.
         (("DELETE", "/v1/tickets/{id}"), [401, 403, 403, 403, 403, 204, 404]),
         // The target is the customer's second ticket, in progress with the

@@ -81,6 +81,7 @@ const API_KEY_LINKS: &[Link] = &[Link::to_id("DELETE", "/v1/api-keys/{id}", "id"
 const FIRST_TICKET_LINKS: &[Link] = &[
     Link::to_id("GET", "/v1/tickets/{id}", "items/0/id"),
     Link::to_id("GET", "/v1/tickets/{id}/history", "items/0/id"),
+    Link::to_id("GET", "/v1/tickets/{id}/deliveries", "items/0/id"),
     Link::to_id("GET", "/v1/tickets/{id}/messages", "items/0/id"),
     Link::to_id("POST", "/v1/tickets/{id}/messages", "items/0/id"),
     Link::to_id("GET", "/v1/tickets/{id}/report", "items/0/id"),
@@ -161,7 +162,12 @@ pub const ROUTES: &[RouteRule] = &[
         .responds::<tickets::TicketList>()
         .links(FIRST_TICKET_LINKS)
         .query::<tickets::ListParameters>(),
-    rule("GET", "/v1/tickets/{id}", Permission::TicketsRead).doc("One ticket").responds::<Ticket>(),
+    rule("GET", "/v1/tickets/{id}", Permission::TicketsRead)
+        .doc("One ticket; for staff, with its routing decision, trace and ruleset version")
+        .responds::<tickets::TicketDetail>(),
+    rule("GET", "/v1/tickets/{id}/deliveries", Permission::DeliveriesRead)
+        .doc("The ticket's deliveries to team servers: attempts, states, fallbacks")
+        .responds::<tickets::DeliveryList>(),
     rule("PATCH", "/v1/tickets/{id}", Permission::TicketsLabel)
         .doc("Corrects the triage labels (category, urgency)")
         .responds::<Ticket>()
@@ -337,6 +343,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/tickets/{id}/assignment", put(lifecycle::put_assignment))
         .route("/v1/tickets/{id}/status", put(lifecycle::put_status))
         .route("/v1/tickets/{id}/history", get(lifecycle::history))
+        .route("/v1/tickets/{id}/deliveries", get(tickets::list_deliveries))
         .route("/v1/vehicles", get(vehicles::list_vehicles).post(vehicles::create_vehicle))
         .route(
             "/v1/vehicles/{id}",

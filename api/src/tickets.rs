@@ -15,12 +15,81 @@ use crate::ApiState;
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
 
+/// A ticket and, for staff, where the router sent it and why.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct TicketDetail {
+    #[serde(flatten)]
+    ticket: Ticket,
+    /// The routing decision with its trace and ruleset version; absent
+    /// until routed, and for customers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    routing: Option<switchboard_core::events::Routing>,
+}
+
 pub(crate) async fn get_ticket(
     State(state): State<ApiState>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
-) -> Result<Json<Ticket>, ApiError> {
-    Ok(Json(visible_ticket(&state, &caller, &id).await?))
+) -> Result<Json<TicketDetail>, ApiError> {
+    let ticket = visible_ticket(&state, &caller, &id).await?;
+    let routing = if caller.is_customer() {
+        None
+    } else {
+        state.store.routing_of(&caller.scope(), ticket.id).await?.map(|record| record.routing)
+    };
+    Ok(Json(TicketDetail { ticket, routing }))
+}
+
+/// One attempt series of a ticket's delivery to a team server.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct DeliveryView {
+    /// The `webhook-id` every attempt carries.
+    webhook_id: String,
+    server: switchboard_core::ids::ServerId,
+    reason: String,
+    state: switchboard_store::DeliveryState,
+    attempts: u32,
+    /// The next attempt, while pending.
+    #[serde(with = "time::serde::rfc3339::option")]
+    next_attempt_at: Option<OffsetDateTime>,
+    last_status: Option<u16>,
+    last_error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct DeliveryList {
+    items: Vec<DeliveryView>,
+}
+
+/// `GET /v1/tickets/{id}/deliveries`: the ticket's delivery log, oldest first.
+pub(crate) async fn list_deliveries(
+    State(state): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<DeliveryList>, ApiError> {
+    let ticket = visible_ticket(&state, &caller, &id).await?;
+    let deliveries = state.store.deliveries_of(&caller.scope(), ticket.id).await?;
+    let items = deliveries
+        .into_iter()
+        .map(|delivery| DeliveryView {
+            webhook_id: format!("msg_{}", delivery.id.simple()),
+            server: delivery.server,
+            reason: delivery.reason,
+            next_attempt_at: (delivery.state == switchboard_store::DeliveryState::Pending)
+                .then_some(delivery.next_attempt_at),
+            state: delivery.state,
+            attempts: delivery.attempts,
+            last_status: delivery.last_status,
+            last_error: delivery.last_error,
+            created_at: delivery.created_at,
+            updated_at: delivery.updated_at,
+        })
+        .collect();
+    Ok(Json(DeliveryList { items }))
 }
 
 /// The ticket `id` names, if the caller may see it: their company's, and

@@ -50,6 +50,8 @@ pub enum Permission {
     SettingsManage,
     /// Triage models and the urgency policy.
     TriageManage,
+    /// Read a ticket's deliveries to team servers.
+    DeliveriesRead,
     /// Routing: team servers, teams, rulesets (versions, activation,
     /// dry-runs).
     RoutingManage,
@@ -143,6 +145,7 @@ pub const GRANTS: &[Grant] = &[
     Grant { permission: Permission::SettingsManage, roles: ADMIN, key_scope: None },
     Grant { permission: Permission::TriageManage, roles: ADMIN, key_scope: None },
     Grant { permission: Permission::RoutingManage, roles: ADMIN, key_scope: None },
+    Grant { permission: Permission::DeliveriesRead, roles: STAFF, key_scope: None },
     Grant { permission: Permission::InboundEmail, roles: &[], key_scope: Some(KeyScope::InboundEmail) },
 ];
 

@@ -52,6 +52,7 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub triage: TriageConfig,
     pub kb: KbConfig,
+    pub router: RouterConfig,
     pub http: HttpConfig,
     pub auth: AuthConfig,
     pub retention: RetentionConfig,
@@ -69,6 +70,7 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             triage: TriageConfig::default(),
             kb: KbConfig::default(),
+            router: RouterConfig::default(),
             http: HttpConfig::default(),
             auth: AuthConfig::default(),
             retention: RetentionConfig::default(),
@@ -119,6 +121,7 @@ impl Config {
             );
         }
         self.auth.validate()?;
+        self.router.validate()?;
         for origin in &self.http.cors_origins {
             let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
                 && !origin.ends_with('/')
@@ -261,6 +264,68 @@ pub struct KbConfig {
 impl Default for KbConfig {
     fn default() -> Self {
         Self { index_dir: None, suggestions: 5, instance: None }
+    }
+}
+
+/// The router: how deliveries to team servers are attempted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RouterConfig {
+    /// Attempts at one server before the ticket falls back to the next.
+    pub delivery_attempts: u32,
+    /// The first retry's delay; each later one doubles it (with jitter),
+    /// up to `retry_max_ms`. A server's `Retry-After` is honoured when later.
+    pub retry_base_ms: u64,
+    pub retry_max_ms: u64,
+    /// How long one delivery request may take.
+    pub request_timeout_ms: u64,
+    /// Failed deliveries in a row that open a server's circuit: it gets no
+    /// new tickets for `circuit_open_ms`.
+    pub circuit_failures: u32,
+    pub circuit_open_ms: u64,
+    /// How long the active ruleset and the teams are cached: a change by API
+    /// reaches the router within this, without a restart.
+    pub refresh_ms: u64,
+    /// Deliveries to loopback, private and link-local addresses. Off in
+    /// production (a team server's URL must not reach into the network
+    /// Switchboard runs in); on for a single machine and tests.
+    pub allow_private_destinations: bool,
+    /// Deliveries attempted at once by one process.
+    pub concurrency: usize,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        Self {
+            delivery_attempts: 5,
+            retry_base_ms: 1_000,
+            retry_max_ms: 60_000,
+            request_timeout_ms: 10_000,
+            circuit_failures: 5,
+            circuit_open_ms: 30_000,
+            refresh_ms: 2_000,
+            allow_private_destinations: false,
+            concurrency: 16,
+        }
+    }
+}
+
+impl RouterConfig {
+    fn validate(&self) -> Result<()> {
+        let positive = [
+            ("delivery_attempts", u64::from(self.delivery_attempts)),
+            ("retry_base_ms", self.retry_base_ms),
+            ("request_timeout_ms", self.request_timeout_ms),
+            ("circuit_failures", u64::from(self.circuit_failures)),
+            ("concurrency", self.concurrency as u64),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            return Err(Error::Config(format!("router.{name} must be at least 1")));
+        }
+        if self.retry_max_ms < self.retry_base_ms {
+            return Err(Error::Config("router.retry_max_ms must be at least router.retry_base_ms".into()));
+        }
+        Ok(())
     }
 }
 

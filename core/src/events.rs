@@ -36,6 +36,28 @@ pub struct TicketMatched {
     pub ticket: Ticket,
 }
 
+/// `tickets.routed`: the ticket (with the team and server it went to, and
+/// what rules changed) and the routing decision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TicketRouted {
+    pub ticket: Ticket,
+    pub routing: Routing,
+}
+
+/// Where the router sent a ticket, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Routing {
+    /// The ruleset version applied; `None` before the company had one.
+    pub ruleset_version: Option<u32>,
+    pub decision: crate::routing::Decision,
+    pub team: Option<crate::ids::TeamId>,
+    /// The server the ticket is delivered to; `None` for review, or when
+    /// no server was available.
+    pub server: Option<crate::ids::ServerId>,
+    /// Why that server (or why none).
+    pub server_reason: String,
+}
+
 /// What one classifier said.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Classification {

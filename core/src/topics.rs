@@ -23,6 +23,10 @@ pub mod stages {
     pub const KB_MATCH: &str = "kb";
     pub const KB_SYNC: &str = "kb-sync";
     pub const PROJECTOR: &str = "projector";
+    pub const ROUTER: &str = "router";
+    /// Delivers routed tickets to team servers (reads the store's delivery
+    /// schedule, not a topic).
+    pub const DELIVERY: &str = "delivery";
 }
 
 /// What each stage reads: stages subscribe to exactly these, and start-up
@@ -32,6 +36,7 @@ pub const STAGE_INPUTS: &[(&str, &[&str])] = &[
     (stages::KB_MATCH, &[TRIAGED]),
     (stages::KB_SYNC, &[KB_CHANGES, EVENTS]),
     (stages::PROJECTOR, &[SUBMITTED, TRIAGED, MATCHED]),
+    (stages::ROUTER, &[MATCHED]),
 ];
 
 /// Suffix of every dead-letter topic.
@@ -75,6 +80,10 @@ impl Topics {
 
     pub fn matched(&self) -> String {
         self.name(MATCHED)
+    }
+
+    pub fn routed(&self) -> String {
+        self.name(ROUTED)
     }
 
     pub fn events(&self) -> String {

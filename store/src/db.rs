@@ -120,6 +120,8 @@ pub struct Store {
     pub(crate) writer: Db,
     /// Pulsed after a transition commits an outbox row, to wake the relay.
     pub(crate) outbox_written: Arc<Notify>,
+    /// Woken when a delivery to a team server is due at once.
+    pub(crate) deliveries_due: Arc<Notify>,
 }
 
 /// Pool sizes and limits ([`Store::connect_with`]).
@@ -185,7 +187,12 @@ impl Store {
                 .connect_with(options)
                 .await
                 .map_err(connect_error)?;
-            Ok(Self { db: Db::Sqlite(readers), writer: Db::Sqlite(writer), outbox_written: Arc::default() })
+            Ok(Self {
+                db: Db::Sqlite(readers),
+                writer: Db::Sqlite(writer),
+                outbox_written: Arc::default(),
+                deliveries_due: Arc::default(),
+            })
         } else {
             let options = PgConnectOptions::from_str(url).map_err(connect_error)?;
             let writer = PgPoolOptions::new()
@@ -201,7 +208,12 @@ impl Store {
                 .connect_with(options.options([("statement_timeout", timeout_ms.as_str())]))
                 .await
                 .map_err(connect_error)?;
-            Ok(Self { db: Db::Postgres(readers), writer: Db::Postgres(writer), outbox_written: Arc::default() })
+            Ok(Self {
+                db: Db::Postgres(readers),
+                writer: Db::Postgres(writer),
+                outbox_written: Arc::default(),
+                deliveries_due: Arc::default(),
+            })
         }
     }
 

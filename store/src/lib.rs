@@ -9,6 +9,7 @@
 
 pub mod accounts;
 mod db;
+pub mod deliveries;
 pub mod error;
 mod filter;
 pub mod idempotency;
@@ -28,6 +29,7 @@ pub mod vehicles;
 
 pub use accounts::{AccountRecord, ApiKeyRecord, CompanyRecord, NewAccount, NewApiKey, SessionRecord, TokenPurpose};
 pub use db::{Backend, PoolOptions, Store};
+pub use deliveries::{AttemptOutcome, DeliveryRecord, DeliveryState, NewDelivery, NewRouting, RoutingRecord};
 pub use error::{Error, Result};
 pub use idempotency::{IdempotencyOutcome, IdempotencyRecord};
 pub use knowledge::StoredReport;

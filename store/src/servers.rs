@@ -16,6 +16,8 @@ pub struct ServerRecord {
     pub id: ServerId,
     pub company: CompanyId,
     pub fields: ServerFields,
+    /// Set while the server is skipped after failed deliveries.
+    pub circuit_open_until: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -34,7 +36,8 @@ pub struct ServerFields {
     pub central: bool,
 }
 
-const COLUMNS: &str = "id, company, name, region, base_url, signing_secret, enabled, central, created_at, updated_at";
+const COLUMNS: &str =
+    "id, company, name, region, base_url, signing_secret, enabled, central, circuit_open_until, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -46,6 +49,7 @@ struct Row {
     signing_secret: String,
     enabled: bool,
     central: bool,
+    circuit_open_until: Option<i64>,
     created_at: i64,
     updated_at: i64,
 }
@@ -66,6 +70,7 @@ impl TryFrom<Row> for ServerRecord {
                 enabled: row.enabled,
                 central: row.central,
             },
+            circuit_open_until: row.circuit_open_until.map(from_micros).transpose()?,
             created_at: from_micros(row.created_at)?,
             updated_at: from_micros(row.updated_at)?,
         })
@@ -104,7 +109,14 @@ impl Store {
         .map(|_| ()))
         .map_err(one_central)?;
         let at = from_micros(now)?;
-        Ok(ServerRecord { id, company: company.clone(), fields: fields.clone(), created_at: at, updated_at: at })
+        Ok(ServerRecord {
+            id,
+            company: company.clone(),
+            fields: fields.clone(),
+            circuit_open_until: None,
+            created_at: at,
+            updated_at: at,
+        })
     }
 
     pub async fn server(&self, company: &CompanyId, id: ServerId) -> Result<Option<ServerRecord>> {
@@ -157,6 +169,39 @@ impl Store {
             return Ok(None);
         }
         self.server(company, id).await
+    }
+
+    /// Records how a delivery to the server went: a success closes its
+    /// circuit, the `threshold`-th failure in a row opens it until `until`.
+    pub async fn record_server_result(
+        &self,
+        id: ServerId,
+        succeeded: bool,
+        threshold: u32,
+        until: OffsetDateTime,
+    ) -> Result<()> {
+        on_pool!(&self.writer, |pool| {
+            if succeeded {
+                sqlx::query("UPDATE servers SET consecutive_failures = 0, circuit_open_until = NULL WHERE id = $1")
+                    .bind(id.0)
+                    .execute(pool)
+                    .await
+                    .map(|_| ())
+            } else {
+                sqlx::query(
+                    "UPDATE servers SET consecutive_failures = consecutive_failures + 1, \
+                     circuit_open_until = CASE WHEN consecutive_failures + 1 >= $2 THEN $3 ELSE circuit_open_until END \
+                     WHERE id = $1",
+                )
+                .bind(id.0)
+                .bind(i64::from(threshold))
+                .bind(crate::db::to_micros(until))
+                .execute(pool)
+                .await
+                .map(|_| ())
+            }
+        })?;
+        Ok(())
     }
 
     /// Deletes a server no team is hosted on: `Ok(false)` if the company has

@@ -68,6 +68,13 @@ impl TryFrom<Row> for TeamRecord {
     }
 }
 
+impl TeamRecord {
+    /// What category routing needs of the team.
+    pub fn categories(&self) -> TeamCategories {
+        TeamCategories { team: self.id, name: self.fields.name.clone(), categories: self.fields.categories.clone() }
+    }
+}
+
 fn json<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|error| Error::Corrupt(error.to_string()))
 }
@@ -132,11 +139,7 @@ impl Store {
     /// What category routing needs of the company's teams, in the order it
     /// tries them (oldest first).
     pub async fn team_categories(&self, company: &CompanyId) -> Result<Vec<TeamCategories>> {
-        let teams = self.list_teams(company).await?;
-        Ok(teams
-            .into_iter()
-            .map(|team| TeamCategories { team: team.id, name: team.fields.name, categories: team.fields.categories })
-            .collect())
+        Ok(self.list_teams(company).await?.iter().map(TeamRecord::categories).collect())
     }
 
     /// Replaces a team's fields; `None` if the company has no such team.

@@ -86,8 +86,9 @@ const TRIAGE_UPDATE: &str = "ON CONFLICT (id) DO UPDATE SET \
      needs_human_triage = excluded.needs_human_triage, \
      category = CASE WHEN tickets.category_source = 'staff' THEN tickets.category ELSE excluded.category END, \
      category_source = CASE WHEN tickets.category_source = 'staff' THEN 'staff' ELSE excluded.category_source END, \
-     urgency = CASE WHEN tickets.urgency_source = 'staff' THEN tickets.urgency ELSE excluded.urgency END, \
-     urgency_source = CASE WHEN tickets.urgency_source = 'staff' THEN 'staff' ELSE excluded.urgency_source END, \
+     urgency = CASE WHEN tickets.urgency_source IN ('staff', 'routing') THEN tickets.urgency ELSE excluded.urgency END, \
+     urgency_source = CASE WHEN tickets.urgency_source IN ('staff', 'routing') THEN tickets.urgency_source \
+     ELSE excluded.urgency_source END, \
      category_confidence = excluded.category_confidence, \
      urgency_confidence = excluded.urgency_confidence, \
      updated_at = excluded.updated_at";
@@ -97,8 +98,9 @@ const MATCH_UPDATE: &str = "ON CONFLICT (id) DO UPDATE SET \
      needs_human_triage = excluded.needs_human_triage, \
      category = CASE WHEN tickets.category_source = 'staff' THEN tickets.category ELSE excluded.category END, \
      category_source = CASE WHEN tickets.category_source = 'staff' THEN 'staff' ELSE excluded.category_source END, \
-     urgency = CASE WHEN tickets.urgency_source = 'staff' THEN tickets.urgency ELSE excluded.urgency END, \
-     urgency_source = CASE WHEN tickets.urgency_source = 'staff' THEN 'staff' ELSE excluded.urgency_source END, \
+     urgency = CASE WHEN tickets.urgency_source IN ('staff', 'routing') THEN tickets.urgency ELSE excluded.urgency END, \
+     urgency_source = CASE WHEN tickets.urgency_source IN ('staff', 'routing') THEN tickets.urgency_source \
+     ELSE excluded.urgency_source END, \
      suggestions = excluded.suggestions, \
      category_confidence = COALESCE(excluded.category_confidence, tickets.category_confidence), \
      urgency_confidence = COALESCE(excluded.urgency_confidence, tickets.urgency_confidence), \

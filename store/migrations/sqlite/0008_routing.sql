@@ -45,3 +45,46 @@ CREATE TABLE teams (
     updated_at  INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX teams_company_name ON teams (company, name);
+
+-- A server's circuit: after consecutive failed deliveries it is skipped
+-- until `circuit_open_until` (microseconds).
+ALTER TABLE servers ADD COLUMN consecutive_failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE servers ADD COLUMN circuit_open_until INTEGER;
+
+-- The router's decision for each ticket, once: the ruleset version it
+-- applied, the routing with the decision's trace (JSON,
+-- `core::events::Routing`), the team, and the server the ticket is delivered
+-- to now (a fallback moves it; none for review, or when no server was
+-- available).
+CREATE TABLE ticket_routings (
+    ticket_id        BLOB    PRIMARY KEY,
+    company          TEXT    NOT NULL,
+    ruleset_version  INTEGER,
+    routing          TEXT    NOT NULL,
+    team_id          BLOB,
+    server_id        BLOB,
+    routed_at        INTEGER NOT NULL
+);
+
+-- Deliveries of tickets to team servers: the durable retry schedule. `id`
+-- is the `webhook-id`, the same on every attempt; the state is `pending`
+-- until the server acknowledges (`delivered`) or the router gives up on it
+-- (`failed`, then it falls back to the next server with a new delivery).
+CREATE TABLE deliveries (
+    id               BLOB    PRIMARY KEY,
+    company          TEXT    NOT NULL,
+    ticket_id        BLOB    NOT NULL,
+    server_id        BLOB    NOT NULL,
+    reason           TEXT    NOT NULL,
+    payload          TEXT    NOT NULL,
+    state            TEXT    NOT NULL,
+    attempts         INTEGER NOT NULL,
+    next_attempt_at  INTEGER NOT NULL,
+    last_status      INTEGER,
+    last_error       TEXT,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL
+);
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX deliveries_ticket ON deliveries (ticket_id, created_at);
+CREATE INDEX deliveries_server_pending ON deliveries (server_id) WHERE state = 'pending';

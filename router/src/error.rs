@@ -1,0 +1,13 @@
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Store(#[from] switchboard_store::Error),
+    #[error(transparent)]
+    Bus(#[from] switchboard_bus::Error),
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot listen: {0}")]
+    Listen(#[source] std::io::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,227 @@
+//! Routing and delivery end to end: `switchboard up` in this process, team
+//! servers as real `switchboard team-server` processes. A rule picks the
+//! team; a change of rules by API changes the next ticket's route without
+//! a restart; a server that is down is retried, then the ticket falls back
+//! to the central server; the server that comes back gets only new work;
+//! each server receives each ticket once (counted by webhook id).
+
+mod common;
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{App, WAIT, post_ticket, spawn_app_with, ticket_json, wait_for_ok};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// A `switchboard team-server` process.
+struct TeamServer {
+    child: Child,
+    address: SocketAddr,
+    secret: String,
+}
+
+impl TeamServer {
+    async fn start(listen: &str, secret: &str) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["team-server", "--listen", listen, "--secret", secret])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn a team server");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let line =
+            tokio::time::timeout(WAIT, lines.next_line()).await.expect("starts").expect("reads").expect("a line");
+        let address = line
+            .strip_prefix("team server listening on http://")
+            .and_then(|address| address.trim().parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line: {line}"));
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self { child, address, secret: secret.to_owned() }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// The tickets received, by id, with their webhook ids.
+    async fn received(&self) -> Vec<(String, String)> {
+        let received: Vec<Value> = reqwest::get(self.url("/received")).await.expect("ask").json().await.expect("JSON");
+        received
+            .iter()
+            .map(|item| {
+                let ticket = item["body"]["data"]["ticket"]["id"].as_str().expect("ticket id").to_owned();
+                (ticket, item["webhook_id"].as_str().expect("webhook id").to_owned())
+            })
+            .collect()
+    }
+
+    async fn stop(&mut self) {
+        self.child.start_kill().expect("kill");
+        self.child.wait().await.expect("reap");
+    }
+}
+
+fn secret(byte: u8) -> String {
+    use base64::Engine;
+    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode([byte; 32]))
+}
+
+async fn created(app: &App, path: &str, body: Value) -> String {
+    let response = app.client.post(app.url(path)).json(&body).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::CREATED, "{path}");
+    response.json::<Value>().await.expect("JSON")["id"].as_str().expect("id").to_owned()
+}
+
+async fn put_rules(app: &App, team: &str) -> u64 {
+    let rules = json!({"rules": [
+        {"name": "printers", "when": "tag:printer", "then": [{"kind": "route_to_team", "team": team}]}
+    ]});
+    let response = app.client.put(app.url("/v1/routing/rulesets")).json(&rules).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.json::<Value>().await.expect("JSON")["version"].as_u64().expect("version")
+}
+
+/// Waits until `server` has received `ticket`.
+async fn wait_for_delivery(server: &TeamServer, ticket: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !server.received().await.iter().any(|(id, _)| id == ticket) {
+        assert!(tokio::time::Instant::now() < deadline, "{ticket} never reached {}", server.address);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn routing_of(app: &App, ticket: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let detail = wait_for_ok(&app.client, &app.url(&format!("/v1/tickets/{ticket}"))).await;
+        if !detail["routing"].is_null() {
+            return detail["routing"].clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{ticket} was never routed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn printer_ticket(title: &str) -> Value {
+    let mut ticket = ticket_json(title);
+    ticket["tags"] = json!(["printer"]);
+    ticket
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tickets_reach_the_team_a_rule_picks_and_fall_back_when_its_server_is_down() {
+    let mut printers_server = TeamServer::start("127.0.0.1:0", &secret(1)).await;
+    let network_server = TeamServer::start("127.0.0.1:0", &secret(2)).await;
+    let central_server = TeamServer::start("127.0.0.1:0", &secret(3)).await;
+    let app = spawn_app_with(|config| {
+        config.router.allow_private_destinations = true;
+        config.router.refresh_ms = 0;
+        config.router.retry_base_ms = 50;
+        config.router.retry_max_ms = 200;
+        config.router.delivery_attempts = 3;
+    })
+    .await;
+    let mut server_ids = Vec::new();
+    for (name, server, central) in
+        [("printers", &printers_server, false), ("network", &network_server, false), ("hq", &central_server, true)]
+    {
+        let body = json!({"name": name, "base_url": server.url("/deliveries"), "signing_secret": server.secret, "central": central});
+        server_ids.push(created(&app, "/v1/servers", body).await);
+    }
+    let printers = created(&app, "/v1/teams", json!({"name": "Printers", "servers": [server_ids[0]]})).await;
+    let network = created(&app, "/v1/teams", json!({"name": "Network", "servers": [server_ids[1]]})).await;
+
+    // A rule sends printer tickets to the printers team.
+    assert_eq!(put_rules(&app, &printers).await, 1);
+    let first = post_ticket(&app, &printer_ticket("Printer jams")).await;
+    wait_for_delivery(&printers_server, &first).await;
+    let routing = routing_of(&app, &first).await;
+    assert_eq!(routing["ruleset_version"], json!(1));
+    assert_eq!(routing["decision"]["reason"], json!("rule `printers` routes it"));
+    assert_eq!(routing["decision"]["trace"][0]["outcome"], json!("matched"));
+    assert_eq!(routing["server"], json!(server_ids[0]));
+
+    // Changing the rules by API changes the next ticket's route at once.
+    assert_eq!(put_rules(&app, &network).await, 2);
+    let second = post_ticket(&app, &printer_ticket("Printer offline")).await;
+    wait_for_delivery(&network_server, &second).await;
+    assert_eq!(routing_of(&app, &second).await["ruleset_version"], json!(2));
+
+    // The printers' server goes down: retried, then the central server.
+    assert_eq!(put_rules(&app, &printers).await, 3);
+    let printers_address = printers_server.address.to_string();
+    printers_server.stop().await;
+    let third = post_ticket(&app, &printer_ticket("Printer smoking")).await;
+    wait_for_delivery(&central_server, &third).await;
+    let log: Value = app
+        .client
+        .get(app.url(&format!("/v1/tickets/{third}/deliveries")))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("JSON");
+    let steps: Vec<(Value, Value, Value)> = log["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| (item["server"].clone(), item["state"].clone(), item["attempts"].clone()))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![(json!(server_ids[0]), json!("failed"), json!(3)), (json!(server_ids[2]), json!("delivered"), json!(1)),]
+    );
+    assert!(log["items"][1]["reason"].as_str().expect("reason").starts_with("fallback from `printers`"), "{log}");
+    assert_eq!(routing_of(&app, &third).await["server"], json!(server_ids[2]), "the routing follows the fallback");
+
+    // Back again, it gets new work only.
+    let printers_server = TeamServer::start(&printers_address, &secret(1)).await;
+    let fourth = post_ticket(&app, &printer_ticket("Printer fixed?")).await;
+    wait_for_delivery(&printers_server, &fourth).await;
+    // Each server got each of its tickets once.
+    let tickets = |received: Vec<(String, String)>| {
+        let mut webhook_ids: Vec<String> = received.iter().map(|(_, webhook)| webhook.clone()).collect();
+        webhook_ids.dedup();
+        assert_eq!(webhook_ids.len(), received.len(), "one webhook id per delivery");
+        received.into_iter().map(|(ticket, _)| ticket).collect::<Vec<_>>()
+    };
+    assert_eq!(tickets(printers_server.received().await), vec![fourth.clone()]);
+    assert_eq!(tickets(network_server.received().await), vec![second]);
+    assert_eq!(tickets(central_server.received().await), vec![third]);
+    app.running.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_team_server_refuses_forged_and_stale_deliveries_and_counts_repeats_once() {
+    let server = TeamServer::start("127.0.0.1:0", &secret(7)).await;
+    let signing = switchboard_core::signing::SigningSecret::parse(&secret(7)).expect("valid");
+    let body = br#"{"type":"ticket.routed","data":{"ticket":{"id":"t-1"}}}"#;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let send = |id: &str, timestamp: i64, signature: String| {
+        reqwest::Client::new()
+            .post(server.url("/deliveries"))
+            .header("webhook-id", id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(body.to_vec())
+            .send()
+    };
+    let good = signing.sign("msg_1", now, body);
+    assert_eq!(send("msg_1", now, good.clone()).await.expect("send").status(), StatusCode::OK);
+    assert_eq!(send("msg_1", now, good).await.expect("send").status(), StatusCode::OK, "a repeat is acknowledged");
+    let forged = switchboard_core::signing::SigningSecret::generate().sign("msg_2", now, body);
+    assert_eq!(send("msg_2", now, forged).await.expect("send").status(), StatusCode::UNAUTHORIZED);
+    let stale = signing.sign("msg_3", now - 3_600, body);
+    assert_eq!(send("msg_3", now - 3_600, stale).await.expect("send").status(), StatusCode::UNAUTHORIZED);
+    let unsigned =
+        reqwest::Client::new().post(server.url("/deliveries")).body(body.to_vec()).send().await.expect("send");
+    assert_eq!(unsigned.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(server.received().await, vec![("t-1".to_owned(), "msg_1".to_owned())]);
+}
