@@ -394,7 +394,7 @@ mod tests {
     fn up_runs_every_stage_and_every_stage_has_a_command() {
         let all: BTreeSet<&str> = STAGES.iter().map(|entry| entry.name).collect();
         assert_eq!(Components::ALL.stages.iter().copied().collect::<BTreeSet<_>>(), all);
-        let split: BTreeSet<&str> = ["ingest", "api", "projector", "triage", "kb"]
+        let split: BTreeSet<&str> = ["ingest", "api", "projector", "triage", "kb", "router"]
             .iter()
             .flat_map(|command| Components::of_command(command).map(|components| components.stages).unwrap_or(&[]))
             .copied()

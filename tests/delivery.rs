@@ -193,8 +193,47 @@ async fn tickets_reach_the_team_a_rule_picks_and_fall_back_when_its_server_is_do
         received.into_iter().map(|(ticket, _)| ticket).collect::<Vec<_>>()
     };
     assert_eq!(tickets(printers_server.received().await), vec![fourth.clone()]);
-    assert_eq!(tickets(network_server.received().await), vec![second]);
-    assert_eq!(tickets(central_server.received().await), vec![third]);
+    assert_eq!(tickets(network_server.received().await), vec![second.clone()]);
+    assert_eq!(tickets(central_server.received().await), vec![third.clone()]);
+
+    // A backtest: every printer ticket to the network team instead.
+    let draft = json!({"rules": [
+        {"name": "all printers to network", "when": "tag:printer", "then": [{"kind": "route_to_team", "team": network}]}
+    ]});
+    let response = app
+        .client
+        .post(app.url("/v1/routing/backtest"))
+        .json(&json!({"ruleset": draft, "filter": "tag:printer"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
+    let backtest: Value = response.json().await.expect("JSON");
+    assert_eq!((backtest["tickets"].clone(), backtest["changed"].clone()), (json!(4), json!(3)), "{backtest}");
+    assert_eq!(
+        backtest["counts"],
+        json!([
+            {"destination": "team Network", "before": 1, "after": 4},
+            {"destination": "team Printers", "before": 3, "after": 0},
+        ])
+    );
+    let changed: Vec<&str> = backtest["changed_tickets"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|item| item["ticket_id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(changed, vec![fourth.as_str(), third.as_str(), first.as_str()], "newest first");
+    let response = app
+        .client
+        .post(app.url("/v1/routing/backtest"))
+        .json(&json!({"filter": "tag:printer OR"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let error: Value = response.json().await.expect("JSON");
+    assert_eq!((error["error"]["field"].clone(), error["error"]["position"].clone()), (json!("filter"), json!(14)));
     app.running.stop().await.expect("clean stop");
 }
 

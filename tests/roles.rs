@@ -105,6 +105,7 @@ fn expectations() -> HashMap<(&'static str, &'static str), [u16; 7]> {
         (("POST", "/v1/routing/rulesets/{version}/activate"), [401, 403, 403, 403, 403, 200, 404]),
         // A written-out ticket, tried against the caller's active rules.
         (("POST", "/v1/routing/dry-run"), [401, 403, 403, 403, 403, 200, 200]),
+        (("POST", "/v1/routing/backtest"), [401, 403, 403, 403, 403, 200, 200]),
     ])
 }
 
@@ -258,6 +259,7 @@ impl People {
             ("PUT", "/v1/routing/rulesets") => builder.json(&json!({"rules": [
                 {"name": "printers", "when": "tag:printer", "then": [{"kind": "add_tags", "tags": ["hardware"]}]}
             ]})),
+            ("POST", "/v1/routing/backtest") => builder.json(&json!({"filter": "tag:printer", "limit": 50})),
             ("POST", "/v1/routing/dry-run") => builder.json(&json!({
                 "ticket": {"title": "Printer jam", "requester": {"email": "walk-in@example.com"}}
             })),

@@ -318,6 +318,10 @@ pub const ROUTES: &[RouteRule] = &[
         .doc("The routing decision and trace a draft ruleset (or the active one) gives a ticket; nothing changes")
         .responds::<routing::DryRunView>()
         .json::<routing::DryRunInput>(),
+    rule("POST", "/v1/routing/backtest", Permission::RoutingManage)
+        .doc("Replays a draft ruleset (or the active one) over the latest tickets and counts what would change")
+        .responds::<routing::BacktestView>()
+        .json::<routing::BacktestInput>(),
 ];
 
 pub fn router(state: ApiState) -> Router {
@@ -366,6 +370,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/routing/rulesets/{version}", get(routing::get_ruleset))
         .route("/v1/routing/rulesets/{version}/activate", post(routing::activate_ruleset))
         .route("/v1/routing/dry-run", post(routing::dry_run))
+        .route("/v1/routing/backtest", post(routing::backtest))
         .route_layer(from_fn_with_state(authorization, authorize))
         .with_state(state)
 }

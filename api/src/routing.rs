@@ -6,16 +6,18 @@
 //!   active one);
 //! * `POST /v1/routing/rulesets/{version}/activate`: roll back (or forward);
 //! * `POST /v1/routing/dry-run`: the decision and trace a draft (or the
-//!   active ruleset) gives one ticket, changing nothing.
+//!   active ruleset) gives one ticket, changing nothing;
+//! * `POST /v1/routing/backtest`: how a draft's decisions differ from what
+//!   happened, over the company's latest tickets (a filter narrows them).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use switchboard_core::routing::{Decision, Ruleset, RulesetError, RulesetInput, decide};
+use switchboard_core::routing::{Decision, Destination, Ruleset, RulesetError, RulesetInput, decide};
 use switchboard_core::{Caller, Channel, CompanyId, NewTicket, Ticket, TicketId, Urgency};
-use switchboard_store::RulesetRecord;
+use switchboard_store::{MAX_PAGE_SIZE, RulesetRecord, ServerRecord, TeamRecord, TicketFilter};
 use switchboard_web::{ApiError, Authenticated, JsonBody, Path};
 use time::OffsetDateTime;
 
@@ -185,4 +187,151 @@ pub(crate) async fn dry_run(
     let teams = state.store.team_categories(&caller.company).await?;
     let decision = decide(&ruleset, &teams, &ticket);
     Ok(Json(DryRunView { ruleset_version, ticket_id: stored.then_some(ticket.id), decision }))
+}
+
+/// The most tickets one backtest replays.
+const BACKTEST_MAX_TICKETS: u32 = 10_000;
+const BACKTEST_DEFAULT_TICKETS: u32 = 1_000;
+/// Changed tickets listed one by one in a backtest's answer.
+const BACKTEST_LISTED_CHANGES: usize = 100;
+
+/// A backtest: a draft ruleset replayed over the company's latest tickets.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BacktestInput {
+    /// The draft; the active version when absent.
+    ruleset: Option<RulesetInput>,
+    /// Which tickets, in the filter language; all when absent.
+    filter: Option<String>,
+    /// How many of the latest matching tickets (default 1,000, at most 10,000).
+    limit: Option<u32>,
+}
+
+/// How many tickets went to one destination before, and would under the draft.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct DestinationCount {
+    /// `team <name>`, `server <name>`, `central`, `review`, or `not routed`.
+    destination: String,
+    before: u32,
+    after: u32,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ChangedTicket {
+    ticket_id: TicketId,
+    title: String,
+    before: String,
+    after: String,
+    /// Why the draft decides as it does.
+    reason: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct BacktestView {
+    /// The version replayed; `null` for a draft.
+    ruleset_version: Option<u32>,
+    tickets: u32,
+    changed: u32,
+    counts: Vec<DestinationCount>,
+    /// The first changed tickets, newest first.
+    changed_tickets: Vec<ChangedTicket>,
+    elapsed_ms: u64,
+}
+
+/// A destination in words, naming teams and servers.
+fn describe(destination: Option<Destination>, teams: &[TeamRecord], servers: &[ServerRecord]) -> String {
+    match destination {
+        None => "not routed".into(),
+        Some(Destination::Team { team }) => match teams.iter().find(|record| record.id == team) {
+            Some(record) => format!("team {}", record.fields.name),
+            None => format!("team {team}"),
+        },
+        Some(Destination::Server { server }) => match servers.iter().find(|record| record.id == server) {
+            Some(record) => format!("server {}", record.fields.name),
+            None => format!("server {server}"),
+        },
+        Some(Destination::Central) => "central".into(),
+        Some(Destination::Review) => "review".into(),
+    }
+}
+
+pub(crate) async fn backtest(
+    State(state): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    JsonBody(input): JsonBody<BacktestInput>,
+) -> Result<Json<BacktestView>, ApiError> {
+    let started = std::time::Instant::now();
+    let (ruleset, ruleset_version) = match input.ruleset {
+        Some(draft) => (draft.validate().map_err(|error| within("ruleset", refused(error)))?, None),
+        None => match state.store.active_ruleset(&caller.company).await? {
+            Some(record) => (record.ruleset, Some(record.version)),
+            None => (Ruleset::default(), None),
+        },
+    };
+    let query = switchboard_core::filter::Query::parse(input.filter.as_deref().unwrap_or_default())
+        .map_err(|error| ApiError::InvalidQuery { field: "filter".into(), error })?;
+    let limit = input.limit.unwrap_or(BACKTEST_DEFAULT_TICKETS);
+    if !(1..=BACKTEST_MAX_TICKETS).contains(&limit) {
+        return Err(ApiError::invalid_body("limit", format!("`limit` must be 1 to {BACKTEST_MAX_TICKETS}")));
+    }
+    let scope = caller.scope();
+    let filter = TicketFilter { query, ..TicketFilter::default() };
+    let mut tickets: Vec<Ticket> = Vec::new();
+    let mut cursor: Option<String> = None;
+    while (tickets.len() as u32) < limit {
+        let page_size = (limit - tickets.len() as u32).min(MAX_PAGE_SIZE);
+        let page = state.store.list_tickets(&scope, &filter, page_size, cursor.as_deref()).await?;
+        tickets.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let ids: Vec<TicketId> = tickets.iter().map(|ticket| ticket.id).collect();
+    let recorded = state.store.routings_of(&scope, &ids).await?;
+    let teams = state.store.list_teams(&caller.company).await?;
+    let servers = state.store.list_servers(&caller.company).await?;
+    let categories: Vec<_> = teams.iter().map(TeamRecord::categories).collect();
+
+    let mut counts: Vec<DestinationCount> = Vec::new();
+    let mut count = |destination: String, before: bool| {
+        let entry = match counts.iter_mut().position(|count| count.destination == destination) {
+            Some(index) => &mut counts[index],
+            None => {
+                counts.push(DestinationCount { destination, before: 0, after: 0 });
+                counts.last_mut().expect("just pushed")
+            }
+        };
+        if before { entry.before += 1 } else { entry.after += 1 }
+    };
+    let (mut changed, mut changed_tickets) = (0u32, Vec::new());
+    for ticket in &tickets {
+        let decision = decide(&ruleset, &categories, ticket);
+        let before_destination = recorded.get(&ticket.id).map(|record| record.routing.decision.destination);
+        let before = describe(before_destination, &teams, &servers);
+        let after = describe(Some(decision.destination), &teams, &servers);
+        count(before.clone(), true);
+        count(after.clone(), false);
+        if before_destination != Some(decision.destination) {
+            changed += 1;
+            if changed_tickets.len() < BACKTEST_LISTED_CHANGES {
+                changed_tickets.push(ChangedTicket {
+                    ticket_id: ticket.id,
+                    title: ticket.title.clone(),
+                    before,
+                    after,
+                    reason: decision.reason,
+                });
+            }
+        }
+    }
+    counts.sort_by(|one, other| one.destination.cmp(&other.destination));
+    Ok(Json(BacktestView {
+        ruleset_version,
+        tickets: tickets.len() as u32,
+        changed,
+        counts,
+        changed_tickets,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    }))
 }

@@ -137,8 +137,9 @@ mod tests {
         );
         assert_eq!(topics.dead_letters(stages::TRIAGE), ["t1-tickets.submitted.triage.dlq"]);
         let all = topics.all_with_dead_letters();
-        assert_eq!(all.len(), ALL.len() + 7);
+        assert_eq!(all.len(), ALL.len() + 8);
         assert!(all.contains(&"t1-tickets.events.kb-sync.dlq".to_owned()));
+        assert!(all.contains(&"t1-tickets.matched.router.dlq".to_owned()));
         assert!(topics.inputs("no-such-stage").is_empty());
     }
 }

@@ -154,6 +154,18 @@ impl TryFrom<DeliveryRow> for DeliveryRecord {
 
 type RoutingRow = (Uuid, String, String, Option<Uuid>, i64);
 
+fn routing_record((ticket_id, company, routing, server, routed_at): RoutingRow) -> Result<RoutingRecord> {
+    let corrupt = |what: &str| Error::Corrupt(format!("routing of {ticket_id}: bad {what}"));
+    let mut routing: Routing = serde_json::from_str(&routing).map_err(|_| corrupt("routing"))?;
+    routing.server = server.map(ServerId);
+    Ok(RoutingRecord {
+        ticket_id: TicketId(ticket_id),
+        company: CompanyId::parse(&company).map_err(|_| corrupt("company"))?,
+        routing,
+        routed_at: from_micros(routed_at)?,
+    })
+}
+
 /// Inserts a delivery inside `transaction`; nothing if its id exists.
 macro_rules! insert_delivery {
     ($transaction:expr, $company:expr, $ticket:expr, $delivery:expr, $now:expr) => {
@@ -262,16 +274,32 @@ impl Store {
             push_scope(&mut query, scope);
             query.build_query_as().fetch_optional(pool).await
         })?;
-        let Some((ticket_id, company, routing, server, routed_at)) = row else { return Ok(None) };
-        let corrupt = |what: &str| Error::Corrupt(format!("routing of {ticket_id}: bad {what}"));
-        let mut routing: Routing = serde_json::from_str(&routing).map_err(|_| corrupt("routing"))?;
-        routing.server = server.map(ServerId);
-        Ok(Some(RoutingRecord {
-            ticket_id: TicketId(ticket_id),
-            company: CompanyId::parse(&company).map_err(|_| corrupt("company"))?,
-            routing,
-            routed_at: from_micros(routed_at)?,
-        }))
+        row.map(routing_record).transpose()
+    }
+
+    /// The routings of many tickets inside `scope` (those never routed are
+    /// absent), read in chunks.
+    pub async fn routings_of(&self, scope: &Scope, tickets: &[TicketId]) -> Result<HashMap<TicketId, RoutingRecord>> {
+        let mut found = HashMap::with_capacity(tickets.len());
+        for chunk in tickets.chunks(500) {
+            let rows: Vec<RoutingRow> = on_pool!(&self.db, |pool| {
+                let mut query = sqlx::QueryBuilder::new(
+                    "SELECT ticket_id, company, routing, server_id, routed_at FROM ticket_routings WHERE ticket_id IN (",
+                );
+                let mut separated = query.separated(", ");
+                for ticket in chunk {
+                    separated.push_bind(ticket.0);
+                }
+                query.push(")");
+                push_scope(&mut query, scope);
+                query.build_query_as().fetch_all(pool).await
+            })?;
+            for row in rows {
+                let record = routing_record(row)?;
+                found.insert(record.ticket_id, record);
+            }
+        }
+        Ok(found)
     }
 
     /// Deliveries each of the company's servers has not acknowledged yet:
