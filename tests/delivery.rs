@@ -196,6 +196,30 @@ async fn tickets_reach_the_team_a_rule_picks_and_fall_back_when_its_server_is_do
     assert_eq!(tickets(network_server.received().await), vec![second.clone()]);
     assert_eq!(tickets(central_server.received().await), vec![third.clone()]);
 
+    // An admin sends two tickets to the network server by hand.
+    let response = app
+        .client
+        .post(app.url(&format!("/v1/tickets/{first},{third}/distribute/{}", server_ids[1])))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    wait_for_delivery(&network_server, &first).await;
+    wait_for_delivery(&network_server, &third).await;
+    let mut network_tickets = tickets(network_server.received().await);
+    network_tickets.sort();
+    let mut expected = vec![first.clone(), second.clone(), third.clone()];
+    expected.sort();
+    assert_eq!(network_tickets, expected);
+    let response = app
+        .client
+        .post(app.url("/v1/tickets/distribute"))
+        .json(&json!({"ticket_ids": [first, "0190b1c2-0000-7000-8000-000000000000"], "server_id": server_ids[1]}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::NOT_FOUND, "all or nothing: an unknown ticket");
+
     // A backtest: every printer ticket to the network team instead.
     let draft = json!({"rules": [
         {"name": "all printers to network", "when": "tag:printer", "then": [{"kind": "route_to_team", "team": network}]}

@@ -106,6 +106,9 @@ fn expectations() -> HashMap<(&'static str, &'static str), [u16; 7]> {
         // A written-out ticket, tried against the caller's active rules.
         (("POST", "/v1/routing/dry-run"), [401, 403, 403, 403, 403, 200, 200]),
         (("POST", "/v1/routing/backtest"), [401, 403, 403, 403, 403, 200, 200]),
+        // The customer's ticket to acme's server.
+        (("POST", "/v1/tickets/{id}/distribute/{server_id}"), [401, 403, 403, 403, 403, 202, 404]),
+        (("POST", "/v1/tickets/distribute"), [401, 403, 403, 403, 403, 202, 404]),
     ])
 }
 
@@ -213,7 +216,13 @@ impl People {
             (_, "/v1/faqs/{id}") => self.acme_faq.clone(),
             _ => uuid::Uuid::now_v7().to_string(),
         };
-        let url = self.app.url(&path.replace("{id}", &id).replace("{company}", "acme").replace("{version}", "2"));
+        let url = self.app.url(
+            &path
+                .replace("{id}", &id)
+                .replace("{company}", "acme")
+                .replace("{version}", "2")
+                .replace("{server_id}", &self.acme_server),
+        );
         let url = if path == "/v1/kb/search" { format!("{url}?q=printer") } else { url };
         let builder = self.client(caller).request(Method::from_bytes(method.as_bytes()).expect("method"), url);
         match (method, path) {
@@ -259,6 +268,9 @@ impl People {
             ("PUT", "/v1/routing/rulesets") => builder.json(&json!({"rules": [
                 {"name": "printers", "when": "tag:printer", "then": [{"kind": "add_tags", "tags": ["hardware"]}]}
             ]})),
+            ("POST", "/v1/tickets/distribute") => {
+                builder.json(&json!({"ticket_ids": [self.customer_ticket], "server_id": self.acme_server}))
+            }
             ("POST", "/v1/routing/backtest") => builder.json(&json!({"filter": "tag:printer", "limit": 50})),
             ("POST", "/v1/routing/dry-run") => builder.json(&json!({
                 "ticket": {"title": "Printer jam", "requester": {"email": "walk-in@example.com"}}

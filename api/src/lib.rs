@@ -318,6 +318,15 @@ pub const ROUTES: &[RouteRule] = &[
         .doc("The routing decision and trace a draft ruleset (or the active one) gives a ticket; nothing changes")
         .responds::<routing::DryRunView>()
         .json::<routing::DryRunInput>(),
+    rule("POST", "/v1/tickets/{id}/distribute/{server_id}", Permission::RoutingManage)
+        .doc("Re-delivers tickets (one id, or several separated by commas) to a team server, by hand")
+        .responds::<routing::Distribution>()
+        .returns(&[202]),
+    rule("POST", "/v1/tickets/distribute", Permission::RoutingManage)
+        .doc("Re-delivers the listed tickets to a team server, by hand")
+        .responds::<routing::Distribution>()
+        .returns(&[202])
+        .json::<routing::DistributeInput>(),
     rule("POST", "/v1/routing/backtest", Permission::RoutingManage)
         .doc("Replays a draft ruleset (or the active one) over the latest tickets and counts what would change")
         .responds::<routing::BacktestView>()
@@ -348,6 +357,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/tickets/{id}/status", put(lifecycle::put_status))
         .route("/v1/tickets/{id}/history", get(lifecycle::history))
         .route("/v1/tickets/{id}/deliveries", get(tickets::list_deliveries))
+        .route("/v1/tickets/{id}/distribute/{server_id}", post(routing::distribute_listed))
+        .route("/v1/tickets/distribute", post(routing::distribute_body))
         .route("/v1/vehicles", get(vehicles::list_vehicles).post(vehicles::create_vehicle))
         .route(
             "/v1/vehicles/{id}",

@@ -15,9 +15,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use switchboard_core::routing::{Decision, Destination, Ruleset, RulesetError, RulesetInput, decide};
+use switchboard_core::routing::{Decision, Destination, Ruleset, RulesetError, RulesetInput, decide, delivery_body};
 use switchboard_core::{Caller, Channel, CompanyId, NewTicket, Ticket, TicketId, Urgency};
-use switchboard_store::{MAX_PAGE_SIZE, RulesetRecord, ServerRecord, TeamRecord, TicketFilter};
+use switchboard_store::{MAX_PAGE_SIZE, NewDelivery, RulesetRecord, ServerRecord, TeamRecord, TicketFilter};
 use switchboard_web::{ApiError, Authenticated, JsonBody, Path};
 use time::OffsetDateTime;
 
@@ -334,4 +334,84 @@ pub(crate) async fn backtest(
         changed_tickets,
         elapsed_ms: started.elapsed().as_millis() as u64,
     }))
+}
+
+/// The most tickets one distribution request takes.
+const DISTRIBUTE_MAX_TICKETS: usize = 100;
+
+/// `POST /v1/tickets/distribute`: tickets re-delivered to one server.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DistributeInput {
+    ticket_ids: Vec<String>,
+    server_id: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct DistributedTicket {
+    ticket_id: TicketId,
+    /// The new delivery's `webhook-id`; its progress is in the ticket's
+    /// delivery log.
+    webhook_id: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Distribution {
+    items: Vec<DistributedTicket>,
+}
+
+/// `POST /v1/tickets/{ids}/distribute/{server_id}`, with one ticket id or
+/// several separated by commas.
+pub(crate) async fn distribute_listed(
+    State(state): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    Path((ids, server)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let ids: Vec<String> = ids.split(',').map(|id| id.trim().to_owned()).collect();
+    distribute(&state, &caller, &ids, &server).await
+}
+
+pub(crate) async fn distribute_body(
+    State(state): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    JsonBody(input): JsonBody<DistributeInput>,
+) -> Result<Response, ApiError> {
+    distribute(&state, &caller, &input.ticket_ids, &input.server_id).await
+}
+
+/// Schedules a delivery of each ticket to the server, all or none: every
+/// ticket must be the company's and the server enabled. The delivery's
+/// reason names the admin, and the ticket is that server's from then on.
+async fn distribute(state: &ApiState, caller: &Caller, ids: &[String], server: &str) -> Result<Response, ApiError> {
+    if ids.is_empty() || ids.len() > DISTRIBUTE_MAX_TICKETS {
+        return Err(ApiError::invalid_body("ticket_ids", format!("send 1 to {DISTRIBUTE_MAX_TICKETS} ticket ids")));
+    }
+    let server = crate::servers::server_id(server)?;
+    let server = state.store.server(&caller.company, server).await?.ok_or(ApiError::NotFound { what: "server" })?;
+    if !server.fields.enabled {
+        return Err(ApiError::Refused {
+            code: "server_disabled",
+            message: format!("server `{}` is disabled; enable it first", server.fields.name),
+        });
+    }
+    let mut tickets = Vec::with_capacity(ids.len());
+    for id in ids {
+        let ticket = crate::tickets::visible_ticket(state, caller, id).await?;
+        if !tickets.iter().any(|known: &Ticket| known.id == ticket.id) {
+            tickets.push(ticket);
+        }
+    }
+    let who = match caller.account() {
+        Some(account) => format!("distributed by admin {account}"),
+        None => "distributed by an admin".to_owned(),
+    };
+    let mut items = Vec::with_capacity(tickets.len());
+    for ticket in &tickets {
+        let payload = delivery_body(ticket, ticket.team, &who).map_err(ApiError::internal)?;
+        let delivery = NewDelivery { id: uuid::Uuid::now_v7(), server: server.id, reason: who.clone(), payload };
+        state.store.add_delivery(&caller.company, ticket.id, &delivery).await?;
+        tracing::info!(ticket_id = %ticket.id, server = %server.id, reason = %who, "ticket distributed by hand");
+        items.push(DistributedTicket { ticket_id: ticket.id, webhook_id: format!("msg_{}", delivery.id.simple()) });
+    }
+    Ok((StatusCode::ACCEPTED, Json(Distribution { items })).into_response())
 }

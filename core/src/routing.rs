@@ -348,6 +348,33 @@ pub fn decide(ruleset: &Ruleset, teams: &[TeamCategories], ticket: &Ticket) -> D
     Decision { destination, reason, urgency, add_tags, assignee, trace }
 }
 
+/// The body POSTed to a team server (Standard Webhooks' recommended shape).
+#[derive(Debug, Serialize)]
+pub struct DeliveryBody<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(with = "time::serde::rfc3339")]
+    pub timestamp: time::OffsetDateTime,
+    pub data: DeliveryData<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeliveryData<'a> {
+    pub ticket: &'a Ticket,
+    pub team: Option<TeamId>,
+    /// Why this server: routed, a fallback, an admin's distribution.
+    pub reason: &'a str,
+}
+
+/// The JSON body of a delivery of `ticket`.
+pub fn delivery_body(ticket: &Ticket, team: Option<TeamId>, reason: &str) -> Result<String, serde_json::Error> {
+    serde_json::to_string(&DeliveryBody {
+        kind: "ticket.routed",
+        timestamp: time::OffsetDateTime::now_utc(),
+        data: DeliveryData { ticket, team, reason },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;

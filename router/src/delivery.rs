@@ -30,7 +30,7 @@ use futures::StreamExt;
 use rand::Rng;
 use switchboard_bus::StageContext;
 use switchboard_core::config::RouterConfig;
-use switchboard_core::routing::Destination;
+use switchboard_core::routing::{Destination, delivery_body};
 use switchboard_core::signing::SigningSecret;
 use switchboard_core::topics::stages;
 use switchboard_core::{Scope, Ticket};
@@ -38,7 +38,6 @@ use switchboard_store::{AttemptOutcome, DeliveryRecord, NewDelivery, Store};
 use time::OffsetDateTime;
 
 use crate::select;
-use crate::stage::delivery_body;
 
 pub const STAGE_NAME: &str = stages::DELIVERY;
 

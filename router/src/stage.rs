@@ -10,46 +10,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use serde::Serialize;
 use switchboard_bus::{Handler, HandlerError, Message, OutgoingMessage, Stage, StageContext, decode_envelope, runner};
 use switchboard_core::events::{Routing, TicketMatched, TicketRouted};
-use switchboard_core::ids::TeamId;
-use switchboard_core::routing::{Ruleset, TeamCategories, decide};
+use switchboard_core::routing::{Ruleset, TeamCategories, decide, delivery_body};
 use switchboard_core::topics::stages;
-use switchboard_core::{CompanyId, Envelope, EventId, Scope, Ticket};
+use switchboard_core::{CompanyId, Envelope, EventId, Scope};
 use switchboard_store::{NewDelivery, NewRouting, Projection, ProjectionKind, ServerRecord, Store, TeamRecord};
 use time::OffsetDateTime;
 
 use crate::select;
 
 pub const STAGE_NAME: &str = stages::ROUTER;
-
-/// The body POSTed to a team server (Standard Webhooks' recommended shape).
-#[derive(Debug, Serialize)]
-pub struct DeliveryBody<'a> {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    #[serde(with = "time::serde::rfc3339")]
-    pub timestamp: OffsetDateTime,
-    pub data: DeliveryData<'a>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct DeliveryData<'a> {
-    pub ticket: &'a Ticket,
-    pub team: Option<TeamId>,
-    /// Why this server: routed, a fallback, an admin's distribution.
-    pub reason: &'a str,
-}
-
-/// The JSON body of a delivery of `ticket`.
-pub fn delivery_body(ticket: &Ticket, team: Option<TeamId>, reason: &str) -> Result<String, serde_json::Error> {
-    serde_json::to_string(&DeliveryBody {
-        kind: "ticket.routed",
-        timestamp: OffsetDateTime::now_utc(),
-        data: DeliveryData { ticket, team, reason },
-    })
-}
 
 /// What the router knows of one company, refreshed every `refresh`.
 pub(crate) struct CompanyRouting {

@@ -166,6 +166,17 @@ fn routing_record((ticket_id, company, routing, server, routed_at): RoutingRow) 
     })
 }
 
+/// Points a ticket and its routing at another server, inside `transaction`.
+macro_rules! point_at_server {
+    ($transaction:expr, $ticket:expr, $server:expr) => {
+        for table in
+            ["tickets SET server_id = $1 WHERE id = $2", "ticket_routings SET server_id = $1 WHERE ticket_id = $2"]
+        {
+            sqlx::query(&format!("UPDATE {table}")).bind($server).bind($ticket).execute(&mut *$transaction).await?;
+        }
+    };
+}
+
 /// Inserts a delivery inside `transaction`; nothing if its id exists.
 macro_rules! insert_delivery {
     ($transaction:expr, $company:expr, $ticket:expr, $delivery:expr, $now:expr) => {
@@ -389,16 +400,7 @@ impl Store {
             .await?;
             if let Some(fallback) = fallback {
                 insert_delivery!(transaction, delivery.company.as_str(), delivery.ticket_id.0, fallback, now);
-                for table in [
-                    "tickets SET server_id = $1 WHERE id = $2",
-                    "ticket_routings SET server_id = $1 WHERE ticket_id = $2",
-                ] {
-                    sqlx::query(&format!("UPDATE {table}"))
-                        .bind(fallback.server.0)
-                        .bind(delivery.ticket_id.0)
-                        .execute(&mut *transaction)
-                        .await?;
-                }
+                point_at_server!(transaction, delivery.ticket_id.0, fallback.server.0);
             }
             transaction.commit().await?;
             Ok::<_, Error>(())
@@ -410,12 +412,13 @@ impl Store {
     }
 
     /// Adds a delivery of a ticket to a server outside the router's flow
-    /// (an admin's manual distribution).
+    /// (an admin's manual distribution); the ticket now is that server's.
     pub async fn add_delivery(&self, company: &CompanyId, ticket: TicketId, delivery: &NewDelivery) -> Result<()> {
         let now = now_micros();
         on_pool!(&self.writer, |pool| {
             let mut transaction = pool.begin_write().await?;
             insert_delivery!(transaction, company.as_str(), ticket.0, delivery, now);
+            point_at_server!(transaction, ticket.0, delivery.server.0);
             transaction.commit().await?;
             Ok::<_, Error>(())
         })?;
