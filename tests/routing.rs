@@ -189,7 +189,7 @@ async fn servers_and_teams_are_checked_and_route_by_category() {
         &app,
         Method::PUT,
         &format!("/v1/servers/{desk_id}"),
-        Some(json!({"name": "Desk EU", "base_url": "https://desk.example/in", "enabled": false})),
+        Some(json!({"name": "Desk EU", "base_url": "http://desk.example/in", "enabled": false})),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{changed}");
@@ -197,6 +197,7 @@ async fn servers_and_teams_are_checked_and_route_by_category() {
 
     for (body, field) in [
         (json!({"name": "x", "base_url": "ftp://desk.example"}), "base_url"),
+        (json!({"name": "x", "base_url": "https://desk.example"}), "base_url"),
         (json!({"name": "x", "base_url": "http://user:pw@desk.example"}), "base_url"),
         (json!({"name": "x", "base_url": "desk.example"}), "base_url"),
         (json!({"name": " ", "base_url": "http://desk.example"}), "name"),
