@@ -288,3 +288,88 @@ async fn the_team_server_refuses_forged_and_stale_deliveries_and_counts_repeats_
     assert_eq!(unsigned.status(), StatusCode::BAD_REQUEST);
     assert_eq!(server.received().await, vec![("t-1".to_owned(), "msg_1".to_owned())]);
 }
+
+/// A measurement, not a check of speed: routing and delivery of 10,000
+/// tickets end to end, then a backtest over all of them. Prints the figures.
+///
+/// ```sh
+/// cargo test --release --test delivery -- --ignored --nocapture routing_throughput
+/// ```
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "a benchmark: run it by name"]
+async fn routing_throughput() {
+    const TICKETS: usize = 10_000;
+    let server = TeamServer::start("127.0.0.1:0", &secret(9)).await;
+    let app = spawn_app_with(|config| config.router.allow_private_destinations = true).await;
+    let body = json!({"name": "desk", "base_url": server.url("/deliveries"), "signing_secret": server.secret});
+    let server_id = created(&app, "/v1/servers", body).await;
+    let team = created(&app, "/v1/teams", json!({"name": "Desk", "servers": [server_id]})).await;
+    // 99 rules that do not match, then the one that does: every condition is evaluated.
+    let mut rules: Vec<Value> = (0..99)
+        .map(|index| {
+            json!({"name": format!("rule {index}"), "when": format!("tag:t{index} urgency>=high \"paper jam\""),
+            "then": [{"kind": "route_to_team", "team": team}]})
+        })
+        .collect();
+    rules.push(json!({"name": "everything", "when": "", "then": [{"kind": "route_to_team", "team": team}]}));
+    let response =
+        app.client.put(app.url("/v1/routing/rulesets")).json(&json!({"rules": rules})).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::CREATED);
+
+    let started = std::time::Instant::now();
+    let mut posters = tokio::task::JoinSet::new();
+    for worker in 0..32 {
+        let (client, url) = (app.client.clone(), app.url("/v1/tickets"));
+        posters.spawn(async move {
+            for index in (worker..TICKETS).step_by(32) {
+                let ticket = json!({"title": format!("Printer {index} jams"), "description": "Tray 2, every morning.",
+                    "requester": {"email": "ana@example.com"}, "tags": ["printer"]});
+                let response = client.post(&url).json(&ticket).send().await.expect("send");
+                assert_eq!(response.status(), StatusCode::ACCEPTED);
+            }
+        });
+    }
+    while posters.join_next().await.is_some() {}
+    let accepted = started.elapsed();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(900);
+    let received = loop {
+        let received = server.received().await;
+        if received.len() >= TICKETS {
+            break received;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "only {} of {TICKETS} delivered", received.len());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let delivered = started.elapsed();
+    let mut ids: Vec<&String> = received.iter().map(|(ticket, _)| ticket).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), TICKETS, "each ticket delivered once");
+    println!(
+        "{TICKETS} tickets: accepted in {:.1} s ({:.0}/s); all delivered through triage, kb, router and delivery after {:.1} s ({:.0}/s end to end)",
+        accepted.as_secs_f64(),
+        TICKETS as f64 / accepted.as_secs_f64(),
+        delivered.as_secs_f64(),
+        TICKETS as f64 / delivered.as_secs_f64()
+    );
+
+    let draft =
+        json!({"rules": [{"name": "all to review", "when": "tag:printer", "then": [{"kind": "flag_for_review"}]}]});
+    let started = std::time::Instant::now();
+    let response = app
+        .client
+        .post(app.url("/v1/routing/backtest"))
+        .json(&json!({"ruleset": draft, "limit": TICKETS}))
+        .send()
+        .await
+        .expect("send");
+    let took = started.elapsed();
+    let backtest: Value = response.json().await.expect("JSON");
+    assert_eq!((backtest["tickets"].clone(), backtest["changed"].clone()), (json!(TICKETS), json!(TICKETS)));
+    println!(
+        "backtest of {TICKETS} stored tickets: {:.2} s over HTTP ({} ms inside)",
+        took.as_secs_f64(),
+        backtest["elapsed_ms"]
+    );
+    app.running.stop().await.expect("clean stop");
+}

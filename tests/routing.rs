@@ -7,9 +7,6 @@ use common::{App, spawn_app, ticket_json, wait_for_ok};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const TEAM: &str = "0190b1c2-0000-7000-8000-00000000aaaa";
-const OTHER_TEAM: &str = "0190b1c2-0000-7000-8000-00000000bbbb";
-
 async fn send(app: &App, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
     let mut request = app.client.request(method, app.url(path));
     if let Some(body) = body {
@@ -20,9 +17,9 @@ async fn send(app: &App, method: reqwest::Method, path: &str, body: Option<Value
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-fn rules(first_team: &str) -> Value {
+fn rules(first_team: &str, other_team: &str) -> Value {
     json!({"rules": [
-        {"name": "vip", "when": "tag:vip", "then": [{"kind": "route_to_team", "team": OTHER_TEAM}], "stop": true},
+        {"name": "vip", "when": "tag:vip", "then": [{"kind": "route_to_team", "team": other_team}], "stop": true},
         {"name": "printers", "when": "tag:printer (jam OR \"error e 45\")", "then": [
             {"kind": "route_to_team", "team": first_team},
             {"kind": "add_tags", "tags": ["hardware"]}
@@ -35,8 +32,15 @@ fn rules(first_team: &str) -> Value {
 async fn rulesets_are_versioned_explained_and_rolled_back() {
     use reqwest::Method;
     let app = spawn_app().await;
+    let mut team_ids = Vec::new();
+    for name in ["Printers", "Escalations"] {
+        let (status, team) = send(&app, Method::POST, "/v1/teams", Some(json!({"name": name}))).await;
+        assert_eq!(status, StatusCode::CREATED);
+        team_ids.push(team["id"].as_str().expect("id").to_owned());
+    }
+    let (team, other_team) = (team_ids[0].as_str(), team_ids[1].as_str());
 
-    let (status, first) = send(&app, Method::PUT, "/v1/routing/rulesets", Some(rules(TEAM))).await;
+    let (status, first) = send(&app, Method::PUT, "/v1/routing/rulesets", Some(rules(team, other_team))).await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
     assert_eq!((first["version"].clone(), first["active"].clone()), (json!(1), json!(true)));
     assert_eq!(first["rules"][1]["when"], json!("tag:printer (jam OR \"error e 45\")"));
@@ -59,7 +63,7 @@ async fn rulesets_are_versioned_explained_and_rolled_back() {
     assert_eq!(status, StatusCode::OK, "{run}");
     assert_eq!(run["ruleset_version"], json!(1));
     assert_eq!(run["ticket_id"], json!(ticket_id));
-    assert_eq!(run["decision"]["destination"], json!({"kind": "team", "team": TEAM}));
+    assert_eq!(run["decision"]["destination"], json!({"kind": "team", "team": team}));
     assert_eq!(run["decision"]["reason"], json!("rule `printers` routes it"));
     assert_eq!(run["decision"]["add_tags"], json!(["hardware"]));
     let outcomes: Vec<(String, String)> = run["decision"]["trace"]
@@ -89,10 +93,10 @@ async fn rulesets_are_versioned_explained_and_rolled_back() {
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(1), "a dry-run saves nothing");
 
     // A change is a new version; an old one can be made active again.
-    let (status, second) = send(&app, Method::PUT, "/v1/routing/rulesets", Some(rules(OTHER_TEAM))).await;
+    let (status, second) = send(&app, Method::PUT, "/v1/routing/rulesets", Some(rules(other_team, other_team))).await;
     assert_eq!((status, second["version"].clone()), (StatusCode::CREATED, json!(2)));
     let (_, run) = send(&app, Method::POST, "/v1/routing/dry-run", Some(json!({"ticket_id": ticket_id}))).await;
-    assert_eq!(run["decision"]["destination"], json!({"kind": "team", "team": OTHER_TEAM}));
+    assert_eq!(run["decision"]["destination"], json!({"kind": "team", "team": other_team}));
     let (status, rolled_back) = send(&app, Method::POST, "/v1/routing/rulesets/1/activate", None).await;
     assert_eq!(
         (status, rolled_back["version"].clone(), rolled_back["active"].clone()),
@@ -131,6 +135,18 @@ async fn bad_rules_are_refused_with_where_the_fault_is() {
         (json!({"rules": [rule("a", "(fire OR smoke")]}), "invalid_query", "rules[0].when", Some(14)),
         (json!({"rules": [rule("a", ""), rule("a", "")]}), "duplicate_name", "rules[1].name", None),
         (json!({"rules": [{"name": "a", "when": ""}]}), "missing_field", "rules[0].then", None),
+        (
+            json!({"rules": [{"name": "a", "when": "", "then": [{"kind": "route_to_team", "team": "0190b1c2-0000-7000-8000-00000000aaaa"}]}]}),
+            "invalid_field",
+            "rules[0].then[0].team",
+            None,
+        ),
+        (
+            json!({"rules": [{"name": "a", "when": "", "then": [{"kind": "assign", "account": "0190b1c2-0000-7000-8000-00000000aaaa"}]}]}),
+            "invalid_field",
+            "rules[0].then[0].account",
+            None,
+        ),
         (
             json!({"rules": [{"name": "a", "when": "", "then": [{"kind": "teleport"}]}]}),
             "invalid_field",

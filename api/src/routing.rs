@@ -15,7 +15,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use switchboard_core::routing::{Decision, Destination, Ruleset, RulesetError, RulesetInput, decide, delivery_body};
+use switchboard_core::routing::{
+    Decision, Destination, RuleAction, Ruleset, RulesetError, RulesetInput, decide, delivery_body,
+};
 use switchboard_core::{Caller, Channel, CompanyId, NewTicket, Ticket, TicketId, Urgency};
 use switchboard_store::{MAX_PAGE_SIZE, NewDelivery, RulesetRecord, ServerRecord, TeamRecord, TicketFilter};
 use switchboard_web::{ApiError, Authenticated, JsonBody, Path};
@@ -61,6 +63,45 @@ fn refused(error: RulesetError) -> ApiError {
     }
 }
 
+/// Validates a ruleset and checks that the teams, servers and accounts its
+/// actions name are the company's (staff, for accounts).
+async fn checked_ruleset(state: &ApiState, company: &CompanyId, input: RulesetInput) -> Result<Ruleset, ApiError> {
+    let ruleset = input.validate().map_err(refused)?;
+    let teams = state.store.list_teams(company).await?;
+    let servers = state.store.list_servers(company).await?;
+    let scope = switchboard_core::Scope::Company(company.clone());
+    for (rule_index, rule) in ruleset.rules.iter().enumerate() {
+        for (action_index, action) in rule.then.iter().enumerate() {
+            let path = |field: &str| format!("rules[{rule_index}].then[{action_index}].{field}");
+            let unknown = |field: &str, what: &str| {
+                ApiError::Validation(switchboard_core::ticket::ValidationError::new(
+                    "invalid_field",
+                    path(field),
+                    format!("no {what} of the company has this id"),
+                ))
+            };
+            match action {
+                RuleAction::RouteToTeam { team } if !teams.iter().any(|known| known.id == *team) => {
+                    return Err(unknown("team", "team"));
+                }
+                RuleAction::RouteToServer { server } if !servers.iter().any(|known| known.id == *server) => {
+                    return Err(unknown("server", "server"));
+                }
+                RuleAction::Assign { account } => {
+                    let staff = state.store.account(&scope, *account).await?.is_some_and(|record| {
+                        record.role != switchboard_core::Role::Customer && record.deleted_at.is_none()
+                    });
+                    if !staff {
+                        return Err(unknown("account", "staff account"));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(ruleset)
+}
+
 /// Prefixes the path of a draft's fault with where the draft was sent.
 fn within(prefix: &str, error: ApiError) -> ApiError {
     match error {
@@ -86,7 +127,7 @@ pub(crate) async fn put_ruleset(
     Authenticated(caller): Authenticated,
     JsonBody(input): JsonBody<RulesetInput>,
 ) -> Result<Response, ApiError> {
-    let ruleset = input.validate().map_err(refused)?;
+    let ruleset = checked_ruleset(&state, &caller.company, input).await?;
     let record = state.store.create_ruleset(&caller.company, &ruleset, caller.account()).await?;
     Ok((StatusCode::CREATED, Json(RulesetView::from(record))).into_response())
 }
@@ -156,7 +197,9 @@ pub(crate) async fn dry_run(
     JsonBody(input): JsonBody<DryRunInput>,
 ) -> Result<Json<DryRunView>, ApiError> {
     let (ruleset, ruleset_version) = match input.ruleset {
-        Some(draft) => (draft.validate().map_err(|error| within("ruleset", refused(error)))?, None),
+        Some(draft) => {
+            (checked_ruleset(&state, &caller.company, draft).await.map_err(|error| within("ruleset", error))?, None)
+        }
         None => match state.store.active_ruleset(&caller.company).await? {
             Some(record) => (record.ruleset, Some(record.version)),
             None => (Ruleset::default(), None),
@@ -262,7 +305,9 @@ pub(crate) async fn backtest(
 ) -> Result<Json<BacktestView>, ApiError> {
     let started = std::time::Instant::now();
     let (ruleset, ruleset_version) = match input.ruleset {
-        Some(draft) => (draft.validate().map_err(|error| within("ruleset", refused(error)))?, None),
+        Some(draft) => {
+            (checked_ruleset(&state, &caller.company, draft).await.map_err(|error| within("ruleset", error))?, None)
+        }
         None => match state.store.active_ruleset(&caller.company).await? {
             Some(record) => (record.ruleset, Some(record.version)),
             None => (Ruleset::default(), None),
@@ -405,13 +450,21 @@ async fn distribute(state: &ApiState, caller: &Caller, ids: &[String], server: &
         Some(account) => format!("distributed by admin {account}"),
         None => "distributed by an admin".to_owned(),
     };
-    let mut items = Vec::with_capacity(tickets.len());
+    let mut deliveries = Vec::with_capacity(tickets.len());
     for ticket in &tickets {
         let payload = delivery_body(ticket, ticket.team, &who).map_err(ApiError::internal)?;
-        let delivery = NewDelivery { id: uuid::Uuid::now_v7(), server: server.id, reason: who.clone(), payload };
-        state.store.add_delivery(&caller.company, ticket.id, &delivery).await?;
-        tracing::info!(ticket_id = %ticket.id, server = %server.id, reason = %who, "ticket distributed by hand");
-        items.push(DistributedTicket { ticket_id: ticket.id, webhook_id: format!("msg_{}", delivery.id.simple()) });
+        deliveries.push((
+            ticket.id,
+            NewDelivery { id: uuid::Uuid::now_v7(), server: server.id, reason: who.clone(), payload },
+        ));
     }
+    state.store.add_deliveries(&caller.company, &deliveries).await?;
+    let items = deliveries
+        .iter()
+        .map(|(ticket_id, delivery)| {
+            tracing::info!(%ticket_id, server = %server.id, reason = %who, "ticket distributed by hand");
+            DistributedTicket { ticket_id: *ticket_id, webhook_id: format!("msg_{}", delivery.id.simple()) }
+        })
+        .collect();
     Ok((StatusCode::ACCEPTED, Json(Distribution { items })).into_response())
 }

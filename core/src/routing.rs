@@ -141,6 +141,12 @@ impl RulesetInput {
                 )
             })?;
             let when = Query::parse(&when).map_err(|error| RulesetError::Query { field: path("when"), error })?;
+            // The ruleset is stored as the printed conditions: each must read
+            // back as itself (printing can lengthen a query past the limit).
+            if Query::parse(&when.to_string()).as_ref() != Ok(&when) {
+                let message = "the condition is too long or too deeply nested once written out; simplify it";
+                return Err(ValidationError::new("invalid_query", path("when"), message).into());
+            }
             let then = input.then.unwrap_or_default();
             if then.is_empty() {
                 return Err(

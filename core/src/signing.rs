@@ -100,7 +100,7 @@ impl SigningSecret {
         now: i64,
     ) -> Result<(), SigningError> {
         let timestamp: i64 = timestamp.trim().parse().map_err(|_| SigningError::MalformedTimestamp)?;
-        if (now - timestamp).abs() > TIMESTAMP_TOLERANCE_SECONDS {
+        if now.abs_diff(timestamp) > TIMESTAMP_TOLERANCE_SECONDS.unsigned_abs() {
             return Err(SigningError::StaleTimestamp);
         }
         let matches =
@@ -144,6 +144,10 @@ mod tests {
         assert_eq!(secret.verify("msg_2", "1000", &signature, body, 1_000), Err(SigningError::BadSignature));
         assert_eq!(secret.verify("msg_1", "1000", &signature, body, 1_000 + 301), Err(SigningError::StaleTimestamp));
         assert_eq!(secret.verify("msg_1", "soon", &signature, body, 1_000), Err(SigningError::MalformedTimestamp));
+        assert_eq!(
+            secret.verify("msg_1", &i64::MIN.to_string(), &signature, body, 1_000),
+            Err(SigningError::StaleTimestamp)
+        );
         let other = SigningSecret::generate();
         assert_eq!(other.verify("msg_1", "1000", &signature, body, 1_000), Err(SigningError::BadSignature));
         assert_eq!(SigningSecret::parse(&secret.expose()), Ok(secret));

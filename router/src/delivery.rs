@@ -103,6 +103,8 @@ impl Worker {
         let timeout = Duration::from_millis(config.request_timeout_ms);
         let client = reqwest::Client::builder()
             .timeout(timeout)
+            // A proxy would resolve names itself, past the check below.
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .dns_resolver(PublicOnly { allow_private: config.allow_private_destinations })
             .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
@@ -167,10 +169,14 @@ impl Worker {
                 tracing::warn!(%error, "cannot record the server's health");
             }
         }
-        if let Err(error) = self.store.finish_attempt(&delivery, &outcome).await {
+        match self.store.finish_attempt(&delivery, &outcome).await {
+            Ok(true) => {}
+            // Another worker took the delivery over after the lease ran out;
+            // its outcome stands. The server sees the same webhook id twice.
+            Ok(false) => tracing::warn!("the delivery's lease ran out before its outcome was recorded"),
             // The lease runs out and the delivery is attempted again: at
             // least once, which the webhook id lets the server see through.
-            tracing::warn!(%error, "cannot record a delivery attempt; it will be attempted again");
+            Err(error) => tracing::warn!(%error, "cannot record a delivery attempt; it will be attempted again"),
         }
     }
 
@@ -295,19 +301,31 @@ pub fn is_public(address: IpAddr) -> bool {
                 || a == 0
                 || (a == 100 && (64..128).contains(&b)) // shared address space (RFC 6598)
                 || (a == 192 && b == 0 && v4.octets()[2] == 0) // IETF protocol assignments
+                || (a == 198 && (18..20).contains(&b)) // benchmarking (RFC 2544)
                 || a >= 240)
         }
         IpAddr::V6(v6) => {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
+            let segments = v6.segments();
+            let embedded = |high: u16, low: u16| std::net::Ipv4Addr::from((u32::from(high) << 16) | u32::from(low));
+            // IPv4 inside IPv6: NAT64 (64:ff9b::/96), 6to4 (2002::/16) and
+            // the deprecated IPv4-compatible form (::/96) reach IPv4 hosts.
+            if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || segments[..6] == [0, 0, 0, 0, 0, 0] {
+                return !v6.is_loopback()
+                    && !v6.is_unspecified()
+                    && is_public(IpAddr::V4(embedded(segments[6], segments[7])));
+            }
+            if segments[0] == 0x2002 {
+                return is_public(IpAddr::V4(embedded(segments[1], segments[2])));
+            }
+            let first = segments[0];
+            !(v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00 // unique local
                 || (first & 0xffc0) == 0xfe80 // link local
-                || first == 0x2001 && v6.segments()[1] == 0x0db8) // documentation
+                || (first & 0xffc0) == 0xfec0 // site local (deprecated)
+                || first == 0x2001 && segments[1] == 0x0db8) // documentation
         }
     }
 }
@@ -355,7 +373,7 @@ mod tests {
         ] {
             assert!(!is_public(private.parse().expect("an address")), "{private}");
         }
-        for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+        for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "64:ff9b::808:808", "2002:808:808::"] {
             assert!(is_public(public.parse().expect("an address")), "{public}");
         }
     }

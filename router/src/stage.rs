@@ -146,6 +146,19 @@ impl Handler for Router {
             .record_routing(NewRouting { ticket: &ticket, routing: &routing, delivery })
             .await
             .map_err(HandlerError::classify)?;
+        if !recorded {
+            // A redelivered message: what was recorded the first time stands
+            // (the rules, loads and circuits may have changed since).
+            let stored_ticket = self.store.get_ticket(&scope, ticket.id).await.map_err(HandlerError::classify)?;
+            let stored_routing = self.store.routing_of(&scope, ticket.id).await.map_err(HandlerError::classify)?;
+            if let (Some(stored_ticket), Some(stored_routing)) = (stored_ticket, stored_routing) {
+                let routed = envelope
+                    .derive(STAGE_NAME, TicketRouted { ticket: stored_ticket, routing: stored_routing.routing });
+                return Ok(vec![
+                    OutgoingMessage::for_envelope(&self.routed_topic, &routed).map_err(HandlerError::permanent)?,
+                ]);
+            }
+        }
         if recorded {
             let destination = match routing.decision.destination {
                 switchboard_core::routing::Destination::Team { .. } => "team",

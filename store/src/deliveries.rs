@@ -352,7 +352,11 @@ impl Store {
             .await
             .map(|result| result.rows_affected() == 1))?;
             if taken {
-                claimed.push(DeliveryRecord::try_from(row)?);
+                let mut record = DeliveryRecord::try_from(row)?;
+                // The lease is the claim's token: `finish_attempt` records
+                // the outcome only while the delivery still carries it.
+                record.next_attempt_at = from_micros(leased_until)?;
+                claimed.push(record);
             }
         }
         Ok(claimed)
@@ -368,10 +372,14 @@ impl Store {
         next.map(from_micros).transpose()
     }
 
-    /// Records how an attempt ended. Giving up with a fallback marks this
-    /// delivery failed, creates the fallback's and points the ticket and its
-    /// routing at the new server, in one transaction.
-    pub async fn finish_attempt(&self, delivery: &DeliveryRecord, outcome: &AttemptOutcome) -> Result<()> {
+    /// Records how an attempt ended, if the claim (`delivery` as
+    /// [`Store::claim_due_deliveries`] returned it) still holds: `false` when
+    /// the lease ran out and another worker took the delivery over, and
+    /// nothing changed. Giving up with a fallback marks this delivery failed
+    /// and, if the ticket is still this server's (not sent elsewhere by an
+    /// admin meanwhile), creates the fallback's delivery and points the
+    /// ticket and its routing at the new server, in one transaction.
+    pub async fn finish_attempt(&self, delivery: &DeliveryRecord, outcome: &AttemptOutcome) -> Result<bool> {
         let now = now_micros();
         let (state, status, error, next_attempt_at) = match outcome {
             AttemptOutcome::Delivered { status } => (DeliveryState::Delivered, Some(*status), None, now),
@@ -384,11 +392,11 @@ impl Store {
             AttemptOutcome::GiveUp { fallback, .. } => fallback.as_ref(),
             _ => None,
         };
-        on_pool!(&self.writer, |pool| {
+        let fell_back = on_pool!(&self.writer, |pool| {
             let mut transaction = pool.begin_write().await?;
-            sqlx::query(
+            let recorded = sqlx::query(
                 "UPDATE deliveries SET state = $1, attempts = attempts + 1, next_attempt_at = $2, last_status = $3, \
-                 last_error = $4, updated_at = $5 WHERE id = $6",
+                 last_error = $4, updated_at = $5 WHERE id = $6 AND state = 'pending' AND next_attempt_at = $7",
             )
             .bind(state.as_str())
             .bind(next_attempt_at)
@@ -396,29 +404,48 @@ impl Store {
             .bind(error)
             .bind(now)
             .bind(delivery.id)
+            .bind(to_micros(delivery.next_attempt_at))
             .execute(&mut *transaction)
-            .await?;
+            .await?
+            .rows_affected()
+                == 1;
+            if !recorded {
+                // (`on_pool!` is not a closure: this returns from the method.)
+                transaction.rollback().await?;
+                return Ok(false);
+            }
+            let mut fell_back = false;
             if let Some(fallback) = fallback {
-                insert_delivery!(transaction, delivery.company.as_str(), delivery.ticket_id.0, fallback, now);
-                point_at_server!(transaction, delivery.ticket_id.0, fallback.server.0);
+                let current: Option<Option<Uuid>> = sqlx::query_scalar("SELECT server_id FROM tickets WHERE id = $1")
+                    .bind(delivery.ticket_id.0)
+                    .fetch_optional(&mut *transaction)
+                    .await?;
+                if current == Some(Some(delivery.server.0)) {
+                    insert_delivery!(transaction, delivery.company.as_str(), delivery.ticket_id.0, fallback, now);
+                    point_at_server!(transaction, delivery.ticket_id.0, fallback.server.0);
+                    fell_back = true;
+                }
             }
             transaction.commit().await?;
-            Ok::<_, Error>(())
+            Ok::<_, Error>(fell_back)
         })?;
-        if fallback.is_some() {
+        if fell_back {
             self.deliveries_due.notify_one();
         }
-        Ok(())
+        Ok(true)
     }
 
-    /// Adds a delivery of a ticket to a server outside the router's flow
-    /// (an admin's manual distribution); the ticket now is that server's.
-    pub async fn add_delivery(&self, company: &CompanyId, ticket: TicketId, delivery: &NewDelivery) -> Result<()> {
+    /// Adds deliveries of tickets outside the router's flow (an admin's
+    /// manual distribution), all in one transaction; each ticket is then
+    /// its delivery's server's.
+    pub async fn add_deliveries(&self, company: &CompanyId, deliveries: &[(TicketId, NewDelivery)]) -> Result<()> {
         let now = now_micros();
         on_pool!(&self.writer, |pool| {
             let mut transaction = pool.begin_write().await?;
-            insert_delivery!(transaction, company.as_str(), ticket.0, delivery, now);
-            point_at_server!(transaction, ticket.0, delivery.server.0);
+            for (ticket, delivery) in deliveries {
+                insert_delivery!(transaction, company.as_str(), ticket.0, delivery, now);
+                point_at_server!(transaction, ticket.0, delivery.server.0);
+            }
             transaction.commit().await?;
             Ok::<_, Error>(())
         })?;

@@ -182,11 +182,16 @@ impl Store {
     ) -> Result<()> {
         on_pool!(&self.writer, |pool| {
             if succeeded {
-                sqlx::query("UPDATE servers SET consecutive_failures = 0, circuit_open_until = NULL WHERE id = $1")
-                    .bind(id.0)
-                    .execute(pool)
-                    .await
-                    .map(|_| ())
+                // Most deliveries succeed to a healthy server: then nothing
+                // changes and nothing is written.
+                sqlx::query(
+                    "UPDATE servers SET consecutive_failures = 0, circuit_open_until = NULL WHERE id = $1 \
+                     AND (consecutive_failures <> 0 OR circuit_open_until IS NOT NULL)",
+                )
+                .bind(id.0)
+                .execute(pool)
+                .await
+                .map(|_| ())
             } else {
                 sqlx::query(
                     "UPDATE servers SET consecutive_failures = consecutive_failures + 1, \

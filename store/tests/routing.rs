@@ -48,4 +48,79 @@ async fn versions_are_immutable_and_one_is_active(test: TestStore) {
     assert_eq!(store.active_ruleset(&company("globex")).await.expect("active").map(|record| record.version), Some(1));
 }
 
-switchboard_store::test_both_backends!(versions_are_immutable_and_one_is_active);
+/// A delivery's outcome counts only while its claim holds, and a fallback
+/// never takes a ticket back from the server an admin sent it to.
+async fn stale_claims_change_nothing_and_fallbacks_respect_a_later_choice(test: TestStore) {
+    use switchboard_core::events::Routing;
+    use switchboard_core::ids::ServerId;
+    use switchboard_core::routing::{Decision, Destination};
+    use switchboard_core::{Channel, NewTicket, Scope, TicketId};
+    use switchboard_store::{AttemptOutcome, DeliveryState, NewDelivery, NewRouting};
+
+    let store = test.store;
+    let ticket = NewTicket {
+        title: Some("Printer jams".into()),
+        requester: Some(switchboard_core::ticket::NewRequester { email: Some("a@b.co".into()), name: None }),
+        company: Some("acme".into()),
+        ..NewTicket::default()
+    }
+    .validate(TicketId::new(), Channel::Api, time::OffsetDateTime::now_utc())
+    .expect("valid");
+    store.insert_ticket(&Scope::Installation, &ticket).await.expect("insert");
+    let (first, admins_choice, fallback) = (ServerId::new(), ServerId::new(), ServerId::new());
+    let delivery = |server: ServerId| NewDelivery {
+        id: uuid::Uuid::now_v7(),
+        server,
+        reason: "routed".into(),
+        payload: "{}".into(),
+    };
+    let routing = Routing {
+        ruleset_version: None,
+        decision: Decision {
+            destination: Destination::Central,
+            reason: "test".into(),
+            urgency: None,
+            add_tags: vec![],
+            assignee: None,
+            trace: vec![],
+        },
+        team: None,
+        server: Some(first),
+        server_reason: "test".into(),
+    };
+    let recorded = store
+        .record_routing(NewRouting { ticket: &ticket, routing: &routing, delivery: Some(delivery(first)) })
+        .await
+        .expect("route");
+    assert!(recorded);
+    let claimed = store.claim_due_deliveries(time::Duration::seconds(60), 10).await.expect("claim");
+    assert_eq!(claimed.len(), 1);
+    let mut stale = claimed[0].clone();
+    stale.next_attempt_at -= time::Duration::seconds(1);
+    let retry = AttemptOutcome::Retry {
+        status: Some(503),
+        error: "busy".into(),
+        next_attempt_at: time::OffsetDateTime::now_utc(),
+    };
+    assert!(!store.finish_attempt(&stale, &retry).await.expect("finish"), "a stale claim records nothing");
+
+    // An admin sends the ticket elsewhere while the first server fails.
+    store.add_deliveries(&company("acme"), &[(ticket.id, delivery(admins_choice))]).await.expect("distribute");
+    let give_up = AttemptOutcome::GiveUp { status: None, error: "down".into(), fallback: Some(delivery(fallback)) };
+    assert!(store.finish_attempt(&claimed[0], &give_up).await.expect("finish"));
+    let log: Vec<(ServerId, DeliveryState)> = store
+        .deliveries_of(&Scope::Installation, ticket.id)
+        .await
+        .expect("log")
+        .iter()
+        .map(|record| (record.server, record.state))
+        .collect();
+    assert_eq!(log, vec![(first, DeliveryState::Failed), (admins_choice, DeliveryState::Pending)]);
+    let stored = store.get_ticket(&Scope::Installation, ticket.id).await.expect("get").expect("there");
+    assert_eq!(stored.server, Some(admins_choice));
+}
+
+switchboard_store::test_both_backends!(
+    versions_are_immutable_and_one_is_active,
+    stale_claims_change_nothing_and_fallbacks_respect_a_later_choice,
+);

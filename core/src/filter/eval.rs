@@ -34,10 +34,19 @@ pub fn requester_domain(email: &str) -> Option<String> {
 /// Whether `haystack` (as [`searchable_text`] makes it) holds `words` as
 /// whole words.
 fn contains_words(haystack: &str, words: &str) -> bool {
+    // Every occurrence, overlapping ones too: in ` bana na na `, `na na`
+    // first matches inside `bana`, then as words.
     let bytes = haystack.as_bytes();
-    haystack
-        .match_indices(words)
-        .any(|(start, _)| start > 0 && bytes[start - 1] == b' ' && bytes.get(start + words.len()) == Some(&b' '))
+    let step = words.chars().next().map_or(1, char::len_utf8);
+    let mut from = 0;
+    while let Some(offset) = haystack[from..].find(words) {
+        let start = from + offset;
+        if start > 0 && bytes[start - 1] == b' ' && bytes.get(start + words.len()) == Some(&b' ') {
+            return true;
+        }
+        from = start + step;
+    }
+    false
 }
 
 impl<'a> Subject<'a> {

@@ -39,7 +39,7 @@ use crate::lifecycle::Status;
 use crate::ticket::{Channel, Urgency};
 
 pub use eval::{Subject, requester_domain, searchable_text};
-pub use parse::{MAX_DEPTH, MAX_QUERY_BYTES, QueryError};
+pub use parse::{MAX_CONDITIONS, MAX_DEPTH, MAX_QUERY_BYTES, QueryError};
 
 /// A parsed filter. Build one with [`Query::parse`]; [`fmt::Display`] prints
 /// it back in a form that parses to the same query.
@@ -327,7 +327,8 @@ impl fmt::Display for Condition {
                     Value::Channel(channel) => formatter.write_str(channel.as_str()),
                     Value::Keyword(text) | Value::Text(text) => write_value(formatter, text),
                     Value::Id(id) => write!(formatter, "{id}"),
-                    Value::Number(number) => write!(formatter, "{number}"),
+                    // `{:?}` keeps 1e300 short; `{}` would write 301 digits.
+                    Value::Number(number) => write!(formatter, "{number:?}"),
                     Value::Time(TimeValue::Day(date)) => write!(formatter, "{date}"),
                     Value::Time(TimeValue::Instant(instant)) => {
                         let text =

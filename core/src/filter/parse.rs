@@ -27,6 +27,9 @@ use crate::ticket::{Channel, Urgency};
 pub const MAX_QUERY_BYTES: usize = 4_096;
 /// The deepest nesting of parentheses and negations accepted.
 pub const MAX_DEPTH: usize = 32;
+/// The most conditions one query may hold (SQLite refuses expressions
+/// nested deeper than 1,000, and `AND` chains nest).
+pub const MAX_CONDITIONS: usize = 200;
 /// The longest keyword value, in characters (a tag or a model name).
 const MAX_VALUE_CHARS: usize = 200;
 
@@ -59,7 +62,7 @@ pub(super) fn parse(text: &str) -> Result<Query, QueryError> {
             format!("the query is {} bytes long", text.len()),
         ));
     }
-    let mut parser = Parser { characters: text.chars().collect(), position: 0, depth: 0 };
+    let mut parser = Parser { characters: text.chars().collect(), position: 0, depth: 0, conditions: 0 };
     parser.skip_whitespace();
     if parser.at_end() {
         return Ok(Query::everything());
@@ -77,6 +80,7 @@ struct Parser {
     characters: Vec<char>,
     position: usize,
     depth: usize,
+    conditions: usize,
 }
 
 impl Parser {
@@ -197,6 +201,10 @@ impl Parser {
 
     fn condition(&mut self) -> Result<Condition, QueryError> {
         let start = self.position;
+        self.conditions += 1;
+        if self.conditions > MAX_CONDITIONS {
+            return Err(self.error(format!("at most {MAX_CONDITIONS} conditions"), "the query has too many conditions"));
+        }
         let name: String = self.characters[self.position..]
             .iter()
             .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_'))
@@ -369,11 +377,13 @@ fn typed_value(field: Field, text: &str, start: usize) -> Result<Value, QueryErr
 fn parse_time(text: &str) -> Option<TimeValue> {
     let day_format = time::macros::format_description!("[year]-[month]-[day]");
     if let Ok(date) = Date::parse(text, &day_format) {
-        return Some(TimeValue::Day(date));
+        return (0..=9999).contains(&date.year()).then_some(TimeValue::Day(date));
     }
     let instant = OffsetDateTime::parse(text, &Rfc3339).ok()?;
+    // Printed back in UTC, which RFC 3339 writes for years 0 to 9999 only.
+    let instant =
+        instant.checked_to_offset(time::UtcOffset::UTC).filter(|instant| (0..=9999).contains(&instant.year()))?;
     // The store keeps microseconds; finer parts would make `:` match nothing.
-    let instant = instant.to_offset(time::UtcOffset::UTC);
     let instant = instant.replace_nanosecond(instant.nanosecond() / 1_000 * 1_000).ok()?;
     Some(TimeValue::Instant(instant))
 }

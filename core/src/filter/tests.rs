@@ -96,6 +96,20 @@ fn errors_say_where_and_what_was_expected() {
 }
 
 #[test]
+fn values_stay_within_what_prints_back() {
+    assert_eq!(error("created>9999-12-31T23:59:59-01:00").0, 8, "past year 9999 in UTC");
+    assert_eq!(error("created>0000-01-01T00:00:00+00:01").0, 8, "before year 0 in UTC");
+    let huge = query("confidence.category<1e300");
+    assert_eq!(huge.to_string(), "confidence.category<1e300");
+    assert_eq!(error(&"a ".repeat(MAX_CONDITIONS + 1)).0, 2 * MAX_CONDITIONS);
+}
+
+#[test]
+fn overlapping_occurrences_are_all_tried() {
+    assert!(selects("\"na na\"", &ticket("bana na na", "", "a@b.co")));
+}
+
+#[test]
 fn text_conditions_match_whole_words_and_phrases() {
     let printer = ticket("Printer on fire", "The printer's paper-tray is smoking.", "ana@Example.COM");
     assert!(selects("fire", &printer));
