@@ -102,6 +102,23 @@ async fn checked_ruleset(state: &ApiState, company: &CompanyId, input: RulesetIn
     Ok(ruleset)
 }
 
+/// The rules a dry-run or backtest tries: the draft sent (checked, its
+/// faults under `ruleset.`), else the active version (none before the
+/// company's first: the defaults alone decide), with its version number.
+async fn ruleset_to_try(
+    state: &ApiState,
+    company: &CompanyId,
+    draft: Option<RulesetInput>,
+) -> Result<(Ruleset, Option<u32>), ApiError> {
+    Ok(match draft {
+        Some(draft) => (checked_ruleset(state, company, draft).await.map_err(|error| within("ruleset", error))?, None),
+        None => match state.store.active_ruleset(company).await? {
+            Some(record) => (record.ruleset, Some(record.version)),
+            None => (Ruleset::default(), None),
+        },
+    })
+}
+
 /// Prefixes the path of a draft's fault with where the draft was sent.
 fn within(prefix: &str, error: ApiError) -> ApiError {
     match error {
@@ -196,15 +213,7 @@ pub(crate) async fn dry_run(
     Authenticated(caller): Authenticated,
     JsonBody(input): JsonBody<DryRunInput>,
 ) -> Result<Json<DryRunView>, ApiError> {
-    let (ruleset, ruleset_version) = match input.ruleset {
-        Some(draft) => {
-            (checked_ruleset(&state, &caller.company, draft).await.map_err(|error| within("ruleset", error))?, None)
-        }
-        None => match state.store.active_ruleset(&caller.company).await? {
-            Some(record) => (record.ruleset, Some(record.version)),
-            None => (Ruleset::default(), None),
-        },
-    };
+    let (ruleset, ruleset_version) = ruleset_to_try(&state, &caller.company, input.ruleset).await?;
     let (ticket, stored): (Ticket, bool) = match (input.ticket_id, input.ticket) {
         (Some(id), None) => {
             if input.category.is_some() || input.urgency.is_some() {
@@ -304,15 +313,7 @@ pub(crate) async fn backtest(
     JsonBody(input): JsonBody<BacktestInput>,
 ) -> Result<Json<BacktestView>, ApiError> {
     let started = std::time::Instant::now();
-    let (ruleset, ruleset_version) = match input.ruleset {
-        Some(draft) => {
-            (checked_ruleset(&state, &caller.company, draft).await.map_err(|error| within("ruleset", error))?, None)
-        }
-        None => match state.store.active_ruleset(&caller.company).await? {
-            Some(record) => (record.ruleset, Some(record.version)),
-            None => (Ruleset::default(), None),
-        },
-    };
+    let (ruleset, ruleset_version) = ruleset_to_try(&state, &caller.company, input.ruleset).await?;
     let query = switchboard_core::filter::Query::parse(input.filter.as_deref().unwrap_or_default())
         .map_err(|error| ApiError::InvalidQuery { field: "filter".into(), error })?;
     let limit = input.limit.unwrap_or(BACKTEST_DEFAULT_TICKETS);
