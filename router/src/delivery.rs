@@ -33,7 +33,7 @@ use switchboard_core::config::RouterConfig;
 use switchboard_core::routing::{Destination, delivery_body};
 use switchboard_core::signing::SigningSecret;
 use switchboard_core::topics::stages;
-use switchboard_core::{Scope, Ticket};
+use switchboard_core::Scope;
 use switchboard_store::{AttemptOutcome, DeliveryRecord, NewDelivery, Store};
 use time::OffsetDateTime;
 
@@ -257,17 +257,10 @@ impl Worker {
         let Some(server) = choice.server else { return Ok(None) };
         let Some(ticket) = self.store.get_ticket(&scope, delivery.ticket_id).await? else { return Ok(None) };
         let reason = format!("fallback from `{}`: {}", from.unwrap_or("a removed server"), choice.reason);
-        let payload = fallback_body(&ticket, choice.team, &reason)?;
+        let payload = delivery_body(&ticket, choice.team, &reason)
+            .map_err(|error| switchboard_store::Error::Corrupt(error.to_string()))?;
         Ok(Some(NewDelivery { id: uuid::Uuid::now_v7(), server, reason, payload }))
     }
-}
-
-fn fallback_body(
-    ticket: &Ticket,
-    team: Option<switchboard_core::ids::TeamId>,
-    reason: &str,
-) -> switchboard_store::Result<String> {
-    delivery_body(ticket, team, reason).map_err(|error| switchboard_store::Error::Corrupt(error.to_string()))
 }
 
 impl Failure {

@@ -289,9 +289,9 @@ fn redact_userinfo(url: &str) -> String {
     }
 }
 
-pub(crate) fn to_micros(time: OffsetDateTime) -> i64 {
-    i64::try_from(time.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
-}
+/// Microseconds since the Unix epoch, as every table stores times (the
+/// filter language's in-memory comparisons use the same function).
+pub(crate) use switchboard_core::filter::micros as to_micros;
 
 pub(crate) fn from_micros(micros: i64) -> Result<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
