@@ -29,11 +29,11 @@ use std::time::Duration;
 use futures::StreamExt;
 use rand::Rng;
 use switchboard_bus::StageContext;
+use switchboard_core::Scope;
 use switchboard_core::config::RouterConfig;
 use switchboard_core::routing::{Destination, delivery_body};
 use switchboard_core::signing::SigningSecret;
 use switchboard_core::topics::stages;
-use switchboard_core::Scope;
 use switchboard_store::{AttemptOutcome, DeliveryRecord, NewDelivery, Store};
 use time::OffsetDateTime;
 

@@ -34,14 +34,20 @@ pub fn requester_domain(email: &str) -> Option<String> {
 /// Whether `haystack` (as [`searchable_text`] makes it) holds `words` as
 /// whole words.
 fn contains_words(haystack: &str, words: &str) -> bool {
-    // Every occurrence, overlapping ones too: in ` bana na na `, `na na`
-    // first matches inside `bana`, then as words.
     let bytes = haystack.as_bytes();
+    let whole = |start: usize| start > 0 && bytes[start - 1] == b' ' && bytes.get(start + words.len()) == Some(&b' ');
+    // Usually the first occurrence decides (or there is none). Otherwise
+    // every later occurrence is tried, overlapping ones too: in
+    // ` bana na na `, `na na` first matches inside `bana`, then as words.
+    let Some(first) = haystack.find(words) else { return false };
+    if whole(first) {
+        return true;
+    }
     let step = words.chars().next().map_or(1, char::len_utf8);
-    let mut from = 0;
+    let mut from = first + step;
     while let Some(offset) = haystack[from..].find(words) {
         let start = from + offset;
-        if start > 0 && bytes[start - 1] == b' ' && bytes.get(start + words.len()) == Some(&b' ') {
+        if whole(start) {
             return true;
         }
         from = start + step;
