@@ -464,7 +464,7 @@ async fn distribute(state: &ApiState, caller: &Caller, ids: &[String], server: &
         .iter()
         .map(|(ticket_id, delivery)| {
             tracing::info!(%ticket_id, server = %server.id, reason = %who, "ticket distributed by hand");
-            DistributedTicket { ticket_id: *ticket_id, webhook_id: format!("msg_{}", delivery.id.simple()) }
+            DistributedTicket { ticket_id: *ticket_id, webhook_id: switchboard_store::webhook_id(delivery.id) }
         })
         .collect();
     Ok((StatusCode::ACCEPTED, Json(Distribution { items })).into_response())

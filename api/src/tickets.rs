@@ -76,7 +76,7 @@ pub(crate) async fn list_deliveries(
     let items = deliveries
         .into_iter()
         .map(|delivery| DeliveryView {
-            webhook_id: format!("msg_{}", delivery.id.simple()),
+            webhook_id: switchboard_store::webhook_id(delivery.id),
             server: delivery.server,
             reason: delivery.reason,
             next_attempt_at: (delivery.state == switchboard_store::DeliveryState::Pending)

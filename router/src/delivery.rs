@@ -191,7 +191,7 @@ impl Worker {
         {
             return Err(Failure::permanent(None, format!("{} is not a public address", address.ip())));
         }
-        let webhook_id = format!("msg_{}", delivery.id.simple());
+        let webhook_id = switchboard_store::webhook_id(delivery.id);
         let timestamp = OffsetDateTime::now_utc().unix_timestamp();
         let signature = secret.sign(&webhook_id, timestamp, delivery.payload.as_bytes());
         let response = self

@@ -15,7 +15,13 @@ use crate::db::{BeginWrite, from_micros, now_micros, on_pool, to_micros};
 use crate::error::{Error, Result};
 use crate::tickets::push_scope;
 
-/// A delivery to create: its id is the `webhook-id` of every attempt.
+/// The `webhook-id` header of every attempt of the delivery `id`: what
+/// receivers de-duplicate by, and what the delivery log shows.
+pub fn webhook_id(id: Uuid) -> String {
+    format!("msg_{}", id.simple())
+}
+
+/// A delivery to create: its id gives the `webhook-id` of every attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewDelivery {
     pub id: Uuid,

@@ -29,7 +29,9 @@ pub mod vehicles;
 
 pub use accounts::{AccountRecord, ApiKeyRecord, CompanyRecord, NewAccount, NewApiKey, SessionRecord, TokenPurpose};
 pub use db::{Backend, PoolOptions, Store};
-pub use deliveries::{AttemptOutcome, DeliveryRecord, DeliveryState, NewDelivery, NewRouting, RoutingRecord};
+pub use deliveries::{
+    AttemptOutcome, DeliveryRecord, DeliveryState, NewDelivery, NewRouting, RoutingRecord, webhook_id,
+};
 pub use error::{Error, Result};
 pub use idempotency::{IdempotencyOutcome, IdempotencyRecord};
 pub use knowledge::StoredReport;
