@@ -70,6 +70,14 @@ pub const STAGES: &[StageEntry] = &[
         name: stages::DELIVERY,
         run: |ctx| Box::pin(async { Ok(switchboard_router::delivery::stage(ctx).await?) }),
     },
+    StageEntry {
+        name: stages::NOTIFIER,
+        run: |ctx| Box::pin(async { Ok(switchboard_notifier::stage::stage(ctx).await?) }),
+    },
+    StageEntry {
+        name: stages::WEBHOOKS,
+        run: |ctx| Box::pin(async { Ok(switchboard_notifier::webhooks::stage(ctx).await?) }),
+    },
     StageEntry { name: stages::PROJECTOR, run: |ctx| Box::pin(async { Ok(switchboard_projector::stage(ctx).await?) }) },
     StageEntry {
         name: switchboard_bus::outbox::STAGE_NAME,
@@ -106,6 +114,8 @@ impl Components {
             stages::KB_SYNC,
             stages::ROUTER,
             stages::DELIVERY,
+            stages::NOTIFIER,
+            stages::WEBHOOKS,
             stages::PROJECTOR,
             switchboard_bus::outbox::STAGE_NAME,
             switchboard_bus::retention::STAGE_NAME,
@@ -123,6 +133,8 @@ impl Components {
     pub const KB: Components = Components { ingest: false, api: false, stages: &[stages::KB_MATCH, stages::KB_SYNC] };
     pub const ROUTER: Components =
         Components { ingest: false, api: false, stages: &[stages::ROUTER, stages::DELIVERY] };
+    pub const NOTIFIER: Components =
+        Components { ingest: false, api: false, stages: &[stages::NOTIFIER, stages::WEBHOOKS] };
 
     /// What the serving command `command` (`up`, `ingest`, …) runs.
     pub fn of_command(command: &str) -> Option<Components> {
@@ -134,6 +146,7 @@ impl Components {
             "triage" => Self::TRIAGE,
             "kb" => Self::KB,
             "router" => Self::ROUTER,
+            "notifier" => Self::NOTIFIER,
             _ => return None,
         })
     }
@@ -292,7 +305,8 @@ impl Prepared {
         }
         if components.api {
             let search = knowledge_base.clone().map(|index| index as Arc<dyn KnowledgeSearch>);
-            let state = ApiState::new(store.clone(), bus.clone(), config.topics(), search, auth.clone());
+            let state =
+                ApiState::new(store.clone(), bus.clone(), config.topics(), search, auth.clone(), config.clone());
             router = router.merge(switchboard_api::router(state));
         }
         if components.ingest || components.api {
@@ -394,7 +408,7 @@ mod tests {
     fn up_runs_every_stage_and_every_stage_has_a_command() {
         let all: BTreeSet<&str> = STAGES.iter().map(|entry| entry.name).collect();
         assert_eq!(Components::ALL.stages.iter().copied().collect::<BTreeSet<_>>(), all);
-        let split: BTreeSet<&str> = ["ingest", "api", "projector", "triage", "kb", "router"]
+        let split: BTreeSet<&str> = ["ingest", "api", "projector", "triage", "kb", "router", "notifier"]
             .iter()
             .flat_map(|command| Components::of_command(command).map(|components| components.stages).unwrap_or(&[]))
             .copied()

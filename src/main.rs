@@ -84,6 +84,15 @@ enum Command {
     /// next server as router.* configures. Serves /healthz, /readyz and
     /// /metrics on the listen address.
     Router(ListenArgs),
+    /// Run the notifier stage and webhook delivery.
+    ///
+    /// The notifier turns ticket events (tickets.events, tickets.triaged,
+    /// tickets.routed) into the public event catalogue and stores a message
+    /// for each subscribed webhook endpoint (/v1/webhooks); webhook delivery
+    /// POSTs each, signed as Standard Webhooks, on the notifier.schedule_ms
+    /// retry schedule, logging every attempt. Serves /healthz, /readyz and
+    /// /metrics on the listen address.
+    Notifier(ListenArgs),
     /// Run a reference team server that receives deliveries.
     ///
     /// It verifies each delivery's signature and timestamp (401 otherwise),
@@ -159,7 +168,8 @@ enum ApiKeyCommand {
         #[arg(long)]
         name: String,
         /// What the key may do: tickets:write, tickets:read, kb:read,
-        /// inbound:email. Repeat for several.
+        /// inbound:email, tickets:act (a team server reporting progress).
+        /// Repeat for several.
         #[arg(long = "scope", value_name = "SCOPE", required = true)]
         scopes: Vec<String>,
         /// Print the key as JSON (with the secret), for scripts.
@@ -256,6 +266,13 @@ struct TeamServerArgs {
     /// (without recording it), to see retries and fallbacks.
     #[arg(long, value_name = "STATUS", default_value_t = 200)]
     respond: u16,
+    /// Serve https with this PEM certificate chain (leaf first); needs
+    /// --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM (PKCS #8) private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -296,7 +313,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         | Command::Ingest(args)
         | Command::Api(args)
         | Command::Projector(args)
-        | Command::Router(args) => args.listen,
+        | Command::Router(args)
+        | Command::Notifier(args) => args.listen,
         Command::Kb(args) => args.listen.listen,
         Command::Triage(args) => args.listen.listen,
         Command::Dlq { .. }
@@ -312,7 +330,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let config = config::load(cli.config.as_deref(), &overrides)?;
     let one_shot = match &cli.command {
-        Command::Up(_) | Command::Ingest(_) | Command::Api(_) | Command::Projector(_) | Command::Router(_) => false,
+        Command::Up(_)
+        | Command::Ingest(_)
+        | Command::Api(_)
+        | Command::Projector(_)
+        | Command::Router(_)
+        | Command::Notifier(_) => false,
         Command::Triage(args) => args.command.is_some(),
         Command::Kb(args) => args.command.is_some(),
         Command::Dlq { .. }
@@ -338,6 +361,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Api(_) => serving("api")?,
         Command::Projector(_) => serving("projector")?,
         Command::Router(_) => serving("router")?,
+        Command::Notifier(_) => serving("notifier")?,
         Command::TeamServer(_) => unreachable!("served before the configuration is read"),
         Command::Triage(TriageArgs { command: None, .. }) => serving("triage")?,
         Command::Triage(TriageArgs { command: Some(switchboard_triage::TriageCommand::Train(args)), .. })
@@ -436,13 +460,25 @@ async fn team_server(args: &TeamServerArgs) -> anyhow::Result<()> {
     switchboard::telemetry::init_logging(&LogConfig::default());
     let secret = switchboard_core::signing::SigningSecret::parse(&args.secret).context("--secret")?;
     let respond = axum_status(args.respond)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(chain), Some(key)) => {
+            let read = |path: &PathBuf, flag: &str| {
+                std::fs::read(path).with_context(|| format!("{flag}: cannot read {}", path.display()))
+            };
+            let identity =
+                switchboard_router::team_server::Tls::from_pem(&read(chain, "--tls-cert")?, &read(key, "--tls-key")?)
+                    .context("--tls-cert and --tls-key: not a PEM certificate chain and its PKCS #8 key")?;
+            Some(identity)
+        }
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    println!("team server listening on http://{}", listener.local_addr()?);
-    switchboard_router::team_server::serve(listener, secret, respond, async move { shutdown.cancelled().await })
-        .await
-        .context("serving")
+    println!("team server listening on {scheme}://{}", listener.local_addr()?);
+    let stopped = async move { shutdown.cancelled().await };
+    switchboard_router::team_server::serve(listener, tls, secret, respond, stopped).await.context("serving")
 }
 
 fn axum_status(code: u16) -> anyhow::Result<switchboard_router::team_server::StatusCode> {

@@ -7,65 +7,12 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::process::Stdio;
 use std::time::Duration;
 
+use common::team_server::{Certificate, TeamServer};
 use common::{App, WAIT, post_ticket, spawn_app_with, ticket_json, wait_for_ok};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
-/// A `switchboard team-server` process.
-struct TeamServer {
-    child: Child,
-    address: SocketAddr,
-    secret: String,
-}
-
-impl TeamServer {
-    async fn start(listen: &str, secret: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args(["team-server", "--listen", listen, "--secret", secret])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn a team server");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let line =
-            tokio::time::timeout(WAIT, lines.next_line()).await.expect("starts").expect("reads").expect("a line");
-        let address = line
-            .strip_prefix("team server listening on http://")
-            .and_then(|address| address.trim().parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line: {line}"));
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Self { child, address, secret: secret.to_owned() }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
-    }
-
-    /// The tickets received, by id, with their webhook ids.
-    async fn received(&self) -> Vec<(String, String)> {
-        let received: Vec<Value> = reqwest::get(self.url("/received")).await.expect("ask").json().await.expect("JSON");
-        received
-            .iter()
-            .map(|item| {
-                let ticket = item["body"]["data"]["ticket"]["id"].as_str().expect("ticket id").to_owned();
-                (ticket, item["webhook_id"].as_str().expect("webhook id").to_owned())
-            })
-            .collect()
-    }
-
-    async fn stop(&mut self) {
-        self.child.start_kill().expect("kill");
-        self.child.wait().await.expect("reap");
-    }
-}
 
 fn secret(byte: u8) -> String {
     use base64::Engine;
@@ -120,7 +67,7 @@ async fn tickets_reach_the_team_a_rule_picks_and_fall_back_when_its_server_is_do
     let network_server = TeamServer::start("127.0.0.1:0", &secret(2)).await;
     let central_server = TeamServer::start("127.0.0.1:0", &secret(3)).await;
     let app = spawn_app_with(|config| {
-        config.router.allow_private_destinations = true;
+        config.outbound.allow_private_destinations = true;
         config.router.refresh_ms = 0;
         config.router.retry_base_ms = 50;
         config.router.retry_max_ms = 200;
@@ -261,6 +208,111 @@ async fn tickets_reach_the_team_a_rule_picks_and_fall_back_when_its_server_is_do
     app.running.stop().await.expect("clean stop");
 }
 
+/// Over https: a server whose certificate no trusted authority signed gets
+/// nothing (the central one, trusted by `outbound.ca_file`, does); a rule
+/// assigns the ticket to an engineer; the team server reports progress
+/// with an API key of scope `tickets:act`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_deliveries_rule_assignments_and_progress_reported_by_the_team_server() {
+    let certificates = tempfile::tempdir().expect("temporary directory");
+    let trusted = Certificate::make(certificates.path(), "trusted");
+    let untrusted = Certificate::make(certificates.path(), "untrusted");
+    let unverifiable = TeamServer::start_with("127.0.0.1:0", &secret(4), Some(&untrusted)).await;
+    let central = TeamServer::start_with("127.0.0.1:0", &secret(5), Some(&trusted)).await;
+    let ca_file = trusted.chain.clone();
+    let app = spawn_app_with(|config| {
+        config.outbound.allow_private_destinations = true;
+        config.router.refresh_ms = 0;
+        config.router.retry_base_ms = 50;
+        config.router.retry_max_ms = 100;
+        config.router.delivery_attempts = 2;
+        config.outbound.ca_file = Some(ca_file);
+    })
+    .await;
+    let (engineer, engineer_id) = app.account("engineer", "eve").await;
+    let body = json!({"name": "field", "base_url": unverifiable.url("/in"), "signing_secret": unverifiable.secret});
+    let field = created(&app, "/v1/servers", body).await;
+    let body = json!({"name": "hq", "base_url": central.url("/in"), "signing_secret": central.secret, "central": true});
+    let hq = created(&app, "/v1/servers", body).await;
+    let team = created(&app, "/v1/teams", json!({"name": "Field", "servers": [field]})).await;
+    let rules = json!({"rules": [
+        {"name": "printers to eve", "when": "tag:printer", "then": [
+            {"kind": "route_to_team", "team": team}, {"kind": "assign", "account": engineer_id}
+        ]},
+        {"name": "odd ones to review", "when": "tag:misc", "then": [{"kind": "flag_for_review"}]}
+    ]});
+    let response = app.client.put(app.url("/v1/routing/rulesets")).json(&rules).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::CREATED);
+
+    let ticket = post_ticket(&app, &printer_ticket("Printer on fire")).await;
+    wait_for_delivery(&central, &ticket).await;
+    assert!(unverifiable.received().await.is_empty());
+    let log = wait_for_ok(&app.client, &app.url(&format!("/v1/tickets/{ticket}/deliveries"))).await;
+    let first = &log["items"][0];
+    assert_eq!((first["server"].clone(), first["state"].clone()), (json!(field), json!("failed")), "{log}");
+    let error = first["last_error"].as_str().unwrap_or_default().to_lowercase();
+    assert!(error.contains("certificate"), "the failure names the certificate: {log}");
+    assert_eq!((log["items"][1]["server"].clone(), log["items"][1]["state"].clone()), (json!(hq), json!("delivered")));
+
+    // The rule's assignment was applied, by the system, on the admin's rule.
+    let routing = routing_of(&app, &ticket).await;
+    assert_eq!(routing["decision"]["assignee"], json!(engineer_id));
+    assert_eq!(routing["assignment"], json!(format!("assigned to {engineer_id}")));
+    let detail = wait_for_ok(&app.client, &app.url(&format!("/v1/tickets/{ticket}"))).await;
+    assert_eq!((detail["status"].clone(), detail["assignee"].clone()), (json!("opened"), json!(engineer_id)));
+    let history = wait_for_ok(&app.client, &app.url(&format!("/v1/tickets/{ticket}/history"))).await;
+    let opened = history["items"].as_array().expect("items").iter().find(|item| item["action"] == "open");
+    assert_eq!(opened.map(|item| item["actor"]["role"].clone()), Some(json!("system")), "{history}");
+    let mine = wait_for_ok(&engineer, &app.url("/v1/tickets?assignee=me")).await;
+    assert_eq!(mine["items"][0]["id"], json!(ticket));
+
+    // The team server reports progress with a key of its own.
+    let response = app
+        .client
+        .post(app.url("/v1/api-keys"))
+        .json(&json!({"name": "hq team server", "scopes": ["tickets:act", "tickets:read"]}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let key =
+        common::client_with_token(response.json::<Value>().await.expect("JSON")["secret"].as_str().expect("secret"));
+    let status = |status: &str| {
+        key.put(app.url(&format!("/v1/tickets/{ticket}/status"))).json(&json!({"status": status})).send()
+    };
+    let response = status("in_progress").await.expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.json::<Value>().await.expect("JSON")["status"], json!("in_progress"));
+    assert_eq!(status("closed").await.expect("send").status(), StatusCode::FORBIDDEN, "dismissing is an admin's");
+    let response = key
+        .post(app.url(&format!("/v1/tickets/{ticket}/messages")))
+        .json(&json!({"body": "Technician on the way"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let message: Value = response.json().await.expect("JSON");
+    assert_eq!((message["author_role"].clone(), message["author"].clone()), (json!("integration"), Value::Null));
+    let history = wait_for_ok(&app.client, &app.url(&format!("/v1/tickets/{ticket}/history"))).await;
+    let started = history["items"].as_array().expect("items").iter().find(|item| item["action"] == "start");
+    assert_eq!(started.map(|item| item["actor"]["role"].clone()), Some(json!("integration")), "{history}");
+
+    // A ticket no team server was given is not the integration's to touch.
+    let mut review = ticket_json("Something odd");
+    review["tags"] = json!(["misc"]);
+    let other = post_ticket(&app, &review).await;
+    let routing = routing_of(&app, &other).await;
+    assert_eq!((routing["server"].clone(), routing["assignment"].clone()), (Value::Null, Value::Null), "{routing}");
+    let response = key
+        .post(app.url(&format!("/v1/tickets/{other}/messages")))
+        .json(&json!({"body": "not ours"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    app.running.stop().await.expect("clean stop");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_team_server_refuses_forged_and_stale_deliveries_and_counts_repeats_once() {
     let server = TeamServer::start("127.0.0.1:0", &secret(7)).await;
@@ -300,7 +352,7 @@ async fn the_team_server_refuses_forged_and_stale_deliveries_and_counts_repeats_
 async fn routing_throughput() {
     const TICKETS: usize = 10_000;
     let server = TeamServer::start("127.0.0.1:0", &secret(9)).await;
-    let app = spawn_app_with(|config| config.router.allow_private_destinations = true).await;
+    let app = spawn_app_with(|config| config.outbound.allow_private_destinations = true).await;
     let body = json!({"name": "desk", "base_url": server.url("/deliveries"), "signing_secret": server.secret});
     let server_id = created(&app, "/v1/servers", body).await;
     let team = created(&app, "/v1/teams", json!({"name": "Desk", "servers": [server_id]})).await;

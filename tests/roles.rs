@@ -109,6 +109,20 @@ fn expectations() -> HashMap<(&'static str, &'static str), [u16; 7]> {
         // The customer's ticket to acme's server.
         (("POST", "/v1/tickets/{id}/distribute/{server_id}"), [401, 403, 403, 403, 403, 202, 404]),
         (("POST", "/v1/tickets/distribute"), [401, 403, 403, 403, 403, 202, 404]),
+        (("GET", "/v1/webhooks"), [401, 403, 403, 403, 403, 200, 200]),
+        (("POST", "/v1/webhooks"), [401, 403, 403, 403, 403, 201, 201]),
+        (("GET", "/v1/webhooks/event-types"), [401, 403, 403, 403, 403, 200, 200]),
+        // The target is an endpoint of acme's.
+        (("GET", "/v1/webhooks/{id}"), [401, 403, 403, 403, 403, 200, 404]),
+        (("PUT", "/v1/webhooks/{id}"), [401, 403, 403, 403, 403, 200, 404]),
+        (("POST", "/v1/webhooks/{id}/rotate-secret"), [401, 403, 403, 403, 403, 200, 404]),
+        (("GET", "/v1/webhooks/{id}/attempts"), [401, 403, 403, 403, 403, 200, 404]),
+        // The target is a fresh endpoint of acme's per call.
+        (("DELETE", "/v1/webhooks/{id}"), [401, 403, 403, 403, 403, 204, 404]),
+        (("POST", "/v1/webhooks/{id}/replay"), [401, 403, 403, 403, 403, 202, 404]),
+        (("GET", "/v1/tickets/{id}/notifications"), [401, 403, 403, 200, 200, 200, 404]),
+        // The customer's ticket, to every subscriber of acme's.
+        (("POST", "/v1/tickets/{id}/notifications"), [401, 403, 403, 403, 403, 202, 404]),
     ])
 }
 
@@ -124,6 +138,7 @@ struct People {
     acme_vehicle: String,
     acme_server: String,
     acme_team: String,
+    acme_webhook: String,
     acme_faq: String,
     serial: usize,
 }
@@ -180,6 +195,7 @@ impl People {
                 created(&admin, &self.app.url("/v1/vehicles"), json!({"name": format!("victim {serial}")})).await
             }
             "/v1/servers/{id}" => created(&admin, &self.app.url("/v1/servers"), server_json(serial)).await,
+            "/v1/webhooks/{id}" => created(&admin, &self.app.url("/v1/webhooks"), webhook_json(serial)).await,
             "/v1/teams/{id}" => {
                 created(&admin, &self.app.url("/v1/teams"), json!({"name": format!("victim {serial}")})).await
             }
@@ -205,8 +221,9 @@ impl People {
             (
                 "DELETE",
                 "/v1/accounts/{id}" | "/v1/api-keys/{id}" | "/v1/faqs/{id}" | "/v1/vehicles/{id}" | "/v1/tickets/{id}"
-                | "/v1/servers/{id}" | "/v1/teams/{id}",
+                | "/v1/servers/{id}" | "/v1/teams/{id}" | "/v1/webhooks/{id}",
             ) => self.fresh_target(path).await,
+            (_, path) if path.starts_with("/v1/webhooks/{id}") => self.acme_webhook.clone(),
             (_, "/v1/vehicles/{id}") => self.acme_vehicle.clone(),
             (_, "/v1/servers/{id}") => self.acme_server.clone(),
             (_, "/v1/teams/{id}") => self.acme_team.clone(),
@@ -254,6 +271,9 @@ impl People {
             }
             ("POST", "/v1/faqs") => builder.json(&json!({"question": "Matrix?", "answers": ["Yes."]})),
             ("POST", "/v1/servers") | ("PUT", "/v1/servers/{id}") => builder.json(&server_json(serial)),
+            ("POST", "/v1/webhooks") | ("PUT", "/v1/webhooks/{id}") => builder.json(&webhook_json(serial)),
+            ("POST", "/v1/webhooks/{id}/replay") => builder.json(&json!({"since": "2026-01-01T00:00:00Z"})),
+            ("POST", "/v1/tickets/{id}/notifications") => builder.json(&json!({"all_subscribers": true})),
             ("POST", "/v1/teams") | ("PUT", "/v1/teams/{id}") => {
                 builder.json(&json!({"name": format!("Team {serial}"), "categories": ["printer"]}))
             }
@@ -330,6 +350,7 @@ async fn people(app: App) -> People {
     let acme_vehicle = created(&app.client, &app.url("/v1/vehicles"), json!({"name": "Van 7"})).await;
     let acme_server = created(&app.client, &app.url("/v1/servers"), server_json(0)).await;
     let acme_team = created(&app.client, &app.url("/v1/teams"), json!({"name": "Printers"})).await;
+    let acme_webhook = created(&app.client, &app.url("/v1/webhooks"), webhook_json(0)).await;
     // Two versions of acme's routing rules, so that version 2 exists.
     for _ in 0..2 {
         let response =
@@ -347,6 +368,7 @@ async fn people(app: App) -> People {
         acme_vehicle,
         acme_server,
         acme_team,
+        acme_webhook,
         acme_faq: "acme-jam".into(),
         serial: 0,
     }
@@ -354,7 +376,12 @@ async fn people(app: App) -> People {
 
 /// A team server's settings.
 fn server_json(serial: usize) -> Value {
-    json!({"name": format!("Desk {serial}"), "base_url": "http://127.0.0.1:9/deliveries", "region": "eu"})
+    json!({"name": format!("Desk {serial}"), "base_url": "http://desk.example/deliveries", "region": "eu"})
+}
+
+/// A webhook endpoint's settings.
+fn webhook_json(serial: usize) -> Value {
+    json!({"url": format!("https://hooks.example/{serial}"), "event_types": ["ticket.created"], "filter": "urgency>=high"})
 }
 
 /// POSTs `body` as acme's admin and returns the new object's id.

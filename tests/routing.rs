@@ -191,7 +191,7 @@ async fn servers_and_teams_are_checked_and_route_by_category() {
         &app,
         Method::POST,
         "/v1/servers",
-        Some(json!({"name": "Desk EU", "region": "eu", "base_url": "http://127.0.0.1:9/deliveries"})),
+        Some(json!({"name": "Desk EU", "region": "eu", "base_url": "http://desk.example/deliveries"})),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{desk}");
@@ -213,8 +213,11 @@ async fn servers_and_teams_are_checked_and_route_by_category() {
 
     for (body, field) in [
         (json!({"name": "x", "base_url": "ftp://desk.example"}), "base_url"),
-        (json!({"name": "x", "base_url": "https://desk.example"}), "base_url"),
         (json!({"name": "x", "base_url": "http://user:pw@desk.example"}), "base_url"),
+        // Private destinations are refused unless the configuration allows them.
+        (json!({"name": "x", "base_url": "http://127.0.0.1:9/in"}), "base_url"),
+        (json!({"name": "x", "base_url": "http://169.254.169.254/latest"}), "base_url"),
+        (json!({"name": "x", "base_url": "http://localhost:9/in"}), "base_url"),
         (json!({"name": "x", "base_url": "desk.example"}), "base_url"),
         (json!({"name": " ", "base_url": "http://desk.example"}), "name"),
         (json!({"name": "x", "base_url": "http://desk.example", "signing_secret": "hunter2"}), "signing_secret"),
@@ -226,7 +229,7 @@ async fn servers_and_teams_are_checked_and_route_by_category() {
             "{body}"
         );
     }
-    let central = json!({"name": "HQ", "base_url": "http://127.0.0.1:9/hq", "central": true});
+    let central = json!({"name": "HQ", "base_url": "http://hq.example/hq", "central": true});
     let (status, hq) = send(&app, Method::POST, "/v1/servers", Some(central.clone())).await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, error) = send(&app, Method::POST, "/v1/servers", Some(central)).await;

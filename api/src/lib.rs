@@ -21,6 +21,7 @@ mod teams;
 mod tickets;
 mod triage;
 mod vehicles;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -30,6 +31,7 @@ use axum::routing::{get, post, put};
 use switchboard_bus::Bus;
 use switchboard_core::Permission;
 use switchboard_core::Ticket;
+use switchboard_core::config::Config;
 use switchboard_core::events::TicketMessage;
 use switchboard_core::kb::Faq;
 use switchboard_core::kb::KnowledgeSearch;
@@ -48,6 +50,9 @@ pub struct ApiState {
     /// This process's knowledge-base index, if it holds one.
     pub(crate) knowledge_base: Option<Arc<dyn KnowledgeSearch>>,
     pub(crate) auth: Auth,
+    /// The configuration: where deliveries and webhooks may go (checked
+    /// when an admin sets a destination), the webhook secrets' overlap.
+    pub(crate) config: Arc<Config>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -63,8 +68,9 @@ impl ApiState {
         topics: Topics,
         knowledge_base: Option<Arc<dyn KnowledgeSearch>>,
         auth: Auth,
+        config: Arc<Config>,
     ) -> Self {
-        Self { store, bus, topics, knowledge_base, auth }
+        Self { store, bus, topics, knowledge_base, auth, config }
     }
 }
 
@@ -98,6 +104,14 @@ const SERVER_LINKS: &[Link] = &[
     Link::to_id("GET", "/v1/servers/{id}", "id"),
     Link::to_id("PUT", "/v1/servers/{id}", "id"),
     Link::to_id("DELETE", "/v1/servers/{id}", "id"),
+];
+const WEBHOOK_LINKS: &[Link] = &[
+    Link::to_id("GET", "/v1/webhooks/{id}", "id"),
+    Link::to_id("PUT", "/v1/webhooks/{id}", "id"),
+    Link::to_id("DELETE", "/v1/webhooks/{id}", "id"),
+    Link::to_id("POST", "/v1/webhooks/{id}/rotate-secret", "id"),
+    Link::to_id("GET", "/v1/webhooks/{id}/attempts", "id"),
+    Link::to_id("POST", "/v1/webhooks/{id}/replay", "id"),
 ];
 const TEAM_LINKS: &[Link] = &[
     Link::to_id("GET", "/v1/teams/{id}", "id"),
@@ -331,6 +345,48 @@ pub const ROUTES: &[RouteRule] = &[
         .doc("Replays a draft ruleset (or the active one) over the latest tickets and counts what would change")
         .responds::<routing::BacktestView>()
         .json::<routing::BacktestInput>(),
+    rule("GET", "/v1/webhooks", Permission::WebhooksManage)
+        .doc("Lists the company's webhook endpoints (never their secrets)")
+        .responds::<webhooks::WebhookList>(),
+    rule("POST", "/v1/webhooks", Permission::WebhooksManage)
+        .doc("Adds a webhook endpoint: its URL, the event types and a filter; its signing secret is made")
+        .responds::<webhooks::WebhookView>()
+        .links(WEBHOOK_LINKS)
+        .returns(&[201])
+        .json::<webhooks::WebhookInput>(),
+    rule("GET", "/v1/webhooks/event-types", Permission::WebhooksManage)
+        .doc("The event catalogue: every type a webhook can receive")
+        .responds::<webhooks::EventTypeList>(),
+    rule("GET", "/v1/webhooks/{id}", Permission::WebhooksManage)
+        .doc("One webhook endpoint, with its signing secret")
+        .responds::<webhooks::WebhookView>(),
+    rule("PUT", "/v1/webhooks/{id}", Permission::WebhooksManage)
+        .doc("Replaces a webhook endpoint's settings (enabling it again forgets why it was disabled)")
+        .responds::<webhooks::WebhookView>()
+        .json::<webhooks::WebhookInput>(),
+    rule("DELETE", "/v1/webhooks/{id}", Permission::WebhooksManage)
+        .doc("Removes a webhook endpoint with its messages and their log")
+        .returns(&[204]),
+    rule("POST", "/v1/webhooks/{id}/rotate-secret", Permission::WebhooksManage)
+        .doc("Makes a new signing secret; the old one also signs for 24 hours")
+        .responds::<webhooks::WebhookView>(),
+    rule("GET", "/v1/webhooks/{id}/attempts", Permission::WebhooksManage)
+        .doc("The endpoint's delivery log, newest first: every attempt's time, status, duration and answer")
+        .responds::<webhooks::AttemptList>()
+        .query::<webhooks::AttemptParameters>(),
+    rule("POST", "/v1/webhooks/{id}/replay", Permission::WebhooksManage)
+        .doc("Sends one message again (`webhook_id`), or every message that failed since a time (`since`)")
+        .responds::<webhooks::Replayed>()
+        .returns(&[202])
+        .json::<webhooks::ReplayInput>(),
+    rule("GET", "/v1/tickets/{id}/notifications", Permission::DeliveriesRead)
+        .doc("What the ticket's events sent to webhook endpoints, and how each delivery stands")
+        .responds::<webhooks::NotificationList>(),
+    rule("POST", "/v1/tickets/{id}/notifications", Permission::WebhooksManage)
+        .doc("Sends the ticket as it is now (`ticket.shared`) to one webhook endpoint or to all its subscribers")
+        .responds::<webhooks::Notified>()
+        .returns(&[202])
+        .json::<webhooks::NotifyInput>(),
 ];
 
 pub fn router(state: ApiState) -> Router {
@@ -382,6 +438,16 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/routing/rulesets/{version}/activate", post(routing::activate_ruleset))
         .route("/v1/routing/dry-run", post(routing::dry_run))
         .route("/v1/routing/backtest", post(routing::backtest))
+        .route("/v1/webhooks", get(webhooks::list_webhooks).post(webhooks::create_webhook))
+        .route("/v1/webhooks/event-types", get(webhooks::event_types))
+        .route(
+            "/v1/webhooks/{id}",
+            get(webhooks::get_webhook).put(webhooks::put_webhook).delete(webhooks::delete_webhook),
+        )
+        .route("/v1/webhooks/{id}/rotate-secret", post(webhooks::rotate_secret))
+        .route("/v1/webhooks/{id}/attempts", get(webhooks::list_attempts))
+        .route("/v1/webhooks/{id}/replay", post(webhooks::replay))
+        .route("/v1/tickets/{id}/notifications", get(webhooks::ticket_notifications).post(webhooks::notify))
         .route_layer(from_fn_with_state(authorization, authorize))
         .with_state(state)
 }

@@ -143,9 +143,7 @@ pub(crate) async fn put_status(
                 ticket.id
             )));
         }
-        Action::Start | Action::Resolve if ticket.assignee != caller.account() => {
-            return Err(ApiError::Forbidden { message: "only the ticket's assignee may do this".into() });
-        }
+        Action::Start | Action::Resolve => works_on(&caller, &ticket)?,
         // The store refuses `resolve` without an approved report.
         _ => {}
     }
@@ -199,6 +197,25 @@ pub(crate) async fn history(
         })
         .collect();
     Ok(Json(History { items }))
+}
+
+/// Whether the caller works on `ticket`: a person who is its assignee, or
+/// an integration (a team server's key) when the ticket was delivered to
+/// one of the company's servers.
+fn works_on(caller: &Caller, ticket: &Ticket) -> Result<(), ApiError> {
+    let works = match caller.account() {
+        Some(account) => ticket.assignee == Some(account),
+        None => ticket.server.is_some(),
+    };
+    if works {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden {
+        message: match caller.account() {
+            Some(_) => "only the ticket's assignee may do this".into(),
+            None => "an integration acts only on tickets delivered to a team server".into(),
+        },
+    })
 }
 
 fn change<'a>(ticket: &Ticket, caller: &Caller, headers: &'a HeaderMap) -> Change<'a> {
@@ -279,9 +296,7 @@ pub(crate) async fn put_report(
     JsonBody(input): JsonBody<ReportInput>,
 ) -> Result<Json<ReportView>, ApiError> {
     let ticket = visible_ticket(&state, &caller, &id).await?;
-    if ticket.assignee.is_none() || ticket.assignee != caller.account() {
-        return Err(ApiError::Forbidden { message: "only the ticket's assignee writes its report".into() });
-    }
+    works_on(&caller, &ticket)?;
     let (report, submit) = input.report();
     report.validate()?;
     let saved = state.store.save_report(&caller.scope(), change(&ticket, &caller, &headers), &report, submit).await?;
@@ -376,6 +391,9 @@ pub(crate) async fn post_message(
     let ticket = visible_ticket(&state, &caller, &id).await?;
     if input.internal && caller.is_customer() {
         return Err(ApiError::Forbidden { message: "internal notes are for staff".into() });
+    }
+    if caller.account().is_none() {
+        works_on(&caller, &ticket)?;
     }
     let body = input.body.trim();
     if body.is_empty() || body.chars().count() > MESSAGE_MAX_CHARS {

@@ -18,7 +18,6 @@ use crate::ApiState;
 
 const NAME_MAX_CHARS: usize = 200;
 const REGION_MAX_CHARS: usize = 64;
-const URL_MAX_BYTES: usize = 2_048;
 
 /// A team server. The signing secret is shown on the one server's views
 /// (its admin configures the server with it), not in lists.
@@ -82,35 +81,21 @@ fn text(field: &'static str, value: &str, max_chars: usize) -> Result<String, Ap
     Ok(value.to_owned())
 }
 
-/// An absolute `http` URL with a host and no credentials.
-fn base_url(value: &str) -> Result<String, ApiError> {
-    let refuse = |why: &str| ApiError::invalid_body("base_url", format!("`base_url` {why}"));
-    if value.len() > URL_MAX_BYTES {
-        return Err(refuse(&format!("must be at most {URL_MAX_BYTES} bytes")));
-    }
-    let url = url::Url::parse(value.trim()).map_err(|error| refuse(&format!("is not a URL: {error}")))?;
-    if url.scheme() == "https" {
-        // Said at once rather than discovered as failed deliveries: see the
-        // known limits in docs/ARCHITECTURE.md.
-        return Err(refuse("is https, which this build cannot deliver to yet: deliveries go over http"));
-    }
-    if url.scheme() != "http" {
-        return Err(refuse("must be an http URL"));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(refuse("needs a host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(refuse("must not hold a user name or password; deliveries are signed instead"));
-    }
-    if url.fragment().is_some() {
-        return Err(refuse("must not have a fragment"));
-    }
-    Ok(url.to_string())
+/// An `http` or `https` URL that deliveries may go to (see
+/// `switchboard_outbound::check_destination`).
+async fn base_url(value: &str, allow_private: bool) -> Result<String, ApiError> {
+    switchboard_outbound::check_destination(value, allow_private)
+        .await
+        .map(|url| url.to_string())
+        .map_err(|why| ApiError::invalid_body("base_url", format!("`base_url` {why}")))
 }
 
 impl ServerInput {
-    fn fields(self, current_secret: Option<Secret<String>>) -> Result<ServerFields, ApiError> {
+    async fn fields(
+        self,
+        current_secret: Option<Secret<String>>,
+        allow_private: bool,
+    ) -> Result<ServerFields, ApiError> {
         let signing_secret = match self.signing_secret {
             Some(secret) => {
                 SigningSecret::parse(&secret)
@@ -126,7 +111,7 @@ impl ServerInput {
         Ok(ServerFields {
             name: text("name", &self.name, NAME_MAX_CHARS)?,
             region,
-            base_url: base_url(&self.base_url)?,
+            base_url: base_url(&self.base_url, allow_private).await?,
             signing_secret,
             enabled: self.enabled.unwrap_or(true),
             central: self.central.unwrap_or(false),
@@ -156,7 +141,10 @@ pub(crate) async fn create_server(
     Authenticated(caller): Authenticated,
     JsonBody(input): JsonBody<ServerInput>,
 ) -> Result<Response, ApiError> {
-    let server = state.store.create_server(&caller.company, &input.fields(None)?).await?;
+    let server = state
+        .store
+        .create_server(&caller.company, &input.fields(None, state.config.outbound.allow_private_destinations).await?)
+        .await?;
     Ok((StatusCode::CREATED, Json(ServerView::of(server, true))).into_response())
 }
 
@@ -177,7 +165,8 @@ pub(crate) async fn put_server(
 ) -> Result<Json<ServerView>, ApiError> {
     let id = server_id(&id)?;
     let current = state.store.server(&caller.company, id).await?.ok_or(ApiError::NotFound { what: "server" })?;
-    let fields = input.fields(Some(current.fields.signing_secret))?;
+    let fields =
+        input.fields(Some(current.fields.signing_secret), state.config.outbound.allow_private_destinations).await?;
     if fields.central {
         let teams = state.store.list_teams(&caller.company).await?;
         if let Some(team) = teams.iter().find(|team| team.fields.servers.contains(&id)) {

@@ -96,14 +96,7 @@ impl HandlerError {
 
     /// The full cause chain on one line, for the dead-letter header and logs.
     fn describe(&self) -> String {
-        let mut text = self.source.to_string();
-        let mut cause = self.source.source();
-        while let Some(inner) = cause {
-            text.push_str(": ");
-            text.push_str(&inner.to_string());
-            cause = inner.source();
-        }
-        text
+        switchboard_core::error::describe_chain(&*self.source)
     }
 }
 

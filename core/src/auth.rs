@@ -32,7 +32,8 @@ pub enum Permission {
     /// Assign a ticket to an engineer or technician (and a vehicle).
     TicketsAssign,
     /// Move a ticket along its lifecycle; which moves a role may make is
-    /// the transition table's (`lifecycle::TRANSITIONS`).
+    /// the transition table's (`lifecycle::TRANSITIONS`). Keys with
+    /// `tickets:act` hold it for the tickets delivered to a team server.
     TicketsAct,
     /// The company's vehicles.
     VehiclesManage,
@@ -55,6 +56,8 @@ pub enum Permission {
     /// Routing: team servers, teams, rulesets (versions, activation,
     /// dry-runs).
     RoutingManage,
+    /// Webhook endpoints and their delivery logs.
+    WebhooksManage,
     /// Deliver raw e-mail for intake (`POST /v1/inbound/email`).
     InboundEmail,
 }
@@ -70,11 +73,20 @@ pub enum KeyScope {
     KnowledgeRead,
     #[serde(rename = "inbound:email")]
     InboundEmail,
+    /// A team server reporting progress on the tickets delivered to it:
+    /// start, resolve, the report, messages.
+    #[serde(rename = "tickets:act")]
+    TicketsAct,
 }
 
 impl KeyScope {
-    pub const ALL: [KeyScope; 4] =
-        [KeyScope::TicketsRead, KeyScope::TicketsWrite, KeyScope::KnowledgeRead, KeyScope::InboundEmail];
+    pub const ALL: [KeyScope; 5] = [
+        KeyScope::TicketsRead,
+        KeyScope::TicketsWrite,
+        KeyScope::KnowledgeRead,
+        KeyScope::InboundEmail,
+        KeyScope::TicketsAct,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -82,6 +94,7 @@ impl KeyScope {
             KeyScope::TicketsWrite => "tickets:write",
             KeyScope::KnowledgeRead => "kb:read",
             KeyScope::InboundEmail => "inbound:email",
+            KeyScope::TicketsAct => "tickets:act",
         }
     }
 
@@ -135,7 +148,7 @@ pub const GRANTS: &[Grant] = &[
     Grant { permission: Permission::TicketsRead, roles: PEOPLE, key_scope: Some(KeyScope::TicketsRead) },
     Grant { permission: Permission::TicketsLabel, roles: STAFF, key_scope: None },
     Grant { permission: Permission::TicketsAssign, roles: ADMIN, key_scope: None },
-    Grant { permission: Permission::TicketsAct, roles: PEOPLE, key_scope: None },
+    Grant { permission: Permission::TicketsAct, roles: PEOPLE, key_scope: Some(KeyScope::TicketsAct) },
     Grant { permission: Permission::VehiclesManage, roles: ADMIN, key_scope: None },
     Grant { permission: Permission::TicketsDelete, roles: ADMIN, key_scope: None },
     Grant { permission: Permission::KnowledgeRead, roles: PEOPLE, key_scope: Some(KeyScope::KnowledgeRead) },
@@ -145,6 +158,7 @@ pub const GRANTS: &[Grant] = &[
     Grant { permission: Permission::SettingsManage, roles: ADMIN, key_scope: None },
     Grant { permission: Permission::TriageManage, roles: ADMIN, key_scope: None },
     Grant { permission: Permission::RoutingManage, roles: ADMIN, key_scope: None },
+    Grant { permission: Permission::WebhooksManage, roles: ADMIN, key_scope: None },
     Grant { permission: Permission::DeliveriesRead, roles: STAFF, key_scope: None },
     Grant { permission: Permission::InboundEmail, roles: &[], key_scope: Some(KeyScope::InboundEmail) },
 ];
@@ -352,6 +366,12 @@ mod tests {
         assert!(!key.may(Permission::SignedIn));
         assert_eq!(key.actor().role, Role::Integration);
         assert!(!session(Role::Admin).may(Permission::InboundEmail));
+        let team_server = Caller {
+            company: CompanyId::parse("acme").expect("valid"),
+            credential: Credential::ApiKey { key: ApiKeyId::new(), scopes: vec![KeyScope::TicketsAct] },
+        };
+        assert!(team_server.may(Permission::TicketsAct));
+        assert!(!team_server.may(Permission::TicketsAssign) && !team_server.may(Permission::TicketsRead));
     }
 
     #[test]

@@ -53,6 +53,8 @@ pub struct Config {
     pub triage: TriageConfig,
     pub kb: KbConfig,
     pub router: RouterConfig,
+    pub outbound: OutboundConfig,
+    pub notifier: NotifierConfig,
     pub http: HttpConfig,
     pub auth: AuthConfig,
     pub retention: RetentionConfig,
@@ -71,6 +73,8 @@ impl Default for Config {
             triage: TriageConfig::default(),
             kb: KbConfig::default(),
             router: RouterConfig::default(),
+            outbound: OutboundConfig::default(),
+            notifier: NotifierConfig::default(),
             http: HttpConfig::default(),
             auth: AuthConfig::default(),
             retention: RetentionConfig::default(),
@@ -122,6 +126,7 @@ impl Config {
         }
         self.auth.validate()?;
         self.router.validate()?;
+        self.notifier.validate()?;
         for origin in &self.http.cors_origins {
             let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
                 && !origin.ends_with('/')
@@ -286,12 +291,84 @@ pub struct RouterConfig {
     /// How long the active ruleset and the teams are cached: a change by API
     /// reaches the router within this, without a restart.
     pub refresh_ms: u64,
-    /// Deliveries to loopback, private and link-local addresses. Off in
-    /// production (a team server's URL must not reach into the network
-    /// Switchboard runs in); on for a single machine and tests.
-    pub allow_private_destinations: bool,
     /// Deliveries attempted at once by one process.
     pub concurrency: usize,
+}
+
+/// Webhooks: the retry schedule and the limits of one attempt.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifierConfig {
+    /// When each attempt of a message is made, counted from the failure
+    /// before it (the first from when the message was stored), each
+    /// jittered by up to a tenth: after the last, the message is kept as
+    /// failed (replayable).
+    pub schedule_ms: Vec<u64>,
+    pub connect_timeout_ms: u64,
+    /// One attempt, from connecting to the last byte read.
+    pub request_timeout_ms: u64,
+    /// The most of an answer read and kept in the log.
+    pub max_response_bytes: usize,
+    /// An endpoint whose every attempt failed for this long is disabled.
+    pub disable_after_failing_ms: u64,
+    /// How long the old secret keeps signing after a rotation.
+    pub rotation_overlap_ms: u64,
+    /// How long each company's endpoints are cached by the notifier stage.
+    pub refresh_ms: u64,
+    /// Messages attempted at once by one process.
+    pub concurrency: usize,
+}
+
+impl Default for NotifierConfig {
+    fn default() -> Self {
+        const SECOND: u64 = 1_000;
+        const MINUTE: u64 = 60 * SECOND;
+        const HOUR: u64 = 60 * MINUTE;
+        Self {
+            // Immediately, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+            schedule_ms: vec![0, 5 * SECOND, 5 * MINUTE, 30 * MINUTE, 2 * HOUR, 5 * HOUR, 10 * HOUR, 10 * HOUR],
+            connect_timeout_ms: 5 * SECOND,
+            request_timeout_ms: 15 * SECOND,
+            max_response_bytes: 64 * 1024,
+            disable_after_failing_ms: 5 * 24 * HOUR,
+            rotation_overlap_ms: 24 * HOUR,
+            refresh_ms: 2 * SECOND,
+            concurrency: 32,
+        }
+    }
+}
+
+impl NotifierConfig {
+    fn validate(&self) -> Result<()> {
+        if self.schedule_ms.is_empty() || self.schedule_ms.len() > 100 {
+            return Err(Error::Config("notifier.schedule_ms must list 1 to 100 attempts".into()));
+        }
+        let positive = [
+            ("connect_timeout_ms", self.connect_timeout_ms),
+            ("request_timeout_ms", self.request_timeout_ms),
+            ("max_response_bytes", self.max_response_bytes as u64),
+            ("concurrency", self.concurrency as u64),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            return Err(Error::Config(format!("notifier.{name} must be at least 1")));
+        }
+        Ok(())
+    }
+}
+
+/// Where Switchboard's own requests may go (deliveries to team servers,
+/// webhooks), and whom they trust.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboundConfig {
+    /// Destinations at loopback, private, link-local and other non-public
+    /// addresses. Off in production (a URL an admin sets must not reach
+    /// into the network Switchboard runs in); on for a single machine and
+    /// tests.
+    pub allow_private_destinations: bool,
+    /// A PEM file of certificate authorities trusted for `https`
+    /// destinations besides the system's (an internal CA, a test's own).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for RouterConfig {
@@ -304,7 +381,6 @@ impl Default for RouterConfig {
             circuit_failures: 5,
             circuit_open_ms: 30_000,
             refresh_ms: 2_000,
-            allow_private_destinations: false,
             concurrency: 16,
         }
     }

@@ -56,6 +56,10 @@ pub struct Routing {
     pub server: Option<crate::ids::ServerId>,
     /// Why that server (or why none).
     pub server_reason: String,
+    /// What came of the assignment a rule asked for (`decision.assignee`):
+    /// assigned, or why not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment: Option<String>,
 }
 
 /// What one classifier said.

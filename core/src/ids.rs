@@ -70,6 +70,10 @@ uuid_id!(
     TeamId
 );
 uuid_id!(
+    /// Identifies a webhook endpoint of a company.
+    WebhookId
+);
+uuid_id!(
     /// Identifies a company vehicle that engineers take to a site.
     VehicleId
 );

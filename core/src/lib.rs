@@ -6,6 +6,7 @@
 //! defaults and validation.
 
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod envelope;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod events;
 pub mod filter;
 pub mod ids;
 pub mod lifecycle;
+pub mod notifications;
 pub mod policy;
 pub mod routing;
 pub mod tenant;

@@ -10,8 +10,8 @@
 //! ```
 //!
 //! Permissions that depend on the ticket (the assignee starts and resolves,
-//! the ticket's own customer reopens) are checked by the API on top of the
-//! role check here.
+//! or the team server it was delivered to; the ticket's own customer
+//! reopens) are checked by the API on top of the role check here.
 
 use std::fmt;
 
@@ -59,7 +59,7 @@ pub enum Role {
     Technician,
     Customer,
     /// The pipeline itself (not a person): the knowledge base answering a
-    /// ticket from an FAQ.
+    /// ticket from an FAQ, the router assigning one by a rule.
     System,
     /// An integration calling with an API key (not a person).
     Integration,
@@ -85,7 +85,8 @@ impl Role {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
-    /// Admin accepts a new ticket and assigns it.
+    /// Admin accepts a new ticket and assigns it (or the router does, by
+    /// an admin's rule).
     Open,
     /// The assignee begins work.
     Start,
@@ -123,13 +124,17 @@ pub struct Transition {
 }
 
 const ADMIN: &[Role] = &[Role::Admin];
-const ASSIGNEE: &[Role] = &[Role::Engineer, Role::Technician];
+/// An admin, or the router applying an admin's rule that assigns.
+const ADMIN_OR_SYSTEM: &[Role] = &[Role::Admin, Role::System];
+/// The assignee, or the team server the ticket was delivered to (an API
+/// key with `tickets:act`).
+const ASSIGNEE: &[Role] = &[Role::Engineer, Role::Technician, Role::Integration];
 const ADMIN_OR_CUSTOMER: &[Role] = &[Role::Admin, Role::Customer];
 const SYSTEM: &[Role] = &[Role::System];
 
 /// Every allowed transition. Anything not listed is refused.
 pub const TRANSITIONS: &[Transition] = &[
-    Transition { from: Status::New, action: Action::Open, to: Status::Opened, roles: ADMIN },
+    Transition { from: Status::New, action: Action::Open, to: Status::Opened, roles: ADMIN_OR_SYSTEM },
     Transition { from: Status::New, action: Action::AnswerFromFaq, to: Status::Resolved, roles: SYSTEM },
     Transition { from: Status::Opened, action: Action::Start, to: Status::InProgress, roles: ASSIGNEE },
     Transition { from: Status::InProgress, action: Action::Resolve, to: Status::Resolved, roles: ASSIGNEE },

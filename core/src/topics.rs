@@ -27,6 +27,10 @@ pub mod stages {
     /// Delivers routed tickets to team servers (reads the store's delivery
     /// schedule, not a topic).
     pub const DELIVERY: &str = "delivery";
+    /// Turns events into webhook messages.
+    pub const NOTIFIER: &str = "notifier";
+    /// Sends webhook messages (reads the store's schedule, not a topic).
+    pub const WEBHOOKS: &str = "webhooks";
 }
 
 /// What each stage reads: stages subscribe to exactly these, and start-up
@@ -37,6 +41,7 @@ pub const STAGE_INPUTS: &[(&str, &[&str])] = &[
     (stages::KB_SYNC, &[KB_CHANGES, EVENTS]),
     (stages::PROJECTOR, &[SUBMITTED, TRIAGED, MATCHED]),
     (stages::ROUTER, &[MATCHED]),
+    (stages::NOTIFIER, &[EVENTS, TRIAGED, ROUTED]),
 ];
 
 /// Suffix of every dead-letter topic.
@@ -137,8 +142,9 @@ mod tests {
         );
         assert_eq!(topics.dead_letters(stages::TRIAGE), ["t1-tickets.submitted.triage.dlq"]);
         let all = topics.all_with_dead_letters();
-        assert_eq!(all.len(), ALL.len() + 8);
+        assert_eq!(all.len(), ALL.len() + 11);
         assert!(all.contains(&"t1-tickets.events.kb-sync.dlq".to_owned()));
+        assert!(all.contains(&"t1-tickets.routed.notifier.dlq".to_owned()));
         assert!(all.contains(&"t1-tickets.matched.router.dlq".to_owned()));
         assert!(topics.inputs("no-such-stage").is_empty());
     }

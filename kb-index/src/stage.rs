@@ -20,13 +20,13 @@
 //!
 //! Searching and index writes are blocking; they run on the blocking pool.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use switchboard_bus::group_commit::GroupCommit;
 use switchboard_bus::{Handler, HandlerError, Message, OutgoingMessage, Stage, StageContext, decode_envelope, runner};
+use switchboard_core::cache::TtlCache;
 use switchboard_core::config::Config;
 use switchboard_core::events::{
     AutoAnswer, KbChange, Suggestion, SuggestionKind, TicketEvent, TicketMatched, TicketTriaged, TransitionDetails,
@@ -47,21 +47,8 @@ pub const SYNC_STAGE: &str = stages::KB_SYNC;
 
 /// How long a company's auto-answer threshold is cached.
 const THRESHOLD_TTL: Duration = Duration::from_secs(5);
-/// Companies whose threshold is cached at once; past it, expired entries go
-/// (and if none had expired, all), so the cache cannot grow without bound.
+/// Companies whose threshold is cached at once.
 const MAX_CACHED_THRESHOLDS: usize = 10_000;
-
-type ThresholdCache = HashMap<CompanyId, (Instant, Option<f64>)>;
-
-fn remember(cache: &mut ThresholdCache, company: CompanyId, threshold: Option<f64>, now: Instant) {
-    if cache.len() >= MAX_CACHED_THRESHOLDS && !cache.contains_key(&company) {
-        cache.retain(|_, (read_at, _)| now.duration_since(*read_at) < THRESHOLD_TTL);
-        if cache.len() >= MAX_CACHED_THRESHOLDS {
-            cache.clear();
-        }
-    }
-    cache.insert(company, (now, threshold));
-}
 
 /// Opens this process's index, rebuilding it from the store if needed.
 pub async fn open(config: &Config, store: &Store) -> Result<Arc<KnowledgeBase>> {
@@ -163,7 +150,7 @@ pub async fn match_stage(ctx: StageContext) -> Result<()> {
         knowledge_base,
         suggestions: ctx.config.kb.suggestions,
         matched_topic: topics.matched(),
-        thresholds: Mutex::new(HashMap::new()),
+        thresholds: TtlCache::new(THRESHOLD_TTL, MAX_CACHED_THRESHOLDS),
     });
     Ok(runner::run(ctx.bus, stage, handler, ctx.config.runner.clone(), ctx.shutdown).await?)
 }
@@ -173,22 +160,15 @@ struct Matcher {
     knowledge_base: Arc<KnowledgeBase>,
     suggestions: usize,
     matched_topic: String,
-    thresholds: Mutex<ThresholdCache>,
+    thresholds: TtlCache<CompanyId, Option<f64>>,
 }
 
 impl Matcher {
     async fn threshold(&self, company: &CompanyId) -> Result<Option<f64>, HandlerError> {
-        if let Some((read_at, threshold)) =
-            self.thresholds.lock().map_err(|_| HandlerError::transient("poisoned"))?.get(company)
-            && read_at.elapsed() < THRESHOLD_TTL
-        {
-            return Ok(*threshold);
-        }
-        let threshold = self.store.auto_answer_threshold(company).await.map_err(HandlerError::classify)?;
-        if let Ok(mut cache) = self.thresholds.lock() {
-            remember(&mut cache, company.clone(), threshold, Instant::now());
-        }
-        Ok(threshold)
+        self.thresholds
+            .get_or_load(company, || self.store.auto_answer_threshold(company))
+            .await
+            .map_err(HandlerError::classify)
     }
 }
 
@@ -385,33 +365,5 @@ impl Handler for IndexSync {
         };
         self.writer.submit(change).await.map_err(HandlerError::transient)?.map_err(HandlerError::classify)?;
         Ok(Vec::new())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_threshold_cache_stays_bounded() {
-        let mut cache = ThresholdCache::new();
-        let start = Instant::now();
-        let company = |index: usize| CompanyId::parse(&format!("c{index}")).expect("valid");
-        for index in 0..MAX_CACHED_THRESHOLDS {
-            remember(&mut cache, company(index), Some(0.9), start);
-        }
-        assert_eq!(cache.len(), MAX_CACHED_THRESHOLDS);
-        // Full of fresh entries: one more starts over rather than growing.
-        remember(&mut cache, company(MAX_CACHED_THRESHOLDS), None, start);
-        assert_eq!(cache.len(), 1);
-        // Full again, now of expired entries: those go, the fresh one stays.
-        let later = start + THRESHOLD_TTL * 2;
-        for index in 0..MAX_CACHED_THRESHOLDS - 2 {
-            remember(&mut cache, company(index), Some(0.9), start);
-        }
-        remember(&mut cache, company(MAX_CACHED_THRESHOLDS + 1), Some(0.7), later);
-        remember(&mut cache, company(MAX_CACHED_THRESHOLDS + 2), Some(0.8), later);
-        assert!(cache.len() <= 2, "{}", cache.len());
-        assert!(cache.contains_key(&company(MAX_CACHED_THRESHOLDS + 2)));
     }
 }

@@ -1,1 +1,18 @@
-//! Placeholder.
+//! The notifier: what happens to tickets, told to the outside world.
+//!
+//! * [`stage`]: the `notifier` stage. Consumes `tickets.events`,
+//!   `tickets.triaged` and `tickets.routed`, turns each event into the
+//!   public catalogue's notifications (`switchboard_core::notifications`),
+//!   and stores one message per subscribed webhook endpoint (types and
+//!   filter) in the store's schedule.
+//! * [`webhooks`]: the `webhooks` stage. Works that schedule: POSTs each
+//!   message signed as Standard Webhooks (through `switchboard_outbound`),
+//!   logs every attempt, retries on [`schedule`], disables endpoints that
+//!   answer 410 or fail for days.
+
+mod error;
+pub mod schedule;
+pub mod stage;
+pub mod webhooks;
+
+pub use error::{Error, Result};

@@ -17,12 +17,10 @@
 //! and a server given up on gets no more attempts for that ticket, even
 //! when it comes back.
 //!
-//! Destinations are checked against server-side request forgery: unless
-//! `router.allow_private_destinations`, a URL that is or resolves to a
-//! loopback, private, link-local or otherwise non-public address is refused
-//! (at connection time, so a name cannot resolve differently later).
+//! Requests go through `switchboard_outbound::Sender`, the notifier's too:
+//! `http` or `https` (verified certificates), and destinations checked
+//! against server-side request forgery (`outbound.*`).
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,10 +28,11 @@ use futures::StreamExt;
 use rand::Rng;
 use switchboard_bus::StageContext;
 use switchboard_core::Scope;
-use switchboard_core::config::RouterConfig;
+use switchboard_core::config::{OutboundConfig, RouterConfig};
 use switchboard_core::routing::{Destination, delivery_body};
 use switchboard_core::signing::SigningSecret;
 use switchboard_core::topics::stages;
+use switchboard_outbound::{Sender, SenderOptions, SignedPost};
 use switchboard_store::{AttemptOutcome, DeliveryRecord, NewDelivery, Store};
 use time::OffsetDateTime;
 
@@ -41,6 +40,8 @@ use crate::select;
 
 pub const STAGE_NAME: &str = stages::DELIVERY;
 
+/// The most of a team server's answer read.
+const RESPONSE_EXCERPT: usize = 4_096;
 /// How long a claimed delivery is the claimer's beyond its request timeout.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// The longest the worker sleeps without looking for due deliveries.
@@ -48,7 +49,7 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 
 /// The delivery stage, until `ctx.shutdown` fires.
 pub async fn stage(ctx: StageContext) -> crate::Result<()> {
-    let worker = Arc::new(Worker::new(ctx.store.clone(), ctx.config.router.clone())?);
+    let worker = Arc::new(Worker::new(ctx.store.clone(), ctx.config.router.clone(), &ctx.config.outbound)?);
     tracing::info!(stage = STAGE_NAME, "delivery to team servers started");
     let lease = time::Duration::try_from(worker.timeout + LEASE_MARGIN).unwrap_or(time::Duration::MINUTE);
     loop {
@@ -85,7 +86,7 @@ pub async fn stage(ctx: StageContext) -> crate::Result<()> {
 
 struct Worker {
     store: Store,
-    client: reqwest::Client,
+    sender: Sender,
     config: RouterConfig,
     timeout: Duration,
 }
@@ -99,18 +100,12 @@ struct Failure {
 }
 
 impl Worker {
-    fn new(store: Store, config: RouterConfig) -> crate::Result<Self> {
+    fn new(store: Store, config: RouterConfig, outbound: &OutboundConfig) -> crate::Result<Self> {
         let timeout = Duration::from_millis(config.request_timeout_ms);
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            // A proxy would resolve names itself, past the check below.
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(PublicOnly { allow_private: config.allow_private_destinations })
-            .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|error| crate::Error::Config(format!("cannot build the delivery HTTP client: {error}")))?;
-        Ok(Self { store, client, config, timeout })
+        let options =
+            SenderOptions { connect_timeout: timeout, request_timeout: timeout, max_response_bytes: RESPONSE_EXCERPT };
+        let sender = Sender::new(outbound, options).map_err(crate::Error::Config)?;
+        Ok(Self { store, sender, config, timeout })
     }
 
     #[tracing::instrument(skip_all, fields(ticket_id = %delivery.ticket_id, delivery = %delivery.id))]
@@ -183,48 +178,21 @@ impl Worker {
     /// One signed POST; the status on 2xx.
     async fn post(&self, delivery: &DeliveryRecord, url: &str, secret: &str) -> Result<u16, Failure> {
         let secret = SigningSecret::parse(secret).map_err(|error| Failure::permanent(None, error.to_string()))?;
-        let url = url::Url::parse(url).map_err(|error| Failure::permanent(None, format!("bad URL: {error}")))?;
-        if let Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) = url.host()
-            && let Some(address) = url.socket_addrs(|| None).ok().and_then(|addresses| addresses.into_iter().next())
-            && !self.config.allow_private_destinations
-            && !is_public(address.ip())
-        {
-            return Err(Failure::permanent(None, format!("{} is not a public address", address.ip())));
-        }
         let webhook_id = switchboard_store::webhook_id(delivery.id);
-        let timestamp = OffsetDateTime::now_utc().unix_timestamp();
-        let signature = secret.sign(&webhook_id, timestamp, delivery.payload.as_bytes());
-        let response = self
-            .client
-            .post(url)
-            .header("content-type", "application/json")
-            .header("webhook-id", &webhook_id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signature)
-            .header("idempotency-key", &webhook_id)
-            .body(delivery.payload.clone())
-            .send()
+        let attempt = self
+            .sender
+            .post(SignedPost { url, webhook_id: &webhook_id, secrets: &[&secret], body: delivery.payload.as_bytes() })
             .await;
-        let response = match response {
-            Ok(response) => response,
-            Err(error) => {
-                let what = if error.is_timeout() { "timed out" } else { "could not connect" };
-                return Err(Failure {
-                    status: None,
-                    error: format!("{what}: {error}"),
-                    permanent: false,
-                    retry_after: None,
-                });
-            }
-        };
-        let status = response.status().as_u16();
-        if response.status().is_success() {
-            return Ok(status);
+        match attempt.status {
+            Some(status) if attempt.delivered() => Ok(status),
+            status => Err(Failure {
+                status,
+                error: attempt.error.unwrap_or_default(),
+                permanent: attempt.refused
+                    || status.is_some_and(|status| (400..500).contains(&status) && status != 408 && status != 429),
+                retry_after: attempt.retry_after,
+            }),
         }
-        let retry_after =
-            response.headers().get("retry-after").and_then(|value| value.to_str().ok()).and_then(parse_retry_after);
-        let permanent = (400..500).contains(&status) && status != 408 && status != 429;
-        Err(Failure { status: Some(status), error: format!("the server answered {status}"), permanent, retry_after })
     }
 
     /// The delay before attempt `attempts + 1`: the base doubled per
@@ -266,115 +234,5 @@ impl Worker {
 impl Failure {
     fn permanent(status: Option<u16>, error: impl Into<String>) -> Self {
         Self { status, error: error.into(), permanent: true, retry_after: None }
-    }
-}
-
-/// `Retry-After` as seconds or an HTTP date.
-fn parse_retry_after(value: &str) -> Option<Duration> {
-    if let Ok(seconds) = value.trim().parse::<u64>() {
-        return Some(Duration::from_secs(seconds.min(3_600)));
-    }
-    let date = OffsetDateTime::parse(value.trim(), &time::format_description::well_known::Rfc2822).ok()?;
-    Some((date - OffsetDateTime::now_utc()).try_into().unwrap_or(Duration::ZERO).min(Duration::from_secs(3_600)))
-}
-
-/// Whether deliveries may go to `address` without
-/// `router.allow_private_destinations`.
-pub fn is_public(address: IpAddr) -> bool {
-    match address {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b)) // shared address space (RFC 6598)
-                || (a == 192 && b == 0 && v4.octets()[2] == 0) // IETF protocol assignments
-                || (a == 198 && (18..20).contains(&b)) // benchmarking (RFC 2544)
-                || a >= 240)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let segments = v6.segments();
-            let embedded = |high: u16, low: u16| std::net::Ipv4Addr::from((u32::from(high) << 16) | u32::from(low));
-            // IPv4 inside IPv6: NAT64 (64:ff9b::/96), 6to4 (2002::/16) and
-            // the deprecated IPv4-compatible form (::/96) reach IPv4 hosts.
-            if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || segments[..6] == [0, 0, 0, 0, 0, 0] {
-                return !v6.is_loopback()
-                    && !v6.is_unspecified()
-                    && is_public(IpAddr::V4(embedded(segments[6], segments[7])));
-            }
-            if segments[0] == 0x2002 {
-                return is_public(IpAddr::V4(embedded(segments[1], segments[2])));
-            }
-            let first = segments[0];
-            !(v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80 // link local
-                || (first & 0xffc0) == 0xfec0 // site local (deprecated)
-                || first == 0x2001 && segments[1] == 0x0db8) // documentation
-        }
-    }
-}
-
-/// Resolves names as the system does, then keeps only public addresses
-/// (all of them when private destinations are allowed).
-struct PublicOnly {
-    allow_private: bool,
-}
-
-impl reqwest::dns::Resolve for PublicOnly {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let allow_private = self.allow_private;
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> =
-                addresses.into_iter().filter(|address| allow_private || is_public(address.ip())).collect();
-            if allowed.is_empty() {
-                return Err(format!("`{host}` resolves to no public address").into());
-            }
-            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_public_addresses_are_public() {
-        for private in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "0.0.0.0",
-            "100.64.0.1",
-            "::1",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:127.0.0.1",
-        ] {
-            assert!(!is_public(private.parse().expect("an address")), "{private}");
-        }
-        for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "64:ff9b::808:808", "2002:808:808::"] {
-            assert!(is_public(public.parse().expect("an address")), "{public}");
-        }
-    }
-
-    #[test]
-    fn retry_after_takes_seconds_and_dates() {
-        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO), "a date in the past");
-        assert_eq!(parse_retry_after("soon"), None);
     }
 }

@@ -3,19 +3,23 @@
 //!
 //! Every side effect is idempotent: the routing is recorded once per ticket
 //! (a redelivered message finds it and changes nothing), and the first
-//! delivery's id derives from the message's event id.
+//! delivery's id, like the `open` transition of a rule that assigns, derives
+//! from the message's event id.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use switchboard_bus::{Handler, HandlerError, Message, OutgoingMessage, Stage, StageContext, decode_envelope, runner};
-use switchboard_core::events::{Routing, TicketMatched, TicketRouted};
-use switchboard_core::routing::{Ruleset, TeamCategories, decide, delivery_body};
+use switchboard_core::cache::TtlCache;
+use switchboard_core::events::{Routing, TicketMatched, TicketRouted, TransitionDetails};
+use switchboard_core::lifecycle::{Action, Actor};
+use switchboard_core::routing::{Destination, Ruleset, TeamCategories, decide, delivery_body};
 use switchboard_core::topics::stages;
-use switchboard_core::{CompanyId, Envelope, EventId, Scope};
-use switchboard_store::{NewDelivery, NewRouting, Projection, ProjectionKind, ServerRecord, Store, TeamRecord};
+use switchboard_core::{AccountId, CompanyId, Envelope, EventId, Role, Scope, Ticket, TicketId, TransitionError};
+use switchboard_store::{
+    NewDelivery, NewRouting, Projection, ProjectionKind, ServerRecord, Store, TeamRecord, TransitionRequest,
+};
 use time::OffsetDateTime;
 
 use crate::select;
@@ -35,41 +39,31 @@ pub(crate) struct CompanyRouting {
 /// `refresh`: an admin's change reaches the router without a restart.
 pub(crate) struct RoutingCache {
     store: Store,
-    refresh: Duration,
-    companies: Mutex<HashMap<CompanyId, (Instant, Arc<CompanyRouting>)>>,
+    companies: TtlCache<CompanyId, Arc<CompanyRouting>>,
 }
 
-/// Companies cached at once; past it, the cache starts over.
+/// Companies cached at once.
 const MAX_CACHED_COMPANIES: usize = 10_000;
 
 impl RoutingCache {
     pub(crate) fn new(store: Store, refresh: Duration) -> Self {
-        Self { store, refresh, companies: Mutex::new(HashMap::new()) }
+        Self { store, companies: TtlCache::new(refresh, MAX_CACHED_COMPANIES) }
     }
 
     pub(crate) async fn get(&self, company: &CompanyId) -> switchboard_store::Result<Arc<CompanyRouting>> {
-        if let Ok(cache) = self.companies.lock()
-            && let Some((read_at, routing)) = cache.get(company)
-            && read_at.elapsed() < self.refresh
-        {
-            return Ok(routing.clone());
-        }
-        let active = self.store.active_ruleset(company).await?;
-        let teams = self.store.list_teams(company).await?;
-        let servers = self.store.list_servers(company).await?;
-        let categories = teams.iter().map(TeamRecord::categories).collect();
-        let (version, ruleset) = match active {
-            Some(record) => (Some(record.version), record.ruleset),
-            None => (None, Ruleset::default()),
-        };
-        let routing = Arc::new(CompanyRouting { version, ruleset, teams, categories, servers });
-        if let Ok(mut cache) = self.companies.lock() {
-            if cache.len() >= MAX_CACHED_COMPANIES {
-                cache.clear();
-            }
-            cache.insert(company.clone(), (Instant::now(), routing.clone()));
-        }
-        Ok(routing)
+        self.companies
+            .get_or_load(company, || async {
+                let active = self.store.active_ruleset(company).await?;
+                let teams = self.store.list_teams(company).await?;
+                let servers = self.store.list_servers(company).await?;
+                let categories = teams.iter().map(TeamRecord::categories).collect();
+                let (version, ruleset) = match active {
+                    Some(record) => (Some(record.version), record.ruleset),
+                    None => (None, Ruleset::default()),
+                };
+                Ok(Arc::new(CompanyRouting { version, ruleset, teams, categories, servers }))
+            })
+            .await
     }
 }
 
@@ -92,6 +86,66 @@ struct Router {
     routed_topic: String,
 }
 
+impl Router {
+    /// A redelivered message: what was recorded the first time stands (the
+    /// rules, loads and circuits may have changed since), and is emitted
+    /// again.
+    async fn routed_again(
+        &self,
+        envelope: &Envelope<TicketMatched>,
+        scope: &Scope,
+        ticket: TicketId,
+    ) -> Result<Vec<OutgoingMessage>, HandlerError> {
+        let stored_ticket = self.store.get_ticket(scope, ticket).await.map_err(HandlerError::classify)?;
+        let stored_routing = self.store.routing_of(scope, ticket).await.map_err(HandlerError::classify)?;
+        let (Some(ticket), Some(record)) = (stored_ticket, stored_routing) else {
+            // Deleted since: nothing left to announce.
+            return Ok(Vec::new());
+        };
+        let routed = envelope.derive(STAGE_NAME, TicketRouted { ticket, routing: record.routing });
+        Ok(vec![OutgoingMessage::for_envelope(&self.routed_topic, &routed).map_err(HandlerError::permanent)?])
+    }
+
+    /// Opens a new ticket with the assignee a rule chose, as the system
+    /// acting on the admin's rule, and says what happened. The ticket's
+    /// snapshot takes the new status and assignee.
+    async fn assign(
+        &self,
+        envelope: &Envelope<TicketMatched>,
+        scope: &Scope,
+        ticket: &mut Ticket,
+        assignee: AccountId,
+    ) -> Result<String, HandlerError> {
+        // The ruleset was checked when saved; the account may have changed since.
+        let account = self.store.account(scope, assignee).await.map_err(HandlerError::classify)?;
+        if !account.is_some_and(|account| {
+            account.deleted_at.is_none() && matches!(account.role, Role::Engineer | Role::Technician)
+        }) {
+            return Ok(format!("not assigned: account {assignee} is no longer an engineer or technician here"));
+        }
+        let request = TransitionRequest {
+            ticket_id: ticket.id,
+            action: Action::Open,
+            actor: Actor::SYSTEM,
+            // Stable across redeliveries: a second handling finds the first.
+            event_id: EventId::derived(envelope.event_id, "rule-assignment"),
+            request_id: envelope.request_id.clone(),
+            details: TransitionDetails::Assignment { assignee, vehicle: None },
+        };
+        match self.store.transition(scope, request).await {
+            Ok(opened) => {
+                ticket.status = opened.ticket.status;
+                ticket.assignee = opened.ticket.assignee;
+                Ok(format!("assigned to {assignee}"))
+            }
+            Err(switchboard_store::Error::Transition(
+                TransitionError::InvalidTransition { from, .. } | TransitionError::Conflict { from, .. },
+            )) => Ok(format!("not assigned: the ticket was no longer new (it was {from})")),
+            Err(error) => Err(HandlerError::classify(error)),
+        }
+    }
+}
+
 #[async_trait]
 impl Handler for Router {
     async fn handle(&self, message: &Message) -> Result<Vec<OutgoingMessage>, HandlerError> {
@@ -101,8 +155,24 @@ impl Handler for Router {
             metrics::counter!("switchboard_router_tickets_total", "destination" => "answered").increment(1);
             return Ok(Vec::new());
         }
+        let scope = Scope::Company(ticket.company.clone());
         let company = self.cache.get(&ticket.company).await.map_err(HandlerError::classify)?;
         let decision = decide(&company.ruleset, &company.categories, &ticket);
+        // The projector may not have stored the ticket yet: its row is born
+        // from this snapshot if so (insert-if-absent, as the projector does).
+        let submitted = Projection::of(ProjectionKind::Submitted, &envelope.payload.ticket);
+        self.store.project(&scope, std::slice::from_ref(&submitted)).await.map_err(HandlerError::classify)?;
+        let assignment = match decision.assignee {
+            Some(assignee) => {
+                // An assignment is a transition: never taken on a decision
+                // other than the one recorded (a redelivery under new rules).
+                if self.store.routing_of(&scope, ticket.id).await.map_err(HandlerError::classify)?.is_some() {
+                    return self.routed_again(&envelope, &scope, ticket.id).await;
+                }
+                Some(self.assign(&envelope, &scope, &mut ticket, assignee).await?)
+            }
+            None => None,
+        };
         let pending = self.store.pending_deliveries(&ticket.company).await.map_err(HandlerError::classify)?;
         let choice = select::choose(
             decision.destination,
@@ -125,6 +195,7 @@ impl Handler for Router {
             team: choice.team,
             server: choice.server,
             server_reason: choice.reason,
+            assignment,
         };
         let delivery = match choice.server {
             Some(server) => Some(NewDelivery {
@@ -136,39 +207,22 @@ impl Handler for Router {
             }),
             None => None,
         };
-        // The projector may not have stored the ticket yet: its row is born
-        // from this snapshot if so (insert-if-absent, as the projector does).
-        let scope = Scope::Company(ticket.company.clone());
-        let submitted = Projection::of(ProjectionKind::Submitted, &envelope.payload.ticket);
-        self.store.project(&scope, std::slice::from_ref(&submitted)).await.map_err(HandlerError::classify)?;
         let recorded = self
             .store
             .record_routing(NewRouting { ticket: &ticket, routing: &routing, delivery })
             .await
             .map_err(HandlerError::classify)?;
         if !recorded {
-            // A redelivered message: what was recorded the first time stands
-            // (the rules, loads and circuits may have changed since).
-            let stored_ticket = self.store.get_ticket(&scope, ticket.id).await.map_err(HandlerError::classify)?;
-            let stored_routing = self.store.routing_of(&scope, ticket.id).await.map_err(HandlerError::classify)?;
-            if let (Some(stored_ticket), Some(stored_routing)) = (stored_ticket, stored_routing) {
-                let routed = envelope
-                    .derive(STAGE_NAME, TicketRouted { ticket: stored_ticket, routing: stored_routing.routing });
-                return Ok(vec![
-                    OutgoingMessage::for_envelope(&self.routed_topic, &routed).map_err(HandlerError::permanent)?,
-                ]);
-            }
+            return self.routed_again(&envelope, &scope, ticket.id).await;
         }
-        if recorded {
-            let destination = match routing.decision.destination {
-                switchboard_core::routing::Destination::Team { .. } => "team",
-                switchboard_core::routing::Destination::Server { .. } => "server",
-                switchboard_core::routing::Destination::Central => "central",
-                switchboard_core::routing::Destination::Review => "review",
-            };
-            metrics::counter!("switchboard_router_tickets_total", "destination" => destination).increment(1);
-            tracing::info!(ticket_id = %ticket.id, destination, server = ?routing.server, "ticket routed");
-        }
+        let destination = match routing.decision.destination {
+            Destination::Team { .. } => "team",
+            Destination::Server { .. } => "server",
+            Destination::Central => "central",
+            Destination::Review => "review",
+        };
+        metrics::counter!("switchboard_router_tickets_total", "destination" => destination).increment(1);
+        tracing::info!(ticket_id = %ticket.id, destination, server = ?routing.server, "ticket routed");
         let routed = envelope.derive(STAGE_NAME, TicketRouted { ticket, routing });
         Ok(vec![OutgoingMessage::for_envelope(&self.routed_topic, &routed).map_err(HandlerError::permanent)?])
     }

@@ -9,11 +9,13 @@
 //!
 //! `respond_with` makes it answer every delivery with another status (after
 //! verifying it and without recording it), to show how Switchboard handles
-//! a server in trouble.
+//! a server in trouble. With a [`Tls`] identity it serves `https`.
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
@@ -27,7 +29,8 @@ use serde::Serialize;
 use serde_json::Value;
 use switchboard_core::signing::{SigningError, SigningSecret};
 use time::OffsetDateTime;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 
 /// One delivery as received.
 #[derive(Clone, Debug, Serialize)]
@@ -51,16 +54,96 @@ struct TeamServer {
     inbox: Arc<Mutex<Inbox>>,
 }
 
-/// Serves on `listener` until `shutdown` completes.
+/// A certificate chain and its private key, to serve `https`.
+pub struct Tls(tokio_native_tls::TlsAcceptor);
+
+impl Tls {
+    /// From PEM: the certificate chain (leaf first) and a PKCS #8 key.
+    pub fn from_pem(chain: &[u8], key: &[u8]) -> Result<Self, native_tls::Error> {
+        let identity = native_tls::Identity::from_pkcs8(chain, key)?;
+        Ok(Self(native_tls::TlsAcceptor::new(identity)?.into()))
+    }
+}
+
+/// Serves on `listener` (over TLS with `tls`) until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<Tls>,
     secret: SigningSecret,
     respond_with: StatusCode,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let state = TeamServer { secret: Arc::new(secret), respond_with, inbox: Arc::default() };
     let app = Router::new().route("/received", get(received)).fallback(receive).with_state(state);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    match tls {
+        None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await,
+        Some(Tls(acceptor)) => {
+            let listener = TlsListener::new(listener, acceptor)?;
+            axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+        }
+    }
+}
+
+/// How long a client has to finish its TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections whose TLS handshake is done; the handshakes run in tasks of
+/// their own, so a slow client delays no other.
+struct TlsListener {
+    address: SocketAddr,
+    ready: mpsc::Receiver<(tokio_native_tls::TlsStream<TcpStream>, SocketAddr)>,
+}
+
+impl TlsListener {
+    fn new(listener: TcpListener, acceptor: tokio_native_tls::TlsAcceptor) -> std::io::Result<Self> {
+        let address = listener.local_addr()?;
+        let (sender, ready) = mpsc::channel(64);
+        let acceptor = Arc::new(acceptor);
+        tokio::spawn(async move {
+            loop {
+                let (stream, peer) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot accept a connection");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let (acceptor, handed) = (acceptor.clone(), sender.clone());
+                tokio::spawn(async move {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            let _closed = handed.send((stream, peer)).await;
+                        }
+                        Ok(Err(error)) => tracing::warn!(%peer, %error, "TLS handshake failed"),
+                        Err(_) => tracing::warn!(%peer, "TLS handshake timed out"),
+                    }
+                });
+                if sender.is_closed() {
+                    return;
+                }
+            }
+        });
+        Ok(Self { address, ready })
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_native_tls::TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(connection) => connection,
+            // The accepting task ended, which it does only once this
+            // listener is gone: nothing more will come.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.address)
+    }
 }
 
 fn refuse(status: StatusCode, message: String) -> Response {

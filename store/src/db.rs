@@ -122,6 +122,8 @@ pub struct Store {
     pub(crate) outbox_written: Arc<Notify>,
     /// Woken when a delivery to a team server is due at once.
     pub(crate) deliveries_due: Arc<Notify>,
+    /// Woken when a webhook message is due at once.
+    pub(crate) webhooks_due: Arc<Notify>,
 }
 
 /// Pool sizes and limits ([`Store::connect_with`]).
@@ -192,6 +194,7 @@ impl Store {
                 writer: Db::Sqlite(writer),
                 outbox_written: Arc::default(),
                 deliveries_due: Arc::default(),
+                webhooks_due: Arc::default(),
             })
         } else {
             let options = PgConnectOptions::from_str(url).map_err(connect_error)?;
@@ -213,6 +216,7 @@ impl Store {
                 writer: Db::Postgres(writer),
                 outbox_written: Arc::default(),
                 deliveries_due: Arc::default(),
+                webhooks_due: Arc::default(),
             })
         }
     }

@@ -21,6 +21,12 @@ pub fn webhook_id(id: Uuid) -> String {
     format!("msg_{}", id.simple())
 }
 
+/// The id a [`webhook_id`] was made from.
+pub fn parse_webhook_id(text: &str) -> Option<Uuid> {
+    let hex = text.trim().strip_prefix("msg_")?;
+    (hex.len() == 32).then(|| Uuid::try_parse(hex).ok()).flatten()
+}
+
 /// A delivery to create: its id gives the `webhook-id` of every attempt.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewDelivery {

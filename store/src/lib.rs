@@ -26,11 +26,12 @@ pub mod testing;
 pub mod tickets;
 pub mod transitions;
 pub mod vehicles;
+pub mod webhooks;
 
 pub use accounts::{AccountRecord, ApiKeyRecord, CompanyRecord, NewAccount, NewApiKey, SessionRecord, TokenPurpose};
 pub use db::{Backend, PoolOptions, Store};
 pub use deliveries::{
-    AttemptOutcome, DeliveryRecord, DeliveryState, NewDelivery, NewRouting, RoutingRecord, webhook_id,
+    AttemptOutcome, DeliveryRecord, DeliveryState, NewDelivery, NewRouting, RoutingRecord, parse_webhook_id, webhook_id,
 };
 pub use error::{Error, Result};
 pub use idempotency::{IdempotencyOutcome, IdempotencyRecord};
@@ -44,3 +45,7 @@ pub use teams::{TeamFields, TeamRecord};
 pub use tickets::{InsertOutcome, LabelField, MAX_PAGE_SIZE, Projection, ProjectionKind, TicketFilter, TicketPage};
 pub use transitions::{AuditEvent, OutboxRecord, TransitionRequest, Transitioned};
 pub use vehicles::{VehicleFields, VehicleRecord};
+pub use webhooks::{
+    AttemptFacts, MessageOutcome, MessageState, NewWebhookMessage, Replay, WebhookAttemptRecord, WebhookFields,
+    WebhookMessageRecord, WebhookRecord,
+};

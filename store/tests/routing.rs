@@ -87,6 +87,7 @@ async fn stale_claims_change_nothing_and_fallbacks_respect_a_later_choice(test: 
         team: None,
         server: Some(first),
         server_reason: "test".into(),
+        assignment: None,
     };
     let recorded = store
         .record_routing(NewRouting { ticket: &ticket, routing: &routing, delivery: Some(delivery(first)) })

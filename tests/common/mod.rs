@@ -2,6 +2,8 @@
 //! 0, `switchboard` child processes, and an HTTP client.
 #![allow(dead_code)]
 
+pub mod team_server;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -234,13 +234,7 @@ impl IntoResponse for ApiError {
         let (status, code) = self.status_and_code();
         if status.is_server_error() && !matches!(self, ApiError::Timeout { .. }) {
             // The cause chain goes to the log, never to the client.
-            let mut causes = Vec::new();
-            let mut cause: Option<&dyn std::error::Error> = Some(&self);
-            while let Some(error) = cause {
-                causes.push(error.to_string());
-                cause = error.source();
-            }
-            tracing::error!(error = %causes.join(": "), "request failed");
+            tracing::error!(error = %switchboard_core::error::describe_chain(&self), "request failed");
         }
         let message = match &self {
             ApiError::Validation(error) => error.message.clone(),

@@ -1,0 +1,125 @@
+//! The `notifier` stage: bus events → the catalogue's notifications → one
+//! stored message per subscribed endpoint.
+//!
+//! Idempotent: a message's id derives from the notification's (itself
+//! derived from the bus event's) and the endpoint's, so an event handled
+//! twice stores each message once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use switchboard_bus::{Handler, HandlerError, Message, OutgoingMessage, Stage, StageContext, decode_envelope, runner};
+use switchboard_core::CompanyId;
+use switchboard_core::cache::TtlCache;
+use switchboard_core::events::{TicketEvent, TicketRouted, TicketTriaged};
+use switchboard_core::filter::{Query, Subject};
+use switchboard_core::notifications::{self, EventType, Notification};
+use switchboard_core::topics::stages;
+use switchboard_store::{NewWebhookMessage, Store, WebhookRecord};
+
+pub const STAGE_NAME: &str = stages::NOTIFIER;
+
+/// Companies whose endpoints are cached at once.
+const MAX_CACHED_COMPANIES: usize = 10_000;
+
+/// An endpoint with its filter parsed once.
+struct Subscriber {
+    endpoint: WebhookRecord,
+    /// `Err` for a stored filter that no longer parses (checked when set;
+    /// a newer build's field, say): the endpoint then gets nothing.
+    filter: Result<Option<Query>, ()>,
+}
+
+/// The notifier stage, until `ctx.shutdown` fires.
+pub async fn stage(ctx: StageContext) -> crate::Result<()> {
+    let topics = ctx.config.topics();
+    let stage =
+        Stage { name: STAGE_NAME.into(), group: ctx.config.group(STAGE_NAME), topics: topics.inputs(STAGE_NAME) };
+    let handler = Arc::new(Notifier {
+        store: ctx.store.clone(),
+        subscribers: TtlCache::new(Duration::from_millis(ctx.config.notifier.refresh_ms), MAX_CACHED_COMPANIES),
+        events_topic: topics.events(),
+        triaged_topic: topics.triaged(),
+        routed_topic: topics.routed(),
+    });
+    Ok(runner::run(ctx.bus, stage, handler, ctx.config.runner.clone(), ctx.shutdown).await?)
+}
+
+struct Notifier {
+    store: Store,
+    subscribers: TtlCache<CompanyId, Arc<Vec<Subscriber>>>,
+    events_topic: String,
+    triaged_topic: String,
+    routed_topic: String,
+}
+
+impl Notifier {
+    /// The company's endpoints, each read from the store at most every
+    /// `notifier.refresh_ms`.
+    async fn subscribers(&self, company: &CompanyId) -> Result<Arc<Vec<Subscriber>>, HandlerError> {
+        self.subscribers
+            .get_or_load(company, || async {
+                let endpoints = self.store.list_webhooks(company).await?;
+                let subscribers = endpoints
+                    .into_iter()
+                    .map(|endpoint| {
+                        let filter = endpoint.fields.filter.as_deref().map(Query::parse).transpose().map_err(|error| {
+                            tracing::warn!(endpoint = %endpoint.id, %error, "a webhook's filter does not parse; it gets nothing");
+                        });
+                        Subscriber { endpoint, filter }
+                    })
+                    .collect();
+                Ok::<_, switchboard_store::Error>(Arc::new(subscribers))
+            })
+            .await
+            .map_err(HandlerError::classify)
+    }
+
+    fn notifications(&self, message: &Message) -> Result<Vec<Notification>, HandlerError> {
+        if message.topic == self.events_topic {
+            Ok(notifications::of_ticket_event(&decode_envelope::<TicketEvent>(message)?))
+        } else if message.topic == self.triaged_topic {
+            Ok(vec![notifications::of_triaged(&decode_envelope::<TicketTriaged>(message)?)])
+        } else if message.topic == self.routed_topic {
+            Ok(vec![notifications::of_routed(&decode_envelope::<TicketRouted>(message)?)])
+        } else {
+            Ok(Vec::new())
+        }
+    }
+}
+
+/// Whether `subscriber` gets a notification of `kind` about `ticket`:
+/// enabled, of a type it takes, and a ticket its filter selects (a deleted
+/// ticket passes no filter).
+fn wanted(subscriber: &Subscriber, kind: EventType, ticket: Option<&Subject<'_>>) -> bool {
+    subscriber.endpoint.wants(kind)
+        && match (&subscriber.filter, ticket) {
+            (Ok(None), _) => true,
+            (Ok(Some(filter)), Some(ticket)) => filter.matches(ticket),
+            (Ok(Some(_)), None) | (Err(()), _) => false,
+        }
+}
+
+#[async_trait]
+impl Handler for Notifier {
+    async fn handle(&self, message: &Message) -> Result<Vec<OutgoingMessage>, HandlerError> {
+        let notifications = self.notifications(message)?;
+        let Some(first) = notifications.first() else { return Ok(Vec::new()) };
+        let subscribers = self.subscribers(&first.company).await?;
+        let mut messages = Vec::new();
+        for notification in &notifications {
+            let body = notification.body();
+            let subject = notification.ticket.as_ref().map(Subject::new);
+            let wanted = |subscriber: &&Subscriber| wanted(subscriber, notification.kind, subject.as_ref());
+            for subscriber in subscribers.iter().filter(wanted) {
+                messages.push(NewWebhookMessage::of(notification, subscriber.endpoint.id, body.clone()));
+            }
+        }
+        if !messages.is_empty() {
+            metrics::counter!("switchboard_webhook_messages_total").increment(messages.len() as u64);
+            self.store.add_webhook_messages(&messages).await.map_err(HandlerError::classify)?;
+        }
+        Ok(Vec::new())
+    }
+}

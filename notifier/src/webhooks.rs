@@ -1,0 +1,181 @@
+//! The `webhooks` stage: works the store's schedule of webhook messages.
+//!
+//! Each due message (the earliest pending one of its ticket for its
+//! endpoint) is claimed with a lease and POSTed through
+//! `switchboard_outbound::Sender`: `webhook-id` is the message's id on every
+//! attempt, signed with the endpoint's secret (and, during a rotation, the
+//! previous one too). Every attempt is logged. Then:
+//!
+//! * 2xx: delivered;
+//! * 410 Gone: the endpoint is disabled (its messages wait, pending);
+//! * anything else: the next attempt per `notifier.schedule_ms` (jittered;
+//!   a later `Retry-After` wins), or, when it ran out, the message is kept
+//!   as failed; an endpoint that has failed every attempt for
+//!   `notifier.disable_after_failing_ms` is disabled.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use rand::Rng;
+use switchboard_bus::StageContext;
+use switchboard_core::config::NotifierConfig;
+use switchboard_core::signing::SigningSecret;
+use switchboard_core::topics::stages;
+use switchboard_outbound::{Sender, SenderOptions, SignedPost};
+use switchboard_store::{AttemptFacts, MessageOutcome, Store, WebhookMessageRecord, WebhookRecord};
+use time::OffsetDateTime;
+
+use crate::schedule::next_attempt;
+
+pub const STAGE_NAME: &str = stages::WEBHOOKS;
+
+/// How long a claimed message is the claimer's beyond its request timeout.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
+/// The longest the worker sleeps without looking for due messages.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// The webhooks stage, until `ctx.shutdown` fires.
+pub async fn stage(ctx: StageContext) -> crate::Result<()> {
+    let config = ctx.config.notifier.clone();
+    let options = SenderOptions {
+        connect_timeout: Duration::from_millis(config.connect_timeout_ms),
+        request_timeout: Duration::from_millis(config.request_timeout_ms),
+        max_response_bytes: config.max_response_bytes,
+    };
+    let sender = Sender::new(&ctx.config.outbound, options).map_err(crate::Error::Config)?;
+    let worker = Arc::new(Worker { store: ctx.store.clone(), sender, config });
+    let lease = time::Duration::try_from(Duration::from_millis(worker.config.request_timeout_ms) + LEASE_MARGIN)
+        .unwrap_or(time::Duration::MINUTE);
+    tracing::info!(stage = STAGE_NAME, "webhook delivery started");
+    loop {
+        let claimed = tokio::select! {
+            () = ctx.shutdown.cancelled() => break,
+            claimed = ctx.store.claim_due_webhook_messages(
+                OffsetDateTime::now_utc(), lease, worker.config.concurrency as u32,
+            ) => claimed,
+        };
+        match claimed {
+            Ok(messages) if !messages.is_empty() => {
+                futures::stream::iter(messages)
+                    .for_each_concurrent(worker.config.concurrency, |message| {
+                        let worker = worker.clone();
+                        async move { worker.attempt(message).await }
+                    })
+                    .await;
+                continue;
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(stage = STAGE_NAME, %error, "cannot read the webhook schedule; will retry"),
+        }
+        let wait = match ctx.store.next_webhook_message_due().await {
+            Ok(Some(due)) => (due - OffsetDateTime::now_utc()).try_into().unwrap_or(Duration::ZERO).min(IDLE_POLL),
+            _ => IDLE_POLL,
+        };
+        tokio::select! {
+            () = ctx.shutdown.cancelled() => break,
+            () = ctx.store.webhooks_due().notified() => {}
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+    tracing::info!(stage = STAGE_NAME, "webhook delivery stopped");
+    Ok(())
+}
+
+struct Worker {
+    store: Store,
+    sender: Sender,
+    config: NotifierConfig,
+}
+
+impl Worker {
+    #[tracing::instrument(skip_all, fields(ticket_id = %message.ticket_id, message = %message.id))]
+    async fn attempt(&self, message: WebhookMessageRecord) {
+        let endpoint = match self.store.webhook(&message.company, message.endpoint).await {
+            Ok(Some(endpoint)) => endpoint,
+            // Deleted meanwhile: its messages went with it.
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the message's endpoint; will retry");
+                return;
+            }
+        };
+        let (facts, outcome) = self.post(&message, &endpoint).await;
+        let label = match &outcome {
+            MessageOutcome::Delivered => "delivered",
+            MessageOutcome::Retry(_) => "retry",
+            MessageOutcome::Exhausted => "exhausted",
+            MessageOutcome::DisableEndpoint { .. } => "endpoint_disabled",
+        };
+        metrics::counter!("switchboard_webhook_attempts_total", "outcome" => label).increment(1);
+        if let MessageOutcome::DisableEndpoint { reason } = &outcome {
+            tracing::warn!(endpoint = %endpoint.id, reason, "disabling a webhook endpoint");
+        }
+        match self.store.finish_webhook_attempt(&message, &facts, &outcome).await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!("the message's lease ran out before its attempt was recorded"),
+            // The lease runs out and the message is attempted again: at
+            // least once, which the webhook id lets the receiver see through.
+            Err(error) => tracing::warn!(%error, "cannot record a webhook attempt; it will be attempted again"),
+        }
+    }
+
+    /// One attempt, and what it means for the schedule.
+    async fn post(&self, message: &WebhookMessageRecord, endpoint: &WebhookRecord) -> (AttemptFacts, MessageOutcome) {
+        let now = OffsetDateTime::now_utc();
+        let secrets: Result<Vec<SigningSecret>, _> =
+            endpoint.signing_secrets(now).into_iter().map(SigningSecret::parse).collect();
+        let webhook_id = switchboard_store::webhook_id(message.id);
+        let attempt = match secrets {
+            Ok(secrets) => {
+                let secrets: Vec<&SigningSecret> = secrets.iter().collect();
+                self.sender
+                    .post(SignedPost {
+                        url: &endpoint.fields.url,
+                        webhook_id: &webhook_id,
+                        secrets: &secrets,
+                        body: message.payload.as_bytes(),
+                    })
+                    .await
+            }
+            Err(error) => {
+                let facts = AttemptFacts {
+                    attempted_at: now,
+                    status: None,
+                    duration_ms: 0,
+                    error: Some(format!("the endpoint's secret is unusable: {error}")),
+                    response_excerpt: None,
+                };
+                return (facts, MessageOutcome::DisableEndpoint { reason: "its signing secret is unusable".into() });
+            }
+        };
+        let facts = AttemptFacts {
+            attempted_at: now,
+            status: attempt.status,
+            duration_ms: u64::try_from(attempt.duration.as_millis()).unwrap_or(u64::MAX),
+            error: attempt.error.clone(),
+            response_excerpt: attempt.excerpt.clone(),
+        };
+        if attempt.delivered() {
+            return (facts, MessageOutcome::Delivered);
+        }
+        if attempt.status == Some(410) {
+            return (facts, MessageOutcome::DisableEndpoint { reason: "it answered 410 Gone".into() });
+        }
+        let failing_for = endpoint.failing_since.map_or(time::Duration::ZERO, |since| now - since);
+        if failing_for >= time::Duration::milliseconds(self.config.disable_after_failing_ms as i64) {
+            let days = failing_for.whole_hours() as f64 / 24.0;
+            let reason = format!("every attempt failed for {days:.1} days");
+            return (facts, MessageOutcome::DisableEndpoint { reason });
+        }
+        // `Retry-After` is honoured on 429 and 503, where it means "later".
+        let retry_after = attempt.retry_after.filter(|_| matches!(attempt.status, Some(429 | 503)));
+        let jitter = rand::rng().random::<f64>();
+        let outcome =
+            match next_attempt(&self.config.schedule_ms, message.scheduled_attempts + 1, now, retry_after, jitter) {
+                Some(at) => MessageOutcome::Retry(at),
+                None => MessageOutcome::Exhausted,
+            };
+        (facts, outcome)
+    }
+}

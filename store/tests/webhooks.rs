@@ -1,0 +1,175 @@
+//! The webhook schedule on both databases, with a clock the test sets:
+//! messages are due when the schedule says, one ticket's messages to one
+//! endpoint go one at a time in the order they happened, a stale claim
+//! records nothing, a disabled endpoint's messages wait, and an endpoint's
+//! failing streak starts and ends with its attempts.
+
+use switchboard_core::config::Secret;
+use switchboard_core::notifications::EventType;
+use switchboard_core::{CompanyId, EventId, Scope, TicketId};
+use switchboard_store::testing::TestStore;
+use switchboard_store::{AttemptFacts, MessageOutcome, MessageState, NewWebhookMessage, Replay, WebhookFields};
+use time::{Duration, OffsetDateTime};
+
+fn company(name: &str) -> CompanyId {
+    CompanyId::parse(name).expect("valid")
+}
+
+fn facts(at: OffsetDateTime, status: Option<u16>) -> AttemptFacts {
+    AttemptFacts {
+        attempted_at: at,
+        status,
+        duration_ms: 12,
+        error: status.filter(|status| *status >= 300).map(|status| format!("the server answered {status}")),
+        response_excerpt: Some("{}".into()),
+    }
+}
+
+async fn the_schedule_follows_the_clock_and_each_tickets_order(test: TestStore) {
+    let store = test.store;
+    let acme = company("acme");
+    let fields = WebhookFields {
+        url: "https://hooks.example/in".into(),
+        description: None,
+        event_types: vec![EventType::TicketCreated],
+        filter: None,
+        enabled: true,
+    };
+    let endpoint = store.create_webhook(&acme, &fields, Secret::new("whsec_x".into())).await.expect("create");
+    let (ticket, other_ticket) = (TicketId::new(), TicketId::new());
+    let start = OffsetDateTime::now_utc() - Duration::minutes(1);
+    let message = |ticket: TicketId, at: OffsetDateTime| NewWebhookMessage {
+        id: EventId::new().0,
+        company: acme.clone(),
+        endpoint: endpoint.id,
+        event_type: EventType::TicketCreated,
+        ticket_id: ticket,
+        payload: "{}".into(),
+        occurred_at: at,
+    };
+    let (first, second, elsewhere) =
+        (message(ticket, start), message(ticket, start + Duration::seconds(1)), message(other_ticket, start));
+    // Stored twice, kept once; stored out of order, claimed in order.
+    store.add_webhook_messages(&[second.clone(), first.clone()]).await.expect("add");
+    store.add_webhook_messages(&[first.clone(), elsewhere.clone()]).await.expect("add again");
+    let lease = Duration::seconds(30);
+    let now = OffsetDateTime::now_utc();
+    let claimed = store.claim_due_webhook_messages(now, lease, 10).await.expect("claim");
+    let mut ids: Vec<_> = claimed.iter().map(|message| message.id).collect();
+    ids.sort();
+    let mut expected = vec![first.id, elsewhere.id];
+    expected.sort();
+    assert_eq!(ids, expected, "the ticket's second message waits for its first");
+    assert!(store.claim_due_webhook_messages(now, lease, 10).await.expect("claim").is_empty(), "both are leased");
+    let claimed_elsewhere = claimed.iter().find(|message| message.id == elsewhere.id).expect("claimed");
+    assert!(
+        store
+            .finish_webhook_attempt(claimed_elsewhere, &facts(now, Some(204)), &MessageOutcome::Delivered)
+            .await
+            .expect("finish")
+    );
+
+    // The first fails: due again in five seconds, on the test's clock.
+    let claimed_first = claimed.iter().find(|message| message.id == first.id).expect("claimed").clone();
+    let retry_at = now + Duration::seconds(5);
+    let mut stale = claimed_first.clone();
+    stale.next_attempt_at -= Duration::seconds(1);
+    assert!(
+        !store
+            .finish_webhook_attempt(&stale, &facts(now, Some(503)), &MessageOutcome::Retry(retry_at))
+            .await
+            .expect("finish"),
+        "a stale claim records nothing"
+    );
+    assert!(
+        store
+            .finish_webhook_attempt(&claimed_first, &facts(now, Some(503)), &MessageOutcome::Retry(retry_at))
+            .await
+            .expect("finish")
+    );
+    let failing = store.webhook(&acme, endpoint.id).await.expect("get").expect("there");
+    assert_eq!(failing.failing_since.map(|at| at.unix_timestamp()), Some(now.unix_timestamp()));
+    assert!(
+        store.claim_due_webhook_messages(now + Duration::seconds(4), lease, 10).await.expect("claim").is_empty(),
+        "not due before its time, and the second still waits"
+    );
+    let again = store.claim_due_webhook_messages(now + Duration::seconds(6), lease, 10).await.expect("claim");
+    assert_eq!(again.iter().map(|message| message.id).collect::<Vec<_>>(), vec![first.id]);
+    assert_eq!(again[0].attempts, 1);
+
+    // Delivered: the streak ends and the second message is next.
+    let later = now + Duration::seconds(6);
+    assert!(
+        store
+            .finish_webhook_attempt(&again[0], &facts(later, Some(200)), &MessageOutcome::Delivered)
+            .await
+            .expect("finish")
+    );
+    assert_eq!(store.webhook(&acme, endpoint.id).await.expect("get").expect("there").failing_since, None);
+    let next = store.claim_due_webhook_messages(later, lease, 10).await.expect("claim");
+    assert_eq!(next.iter().map(|message| message.id).collect::<Vec<_>>(), vec![second.id]);
+
+    // A 410 disables the endpoint: its messages wait, pending, until it is
+    // enabled again.
+    let gone = MessageOutcome::DisableEndpoint { reason: "it answered 410 Gone".into() };
+    assert!(store.finish_webhook_attempt(&next[0], &facts(later, Some(410)), &gone).await.expect("finish"));
+    let disabled = store.webhook(&acme, endpoint.id).await.expect("get").expect("there");
+    assert_eq!((disabled.fields.enabled, disabled.disabled_reason.as_deref()), (false, Some("it answered 410 Gone")));
+    let much_later = later + Duration::hours(1);
+    assert!(store.claim_due_webhook_messages(much_later, lease, 10).await.expect("claim").is_empty());
+    store.update_webhook(&acme, endpoint.id, &fields).await.expect("enable").expect("there");
+    let resumed = store.claim_due_webhook_messages(much_later, lease, 10).await.expect("claim");
+    assert_eq!(resumed.iter().map(|message| message.id).collect::<Vec<_>>(), vec![second.id]);
+    assert!(
+        store
+            .finish_webhook_attempt(&resumed[0], &facts(much_later, None), &MessageOutcome::Exhausted)
+            .await
+            .expect("finish")
+    );
+
+    // The log: the ticket's messages in the order they happened, and every
+    // attempt of the endpoint, newest first.
+    let states: Vec<(uuid::Uuid, MessageState, u32)> = store
+        .webhook_messages_of(&Scope::Company(acme.clone()), ticket)
+        .await
+        .expect("log")
+        .iter()
+        .map(|message| (message.id, message.state, message.attempts))
+        .collect();
+    assert_eq!(states, vec![(first.id, MessageState::Delivered, 2), (second.id, MessageState::Failed, 2)]);
+    assert!(store.webhook_messages_of(&Scope::Company(company("globex")), ticket).await.expect("log").is_empty());
+    let attempts = store.webhook_attempts(&acme, endpoint.id, 10).await.expect("attempts");
+    let statuses: Vec<Option<u16>> = attempts.iter().map(|attempt| attempt.status).collect();
+    assert_eq!(statuses[..3], [None, Some(410), Some(200)]);
+    assert_eq!(statuses[3..].iter().filter(|status| **status == Some(503)).count(), 1);
+    assert_eq!(statuses.len(), 5, "every attempt, the other ticket's too");
+    assert!(store.webhook_attempts(&company("globex"), endpoint.id, 10).await.expect("attempts").is_empty());
+
+    // A replay puts the failed message back, from the schedule's start.
+    let replayed = store
+        .replay_webhook_messages(&acme, endpoint.id, Replay::FailedSince(start - Duration::hours(1)), much_later)
+        .await
+        .expect("replay");
+    assert_eq!(replayed, 1);
+    let again = store.claim_due_webhook_messages(much_later, lease, 10).await.expect("claim");
+    assert_eq!(
+        again.iter().map(|message| (message.id, message.attempts, message.scheduled_attempts)).collect::<Vec<_>>(),
+        vec![(second.id, 2, 0)]
+    );
+    let one = Replay::Message(first.id);
+    assert_eq!(
+        store.replay_webhook_messages(&company("globex"), endpoint.id, one, much_later).await.expect("replay"),
+        0
+    );
+    assert_eq!(
+        store.replay_webhook_messages(&acme, endpoint.id, one, much_later).await.expect("replay"),
+        1,
+        "a delivered one too"
+    );
+
+    // Deleting the endpoint takes its messages and log with it.
+    assert!(store.delete_webhook(&acme, endpoint.id).await.expect("delete"));
+    assert!(store.webhook_messages_of(&Scope::Installation, other_ticket).await.expect("log").is_empty());
+}
+
+switchboard_store::test_both_backends!(the_schedule_follows_the_clock_and_each_tickets_order);
