@@ -310,6 +310,10 @@ async fn https_deliveries_rule_assignments_and_progress_reported_by_the_team_ser
         .await
         .expect("send");
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    // Nor is its status, even asked for the one it has.
+    let response =
+        key.put(app.url(&format!("/v1/tickets/{other}/status"))).json(&json!({"status": "new"})).send().await;
+    assert_eq!(response.expect("send").status(), StatusCode::FORBIDDEN);
     app.running.stop().await.expect("clean stop");
 }
 

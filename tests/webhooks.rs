@@ -8,65 +8,12 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
+use common::receiver::{Receiver, wait_for_received};
 use common::{App, WAIT, post_ticket, spawn_app_with, ticket_json, wait_for_json, wait_for_ok};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
-/// A `webhook_receiver.py` process.
-struct Receiver {
-    child: Child,
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Receiver {
-    async fn start(listen: &str) -> Self {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/receivers/webhook_receiver.py");
-        let mut child = Command::new("python3")
-            .args([script, "--listen", listen])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn the webhook receiver (python3 with standardwebhooks: scripts/test installs it)");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let line = tokio::time::timeout(WAIT, lines.next_line())
-            .await
-            .expect("the receiver starts")
-            .expect("reads")
-            .unwrap_or_else(|| panic!("the receiver exited: is `standardwebhooks` installed? (scripts/test)"));
-        let base = line.strip_prefix("webhook receiver listening on ").expect("the receiver's first line").to_owned();
-        Self { child, base, client: reqwest::Client::new() }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn address(&self) -> String {
-        self.base.trim_start_matches("http://").to_owned()
-    }
-
-    async fn control(&self, body: Value) {
-        let response = self.client.post(self.url("/control")).json(&body).send().await.expect("control");
-        assert_eq!(response.status(), StatusCode::OK);
-    }
-
-    async fn received(&self) -> Vec<Value> {
-        self.client.get(self.url("/received")).send().await.expect("ask").json().await.expect("JSON")
-    }
-
-    async fn stop(&mut self) {
-        self.child.start_kill().expect("kill");
-        self.child.wait().await.expect("reap");
-    }
-}
 
 async fn webhook(app: &App, body: Value) -> Value {
     let response = app.client.post(app.url("/v1/webhooks")).json(&body).send().await.expect("send");
@@ -74,19 +21,6 @@ async fn webhook(app: &App, body: Value) -> Value {
     let created: Value = response.json().await.expect("JSON");
     assert_eq!(status, StatusCode::CREATED, "{created}");
     created
-}
-
-/// Waits until the receiver has recorded `count` deliveries.
-async fn wait_for_received(receiver: &Receiver, count: usize) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let received = receiver.received().await;
-        if received.len() >= count {
-            return received;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "only {} of {count} deliveries arrived", received.len());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn post_message(app: &App, ticket: &str, body: &str) {

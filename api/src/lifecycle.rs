@@ -117,6 +117,10 @@ pub(crate) async fn put_status(
     JsonBody(input): JsonBody<StatusInput>,
 ) -> Result<Json<Ticket>, ApiError> {
     let ticket = visible_ticket(&state, &caller, &id).await?;
+    if caller.account().is_none() {
+        // An integration sees nothing of a ticket it does not work on.
+        works_on(&caller, &ticket)?;
+    }
     let target = Status::parse(input.status.trim()).ok_or_else(|| {
         let known: Vec<&str> = Status::ALL.iter().map(|status| status.as_str()).collect();
         ApiError::invalid_body("status", format!("unknown status `{}`; one of {}", input.status, known.join(", ")))

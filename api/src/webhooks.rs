@@ -374,7 +374,8 @@ pub(crate) async fn replay(
     let replayed =
         state.store.replay_webhook_messages(&caller.company, endpoint.id, which, OffsetDateTime::now_utc()).await?;
     if replayed == 0 && matches!(which, Replay::Message(_)) {
-        return Err(ApiError::NotFound { what: "message" });
+        // Unknown, or still pending: on its schedule already.
+        return Err(ApiError::NotFound { what: "delivered or failed message" });
     }
     Ok((StatusCode::ACCEPTED, Json(Replayed { replayed })))
 }

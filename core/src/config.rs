@@ -352,6 +352,18 @@ impl NotifierConfig {
         if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
             return Err(Error::Config(format!("notifier.{name} must be at least 1")));
         }
+        // Times far enough out to overflow a date are mistakes.
+        const YEAR_MS: u64 = 366 * 24 * 60 * 60 * 1_000;
+        let bounded = [
+            ("schedule_ms", self.schedule_ms.iter().copied().max().unwrap_or(0)),
+            ("disable_after_failing_ms", self.disable_after_failing_ms),
+            ("rotation_overlap_ms", self.rotation_overlap_ms),
+            ("connect_timeout_ms", self.connect_timeout_ms),
+            ("request_timeout_ms", self.request_timeout_ms),
+        ];
+        if let Some((name, _)) = bounded.iter().find(|(_, value)| *value > YEAR_MS) {
+            return Err(Error::Config(format!("notifier.{name} must be at most a year")));
+        }
         Ok(())
     }
 }

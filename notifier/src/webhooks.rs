@@ -13,15 +13,16 @@
 //!   as failed; an endpoint that has failed every attempt for
 //!   `notifier.disable_after_failing_ms` is disabled.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use rand::Rng;
 use switchboard_bus::StageContext;
 use switchboard_core::config::NotifierConfig;
 use switchboard_core::signing::SigningSecret;
 use switchboard_core::topics::stages;
+use switchboard_outbound::worker::Schedule;
 use switchboard_outbound::{Sender, SenderOptions, SignedPost};
 use switchboard_store::{AttemptFacts, MessageOutcome, Store, WebhookMessageRecord, WebhookRecord};
 use time::OffsetDateTime;
@@ -32,8 +33,6 @@ pub const STAGE_NAME: &str = stages::WEBHOOKS;
 
 /// How long a claimed message is the claimer's beyond its request timeout.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
-/// The longest the worker sleeps without looking for due messages.
-const IDLE_POLL: Duration = Duration::from_secs(1);
 
 /// The webhooks stage, until `ctx.shutdown` fires.
 pub async fn stage(ctx: StageContext) -> crate::Result<()> {
@@ -44,42 +43,32 @@ pub async fn stage(ctx: StageContext) -> crate::Result<()> {
         max_response_bytes: config.max_response_bytes,
     };
     let sender = Sender::new(&ctx.config.outbound, options).map_err(crate::Error::Config)?;
+    let concurrency = config.concurrency;
     let worker = Arc::new(Worker { store: ctx.store.clone(), sender, config });
-    let lease = time::Duration::try_from(Duration::from_millis(worker.config.request_timeout_ms) + LEASE_MARGIN)
-        .unwrap_or(time::Duration::MINUTE);
     tracing::info!(stage = STAGE_NAME, "webhook delivery started");
-    loop {
-        let claimed = tokio::select! {
-            () = ctx.shutdown.cancelled() => break,
-            claimed = ctx.store.claim_due_webhook_messages(
-                OffsetDateTime::now_utc(), lease, worker.config.concurrency as u32,
-            ) => claimed,
-        };
-        match claimed {
-            Ok(messages) if !messages.is_empty() => {
-                futures::stream::iter(messages)
-                    .for_each_concurrent(worker.config.concurrency, |message| {
-                        let worker = worker.clone();
-                        async move { worker.attempt(message).await }
-                    })
-                    .await;
-                continue;
-            }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(stage = STAGE_NAME, %error, "cannot read the webhook schedule; will retry"),
-        }
-        let wait = match ctx.store.next_webhook_message_due().await {
-            Ok(Some(due)) => (due - OffsetDateTime::now_utc()).try_into().unwrap_or(Duration::ZERO).min(IDLE_POLL),
-            _ => IDLE_POLL,
-        };
-        tokio::select! {
-            () = ctx.shutdown.cancelled() => break,
-            () = ctx.store.webhooks_due().notified() => {}
-            () = tokio::time::sleep(wait) => {}
-        }
-    }
+    switchboard_outbound::worker::run(worker, ctx.store.webhooks_due(), concurrency, &ctx.shutdown, STAGE_NAME).await;
     tracing::info!(stage = STAGE_NAME, "webhook delivery stopped");
     Ok(())
+}
+
+impl Schedule for Worker {
+    type Item = WebhookMessageRecord;
+
+    async fn claim(&self, limit: usize) -> Result<Vec<WebhookMessageRecord>, String> {
+        let timeout = Duration::from_millis(self.config.request_timeout_ms);
+        let lease = time::Duration::try_from(timeout + LEASE_MARGIN).unwrap_or(time::Duration::MINUTE);
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        let now = OffsetDateTime::now_utc();
+        self.store.claim_due_webhook_messages(now, lease, limit).await.map_err(|error| error.to_string())
+    }
+
+    async fn next_due(&self) -> Result<Option<OffsetDateTime>, String> {
+        self.store.next_webhook_message_due().await.map_err(|error| error.to_string())
+    }
+
+    fn attempt(self: Arc<Self>, message: WebhookMessageRecord) -> impl Future<Output = ()> + Send + 'static {
+        async move { self.attempt_one(message).await }
+    }
 }
 
 struct Worker {
@@ -90,7 +79,7 @@ struct Worker {
 
 impl Worker {
     #[tracing::instrument(skip_all, fields(ticket_id = %message.ticket_id, message = %message.id))]
-    async fn attempt(&self, message: WebhookMessageRecord) {
+    async fn attempt_one(&self, message: WebhookMessageRecord) {
         let endpoint = match self.store.webhook(&message.company, message.endpoint).await {
             Ok(Some(endpoint)) => endpoint,
             // Deleted meanwhile: its messages went with it.

@@ -2,6 +2,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+/// How long a destination's name may take to resolve when it is set.
+const LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The longest destination URL, in bytes.
 pub const URL_MAX_BYTES: usize = 2_048;
 
@@ -42,7 +45,10 @@ pub async fn check_destination(text: &str, allow_private: bool) -> Result<url::U
     }
     let host = url.host_str().unwrap_or_default().to_owned();
     let port = url.port_or_known_default().unwrap_or(443);
-    let Ok(addresses) = tokio::net::lookup_host((host.as_str(), port)).await else { return Ok(url) };
+    // A name that does not resolve now (or not within a few seconds) may
+    // tomorrow: accepted.
+    let lookup = tokio::time::timeout(LOOKUP_TIMEOUT, tokio::net::lookup_host((host.as_str(), port))).await;
+    let Ok(Ok(addresses)) = lookup else { return Ok(url) };
     if let Some(private) = addresses.into_iter().find(|address| !is_public(address.ip())) {
         return Err(format!("names {host}, which resolves to {}, not a public address", private.ip()));
     }
@@ -95,6 +101,8 @@ pub fn is_public(address: IpAddr) -> bool {
             }
             let first = segments[0];
             !(v6.is_multicast()
+                || (first == 0x2001 && segments[1] == 0) // Teredo (reaches IPv4 hosts)
+                || segments[..3] == [0x64, 0xff9b, 1] // local-use NAT64 (RFC 8215)
                 || (first & 0xfe00) == 0xfc00 // unique local
                 || (first & 0xffc0) == 0xfe80 // link local
                 || (first & 0xffc0) == 0xfec0 // site local (deprecated)
@@ -144,6 +152,9 @@ mod tests {
             "fd00::1",
             "::ffff:127.0.0.1",
         ] {
+            assert!(!is_public(private.parse().expect("an address")), "{private}");
+        }
+        for private in ["2001:0:4136:e378::1", "64:ff9b:1::a00:1"] {
             assert!(!is_public(private.parse().expect("an address")), "{private}");
         }
         for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "64:ff9b::808:808", "2002:808:808::"] {

@@ -5,6 +5,8 @@
 //! Webhooks and reports what came back as an [`Attempt`]. What an answer
 //! means (retry, give up, disable) is each caller's.
 //!
+//! [`worker::run`] is the loop both stages work their schedules with.
+//!
 //! Destinations: unless private destinations are allowed, a URL that is or
 //! resolves to a loopback, private, link-local or otherwise non-public
 //! address is refused, when it is set ([`check_destination`]) and again at
@@ -12,6 +14,7 @@
 //! later (DNS rebinding).
 
 mod destination;
+pub mod worker;
 
 use std::time::{Duration, Instant};
 
@@ -157,7 +160,9 @@ impl Sender {
             Ok(response) => response,
             Err(error) => {
                 let what = if error.is_timeout() { "timed out" } else { "could not connect" };
-                let error = format!("{what}: {}", switchboard_core::error::describe_chain(&error));
+                // Without the URL: it may hold a token, and the log is read
+                // by more people than the endpoint's owner.
+                let error = format!("{what}: {}", switchboard_core::error::describe_chain(&error.without_url()));
                 return Attempt::unanswered(error, false, started);
             }
         };

@@ -24,7 +24,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use std::future::Future;
+
 use rand::Rng;
 use switchboard_bus::StageContext;
 use switchboard_core::Scope;
@@ -32,6 +33,7 @@ use switchboard_core::config::{OutboundConfig, RouterConfig};
 use switchboard_core::routing::{Destination, delivery_body};
 use switchboard_core::signing::SigningSecret;
 use switchboard_core::topics::stages;
+use switchboard_outbound::worker::Schedule;
 use switchboard_outbound::{Sender, SenderOptions, SignedPost};
 use switchboard_store::{AttemptOutcome, DeliveryRecord, NewDelivery, Store};
 use time::OffsetDateTime;
@@ -44,44 +46,33 @@ pub const STAGE_NAME: &str = stages::DELIVERY;
 const RESPONSE_EXCERPT: usize = 4_096;
 /// How long a claimed delivery is the claimer's beyond its request timeout.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
-/// The longest the worker sleeps without looking for due deliveries.
-const IDLE_POLL: Duration = Duration::from_secs(1);
 
 /// The delivery stage, until `ctx.shutdown` fires.
 pub async fn stage(ctx: StageContext) -> crate::Result<()> {
     let worker = Arc::new(Worker::new(ctx.store.clone(), ctx.config.router.clone(), &ctx.config.outbound)?);
     tracing::info!(stage = STAGE_NAME, "delivery to team servers started");
-    let lease = time::Duration::try_from(worker.timeout + LEASE_MARGIN).unwrap_or(time::Duration::MINUTE);
-    loop {
-        let claimed = tokio::select! {
-            () = ctx.shutdown.cancelled() => break,
-            claimed = ctx.store.claim_due_deliveries(lease, worker.config.concurrency as u32) => claimed,
-        };
-        match claimed {
-            Ok(deliveries) if !deliveries.is_empty() => {
-                futures::stream::iter(deliveries)
-                    .for_each_concurrent(worker.config.concurrency, |delivery| {
-                        let worker = worker.clone();
-                        async move { worker.attempt(delivery).await }
-                    })
-                    .await;
-                continue;
-            }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(stage = STAGE_NAME, %error, "cannot read the delivery schedule; will retry"),
-        }
-        let wait = match ctx.store.next_delivery_due().await {
-            Ok(Some(due)) => (due - OffsetDateTime::now_utc()).try_into().unwrap_or(Duration::ZERO).min(IDLE_POLL),
-            _ => IDLE_POLL,
-        };
-        tokio::select! {
-            () = ctx.shutdown.cancelled() => break,
-            () = ctx.store.deliveries_due().notified() => {}
-            () = tokio::time::sleep(wait) => {}
-        }
-    }
+    let concurrency = worker.config.concurrency;
+    switchboard_outbound::worker::run(worker, ctx.store.deliveries_due(), concurrency, &ctx.shutdown, STAGE_NAME).await;
     tracing::info!(stage = STAGE_NAME, "delivery to team servers stopped");
     Ok(())
+}
+
+impl Schedule for Worker {
+    type Item = DeliveryRecord;
+
+    async fn claim(&self, limit: usize) -> Result<Vec<DeliveryRecord>, String> {
+        let lease = time::Duration::try_from(self.timeout + LEASE_MARGIN).unwrap_or(time::Duration::MINUTE);
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        self.store.claim_due_deliveries(lease, limit).await.map_err(|error| error.to_string())
+    }
+
+    async fn next_due(&self) -> Result<Option<OffsetDateTime>, String> {
+        self.store.next_delivery_due().await.map_err(|error| error.to_string())
+    }
+
+    fn attempt(self: Arc<Self>, delivery: DeliveryRecord) -> impl Future<Output = ()> + Send + 'static {
+        async move { self.attempt_one(delivery).await }
+    }
 }
 
 struct Worker {
@@ -109,7 +100,7 @@ impl Worker {
     }
 
     #[tracing::instrument(skip_all, fields(ticket_id = %delivery.ticket_id, delivery = %delivery.id))]
-    async fn attempt(&self, delivery: DeliveryRecord) {
+    async fn attempt_one(&self, delivery: DeliveryRecord) {
         let server = match self.store.server(&delivery.company, delivery.server).await {
             Ok(server) => server,
             Err(error) => {

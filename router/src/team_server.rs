@@ -101,7 +101,12 @@ impl TlsListener {
         let acceptor = Arc::new(acceptor);
         tokio::spawn(async move {
             loop {
-                let (stream, peer) = match listener.accept().await {
+                // Ends when the listener is dropped, releasing the port.
+                let accepted = tokio::select! {
+                    () = sender.closed() => return,
+                    accepted = listener.accept() => accepted,
+                };
+                let (stream, peer) = match accepted {
                     Ok(accepted) => accepted,
                     Err(error) => {
                         tracing::warn!(%error, "cannot accept a connection");
@@ -119,9 +124,6 @@ impl TlsListener {
                         Err(_) => tracing::warn!(%peer, "TLS handshake timed out"),
                     }
                 });
-                if sender.is_closed() {
-                    return;
-                }
             }
         });
         Ok(Self { address, ready })

@@ -380,7 +380,8 @@ impl Store {
                     format!("only a closed ticket can be deleted; it is {}", ticket.status),
                 ));
             }
-            for table in ["ticket_messages", "ticket_tags", "ticket_reports"] {
+            // Webhook messages hold the ticket; its log goes with them.
+            for table in ["ticket_messages", "ticket_tags", "ticket_reports", "webhook_attempts", "webhook_messages"] {
                 sqlx::query(&format!("DELETE FROM {table} WHERE ticket_id = $1"))
                     .bind(ticket.id.0)
                     .execute(&mut *transaction)

@@ -204,6 +204,14 @@ pub struct WebhookMessageRecord {
     pub updated_at: OffsetDateTime,
 }
 
+/// A message that may be attempted (`m`): pending, its endpoint enabled,
+/// and no earlier message of its ticket to its endpoint still pending.
+const CLAIMABLE: &str = "m.state = 'pending' \
+     AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = m.endpoint_id AND w.enabled) \
+     AND NOT EXISTS (SELECT 1 FROM webhook_messages e WHERE e.endpoint_id = m.endpoint_id \
+     AND e.ticket_id = m.ticket_id AND e.state = 'pending' \
+     AND (e.occurred_at < m.occurred_at OR (e.occurred_at = m.occurred_at AND e.id < m.id)))";
+
 const MESSAGE_COLUMNS: &str = "id, company, endpoint_id, event_type, ticket_id, payload, state, attempts, \
      schedule_offset, next_attempt_at, last_status, last_error, occurred_at, created_at, updated_at";
 
@@ -315,7 +323,8 @@ pub enum MessageOutcome {
 /// Which messages a replay puts back on the schedule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Replay {
-    /// This one, whatever its state.
+    /// This one, delivered or failed (a pending one is on its schedule
+    /// already).
     Message(Uuid),
     /// Every failed one stored at or after this time.
     FailedSince(OffsetDateTime),
@@ -465,8 +474,8 @@ impl Store {
         })
     }
 
-    /// Stores messages (those already stored are left as they are), due at
-    /// once.
+    /// Stores messages, due at once; those already stored, and those of an
+    /// endpoint deleted meanwhile, are left out.
     pub async fn add_webhook_messages(&self, messages: &[NewWebhookMessage]) -> Result<()> {
         if messages.is_empty() {
             return Ok(());
@@ -478,7 +487,9 @@ impl Store {
                 sqlx::query(
                     "INSERT INTO webhook_messages (id, company, endpoint_id, event_type, ticket_id, payload, state, \
                      attempts, next_attempt_at, occurred_at, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $8, $7, $7) ON CONFLICT (id) DO NOTHING",
+                     SELECT $1, $2, $3, $4, $5, $6, 'pending', 0, $7, $8, $7, $7 \
+                     WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = $3 AND company = $2) \
+                     ON CONFLICT (id) DO NOTHING",
                 )
                 .bind(message.id)
                 .bind(message.company.as_str())
@@ -512,17 +523,13 @@ impl Store {
         let leased_until = now + i64::try_from(lease.whole_microseconds()).unwrap_or(i64::MAX / 2);
         let rows: Vec<MessageRow> = on_pool!(&self.db, |pool| {
             sqlx::query_as(&format!(
-            "SELECT {MESSAGE_COLUMNS} FROM webhook_messages m WHERE m.state = 'pending' AND m.next_attempt_at <= $1 \
-             AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.id = m.endpoint_id AND w.enabled) \
-             AND NOT EXISTS (SELECT 1 FROM webhook_messages e WHERE e.endpoint_id = m.endpoint_id \
-             AND e.ticket_id = m.ticket_id AND e.state = 'pending' \
-             AND (e.occurred_at < m.occurred_at OR (e.occurred_at = m.occurred_at AND e.id < m.id))) \
+                "SELECT {MESSAGE_COLUMNS} FROM webhook_messages m WHERE {CLAIMABLE} AND m.next_attempt_at <= $1 \
              ORDER BY m.next_attempt_at LIMIT $2"
-        ))
-        .bind(now)
-        .bind(i64::from(limit))
-        .fetch_all(pool)
-        .await
+            ))
+            .bind(now)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
         })?;
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
@@ -569,7 +576,7 @@ impl Store {
             query.push_bind(endpoint.0);
             match which {
                 Replay::Message(id) => {
-                    query.push(" AND id = ");
+                    query.push(" AND state <> 'pending' AND id = ");
                     query.push_bind(id);
                 }
                 Replay::FailedSince(since) => {
@@ -585,11 +592,13 @@ impl Store {
         Ok(replayed)
     }
 
-    /// When the next pending message falls due, if any.
+    /// When the next message [`Store::claim_due_webhook_messages`] could
+    /// take falls due, if any (not one waiting for an earlier message of its
+    /// ticket, nor one of a disabled endpoint).
     pub async fn next_webhook_message_due(&self) -> Result<Option<OffsetDateTime>> {
-        let next: Option<i64> = on_pool!(&self.db, |pool| sqlx::query_scalar(
-            "SELECT MIN(next_attempt_at) FROM webhook_messages WHERE state = 'pending'"
-        )
+        let next: Option<i64> = on_pool!(&self.db, |pool| sqlx::query_scalar(&format!(
+            "SELECT MIN(m.next_attempt_at) FROM webhook_messages m WHERE {CLAIMABLE}"
+        ))
         .fetch_one(pool)
         .await)?;
         next.map(from_micros).transpose()

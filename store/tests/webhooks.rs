@@ -87,6 +87,10 @@ async fn the_schedule_follows_the_clock_and_each_tickets_order(test: TestStore) 
             .await
             .expect("finish")
     );
+    // The second message is past due but blocked: the next due time is the
+    // first's retry, so a worker sleeps until then instead of spinning.
+    let next_due = store.next_webhook_message_due().await.expect("next").expect("one");
+    assert_eq!(next_due.unix_timestamp(), retry_at.unix_timestamp());
     let failing = store.webhook(&acme, endpoint.id).await.expect("get").expect("there");
     assert_eq!(failing.failing_since.map(|at| at.unix_timestamp()), Some(now.unix_timestamp()));
     assert!(
@@ -156,6 +160,12 @@ async fn the_schedule_follows_the_clock_and_each_tickets_order(test: TestStore) 
         again.iter().map(|message| (message.id, message.attempts, message.scheduled_attempts)).collect::<Vec<_>>(),
         vec![(second.id, 2, 0)]
     );
+    let pending = Replay::Message(second.id);
+    assert_eq!(
+        store.replay_webhook_messages(&acme, endpoint.id, pending, much_later).await.expect("replay"),
+        0,
+        "a pending message is on its schedule already"
+    );
     let one = Replay::Message(first.id);
     assert_eq!(
         store.replay_webhook_messages(&company("globex"), endpoint.id, one, much_later).await.expect("replay"),
@@ -167,9 +177,13 @@ async fn the_schedule_follows_the_clock_and_each_tickets_order(test: TestStore) 
         "a delivered one too"
     );
 
-    // Deleting the endpoint takes its messages and log with it.
+    // Deleting the endpoint takes its messages and log with it; a message
+    // for it stored afterwards (from a notifier's cached list) is left out.
     assert!(store.delete_webhook(&acme, endpoint.id).await.expect("delete"));
     assert!(store.webhook_messages_of(&Scope::Installation, other_ticket).await.expect("log").is_empty());
+    store.add_webhook_messages(&[message(other_ticket, start)]).await.expect("add");
+    assert!(store.webhook_messages_of(&Scope::Installation, other_ticket).await.expect("log").is_empty());
+    assert_eq!(store.next_webhook_message_due().await.expect("next"), None);
 }
 
 switchboard_store::test_both_backends!(the_schedule_follows_the_clock_and_each_tickets_order);
