@@ -13,7 +13,6 @@
 //!   as failed; an endpoint that has failed every attempt for
 //!   `notifier.disable_after_failing_ms` is disabled.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,8 +65,8 @@ impl Schedule for Worker {
         self.store.next_webhook_message_due().await.map_err(|error| error.to_string())
     }
 
-    fn attempt(self: Arc<Self>, message: WebhookMessageRecord) -> impl Future<Output = ()> + Send + 'static {
-        async move { self.attempt_one(message).await }
+    async fn attempt(self: Arc<Self>, message: WebhookMessageRecord) {
+        self.attempt_one(message).await;
     }
 }
 

@@ -24,8 +24,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::future::Future;
-
 use rand::Rng;
 use switchboard_bus::StageContext;
 use switchboard_core::Scope;
@@ -70,8 +68,8 @@ impl Schedule for Worker {
         self.store.next_delivery_due().await.map_err(|error| error.to_string())
     }
 
-    fn attempt(self: Arc<Self>, delivery: DeliveryRecord) -> impl Future<Output = ()> + Send + 'static {
-        async move { self.attempt_one(delivery).await }
+    async fn attempt(self: Arc<Self>, delivery: DeliveryRecord) {
+        self.attempt_one(delivery).await;
     }
 }
 
