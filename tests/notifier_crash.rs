@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::receiver::{Receiver, wait_for_received};
-use common::{Process, WAIT, cli_api_key, client_with_token, spawn_process, ticket_json};
+use common::{Process, WAIT, cli_api_key, client_with_token, kafka_envs, spawn_process, ticket_json};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard_core::config::Secret;
@@ -149,20 +149,7 @@ async fn kafka_mode_sends_every_webhook_once_through_kill_9_of_the_notifier() {
     let Some(store_url) = switchboard_store::testing::fresh_postgres_database().await else { return };
     let directory = tempfile::tempdir().expect("temporary directory");
     let prefix = format!("notify{}-", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-    let config_file = directory.path().join("kafka.toml");
-    let properties: String = switchboard_bus::testing::TEST_BROKER_PROPERTIES
-        .iter()
-        .map(|(key, value)| format!("{key:?} = {value:?}\n"))
-        .collect();
-    std::fs::write(&config_file, format!("[bus.kafka.properties]\n{properties}")).expect("config file");
-    let mut envs: Vec<(String, String)> = vec![
-        ("SWITCHBOARD_CONFIG".into(), config_file.display().to_string()),
-        ("SWITCHBOARD_BUS__BACKEND".into(), "kafka".into()),
-        ("SWITCHBOARD_BUS__KAFKA__BROKERS".into(), brokers.clone()),
-        ("SWITCHBOARD_BUS__TOPIC_PREFIX".into(), prefix.clone()),
-        ("SWITCHBOARD_BUS__PARTITIONS".into(), "4".into()),
-        ("SWITCHBOARD_STORE__URL".into(), store_url.clone()),
-    ];
+    let mut envs = kafka_envs(directory.path(), &brokers, &store_url, &prefix);
     envs.extend(notifier_envs());
     let key = cli_api_key(&[], &envs).await;
     let listen = ["--listen", "127.0.0.1:0"];

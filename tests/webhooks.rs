@@ -310,7 +310,7 @@ async fn webhook_throughput() {
     let listen = format!("127.0.0.1:{port}");
     let endpoint = webhook(
         &app,
-        json!({"url": format!("http://{listen}/hooks"), "event_types": ["ticket.created", "ticket.shared"]}),
+        json!({"url": format!("http://{listen}/hooks"), "event_types": ["ticket.created", "ticket.message_added", "ticket.shared"]}),
     )
     .await;
     let endpoint_id: switchboard_core::ids::WebhookId = endpoint["id"].as_str().expect("id").parse().expect("id");
@@ -349,23 +349,30 @@ async fn webhook_throughput() {
         MESSAGES as f64 / took.as_secs_f64()
     );
 
-    // Latency: tickets filed at 200/s for 15 s; from each `ticket.created`
-    // event (its timestamp) to the receiver's clock when it arrived.
-    let before = server.received_raw().await.len();
-    let tickets = 3_000;
+    // Latency: 200 events/s for 15 s, messages added to 100 tickets in
+    // turn (`ticket.message_added`); from each event's timestamp to the
+    // receiver's clock when it arrived.
+    let mut tickets = Vec::new();
+    for index in 0..100 {
+        tickets.push(post_ticket(&app, &ticket_json(&format!("Printer {index} jams"))).await);
+    }
+    for ticket in &tickets {
+        wait_for_ok(&app.client, &app.url(&format!("/v1/tickets/{ticket}"))).await;
+    }
+    let before = wait_for_received_count(&server, MESSAGES + 1 + tickets.len()).await.len();
+    let events = 3_000;
     let mut ticker = tokio::time::interval(Duration::from_millis(5));
     let mut posters = tokio::task::JoinSet::new();
-    for index in 0..tickets {
+    for index in 0..events {
         ticker.tick().await;
-        let (client, url) = (app.client.clone(), app.url("/v1/tickets"));
+        let (client, url) = (app.client.clone(), app.url(&format!("/v1/tickets/{}/messages", tickets[index % 100])));
         posters.spawn(async move {
-            let body = json!({"title": format!("Printer {index} jams"), "requester": {"email": "ana@example.com"}});
-            let response = client.post(&url).json(&body).send().await.expect("send");
-            assert_eq!(response.status(), StatusCode::ACCEPTED);
+            let response = client.post(&url).json(&json!({"body": format!("Update {index}")})).send().await;
+            assert_eq!(response.expect("send").status(), StatusCode::CREATED);
         });
     }
     while posters.join_next().await.is_some() {}
-    let received = wait_for_received_count(&server, before + tickets).await;
+    let received = wait_for_received_count(&server, before + events).await;
     let parse = |text: &Value| {
         time::OffsetDateTime::parse(text.as_str().expect("a time"), &time::format_description::well_known::Rfc3339)
             .expect("RFC 3339")
@@ -377,7 +384,7 @@ async fn webhook_throughput() {
     latencies.sort_by(f64::total_cmp);
     let at = |share: f64| latencies[((latencies.len() - 1) as f64 * share).round() as usize];
     println!(
-        "{tickets} ticket.created events at 200/s: event to delivery p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "{events} ticket.message_added events at 200/s: event to delivery p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         at(0.5),
         at(0.99),
         at(1.0)

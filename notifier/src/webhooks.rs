@@ -18,7 +18,10 @@ use std::time::Duration;
 
 use rand::Rng;
 use switchboard_bus::StageContext;
+use switchboard_core::CompanyId;
+use switchboard_core::cache::TtlCache;
 use switchboard_core::config::NotifierConfig;
+use switchboard_core::ids::WebhookId;
 use switchboard_core::signing::SigningSecret;
 use switchboard_core::topics::stages;
 use switchboard_outbound::worker::Schedule;
@@ -43,7 +46,8 @@ pub async fn stage(ctx: StageContext) -> crate::Result<()> {
     };
     let sender = Sender::new(&ctx.config.outbound, options).map_err(crate::Error::Config)?;
     let concurrency = config.concurrency;
-    let worker = Arc::new(Worker { store: ctx.store.clone(), sender, config });
+    let endpoints = TtlCache::new(Duration::from_millis(config.refresh_ms), MAX_CACHED_ENDPOINTS);
+    let worker = Arc::new(Worker { store: ctx.store.clone(), sender, config, endpoints });
     tracing::info!(stage = STAGE_NAME, "webhook delivery started");
     switchboard_outbound::worker::run(worker, ctx.store.webhooks_due(), concurrency, &ctx.shutdown, STAGE_NAME).await;
     tracing::info!(stage = STAGE_NAME, "webhook delivery stopped");
@@ -74,12 +78,23 @@ struct Worker {
     store: Store,
     sender: Sender,
     config: NotifierConfig,
+    /// Endpoints read at most every `notifier.refresh_ms` (most attempts
+    /// go to few endpoints).
+    endpoints: TtlCache<(CompanyId, WebhookId), Option<Arc<WebhookRecord>>>,
 }
+
+/// Endpoints cached at once.
+const MAX_CACHED_ENDPOINTS: usize = 10_000;
 
 impl Worker {
     #[tracing::instrument(skip_all, fields(ticket_id = %message.ticket_id, message = %message.id))]
     async fn attempt_one(&self, message: WebhookMessageRecord) {
-        let endpoint = match self.store.webhook(&message.company, message.endpoint).await {
+        let key = (message.company.clone(), message.endpoint);
+        let read = || async {
+            let endpoint = self.store.webhook(&message.company, message.endpoint).await?;
+            Ok::<_, switchboard_store::Error>(endpoint.map(Arc::new))
+        };
+        let endpoint = match self.endpoints.get_or_load(&key, read).await {
             Ok(Some(endpoint)) => endpoint,
             // Deleted meanwhile: its messages went with it.
             Ok(None) => return,

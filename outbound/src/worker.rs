@@ -1,8 +1,8 @@
 //! The loop that works a durable schedule of outbound messages (the
 //! router's deliveries, the notifier's webhook messages): up to
-//! `concurrency` attempts in flight, a new claim as soon as one finishes,
-//! and between claims a sleep until the next item falls due, a wake-up from
-//! the store, or a second at most.
+//! `concurrency` attempts in flight, a new claim as soon as half the slots
+//! are free, and, once everything due is claimed, a sleep until the next
+//! item falls due, a wake-up from the store, or a second at most.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -44,10 +44,13 @@ pub async fn run<S: Schedule>(
     stage: &str,
 ) {
     let concurrency = concurrency.max(1);
+    // A claim is a write: it is made for several items at once, when half
+    // the slots are free (or all of them).
+    let refill = concurrency.div_ceil(2);
     let mut in_flight = JoinSet::new();
     loop {
-        let free = concurrency.saturating_sub(in_flight.len());
-        if free > 0 {
+        if concurrency - in_flight.len() >= refill || in_flight.is_empty() {
+            let free = concurrency - in_flight.len();
             let claimed = tokio::select! {
                 () = shutdown.cancelled() => break,
                 claimed = schedule.claim(free) => claimed,
@@ -61,10 +64,12 @@ pub async fn run<S: Schedule>(
                 Err(error) => tracing::warn!(stage, %error, "cannot read the schedule; will retry"),
             }
         }
-        let full = in_flight.len() >= concurrency;
-        let wait = if full {
+        // Too few slots free to claim: only a finished attempt matters.
+        let busy = concurrency - in_flight.len() < refill && !in_flight.is_empty();
+        let wait = if busy {
             IDLE_POLL
         } else {
+            // The claim took all that was due: sleep until the next one is.
             match schedule.next_due().await {
                 Ok(Some(due)) => {
                     (due - OffsetDateTime::now_utc()).try_into().unwrap_or(Duration::ZERO).clamp(MIN_WAIT, IDLE_POLL)
@@ -79,8 +84,8 @@ pub async fn run<S: Schedule>(
         tokio::select! {
             () = shutdown.cancelled() => break,
             Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
-            () = woken.notified(), if !full => {}
-            () = tokio::time::sleep(wait), if !full => {}
+            () = woken.notified(), if !busy => {}
+            () = tokio::time::sleep(wait), if !busy => {}
         }
     }
     while in_flight.join_next().await.is_some() {}

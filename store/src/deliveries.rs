@@ -342,7 +342,7 @@ impl Store {
     /// a worker that dies leaves it due again when the lease ends.
     pub async fn claim_due_deliveries(&self, lease: time::Duration, limit: u32) -> Result<Vec<DeliveryRecord>> {
         let now = now_micros();
-        let leased_until = now + i64::try_from(lease.whole_microseconds()).unwrap_or(i64::MAX / 2);
+        let leased_until = crate::lease::leased_until(now, lease);
         let rows: Vec<DeliveryRow> = on_pool!(&self.db, |pool| sqlx::query_as(&format!(
             "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE state = 'pending' AND next_attempt_at <= $1 \
              ORDER BY next_attempt_at LIMIT $2"
@@ -351,25 +351,14 @@ impl Store {
         .bind(i64::from(limit))
         .fetch_all(pool)
         .await)?;
-        let mut claimed = Vec::with_capacity(rows.len());
-        for row in rows {
-            let taken = on_pool!(&self.writer, |pool| sqlx::query(
-                "UPDATE deliveries SET next_attempt_at = $1 WHERE id = $2 AND state = 'pending' \
-                 AND next_attempt_at = $3"
-            )
-            .bind(leased_until)
-            .bind(row.id)
-            .bind(row.next_attempt_at)
-            .execute(pool)
-            .await
-            .map(|result| result.rows_affected() == 1))?;
-            if taken {
-                let mut record = DeliveryRecord::try_from(row)?;
-                // The lease is the claim's token: `finish_attempt` records
-                // the outcome only while the delivery still carries it.
-                record.next_attempt_at = from_micros(leased_until)?;
-                claimed.push(record);
-            }
+        let candidates: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+        let taken = self.lease_rows("deliveries", &candidates, now, leased_until).await?;
+        let mut claimed = Vec::with_capacity(taken.len());
+        for row in rows.into_iter().filter(|row| taken.contains(&row.id)) {
+            let mut record = DeliveryRecord::try_from(row)?;
+            // The lease is the claim's token (see `finish_attempt`).
+            record.next_attempt_at = from_micros(leased_until)?;
+            claimed.push(record);
         }
         Ok(claimed)
     }

@@ -14,6 +14,7 @@ pub mod error;
 mod filter;
 pub mod idempotency;
 pub mod knowledge;
+mod lease;
 pub mod log;
 pub mod models;
 pub mod reports;

@@ -520,7 +520,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<WebhookMessageRecord>> {
         let now = to_micros(now);
-        let leased_until = now + i64::try_from(lease.whole_microseconds()).unwrap_or(i64::MAX / 2);
+        let leased_until = crate::lease::leased_until(now, lease);
         let rows: Vec<MessageRow> = on_pool!(&self.db, |pool| {
             sqlx::query_as(&format!(
                 "SELECT {MESSAGE_COLUMNS} FROM webhook_messages m WHERE {CLAIMABLE} AND m.next_attempt_at <= $1 \
@@ -531,24 +531,14 @@ impl Store {
             .fetch_all(pool)
             .await
         })?;
-        let mut claimed = Vec::with_capacity(rows.len());
-        for row in rows {
-            let taken = on_pool!(&self.writer, |pool| sqlx::query(
-                "UPDATE webhook_messages SET next_attempt_at = $1 WHERE id = $2 AND state = 'pending' \
-                 AND next_attempt_at = $3"
-            )
-            .bind(leased_until)
-            .bind(row.id)
-            .bind(row.next_attempt_at)
-            .execute(pool)
-            .await
-            .map(|result| result.rows_affected() == 1))?;
-            if taken {
-                let mut record = WebhookMessageRecord::try_from(row)?;
-                // The lease is the claim's token (see `finish_webhook_attempt`).
-                record.next_attempt_at = from_micros(leased_until)?;
-                claimed.push(record);
-            }
+        let candidates: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+        let taken = self.lease_rows("webhook_messages", &candidates, now, leased_until).await?;
+        let mut claimed = Vec::with_capacity(taken.len());
+        for row in rows.into_iter().filter(|row| taken.contains(&row.id)) {
+            let mut record = WebhookMessageRecord::try_from(row)?;
+            // The lease is the claim's token (see `finish_webhook_attempt`).
+            record.next_attempt_at = from_micros(leased_until)?;
+            claimed.push(record);
         }
         Ok(claimed)
     }
@@ -596,10 +586,12 @@ impl Store {
     /// take falls due, if any (not one waiting for an earlier message of its
     /// ticket, nor one of a disabled endpoint).
     pub async fn next_webhook_message_due(&self) -> Result<Option<OffsetDateTime>> {
+        // The due index, stopping at the first claimable row (a MIN() over
+        // the condition would test every pending row).
         let next: Option<i64> = on_pool!(&self.db, |pool| sqlx::query_scalar(&format!(
-            "SELECT MIN(m.next_attempt_at) FROM webhook_messages m WHERE {CLAIMABLE}"
+            "SELECT m.next_attempt_at FROM webhook_messages m WHERE {CLAIMABLE} ORDER BY m.next_attempt_at LIMIT 1"
         ))
-        .fetch_one(pool)
+        .fetch_optional(pool)
         .await)?;
         next.map(from_micros).transpose()
     }

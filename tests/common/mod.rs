@@ -375,6 +375,27 @@ impl Process {
     }
 }
 
+/// The environment of `switchboard` processes on the test broker
+/// (`brokers`, with its client properties in a config file written into
+/// `dir`; see `TEST_BROKER_PROPERTIES`), with topics under `prefix` and
+/// the store at `store_url`.
+pub fn kafka_envs(dir: &Path, brokers: &str, store_url: &str, prefix: &str) -> Vec<(String, String)> {
+    let config_file = dir.join("kafka.toml");
+    let properties: String = switchboard_bus::testing::TEST_BROKER_PROPERTIES
+        .iter()
+        .map(|(key, value)| format!("{key:?} = {value:?}\n"))
+        .collect();
+    std::fs::write(&config_file, format!("[bus.kafka.properties]\n{properties}")).expect("config file");
+    vec![
+        ("SWITCHBOARD_CONFIG".into(), config_file.display().to_string()),
+        ("SWITCHBOARD_BUS__BACKEND".into(), "kafka".into()),
+        ("SWITCHBOARD_BUS__KAFKA__BROKERS".into(), brokers.into()),
+        ("SWITCHBOARD_BUS__TOPIC_PREFIX".into(), prefix.into()),
+        ("SWITCHBOARD_BUS__PARTITIONS".into(), "4".into()),
+        ("SWITCHBOARD_STORE__URL".into(), store_url.into()),
+    ]
+}
+
 /// Starts `switchboard <args>` with `envs`, and waits for its "listening"
 /// line. `log_name` names the stderr file inside `log_dir`.
 pub async fn spawn_process(args: &[&str], envs: &[(String, String)], log_dir: &Path, log_name: &str) -> Process {
