@@ -18,6 +18,9 @@ use crate::db::{BeginWrite, from_micros, now_micros, on_pool, to_micros};
 use crate::error::{Error, Result};
 use crate::tickets::push_scope;
 
+/// How long without a failed attempt ends an endpoint's failing streak.
+const FAILING_STREAK_GAP_MICROS: i64 = 24 * 60 * 60 * 1_000_000;
+
 /// What an admin sets on an endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WebhookFields {
@@ -44,7 +47,8 @@ pub struct WebhookRecord {
     pub previous_secret_until: Option<OffsetDateTime>,
     /// Why the notifier disabled it (410 Gone, failing too long).
     pub disabled_reason: Option<String>,
-    /// Since when every attempt has failed; `None` after a success.
+    /// Since when every attempt has failed: `None` after a success, and a
+    /// failure more than a day after the previous one starts anew.
     pub failing_since: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
@@ -663,16 +667,21 @@ impl Store {
                 .bind(message.endpoint.0),
                 MessageOutcome::DisableEndpoint { reason } => sqlx::query(
                     "UPDATE webhook_endpoints SET enabled = FALSE, disabled_reason = $2, \
-                     failing_since = COALESCE(failing_since, $3), updated_at = $3 WHERE id = $1",
+                     failing_since = COALESCE(failing_since, $3), last_failure_at = $3, updated_at = $3 WHERE id = $1",
                 )
                 .bind(message.endpoint.0)
                 .bind(reason)
                 .bind(now),
+                // A failure more than a day after the last one starts a new
+                // streak: a quiet endpoint's old failure does not count.
                 MessageOutcome::Retry(_) | MessageOutcome::Exhausted => sqlx::query(
-                    "UPDATE webhook_endpoints SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL",
+                    "UPDATE webhook_endpoints SET failing_since = CASE WHEN failing_since IS NULL \
+                     OR last_failure_at IS NULL OR last_failure_at < $3 THEN $2 ELSE failing_since END, \
+                     last_failure_at = $2 WHERE id = $1",
                 )
                 .bind(message.endpoint.0)
-                .bind(now),
+                .bind(now)
+                .bind(now - FAILING_STREAK_GAP_MICROS),
             };
             endpoint.execute(&mut *transaction).await?;
             transaction.commit().await?;

@@ -186,4 +186,56 @@ async fn the_schedule_follows_the_clock_and_each_tickets_order(test: TestStore) 
     assert_eq!(store.next_webhook_message_due().await.expect("next"), None);
 }
 
-switchboard_store::test_both_backends!(the_schedule_follows_the_clock_and_each_tickets_order);
+/// An endpoint's failing streak: it starts with a failure, goes on while
+/// failures follow within a day, starts anew after a quiet day, and ends
+/// with a success.
+async fn a_failing_streak_restarts_after_a_quiet_day(test: TestStore) {
+    let store = test.store;
+    let acme = company("acme");
+    let fields = WebhookFields {
+        url: "https://hooks.example/in".into(),
+        description: None,
+        event_types: Vec::new(),
+        filter: None,
+        enabled: true,
+    };
+    let endpoint = store.create_webhook(&acme, &fields, Secret::new("whsec_x".into())).await.expect("create");
+    let start = OffsetDateTime::now_utc();
+    // One message per step, each failed (or delivered) at the step's time.
+    let step = |at: OffsetDateTime, status: u16| {
+        let store = store.clone();
+        let acme = acme.clone();
+        async move {
+            let message = NewWebhookMessage {
+                id: EventId::new().0,
+                company: acme.clone(),
+                endpoint: endpoint.id,
+                event_type: EventType::TicketCreated,
+                ticket_id: TicketId::new(),
+                payload: "{}".into(),
+                occurred_at: at,
+            };
+            store.add_webhook_messages(&[message]).await.expect("add");
+            let claimed = store
+                .claim_due_webhook_messages(OffsetDateTime::now_utc(), Duration::seconds(30), 1)
+                .await
+                .expect("claim");
+            let outcome = if status < 300 { MessageOutcome::Delivered } else { MessageOutcome::Exhausted };
+            assert!(
+                store.finish_webhook_attempt(&claimed[0], &facts(at, Some(status)), &outcome).await.expect("finish")
+            );
+            let endpoint = store.webhook(&acme, endpoint.id).await.expect("get").expect("there");
+            endpoint.failing_since.map(|since| since.unix_timestamp())
+        }
+    };
+    let hours = |n: i64| start + Duration::hours(n);
+    assert_eq!(step(hours(0), 503).await, Some(hours(0).unix_timestamp()), "a failure starts a streak");
+    assert_eq!(step(hours(20), 503).await, Some(hours(0).unix_timestamp()), "within a day it goes on");
+    assert_eq!(step(hours(50), 503).await, Some(hours(50).unix_timestamp()), "after a quiet day it starts anew");
+    assert_eq!(step(hours(51), 200).await, None, "a success ends it");
+}
+
+switchboard_store::test_both_backends!(
+    the_schedule_follows_the_clock_and_each_tickets_order,
+    a_failing_streak_restarts_after_a_quiet_day,
+);

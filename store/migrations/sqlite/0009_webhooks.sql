@@ -2,6 +2,8 @@
 -- a JSON array of catalogue names (empty: every type); `filter` a query
 -- of the ticket filter language. While a secret is rotated, the previous
 -- one signs too until `previous_secret_until` (microseconds).
+-- `failing_since` starts a streak of failed attempts (a success ends it; a
+-- failure a day after the last one, `last_failure_at`, starts a new one).
 CREATE TABLE webhook_endpoints (
     id                     BLOB    PRIMARY KEY,
     company                TEXT    NOT NULL,
@@ -15,6 +17,7 @@ CREATE TABLE webhook_endpoints (
     previous_secret_until  INTEGER,
     disabled_reason        TEXT,
     failing_since          INTEGER,
+    last_failure_at        INTEGER,
     created_at             INTEGER NOT NULL,
     updated_at             INTEGER NOT NULL
 );
