@@ -109,10 +109,15 @@ impl Handler for Notifier {
         let subscribers = self.subscribers(&first.company).await?;
         let mut messages = Vec::new();
         for notification in &notifications {
-            let body = notification.body();
             let subject = notification.ticket.as_ref().map(Subject::new);
             let wanted = |subscriber: &&Subscriber| wanted(subscriber, notification.kind, subject.as_ref());
-            for subscriber in subscribers.iter().filter(wanted) {
+            let mut recipients = subscribers.iter().filter(wanted).peekable();
+            if recipients.peek().is_none() {
+                // Most events go to no endpoint: no body is written for them.
+                continue;
+            }
+            let body = notification.body();
+            for subscriber in recipients {
                 messages.push(NewWebhookMessage::of(notification, subscriber.endpoint.id, body.clone()));
             }
         }
