@@ -17,7 +17,7 @@ use switchboard_core::notifications::{EventType, Notification};
 use switchboard_core::signing::SigningSecret;
 use switchboard_core::text::forbidden_control;
 use switchboard_core::{CompanyId, TicketId};
-use switchboard_store::{MessageState, NewWebhookMessage, Replay, WebhookFields, WebhookRecord};
+use switchboard_store::{DeliveryState, NewWebhookMessage, Replay, WebhookFields, WebhookRecord};
 use switchboard_web::{ApiError, Authenticated, JsonBody, Path, Query as QueryString, parse_number};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -291,7 +291,7 @@ pub(crate) struct NotificationView {
     webhook_id: String,
     endpoint: WebhookId,
     event_type: EventType,
-    state: MessageState,
+    state: DeliveryState,
     attempts: u32,
     #[serde(skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
     next_attempt_at: Option<OffsetDateTime>,
@@ -322,7 +322,7 @@ pub(crate) async fn ticket_notifications(
             webhook_id: switchboard_store::webhook_id(message.id),
             endpoint: message.endpoint,
             event_type: message.event_type,
-            next_attempt_at: (message.state == MessageState::Pending).then_some(message.next_attempt_at),
+            next_attempt_at: (message.state == DeliveryState::Pending).then_some(message.next_attempt_at),
             state: message.state,
             attempts: message.attempts,
             last_status: message.last_status,

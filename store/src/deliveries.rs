@@ -56,20 +56,23 @@ pub struct RoutingRecord {
     pub routed_at: OffsetDateTime,
 }
 
+/// Where a delivery to a team server, or a webhook message, stands on its
+/// schedule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryState {
     /// Not yet acknowledged; attempts continue.
     Pending,
-    /// The server answered 2xx.
+    /// The receiver answered 2xx.
     Delivered,
-    /// Given up on (a permanent refusal, or attempts exhausted); the ticket
-    /// fell back to the next server.
+    /// Given up on: a team server that refused or ran out of attempts (the
+    /// ticket fell back to the next server), a webhook message whose
+    /// schedule ran out (kept, and replayable).
     Failed,
 }
 
 impl DeliveryState {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             DeliveryState::Pending => "pending",
             DeliveryState::Delivered => "delivered",
@@ -77,7 +80,7 @@ impl DeliveryState {
         }
     }
 
-    fn parse(text: &str) -> Option<Self> {
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         [DeliveryState::Pending, DeliveryState::Delivered, DeliveryState::Failed]
             .into_iter()
             .find(|state| state.as_str() == text)
@@ -139,6 +142,16 @@ struct DeliveryRow {
     last_error: Option<String>,
     created_at: i64,
     updated_at: i64,
+}
+
+impl crate::lease::LeasedRow for DeliveryRow {
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
+    fn set_next_attempt_at(&mut self, until: i64) {
+        self.next_attempt_at = until;
+    }
 }
 
 impl TryFrom<DeliveryRow> for DeliveryRecord {
@@ -351,16 +364,8 @@ impl Store {
         .bind(i64::from(limit))
         .fetch_all(pool)
         .await)?;
-        let candidates: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
-        let taken = self.lease_rows("deliveries", &candidates, now, leased_until).await?;
-        let mut claimed = Vec::with_capacity(taken.len());
-        for row in rows.into_iter().filter(|row| taken.contains(&row.id)) {
-            let mut record = DeliveryRecord::try_from(row)?;
-            // The lease is the claim's token (see `finish_attempt`).
-            record.next_attempt_at = from_micros(leased_until)?;
-            claimed.push(record);
-        }
-        Ok(claimed)
+        let leased = self.lease_rows("deliveries", rows, now, leased_until).await?;
+        leased.into_iter().map(DeliveryRecord::try_from).collect()
     }
 
     /// When the next delivery falls due, if any is pending.

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::Store;
 use crate::db::{BeginWrite, from_micros, now_micros, on_pool, to_micros};
+use crate::deliveries::DeliveryState;
 use crate::error::{Error, Result};
 use crate::tickets::push_scope;
 
@@ -157,34 +158,6 @@ impl NewWebhookMessage {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum MessageState {
-    /// Attempts continue.
-    Pending,
-    /// The endpoint answered 2xx.
-    Delivered,
-    /// The schedule ran out (or the endpoint was disabled for good): kept,
-    /// and replayable.
-    Failed,
-}
-
-impl MessageState {
-    fn as_str(self) -> &'static str {
-        match self {
-            MessageState::Pending => "pending",
-            MessageState::Delivered => "delivered",
-            MessageState::Failed => "failed",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        [MessageState::Pending, MessageState::Delivered, MessageState::Failed]
-            .into_iter()
-            .find(|state| state.as_str() == text)
-    }
-}
-
 /// A message as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WebhookMessageRecord {
@@ -194,7 +167,7 @@ pub struct WebhookMessageRecord {
     pub event_type: EventType,
     pub ticket_id: TicketId,
     pub payload: String,
-    pub state: MessageState,
+    pub state: DeliveryState,
     /// Every attempt made, replays included.
     pub attempts: u32,
     /// The attempts since the message was (re)scheduled: where it stands
@@ -238,6 +211,16 @@ struct MessageRow {
     updated_at: i64,
 }
 
+impl crate::lease::LeasedRow for MessageRow {
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
+    fn set_next_attempt_at(&mut self, until: i64) {
+        self.next_attempt_at = until;
+    }
+}
+
 impl TryFrom<MessageRow> for WebhookMessageRecord {
     type Error = Error;
 
@@ -250,7 +233,7 @@ impl TryFrom<MessageRow> for WebhookMessageRecord {
             event_type: EventType::parse(&row.event_type).ok_or_else(|| corrupt("event type"))?,
             ticket_id: TicketId(row.ticket_id),
             payload: row.payload,
-            state: MessageState::parse(&row.state).ok_or_else(|| corrupt("state"))?,
+            state: DeliveryState::parse(&row.state).ok_or_else(|| corrupt("state"))?,
             attempts: u32::try_from(row.attempts).map_err(|_| corrupt("attempts"))?,
             scheduled_attempts: u32::try_from(row.attempts - row.schedule_offset).map_err(|_| corrupt("offset"))?,
             next_attempt_at: from_micros(row.next_attempt_at)?,
@@ -535,16 +518,8 @@ impl Store {
             .fetch_all(pool)
             .await
         })?;
-        let candidates: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
-        let taken = self.lease_rows("webhook_messages", &candidates, now, leased_until).await?;
-        let mut claimed = Vec::with_capacity(taken.len());
-        for row in rows.into_iter().filter(|row| taken.contains(&row.id)) {
-            let mut record = WebhookMessageRecord::try_from(row)?;
-            // The lease is the claim's token (see `finish_webhook_attempt`).
-            record.next_attempt_at = from_micros(leased_until)?;
-            claimed.push(record);
-        }
-        Ok(claimed)
+        let leased = self.lease_rows("webhook_messages", rows, now, leased_until).await?;
+        leased.into_iter().map(WebhookMessageRecord::try_from).collect()
     }
 
     /// Puts an endpoint's messages back on the schedule, due at `now`, from
@@ -613,10 +588,10 @@ impl Store {
     ) -> Result<bool> {
         let now = to_micros(facts.attempted_at);
         let (state, next_attempt_at) = match outcome {
-            MessageOutcome::Delivered => (MessageState::Delivered, now),
-            MessageOutcome::Retry(at) => (MessageState::Pending, to_micros(*at)),
-            MessageOutcome::Exhausted => (MessageState::Failed, now),
-            MessageOutcome::DisableEndpoint { .. } => (MessageState::Pending, now),
+            MessageOutcome::Delivered => (DeliveryState::Delivered, now),
+            MessageOutcome::Retry(at) => (DeliveryState::Pending, to_micros(*at)),
+            MessageOutcome::Exhausted => (DeliveryState::Failed, now),
+            MessageOutcome::DisableEndpoint { .. } => (DeliveryState::Pending, now),
         };
         let attempt = i64::from(message.attempts) + 1;
         on_pool!(&self.writer, |pool| {

@@ -8,7 +8,7 @@ use switchboard_core::config::Secret;
 use switchboard_core::notifications::EventType;
 use switchboard_core::{CompanyId, EventId, Scope, TicketId};
 use switchboard_store::testing::TestStore;
-use switchboard_store::{AttemptFacts, MessageOutcome, MessageState, NewWebhookMessage, Replay, WebhookFields};
+use switchboard_store::{AttemptFacts, DeliveryState, MessageOutcome, NewWebhookMessage, Replay, WebhookFields};
 use time::{Duration, OffsetDateTime};
 
 fn company(name: &str) -> CompanyId {
@@ -133,14 +133,14 @@ async fn the_schedule_follows_the_clock_and_each_tickets_order(test: TestStore) 
 
     // The log: the ticket's messages in the order they happened, and every
     // attempt of the endpoint, newest first.
-    let states: Vec<(uuid::Uuid, MessageState, u32)> = store
+    let states: Vec<(uuid::Uuid, DeliveryState, u32)> = store
         .webhook_messages_of(&Scope::Company(acme.clone()), ticket)
         .await
         .expect("log")
         .iter()
         .map(|message| (message.id, message.state, message.attempts))
         .collect();
-    assert_eq!(states, vec![(first.id, MessageState::Delivered, 2), (second.id, MessageState::Failed, 2)]);
+    assert_eq!(states, vec![(first.id, DeliveryState::Delivered, 2), (second.id, DeliveryState::Failed, 2)]);
     assert!(store.webhook_messages_of(&Scope::Company(company("globex")), ticket).await.expect("log").is_empty());
     let attempts = store.webhook_attempts(&acme, endpoint.id, 10).await.expect("attempts");
     let statuses: Vec<Option<u16>> = attempts.iter().map(|attempt| attempt.status).collect();
