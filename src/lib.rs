@@ -305,8 +305,15 @@ impl Prepared {
         }
         if components.api {
             let search = knowledge_base.clone().map(|index| index as Arc<dyn KnowledgeSearch>);
-            let state =
-                ApiState::new(store.clone(), bus.clone(), config.topics(), search, auth.clone(), config.clone());
+            let state = ApiState::new(
+                store.clone(),
+                bus.clone(),
+                config.topics(),
+                search,
+                auth.clone(),
+                config.clone(),
+                shutdown.clone(),
+            );
             router = router.merge(switchboard_api::router(state));
         }
         if components.ingest || components.api {

@@ -57,6 +57,8 @@ enum Command {
     ///
     /// Holds a knowledge-base index for `GET /v1/kb/search` (in --data-dir or
     /// kb.index_dir, one process per index) and keeps it current (kb-sync).
+    /// Streams live updates (/v1/live, /v1/live/ws) from the feed the
+    /// notifier records, looking for new events every live.poll_ms.
     Api(ListenArgs),
     /// Run the projector stage, which keeps the store in step with the ticket
     /// topics, and the relay that publishes ticket events (lifecycle
@@ -87,8 +89,9 @@ enum Command {
     /// Run the notifier stage and webhook delivery.
     ///
     /// The notifier turns ticket events (tickets.events, tickets.triaged,
-    /// tickets.routed) into the public event catalogue and stores a message
-    /// for each subscribed webhook endpoint (/v1/webhooks); webhook delivery
+    /// tickets.routed) into the public event catalogue, records each on the
+    /// live feed (streamed by the API at /v1/live and /v1/live/ws) and stores
+    /// a message for each subscribed webhook endpoint (/v1/webhooks); webhook delivery
     /// POSTs each, signed as Standard Webhooks, on the notifier.schedule_ms
     /// retry schedule, logging every attempt. Serves /healthz, /readyz and
     /// /metrics on the listen address.

@@ -123,6 +123,9 @@ fn expectations() -> HashMap<(&'static str, &'static str), [u16; 7]> {
         (("GET", "/v1/tickets/{id}/notifications"), [401, 403, 403, 200, 200, 200, 404]),
         // The customer's ticket, to every subscriber of acme's.
         (("POST", "/v1/tickets/{id}/notifications"), [401, 403, 403, 403, 403, 202, 404]),
+        (("GET", "/v1/live"), [401, 200, 200, 200, 200, 200, 200]),
+        // A plain GET, not a handshake: past the permission check, refused.
+        (("GET", "/v1/live/ws"), [401, 400, 400, 400, 400, 400, 400]),
     ])
 }
 

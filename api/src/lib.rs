@@ -14,6 +14,7 @@ mod api_keys;
 pub mod faqs;
 mod kb;
 mod lifecycle;
+mod live;
 mod routing;
 mod servers;
 mod settings;
@@ -40,6 +41,7 @@ use switchboard_core::topics::Topics;
 use switchboard_store::Store;
 use switchboard_web::openapi::Link;
 use switchboard_web::{Access, Auth, RouteRule, authorize};
+use tokio_util::sync::CancellationToken;
 
 /// What the API handlers need. Cheap to clone.
 #[derive(Clone)]
@@ -53,6 +55,8 @@ pub struct ApiState {
     /// The configuration: where deliveries and webhooks may go (checked
     /// when an admin sets a destination), the webhook secrets' overlap.
     pub(crate) config: Arc<Config>,
+    /// This process's reader of the live-update feed.
+    pub(crate) live: live::LiveHub,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -69,8 +73,10 @@ impl ApiState {
         knowledge_base: Option<Arc<dyn KnowledgeSearch>>,
         auth: Auth,
         config: Arc<Config>,
+        shutdown: CancellationToken,
     ) -> Self {
-        Self { store, bus, topics, knowledge_base, auth, config }
+        let live = live::LiveHub::new(store.clone(), config.live.poll(), shutdown);
+        Self { store, bus, topics, knowledge_base, auth, config, live }
     }
 }
 
@@ -387,6 +393,16 @@ pub const ROUTES: &[RouteRule] = &[
         .responds::<webhooks::Notified>()
         .returns(&[202])
         .json::<webhooks::NotifyInput>(),
+    rule("GET", "/v1/live", Permission::TicketsRead)
+        .doc(
+            "Server-Sent Events of the events the caller may see (`text/event-stream`); resume with `Last-Event-ID` \
+             or `after`",
+        )
+        .query::<live::LiveParameters>(),
+    rule("GET", "/v1/live/ws", Permission::TicketsRead)
+        .doc("The same events over a WebSocket (upgrade), as `{\"id\", \"event\"}` text messages; resume with `after`")
+        .returns(&[101])
+        .query::<live::LiveParameters>(),
 ];
 
 pub fn router(state: ApiState) -> Router {
@@ -448,6 +464,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/webhooks/{id}/attempts", get(webhooks::list_attempts))
         .route("/v1/webhooks/{id}/replay", post(webhooks::replay))
         .route("/v1/tickets/{id}/notifications", get(webhooks::ticket_notifications).post(webhooks::notify))
+        .route("/v1/live", get(live::sse))
+        .route("/v1/live/ws", get(live::websocket))
         .route_layer(from_fn_with_state(authorization, authorize))
         .with_state(state)
 }

@@ -2,7 +2,8 @@
 //!
 //! Every `retention.interval_seconds` it deletes expired `Idempotency-Key`
 //! claims (`ingest.idempotency_ttl_hours`), expired sessions and used or
-//! expired one-time tokens, and, on the embedded bus, log
+//! expired one-time tokens, live-update events older than
+//! `retention.live_events_hours`, and, on the embedded bus, log
 //! messages older than `retention.bus_log_hours` that every consumer group
 //! reading their topic has committed past. A topic no group has committed
 //! on (a dead-letter topic nobody replayed, `tickets.routed` until the
@@ -21,6 +22,8 @@ pub struct Purged {
     /// Expired sessions and used or expired one-time tokens.
     pub credentials: u64,
     pub log_messages: u64,
+    /// Live-update events older than `retention.live_events_hours`.
+    pub live_events: u64,
 }
 
 /// Purges every interval until `ctx.shutdown` fires (the first pass right away).
@@ -38,6 +41,7 @@ pub async fn retention(ctx: StageContext) -> Result<()> {
                     idempotency_keys = purged.idempotency_keys,
                     credentials = purged.credentials,
                     log_messages = purged.log_messages,
+                    live_events = purged.live_events,
                     "retention purged"
                 );
             }
@@ -61,7 +65,9 @@ pub async fn purge_once(ctx: &StageContext) -> Result<Purged> {
             }
         }
     }
-    Ok(Purged { idempotency_keys, credentials, log_messages })
+    let live_before_micros = (now_ms() - i64::from(ctx.config.retention.live_events_hours) * 3_600_000) * 1_000;
+    let live_events = ctx.store.purge_live_events(live_before_micros).await?;
+    Ok(Purged { idempotency_keys, credentials, log_messages, live_events })
 }
 
 fn now_ms() -> i64 {

@@ -55,6 +55,7 @@ pub struct Config {
     pub router: RouterConfig,
     pub outbound: OutboundConfig,
     pub notifier: NotifierConfig,
+    pub live: LiveConfig,
     pub http: HttpConfig,
     pub auth: AuthConfig,
     pub retention: RetentionConfig,
@@ -75,6 +76,7 @@ impl Default for Config {
             router: RouterConfig::default(),
             outbound: OutboundConfig::default(),
             notifier: NotifierConfig::default(),
+            live: LiveConfig::default(),
             http: HttpConfig::default(),
             auth: AuthConfig::default(),
             retention: RetentionConfig::default(),
@@ -127,6 +129,7 @@ impl Config {
         self.auth.validate()?;
         self.router.validate()?;
         self.notifier.validate()?;
+        self.live.validate()?;
         for origin in &self.http.cors_origins {
             let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
                 && !origin.ends_with('/')
@@ -183,6 +186,9 @@ impl Config {
         }
         if self.retention.bus_log_hours == 0 {
             return fail("retention.bus_log_hours must be at least 1".into());
+        }
+        if self.retention.live_events_hours == 0 {
+            return fail("retention.live_events_hours must be at least 1".into());
         }
         if self.store.max_connections == 0 {
             return fail("store.max_connections must be at least 1".into());
@@ -365,6 +371,47 @@ impl NotifierConfig {
             return Err(Error::Config(format!("notifier.{name} must be at most a year")));
         }
         Ok(())
+    }
+}
+
+/// Live updates (`GET /v1/live`, `GET /v1/live/ws`): how each API process
+/// follows the feed the notifier records.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LiveConfig {
+    /// How often the API looks for new feed entries while a stream is open.
+    /// Entries the notifier records in the same process (`switchboard up`)
+    /// are seen at once; this bounds the delay when it runs elsewhere.
+    pub poll_ms: u64,
+    /// How often an idle stream gets a keep-alive (an SSE comment, a
+    /// WebSocket ping), and its credential is checked again: a stream
+    /// whose session was revoked ends.
+    pub keep_alive_seconds: u64,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        Self { poll_ms: 50, keep_alive_seconds: 15 }
+    }
+}
+
+impl LiveConfig {
+    fn validate(&self) -> Result<()> {
+        if !(1..=60_000).contains(&self.poll_ms) {
+            return Err(Error::Config("live.poll_ms must be 1 to 60000".into()));
+        }
+        if !(1..=3_600).contains(&self.keep_alive_seconds) {
+            return Err(Error::Config("live.keep_alive_seconds must be 1 to 3600".into()));
+        }
+        Ok(())
+    }
+
+    pub fn poll(&self) -> Duration {
+        Duration::from_millis(self.poll_ms)
+    }
+
+    pub fn keep_alive(&self) -> Duration {
+        Duration::from_secs(self.keep_alive_seconds)
     }
 }
 
@@ -733,11 +780,14 @@ impl AuthConfig {
 pub struct RetentionConfig {
     pub interval_seconds: u64,
     pub bus_log_hours: u32,
+    /// How long live-update events are kept: a stream can resume (SSE's
+    /// `Last-Event-ID`) from at most this far back.
+    pub live_events_hours: u32,
 }
 
 impl Default for RetentionConfig {
     fn default() -> Self {
-        Self { interval_seconds: 3_600, bus_log_hours: 7 * 24 }
+        Self { interval_seconds: 3_600, bus_log_hours: 7 * 24, live_events_hours: 24 }
     }
 }
 

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use crate::events::{TicketEvent, TicketRouted, TicketTriaged};
 use crate::lifecycle::{Action, Actor};
-use crate::{CompanyId, Envelope, EventId, Ticket, TicketId};
+use crate::{AccountId, CompanyId, Envelope, EventId, Ticket, TicketId};
 
 /// Every event type, by its public name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
@@ -172,6 +172,23 @@ impl Notification {
         }
     }
 
+    /// Whether only the company's staff may see it: what the customer must
+    /// not read (an internal note, the routing decision, a label
+    /// correction, an admin's sharing).
+    pub fn staff_only(&self) -> bool {
+        match self.kind {
+            EventType::TicketRouted | EventType::TicketLabelsCorrected | EventType::TicketShared => true,
+            EventType::TicketMessageAdded => self.data["message"]["internal"].as_bool() != Some(false),
+            _ => false,
+        }
+    }
+
+    /// The account that filed the ticket, who may see what is not
+    /// [`Notification::staff_only`] (none once the ticket is deleted).
+    pub fn customer(&self) -> Option<AccountId> {
+        self.ticket.as_ref().and_then(|ticket| ticket.requester.account)
+    }
+
     /// The body sent: `{"type", "timestamp", "data"}`.
     pub fn body(&self) -> String {
         let timestamp = self.occurred_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
@@ -249,6 +266,37 @@ pub fn of_routed(envelope: &Envelope<TicketRouted>) -> Notification {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn customers_see_their_tickets_events_but_not_staff_only_ones() {
+        let new = crate::NewTicket {
+            title: Some("Printer on fire".into()),
+            requester: Some(crate::ticket::NewRequester { email: Some("ana@example.com".into()), name: None }),
+            ..crate::NewTicket::default()
+        };
+        let mut ticket = new.validate(TicketId::new(), crate::Channel::Api, OffsetDateTime::UNIX_EPOCH).expect("valid");
+        let customer = AccountId::new();
+        ticket.requester.account = Some(customer);
+        let message = |internal| crate::events::TicketMessage {
+            id: EventId::new(),
+            author: None,
+            author_role: crate::Role::Admin,
+            internal,
+            body: "On our way".into(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        let told = |event| {
+            let envelope = Envelope::new(ticket.id, ticket.company.clone(), None, event);
+            of_ticket_event(&envelope).remove(0)
+        };
+        let reply = told(TicketEvent::MessageAdded { ticket: Box::new(ticket.clone()), message: message(false) });
+        let note = told(TicketEvent::MessageAdded { ticket: Box::new(ticket.clone()), message: message(true) });
+        assert!(!reply.staff_only() && note.staff_only());
+        assert_eq!(reply.customer(), Some(customer));
+        assert!(Notification::shared(&ticket, Actor::SYSTEM).staff_only());
+        let deleted = told(TicketEvent::Deleted { ticket_id: ticket.id, actor: Actor::SYSTEM });
+        assert_eq!(deleted.customer(), None, "a deleted ticket's customer is no longer known");
+    }
 
     #[test]
     fn event_type_names_round_trip() {

@@ -1,5 +1,6 @@
-//! The `notifier` stage: bus events → the catalogue's notifications → one
-//! stored message per subscribed endpoint.
+//! The `notifier` stage: bus events → the catalogue's notifications → the
+//! live feed (every notification, for the API's streams) and one stored
+//! message per subscribed endpoint, recorded together.
 //!
 //! Idempotent: a message's id derives from the notification's (itself
 //! derived from the bus event's) and the endpoint's, so an event handled
@@ -16,7 +17,7 @@ use switchboard_core::events::{TicketEvent, TicketRouted, TicketTriaged};
 use switchboard_core::filter::{Query, Subject};
 use switchboard_core::notifications::{self, EventType, Notification};
 use switchboard_core::topics::stages;
-use switchboard_store::{NewWebhookMessage, Store, WebhookRecord};
+use switchboard_store::{NewLiveEvent, NewWebhookMessage, Store, WebhookRecord};
 
 pub const STAGE_NAME: &str = stages::NOTIFIER;
 
@@ -107,24 +108,20 @@ impl Handler for Notifier {
         let notifications = self.notifications(message)?;
         let Some(first) = notifications.first() else { return Ok(Vec::new()) };
         let subscribers = self.subscribers(&first.company).await?;
+        let bodies: Vec<String> = notifications.iter().map(Notification::body).collect();
+        let mut live = Vec::with_capacity(notifications.len());
         let mut messages = Vec::new();
-        for notification in &notifications {
+        for (notification, body) in notifications.iter().zip(&bodies) {
+            live.push(NewLiveEvent { notification, body });
             let subject = notification.ticket.as_ref().map(Subject::new);
-            let wanted = |subscriber: &&Subscriber| wanted(subscriber, notification.kind, subject.as_ref());
-            let mut recipients = subscribers.iter().filter(wanted).peekable();
-            if recipients.peek().is_none() {
-                // Most events go to no endpoint: no body is written for them.
-                continue;
-            }
-            let body = notification.body();
-            for subscriber in recipients {
+            for subscriber in
+                subscribers.iter().filter(|subscriber| wanted(subscriber, notification.kind, subject.as_ref()))
+            {
                 messages.push(NewWebhookMessage::of(notification, subscriber.endpoint.id, body.clone()));
             }
         }
-        if !messages.is_empty() {
-            metrics::counter!("switchboard_webhook_messages_total").increment(messages.len() as u64);
-            self.store.add_webhook_messages(&messages).await.map_err(HandlerError::classify)?;
-        }
+        metrics::counter!("switchboard_webhook_messages_total").increment(messages.len() as u64);
+        self.store.record_notifications(&live, &messages).await.map_err(HandlerError::classify)?;
         Ok(Vec::new())
     }
 }

@@ -15,6 +15,7 @@ mod filter;
 pub mod idempotency;
 pub mod knowledge;
 mod lease;
+pub mod live;
 pub mod log;
 pub mod models;
 pub mod reports;
@@ -37,6 +38,7 @@ pub use deliveries::{
 pub use error::{Error, Result};
 pub use idempotency::{IdempotencyOutcome, IdempotencyRecord};
 pub use knowledge::StoredReport;
+pub use live::{LiveEventRecord, NewLiveEvent};
 pub use log::{AppendRecord, LogRecord};
 pub use models::{ActiveModel, ModelInfo};
 pub use reports::{Change, ReportRecord, ReportState};

@@ -380,8 +380,16 @@ impl Store {
                     format!("only a closed ticket can be deleted; it is {}", ticket.status),
                 ));
             }
-            // Webhook messages hold the ticket; its log goes with them.
-            for table in ["ticket_messages", "ticket_tags", "ticket_reports", "webhook_attempts", "webhook_messages"] {
+            // Webhook messages and the live feed hold the ticket; the webhook log
+            // goes with them.
+            for table in [
+                "ticket_messages",
+                "ticket_tags",
+                "ticket_reports",
+                "webhook_attempts",
+                "webhook_messages",
+                "live_events",
+            ] {
                 sqlx::query(&format!("DELETE FROM {table} WHERE ticket_id = $1"))
                     .bind(ticket.id.0)
                     .execute(&mut *transaction)

@@ -464,36 +464,7 @@ impl Store {
     /// Stores messages, due at once; those already stored, and those of an
     /// endpoint deleted meanwhile, are left out.
     pub async fn add_webhook_messages(&self, messages: &[NewWebhookMessage]) -> Result<()> {
-        if messages.is_empty() {
-            return Ok(());
-        }
-        let now = now_micros();
-        on_pool!(&self.writer, |pool| {
-            let mut transaction = pool.begin_write().await?;
-            for message in messages {
-                sqlx::query(
-                    "INSERT INTO webhook_messages (id, company, endpoint_id, event_type, ticket_id, payload, state, \
-                     attempts, next_attempt_at, occurred_at, created_at, updated_at) \
-                     SELECT $1, $2, $3, $4, $5, $6, 'pending', 0, $7, $8, $7, $7 \
-                     WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = $3 AND company = $2) \
-                     ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(message.id)
-                .bind(message.company.as_str())
-                .bind(message.endpoint.0)
-                .bind(message.event_type.as_str())
-                .bind(message.ticket_id.0)
-                .bind(&message.payload)
-                .bind(now)
-                .bind(to_micros(message.occurred_at))
-                .execute(&mut *transaction)
-                .await?;
-            }
-            transaction.commit().await?;
-            Ok::<_, Error>(())
-        })?;
-        self.webhooks_due.notify_one();
-        Ok(())
+        self.record_notifications(&[], messages).await
     }
 
     /// Claims up to `limit` messages due at `now` to enabled endpoints, each

@@ -1,0 +1,19 @@
+-- The live-update feed: every notification of the event catalogue, in the
+-- order the notifier recorded it. `seq` is what a client resumes from (SSE's
+-- `Last-Event-ID`); a sequence never hands out a number twice, even after
+-- retention deleted every row. `customer` is the account that filed the
+-- ticket (who may see it besides staff); `staff_only` marks what customers
+-- never see (internal notes, routing, label corrections).
+CREATE TABLE live_events (
+    seq          BIGSERIAL PRIMARY KEY,
+    id           UUID    NOT NULL UNIQUE,
+    company      TEXT    NOT NULL,
+    ticket_id    UUID    NOT NULL,
+    customer     UUID,
+    staff_only   BOOLEAN NOT NULL,
+    event_type   TEXT    NOT NULL,
+    payload      TEXT    NOT NULL,
+    created_at   BIGINT  NOT NULL
+);
+CREATE INDEX live_events_company ON live_events (company, seq);
+CREATE INDEX live_events_created ON live_events (created_at);

@@ -1,0 +1,196 @@
+//! The live-update feed: every notification of the event catalogue, numbered
+//! in the order it was recorded, for the API's WebSocket and SSE streams to
+//! follow and to resume from (`seq` is the stream's event id).
+//!
+//! The notifier records a bus message's notifications and the webhook
+//! messages they imply in one transaction ([`Store::record_notifications`]).
+//! Numbers are handed out in commit order: on PostgreSQL the writers take
+//! turns on the table, so a reader that has seen `seq` n never later finds
+//! a smaller one committed behind it.
+
+use switchboard_core::notifications::Notification;
+use switchboard_core::{AccountId, CompanyId, TicketId};
+use uuid::Uuid;
+
+use crate::Store;
+use crate::db::{BeginWrite, LockTable, now_micros, on_pool, to_micros};
+use crate::error::{Error, Result};
+use crate::webhooks::NewWebhookMessage;
+
+/// One notification for the feed, with the body every client is sent.
+#[derive(Clone, Copy, Debug)]
+pub struct NewLiveEvent<'a> {
+    pub notification: &'a Notification,
+    pub body: &'a str,
+}
+
+/// A feed entry as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveEventRecord {
+    /// Its place in the feed: increasing, never reused.
+    pub seq: i64,
+    pub company: CompanyId,
+    pub ticket_id: TicketId,
+    /// The account that filed the ticket.
+    pub customer: Option<AccountId>,
+    /// Not for the customer's eyes.
+    pub staff_only: bool,
+    pub event_type: String,
+    /// `{"type", "timestamp", "data"}`, as webhooks send it.
+    pub payload: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct LiveRow {
+    seq: i64,
+    company: String,
+    ticket_id: Uuid,
+    customer: Option<Uuid>,
+    staff_only: bool,
+    event_type: String,
+    payload: String,
+}
+
+impl TryFrom<LiveRow> for LiveEventRecord {
+    type Error = Error;
+
+    fn try_from(row: LiveRow) -> Result<Self> {
+        Ok(LiveEventRecord {
+            seq: row.seq,
+            company: CompanyId::parse(&row.company)
+                .map_err(|_| Error::Corrupt(format!("live event {}: bad company", row.seq)))?,
+            ticket_id: TicketId(row.ticket_id),
+            customer: row.customer.map(AccountId),
+            staff_only: row.staff_only,
+            event_type: row.event_type,
+            payload: row.payload,
+        })
+    }
+}
+
+const LIVE_COLUMNS: &str = "seq, company, ticket_id, customer, staff_only, event_type, payload";
+
+impl Store {
+    /// Records notifications on the live feed and the webhook messages they
+    /// imply, in one transaction. Idempotent: a notification or message
+    /// already recorded (the same bus message handled again) is skipped; a
+    /// message for an endpoint deleted meanwhile is dropped.
+    pub async fn record_notifications(&self, live: &[NewLiveEvent<'_>], messages: &[NewWebhookMessage]) -> Result<()> {
+        if live.is_empty() && messages.is_empty() {
+            return Ok(());
+        }
+        let now = now_micros();
+        on_pool!(&self.writer, |pool| {
+            let mut transaction = pool.begin_write().await?;
+            if !live.is_empty() {
+                transaction.lock_table("live_events").await?;
+            }
+            for event in live {
+                let notification = event.notification;
+                sqlx::query(
+                    "INSERT INTO live_events (id, company, ticket_id, customer, staff_only, event_type, payload, \
+                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(notification.id.0)
+                .bind(notification.company.as_str())
+                .bind(notification.ticket_id.0)
+                .bind(notification.customer().map(|account| account.0))
+                .bind(notification.staff_only())
+                .bind(notification.kind.as_str())
+                .bind(event.body)
+                .bind(now)
+                .execute(&mut *transaction)
+                .await?;
+            }
+            for message in messages {
+                sqlx::query(
+                    "INSERT INTO webhook_messages (id, company, endpoint_id, event_type, ticket_id, payload, state, \
+                     attempts, next_attempt_at, occurred_at, created_at, updated_at) \
+                     SELECT $1, $2, $3, $4, $5, $6, 'pending', 0, $7, $8, $7, $7 \
+                     WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = $3 AND company = $2) \
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(message.id)
+                .bind(message.company.as_str())
+                .bind(message.endpoint.0)
+                .bind(message.event_type.as_str())
+                .bind(message.ticket_id.0)
+                .bind(&message.payload)
+                .bind(now)
+                .bind(to_micros(message.occurred_at))
+                .execute(&mut *transaction)
+                .await?;
+            }
+            transaction.commit().await?;
+            Ok::<_, Error>(())
+        })?;
+        if !live.is_empty() {
+            self.live_written.notify_one();
+        }
+        if !messages.is_empty() {
+            self.webhooks_due.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Feed entries after `after`, oldest first, at most `limit`; only
+    /// `company`'s when one is given.
+    pub async fn live_events_after(
+        &self,
+        after: i64,
+        company: Option<&CompanyId>,
+        limit: u32,
+    ) -> Result<Vec<LiveEventRecord>> {
+        let rows: Vec<LiveRow> =
+            on_pool!(&self.db, |pool| {
+                match company {
+                    Some(company) => sqlx::query_as(&format!(
+                        "SELECT {LIVE_COLUMNS} FROM live_events WHERE company = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+                    ))
+                    .bind(company.as_str())
+                    .bind(after)
+                    .bind(i64::from(limit))
+                    .fetch_all(pool)
+                    .await,
+                    None => {
+                        sqlx::query_as(&format!(
+                            "SELECT {LIVE_COLUMNS} FROM live_events WHERE seq > $1 ORDER BY seq LIMIT $2"
+                        ))
+                        .bind(after)
+                        .bind(i64::from(limit))
+                        .fetch_all(pool)
+                        .await
+                    }
+                }
+            })?;
+        rows.into_iter().map(LiveEventRecord::try_from).collect()
+    }
+
+    /// The newest entry's number (0 for an empty feed): where a stream
+    /// that resumes from nothing starts.
+    pub async fn last_live_seq(&self) -> Result<i64> {
+        let last: Option<i64> = on_pool!(&self.db, |pool| {
+            sqlx::query_scalar("SELECT MAX(seq) FROM live_events").fetch_one(pool).await
+        })?;
+        Ok(last.unwrap_or(0))
+    }
+
+    /// Waits until this process records something on the feed (a permit is
+    /// kept if nobody waited), so one follower in the same process sees it
+    /// at once instead of at its next poll.
+    pub async fn live_event_recorded(&self) {
+        self.live_written.notified().await;
+    }
+
+    /// Deletes feed entries recorded before `older_than` (microseconds):
+    /// the stream cannot resume from before it.
+    pub async fn purge_live_events(&self, older_than_micros: i64) -> Result<u64> {
+        on_pool!(&self.writer, |pool| {
+            Ok(sqlx::query("DELETE FROM live_events WHERE created_at < $1")
+                .bind(older_than_micros)
+                .execute(pool)
+                .await?
+                .rows_affected())
+        })
+    }
+}
