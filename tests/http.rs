@@ -356,8 +356,9 @@ async fn the_openapi_document_lists_every_route_and_needs_no_sign_in() {
             rule.path
         );
         assert!(operation["responses"]["422"].is_object(), "{} {} lists its errors", rule.method, rule.path);
-        // Every success with a body names its schema, field by field.
-        for status in rule.doc.success.iter().filter(|status| **status != 204) {
+        // Every success with a JSON body names its schema, field by field.
+        let json_body = |status: &&u16| !matches!(**status, 101 | 204) && rule.doc.stream.is_none();
+        for status in rule.doc.success.iter().filter(json_body) {
             let schema = &operation["responses"][status.to_string()]["content"]["application/json"]["schema"];
             assert!(
                 schema["$ref"].is_string(),
@@ -368,6 +369,39 @@ async fn the_openapi_document_lists_every_route_and_needs_no_sign_in() {
         }
     }
     let schema = |name: &str| document["components"]["schemas"][name].clone();
+    // The event catalogue: a versioned schema per type, and the webhook
+    // request carrying it.
+    for kind in switchboard_core::notifications::EventType::ALL {
+        let body = schema(&format!("{kind}.v1"));
+        assert_eq!(body["properties"]["type"]["const"], json!(kind.as_str()), "{body}");
+        assert!(body["properties"]["data"]["$ref"].is_string(), "{kind}'s data is a named schema: {body}");
+        let request = &document["webhooks"][kind.as_str()]["post"]["requestBody"]["content"]["application/json"];
+        assert_eq!(request["schema"]["$ref"], json!(format!("#/components/schemas/{kind}.v1")));
+    }
+    assert_eq!(
+        document["paths"]["/v1/live"]["get"]["responses"]["200"]["content"]["text/event-stream"]["schema"],
+        json!({"type": "string"})
+    );
+    // Every reference leads to a schema the document has.
+    fn references(value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::Object(object) => {
+                if let Some(Value::String(target)) = object.get("$ref") {
+                    found.push(target.clone());
+                }
+                object.values().for_each(|value| references(value, found));
+            }
+            Value::Array(items) => items.iter().for_each(|value| references(value, found)),
+            _ => {}
+        }
+    }
+    let mut targets = Vec::new();
+    references(&document, &mut targets);
+    for target in targets {
+        let pointer = target.strip_prefix('#').expect("a local reference");
+        let pointer = pointer.replace("~1", "/");
+        assert!(document.pointer(&pointer).is_some(), "{target} is in the document");
+    }
     let ticket = schema("Ticket");
     let required: Vec<&str> =
         ticket["required"].as_array().expect("required").iter().filter_map(Value::as_str).collect();

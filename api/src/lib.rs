@@ -395,9 +395,10 @@ pub const ROUTES: &[RouteRule] = &[
         .json::<webhooks::NotifyInput>(),
     rule("GET", "/v1/live", Permission::TicketsRead)
         .doc(
-            "Server-Sent Events of the events the caller may see (`text/event-stream`); resume with `Last-Event-ID` \
-             or `after`",
+            "Server-Sent Events of the events the caller may see (each `data` is one of the webhook bodies, \
+             `<type>.v1`); resume with `Last-Event-ID` or `after`",
         )
+        .streams("text/event-stream")
         .query::<live::LiveParameters>(),
     rule("GET", "/v1/live/ws", Permission::TicketsRead)
         .doc("The same events over a WebSocket (upgrade), as `{\"id\", \"event\"}` text messages; resume with `after`")

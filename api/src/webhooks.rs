@@ -271,8 +271,10 @@ pub(crate) async fn list_attempts(
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct EventTypeView {
     name: EventType,
-    /// The version of its `data`'s shape.
-    version: u32,
+    /// The version of its `data`'s shape: the OpenAPI document's schema
+    /// `<name>.v<version>` describes the body.
+    version: u16,
+    summary: &'static str,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -282,7 +284,9 @@ pub(crate) struct EventTypeList {
 
 /// `GET /v1/webhooks/event-types`: the catalogue.
 pub(crate) async fn event_types(Authenticated(_caller): Authenticated) -> Json<EventTypeList> {
-    Json(EventTypeList { items: EventType::ALL.into_iter().map(|name| EventTypeView { name, version: 1 }).collect() })
+    let items =
+        EventType::ALL.into_iter().map(|name| EventTypeView { name, version: name.version(), summary: name.summary() });
+    Json(EventTypeList { items: items.collect() })
 }
 
 /// One notification of a ticket to one endpoint.

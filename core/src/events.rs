@@ -249,7 +249,7 @@ pub enum TicketEvent {
 }
 
 /// A ticket's category and urgency, before or after staff corrected them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Labels {
     pub category: Option<String>,
     pub urgency: Option<Urgency>,

@@ -1,10 +1,25 @@
 //! What every Switchboard HTTP endpoint shares, independent of the web
 //! framework: the JSON error body
-//! `{"error": {"code": "...", "message": "...", "field": "..."}}`, and the
-//! parsing of JSON request bodies into precise errors.
+//! `{"error": {"code": "...", "message": "...", "field": "..."}}`, the
+//! parsing of JSON request bodies into precise errors, and references to
+//! the schemas the OpenAPI document collects.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+
+/// Schemas collected for the OpenAPI document's components, by name.
+pub type Schemas = Vec<(String, RefOr<Schema>)>;
+
+/// A reference to `T`'s schema among the components; `referenced` gets it
+/// and the schemas it refers to.
+pub fn reference_to<T: ToSchema>(referenced: &mut Schemas) -> RefOr<Schema> {
+    T::schemas(referenced);
+    referenced.push((T::name().into_owned(), T::schema()));
+    RefOr::Ref(utoipa::openapi::Ref::from_schema_name(T::name()))
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {

@@ -82,7 +82,7 @@ impl Role {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Admin accepts a new ticket and assigns it (or the router does, by
@@ -174,7 +174,7 @@ impl Role {
 }
 
 /// Who takes an action: a role, and the account when a person acts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Actor {
     pub role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -3,64 +3,54 @@
 //!
 //! Every notification is `{"type", "timestamp", "data"}` (the Standard
 //! Webhooks payload); `data` always holds the `ticket` as it was after the
-//! event (for `ticket.deleted`, only its id), plus what the type adds. The
-//! shapes are version 1: a change that is not an added field gets a new
-//! type name.
+//! event (for `ticket.deleted`, only its id), plus what the type adds. Each
+//! type's `data` is written from one struct here (`TicketData`,
+//! `RoutedData`, …) whose schema the OpenAPI document publishes as
+//! `<type>.v<version>` ([`EventType::data_schema`]), so the document and the
+//! bodies cannot drift apart. The shapes are version 1: a change that is not
+//! an added field gets a new version.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
 
-use crate::events::{TicketEvent, TicketRouted, TicketTriaged};
-use crate::lifecycle::{Action, Actor};
-use crate::{AccountId, CompanyId, Envelope, EventId, Ticket, TicketId};
+use crate::events::{AutoAnswer, Labels, Report, Routing, TicketEvent, TicketMessage, TicketRouted, TicketTriaged};
+use crate::http::{Schemas, reference_to};
+use crate::lifecycle::{Action, Actor, Status};
+use crate::{AccountId, CompanyId, Envelope, EventId, Ticket, TicketId, VehicleId};
 
-/// Every event type, by its public name.
+/// Every event type, by its public name (what each means:
+/// [`EventType::summary`]; its `data`: [`EventType::data_schema`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum EventType {
-    /// A ticket was filed. `data`: `ticket`.
     #[serde(rename = "ticket.created")]
     TicketCreated,
-    /// Triage set its category and urgency. `data`: `ticket` (with `triage`).
     #[serde(rename = "ticket.triaged")]
     TicketTriaged,
-    /// The knowledge base answered it. `data`: `ticket`, `answer`.
     #[serde(rename = "ticket.answered_by_faq")]
     TicketAnsweredByFaq,
-    /// The router sent it to a team. `data`: `ticket`, `routing`.
     #[serde(rename = "ticket.routed")]
     TicketRouted,
-    /// It got an assignee. `data`: `ticket`, `assignee`, `vehicle`, `actor`.
     #[serde(rename = "ticket.assigned")]
     TicketAssigned,
-    /// Its status changed. `data`: `ticket`, `action`, `from`, `to`, `actor`.
     #[serde(rename = "ticket.status_changed")]
     TicketStatusChanged,
-    /// A reply or an internal note. `data`: `ticket`, `message`.
     #[serde(rename = "ticket.message_added")]
     TicketMessageAdded,
-    /// The assignee asked the customer to approve the report. `data`:
-    /// `ticket`, `report`.
     #[serde(rename = "ticket.report_submitted")]
     TicketReportSubmitted,
-    /// The customer approved the report. `data`: `ticket`.
     #[serde(rename = "ticket.report_approved")]
     TicketReportApproved,
-    /// The customer rejected the report. `data`: `ticket`, `reason`.
     #[serde(rename = "ticket.report_rejected")]
     TicketReportRejected,
-    /// Resolved with an approved report. `data`: `ticket`, `report`.
     #[serde(rename = "ticket.resolved")]
     TicketResolved,
-    /// Staff corrected the category or urgency. `data`: `ticket`, `before`,
-    /// `after`.
     #[serde(rename = "ticket.labels_corrected")]
     TicketLabelsCorrected,
-    /// A closed ticket was deleted. `data`: `ticket_id`.
     #[serde(rename = "ticket.deleted")]
     TicketDeleted,
-    /// An admin sent the ticket by hand
-    /// (`POST /v1/tickets/{id}/notifications`). `data`: `ticket`, `actor`.
     #[serde(rename = "ticket.shared")]
     TicketShared,
 }
@@ -104,6 +94,26 @@ impl EventType {
 
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+
+    /// What happened, for people (the OpenAPI document's summary).
+    pub fn summary(self) -> &'static str {
+        match self {
+            EventType::TicketCreated => "A ticket was filed",
+            EventType::TicketTriaged => "Triage set the ticket's category and urgency",
+            EventType::TicketAnsweredByFaq => "The knowledge base answered the ticket with an FAQ article",
+            EventType::TicketRouted => "The router sent the ticket to a team's server, or to review",
+            EventType::TicketAssigned => "The ticket got an assignee (and maybe a vehicle)",
+            EventType::TicketStatusChanged => "The ticket moved along its lifecycle",
+            EventType::TicketMessageAdded => "A reply or an internal note was added",
+            EventType::TicketReportSubmitted => "The assignee asked the customer to approve the report",
+            EventType::TicketReportApproved => "The customer approved the report",
+            EventType::TicketReportRejected => "The customer rejected the report",
+            EventType::TicketResolved => "The ticket was resolved with an approved report",
+            EventType::TicketLabelsCorrected => "Staff corrected the category or urgency",
+            EventType::TicketDeleted => "A closed ticket was deleted",
+            EventType::TicketShared => "An admin sent the ticket by hand (POST /v1/tickets/{id}/notifications)",
+        }
     }
 
     /// Types from their names, sorted and without repeats; an unknown one
@@ -168,7 +178,7 @@ impl Notification {
             ticket_id: ticket.id,
             ticket: Some(ticket.clone()),
             occurred_at: OffsetDateTime::now_utc(),
-            data: json!({"ticket": ticket, "actor": actor}),
+            data: value(SharedData { ticket, actor }),
         }
     }
 
@@ -196,57 +206,191 @@ impl Notification {
     }
 }
 
+/// `data` of `ticket.created`, `ticket.triaged` and `ticket.report_approved`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TicketData<'a> {
+    /// The ticket after the event.
+    #[schema(value_type = Ticket)]
+    pub ticket: &'a Ticket,
+}
+
+/// `data` of `ticket.answered_by_faq`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct FaqAnswerData<'a> {
+    #[schema(value_type = Ticket)]
+    pub ticket: &'a Ticket,
+    /// The article that answered, and how sure the match was.
+    #[schema(value_type = AutoAnswer)]
+    pub answer: &'a AutoAnswer,
+}
+
+/// `data` of `ticket.routed`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RoutedData<'a> {
+    #[schema(value_type = Ticket)]
+    pub ticket: &'a Ticket,
+    /// Where it went, why, and the rules' trace.
+    #[schema(value_type = Routing)]
+    pub routing: &'a Routing,
+}
+
+/// `data` of `ticket.assigned`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AssignedData<'a> {
+    #[schema(value_type = Ticket)]
+    pub ticket: &'a Ticket,
+    pub assignee: AccountId,
+    pub vehicle: Option<VehicleId>,
+    /// Who assigned it (the router, for a rule's assignment).
+    pub actor: Actor,
+}
+
+/// `data` of `ticket.status_changed`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct StatusChangedData<'a> {
+    #[schema(value_type = Ticket)]
+    pub ticket: &'a Ticket,
+    pub action: Action,
+    pub from: Status,
+    pub to: Status,
+    pub actor: Actor,
+}
+
+/// `data` of `ticket.message_added`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MessageAddedData<'a> {
+    #[schema(value_type = Ticket)]
+    pub ticket: &'a Ticket,
+    /// The reply or the internal note (`internal`: staff only).
+    #[schema(value_type = TicketMessage)]
+    pub message: &'a TicketMessage,
+}
+
+/// `data` of `ticket.report_submitted` and `ticket.resolved`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ReportData<'a> {
+    #[schema(value_type = Ticket)]
+    pub ticket: &'a Ticket,
+    /// The engineer's report.
+    #[schema(value_type = Report)]
+    pub report: &'a Report,
+}
+
+/// `data` of `ticket.report_rejected`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ReportRejectedData<'a> {
+    #[schema(value_type = Ticket)]
+    pub ticket: &'a Ticket,
+    /// The customer's reason.
+    #[schema(value_type = Option<String>)]
+    pub reason: Option<&'a str>,
+}
+
+/// `data` of `ticket.labels_corrected`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LabelsCorrectedData<'a> {
+    #[schema(value_type = Ticket)]
+    pub ticket: &'a Ticket,
+    #[schema(value_type = Labels)]
+    pub before: &'a Labels,
+    #[schema(value_type = Labels)]
+    pub after: &'a Labels,
+}
+
+/// `data` of `ticket.deleted`: only the id is left.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeletedData {
+    pub ticket_id: TicketId,
+}
+
+/// `data` of `ticket.shared`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SharedData<'a> {
+    #[schema(value_type = Ticket)]
+    pub ticket: &'a Ticket,
+    /// The admin who sent it.
+    pub actor: Actor,
+}
+
+impl EventType {
+    /// The version of the type's `data` shape (in the OpenAPI document, the
+    /// schema `<type>.v<version>`).
+    pub fn version(self) -> u16 {
+        1
+    }
+
+    /// A reference to the schema of the type's `data`; `referenced` gets
+    /// it and the schemas it refers to.
+    pub fn data_schema(self, referenced: &mut Schemas) -> RefOr<Schema> {
+        match self {
+            EventType::TicketCreated | EventType::TicketTriaged | EventType::TicketReportApproved => {
+                reference_to::<TicketData<'_>>(referenced)
+            }
+            EventType::TicketAnsweredByFaq => reference_to::<FaqAnswerData<'_>>(referenced),
+            EventType::TicketRouted => reference_to::<RoutedData<'_>>(referenced),
+            EventType::TicketAssigned => reference_to::<AssignedData<'_>>(referenced),
+            EventType::TicketStatusChanged => reference_to::<StatusChangedData<'_>>(referenced),
+            EventType::TicketMessageAdded => reference_to::<MessageAddedData<'_>>(referenced),
+            EventType::TicketReportSubmitted | EventType::TicketResolved => reference_to::<ReportData<'_>>(referenced),
+            EventType::TicketReportRejected => reference_to::<ReportRejectedData<'_>>(referenced),
+            EventType::TicketLabelsCorrected => reference_to::<LabelsCorrectedData<'_>>(referenced),
+            EventType::TicketDeleted => reference_to::<DeletedData>(referenced),
+            EventType::TicketShared => reference_to::<SharedData<'_>>(referenced),
+        }
+    }
+}
+
+fn value(data: impl Serialize) -> Value {
+    serde_json::to_value(data).unwrap_or(Value::Null)
+}
+
 /// What a `tickets.events` event tells (an `open` both changes the status
 /// and assigns; a saved draft report tells nothing).
 pub fn of_ticket_event(envelope: &Envelope<TicketEvent>) -> Vec<Notification> {
-    let one = |kind, ticket: &Ticket, mut data: Value| {
-        data["ticket"] = json!(ticket);
-        vec![Notification::of(envelope, kind, Some(ticket), data)]
-    };
+    let one = |kind, ticket: &Ticket, data: Value| vec![Notification::of(envelope, kind, Some(ticket), data)];
     match &envelope.payload {
-        TicketEvent::Created { ticket, .. } => one(EventType::TicketCreated, ticket, json!({})),
+        TicketEvent::Created { ticket, .. } => one(EventType::TicketCreated, ticket, value(TicketData { ticket })),
         TicketEvent::AnsweredByFaq { ticket, answer } => {
-            one(EventType::TicketAnsweredByFaq, ticket, json!({"answer": answer}))
+            one(EventType::TicketAnsweredByFaq, ticket, value(FaqAnswerData { ticket, answer }))
         }
-        TicketEvent::Resolved { ticket, report } => one(EventType::TicketResolved, ticket, json!({"report": report})),
+        TicketEvent::Resolved { ticket, report } => {
+            one(EventType::TicketResolved, ticket, value(ReportData { ticket, report }))
+        }
         TicketEvent::StatusChanged { ticket, action, from, to, actor } => {
-            let mut told = one(
-                EventType::TicketStatusChanged,
-                ticket,
-                json!({"action": action, "from": from, "to": to, "actor": actor}),
-            );
+            let changed = StatusChangedData { ticket, action: *action, from: *from, to: *to, actor: *actor };
+            let mut told = one(EventType::TicketStatusChanged, ticket, value(changed));
             if *action == Action::Open
                 && let Some(assignee) = ticket.assignee
             {
-                told.extend(one(
-                    EventType::TicketAssigned,
-                    ticket,
-                    json!({"assignee": assignee, "vehicle": ticket.vehicle, "actor": actor}),
-                ));
+                let assigned = AssignedData { ticket, assignee, vehicle: ticket.vehicle, actor: *actor };
+                told.extend(one(EventType::TicketAssigned, ticket, value(assigned)));
             }
             told
         }
         TicketEvent::Assigned { ticket, assignee, vehicle, actor } => {
-            one(EventType::TicketAssigned, ticket, json!({"assignee": assignee, "vehicle": vehicle, "actor": actor}))
+            let assigned = AssignedData { ticket, assignee: *assignee, vehicle: *vehicle, actor: *actor };
+            one(EventType::TicketAssigned, ticket, value(assigned))
         }
         TicketEvent::ReportSaved { ticket, report, submitted: true, .. } => {
-            one(EventType::TicketReportSubmitted, ticket, json!({"report": report}))
+            one(EventType::TicketReportSubmitted, ticket, value(ReportData { ticket, report }))
         }
         TicketEvent::ReportSaved { submitted: false, .. } => Vec::new(),
         TicketEvent::ReportDecided { ticket, approved: true, .. } => {
-            one(EventType::TicketReportApproved, ticket, json!({}))
+            one(EventType::TicketReportApproved, ticket, value(TicketData { ticket }))
         }
         TicketEvent::ReportDecided { ticket, approved: false, reason, .. } => {
-            one(EventType::TicketReportRejected, ticket, json!({"reason": reason}))
+            let rejected = ReportRejectedData { ticket, reason: reason.as_deref() };
+            one(EventType::TicketReportRejected, ticket, value(rejected))
         }
         TicketEvent::MessageAdded { ticket, message } => {
-            one(EventType::TicketMessageAdded, ticket, json!({"message": message}))
+            one(EventType::TicketMessageAdded, ticket, value(MessageAddedData { ticket, message }))
         }
         TicketEvent::LabelsCorrected { ticket, before, after, .. } => {
-            one(EventType::TicketLabelsCorrected, ticket, json!({"before": before, "after": after}))
+            one(EventType::TicketLabelsCorrected, ticket, value(LabelsCorrectedData { ticket, before, after }))
         }
         TicketEvent::Deleted { ticket_id, .. } => {
-            vec![Notification::of(envelope, EventType::TicketDeleted, None, json!({"ticket_id": ticket_id}))]
+            let data = value(DeletedData { ticket_id: *ticket_id });
+            vec![Notification::of(envelope, EventType::TicketDeleted, None, data)]
         }
     }
 }
@@ -254,13 +398,13 @@ pub fn of_ticket_event(envelope: &Envelope<TicketEvent>) -> Vec<Notification> {
 /// `tickets.triaged`: `ticket.triaged`.
 pub fn of_triaged(envelope: &Envelope<TicketTriaged>) -> Notification {
     let ticket = &envelope.payload.ticket;
-    Notification::of(envelope, EventType::TicketTriaged, Some(ticket), json!({"ticket": ticket}))
+    Notification::of(envelope, EventType::TicketTriaged, Some(ticket), value(TicketData { ticket }))
 }
 
 /// `tickets.routed`: `ticket.routed`.
 pub fn of_routed(envelope: &Envelope<TicketRouted>) -> Notification {
     let TicketRouted { ticket, routing } = &envelope.payload;
-    Notification::of(envelope, EventType::TicketRouted, Some(ticket), json!({"ticket": ticket, "routing": routing}))
+    Notification::of(envelope, EventType::TicketRouted, Some(ticket), value(RoutedData { ticket, routing }))
 }
 
 #[cfg(test)]

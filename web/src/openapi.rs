@@ -13,7 +13,8 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use switchboard_core::http::ErrorBody;
+use switchboard_core::http::{ErrorBody, Schemas, reference_to};
+use switchboard_core::notifications::EventType;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::openapi::schema::Schema;
@@ -41,7 +42,7 @@ pub fn router(document: &Value) -> axum::Router {
 }
 
 /// Collects a type's schema and the schemas it refers to.
-pub type SchemaFn = fn(&mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema>;
+pub type SchemaFn = fn(&mut Schemas) -> RefOr<Schema>;
 
 /// A request body: its media type and schema.
 #[derive(Clone, Copy, Debug)]
@@ -50,23 +51,16 @@ pub struct RequestBody {
     pub schema: SchemaFn,
 }
 
-fn schema_of<T: ToSchema>(referenced: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {
+fn schema_of<T: ToSchema>(referenced: &mut Schemas) -> RefOr<Schema> {
     T::schemas(referenced);
     T::schema()
 }
 
-/// A reference to `T`'s schema among the components, which gets it.
-fn reference_to<T: ToSchema>(referenced: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {
-    T::schemas(referenced);
-    referenced.push((T::name().into_owned(), T::schema()));
-    RefOr::Ref(utoipa::openapi::Ref::from_schema_name(T::name()))
-}
-
-fn any_object(_: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {
+fn any_object(_: &mut Schemas) -> RefOr<Schema> {
     RefOr::T(Schema::Object(utoipa::openapi::schema::Object::new()))
 }
 
-fn text(_: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {
+fn text(_: &mut Schemas) -> RefOr<Schema> {
     String::schema()
 }
 
@@ -89,6 +83,8 @@ pub struct RouteDoc {
     /// Operations that a success response leads to, with the response
     /// field that fills their path parameter.
     pub links: &'static [Link],
+    /// The success body's media type when it is not JSON (a stream).
+    pub stream: Option<&'static str>,
 }
 
 /// An OpenAPI link: from a success response to another operation whose
@@ -111,7 +107,7 @@ impl Link {
 
 impl RouteDoc {
     pub const fn new(summary: &'static str) -> Self {
-        Self { summary, success: &[200], body: None, query: None, response: None, links: &[] }
+        Self { summary, success: &[200], body: None, query: None, response: None, links: &[], stream: None }
     }
 }
 
@@ -159,6 +155,12 @@ impl RouteRule {
         self
     }
 
+    /// Its success body is a stream of `media_type` (`text/event-stream`).
+    pub const fn streams(mut self, media_type: &'static str) -> Self {
+        self.doc.stream = Some(media_type);
+        self
+    }
+
     /// A request body of another media type, as text.
     pub const fn text_body(mut self, media_type: &'static str) -> Self {
         self.doc.body = Some(RequestBody { media_type, schema: text });
@@ -192,7 +194,8 @@ pub fn document(version: &str, tables: &[&[RouteRule]]) -> Value {
         let operation = operation(rule, &mut referenced);
         paths.entry(rule.path).or_default().insert(rule.method.to_lowercase(), operation);
     }
-    let mut schemas = serde_json::Map::new();
+    let (events, webhooks) = events(&mut referenced);
+    let mut schemas = events;
     schemas.insert(ErrorBody::name().into_owned(), to_value(error_schema));
     for (name, schema) in referenced {
         let schema = to_value(schema);
@@ -222,6 +225,7 @@ pub fn document(version: &str, tables: &[&[RouteRule]]) -> Value {
         },
         "servers": [{"url": "/"}],
         "paths": paths,
+        "webhooks": webhooks,
         "components": {
             "schemas": schemas,
             "responses": responses,
@@ -236,7 +240,56 @@ pub fn document(version: &str, tables: &[&[RouteRule]]) -> Value {
     })
 }
 
-fn operation(rule: &RouteRule, referenced: &mut Vec<(String, RefOr<Schema>)>) -> Value {
+/// The event catalogue: a schema `<type>.v<version>` for each type's body
+/// (`{"type", "timestamp", "data"}`, as webhooks and live updates send
+/// it), and the webhook requests that carry them.
+fn events(referenced: &mut Schemas) -> (serde_json::Map<String, Value>, serde_json::Map<String, Value>) {
+    let mut schemas = serde_json::Map::new();
+    let mut webhooks = serde_json::Map::new();
+    let header = |name: &str, description: &str| json!({"name": name, "in": "header", "required": true, "description": description, "schema": {"type": "string"}});
+    for kind in EventType::ALL {
+        let name = format!("{kind}.v{}", kind.version());
+        let data = to_value(kind.data_schema(referenced));
+        schemas.insert(
+            name.clone(),
+            json!({
+                "type": "object",
+                "description": kind.summary(),
+                "required": ["type", "timestamp", "data"],
+                "properties": {
+                    "type": {"const": kind.as_str()},
+                    "timestamp": {"type": "string", "format": "date-time"},
+                    "data": data,
+                },
+            }),
+        );
+        webhooks.insert(
+            kind.as_str().to_owned(),
+            json!({"post": {
+                "operationId": format!("webhook_{}", kind.as_str().replace('.', "_")),
+                "summary": kind.summary(),
+                "tags": ["webhooks"],
+                "parameters": [
+                    header("webhook-id", "The message's id: the same on every attempt, for receivers to drop repeats."),
+                    header("webhook-timestamp", "When this attempt was signed, in seconds since the Unix epoch."),
+                    header("webhook-signature", "`v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one per secret."),
+                ],
+                "requestBody": {
+                    "required": true,
+                    "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}")}}},
+                },
+                "responses": {
+                    "200": {"description": "Any 2xx acknowledges the message."},
+                    "410": {"description": "Gone: the endpoint is disabled."},
+                    "default": {"description": "Anything else is retried on the schedule (429 and 503 honour Retry-After)."},
+                },
+            }}),
+        );
+    }
+    (schemas, webhooks)
+}
+
+fn operation(rule: &RouteRule, referenced: &mut Schemas) -> Value {
     let mut responses = serde_json::Map::new();
     let success_schema = match rule.doc.response {
         Some(schema) => to_value(schema(referenced)),
@@ -253,12 +306,17 @@ fn operation(rule: &RouteRule, referenced: &mut Vec<(String, RefOr<Schema>)>) ->
         })
         .collect();
     for status in rule.doc.success {
-        let mut response = if *status == 204 {
-            json!({"description": "Done; no body."})
-        } else {
-            json!({"description": "Success.", "content": {"application/json": {"schema": success_schema.clone()}}})
+        let mut response = match (status, rule.doc.stream) {
+            (204, _) => json!({"description": "Done; no body."}),
+            (101, _) => json!({"description": "Switching protocols (a WebSocket handshake)."}),
+            (_, Some(media_type)) => {
+                json!({"description": "A stream.", "content": {media_type: {"schema": {"type": "string"}}}})
+            }
+            (_, None) => {
+                json!({"description": "Success.", "content": {"application/json": {"schema": success_schema.clone()}}})
+            }
         };
-        if *status != 204 && !links.is_empty() {
+        if !matches!(status, 101 | 204) && !links.is_empty() {
             response["links"] = Value::Object(links.clone());
         }
         responses.insert(status.to_string(), response);
