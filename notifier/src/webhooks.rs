@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use rand::Rng;
 use switchboard_bus::StageContext;
+use switchboard_bus::group_commit::GroupCommit;
 use switchboard_core::CompanyId;
 use switchboard_core::cache::TtlCache;
 use switchboard_core::config::NotifierConfig;
@@ -26,7 +27,7 @@ use switchboard_core::signing::SigningSecret;
 use switchboard_core::topics::stages;
 use switchboard_outbound::worker::Schedule;
 use switchboard_outbound::{Sender, SenderOptions, SignedPost};
-use switchboard_store::{AttemptFacts, MessageOutcome, Store, WebhookMessageRecord, WebhookRecord};
+use switchboard_store::{AttemptFacts, FinishedAttempt, MessageOutcome, Store, WebhookMessageRecord, WebhookRecord};
 use time::OffsetDateTime;
 
 use crate::schedule::next_attempt;
@@ -47,7 +48,8 @@ pub async fn stage(ctx: StageContext) -> crate::Result<()> {
     let sender = Sender::new(&ctx.config.outbound, options).map_err(crate::Error::Config)?;
     let concurrency = config.concurrency;
     let endpoints = TtlCache::new(Duration::from_millis(config.refresh_ms), MAX_CACHED_ENDPOINTS);
-    let worker = Arc::new(Worker { store: ctx.store.clone(), sender, config, endpoints });
+    let recorder = attempt_recorder(ctx.store.clone(), concurrency);
+    let worker = Arc::new(Worker { store: ctx.store.clone(), sender, config, endpoints, recorder });
     tracing::info!(stage = STAGE_NAME, "webhook delivery started");
     switchboard_outbound::worker::run(worker, ctx.store.webhooks_due(), concurrency, &ctx.shutdown, STAGE_NAME).await;
     tracing::info!(stage = STAGE_NAME, "webhook delivery stopped");
@@ -81,6 +83,36 @@ struct Worker {
     /// Endpoints read at most every `notifier.refresh_ms` (most attempts
     /// go to few endpoints).
     endpoints: TtlCache<(CompanyId, WebhookId), Option<Arc<WebhookRecord>>>,
+    recorder: AttemptRecorder,
+}
+
+/// A finished attempt, to record.
+type Finished = (WebhookMessageRecord, AttemptFacts, MessageOutcome);
+
+/// Records finished attempts: those that finish together share one
+/// transaction (one fsync), as the projector's writes do.
+type AttemptRecorder = GroupCommit<Finished, bool, switchboard_store::Error>;
+
+fn attempt_recorder(store: Store, max_batch: usize) -> AttemptRecorder {
+    GroupCommit::spawn(max_batch, max_batch, move |batch: Vec<Finished>| {
+        let store = store.clone();
+        async move {
+            let finished: Vec<FinishedAttempt<'_>> =
+                batch.iter().map(|(message, facts, outcome)| FinishedAttempt { message, facts, outcome }).collect();
+            match store.finish_webhook_attempts(&finished).await {
+                Ok(recorded) => recorded.into_iter().map(Ok).collect(),
+                Err(error) if finished.len() == 1 => vec![Err(error)],
+                // One bad attempt must not fail its neighbours.
+                Err(_) => {
+                    let mut results = Vec::with_capacity(finished.len());
+                    for one in &finished {
+                        results.push(store.finish_webhook_attempts(std::slice::from_ref(one)).await.map(|r| r[0]));
+                    }
+                    results
+                }
+            }
+        }
+    })
 }
 
 /// Endpoints cached at once.
@@ -114,12 +146,13 @@ impl Worker {
         if let MessageOutcome::DisableEndpoint { reason } = &outcome {
             tracing::warn!(endpoint = %endpoint.id, reason, "disabling a webhook endpoint");
         }
-        match self.store.finish_webhook_attempt(&message, &facts, &outcome).await {
-            Ok(true) => {}
-            Ok(false) => tracing::warn!("the message's lease ran out before its attempt was recorded"),
+        match self.recorder.submit((message, facts, outcome)).await {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => tracing::warn!("the message's lease ran out before its attempt was recorded"),
             // The lease runs out and the message is attempted again: at
             // least once, which the webhook id lets the receiver see through.
-            Err(error) => tracing::warn!(%error, "cannot record a webhook attempt; it will be attempted again"),
+            Ok(Err(error)) => tracing::warn!(%error, "cannot record a webhook attempt; it will be attempted again"),
+            Err(stopped) => tracing::warn!(%stopped, "cannot record a webhook attempt; it will be attempted again"),
         }
     }
 

@@ -49,6 +49,6 @@ pub use tickets::{InsertOutcome, LabelField, MAX_PAGE_SIZE, Projection, Projecti
 pub use transitions::{AuditEvent, OutboxRecord, TransitionRequest, Transitioned};
 pub use vehicles::{VehicleFields, VehicleRecord};
 pub use webhooks::{
-    AttemptFacts, MessageOutcome, NewWebhookMessage, Replay, WebhookAttemptRecord, WebhookFields, WebhookMessageRecord,
-    WebhookRecord,
+    AttemptFacts, FinishedAttempt, MessageOutcome, NewWebhookMessage, Replay, WebhookAttemptRecord, WebhookFields,
+    WebhookMessageRecord, WebhookRecord,
 };

@@ -158,6 +158,15 @@ impl NewWebhookMessage {
     }
 }
 
+/// One finished attempt to record ([`Store::finish_webhook_attempts`]).
+#[derive(Clone, Copy, Debug)]
+pub struct FinishedAttempt<'a> {
+    /// The message as claimed.
+    pub message: &'a WebhookMessageRecord,
+    pub facts: &'a AttemptFacts,
+    pub outcome: &'a MessageOutcome,
+}
+
 /// A message as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WebhookMessageRecord {
@@ -557,81 +566,94 @@ impl Store {
         facts: &AttemptFacts,
         outcome: &MessageOutcome,
     ) -> Result<bool> {
-        let now = to_micros(facts.attempted_at);
-        let (state, next_attempt_at) = match outcome {
-            MessageOutcome::Delivered => (DeliveryState::Delivered, now),
-            MessageOutcome::Retry(at) => (DeliveryState::Pending, to_micros(*at)),
-            MessageOutcome::Exhausted => (DeliveryState::Failed, now),
-            MessageOutcome::DisableEndpoint { .. } => (DeliveryState::Pending, now),
-        };
-        let attempt = i64::from(message.attempts) + 1;
+        let recorded = self.finish_webhook_attempts(&[FinishedAttempt { message, facts, outcome }]).await?;
+        Ok(recorded[0])
+    }
+
+    /// [`Store::finish_webhook_attempt`] for many attempts in one
+    /// transaction: one result per attempt, in order.
+    pub async fn finish_webhook_attempts(&self, finished: &[FinishedAttempt<'_>]) -> Result<Vec<bool>> {
         on_pool!(&self.writer, |pool| {
             let mut transaction = pool.begin_write().await?;
-            let recorded = sqlx::query(
-                "UPDATE webhook_messages SET state = $1, attempts = $2, next_attempt_at = $3, last_status = $4, \
-                 last_error = $5, updated_at = $6 WHERE id = $7 AND state = 'pending' AND next_attempt_at = $8",
-            )
-            .bind(state.as_str())
-            .bind(attempt)
-            .bind(next_attempt_at)
-            .bind(facts.status.map(i64::from))
-            .bind(&facts.error)
-            .bind(now)
-            .bind(message.id)
-            .bind(to_micros(message.next_attempt_at))
-            .execute(&mut *transaction)
-            .await?
-            .rows_affected()
-                == 1;
-            if !recorded {
-                // (`on_pool!` is not a closure: this returns from the method.)
-                transaction.rollback().await?;
-                return Ok(false);
-            }
-            sqlx::query(
-                "INSERT INTO webhook_attempts (message_id, attempt, company, endpoint_id, ticket_id, attempted_at, \
-                 status, duration_ms, error, response_excerpt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(message.id)
-            .bind(attempt)
-            .bind(message.company.as_str())
-            .bind(message.endpoint.0)
-            .bind(message.ticket_id.0)
-            .bind(now)
-            .bind(facts.status.map(i64::from))
-            .bind(i64::try_from(facts.duration_ms).unwrap_or(i64::MAX))
-            .bind(&facts.error)
-            .bind(&facts.response_excerpt)
-            .execute(&mut *transaction)
-            .await?;
-            let endpoint = match outcome {
-                // A healthy endpoint's success writes nothing.
-                MessageOutcome::Delivered => sqlx::query(
-                    "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL",
+            let mut recorded = Vec::with_capacity(finished.len());
+            for FinishedAttempt { message, facts, outcome } in finished {
+                let now = to_micros(facts.attempted_at);
+                let (state, next_attempt_at) = match outcome {
+                    MessageOutcome::Delivered => (DeliveryState::Delivered, now),
+                    MessageOutcome::Retry(at) => (DeliveryState::Pending, to_micros(*at)),
+                    MessageOutcome::Exhausted => (DeliveryState::Failed, now),
+                    MessageOutcome::DisableEndpoint { .. } => (DeliveryState::Pending, now),
+                };
+                let attempt = i64::from(message.attempts) + 1;
+                // Fenced by the claim: a message another worker took over
+                // changes nothing.
+                let claimed = sqlx::query(
+                    "UPDATE webhook_messages SET state = $1, attempts = $2, next_attempt_at = $3, last_status = $4, \
+                     last_error = $5, updated_at = $6 WHERE id = $7 AND state = 'pending' AND next_attempt_at = $8",
                 )
-                .bind(message.endpoint.0),
-                MessageOutcome::DisableEndpoint { reason } => sqlx::query(
-                    "UPDATE webhook_endpoints SET enabled = FALSE, disabled_reason = $2, \
-                     failing_since = COALESCE(failing_since, $3), last_failure_at = $3, updated_at = $3 WHERE id = $1",
-                )
-                .bind(message.endpoint.0)
-                .bind(reason)
-                .bind(now),
-                // A failure more than a day after the last one starts a new
-                // streak: a quiet endpoint's old failure does not count.
-                MessageOutcome::Retry(_) | MessageOutcome::Exhausted => sqlx::query(
-                    "UPDATE webhook_endpoints SET failing_since = CASE WHEN failing_since IS NULL \
-                     OR last_failure_at IS NULL OR last_failure_at < $3 THEN $2 ELSE failing_since END, \
-                     last_failure_at = $2 WHERE id = $1",
-                )
-                .bind(message.endpoint.0)
+                .bind(state.as_str())
+                .bind(attempt)
+                .bind(next_attempt_at)
+                .bind(facts.status.map(i64::from))
+                .bind(&facts.error)
                 .bind(now)
-                .bind(now - FAILING_STREAK_GAP_MICROS),
-            };
-            endpoint.execute(&mut *transaction).await?;
+                .bind(message.id)
+                .bind(to_micros(message.next_attempt_at))
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected()
+                    == 1;
+                recorded.push(claimed);
+                if !claimed {
+                    continue;
+                }
+                sqlx::query(
+                    "INSERT INTO webhook_attempts (message_id, attempt, company, endpoint_id, ticket_id, \
+                     attempted_at, status, duration_ms, error, response_excerpt) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+                )
+                .bind(message.id)
+                .bind(attempt)
+                .bind(message.company.as_str())
+                .bind(message.endpoint.0)
+                .bind(message.ticket_id.0)
+                .bind(now)
+                .bind(facts.status.map(i64::from))
+                .bind(i64::try_from(facts.duration_ms).unwrap_or(i64::MAX))
+                .bind(&facts.error)
+                .bind(&facts.response_excerpt)
+                .execute(&mut *transaction)
+                .await?;
+                let endpoint = match outcome {
+                    // A healthy endpoint's success writes nothing.
+                    MessageOutcome::Delivered => sqlx::query(
+                        "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL",
+                    )
+                    .bind(message.endpoint.0),
+                    MessageOutcome::DisableEndpoint { reason } => sqlx::query(
+                        "UPDATE webhook_endpoints SET enabled = FALSE, disabled_reason = $2, \
+                         failing_since = COALESCE(failing_since, $3), last_failure_at = $3, updated_at = $3 \
+                         WHERE id = $1",
+                    )
+                    .bind(message.endpoint.0)
+                    .bind(reason)
+                    .bind(now),
+                    // A failure more than a day after the last one starts a
+                    // new streak: a quiet endpoint's old failure does not
+                    // count.
+                    MessageOutcome::Retry(_) | MessageOutcome::Exhausted => sqlx::query(
+                        "UPDATE webhook_endpoints SET failing_since = CASE WHEN failing_since IS NULL \
+                         OR last_failure_at IS NULL OR last_failure_at < $3 THEN $2 ELSE failing_since END, \
+                         last_failure_at = $2 WHERE id = $1",
+                    )
+                    .bind(message.endpoint.0)
+                    .bind(now)
+                    .bind(now - FAILING_STREAK_GAP_MICROS),
+                };
+                endpoint.execute(&mut *transaction).await?;
+            }
             transaction.commit().await?;
-            Ok::<_, Error>(true)
+            Ok::<_, Error>(recorded)
         })
     }
 

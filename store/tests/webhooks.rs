@@ -8,7 +8,9 @@ use switchboard_core::config::Secret;
 use switchboard_core::notifications::EventType;
 use switchboard_core::{CompanyId, EventId, Scope, TicketId};
 use switchboard_store::testing::TestStore;
-use switchboard_store::{AttemptFacts, DeliveryState, MessageOutcome, NewWebhookMessage, Replay, WebhookFields};
+use switchboard_store::{
+    AttemptFacts, DeliveryState, FinishedAttempt, MessageOutcome, NewWebhookMessage, Replay, WebhookFields,
+};
 use time::{Duration, OffsetDateTime};
 
 fn company(name: &str) -> CompanyId {
@@ -74,19 +76,17 @@ async fn the_schedule_follows_the_clock_and_each_tickets_order(test: TestStore) 
     let retry_at = now + Duration::seconds(5);
     let mut stale = claimed_first.clone();
     stale.next_attempt_at -= Duration::seconds(1);
-    assert!(
-        !store
-            .finish_webhook_attempt(&stale, &facts(now, Some(503)), &MessageOutcome::Retry(retry_at))
-            .await
-            .expect("finish"),
-        "a stale claim records nothing"
-    );
-    assert!(
-        store
-            .finish_webhook_attempt(&claimed_first, &facts(now, Some(503)), &MessageOutcome::Retry(retry_at))
-            .await
-            .expect("finish")
-    );
+    // Recorded together (as the worker's group commit does): the stale
+    // claim records nothing, its neighbour is recorded.
+    let (failed, retry) = (facts(now, Some(503)), MessageOutcome::Retry(retry_at));
+    let recorded = store
+        .finish_webhook_attempts(&[
+            FinishedAttempt { message: &stale, facts: &failed, outcome: &retry },
+            FinishedAttempt { message: &claimed_first, facts: &failed, outcome: &retry },
+        ])
+        .await
+        .expect("finish");
+    assert_eq!(recorded, [false, true], "a stale claim records nothing");
     // The second message is past due but blocked: the next due time is the
     // first's retry, so a worker sleeps until then instead of spinning.
     let next_due = store.next_webhook_message_due().await.expect("next").expect("one");
