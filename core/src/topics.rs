@@ -31,6 +31,9 @@ pub mod stages {
     pub const NOTIFIER: &str = "notifier";
     /// Sends webhook messages (reads the store's schedule, not a topic).
     pub const WEBHOOKS: &str = "webhooks";
+    /// Sends mails over SMTP (reads the store's outbox of mails, not a
+    /// topic).
+    pub const MAIL: &str = "mail";
 }
 
 /// What each stage reads: stages subscribe to exactly these, and start-up
@@ -41,7 +44,7 @@ pub const STAGE_INPUTS: &[(&str, &[&str])] = &[
     (stages::KB_SYNC, &[KB_CHANGES, EVENTS]),
     (stages::PROJECTOR, &[SUBMITTED, TRIAGED, MATCHED]),
     (stages::ROUTER, &[MATCHED]),
-    (stages::NOTIFIER, &[EVENTS, TRIAGED, ROUTED]),
+    (stages::NOTIFIER, &[EVENTS, TRIAGED, ROUTED, ACCOUNT_EVENTS]),
 ];
 
 /// Suffix of every dead-letter topic.

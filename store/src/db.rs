@@ -124,6 +124,8 @@ pub struct Store {
     pub(crate) deliveries_due: Arc<Notify>,
     /// Woken when a webhook message is due at once.
     pub(crate) webhooks_due: Arc<Notify>,
+    /// Woken when a mail is due at once.
+    pub(crate) mails_due: Arc<Notify>,
 }
 
 /// Pool sizes and limits ([`Store::connect_with`]).
@@ -195,6 +197,7 @@ impl Store {
                 outbox_written: Arc::default(),
                 deliveries_due: Arc::default(),
                 webhooks_due: Arc::default(),
+                mails_due: Arc::default(),
             })
         } else {
             let options = PgConnectOptions::from_str(url).map_err(connect_error)?;
@@ -217,6 +220,7 @@ impl Store {
                 outbox_written: Arc::default(),
                 deliveries_due: Arc::default(),
                 webhooks_due: Arc::default(),
+                mails_due: Arc::default(),
             })
         }
     }

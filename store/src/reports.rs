@@ -380,8 +380,11 @@ impl Store {
                     format!("only a closed ticket can be deleted; it is {}", ticket.status),
                 ));
             }
-            // Webhook messages hold the ticket; its log goes with them.
-            for table in ["ticket_messages", "ticket_tags", "ticket_reports", "webhook_attempts", "webhook_messages"] {
+            // Webhook messages and mails hold the ticket; the messages' log
+            // goes with them.
+            for table in
+                ["ticket_messages", "ticket_tags", "ticket_reports", "webhook_attempts", "webhook_messages", "mails"]
+            {
                 sqlx::query(&format!("DELETE FROM {table} WHERE ticket_id = $1"))
                     .bind(ticket.id.0)
                     .execute(&mut *transaction)
