@@ -437,9 +437,7 @@ impl MailConfig {
         if let Some(url) = &self.smtp_url {
             let url = url.expose();
             if !(url.starts_with("smtp://") || url.starts_with("smtps://")) || url.contains(char::is_whitespace) {
-                return fail(
-                    "mail.smtp_url must be smtp://host[:port] or smtps://[user:password@]host[:port]".into(),
-                );
+                return fail("mail.smtp_url must be smtp://host[:port] or smtps://[user:password@]host[:port]".into());
             }
         }
         if crate::mail::address_domain(&self.from).is_none() {

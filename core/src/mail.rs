@@ -286,10 +286,16 @@ impl MailTemplate {
     pub fn render(&self, context: &Value) -> Result<RenderedMail, TemplateError> {
         let mut environment = Environment::new();
         environment.set_undefined_behavior(UndefinedBehavior::SemiStrict);
-        environment.set_auto_escape_callback(|name| {
-            if name.ends_with(".html") { AutoEscape::Html } else { AutoEscape::None }
-        });
-        let parts = [("subject", "subject.txt", &self.subject), ("text", "text.txt", &self.text), ("html", "html.html", &self.html)];
+        environment.set_auto_escape_callback(
+            |name| {
+                if name.ends_with(".html") { AutoEscape::Html } else { AutoEscape::None }
+            },
+        );
+        let parts = [
+            ("subject", "subject.txt", &self.subject),
+            ("text", "text.txt", &self.text),
+            ("html", "html.html", &self.html),
+        ];
         let mut rendered = BTreeMap::new();
         for (part, name, source) in parts {
             let failed = |error: minijinja::Error| TemplateError {
@@ -301,7 +307,8 @@ impl MailTemplate {
                 } + &error.line().map(|line| format!(" (line {line})")).unwrap_or_default(),
             };
             environment.add_template(name, source).map_err(failed)?;
-            let output = environment.get_template(name).and_then(|template| template.render(context)).map_err(failed)?;
+            let output =
+                environment.get_template(name).and_then(|template| template.render(context)).map_err(failed)?;
             rendered.insert(part, output);
         }
         // A header is one line: line breaks in the subject become spaces.
@@ -321,6 +328,23 @@ impl MailTemplate {
     pub fn check(&self, kind: MailKind) -> Result<RenderedMail, TemplateError> {
         self.render(&sample_context(kind))
     }
+}
+
+/// Renders a mail of `kind` with the company's `own` template when it has
+/// one that renders `context`, else with the built-in one. With the mail,
+/// the error of an own template that failed (checked on a sample when set,
+/// a real ticket may still lack a field it prints), for the log.
+pub fn render_mail(
+    kind: MailKind,
+    own: Option<&MailTemplate>,
+    context: &Value,
+) -> Result<(RenderedMail, Option<TemplateError>), TemplateError> {
+    let own_error = match own.map(|template| template.render(context)) {
+        Some(Ok(rendered)) => return Ok((rendered, None)),
+        Some(Err(error)) => Some(error),
+        None => None,
+    };
+    Ok((kind.default_template().render(context)?, own_error))
 }
 
 /// A context with every field a mail of `kind` can have filled in.
@@ -443,7 +467,8 @@ mod tests {
             mails_of_event(TicketEvent::Created { ticket: ticket.clone(), actor: None }),
             [(MailKind::TicketReceived, Recipient::Requester)]
         );
-        let reply = |role, internal| TicketEvent::MessageAdded { ticket: ticket.clone(), message: message(role, internal) };
+        let reply =
+            |role, internal| TicketEvent::MessageAdded { ticket: ticket.clone(), message: message(role, internal) };
         assert_eq!(mails_of_event(reply(Role::Technician, false)), [(MailKind::Reply, Recipient::Requester)]);
         assert_eq!(mails_of_event(reply(Role::Technician, true)), [], "an internal note is never mailed");
         assert_eq!(mails_of_event(reply(Role::Customer, false)), [], "the customer's own message");
@@ -466,7 +491,9 @@ mod tests {
             [(MailKind::Assigned, Recipient::Account(assignee))]
         );
         let mut critical = ticket();
-        for (urgency, expected) in [(Urgency::High, vec![]), (Urgency::Critical, vec![(MailKind::Urgent, Recipient::Staff)])] {
+        for (urgency, expected) in
+            [(Urgency::High, vec![]), (Urgency::Critical, vec![(MailKind::Urgent, Recipient::Staff)])]
+        {
             critical.urgency = Some(urgency);
             let triaged = TicketTriaged { ticket: critical.clone() };
             let notification = crate::notifications::of_triaged(&envelope(&critical, triaged));
@@ -519,6 +546,18 @@ mod tests {
         assert_eq!((error.part, error.line), ("text", Some(2)), "{error}");
         let misspelt = MailTemplate { subject: "{{ ticket.titel }}".into(), text: String::new(), html: String::new() };
         assert_eq!(misspelt.check(MailKind::TicketReceived).expect_err("undefined").part, "subject");
+    }
+
+    #[test]
+    fn a_company_template_that_fails_falls_back_to_the_built_in_one() {
+        let context = sample_context(MailKind::Resolved);
+        let own = MailTemplate { subject: "Done: {{ ticket.title }}".into(), text: "t".into(), html: "h".into() };
+        let (rendered, failed) = render_mail(MailKind::Resolved, Some(&own), &context).expect("renders");
+        assert_eq!((rendered.subject.as_str(), failed), ("Done: Printer shows error E-45", None));
+        let broken = MailTemplate { subject: "{{ ticket.missing }}".into(), ..own };
+        let (rendered, failed) = render_mail(MailKind::Resolved, Some(&broken), &context).expect("renders");
+        assert_eq!(rendered.subject, "Resolved: Printer shows error E-45");
+        assert_eq!(failed.map(|error| error.part), Some("subject"));
     }
 
     #[test]

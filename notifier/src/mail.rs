@@ -49,10 +49,8 @@ pub async fn stage(ctx: StageContext) -> crate::Result<()> {
         .map_err(|error| crate::Error::Config(format!("mail.smtp_url: {error}")))?
         .timeout(Some(Duration::from_millis(config.command_timeout_ms)))
         .build();
-    let from: Mailbox = config
-        .from
-        .parse()
-        .map_err(|error| crate::Error::Config(format!("mail.from `{}`: {error}", config.from)))?;
+    let from: Mailbox =
+        config.from.parse().map_err(|error| crate::Error::Config(format!("mail.from `{}`: {error}", config.from)))?;
     let concurrency = config.concurrency;
     let worker = Arc::new(Worker { store: ctx.store.clone(), transport, from, config });
     tracing::info!(stage = STAGE_NAME, "mail sending started");
@@ -140,7 +138,9 @@ impl Worker {
         let now = OffsetDateTime::now_utc();
         let message = match self.message(mail) {
             Ok(message) => message,
-            Err(error) => return (MailAttempt { attempted_at: now, code: None, error: Some(error) }, MailOutcome::Failed),
+            Err(error) => {
+                return (MailAttempt { attempted_at: now, code: None, error: Some(error) }, MailOutcome::Failed);
+            }
         };
         let timeout = Duration::from_millis(self.config.send_timeout_ms);
         let (code, error, permanent) = match tokio::time::timeout(timeout, self.transport.send(message)).await {

@@ -15,7 +15,7 @@ use switchboard_core::events::{AccountEvent, AccountMessage};
 use switchboard_core::mail::{self, Links, MailKind, MailTemplate, Recipient, RenderedMail};
 use switchboard_core::notifications::Notification;
 use switchboard_core::{AccountId, CompanyId, Scope};
-use switchboard_store::{NewMail, Store};
+use switchboard_store::{AccountRecord, NewMail, Store};
 use time::format_description::well_known::Rfc3339;
 
 /// Companies whose templates are cached at once.
@@ -56,18 +56,7 @@ impl MailQueue {
                     let context =
                         mail::ticket_context(notification, &self.links, addressee.name.as_deref(), &addressee.email);
                     let Some(rendered) = self.render(&notification.company, kind, &context).await? else { continue };
-                    mails.push(NewMail {
-                        id: mail::mail_id(notification.id, kind, &addressee.email),
-                        company: notification.company.clone(),
-                        kind,
-                        ticket_id: Some(notification.ticket_id),
-                        account_id: addressee.account,
-                        recipient: addressee.email,
-                        subject: rendered.subject,
-                        text: rendered.text,
-                        html: rendered.html,
-                        occurred_at: notification.occurred_at,
-                    });
+                    mails.push(NewMail::of(notification, kind, addressee.email, addressee.account, rendered));
                 }
             }
         }
@@ -123,11 +112,13 @@ impl MailQueue {
         kind: MailKind,
         recipient: &Recipient,
     ) -> Result<Vec<Addressee>, HandlerError> {
-        let accounts = match recipient {
+        let scope = &Scope::Company(notification.company.clone());
+        let account = |id| async move { self.store.account(scope, id).await.map_err(HandlerError::classify) };
+        let accounts: Vec<AccountRecord> = match recipient {
             Recipient::Requester => {
                 let Some(ticket) = &notification.ticket else { return Ok(Vec::new()) };
                 match ticket.requester.account {
-                    Some(account) => vec![account],
+                    Some(id) => account(id).await?.into_iter().collect(),
                     // A deleted account's tickets keep no address.
                     None if ticket.requester.email.is_empty() => return Ok(Vec::new()),
                     None => {
@@ -139,34 +130,25 @@ impl MailQueue {
                     }
                 }
             }
-            Recipient::Account(account) => vec![*account],
+            Recipient::Account(id) => account(*id).await?.into_iter().collect(),
             Recipient::Staff => {
-                let staff = self.store.list_accounts(&notification.company).await.map_err(HandlerError::classify)?;
-                staff
-                    .into_iter()
-                    .filter(|account| mail::STAFF_ROLES.contains(&account.role))
-                    .map(|account| account.id)
-                    .collect()
+                let everyone = self.store.list_accounts(&notification.company).await.map_err(HandlerError::classify)?;
+                everyone.into_iter().filter(|account| mail::STAFF_ROLES.contains(&account.role)).collect()
             }
         };
-        let scope = Scope::Company(notification.company.clone());
         let mut addressees = Vec::with_capacity(accounts.len());
-        for id in accounts {
-            let account = self.store.account(&scope, id).await.map_err(HandlerError::classify)?;
-            let Some(account) = account.filter(|account| account.deleted_at.is_none()) else { continue };
-            let Some(email) = account.email else { continue };
-            let preferences = self.store.mail_preferences(id).await.map_err(HandlerError::classify)?;
+        for account in accounts {
+            let (None, Some(email)) = (account.deleted_at, account.email) else { continue };
+            let preferences = self.store.mail_preferences(account.id).await.map_err(HandlerError::classify)?;
             if preferences.wants(kind) {
-                addressees.push(Addressee { email, name: account.name, account: Some(id) });
+                addressees.push(Addressee { email, name: account.name, account: Some(account.id) });
             }
         }
         Ok(addressees)
     }
 
     /// The mail rendered with the company's template of `kind`, or with the
-    /// built-in one when the company has none or its own fails on this
-    /// context (checked on a sample when set, a real ticket may still lack
-    /// a field it prints).
+    /// built-in one (`mail::render_mail`); `None` if even that fails.
     async fn render(
         &self,
         company: &CompanyId,
@@ -182,16 +164,13 @@ impl MailQueue {
             })
             .await
             .map_err(HandlerError::classify)?;
-        if let Some(own) = templates.get(&kind) {
-            match own.render(context) {
-                Ok(rendered) => return Ok(Some(rendered)),
-                Err(error) => {
+        match mail::render_mail(kind, templates.get(&kind), context) {
+            Ok((rendered, own_error)) => {
+                if let Some(error) = own_error {
                     tracing::warn!(%company, %kind, %error, "a company's mail template failed; the built-in one is used");
                 }
+                Ok(Some(rendered))
             }
-        }
-        match kind.default_template().render(context) {
-            Ok(rendered) => Ok(Some(rendered)),
             Err(error) => {
                 tracing::error!(%company, %kind, %error, "a built-in mail template failed; the mail is not sent");
                 Ok(None)

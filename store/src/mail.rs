@@ -5,7 +5,8 @@
 //! Times are passed in (`now`) rather than read here, so the schedule can
 //! be tested with a clock the test controls.
 
-use switchboard_core::mail::{MailKind, MailPreferences, MailTemplate};
+use switchboard_core::mail::{self, MailKind, MailPreferences, MailTemplate, RenderedMail};
+use switchboard_core::notifications::Notification;
 use switchboard_core::{AccountId, CompanyId, Scope, TicketId};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -32,6 +33,31 @@ pub struct NewMail {
     pub text: String,
     pub html: String,
     pub occurred_at: OffsetDateTime,
+}
+
+impl NewMail {
+    /// `notification`'s mail of `kind` to `recipient` (the account's
+    /// address, if `account`), rendered; its id derives from all three.
+    pub fn of(
+        notification: &Notification,
+        kind: MailKind,
+        recipient: String,
+        account_id: Option<AccountId>,
+        rendered: RenderedMail,
+    ) -> Self {
+        Self {
+            id: mail::mail_id(notification.id, kind, &recipient),
+            company: notification.company.clone(),
+            kind,
+            ticket_id: Some(notification.ticket_id),
+            account_id,
+            recipient,
+            subject: rendered.subject,
+            text: rendered.text,
+            html: rendered.html,
+            occurred_at: notification.occurred_at,
+        }
+    }
 }
 
 /// A mail as stored.
@@ -190,7 +216,12 @@ impl Store {
     /// Claims up to `limit` mails due at `now`, each leased until
     /// `now + lease` (no other worker takes it meanwhile; a worker that dies
     /// leaves it due again).
-    pub async fn claim_due_mails(&self, now: OffsetDateTime, lease: time::Duration, limit: u32) -> Result<Vec<MailRecord>> {
+    pub async fn claim_due_mails(
+        &self,
+        now: OffsetDateTime,
+        lease: time::Duration,
+        limit: u32,
+    ) -> Result<Vec<MailRecord>> {
         let now = to_micros(now);
         let leased_until = crate::lease::leased_until(now, lease);
         let rows: Vec<MailRow> = on_pool!(&self.db, |pool| {
@@ -324,12 +355,11 @@ impl Store {
 
     /// An account's mail preferences (every kind on when it set none).
     pub async fn mail_preferences(&self, account: AccountId) -> Result<MailPreferences> {
-        let muted: Option<String> = on_pool!(&self.db, |pool| sqlx::query_scalar(
-            "SELECT muted FROM mail_preferences WHERE account_id = $1"
-        )
-        .bind(account.0)
-        .fetch_optional(pool)
-        .await)?;
+        let muted: Option<String> =
+            on_pool!(&self.db, |pool| sqlx::query_scalar("SELECT muted FROM mail_preferences WHERE account_id = $1")
+                .bind(account.0)
+                .fetch_optional(pool)
+                .await)?;
         let Some(muted) = muted else { return Ok(MailPreferences::default()) };
         let names: Vec<String> = serde_json::from_str(&muted)
             .map_err(|_| Error::Corrupt(format!("mail preferences of {account}: not a list")))?;
