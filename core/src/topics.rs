@@ -145,9 +145,10 @@ mod tests {
         );
         assert_eq!(topics.dead_letters(stages::TRIAGE), ["t1-tickets.submitted.triage.dlq"]);
         let all = topics.all_with_dead_letters();
-        assert_eq!(all.len(), ALL.len() + 11);
+        assert_eq!(all.len(), ALL.len() + 12);
         assert!(all.contains(&"t1-tickets.events.kb-sync.dlq".to_owned()));
         assert!(all.contains(&"t1-tickets.routed.notifier.dlq".to_owned()));
+        assert!(all.contains(&"t1-accounts.events.notifier.dlq".to_owned()));
         assert!(all.contains(&"t1-tickets.matched.router.dlq".to_owned()));
         assert!(topics.inputs("no-such-stage").is_empty());
     }
