@@ -242,3 +242,51 @@ async fn preferences_deleted_accounts_resets_and_mails_by_hand() {
     let response = app.client.delete(template_url).send().await.expect("send");
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_faq_answer_offers_to_reopen_and_staff_hear_of_a_critical_ticket() {
+    let receiver = SmtpReceiver::start().await;
+    let app = app_mailing_to(&receiver).await;
+    let articles = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("kb-index/tests/fixtures/faqs.jsonl");
+    common::import_faqs_file(&app.client, &app.url("/v1/faqs/import"), &articles).await;
+    wait_for_json(&app.client, &app.url("/v1/kb/search?q=paper%20jam"), "the articles", |found| {
+        found["items"].get(0).is_some()
+    })
+    .await;
+    call(
+        &app.client,
+        reqwest::Method::PUT,
+        app.url("/v1/companies/acme/settings"),
+        json!({"auto_answer_threshold": 0.9}),
+    )
+    .await;
+    let (_, _) = app.account("engineer", "eli").await;
+    let (_, _) = app.account("technician", "tia").await;
+    let (kim, _) = app.account("customer", "kim").await;
+    let file = |title: &str, description: &str| {
+        let mut body = ticket_json(title);
+        body["description"] = json!(description);
+        kim.post(app.url("/v1/tickets")).json(&body).send()
+    };
+
+    let response = file("Paper jam", "The printer shows a paper jam error").await.expect("send");
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let answered = response.json::<Value>().await.expect("JSON")["id"].as_str().expect("id").to_owned();
+    let mails = receiver.wait_for("kim@example.com", 2).await;
+    assert_eq!(subjects(&mails), ["We received your request: Paper jam", "An answer to your request: Paper jam"]);
+    let text = mails[1]["text"].as_str().expect("text");
+    assert!(text.contains(&format!("https://support.example.com/tickets/{answered}/reopen")), "{text}");
+    let ticket = common::get_json(&kim, &app.url(&format!("/v1/tickets/{answered}"))).await;
+    let answer = ticket["answered_by_faq"]["answer"].as_str().expect("the answer");
+    let first_line = answer.lines().next().expect("a line");
+    assert!(text.contains(first_line), "the answer is in the mail: {text}");
+
+    // Critical: the admin and the engineer hear of it, the technician not.
+    let response = file("Printer on fire", "The printer shows a paper jam error and now it is smoking").await;
+    assert_eq!(response.expect("send").status(), StatusCode::ACCEPTED);
+    let urgent = "Urgent ticket waiting: Printer on fire";
+    assert_eq!(subjects(&receiver.wait_for("admin@acme.example", 1).await), [urgent]);
+    assert_eq!(subjects(&receiver.wait_for("eli@example.com", 1).await), [urgent]);
+    receiver.wait_for("kim@example.com", 3).await;
+    assert!(receiver.mails_to("tia@example.com").await.is_empty());
+}

@@ -176,27 +176,12 @@ pub fn message_id(mail: Uuid, ticket: Option<TicketId>, domain: &str) -> String 
     }
 }
 
-/// The root of a ticket's thread, `<ticket.{ticket id}@{domain}>`: every
-/// mail about the ticket names it in `References` and `In-Reply-To`, so a
-/// reply can be matched to its ticket by it.
+/// The root of a ticket's thread, `<ticket.{ticket id}@{domain}>` (the id
+/// as 32 hex digits): every mail about the ticket names it in `References`
+/// and `In-Reply-To`, so a reply can be matched to its ticket by it (and by
+/// the `.{ticket id}@` of the `Message-ID` it answers).
 pub fn thread_root(ticket: TicketId, domain: &str) -> String {
     format!("<ticket.{}@{domain}>", ticket.0.simple())
-}
-
-/// The ticket a thread root (or a `Message-ID` of ours) names, if it is
-/// one of `domain`'s: what e-mail intake reads from `In-Reply-To` and
-/// `References`.
-pub fn ticket_of_message_id(value: &str, domain: &str) -> Option<TicketId> {
-    let inner = value.trim().strip_prefix('<')?.strip_suffix('>')?;
-    let (local, right) = inner.rsplit_once('@')?;
-    if !right.eq_ignore_ascii_case(domain) {
-        return None;
-    }
-    let id = match local.strip_prefix("ticket.") {
-        Some(id) => id,
-        None => local.split_once('.')?.1,
-    };
-    Uuid::try_parse(id).ok().map(TicketId)
 }
 
 /// The domain of an address, `Name <user@host>` or `user@host`.
@@ -507,9 +492,7 @@ mod tests {
         let mail = mail_id(EventId::new(), MailKind::Resolved, "ana@example.com");
         let id = message_id(mail, Some(ticket), "mail.example.com");
         assert_eq!(id, format!("<{}.{}@mail.example.com>", mail.simple(), ticket.0.simple()));
-        assert_eq!(ticket_of_message_id(&id, "mail.example.com"), Some(ticket));
-        assert_eq!(ticket_of_message_id(&thread_root(ticket, "mail.example.com"), "MAIL.example.com"), Some(ticket));
-        assert_eq!(ticket_of_message_id(&thread_root(ticket, "mail.example.com"), "other.example"), None);
+        assert_eq!(thread_root(ticket, "mail.example.com"), format!("<ticket.{}@mail.example.com>", ticket.0.simple()));
         assert_eq!(address_domain("Switchboard <no-reply@mail.example.com>"), Some("mail.example.com"));
         assert_eq!(address_domain("no-reply@localhost"), Some("localhost"));
         assert_eq!(address_domain("Switchboard"), None);

@@ -1,11 +1,13 @@
 //! The `mail` stage: works the store's outbox of mails over SMTP (`lettre`).
 //!
-//! Each due mail is claimed with a lease, like webhook messages, built as
+//! Each due mail (the earliest pending one of its ticket to its address) is
+//! claimed with a lease, like webhook messages, built as
 //! `multipart/alternative` (plain text and HTML) with `Message-ID`
 //! `<{mail id}.{ticket id}@{domain}>` (the same on every attempt),
 //! `In-Reply-To` and `References` naming the ticket's thread root
 //! `<ticket.{ticket id}@{domain}>`, `Auto-Submitted: auto-generated` and
-//! `X-Auto-Response-Suppress: All`, and sent. Then:
+//! `X-Auto-Response-Suppress: All`, `Date` the time of the event, and
+//! sent. Then:
 //!
 //! * the server accepted it (2xx): sent, never sent again;
 //! * a permanent refusal (5xx), or an address lettre cannot write: failed;
@@ -120,7 +122,8 @@ impl Worker {
             .from(self.from.clone())
             .to(to)
             .subject(mail.subject.clone())
-            .date_now()
+            // When it happened, not when this attempt is: a thread sorts by it.
+            .date(mail.occurred_at.into())
             .message_id(Some(mail::message_id(mail.id, mail.ticket_id, domain)))
             .raw_header(HeaderValue::new(AUTO_SUBMITTED, "auto-generated".into()))
             .raw_header(HeaderValue::new(AUTO_RESPONSE_SUPPRESS, "All".into()));

@@ -2,6 +2,9 @@
 //! schedule worked like webhook messages, with the same leases), the
 //! companies' own templates, and accounts' mail preferences.
 //!
+//! A mail waits while an earlier mail of the same ticket to the same
+//! address is pending, so each person gets a ticket's mails in order.
+//!
 //! Times are passed in (`now`) rather than read here, so the schedule can
 //! be tested with a clock the test controls.
 
@@ -106,6 +109,13 @@ pub struct MailAttempt {
     pub code: Option<u16>,
     pub error: Option<String>,
 }
+
+/// A mail that may be sent (`m`): pending, and no earlier mail of its
+/// ticket to its address still pending (a mail about no ticket never
+/// waits).
+const CLAIMABLE: &str = "m.state = 'pending' \
+     AND NOT EXISTS (SELECT 1 FROM mails e WHERE e.ticket_id = m.ticket_id AND e.recipient = m.recipient \
+     AND e.state = 'pending' AND (e.occurred_at < m.occurred_at OR (e.occurred_at = m.occurred_at AND e.id < m.id)))";
 
 const MAIL_COLUMNS: &str = "id, company, kind, ticket_id, account_id, recipient, subject, text_body, html_body, \
      state, attempts, next_attempt_at, last_code, last_error, occurred_at, created_at, updated_at";
@@ -213,7 +223,8 @@ impl Store {
         Ok(())
     }
 
-    /// Claims up to `limit` mails due at `now`, each leased until
+    /// Claims up to `limit` mails due at `now`, each the earliest pending
+    /// one of its ticket to its address, each leased until
     /// `now + lease` (no other worker takes it meanwhile; a worker that dies
     /// leaves it due again).
     pub async fn claim_due_mails(
@@ -226,8 +237,8 @@ impl Store {
         let leased_until = crate::lease::leased_until(now, lease);
         let rows: Vec<MailRow> = on_pool!(&self.db, |pool| {
             sqlx::query_as(&format!(
-                "SELECT {MAIL_COLUMNS} FROM mails WHERE state = 'pending' AND next_attempt_at <= $1 \
-                 ORDER BY next_attempt_at LIMIT $2"
+                "SELECT {MAIL_COLUMNS} FROM mails m WHERE {CLAIMABLE} AND m.next_attempt_at <= $1 \
+                 ORDER BY m.next_attempt_at LIMIT $2"
             ))
             .bind(now)
             .bind(i64::from(limit))
@@ -238,11 +249,12 @@ impl Store {
         leased.into_iter().map(MailRecord::try_from).collect()
     }
 
-    /// When the next pending mail falls due, if any.
+    /// When the next mail [`Store::claim_due_mails`] could take falls due,
+    /// if any (not one waiting for an earlier mail of its ticket).
     pub async fn next_mail_due(&self) -> Result<Option<OffsetDateTime>> {
-        let next: Option<i64> = on_pool!(&self.db, |pool| sqlx::query_scalar(
-            "SELECT next_attempt_at FROM mails WHERE state = 'pending' ORDER BY next_attempt_at LIMIT 1"
-        )
+        let next: Option<i64> = on_pool!(&self.db, |pool| sqlx::query_scalar(&format!(
+            "SELECT m.next_attempt_at FROM mails m WHERE {CLAIMABLE} ORDER BY m.next_attempt_at LIMIT 1"
+        ))
         .fetch_optional(pool)
         .await)?;
         next.map(from_micros).transpose()

@@ -1,6 +1,6 @@
 //! The outbox of mails on both databases, with a clock the test sets: a
-//! mail queued twice is stored once, due when the schedule says, leased
-//! while claimed, a stale claim records nothing, a sent or failed mail keeps
+//! mail queued twice is stored once, due when the schedule says, after the
+//! earlier mails of its ticket to its address, leased while claimed, a stale claim records nothing, a sent or failed mail keeps
 //! no body; deleting the account deletes its mails; templates and
 //! preferences round-trip.
 
@@ -35,12 +35,18 @@ async fn the_outbox_follows_the_clock_and_forgets_bodies_once_done(test: TestSto
     let acme = CompanyId::parse("acme").expect("valid");
     let ticket = TicketId::new();
     let (first, second) = (mail(&acme, ticket, "ana@example.com"), mail(&acme, ticket, "bo@example.com"));
-    store.add_mails(&[first.clone(), second.clone()]).await.expect("add");
+    let later =
+        NewMail { occurred_at: first.occurred_at + Duration::seconds(1), ..mail(&acme, ticket, "ana@example.com") };
+    store.add_mails(&[later.clone(), first.clone(), second.clone()]).await.expect("add");
     store.add_mails(std::slice::from_ref(&first)).await.expect("add again");
     let now = OffsetDateTime::now_utc();
     let lease = Duration::seconds(30);
     let claimed = store.claim_due_mails(now, lease, 10).await.expect("claim");
-    assert_eq!(claimed.len(), 2, "queued twice, stored once");
+    let mut ids: Vec<_> = claimed.iter().map(|claimed| claimed.id).collect();
+    ids.sort();
+    let mut expected = vec![first.id, second.id];
+    expected.sort();
+    assert_eq!(ids, expected, "queued twice, stored once; Ana's later mail waits for her first");
     assert!(store.claim_due_mails(now, lease, 10).await.expect("claim").is_empty(), "both are leased");
     assert_eq!(store.next_mail_due().await.expect("next"), Some(claimed[0].next_attempt_at));
 
@@ -63,6 +69,9 @@ async fn the_outbox_follows_the_clock_and_forgets_bodies_once_done(test: TestSto
     assert_eq!((again.len(), again[0].attempts, again[0].last_code), (1, 1, Some(451)));
     assert_eq!(again[0].text, "text", "a pending mail keeps its body");
     assert!(store.finish_mail_attempt(&again[0], &answer(retry_at, 250), &MailOutcome::Sent).await.expect("finish"));
+    let next = store.claim_due_mails(retry_at, lease, 10).await.expect("claim");
+    assert_eq!(next.iter().map(|claimed| claimed.id).collect::<Vec<_>>(), [later.id], "then her later one");
+    assert!(store.finish_mail_attempt(&next[0], &answer(retry_at, 250), &MailOutcome::Sent).await.expect("finish"));
 
     let log = store.mails_of(&Scope::Company(acme.clone()), ticket).await.expect("log");
     let states: Vec<_> =
@@ -71,7 +80,8 @@ async fn the_outbox_follows_the_clock_and_forgets_bodies_once_done(test: TestSto
         states,
         [
             ("ana@example.com", DeliveryState::Delivered, 2, Some(250)),
-            ("bo@example.com", DeliveryState::Failed, 1, Some(550))
+            ("bo@example.com", DeliveryState::Failed, 1, Some(550)),
+            ("ana@example.com", DeliveryState::Delivered, 1, Some(250)),
         ]
     );
     assert!(log.iter().all(|mail| mail.text.is_empty() && mail.html.is_empty()), "done mails keep no body");

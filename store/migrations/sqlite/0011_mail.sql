@@ -2,6 +2,9 @@
 -- messages (claimed with a lease, retried on `mail.schedule_ms`). `id`
 -- derives from the notification, the kind and the address, so an event
 -- handled twice queues each mail once, and `Message-ID` derives from it.
+-- One ticket's mails to one address go in `occurred_at` order: a mail
+-- waits while an earlier one of the same ticket to the same address is
+-- pending.
 -- `account_id` is the recipient's account, when it has one (deleting the
 -- account deletes its mails); `ticket_id` is NULL for a password reset.
 -- The bodies are emptied once the mail is sent or failed (a reset link
@@ -27,6 +30,7 @@ CREATE TABLE mails (
     updated_at       INTEGER NOT NULL
 );
 CREATE INDEX mails_due ON mails (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX mails_order ON mails (ticket_id, recipient, occurred_at) WHERE state = 'pending';
 CREATE INDEX mails_ticket ON mails (ticket_id, occurred_at);
 CREATE INDEX mails_account ON mails (account_id);
 
