@@ -4,7 +4,8 @@
 //! threaded by the ticket, each once although the server refused the first
 //! attempts; preferences and deleted accounts are honoured; the reset mail's
 //! token sets a password; an admin mails a ticket to an address, with the
-//! company's own template.
+//! company's own template; a restart loses no queued mail and sends none
+//! twice.
 
 mod common;
 
@@ -289,4 +290,38 @@ async fn an_faq_answer_offers_to_reopen_and_staff_hear_of_a_critical_ticket() {
     assert_eq!(subjects(&receiver.wait_for("eli@example.com", 1).await), [urgent]);
     receiver.wait_for("kim@example.com", 3).await;
     assert!(receiver.mails_to("tia@example.com").await.is_empty());
+}
+
+/// A restart in the middle of a mail's schedule loses nothing, and what the
+/// server accepted before is not sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_keeps_the_outbox_and_sends_nothing_twice() {
+    let receiver = SmtpReceiver::start().await;
+    let app = app_mailing_to(&receiver).await;
+    let (ada, _) = app.account("customer", "ada").await;
+    let before = file_ticket(&app, &ada, "Sent before the restart").await;
+    receiver.wait_for("ada@example.com", 1).await;
+    // The server refuses everything now: the next mail stays queued.
+    receiver.fail_next(1_000).await;
+    let during = file_ticket(&app, &ada, "Queued across the restart").await;
+    let log_url = app.url(&format!("/v1/tickets/{during}/mails"));
+    wait_for_json(&app.client, &log_url, "a refused attempt", |log| {
+        log["items"][0]["last_code"] == json!(451) && log["items"][0]["state"] == json!("pending")
+    })
+    .await;
+
+    // The data directory stays (in `app`) for the restarted instance.
+    let App { running, config, client, .. } = app;
+    running.stop().await.expect("clean stop");
+    receiver.fail_next(0).await;
+    let restarted = switchboard::start(config, switchboard::Components::ALL).await.expect("restart");
+    let log_url = restarted.url(&format!("/v1/tickets/{during}/mails"));
+    wait_for_json(&client, &log_url, "the mail delivered", |log| log["items"][0]["state"] == json!("delivered")).await;
+    assert_eq!(
+        subjects(&receiver.mails_to("ada@example.com").await),
+        ["We received your request: Sent before the restart", "We received your request: Queued across the restart"]
+    );
+    let log = common::get_json(&client, &restarted.url(&format!("/v1/tickets/{before}/mails"))).await;
+    assert_eq!(log["items"][0]["attempts"], json!(1), "{log}");
+    restarted.stop().await.expect("clean stop");
 }
