@@ -237,6 +237,9 @@ pub fn ticket_context(notification: &Notification, links: &Links, recipient_name
     context
 }
 
+/// The most instructions one part of a template may run.
+const TEMPLATE_FUEL: u64 = 100_000;
+
 /// What a mail says, as templates: the subject (one line), the plain text
 /// and the HTML (auto-escaped).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -271,6 +274,9 @@ impl MailTemplate {
     pub fn render(&self, context: &Value) -> Result<RenderedMail, TemplateError> {
         let mut environment = Environment::new();
         environment.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+        // A company's template is an admin's code: bounded, so a loop in it
+        // cannot hold the API or the notifier.
+        environment.set_fuel(Some(TEMPLATE_FUEL));
         environment.set_auto_escape_callback(
             |name| {
                 if name.ends_with(".html") { AutoEscape::Html } else { AutoEscape::None }
@@ -529,6 +535,13 @@ mod tests {
         assert_eq!((error.part, error.line), ("text", Some(2)), "{error}");
         let misspelt = MailTemplate { subject: "{{ ticket.titel }}".into(), text: String::new(), html: String::new() };
         assert_eq!(misspelt.check(MailKind::TicketReceived).expect_err("undefined").part, "subject");
+        let endless = MailTemplate {
+            subject: "Fine".into(),
+            text: String::new(),
+            html: "{% for a in range(10000) %}{% for b in range(10000) %}.{% endfor %}{% endfor %}".into(),
+        };
+        let error = endless.check(MailKind::TicketReceived).expect_err("out of fuel");
+        assert!(error.part == "html" && error.message.contains("fuel"), "{error}");
     }
 
     #[test]

@@ -166,3 +166,14 @@ impl Worker {
         (attempt, outcome)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_sender_is_an_address_lettre_writes() {
+        let from: Result<Mailbox, _> = MailConfig::default().from.parse();
+        assert_eq!(from.map(|mailbox| mailbox.email.to_string()), Ok("no-reply@localhost".to_owned()));
+    }
+}
