@@ -325,3 +325,32 @@ async fn a_restart_keeps_the_outbox_and_sends_nothing_twice() {
     assert_eq!(log["items"][0]["attempts"], json!(1), "{log}");
     restarted.stop().await.expect("clean stop");
 }
+
+/// Without `mail.smtp_url` nothing is queued, and a mail by hand is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_smtp_server_no_mail_is_queued() {
+    let app = spawn_app_with(|config| config.outbound.allow_private_destinations = true).await;
+    // An endpoint shows when the notifier has handled an event (it stores
+    // the event's mails before its webhook messages).
+    let endpoint = json!({"url": "http://127.0.0.1:9/hooks", "event_types": ["ticket.created"]});
+    call(&app.client, reqwest::Method::POST, app.url("/v1/webhooks"), endpoint).await;
+    let (cy, _) = app.account("customer", "cy").await;
+    let ticket = file_ticket(&app, &cy, "Nobody mails this").await;
+    let (status, body) = status_and_json(
+        app.client
+            .post(app.url(&format!("/v1/tickets/{ticket}/notifications")))
+            .json(&json!({"email": "boss@example.org"}))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!((status, body["error"]["code"].clone()), (StatusCode::CONFLICT, json!("mail_off")), "{body}");
+    let notifications = app.url(&format!("/v1/tickets/{ticket}/notifications"));
+    wait_for_json(&app.client, &notifications, "the created event handled", |log| {
+        log["items"].as_array().is_some_and(|items| !items.is_empty())
+    })
+    .await;
+    let log = common::get_json(&app.client, &app.url(&format!("/v1/tickets/{ticket}/mails"))).await;
+    assert_eq!(log["items"], json!([]));
+}

@@ -971,4 +971,34 @@ mod tests {
         assert_eq!(config.bus.kafka.min_insync_replicas(), 1);
         assert!(config.validate().is_ok());
     }
+
+    #[test]
+    fn mail_settings_are_checked_and_the_message_id_domain_follows_from() {
+        let refused = |adjust: &dyn Fn(&mut MailConfig)| {
+            let mut config = Config::default();
+            adjust(&mut config.mail);
+            config.validate().expect_err("refused").to_string()
+        };
+        let error = refused(&|mail| mail.smtp_url = Some(Secret::new("http://mail.example.com".into())));
+        assert!(error.contains("mail.smtp_url"), "{error}");
+        let error = refused(&|mail| mail.from = "Switchboard".into());
+        assert!(error.contains("mail.from"), "{error}");
+        let error = refused(&|mail| mail.public_url = "support.example.com".into());
+        assert!(error.contains("mail.public_url"), "{error}");
+        let error = refused(&|mail| mail.schedule_ms.clear());
+        assert!(error.contains("mail.schedule_ms"), "{error}");
+        let error = refused(&|mail| mail.concurrency = 0);
+        assert!(error.contains("mail.concurrency"), "{error}");
+
+        let mut mail = MailConfig {
+            smtp_url: Some(Secret::new("smtps://user:password@mail.example.com".into())),
+            from: "Support <help@support.example.com>".into(),
+            ..MailConfig::default()
+        };
+        assert_eq!(mail.message_id_domain(), "support.example.com");
+        assert!(!format!("{mail:?}").contains("password"), "the URL's credentials do not print");
+        mail.message_id_domain = Some("threads.example.com".into());
+        assert_eq!(mail.message_id_domain(), "threads.example.com");
+        assert_eq!(MailConfig::default().message_id_domain(), "localhost");
+    }
 }
