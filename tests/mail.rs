@@ -93,7 +93,11 @@ async fn the_customer_and_the_assignee_get_each_mail_of_the_lifecycle_once_threa
     call(&tom, reqwest::Method::PUT, url("/status"), json!({"status": "in_progress"})).await;
     call(&tom, reqwest::Method::POST, url("/messages"), json!({"body": "Note to self", "internal": true})).await;
     call(&tom, reqwest::Method::POST, url("/messages"), json!({"body": "I come by at 3 pm."})).await;
-    let report = json!({"malfunction": "Expansion vessel lost its charge.", "solution": "Recharged the expansion vessel to 1 bar.", "submit": true});
+    let report = json!({
+        "malfunction": "Expansion vessel lost its charge.",
+        "solution": "Recharged the expansion vessel to 1 bar.",
+        "submit": true,
+    });
     call(&tom, reqwest::Method::PUT, url("/report"), report).await;
     call(&cora, reqwest::Method::POST, url("/report/approval"), json!({"password": PASSWORD})).await;
     call(&tom, reqwest::Method::PUT, url("/status"), json!({"status": "resolved"})).await;
@@ -166,8 +170,8 @@ async fn preferences_deleted_accounts_resets_and_mails_by_hand() {
         json!({"body": "Looking into it"}),
     )
     .await;
-    let mails = receiver.wait_for("pia@example.com", 1).await;
-    assert_eq!(subjects(&mails), ["New reply: Heating is cold"]);
+    let replies = receiver.wait_for("pia@example.com", 1).await;
+    assert_eq!(subjects(&replies), ["New reply: Heating is cold"]);
 
     // Dan's account is deleted: nothing more goes to him.
     let (dan, dan_id) = app.account("customer", "dan").await;
@@ -201,8 +205,8 @@ async fn preferences_deleted_accounts_resets_and_mails_by_hand() {
     let response =
         app.anonymous.post(app.url("/v1/password-resets")).json(&json!({"email": "pia@example.com"})).send().await;
     assert_eq!(response.expect("send").status(), StatusCode::ACCEPTED);
-    let mails = receiver.wait_for("pia@example.com", 2).await;
-    let reset = &mails[1];
+    let with_reset = receiver.wait_for("pia@example.com", 2).await;
+    let reset = &with_reset[1];
     assert_eq!(header(reset, "Subject"), "Reset your password");
     assert_eq!(header(reset, "References"), "", "a reset is about no ticket");
     let text = reset["text"].as_str().expect("text");
@@ -231,10 +235,20 @@ async fn preferences_deleted_accounts_resets_and_mails_by_hand() {
         status_and_json(app.client.put(template_url.clone()).json(&broken).send().await.expect("send")).await;
     assert_eq!((status, body["error"]["field"].clone()), (StatusCode::UNPROCESSABLE_ENTITY, json!("text")), "{body}");
     assert!(body["error"]["message"].as_str().is_some_and(|message| message.contains("line 2")), "{body}");
-    let own = json!({"subject": "From Acme: {{ ticket.title }}", "text": "{{ ticket_url }}", "html": "<a href=\"{{ ticket_url }}\">{{ ticket.title }}</a>"});
+    let own = json!({
+        "subject": "From Acme: {{ ticket.title }}",
+        "text": "{{ ticket_url }}",
+        "html": "<a href=\"{{ ticket_url }}\">{{ ticket.title }}</a>",
+    });
     call(&app.client, reqwest::Method::PUT, template_url.clone(), own).await;
     let (status, _) = status_and_json(tom.get(app.url("/v1/mail-templates")).send().await.expect("send")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    let listed = common::get_json(&app.client, &app.url("/v1/mail-templates")).await;
+    let items = listed["items"].as_array().expect("items");
+    let shared_kind = items.iter().find(|item| item["kind"] == json!("ticket.shared")).expect("the kind is listed");
+    assert_eq!(shared_kind["own"]["subject"], json!("From Acme: {{ ticket.title }}"));
+    assert_eq!(shared_kind["default"]["subject"], json!("Ticket: {{ ticket.title }}"));
+    assert!(shared_kind["context"]["ticket"]["title"].is_string(), "{shared_kind}");
     let (status, queued) = status_and_json(notify(json!({"email": "Boss@Example.org"})).await.expect("send")).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
     let shared = receiver.wait_for("boss@example.org", 1).await;
@@ -315,8 +329,11 @@ async fn a_restart_keeps_the_outbox_and_sends_nothing_twice() {
     running.stop().await.expect("clean stop");
     receiver.fail_next(0).await;
     let restarted = switchboard::start(config, switchboard::Components::ALL).await.expect("restart");
-    let log_url = restarted.url(&format!("/v1/tickets/{during}/mails"));
-    wait_for_json(&client, &log_url, "the mail delivered", |log| log["items"][0]["state"] == json!("delivered")).await;
+    let restarted_log_url = restarted.url(&format!("/v1/tickets/{during}/mails"));
+    wait_for_json(&client, &restarted_log_url, "the mail delivered", |log| {
+        log["items"][0]["state"] == json!("delivered")
+    })
+    .await;
     assert_eq!(
         subjects(&receiver.mails_to("ada@example.com").await),
         ["We received your request: Sent before the restart", "We received your request: Queued across the restart"]

@@ -35,6 +35,10 @@ pub(crate) struct MailTemplateView {
     own: Option<MailTemplate>,
     #[serde(skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
     updated_at: Option<OffsetDateTime>,
+    /// What a template of this kind can use, with sample values (what a
+    /// template is checked against when set).
+    #[schema(value_type = Object)]
+    context: serde_json::Value,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -57,6 +61,7 @@ async fn views(state: &ApiState, company: &switchboard_core::CompanyId) -> Resul
                 kind,
                 mutable: kind.mutable(),
                 default: kind.default_template(),
+                context: mail::sample_context(kind),
                 updated_at: record.as_ref().map(|record| record.updated_at),
                 own: record.map(|record| record.template),
             }

@@ -167,7 +167,10 @@ impl MailQueue {
         match mail::render_mail(kind, templates.get(&kind), context) {
             Ok((rendered, own_error)) => {
                 if let Some(error) = own_error {
-                    tracing::warn!(%company, %kind, %error, "a company's mail template failed; the built-in one is used");
+                    tracing::warn!(
+                        %company, %kind, %error,
+                        "a company's mail template failed; the built-in one is used"
+                    );
                 }
                 Ok(Some(rendered))
             }

@@ -1,8 +1,9 @@
 //! The outbox of mails on both databases, with a clock the test sets: a
 //! mail queued twice is stored once, due when the schedule says, after the
-//! earlier mails of its ticket to its address, leased while claimed, a stale claim records nothing, a sent or failed mail keeps
-//! no body; deleting the account deletes its mails; templates and
-//! preferences round-trip.
+//! earlier mails of its ticket to its address, leased while claimed; a
+//! stale claim records nothing, a sent or failed mail keeps no body;
+//! deleting the account deletes its mails; templates and preferences
+//! round-trip.
 
 use switchboard_core::auth::AccountKind;
 use switchboard_core::mail::{MailKind, MailPreferences, MailTemplate};
