@@ -78,6 +78,7 @@ pub const STAGES: &[StageEntry] = &[
         name: stages::WEBHOOKS,
         run: |ctx| Box::pin(async { Ok(switchboard_notifier::webhooks::stage(ctx).await?) }),
     },
+    StageEntry { name: stages::MAIL, run: |ctx| Box::pin(async { Ok(switchboard_notifier::mail::stage(ctx).await?) }) },
     StageEntry { name: stages::PROJECTOR, run: |ctx| Box::pin(async { Ok(switchboard_projector::stage(ctx).await?) }) },
     StageEntry {
         name: switchboard_bus::outbox::STAGE_NAME,
@@ -116,6 +117,7 @@ impl Components {
             stages::DELIVERY,
             stages::NOTIFIER,
             stages::WEBHOOKS,
+            stages::MAIL,
             stages::PROJECTOR,
             switchboard_bus::outbox::STAGE_NAME,
             switchboard_bus::retention::STAGE_NAME,
@@ -134,7 +136,7 @@ impl Components {
     pub const ROUTER: Components =
         Components { ingest: false, api: false, stages: &[stages::ROUTER, stages::DELIVERY] };
     pub const NOTIFIER: Components =
-        Components { ingest: false, api: false, stages: &[stages::NOTIFIER, stages::WEBHOOKS] };
+        Components { ingest: false, api: false, stages: &[stages::NOTIFIER, stages::WEBHOOKS, stages::MAIL] };
 
     /// What the serving command `command` (`up`, `ingest`, …) runs.
     pub fn of_command(command: &str) -> Option<Components> {

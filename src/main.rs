@@ -46,7 +46,8 @@ enum Command {
     ///
     /// Uses the embedded bus and an SQLite file under --data-dir unless the
     /// configuration names Kafka and PostgreSQL. Survives `kill -9` without
-    /// losing an accepted ticket.
+    /// losing an accepted ticket. Sends mail when mail.smtp_url is set (the
+    /// log says so at start when it is not).
     Up(ListenArgs),
     /// Run the intake API (`POST /v1/tickets`), plus /healthz, /readyz, /metrics.
     ///
@@ -86,15 +87,19 @@ enum Command {
     /// next server as router.* configures. Serves /healthz, /readyz and
     /// /metrics on the listen address.
     Router(ListenArgs),
-    /// Run the notifier stage and webhook delivery.
+    /// Run the notifier stage, webhook delivery and mail sending.
     ///
     /// The notifier turns ticket events (tickets.events, tickets.triaged,
     /// tickets.routed) into the public event catalogue, records each on the
     /// live feed (streamed by the API at /v1/live and /v1/live/ws) and stores
-    /// a message for each subscribed webhook endpoint (/v1/webhooks); webhook delivery
-    /// POSTs each, signed as Standard Webhooks, on the notifier.schedule_ms
-    /// retry schedule, logging every attempt. Serves /healthz, /readyz and
-    /// /metrics on the listen address.
+    /// a message for each subscribed webhook endpoint (/v1/webhooks), and,
+    /// with mail.smtp_url set, queues the mails they imply (to customers,
+    /// the assignee, staff) and password-reset mails (accounts.events);
+    /// webhook delivery POSTs each message, signed as Standard Webhooks, on
+    /// the notifier.schedule_ms retry schedule, logging every attempt; mail
+    /// sending hands each mail to the SMTP server on the mail.schedule_ms
+    /// schedule. Serves /healthz, /readyz and /metrics on the listen
+    /// address.
     Notifier(ListenArgs),
     /// Run a reference team server that receives deliveries.
     ///

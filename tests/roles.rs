@@ -126,6 +126,15 @@ fn expectations() -> HashMap<(&'static str, &'static str), [u16; 7]> {
         (("GET", "/v1/live"), [401, 200, 200, 200, 200, 200, 200]),
         // A plain GET, not a handshake: past the permission check, refused.
         (("GET", "/v1/live/ws"), [401, 400, 400, 400, 400, 400, 400]),
+        // Every signed-in person has their own (an API key has none).
+        (("GET", "/v1/accounts/me/notification-preferences"), [401, 200, 200, 200, 200, 200, 200]),
+        (("PUT", "/v1/accounts/me/notification-preferences"), [401, 200, 200, 200, 200, 200, 200]),
+        (("GET", "/v1/tickets/{id}/mails"), [401, 403, 403, 200, 200, 200, 404]),
+        (("GET", "/v1/mail-templates"), [401, 403, 403, 403, 403, 200, 200]),
+        (("PUT", "/v1/mail-templates/{kind}"), [401, 403, 403, 403, 403, 200, 200]),
+        // acme's admin set the template before each call; the other
+        // company has none then.
+        (("DELETE", "/v1/mail-templates/{kind}"), [401, 403, 403, 403, 403, 204, 404]),
     ])
 }
 
@@ -226,6 +235,21 @@ impl People {
                 "/v1/accounts/{id}" | "/v1/api-keys/{id}" | "/v1/faqs/{id}" | "/v1/vehicles/{id}" | "/v1/tickets/{id}"
                 | "/v1/servers/{id}" | "/v1/teams/{id}" | "/v1/webhooks/{id}",
             ) => self.fresh_target(path).await,
+            ("DELETE", "/v1/mail-templates/{kind}") => {
+                // The other company's own (from its PUT cell) goes first, so
+                // its admin's call can only find acme's.
+                let url = self.app.url("/v1/mail-templates/ticket.shared");
+                self.client("other_admin").delete(url).send().await.expect("send");
+                let response = self
+                    .client("admin")
+                    .put(self.app.url("/v1/mail-templates/ticket.shared"))
+                    .json(&mail_template_json())
+                    .send()
+                    .await
+                    .expect("send");
+                assert_eq!(response.status(), StatusCode::OK, "{:?}", response.text().await);
+                String::new()
+            }
             (_, path) if path.starts_with("/v1/webhooks/{id}") => self.acme_webhook.clone(),
             (_, "/v1/vehicles/{id}") => self.acme_vehicle.clone(),
             (_, "/v1/servers/{id}") => self.acme_server.clone(),
@@ -241,6 +265,7 @@ impl People {
                 .replace("{id}", &id)
                 .replace("{company}", "acme")
                 .replace("{version}", "2")
+                .replace("{kind}", "ticket.shared")
                 .replace("{server_id}", &self.acme_server),
         );
         let url = if path == "/v1/kb/search" { format!("{url}?q=printer") } else { url };
@@ -277,6 +302,10 @@ impl People {
             ("POST", "/v1/webhooks") | ("PUT", "/v1/webhooks/{id}") => builder.json(&webhook_json(serial)),
             ("POST", "/v1/webhooks/{id}/replay") => builder.json(&json!({"since": "2026-01-01T00:00:00Z"})),
             ("POST", "/v1/tickets/{id}/notifications") => builder.json(&json!({"all_subscribers": true})),
+            ("PUT", "/v1/accounts/me/notification-preferences") => {
+                builder.json(&json!({"email": {"ticket.resolved": true}}))
+            }
+            ("PUT", "/v1/mail-templates/{kind}") => builder.json(&mail_template_json()),
             ("POST", "/v1/teams") | ("PUT", "/v1/teams/{id}") => {
                 builder.json(&json!({"name": format!("Team {serial}"), "categories": ["printer"]}))
             }
@@ -461,4 +490,8 @@ async fn role_route_matrix_on_postgresql() {
     let Some(database) = switchboard_store::testing::fresh_postgres_database().await else { return };
     let app = spawn_app_with(|config| config.store.url = Some(Secret::new(database))).await;
     every_route_answers_each_caller_as_the_table_says(app).await;
+}
+
+fn mail_template_json() -> Value {
+    json!({"subject": "Ticket {{ ticket.title }}", "text": "{{ ticket_url }}", "html": "<p>{{ ticket.title }}</p>"})
 }

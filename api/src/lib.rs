@@ -15,6 +15,7 @@ pub mod faqs;
 mod kb;
 mod lifecycle;
 mod live;
+mod mail;
 mod routing;
 mod servers;
 mod settings;
@@ -144,6 +145,13 @@ pub const ROUTES: &[RouteRule] = &[
     rule("GET", "/v1/accounts/me", Permission::SignedIn)
         .doc("The signed-in account")
         .responds::<accounts::AccountView>(),
+    rule("GET", "/v1/accounts/me/notification-preferences", Permission::SignedIn)
+        .doc("Which mails the signed-in account gets, by kind (password resets always go out)")
+        .responds::<mail::NotificationPreferences>(),
+    rule("PUT", "/v1/accounts/me/notification-preferences", Permission::SignedIn)
+        .doc("Turns kinds of mail on (`true`) or off for the signed-in account; kinds left out stay as they are")
+        .responds::<mail::NotificationPreferences>()
+        .json::<mail::NotificationPreferences>(),
     rule("GET", "/v1/accounts/{id}", Permission::SignedIn)
         .doc("One account (yourself, or any of the company's for its admin)")
         .responds::<accounts::AccountView>(),
@@ -389,7 +397,10 @@ pub const ROUTES: &[RouteRule] = &[
         .doc("What the ticket's events sent to webhook endpoints, and how each delivery stands")
         .responds::<webhooks::NotificationList>(),
     rule("POST", "/v1/tickets/{id}/notifications", Permission::WebhooksManage)
-        .doc("Sends the ticket as it is now (`ticket.shared`) to one webhook endpoint or to all its subscribers")
+        .doc(
+            "Sends the ticket as it is now (`ticket.shared`) to one webhook endpoint, to all its subscribers, or by \
+             mail to an address",
+        )
         .responds::<webhooks::Notified>()
         .returns(&[202])
         .json::<webhooks::NotifyInput>(),
@@ -404,6 +415,19 @@ pub const ROUTES: &[RouteRule] = &[
         .doc("The same events over a WebSocket (upgrade), as `{\"id\", \"event\"}` text messages; resume with `after`")
         .returns(&[101])
         .query::<live::LiveParameters>(),
+    rule("GET", "/v1/tickets/{id}/mails", Permission::DeliveriesRead)
+        .doc("The mails the ticket's events sent: to whom, which kind, how each stands, and its Message-ID")
+        .responds::<mail::MailList>(),
+    rule("GET", "/v1/mail-templates", Permission::SettingsManage)
+        .doc("Every kind of mail with its built-in template and the company's own")
+        .responds::<mail::MailTemplateList>(),
+    rule("PUT", "/v1/mail-templates/{kind}", Permission::SettingsManage)
+        .doc("Sets the company's template of a kind of mail, checked by rendering it with a sample")
+        .responds::<mail::MailTemplateView>()
+        .json::<mail::MailTemplateInput>(),
+    rule("DELETE", "/v1/mail-templates/{kind}", Permission::SettingsManage)
+        .doc("Drops the company's template of a kind: the built-in one applies again")
+        .returns(&[204]),
 ];
 
 pub fn router(state: ApiState) -> Router {
@@ -411,6 +435,7 @@ pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/v1/accounts", post(accounts::create_account).get(accounts::list_accounts))
         .route("/v1/accounts/me", get(accounts::me))
+        .route("/v1/accounts/me/notification-preferences", get(mail::get_preferences).put(mail::put_preferences))
         .route("/v1/accounts/{id}", get(accounts::get_account).delete(accounts::delete_account))
         .route("/v1/accounts/{id}/password", put(accounts::put_password))
         .route("/v1/sessions", post(accounts::sign_in))
@@ -467,6 +492,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/tickets/{id}/notifications", get(webhooks::ticket_notifications).post(webhooks::notify))
         .route("/v1/live", get(live::sse))
         .route("/v1/live/ws", get(live::websocket))
+        .route("/v1/tickets/{id}/mails", get(mail::ticket_mails))
+        .route("/v1/mail-templates", get(mail::list_templates))
+        .route("/v1/mail-templates/{kind}", put(mail::put_template).delete(mail::delete_template))
         .route_layer(from_fn_with_state(authorization, authorize))
         .with_state(state)
 }

@@ -3,7 +3,8 @@
 //! `GET /v1/webhooks/{id}/attempts`, `POST /v1/webhooks/{id}/replay`, the
 //! event catalogue at `GET /v1/webhooks/event-types`; a ticket's
 //! notifications for staff, `GET /v1/tickets/{id}/notifications`, and an
-//! admin's `POST /v1/tickets/{id}/notifications`.
+//! admin's `POST /v1/tickets/{id}/notifications` (to endpoints, or by mail
+//! to an address).
 
 use axum::Json;
 use axum::extract::State;
@@ -13,11 +14,12 @@ use serde::{Deserialize, Serialize};
 use switchboard_core::config::Secret;
 use switchboard_core::filter::{Query, Subject};
 use switchboard_core::ids::WebhookId;
+use switchboard_core::mail::{self, Links, MailKind};
 use switchboard_core::notifications::{EventType, Notification};
 use switchboard_core::signing::SigningSecret;
 use switchboard_core::text::forbidden_control;
 use switchboard_core::{CompanyId, TicketId};
-use switchboard_store::{DeliveryState, NewWebhookMessage, Replay, WebhookFields, WebhookRecord};
+use switchboard_store::{DeliveryState, NewMail, NewWebhookMessage, Replay, WebhookFields, WebhookRecord};
 use switchboard_web::{ApiError, Authenticated, JsonBody, Path, Query as QueryString, parse_number};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -384,7 +386,7 @@ pub(crate) async fn replay(
     Ok((StatusCode::ACCEPTED, Json(Replayed { replayed })))
 }
 
-/// Where an admin sends a ticket by hand.
+/// Where an admin sends a ticket by hand: exactly one of the three.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NotifyInput {
@@ -393,16 +395,23 @@ pub(crate) struct NotifyInput {
     /// Every enabled endpoint whose filter selects the ticket.
     #[serde(default)]
     all_subscribers: bool,
+    /// An e-mail address: the `ticket.shared` mail goes there.
+    email: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Notified {
     /// The `webhook-id` of each message sent.
     webhook_ids: Vec<String>,
+    /// The id of the mail queued (`GET /v1/tickets/{id}/mails`), for an
+    /// address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mail_id: Option<uuid::Uuid>,
 }
 
 /// `POST /v1/tickets/{id}/notifications`: sends the ticket as it is now
-/// (`ticket.shared`) to one endpoint or to all its subscribers.
+/// (`ticket.shared`) to one endpoint, to all its subscribers, or by mail to
+/// an address.
 pub(crate) async fn notify(
     State(state): State<ApiState>,
     Authenticated(caller): Authenticated,
@@ -410,14 +419,18 @@ pub(crate) async fn notify(
     JsonBody(input): JsonBody<NotifyInput>,
 ) -> Result<(StatusCode, Json<Notified>), ApiError> {
     let ticket = visible_ticket(&state, &caller, &id).await?;
-    let endpoints = match (input.webhook.as_deref(), input.all_subscribers) {
-        (Some(webhook), false) => {
+    let endpoints = match (input.webhook.as_deref(), input.all_subscribers, input.email.as_deref()) {
+        (None, false, Some(address)) => {
+            let mail_id = share_by_mail(&state, &caller, &ticket, address).await?;
+            return Ok((StatusCode::ACCEPTED, Json(Notified { webhook_ids: Vec::new(), mail_id: Some(mail_id) })));
+        }
+        (Some(webhook), false, None) => {
             let unknown =
                 || ApiError::invalid_body("webhook", "`webhook` must be an id of one of the company's endpoints");
             let id: WebhookId = webhook.trim().parse().map_err(|_| unknown())?;
             vec![state.store.webhook(&caller.company, id).await?.ok_or_else(unknown)?]
         }
-        (None, true) => {
+        (None, true, None) => {
             let endpoints = state.store.list_webhooks(&caller.company).await?;
             let subject = Subject::new(&ticket);
             let selects = |endpoint: &WebhookRecord| match endpoint.fields.filter.as_deref() {
@@ -426,7 +439,12 @@ pub(crate) async fn notify(
             };
             endpoints.into_iter().filter(|endpoint| endpoint.fields.enabled && selects(endpoint)).collect()
         }
-        _ => return Err(ApiError::invalid_body("webhook", "give either `webhook` or `\"all_subscribers\": true`")),
+        _ => {
+            return Err(ApiError::invalid_body(
+                "webhook",
+                "give exactly one of `webhook`, `\"all_subscribers\": true` and `email`",
+            ));
+        }
     };
     let notification = Notification::shared(&ticket, caller.actor());
     let body = notification.body();
@@ -434,5 +452,32 @@ pub(crate) async fn notify(
         endpoints.iter().map(|endpoint| NewWebhookMessage::of(&notification, endpoint.id, body.clone())).collect();
     state.store.add_webhook_messages(&messages).await?;
     let webhook_ids = messages.iter().map(|message| switchboard_store::webhook_id(message.id)).collect();
-    Ok((StatusCode::ACCEPTED, Json(Notified { webhook_ids })))
+    Ok((StatusCode::ACCEPTED, Json(Notified { webhook_ids, mail_id: None })))
+}
+
+/// Queues the `ticket.shared` mail of `ticket` to `address` (with the
+/// company's template, if it has one): the mail's id.
+async fn share_by_mail(
+    state: &ApiState,
+    caller: &switchboard_core::Caller,
+    ticket: &switchboard_core::Ticket,
+    address: &str,
+) -> Result<uuid::Uuid, ApiError> {
+    let address = address.trim().to_lowercase();
+    if let Err(reason) = switchboard_core::ticket::check_email(&address) {
+        return Err(ApiError::invalid_body("email", format!("`email` is not an e-mail address: {reason}")));
+    }
+    let config = &state.config.mail;
+    if config.smtp_url.is_none() {
+        return Err(ApiError::Refused { code: "mail_off", message: "mail is off here (no mail.smtp_url)".into() });
+    }
+    let kind = MailKind::Shared;
+    let notification = Notification::shared(ticket, caller.actor());
+    let context = mail::ticket_context(&notification, &Links::new(&config.public_url), None, &address);
+    let own = state.store.mail_templates(&caller.company).await?.into_iter().find(|record| record.kind == kind);
+    let (rendered, _) =
+        mail::render_mail(kind, own.as_ref().map(|record| &record.template), &context).map_err(ApiError::internal)?;
+    let queued = NewMail::of(&notification, kind, address, None, rendered);
+    state.store.add_mails(std::slice::from_ref(&queued)).await?;
+    Ok(queued.id)
 }

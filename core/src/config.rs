@@ -56,6 +56,7 @@ pub struct Config {
     pub outbound: OutboundConfig,
     pub notifier: NotifierConfig,
     pub live: LiveConfig,
+    pub mail: MailConfig,
     pub http: HttpConfig,
     pub auth: AuthConfig,
     pub retention: RetentionConfig,
@@ -77,6 +78,7 @@ impl Default for Config {
             outbound: OutboundConfig::default(),
             notifier: NotifierConfig::default(),
             live: LiveConfig::default(),
+            mail: MailConfig::default(),
             http: HttpConfig::default(),
             auth: AuthConfig::default(),
             retention: RetentionConfig::default(),
@@ -130,6 +132,7 @@ impl Config {
         self.router.validate()?;
         self.notifier.validate()?;
         self.live.validate()?;
+        self.mail.validate()?;
         for origin in &self.http.cors_origins {
             let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
                 && !origin.ends_with('/')
@@ -412,6 +415,114 @@ impl LiveConfig {
 
     pub fn keep_alive(&self) -> Duration {
         Duration::from_secs(self.keep_alive_seconds)
+    }
+}
+
+/// E-mail to people: where it goes out (SMTP), what it says it is from, and
+/// its retry schedule. Without `smtp_url` no mail is queued at all.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// The SMTP server, as lettre reads it: `smtp://host:port` (plain, or
+    /// STARTTLS when the server offers it), `smtp://host?tls=required`
+    /// (STARTTLS or fail), `smtps://user:password@host` (TLS from the
+    /// start; credentials in the URL). `None`: mail is off.
+    pub smtp_url: Option<Secret<String>>,
+    /// The `From:` of every mail, `Name <address>` or a bare address.
+    pub from: String,
+    /// The base of the links in mails (the console people open).
+    pub public_url: String,
+    /// The right-hand side of `Message-ID`s; by default the domain of
+    /// `from`.
+    pub message_id_domain: Option<String>,
+    /// One SMTP command (connecting included).
+    pub command_timeout_ms: u64,
+    /// One whole attempt, from connecting to the server's answer.
+    pub send_timeout_ms: u64,
+    /// When each attempt of a mail is made, counted from the failure before
+    /// it (the first from when the mail was queued), each jittered by up to
+    /// a tenth; after the last, the mail is kept as failed.
+    pub schedule_ms: Vec<u64>,
+    /// Mails sent at once by one process.
+    pub concurrency: usize,
+    /// How long each company's templates are cached by the notifier stage.
+    pub refresh_ms: u64,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        const SECOND: u64 = 1_000;
+        const MINUTE: u64 = 60 * SECOND;
+        const HOUR: u64 = 60 * MINUTE;
+        Self {
+            smtp_url: None,
+            from: "Switchboard <no-reply@localhost>".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            message_id_domain: None,
+            command_timeout_ms: 30 * SECOND,
+            send_timeout_ms: 2 * MINUTE,
+            // Immediately, 30 s, 2 min, 10 min, 30 min, 2 h, 6 h.
+            schedule_ms: vec![0, 30 * SECOND, 2 * MINUTE, 10 * MINUTE, 30 * MINUTE, 2 * HOUR, 6 * HOUR],
+            concurrency: 4,
+            refresh_ms: 2 * SECOND,
+        }
+    }
+}
+
+impl MailConfig {
+    /// The domain of `Message-ID`s: `message_id_domain`, else the domain of
+    /// `from`.
+    pub fn message_id_domain(&self) -> &str {
+        match &self.message_id_domain {
+            Some(domain) => domain,
+            None => crate::mail::address_domain(&self.from).unwrap_or("localhost"),
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let fail = |message: String| Err(Error::Config(message));
+        if let Some(url) = &self.smtp_url {
+            let url = url.expose();
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) || url.contains(char::is_whitespace) {
+                return fail("mail.smtp_url must be smtp://host[:port] or smtps://[user:password@]host[:port]".into());
+            }
+        }
+        if crate::mail::address_domain(&self.from).is_none() {
+            return fail(format!(
+                "mail.from must be an address, `Name <no-reply@example.com>` or `no-reply@example.com`, got `{}`",
+                self.from
+            ));
+        }
+        let public = self.public_url.trim_end_matches('/');
+        if !(public.starts_with("http://") || public.starts_with("https://")) || public.contains(char::is_whitespace) {
+            return fail(format!("mail.public_url must be an http(s) URL, got `{}`", self.public_url));
+        }
+        if let Some(domain) = &self.message_id_domain
+            && (domain.is_empty() || !domain.chars().all(|c| c.is_ascii_alphanumeric() || ".-".contains(c)))
+        {
+            return fail(format!("mail.message_id_domain must be a domain name, got `{domain}`"));
+        }
+        if self.schedule_ms.is_empty() || self.schedule_ms.len() > 100 {
+            return fail("mail.schedule_ms must list 1 to 100 attempts".into());
+        }
+        let positive = [
+            ("command_timeout_ms", self.command_timeout_ms),
+            ("send_timeout_ms", self.send_timeout_ms),
+            ("concurrency", self.concurrency as u64),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            return fail(format!("mail.{name} must be at least 1"));
+        }
+        const YEAR_MS: u64 = 366 * 24 * 60 * 60 * 1_000;
+        let bounded = [
+            ("schedule_ms", self.schedule_ms.iter().copied().max().unwrap_or(0)),
+            ("command_timeout_ms", self.command_timeout_ms),
+            ("send_timeout_ms", self.send_timeout_ms),
+        ];
+        if let Some((name, _)) = bounded.iter().find(|(_, value)| *value > YEAR_MS) {
+            return fail(format!("mail.{name} must be at most a year"));
+        }
+        Ok(())
     }
 }
 
@@ -909,5 +1020,35 @@ mod tests {
         config.bus.kafka.replication_factor = 1;
         assert_eq!(config.bus.kafka.min_insync_replicas(), 1);
         assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn mail_settings_are_checked_and_the_message_id_domain_follows_from() {
+        let refused = |adjust: &dyn Fn(&mut MailConfig)| {
+            let mut config = Config::default();
+            adjust(&mut config.mail);
+            config.validate().expect_err("refused").to_string()
+        };
+        let error = refused(&|mail| mail.smtp_url = Some(Secret::new("http://mail.example.com".into())));
+        assert!(error.contains("mail.smtp_url"), "{error}");
+        let error = refused(&|mail| mail.from = "Switchboard".into());
+        assert!(error.contains("mail.from"), "{error}");
+        let error = refused(&|mail| mail.public_url = "support.example.com".into());
+        assert!(error.contains("mail.public_url"), "{error}");
+        let error = refused(&|mail| mail.schedule_ms.clear());
+        assert!(error.contains("mail.schedule_ms"), "{error}");
+        let error = refused(&|mail| mail.concurrency = 0);
+        assert!(error.contains("mail.concurrency"), "{error}");
+
+        let mut mail = MailConfig {
+            smtp_url: Some(Secret::new("smtps://user:password@mail.example.com".into())),
+            from: "Support <help@support.example.com>".into(),
+            ..MailConfig::default()
+        };
+        assert_eq!(mail.message_id_domain(), "support.example.com");
+        assert!(!format!("{mail:?}").contains("password"), "the URL's credentials do not print");
+        mail.message_id_domain = Some("threads.example.com".into());
+        assert_eq!(mail.message_id_domain(), "threads.example.com");
+        assert_eq!(MailConfig::default().message_id_domain(), "localhost");
     }
 }

@@ -14,6 +14,7 @@ pub mod events;
 pub mod filter;
 pub mod ids;
 pub mod lifecycle;
+pub mod mail;
 pub mod notifications;
 pub mod policy;
 pub mod routing;

@@ -31,6 +31,9 @@ pub mod stages {
     pub const NOTIFIER: &str = "notifier";
     /// Sends webhook messages (reads the store's schedule, not a topic).
     pub const WEBHOOKS: &str = "webhooks";
+    /// Sends mails over SMTP (reads the store's outbox of mails, not a
+    /// topic).
+    pub const MAIL: &str = "mail";
 }
 
 /// What each stage reads: stages subscribe to exactly these, and start-up
@@ -41,7 +44,7 @@ pub const STAGE_INPUTS: &[(&str, &[&str])] = &[
     (stages::KB_SYNC, &[KB_CHANGES, EVENTS]),
     (stages::PROJECTOR, &[SUBMITTED, TRIAGED, MATCHED]),
     (stages::ROUTER, &[MATCHED]),
-    (stages::NOTIFIER, &[EVENTS, TRIAGED, ROUTED]),
+    (stages::NOTIFIER, &[EVENTS, TRIAGED, ROUTED, ACCOUNT_EVENTS]),
 ];
 
 /// Suffix of every dead-letter topic.
@@ -142,9 +145,10 @@ mod tests {
         );
         assert_eq!(topics.dead_letters(stages::TRIAGE), ["t1-tickets.submitted.triage.dlq"]);
         let all = topics.all_with_dead_letters();
-        assert_eq!(all.len(), ALL.len() + 11);
+        assert_eq!(all.len(), ALL.len() + 12);
         assert!(all.contains(&"t1-tickets.events.kb-sync.dlq".to_owned()));
         assert!(all.contains(&"t1-tickets.routed.notifier.dlq".to_owned()));
+        assert!(all.contains(&"t1-accounts.events.notifier.dlq".to_owned()));
         assert!(all.contains(&"t1-tickets.matched.router.dlq".to_owned()));
         assert!(topics.inputs("no-such-stage").is_empty());
     }

@@ -9,8 +9,15 @@
 //!   message signed as Standard Webhooks (through `switchboard_outbound`),
 //!   logs every attempt, retries on [`schedule`], disables endpoints that
 //!   answer 410 or fail for days.
+//! * the mails notifications and password-reset requests imply: queued by
+//!   the notifier stage (`mail_queue`: recipients, preferences, templates)
+//!   in the store's outbox of mails.
+//! * [`mail`]: the `mail` stage. Works that outbox over SMTP, retrying on
+//!   [`schedule`] with `mail.schedule_ms`.
 
 mod error;
+pub mod mail;
+mod mail_queue;
 pub mod schedule;
 pub mod stage;
 pub mod webhooks;

@@ -1,10 +1,13 @@
 //! The `notifier` stage: bus events → the catalogue's notifications → the
 //! live feed (every notification, for the API's streams) and one stored
-//! message per subscribed endpoint, recorded together.
+//! message per subscribed endpoint, recorded together, and the mails they
+//! imply (`mail_queue`); password-reset requests on `accounts.events` → the
+//! reset mail.
 //!
 //! Idempotent: a message's id derives from the notification's (itself
-//! derived from the bus event's) and the endpoint's, so an event handled
-//! twice stores each message once.
+//! derived from the bus event's) and the endpoint's, a mail's from the
+//! notification's and its address, so an event handled twice stores each
+//! message and each mail once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,11 +16,13 @@ use async_trait::async_trait;
 use switchboard_bus::{Handler, HandlerError, Message, OutgoingMessage, Stage, StageContext, decode_envelope, runner};
 use switchboard_core::CompanyId;
 use switchboard_core::cache::TtlCache;
-use switchboard_core::events::{TicketEvent, TicketRouted, TicketTriaged};
+use switchboard_core::events::{AccountMessage, TicketEvent, TicketRouted, TicketTriaged};
 use switchboard_core::filter::{Query, Subject};
 use switchboard_core::notifications::{self, EventType, Notification};
 use switchboard_core::topics::stages;
 use switchboard_store::{NewLiveEvent, NewWebhookMessage, Store, WebhookRecord};
+
+use crate::mail_queue::MailQueue;
 
 pub const STAGE_NAME: &str = stages::NOTIFIER;
 
@@ -43,6 +48,8 @@ pub async fn stage(ctx: StageContext) -> crate::Result<()> {
         events_topic: topics.events(),
         triaged_topic: topics.triaged(),
         routed_topic: topics.routed(),
+        account_events_topic: topics.account_events(),
+        mail: MailQueue::new(ctx.store.clone(), &ctx.config.mail),
     });
     Ok(runner::run(ctx.bus, stage, handler, ctx.config.runner.clone(), ctx.shutdown).await?)
 }
@@ -53,6 +60,9 @@ struct Notifier {
     events_topic: String,
     triaged_topic: String,
     routed_topic: String,
+    account_events_topic: String,
+    /// `None` when mail is off.
+    mail: Option<MailQueue>,
 }
 
 impl Notifier {
@@ -105,7 +115,18 @@ fn wanted(subscriber: &Subscriber, kind: EventType, ticket: Option<&Subject<'_>>
 #[async_trait]
 impl Handler for Notifier {
     async fn handle(&self, message: &Message) -> Result<Vec<OutgoingMessage>, HandlerError> {
+        if message.topic == self.account_events_topic {
+            if let Some(mail) = &self.mail {
+                let event: AccountMessage = serde_json::from_slice(&message.payload)
+                    .map_err(|error| HandlerError::permanent(format!("undecodable account event: {error}")))?;
+                mail.queue_account_event(&event).await?;
+            }
+            return Ok(Vec::new());
+        }
         let notifications = self.notifications(message)?;
+        if let Some(mail) = &self.mail {
+            mail.queue_notifications(&notifications).await?;
+        }
         let Some(first) = notifications.first() else { return Ok(Vec::new()) };
         let subscribers = self.subscribers(&first.company).await?;
         let bodies: Vec<String> = notifications.iter().map(Notification::body).collect();

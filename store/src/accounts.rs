@@ -396,6 +396,13 @@ impl Store {
                     .bind(id.0)
                     .execute(&mut *transaction)
                     .await?;
+                // Mails to it hold its address: none is sent any more.
+                for table in ["mails", "mail_preferences"] {
+                    sqlx::query(&format!("DELETE FROM {table} WHERE account_id = $1"))
+                        .bind(id.0)
+                        .execute(&mut *transaction)
+                        .await?;
+                }
                 sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE created_by = $2 AND revoked_at IS NULL")
                     .bind(now)
                     .bind(id.0)

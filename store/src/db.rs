@@ -126,6 +126,8 @@ pub struct Store {
     pub(crate) webhooks_due: Arc<Notify>,
     /// Pulsed after notifications are recorded on the live feed.
     pub(crate) live_written: Arc<Notify>,
+    /// Woken when a mail is due at once.
+    pub(crate) mails_due: Arc<Notify>,
 }
 
 /// Pool sizes and limits ([`Store::connect_with`]).
@@ -198,6 +200,7 @@ impl Store {
                 deliveries_due: Arc::default(),
                 webhooks_due: Arc::default(),
                 live_written: Arc::default(),
+                mails_due: Arc::default(),
             })
         } else {
             let options = PgConnectOptions::from_str(url).map_err(connect_error)?;
@@ -221,6 +224,7 @@ impl Store {
                 deliveries_due: Arc::default(),
                 webhooks_due: Arc::default(),
                 live_written: Arc::default(),
+                mails_due: Arc::default(),
             })
         }
     }

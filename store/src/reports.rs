@@ -380,14 +380,15 @@ impl Store {
                     format!("only a closed ticket can be deleted; it is {}", ticket.status),
                 ));
             }
-            // Webhook messages and the live feed hold the ticket; the webhook log
-            // goes with them.
+            // Webhook messages, mails and the live feed hold the ticket; the
+            // messages' log goes with them.
             for table in [
                 "ticket_messages",
                 "ticket_tags",
                 "ticket_reports",
                 "webhook_attempts",
                 "webhook_messages",
+                "mails",
                 "live_events",
             ] {
                 sqlx::query(&format!("DELETE FROM {table} WHERE ticket_id = $1"))
