@@ -371,3 +371,39 @@ async fn without_an_smtp_server_no_mail_is_queued() {
     let log = common::get_json(&app.client, &app.url(&format!("/v1/tickets/{ticket}/mails"))).await;
     assert_eq!(log["items"], json!([]));
 }
+
+/// A webhook endpoint the notifier disables (410 Gone) is its owners'
+/// news: the company's admins get a mail saying which and why; engineers
+/// do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admins_are_told_when_a_webhook_endpoint_is_disabled() {
+    let receiver = SmtpReceiver::start().await;
+    let hooks = common::receiver::Receiver::start("127.0.0.1:0").await;
+    let smtp_url = receiver.smtp_url.clone();
+    let app = spawn_app_with(move |config| {
+        config.mail.smtp_url = Some(Secret::new(smtp_url));
+        config.mail.from = format!("Switchboard <no-reply@{DOMAIN}>");
+        config.outbound.allow_private_destinations = true;
+        config.notifier.refresh_ms = 0;
+    })
+    .await;
+    app.account("engineer", "erin").await;
+    let body = json!({"url": hooks.url("/hooks"), "description": "Desk inbox", "event_types": ["ticket.created"]});
+    let endpoint = call(&app.client, reqwest::Method::POST, app.url("/v1/webhooks"), body).await;
+    let secret = endpoint["secret"].as_str().expect("secret");
+    hooks.control(json!({"secrets": [secret], "fail": 1, "status": 410})).await;
+    common::post_ticket(&app, &ticket_json("Gone")).await;
+
+    let told = receiver.wait_for("admin@acme.example", 1).await;
+    assert_eq!(subjects(&told), ["Webhook endpoint disabled: Desk inbox"]);
+    let text = told[0]["text"].as_str().expect("text");
+    assert!(text.contains(&hooks.url("/hooks")) && text.contains("it answered 410 Gone"), "{text}");
+    assert_eq!(header(&told[0], "Auto-Submitted"), "auto-generated");
+    let id = endpoint["id"].as_str().expect("id");
+    let disabled = common::get_json(&app.client, &app.url(&format!("/v1/webhooks/{id}"))).await;
+    assert_eq!(disabled["enabled"], json!(false));
+    // Only admins own endpoints; and the admin is told once.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(receiver.mails_to("erin@example.com").await.is_empty());
+    assert_eq!(receiver.mails_to("admin@acme.example").await.len(), 1);
+}

@@ -48,10 +48,15 @@ pub enum MailKind {
     /// The password-reset link; always sent.
     #[serde(rename = "account.password_reset_requested")]
     PasswordReset,
+    /// To the company's admins: a webhook endpoint was disabled (it
+    /// answered 410 Gone, or failed every attempt for
+    /// `notifier.disable_after_failing_ms`).
+    #[serde(rename = "webhook.disabled")]
+    WebhookDisabled,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 9] = [
+    pub const ALL: [MailKind; 10] = [
         MailKind::TicketReceived,
         MailKind::AnsweredByFaq,
         MailKind::ReportSubmitted,
@@ -61,6 +66,7 @@ impl MailKind {
         MailKind::Urgent,
         MailKind::Shared,
         MailKind::PasswordReset,
+        MailKind::WebhookDisabled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +80,7 @@ impl MailKind {
             MailKind::Urgent => "ticket.urgent",
             MailKind::Shared => "ticket.shared",
             MailKind::PasswordReset => "account.password_reset_requested",
+            MailKind::WebhookDisabled => "webhook.disabled",
         }
     }
 
@@ -108,6 +115,7 @@ impl MailKind {
             MailKind::Urgent => shipped!("ticket.urgent"),
             MailKind::Shared => shipped!("ticket.shared"),
             MailKind::PasswordReset => shipped!("account.password_reset_requested"),
+            MailKind::WebhookDisabled => shipped!("webhook.disabled"),
         }
     }
 }
@@ -129,6 +137,8 @@ pub enum Recipient {
     Account(AccountId),
     /// The company's admins and engineers.
     Staff,
+    /// The company's admins (who own its webhook endpoints).
+    Admins,
 }
 
 /// The roles [`Recipient::Staff`] means.
@@ -395,6 +405,18 @@ pub fn sample_context(kind: MailKind) -> Value {
                 "reset_url": "https://support.example.com/reset-password?account=0190a1b2&token=sample",
                 "token": "sample",
                 "expires_at": "2026-01-02T03:34:05Z",
+            });
+        }
+        MailKind::WebhookDisabled => {
+            return json!({
+                "recipient": {"name": "Ana Example", "email": "ana@example.com"},
+                "endpoint": {
+                    "id": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5e",
+                    "url": "https://hooks.example.com/switchboard",
+                    "description": "The desk's inbox",
+                },
+                "reason": "it answered 410 Gone",
+                "disabled_at": "2026-01-02T03:04:05Z",
             });
         }
         MailKind::TicketReceived | MailKind::Urgent => {}

@@ -1,5 +1,6 @@
-//! What the notifier stage mails: each notification's mails
-//! (`switchboard_core::mail::mails_of`) and each password-reset request,
+//! What the notifier mails: each notification's mails
+//! (`switchboard_core::mail::mails_of`), each password-reset request and
+//! each webhook endpoint the webhooks stage disabled,
 //! addressed (accounts' addresses and preferences; nothing to a deleted
 //! account), rendered with the company's template or the built-in one, and
 //! queued in the store's outbox for the mail stage.
@@ -14,8 +15,9 @@ use switchboard_core::config::MailConfig;
 use switchboard_core::events::{AccountEvent, AccountMessage};
 use switchboard_core::mail::{self, Links, MailKind, MailTemplate, Recipient, RenderedMail};
 use switchboard_core::notifications::Notification;
-use switchboard_core::{AccountId, CompanyId, Scope};
-use switchboard_store::{AccountRecord, NewMail, Store};
+use switchboard_core::{AccountId, CompanyId, EventId, Role, Scope, Ticket};
+use switchboard_store::{AccountRecord, NewMail, Store, WebhookRecord};
+use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 /// Companies whose templates are cached at once.
@@ -52,7 +54,8 @@ impl MailQueue {
         let mut mails = Vec::new();
         for notification in notifications {
             for (kind, recipient) in mail::mails_of(notification) {
-                for addressee in self.addressees(notification, kind, &recipient).await? {
+                let ticket = notification.ticket.as_ref();
+                for addressee in self.addressees(&notification.company, ticket, kind, &recipient).await? {
                     let context =
                         mail::ticket_context(notification, &self.links, addressee.name.as_deref(), &addressee.email);
                     let Some(rendered) = self.render(&notification.company, kind, &context).await? else { continue };
@@ -95,6 +98,46 @@ impl MailQueue {
         self.queue(&[mail]).await
     }
 
+    /// Tells the company's admins that `endpoint` was disabled, and why.
+    /// `cause` (the message whose attempt disabled it) makes the mail's id:
+    /// recorded once, told once.
+    pub(crate) async fn queue_webhook_disabled(
+        &self,
+        endpoint: &WebhookRecord,
+        reason: &str,
+        cause: EventId,
+        disabled_at: OffsetDateTime,
+    ) -> Result<(), HandlerError> {
+        let kind = MailKind::WebhookDisabled;
+        let mut mails = Vec::new();
+        for addressee in self.addressees(&endpoint.company, None, kind, &Recipient::Admins).await? {
+            let context = serde_json::json!({
+                "recipient": {"name": addressee.name, "email": addressee.email},
+                "endpoint": {
+                    "id": endpoint.id,
+                    "url": endpoint.fields.url,
+                    "description": endpoint.fields.description,
+                },
+                "reason": reason,
+                "disabled_at": disabled_at.format(&Rfc3339).unwrap_or_default(),
+            });
+            let Some(rendered) = self.render(&endpoint.company, kind, &context).await? else { continue };
+            mails.push(NewMail {
+                id: mail::mail_id(cause, kind, &addressee.email),
+                company: endpoint.company.clone(),
+                kind,
+                ticket_id: None,
+                account_id: addressee.account,
+                recipient: addressee.email,
+                subject: rendered.subject,
+                text: rendered.text,
+                html: rendered.html,
+                occurred_at: disabled_at,
+            });
+        }
+        self.queue(&mails).await
+    }
+
     async fn queue(&self, mails: &[NewMail]) -> Result<(), HandlerError> {
         if mails.is_empty() {
             return Ok(());
@@ -108,15 +151,22 @@ impl MailQueue {
     /// without an account.
     async fn addressees(
         &self,
-        notification: &Notification,
+        company: &CompanyId,
+        ticket: Option<&Ticket>,
         kind: MailKind,
         recipient: &Recipient,
     ) -> Result<Vec<Addressee>, HandlerError> {
-        let scope = &Scope::Company(notification.company.clone());
+        let scope = &Scope::Company(company.clone());
         let account = |id| async move { self.store.account(scope, id).await.map_err(HandlerError::classify) };
+        let with_roles = |roles: &'static [Role]| async move {
+            let everyone = self.store.list_accounts(company).await.map_err(HandlerError::classify)?;
+            Ok::<Vec<AccountRecord>, HandlerError>(
+                everyone.into_iter().filter(|account| roles.contains(&account.role)).collect(),
+            )
+        };
         let accounts: Vec<AccountRecord> = match recipient {
             Recipient::Requester => {
-                let Some(ticket) = &notification.ticket else { return Ok(Vec::new()) };
+                let Some(ticket) = ticket else { return Ok(Vec::new()) };
                 match ticket.requester.account {
                     Some(id) => account(id).await?.into_iter().collect(),
                     // A deleted account's tickets keep no address.
@@ -131,10 +181,8 @@ impl MailQueue {
                 }
             }
             Recipient::Account(id) => account(*id).await?.into_iter().collect(),
-            Recipient::Staff => {
-                let everyone = self.store.list_accounts(&notification.company).await.map_err(HandlerError::classify)?;
-                everyone.into_iter().filter(|account| mail::STAFF_ROLES.contains(&account.role)).collect()
-            }
+            Recipient::Staff => with_roles(&mail::STAFF_ROLES).await?,
+            Recipient::Admins => with_roles(&[Role::Admin]).await?,
         };
         let mut addressees = Vec::with_capacity(accounts.len());
         for account in accounts {

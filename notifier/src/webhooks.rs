@@ -19,17 +19,18 @@ use std::time::Duration;
 use rand::Rng;
 use switchboard_bus::StageContext;
 use switchboard_bus::group_commit::GroupCommit;
-use switchboard_core::CompanyId;
 use switchboard_core::cache::TtlCache;
 use switchboard_core::config::NotifierConfig;
 use switchboard_core::ids::WebhookId;
 use switchboard_core::signing::SigningSecret;
 use switchboard_core::topics::stages;
+use switchboard_core::{CompanyId, EventId};
 use switchboard_outbound::worker::Schedule;
 use switchboard_outbound::{Sender, SenderOptions, SignedPost};
 use switchboard_store::{AttemptFacts, FinishedAttempt, MessageOutcome, Store, WebhookMessageRecord, WebhookRecord};
 use time::OffsetDateTime;
 
+use crate::mail_queue::MailQueue;
 use crate::schedule::next_attempt;
 
 pub const STAGE_NAME: &str = stages::WEBHOOKS;
@@ -49,7 +50,9 @@ pub async fn stage(ctx: StageContext) -> crate::Result<()> {
     let concurrency = config.concurrency;
     let endpoints = TtlCache::new(Duration::from_millis(config.refresh_ms), MAX_CACHED_ENDPOINTS);
     let recorder = attempt_recorder(ctx.store.clone(), concurrency);
-    let worker = Arc::new(Worker { store: ctx.store.clone(), sender, config, endpoints, recorder });
+    // Tells admins of an endpoint it disabled (when mail is on).
+    let mail = MailQueue::new(ctx.store.clone(), &ctx.config.mail);
+    let worker = Arc::new(Worker { store: ctx.store.clone(), sender, config, endpoints, recorder, mail });
     tracing::info!(stage = STAGE_NAME, "webhook delivery started");
     switchboard_outbound::worker::run(worker, ctx.store.webhooks_due(), concurrency, &ctx.shutdown, STAGE_NAME).await;
     tracing::info!(stage = STAGE_NAME, "webhook delivery stopped");
@@ -84,6 +87,7 @@ struct Worker {
     /// go to few endpoints).
     endpoints: TtlCache<(CompanyId, WebhookId), Option<Arc<WebhookRecord>>>,
     recorder: AttemptRecorder,
+    mail: Option<MailQueue>,
 }
 
 /// A finished attempt, to record.
@@ -143,11 +147,21 @@ impl Worker {
             MessageOutcome::DisableEndpoint { .. } => "endpoint_disabled",
         };
         metrics::counter!("switchboard_webhook_attempts_total", "outcome" => label).increment(1);
-        if let MessageOutcome::DisableEndpoint { reason } = &outcome {
-            tracing::warn!(endpoint = %endpoint.id, reason, "disabling a webhook endpoint");
-        }
+        let disabled = match &outcome {
+            MessageOutcome::DisableEndpoint { reason } => {
+                tracing::warn!(endpoint = %endpoint.id, reason, "disabling a webhook endpoint");
+                Some((reason.clone(), EventId(message.id), facts.attempted_at))
+            }
+            _ => None,
+        };
         match self.recorder.submit((message, facts, outcome)).await {
-            Ok(Ok(true)) => {}
+            Ok(Ok(true)) => {
+                if let (Some((reason, cause, at)), Some(mail)) = (disabled, &self.mail)
+                    && let Err(error) = mail.queue_webhook_disabled(&endpoint, &reason, cause, at).await
+                {
+                    tracing::warn!(endpoint = %endpoint.id, %error, "cannot mail the admins that an endpoint was disabled");
+                }
+            }
             Ok(Ok(false)) => tracing::warn!("the message's lease ran out before its attempt was recorded"),
             // The lease runs out and the message is attempted again: at
             // least once, which the webhook id lets the receiver see through.
