@@ -3,7 +3,9 @@
 //! Every `retention.interval_seconds` it deletes expired `Idempotency-Key`
 //! claims (`ingest.idempotency_ttl_hours`), expired sessions and used or
 //! expired one-time tokens, live-update events older than
-//! `retention.live_events_hours`, and, on the embedded bus, log
+//! `retention.live_events_hours`, webhook attempts and settled webhook
+//! messages and mails older than `retention.notification_log_days`, and, on
+//! the embedded bus, log
 //! messages older than `retention.bus_log_hours` that every consumer group
 //! reading their topic has committed past. A topic no group has committed
 //! on (a dead-letter topic nobody replayed, `tickets.routed` until the
@@ -24,6 +26,9 @@ pub struct Purged {
     pub log_messages: u64,
     /// Live-update events older than `retention.live_events_hours`.
     pub live_events: u64,
+    /// Webhook attempts, and settled webhook messages and mails, older than
+    /// `retention.notification_log_days`.
+    pub notification_log: u64,
 }
 
 /// Purges every interval until `ctx.shutdown` fires (the first pass right away).
@@ -42,6 +47,7 @@ pub async fn retention(ctx: StageContext) -> Result<()> {
                     credentials = purged.credentials,
                     log_messages = purged.log_messages,
                     live_events = purged.live_events,
+                    notification_log = purged.notification_log,
                     "retention purged"
                 );
             }
@@ -67,7 +73,10 @@ pub async fn purge_once(ctx: &StageContext) -> Result<Purged> {
     }
     let live_before_micros = (now_ms() - i64::from(ctx.config.retention.live_events_hours) * 3_600_000) * 1_000;
     let live_events = ctx.store.purge_live_events(live_before_micros).await?;
-    Ok(Purged { idempotency_keys, credentials, log_messages, live_events })
+    let log_before_micros = (now_ms() - i64::from(ctx.config.retention.notification_log_days) * 86_400_000) * 1_000;
+    let notification_log = ctx.store.purge_webhook_log(log_before_micros).await?
+        + ctx.store.purge_settled_mails(log_before_micros).await?;
+    Ok(Purged { idempotency_keys, credentials, log_messages, live_events, notification_log })
 }
 
 fn now_ms() -> i64 {

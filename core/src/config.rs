@@ -193,6 +193,9 @@ impl Config {
         if self.retention.live_events_hours == 0 {
             return fail("retention.live_events_hours must be at least 1".into());
         }
+        if !(1..=36_500).contains(&self.retention.notification_log_days) {
+            return fail("retention.notification_log_days must be 1 to 36500".into());
+        }
         if self.store.max_connections == 0 {
             return fail("store.max_connections must be at least 1".into());
         }
@@ -894,11 +897,15 @@ pub struct RetentionConfig {
     /// How long live-update events are kept: a stream can resume (SSE's
     /// `Last-Event-ID`) from at most this far back.
     pub live_events_hours: u32,
+    /// How long the notification log is kept: webhook attempts, and webhook
+    /// messages and mails once delivered or failed (a failed message can
+    /// be replayed until then).
+    pub notification_log_days: u32,
 }
 
 impl Default for RetentionConfig {
     fn default() -> Self {
-        Self { interval_seconds: 3_600, bus_log_hours: 7 * 24, live_events_hours: 24 }
+        Self { interval_seconds: 3_600, bus_log_hours: 7 * 24, live_events_hours: 24, notification_log_days: 30 }
     }
 }
 

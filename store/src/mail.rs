@@ -295,6 +295,18 @@ impl Store {
         Ok(recorded)
     }
 
+    /// Deletes mails settled (delivered or failed) before `older_than`
+    /// (microseconds): the log's retention.
+    pub async fn purge_settled_mails(&self, older_than_micros: i64) -> Result<u64> {
+        on_pool!(&self.writer, |pool| {
+            Ok(sqlx::query("DELETE FROM mails WHERE state <> 'pending' AND updated_at < $1")
+                .bind(older_than_micros)
+                .execute(pool)
+                .await?
+                .rows_affected())
+        })
+    }
+
     /// A ticket's mails, oldest first.
     pub async fn mails_of(&self, scope: &Scope, ticket: TicketId) -> Result<Vec<MailRecord>> {
         let rows: Vec<MailRow> = on_pool!(&self.db, |pool| {

@@ -657,6 +657,25 @@ impl Store {
         })
     }
 
+    /// Deletes attempts made, and messages settled (delivered or failed),
+    /// before `older_than` (microseconds): the log's retention. A pending
+    /// message is kept however old (its endpoint may be disabled).
+    pub async fn purge_webhook_log(&self, older_than_micros: i64) -> Result<u64> {
+        on_pool!(&self.writer, |pool| {
+            let attempts = sqlx::query("DELETE FROM webhook_attempts WHERE attempted_at < $1")
+                .bind(older_than_micros)
+                .execute(pool)
+                .await?
+                .rows_affected();
+            let messages = sqlx::query("DELETE FROM webhook_messages WHERE state <> 'pending' AND updated_at < $1")
+                .bind(older_than_micros)
+                .execute(pool)
+                .await?
+                .rows_affected();
+            Ok(attempts + messages)
+        })
+    }
+
     /// An endpoint's attempts, newest first, at most `limit`.
     pub async fn webhook_attempts(
         &self,

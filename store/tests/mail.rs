@@ -89,6 +89,13 @@ async fn the_outbox_follows_the_clock_and_forgets_bodies_once_done(test: TestSto
     let other = CompanyId::parse("globex").expect("valid");
     assert!(store.mails_of(&Scope::Company(other), ticket).await.expect("log").is_empty());
     assert_eq!(store.next_mail_due().await.expect("next"), None);
+
+    // Retention: settled mails before the cutoff go (the failed one, at
+    // `now`), those after stay.
+    let cutoff = i64::try_from((now + Duration::seconds(1)).unix_timestamp_nanos() / 1_000).expect("fits");
+    assert_eq!(store.purge_settled_mails(cutoff).await.expect("purge"), 1);
+    let kept = store.mails_of(&Scope::Company(acme.clone()), ticket).await.expect("log");
+    assert_eq!(kept.iter().map(|mail| mail.state).collect::<Vec<_>>(), [DeliveryState::Delivered; 2]);
 }
 
 async fn a_deleted_account_loses_its_mails_templates_and_preferences_round_trip(test: TestStore) {

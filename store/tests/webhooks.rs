@@ -235,7 +235,58 @@ async fn a_failing_streak_restarts_after_a_quiet_day(test: TestStore) {
     assert_eq!(step(hours(51), 200).await, None, "a success ends it");
 }
 
+/// Retention: settled messages and attempts older than the cutoff go; a
+/// pending message stays however old.
+async fn retention_trims_the_settled_log(test: TestStore) {
+    let store = test.store;
+    let acme = company("acme");
+    let fields = WebhookFields {
+        url: "https://hooks.example/in".into(),
+        description: None,
+        event_types: Vec::new(),
+        filter: None,
+        enabled: true,
+    };
+    let endpoint = store.create_webhook(&acme, &fields, Secret::new("whsec_x".into())).await.expect("create");
+    let at = OffsetDateTime::now_utc() - Duration::days(40);
+    let messages: Vec<NewWebhookMessage> = (0..3)
+        .map(|_| NewWebhookMessage {
+            id: EventId::new().0,
+            company: acme.clone(),
+            endpoint: endpoint.id,
+            event_type: EventType::TicketCreated,
+            ticket_id: TicketId::new(),
+            payload: "{}".into(),
+            occurred_at: at,
+        })
+        .collect();
+    store.add_webhook_messages(&messages).await.expect("add");
+    let claimed = store.claim_due_webhook_messages(OffsetDateTime::now_utc(), Duration::seconds(30), 10).await;
+    let mut claimed = claimed.expect("claim");
+    claimed.sort_by_key(|message| messages.iter().position(|m| m.id == message.id));
+    let (ok, exhausted, retry) =
+        (MessageOutcome::Delivered, MessageOutcome::Exhausted, MessageOutcome::Retry(at + Duration::days(100)));
+    let (delivered, failed) = (facts(at, Some(200)), facts(at, Some(500)));
+    store
+        .finish_webhook_attempts(&[
+            FinishedAttempt { message: &claimed[0], facts: &delivered, outcome: &ok },
+            FinishedAttempt { message: &claimed[1], facts: &failed, outcome: &exhausted },
+            FinishedAttempt { message: &claimed[2], facts: &failed, outcome: &retry },
+        ])
+        .await
+        .expect("finish");
+    let cutoff = at + Duration::seconds(1);
+    let micros = i64::try_from(cutoff.unix_timestamp_nanos() / 1_000).expect("fits");
+    // Two settled messages and all three attempts.
+    assert_eq!(store.purge_webhook_log(micros).await.expect("purge"), 5);
+    let left = store.webhook_messages_of(&Scope::Installation, messages[2].ticket_id).await.expect("log");
+    assert_eq!(left.iter().map(|message| message.state).collect::<Vec<_>>(), [DeliveryState::Pending]);
+    assert!(store.webhook_messages_of(&Scope::Installation, messages[0].ticket_id).await.expect("log").is_empty());
+    assert_eq!(store.purge_webhook_log(micros).await.expect("purge"), 0);
+}
+
 switchboard_store::test_both_backends!(
     the_schedule_follows_the_clock_and_each_tickets_order,
     a_failing_streak_restarts_after_a_quiet_day,
+    retention_trims_the_settled_log,
 );
