@@ -27,7 +27,7 @@ use axum::response::{IntoResponse, Response};
 use futures::Stream;
 use serde::Deserialize;
 use switchboard_core::Caller;
-use switchboard_store::{LiveEventRecord, Store};
+use switchboard_store::{Audience, LiveEventRecord, Store};
 use switchboard_web::auth::BearerToken;
 use switchboard_web::{ApiError, Auth, Authenticated, Query, parse_number};
 use tokio::sync::{Notify, broadcast, mpsc};
@@ -41,6 +41,8 @@ const PAGE: u32 = 500;
 const BATCHES_BUFFERED: usize = 256;
 /// Events queued for one client's socket.
 const EVENTS_BUFFERED: usize = 64;
+/// The largest message a WebSocket client may send (it is ignored).
+const CLIENT_MESSAGE_MAX_BYTES: usize = 4 * 1024;
 
 /// A stretch of the feed: every entry after `after` up to `upto`.
 #[derive(Clone, Debug)]
@@ -110,7 +112,10 @@ async fn read_feed(hub: Arc<HubInner>) {
                 Some(after) => after,
                 None => hub.store.last_live_seq().await?,
             };
-            Ok::<_, switchboard_store::Error>((after, hub.store.live_events_after(after, None, PAGE).await?))
+            Ok::<_, switchboard_store::Error>((
+                after,
+                hub.store.live_events_after(after, &Audience::Everyone, PAGE).await?,
+            ))
         };
         let full = match read.await {
             Ok((after, events)) => {
@@ -178,6 +183,11 @@ async fn follow(
     out: mpsc::Sender<LiveEvent>,
 ) {
     let store = &state.store;
+    // What the store reads for this caller on a catch-up.
+    let audience = match caller.is_customer() {
+        true => Audience::Customer(caller.company.clone(), caller.account()),
+        false => Audience::Staff(caller.company.clone()),
+    };
     let send = |event: &LiveEventRecord| {
         out.send(LiveEvent { seq: event.seq, event_type: event.event_type.clone(), payload: event.payload.clone() })
     };
@@ -197,7 +207,7 @@ async fn follow(
                 // An id from the future resumes from now.
                 last = last.min(end);
                 loop {
-                    let page = store.live_events_after(last, Some(&caller.company), PAGE).await?;
+                    let page = store.live_events_after(last, &audience, PAGE).await?;
                     for event in &page {
                         if visible(&caller, event) && send(event).await.is_err() {
                             return Ok(false);
@@ -264,12 +274,14 @@ pub(crate) struct LiveParameters {
     after: Option<String>,
 }
 
-/// Where the stream resumes: `?after=`, else `Last-Event-ID`.
+/// Where the stream resumes: `Last-Event-ID`, else `?after=`. The header
+/// wins: a browser's `EventSource` reconnects to the URL it was opened
+/// with (`after` and all) and sends the last id it saw.
 fn resume_point(parameters: &LiveParameters, headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
     let header = headers.get("last-event-id").map(|value| value.to_str().unwrap_or("invalid"));
-    match (&parameters.after, header) {
-        (Some(after), _) => parse_number("after", Some(after.trim()), 0..=i64::MAX),
-        (None, header) => parse_number("Last-Event-ID", header.map(str::trim), 0..=i64::MAX),
+    match (header, &parameters.after) {
+        (Some(header), _) => parse_number("Last-Event-ID", Some(header.trim()), 0..=i64::MAX),
+        (None, after) => parse_number("after", after.as_deref().map(str::trim), 0..=i64::MAX),
     }
 }
 
@@ -330,6 +342,8 @@ pub(crate) async fn websocket(
     let after = resume_point(&parameters, &HeaderMap::new())?;
     let events = start(&state, caller, token, after).await?;
     let keep_alive = state.config.live.keep_alive();
+    // What a client sends is ignored: it need not be large.
+    let upgrade = upgrade.max_message_size(CLIENT_MESSAGE_MAX_BYTES).max_frame_size(CLIENT_MESSAGE_MAX_BYTES);
     Ok(upgrade.on_upgrade(move |socket| serve_socket(socket, events, keep_alive)).into_response())
 }
 

@@ -30,6 +30,9 @@ pub(crate) struct MailTemplateView {
     kind: MailKind,
     /// Whether an account may turn this kind off.
     mutable: bool,
+    /// Whether the company may set its own template (not for the password
+    /// reset, whose link is a secret).
+    customizable: bool,
     default: MailTemplate,
     #[serde(skip_serializing_if = "Option::is_none")]
     own: Option<MailTemplate>,
@@ -60,6 +63,7 @@ async fn views(state: &ApiState, company: &switchboard_core::CompanyId) -> Resul
             MailTemplateView {
                 kind,
                 mutable: kind.mutable(),
+                customizable: kind.customizable(),
                 default: kind.default_template(),
                 context: mail::sample_context(kind),
                 updated_at: record.as_ref().map(|record| record.updated_at),
@@ -98,6 +102,12 @@ pub(crate) async fn put_template(
     JsonBody(input): JsonBody<MailTemplateInput>,
 ) -> Result<Json<MailTemplateView>, ApiError> {
     let kind = kind_of(&kind)?;
+    if !kind.customizable() {
+        return Err(ApiError::Unprocessable {
+            code: "template_fixed",
+            message: format!("the {kind} mail carries a secret link: it always uses the built-in template"),
+        });
+    }
     for (part, text) in [("subject", &input.subject), ("text", &input.text), ("html", &input.html)] {
         if text.chars().count() > TEMPLATE_MAX_CHARS {
             return Err(ApiError::invalid_body(

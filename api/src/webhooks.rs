@@ -19,7 +19,9 @@ use switchboard_core::notifications::{EventType, Notification};
 use switchboard_core::signing::SigningSecret;
 use switchboard_core::text::forbidden_control;
 use switchboard_core::{CompanyId, TicketId};
-use switchboard_store::{DeliveryState, NewMail, NewWebhookMessage, Replay, WebhookFields, WebhookRecord};
+use switchboard_store::{
+    DeliveryState, NewLiveEvent, NewMail, NewWebhookMessage, Replay, WebhookFields, WebhookRecord,
+};
 use switchboard_web::{ApiError, Authenticated, JsonBody, Path, Query as QueryString, parse_number};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -419,9 +421,14 @@ pub(crate) async fn notify(
     JsonBody(input): JsonBody<NotifyInput>,
 ) -> Result<(StatusCode, Json<Notified>), ApiError> {
     let ticket = visible_ticket(&state, &caller, &id).await?;
+    let notification = Notification::shared(&ticket, caller.actor());
+    let body = notification.body();
+    // Staff following the company live see it, whichever way it went.
+    let live = [NewLiveEvent { notification: &notification, body: &body }];
     let endpoints = match (input.webhook.as_deref(), input.all_subscribers, input.email.as_deref()) {
         (None, false, Some(address)) => {
-            let mail_id = share_by_mail(&state, &caller, &ticket, address).await?;
+            let mail_id = share_by_mail(&state, &notification, address).await?;
+            state.store.record_notifications(&live, &[]).await?;
             return Ok((StatusCode::ACCEPTED, Json(Notified { webhook_ids: Vec::new(), mail_id: Some(mail_id) })));
         }
         (Some(webhook), false, None) => {
@@ -446,23 +453,16 @@ pub(crate) async fn notify(
             ));
         }
     };
-    let notification = Notification::shared(&ticket, caller.actor());
-    let body = notification.body();
     let messages: Vec<NewWebhookMessage> =
         endpoints.iter().map(|endpoint| NewWebhookMessage::of(&notification, endpoint.id, body.clone())).collect();
-    state.store.add_webhook_messages(&messages).await?;
+    state.store.record_notifications(&live, &messages).await?;
     let webhook_ids = messages.iter().map(|message| switchboard_store::webhook_id(message.id)).collect();
     Ok((StatusCode::ACCEPTED, Json(Notified { webhook_ids, mail_id: None })))
 }
 
-/// Queues the `ticket.shared` mail of `ticket` to `address` (with the
-/// company's template, if it has one): the mail's id.
-async fn share_by_mail(
-    state: &ApiState,
-    caller: &switchboard_core::Caller,
-    ticket: &switchboard_core::Ticket,
-    address: &str,
-) -> Result<uuid::Uuid, ApiError> {
+/// Queues the mail of `notification` (`ticket.shared`) to `address` (with
+/// the company's template, if it has one that renders): the mail's id.
+async fn share_by_mail(state: &ApiState, notification: &Notification, address: &str) -> Result<uuid::Uuid, ApiError> {
     let address = address.trim().to_lowercase();
     if let Err(reason) = switchboard_core::ticket::check_email(&address) {
         return Err(ApiError::invalid_body("email", format!("`email` is not an e-mail address: {reason}")));
@@ -472,12 +472,15 @@ async fn share_by_mail(
         return Err(ApiError::Refused { code: "mail_off", message: "mail is off here (no mail.smtp_url)".into() });
     }
     let kind = MailKind::Shared;
-    let notification = Notification::shared(ticket, caller.actor());
-    let context = mail::ticket_context(&notification, &Links::new(&config.public_url), None, &address);
-    let own = state.store.mail_templates(&caller.company).await?.into_iter().find(|record| record.kind == kind);
-    let (rendered, _) =
+    let company = &notification.company;
+    let context = mail::ticket_context(notification, &Links::new(&config.public_url), None, &address);
+    let own = state.store.mail_templates(company).await?.into_iter().find(|record| record.kind == kind);
+    let (rendered, own_error) =
         mail::render_mail(kind, own.as_ref().map(|record| &record.template), &context).map_err(ApiError::internal)?;
-    let queued = NewMail::of(&notification, kind, address, None, rendered);
+    if let Some(error) = own_error {
+        tracing::warn!(%company, %kind, %error, "a company's mail template failed; the built-in one is used");
+    }
+    let queued = NewMail::of(notification, kind, address, None, rendered);
     state.store.add_mails(std::slice::from_ref(&queued)).await?;
     Ok(queued.id)
 }

@@ -94,6 +94,13 @@ impl MailKind {
         !matches!(self, MailKind::PasswordReset | MailKind::Shared)
     }
 
+    /// Whether a company may replace its template: not the password reset,
+    /// whose link is a secret (a company's template could send it
+    /// elsewhere, an image's address say, and take the account over).
+    pub fn customizable(self) -> bool {
+        self != MailKind::PasswordReset
+    }
+
     /// The built-in template.
     pub fn default_template(self) -> MailTemplate {
         macro_rules! shipped {
@@ -250,6 +257,111 @@ pub fn ticket_context(notification: &Notification, links: &Links, recipient_name
 /// The most instructions one part of a template may run.
 const TEMPLATE_FUEL: u64 = 100_000;
 
+/// The most bytes one part of a mail may render to.
+const RENDERED_MAX_BYTES: usize = 256 * 1024;
+
+/// A template's output, refused past [`RENDERED_MAX_BYTES`].
+struct CappedOutput(Vec<u8>);
+
+impl std::io::Write for CappedOutput {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + bytes.len() > RENDERED_MAX_BYTES {
+            return Err(std::io::Error::other("the rendered part is too long"));
+        }
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The environment mail templates run in. A company's template is an
+/// admin's code running in a process every company shares, so it gets
+/// little: no globals (no `range`), a few filters that cannot make a value
+/// much longer than their input, fuel (a loop cannot run long), and an
+/// output cap; [`refuse_unbounded`] keeps out what builds values.
+/// Printing an undefined value is an error (a misspelt name shows when the
+/// template is set); testing one (`{% if ticket.equipment %}`) is not.
+fn template_environment() -> Environment<'static> {
+    use minijinja::{filters, tests};
+    let mut environment = Environment::empty();
+    environment.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+    environment.set_fuel(Some(TEMPLATE_FUEL));
+    environment
+        .set_auto_escape_callback(|name| if name.ends_with(".html") { AutoEscape::Html } else { AutoEscape::None });
+    environment.add_filter("upper", filters::upper);
+    environment.add_filter("lower", filters::lower);
+    environment.add_filter("title", filters::title);
+    environment.add_filter("capitalize", filters::capitalize);
+    environment.add_filter("trim", filters::trim);
+    environment.add_filter("default", filters::default);
+    environment.add_filter("d", filters::default);
+    environment.add_filter("length", filters::length);
+    environment.add_filter("first", filters::first);
+    environment.add_filter("last", filters::last);
+    environment.add_filter("join", filters::join);
+    environment.add_filter("round", filters::round);
+    environment.add_filter("escape", filters::escape);
+    environment.add_filter("e", filters::escape);
+    environment.add_test("defined", tests::is_defined);
+    environment.add_test("undefined", tests::is_undefined);
+    environment.add_test("none", tests::is_none);
+    environment.add_test("number", tests::is_number);
+    environment.add_test("string", tests::is_string);
+    environment
+}
+
+/// Tags that define, import or accumulate (`set` in a loop doubles a
+/// string each turn).
+const REFUSED_TAGS: [&str; 7] = ["set", "macro", "call", "include", "import", "from", "extends"];
+
+/// Refuses what could build a value without bound: the operators `*`, `+`
+/// and `~` (repeat and join strings) and [`REFUSED_TAGS`]. The error is
+/// the line and why.
+fn refuse_unbounded(source: &str) -> Result<(), (usize, String)> {
+    let mut rest = source;
+    let mut offset = 0;
+    while let Some(start) = rest.find(['{']) {
+        let opening = &rest[start..];
+        let closing = match opening.get(..2) {
+            Some("{{") => "}}",
+            Some("{%") => "%}",
+            _ => {
+                rest = &rest[start + 1..];
+                offset += start + 1;
+                continue;
+            }
+        };
+        let end = opening.find(closing).unwrap_or(opening.len());
+        let line = source[..offset + start].matches('\n').count() + 1;
+        // Whitespace control (`{%-`, `+%}`) is not an operator.
+        let inside = opening[2..end].trim_start_matches(['-', '+']).trim_end_matches(['-', '+']);
+        if closing == "%}"
+            && let Some(word) = inside.split_whitespace().next()
+            && REFUSED_TAGS.contains(&word)
+        {
+            return Err((line, format!("`{{% {word} %}}` is not allowed in mail templates")));
+        }
+        let mut quote = None;
+        for character in inside.chars() {
+            match (quote, character) {
+                (None, '"' | '\'') => quote = Some(character),
+                (Some(open), _) if character == open => quote = None,
+                (None, '*' | '+' | '~') => {
+                    return Err((line, format!("the `{character}` operator is not allowed in mail templates")));
+                }
+                _ => {}
+            }
+        }
+        let consumed = start + end.min(opening.len());
+        rest = &rest[consumed..];
+        offset += consumed;
+    }
+    Ok(())
+}
+
 /// What a mail says, as templates: the subject (one line), the plain text
 /// and the HTML (auto-escaped).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -278,20 +390,10 @@ pub struct TemplateError {
 }
 
 impl MailTemplate {
-    /// Renders the three parts with `context`. Printing an undefined value
-    /// is an error (a misspelt name shows when the template is set);
-    /// testing one (`{% if ticket.equipment %}`) is not.
+    /// Renders the three parts with `context`, in the bounds of
+    /// [`template_environment`].
     pub fn render(&self, context: &Value) -> Result<RenderedMail, TemplateError> {
-        let mut environment = Environment::new();
-        environment.set_undefined_behavior(UndefinedBehavior::SemiStrict);
-        // A company's template is an admin's code: bounded, so a loop in it
-        // cannot hold the API or the notifier.
-        environment.set_fuel(Some(TEMPLATE_FUEL));
-        environment.set_auto_escape_callback(
-            |name| {
-                if name.ends_with(".html") { AutoEscape::Html } else { AutoEscape::None }
-            },
-        );
+        let mut environment = template_environment();
         let parts = [
             ("subject", "subject.txt", &self.subject),
             ("text", "text.txt", &self.text),
@@ -307,10 +409,21 @@ impl MailTemplate {
                     None => error.kind().to_string(),
                 } + &error.line().map(|line| format!(" (line {line})")).unwrap_or_default(),
             };
+            refuse_unbounded(source).map_err(|(line, message)| TemplateError { part, line: Some(line), message })?;
             environment.add_template(name, source).map_err(failed)?;
-            let output =
-                environment.get_template(name).and_then(|template| template.render(context)).map_err(failed)?;
-            rendered.insert(part, output);
+            let mut output = CappedOutput(Vec::new());
+            environment
+                .get_template(name)
+                .and_then(|template| template.render_captured_to(context, &mut output).map(drop))
+                .map_err(|error| match error.kind() {
+                    minijinja::ErrorKind::WriteFailure => TemplateError {
+                        part,
+                        line: None,
+                        message: format!("renders to more than {} KiB", RENDERED_MAX_BYTES / 1024),
+                    },
+                    _ => failed(error),
+                })?;
+            rendered.insert(part, String::from_utf8_lossy(&output.0).into_owned());
         }
         // A header is one line: line breaks in the subject become spaces.
         let subject = rendered.remove("subject").unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" ");
@@ -340,6 +453,7 @@ pub fn render_mail(
     own: Option<&MailTemplate>,
     context: &Value,
 ) -> Result<(RenderedMail, Option<TemplateError>), TemplateError> {
+    let own = own.filter(|_| kind.customizable());
     let own_error = match own.map(|template| template.render(context)) {
         Some(Ok(rendered)) => return Ok((rendered, None)),
         Some(Err(error)) => Some(error),
@@ -474,6 +588,34 @@ mod tests {
     }
 
     #[test]
+    fn a_template_cannot_build_values_without_bound() {
+        let template = |text: &str| MailTemplate { subject: "Hi".into(), text: text.into(), html: String::new() };
+        let context = sample_context(MailKind::TicketReceived);
+        for (text, why) in [
+            ("{{ 'x' * 100000000 }}", "the `*` operator"),
+            ("{{ ticket.title ~ ticket.title }}", "the `~` operator"),
+            ("a\n{{- ticket.title + 'x' -}}", "the `+` operator"),
+            ("{% set s = 'x' %}{{ s }}", "`{% set %}`"),
+            ("{%- macro m() %}{% endmacro %}", "`{% macro %}`"),
+        ] {
+            let error = template(text).render(&context).expect_err(text);
+            assert!(error.message.contains(why), "{text}: {error}");
+        }
+        assert_eq!(template("a\n\n{{ ticket.title ~ 'x' }}").render(&context).expect_err("~").line, Some(3));
+        // Operators inside strings, and whitespace control, are fine; so
+        // is what the built-in templates use.
+        let fine = "{%- if ticket.title -%}{{ '1 + 1 ~ *' }} {{ ticket.tags | join(', ') | upper }}{%+ endif %}";
+        assert_eq!(template(fine).render(&context).expect("renders").text, "1 + 1 ~ * PRINTER");
+        // No `range`, and the output is capped.
+        assert!(template("{% for i in range(10) %}x{% endfor %}").render(&context).is_err());
+        let long = format!("{{% for tag in ticket.tags %}}{}{{% endfor %}}", "y".repeat(99_000));
+        let mut many = context.clone();
+        many["ticket"]["tags"] = json!(["a", "b", "c"]);
+        let error = template(&long).render(&many).expect_err("too long");
+        assert!(error.message.contains("more than 256 KiB"), "{error}");
+    }
+
+    #[test]
     fn the_customer_hears_of_receipt_answers_reports_resolution_and_staff_replies() {
         let ticket = Box::new(ticket());
         assert_eq!(
@@ -560,9 +702,10 @@ mod tests {
         let endless = MailTemplate {
             subject: "Fine".into(),
             text: String::new(),
-            html: "{% for a in range(10000) %}{% for b in range(10000) %}.{% endfor %}{% endfor %}".into(),
+            html: "{% for a in numbers %}{% for b in numbers %}{% endfor %}{% endfor %}".into(),
         };
-        let error = endless.check(MailKind::TicketReceived).expect_err("out of fuel");
+        let numbers: Vec<u32> = (0..1_000).collect();
+        let error = endless.render(&json!({"numbers": numbers})).expect_err("out of fuel");
         assert!(error.part == "html" && error.message.contains("fuel"), "{error}");
     }
 

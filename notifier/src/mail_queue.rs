@@ -70,6 +70,10 @@ impl MailQueue {
     /// (it was asked for), unless the account is gone meanwhile.
     pub(crate) async fn queue_account_event(&self, message: &AccountMessage) -> Result<(), HandlerError> {
         let AccountEvent::PasswordResetRequested { email, name, token, expires_at } = &message.event;
+        // A link that no longer works is not sent (a backlog, a replay).
+        if *expires_at <= OffsetDateTime::now_utc() {
+            return Ok(());
+        }
         let scope = Scope::Company(message.company.clone());
         let account = self.store.account(&scope, message.account_id).await.map_err(HandlerError::classify)?;
         if account.is_none_or(|account| account.deleted_at.is_some()) {
@@ -98,17 +102,18 @@ impl MailQueue {
         self.queue(&[mail]).await
     }
 
-    /// Tells the company's admins that `endpoint` was disabled, and why.
-    /// `cause` (the message whose attempt disabled it) makes the mail's id:
-    /// recorded once, told once.
+    /// Tells the company's admins that `endpoint` was disabled at
+    /// `disabled_at`, and why: once per time it was disabled (the mail's id
+    /// derives from the endpoint and the time).
     pub(crate) async fn queue_webhook_disabled(
         &self,
         endpoint: &WebhookRecord,
         reason: &str,
-        cause: EventId,
         disabled_at: OffsetDateTime,
     ) -> Result<(), HandlerError> {
         let kind = MailKind::WebhookDisabled;
+        let at = disabled_at.format(&Rfc3339).unwrap_or_default();
+        let cause = EventId::derived(EventId(endpoint.id.0), &format!("disabled at {at}"));
         let mut mails = Vec::new();
         for addressee in self.addressees(&endpoint.company, None, kind, &Recipient::Admins).await? {
             let context = serde_json::json!({
@@ -119,7 +124,7 @@ impl MailQueue {
                     "description": endpoint.fields.description,
                 },
                 "reason": reason,
-                "disabled_at": disabled_at.format(&Rfc3339).unwrap_or_default(),
+                "disabled_at": at,
             });
             let Some(rendered) = self.render(&endpoint.company, kind, &context).await? else { continue };
             mails.push(NewMail {

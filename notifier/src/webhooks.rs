@@ -19,15 +19,17 @@ use std::time::Duration;
 use rand::Rng;
 use switchboard_bus::StageContext;
 use switchboard_bus::group_commit::GroupCommit;
+use switchboard_core::CompanyId;
 use switchboard_core::cache::TtlCache;
 use switchboard_core::config::NotifierConfig;
 use switchboard_core::ids::WebhookId;
 use switchboard_core::signing::SigningSecret;
 use switchboard_core::topics::stages;
-use switchboard_core::{CompanyId, EventId};
 use switchboard_outbound::worker::Schedule;
 use switchboard_outbound::{Sender, SenderOptions, SignedPost};
-use switchboard_store::{AttemptFacts, FinishedAttempt, MessageOutcome, Store, WebhookMessageRecord, WebhookRecord};
+use switchboard_store::{
+    AttemptFacts, FinishedAttempt, MessageOutcome, Recorded, Store, WebhookMessageRecord, WebhookRecord,
+};
 use time::OffsetDateTime;
 
 use crate::mail_queue::MailQueue;
@@ -95,7 +97,7 @@ type Finished = (WebhookMessageRecord, AttemptFacts, MessageOutcome);
 
 /// Records finished attempts: those that finish together share one
 /// transaction (one fsync), as the projector's writes do.
-type AttemptRecorder = GroupCommit<Finished, bool, switchboard_store::Error>;
+type AttemptRecorder = GroupCommit<Finished, Recorded, switchboard_store::Error>;
 
 fn attempt_recorder(store: Store, max_batch: usize) -> AttemptRecorder {
     GroupCommit::spawn(max_batch, max_batch, move |batch: Vec<Finished>| {
@@ -147,22 +149,23 @@ impl Worker {
             MessageOutcome::DisableEndpoint { .. } => "endpoint_disabled",
         };
         metrics::counter!("switchboard_webhook_attempts_total", "outcome" => label).increment(1);
-        let disabled = match &outcome {
-            MessageOutcome::DisableEndpoint { reason } => {
-                tracing::warn!(endpoint = %endpoint.id, reason, "disabling a webhook endpoint");
-                Some((reason.clone(), EventId(message.id), facts.attempted_at))
-            }
+        let reason = match &outcome {
+            MessageOutcome::DisableEndpoint { reason } => Some(reason.clone()),
             _ => None,
         };
+        let attempted_at = facts.attempted_at;
         match self.recorder.submit((message, facts, outcome)).await {
-            Ok(Ok(true)) => {
-                if let (Some((reason, cause, at)), Some(mail)) = (disabled, &self.mail)
-                    && let Err(error) = mail.queue_webhook_disabled(&endpoint, &reason, cause, at).await
+            Ok(Ok(Recorded::Recorded)) => {}
+            Ok(Ok(Recorded::DisabledEndpoint)) => {
+                let reason = reason.unwrap_or_default();
+                tracing::warn!(endpoint = %endpoint.id, reason, "disabled a webhook endpoint");
+                if let Some(mail) = &self.mail
+                    && let Err(error) = mail.queue_webhook_disabled(&endpoint, &reason, attempted_at).await
                 {
                     tracing::warn!(endpoint = %endpoint.id, %error, "cannot mail the admins that an endpoint was disabled");
                 }
             }
-            Ok(Ok(false)) => tracing::warn!("the message's lease ran out before its attempt was recorded"),
+            Ok(Ok(Recorded::Stale)) => tracing::warn!("the message's lease ran out before its attempt was recorded"),
             // The lease runs out and the message is attempted again: at
             // least once, which the webhook id lets the receiver see through.
             Ok(Err(error)) => tracing::warn!(%error, "cannot record a webhook attempt; it will be attempted again"),

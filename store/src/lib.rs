@@ -39,7 +39,7 @@ pub use deliveries::{
 pub use error::{Error, Result};
 pub use idempotency::{IdempotencyOutcome, IdempotencyRecord};
 pub use knowledge::StoredReport;
-pub use live::{LiveEventRecord, NewLiveEvent};
+pub use live::{Audience, LiveEventRecord, NewLiveEvent};
 pub use log::{AppendRecord, LogRecord};
 pub use mail::{MailAttempt, MailOutcome, MailRecord, MailTemplateRecord, NewMail};
 pub use models::{ActiveModel, ModelInfo};
@@ -51,6 +51,6 @@ pub use tickets::{InsertOutcome, LabelField, MAX_PAGE_SIZE, Projection, Projecti
 pub use transitions::{AuditEvent, OutboxRecord, TransitionRequest, Transitioned};
 pub use vehicles::{VehicleFields, VehicleRecord};
 pub use webhooks::{
-    AttemptFacts, FinishedAttempt, MessageOutcome, NewWebhookMessage, Replay, WebhookAttemptRecord, WebhookFields,
-    WebhookMessageRecord, WebhookRecord,
+    AttemptFacts, FinishedAttempt, MessageOutcome, NewWebhookMessage, Recorded, Replay, WebhookAttemptRecord,
+    WebhookFields, WebhookMessageRecord, WebhookRecord,
 };

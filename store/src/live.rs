@@ -24,6 +24,18 @@ pub struct NewLiveEvent<'a> {
     pub body: &'a str,
 }
 
+/// Whose feed entries to read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// Every company's (the API's reader, which filters per stream).
+    Everyone,
+    /// A company's staff: all of the company's.
+    Staff(CompanyId),
+    /// A customer: what is not staff-only about the tickets they filed
+    /// (nothing when the caller has no account).
+    Customer(CompanyId, Option<AccountId>),
+}
+
 /// A feed entry as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LiveEventRecord {
@@ -82,6 +94,27 @@ impl Store {
         let now = now_micros();
         on_pool!(&self.writer, |pool| {
             let mut transaction = pool.begin_write().await?;
+            for message in messages {
+                sqlx::query(
+                    "INSERT INTO webhook_messages (id, company, endpoint_id, event_type, ticket_id, payload, state, \
+                     attempts, next_attempt_at, occurred_at, created_at, updated_at) \
+                     SELECT $1, $2, $3, $4, $5, $6, 'pending', 0, $7, $8, $7, $7 \
+                     WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = $3 AND company = $2) \
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(message.id)
+                .bind(message.company.as_str())
+                .bind(message.endpoint.0)
+                .bind(message.event_type.as_str())
+                .bind(message.ticket_id.0)
+                .bind(&message.payload)
+                .bind(now)
+                .bind(to_micros(message.occurred_at))
+                .execute(&mut *transaction)
+                .await?;
+            }
+            // Last, so the writers take turns on the feed only for its
+            // inserts and the commit.
             if !live.is_empty() {
                 transaction.lock_table("live_events").await?;
             }
@@ -102,25 +135,6 @@ impl Store {
                 .execute(&mut *transaction)
                 .await?;
             }
-            for message in messages {
-                sqlx::query(
-                    "INSERT INTO webhook_messages (id, company, endpoint_id, event_type, ticket_id, payload, state, \
-                     attempts, next_attempt_at, occurred_at, created_at, updated_at) \
-                     SELECT $1, $2, $3, $4, $5, $6, 'pending', 0, $7, $8, $7, $7 \
-                     WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = $3 AND company = $2) \
-                     ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(message.id)
-                .bind(message.company.as_str())
-                .bind(message.endpoint.0)
-                .bind(message.event_type.as_str())
-                .bind(message.ticket_id.0)
-                .bind(&message.payload)
-                .bind(now)
-                .bind(to_micros(message.occurred_at))
-                .execute(&mut *transaction)
-                .await?;
-            }
             transaction.commit().await?;
             Ok::<_, Error>(())
         })?;
@@ -133,36 +147,25 @@ impl Store {
         Ok(())
     }
 
-    /// Feed entries after `after`, oldest first, at most `limit`; only
-    /// `company`'s when one is given.
-    pub async fn live_events_after(
-        &self,
-        after: i64,
-        company: Option<&CompanyId>,
-        limit: u32,
-    ) -> Result<Vec<LiveEventRecord>> {
-        let rows: Vec<LiveRow> =
-            on_pool!(&self.db, |pool| {
-                match company {
-                    Some(company) => sqlx::query_as(&format!(
-                        "SELECT {LIVE_COLUMNS} FROM live_events WHERE company = $1 AND seq > $2 ORDER BY seq LIMIT $3"
-                    ))
-                    .bind(company.as_str())
-                    .bind(after)
-                    .bind(i64::from(limit))
-                    .fetch_all(pool)
-                    .await,
-                    None => {
-                        sqlx::query_as(&format!(
-                            "SELECT {LIVE_COLUMNS} FROM live_events WHERE seq > $1 ORDER BY seq LIMIT $2"
-                        ))
-                        .bind(after)
-                        .bind(i64::from(limit))
-                        .fetch_all(pool)
-                        .await
-                    }
+    /// Feed entries after `after` that `audience` may see, oldest first, at
+    /// most `limit`.
+    pub async fn live_events_after(&self, after: i64, audience: &Audience, limit: u32) -> Result<Vec<LiveEventRecord>> {
+        let rows: Vec<LiveRow> = on_pool!(&self.db, |pool| {
+            let mut query = sqlx::QueryBuilder::new(format!("SELECT {LIVE_COLUMNS} FROM live_events WHERE seq > "));
+            query.push_bind(after);
+            match audience {
+                Audience::Everyone => {}
+                Audience::Staff(company) => {
+                    query.push(" AND company = ").push_bind(company.as_str());
                 }
-            })?;
+                Audience::Customer(company, account) => {
+                    query.push(" AND company = ").push_bind(company.as_str());
+                    query.push(" AND NOT staff_only AND customer = ").push_bind(account.map(|account| account.0));
+                }
+            }
+            query.push(" ORDER BY seq LIMIT ").push_bind(i64::from(limit));
+            query.build_query_as().fetch_all(pool).await
+        })?;
         rows.into_iter().map(LiveEventRecord::try_from).collect()
     }
 

@@ -72,8 +72,8 @@ pub struct MailRecord {
     pub ticket_id: Option<TicketId>,
     pub account_id: Option<AccountId>,
     pub recipient: String,
-    /// Empty once the mail is sent or failed.
     pub subject: String,
+    /// The bodies: empty once the mail is sent or failed.
     pub text: String,
     pub html: String,
     /// `Delivered`: the SMTP server accepted it.

@@ -57,9 +57,12 @@ pub struct WebhookRecord {
 
 impl WebhookRecord {
     /// Whether a notification of `kind` is for this endpoint (before its
-    /// filter).
+    /// filter): one that is enabled, or that the notifier disabled (410,
+    /// failing too long: its messages wait, so that nothing is lost once an
+    /// admin enables it again). One an admin disabled gets nothing.
     pub fn wants(&self, kind: EventType) -> bool {
-        self.fields.enabled && (self.fields.event_types.is_empty() || self.fields.event_types.contains(&kind))
+        (self.fields.enabled || self.disabled_reason.is_some())
+            && (self.fields.event_types.is_empty() || self.fields.event_types.contains(&kind))
     }
 
     /// The secrets that sign at `now`: the current one, and the previous
@@ -156,6 +159,18 @@ impl NewWebhookMessage {
             occurred_at: notification.occurred_at,
         }
     }
+}
+
+/// What recording an attempt did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    /// The claim had run out (another worker took the message over):
+    /// nothing changed.
+    Stale,
+    Recorded,
+    /// Recorded, and the attempt disabled its endpoint, which was enabled
+    /// until then.
+    DisabledEndpoint,
 }
 
 /// One finished attempt to record ([`Store::finish_webhook_attempts`]).
@@ -567,12 +582,12 @@ impl Store {
         outcome: &MessageOutcome,
     ) -> Result<bool> {
         let recorded = self.finish_webhook_attempts(&[FinishedAttempt { message, facts, outcome }]).await?;
-        Ok(recorded[0])
+        Ok(recorded[0] != Recorded::Stale)
     }
 
     /// [`Store::finish_webhook_attempt`] for many attempts in one
     /// transaction: one result per attempt, in order.
-    pub async fn finish_webhook_attempts(&self, finished: &[FinishedAttempt<'_>]) -> Result<Vec<bool>> {
+    pub async fn finish_webhook_attempts(&self, finished: &[FinishedAttempt<'_>]) -> Result<Vec<Recorded>> {
         on_pool!(&self.writer, |pool| {
             let mut transaction = pool.begin_write().await?;
             let mut recorded = Vec::with_capacity(finished.len());
@@ -603,8 +618,8 @@ impl Store {
                 .await?
                 .rows_affected()
                     == 1;
-                recorded.push(claimed);
                 if !claimed {
+                    recorded.push(Recorded::Stale);
                     continue;
                 }
                 sqlx::query(
@@ -630,10 +645,13 @@ impl Store {
                         "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL",
                     )
                     .bind(message.endpoint.0),
+                    // Only an enabled endpoint is disabled: of several
+                    // attempts that would, one does (and its admins are told
+                    // once).
                     MessageOutcome::DisableEndpoint { reason } => sqlx::query(
                         "UPDATE webhook_endpoints SET enabled = FALSE, disabled_reason = $2, \
                          failing_since = COALESCE(failing_since, $3), last_failure_at = $3, updated_at = $3 \
-                         WHERE id = $1",
+                         WHERE id = $1 AND enabled",
                     )
                     .bind(message.endpoint.0)
                     .bind(reason)
@@ -650,7 +668,9 @@ impl Store {
                     .bind(now)
                     .bind(now - FAILING_STREAK_GAP_MICROS),
                 };
-                endpoint.execute(&mut *transaction).await?;
+                let changed = endpoint.execute(&mut *transaction).await?.rows_affected() > 0;
+                let disabled = changed && matches!(outcome, MessageOutcome::DisableEndpoint { .. });
+                recorded.push(if disabled { Recorded::DisabledEndpoint } else { Recorded::Recorded });
             }
             transaction.commit().await?;
             Ok::<_, Error>(recorded)

@@ -5,9 +5,9 @@
 
 use serde_json::json;
 use switchboard_core::notifications::{EventType, Notification};
-use switchboard_core::{CompanyId, EventId, TicketId};
-use switchboard_store::NewLiveEvent;
+use switchboard_core::{AccountId, CompanyId, EventId, TicketId};
 use switchboard_store::testing::TestStore;
+use switchboard_store::{Audience, NewLiveEvent};
 use time::OffsetDateTime;
 
 fn notification(company: &str, kind: EventType) -> Notification {
@@ -20,6 +20,20 @@ fn notification(company: &str, kind: EventType) -> Notification {
         occurred_at: OffsetDateTime::now_utc(),
         data: json!({}),
     }
+}
+
+/// A ticket filed by `customer`.
+fn ticket_of(customer: AccountId) -> switchboard_core::Ticket {
+    let new = switchboard_core::NewTicket {
+        title: Some("Printer on fire".into()),
+        requester: Some(switchboard_core::ticket::NewRequester { email: Some("ana@example.com".into()), name: None }),
+        company: Some("acme".into()),
+        ..switchboard_core::NewTicket::default()
+    };
+    let mut ticket =
+        new.validate(TicketId::new(), switchboard_core::Channel::Api, OffsetDateTime::now_utc()).expect("valid");
+    ticket.requester.account = Some(customer);
+    ticket
 }
 
 async fn record(store: &switchboard_store::Store, notifications: &[Notification]) {
@@ -39,7 +53,7 @@ async fn the_feed_numbers_each_notification_once_in_order(test: TestStore) {
     // The same notifications again (a redelivered bus message): no new rows.
     record(&store, &acme).await;
 
-    let all = store.live_events_after(0, None, 10).await.expect("read");
+    let all = store.live_events_after(0, &Audience::Everyone, 10).await.expect("read");
     assert_eq!(all.len(), 3);
     assert!(all.windows(2).all(|pair| pair[0].seq < pair[1].seq));
     assert_eq!(store.last_live_seq().await.expect("last"), all[2].seq);
@@ -48,18 +62,31 @@ async fn the_feed_numbers_each_notification_once_in_order(test: TestStore) {
     assert_eq!(all[0].payload, acme[0].body());
 
     let acme_company = CompanyId::parse("acme").expect("valid");
-    let acme_only = store.live_events_after(0, Some(&acme_company), 10).await.expect("read");
+    let acme_only = store.live_events_after(0, &Audience::Staff(acme_company.clone()), 10).await.expect("read");
     assert_eq!(acme_only.iter().map(|event| event.seq).collect::<Vec<_>>(), [all[0].seq, all[1].seq]);
-    let after_first = store.live_events_after(all[0].seq, None, 1).await.expect("read");
+    // A customer: their own tickets' entries that are not staff-only.
+    let customer = AccountId::new();
+    let mut theirs = notification("acme", EventType::TicketCreated);
+    theirs.ticket = Some(ticket_of(customer));
+    let mut routed = notification("acme", EventType::TicketRouted);
+    routed.ticket = Some(ticket_of(customer));
+    record(&store, &[theirs.clone(), routed, notification("acme", EventType::TicketCreated)]).await;
+    let audience = Audience::Customer(acme_company.clone(), Some(customer));
+    let seen = store.live_events_after(0, &audience, 10).await.expect("read");
+    assert_eq!(seen.iter().map(|event| event.payload.as_str()).collect::<Vec<_>>(), [theirs.body()]);
+    let nobody = Audience::Customer(acme_company.clone(), None);
+    assert!(store.live_events_after(0, &nobody, 10).await.expect("read").is_empty());
+    let after_first = store.live_events_after(all[0].seq, &Audience::Everyone, 1).await.expect("read");
     assert_eq!(after_first, [all[1].clone()], "after a number, at most `limit`");
 
     // Purged by age; numbers are never handed out again.
+    let last = store.last_live_seq().await.expect("last");
     let future = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000 + 1_000_000;
-    assert_eq!(store.purge_live_events(i64::try_from(future).expect("fits")).await.expect("purge"), 3);
+    assert_eq!(store.purge_live_events(i64::try_from(future).expect("fits")).await.expect("purge"), 6);
     record(&store, &[notification("acme", EventType::TicketCreated)]).await;
-    let after_purge = store.live_events_after(0, None, 10).await.expect("read");
+    let after_purge = store.live_events_after(0, &Audience::Everyone, 10).await.expect("read");
     assert_eq!(after_purge.len(), 1);
-    assert!(after_purge[0].seq > all[2].seq, "{} after {}", after_purge[0].seq, all[2].seq);
+    assert!(after_purge[0].seq > last, "{} after {last}", after_purge[0].seq);
 }
 
 async fn concurrent_writers_commit_in_number_order(test: TestStore) {
@@ -81,7 +108,7 @@ async fn concurrent_writers_commit_in_number_order(test: TestStore) {
     let mut writing = true;
     while writing {
         writing = writers.iter().any(|writer| !writer.is_finished());
-        for event in store.live_events_after(cursor, None, 500).await.expect("read") {
+        for event in store.live_events_after(cursor, &Audience::Everyone, 500).await.expect("read") {
             seen.push(event.seq);
             cursor = event.seq;
         }
@@ -90,7 +117,8 @@ async fn concurrent_writers_commit_in_number_order(test: TestStore) {
     for writer in writers {
         writer.await.expect("writer");
     }
-    let all: Vec<i64> = store.live_events_after(0, None, 500).await.expect("read").iter().map(|e| e.seq).collect();
+    let all: Vec<i64> =
+        store.live_events_after(0, &Audience::Everyone, 500).await.expect("read").iter().map(|e| e.seq).collect();
     assert_eq!(seen, all, "the follower missed nothing");
 }
 

@@ -9,7 +9,7 @@ use switchboard_core::notifications::EventType;
 use switchboard_core::{CompanyId, EventId, Scope, TicketId};
 use switchboard_store::testing::TestStore;
 use switchboard_store::{
-    AttemptFacts, DeliveryState, FinishedAttempt, MessageOutcome, NewWebhookMessage, Replay, WebhookFields,
+    AttemptFacts, DeliveryState, FinishedAttempt, MessageOutcome, NewWebhookMessage, Recorded, Replay, WebhookFields,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -86,7 +86,7 @@ async fn the_schedule_follows_the_clock_and_each_tickets_order(test: TestStore) 
         ])
         .await
         .expect("finish");
-    assert_eq!(recorded, [false, true], "a stale claim records nothing");
+    assert_eq!(recorded, [Recorded::Stale, Recorded::Recorded], "a stale claim records nothing");
     // The second message is past due but blocked: the next due time is the
     // first's retry, so a worker sleeps until then instead of spinning.
     let next_due = store.next_webhook_message_due().await.expect("next").expect("one");
@@ -116,7 +116,9 @@ async fn the_schedule_follows_the_clock_and_each_tickets_order(test: TestStore) 
     // A 410 disables the endpoint: its messages wait, pending, until it is
     // enabled again.
     let gone = MessageOutcome::DisableEndpoint { reason: "it answered 410 Gone".into() };
-    assert!(store.finish_webhook_attempt(&next[0], &facts(later, Some(410)), &gone).await.expect("finish"));
+    let gone_facts = facts(later, Some(410));
+    let finished = FinishedAttempt { message: &next[0], facts: &gone_facts, outcome: &gone };
+    assert_eq!(store.finish_webhook_attempts(&[finished]).await.expect("finish"), [Recorded::DisabledEndpoint]);
     let disabled = store.webhook(&acme, endpoint.id).await.expect("get").expect("there");
     assert_eq!((disabled.fields.enabled, disabled.disabled_reason.as_deref()), (false, Some("it answered 410 Gone")));
     let much_later = later + Duration::hours(1);

@@ -16,4 +16,5 @@ CREATE TABLE live_events (
     created_at   BIGINT  NOT NULL
 );
 CREATE INDEX live_events_company ON live_events (company, seq);
+CREATE INDEX live_events_customer ON live_events (company, customer, seq) WHERE NOT staff_only;
 CREATE INDEX live_events_created ON live_events (created_at);
