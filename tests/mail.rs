@@ -347,8 +347,8 @@ async fn a_restart_keeps_the_outbox_and_sends_nothing_twice() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_an_smtp_server_no_mail_is_queued() {
     let app = spawn_app_with(|config| config.outbound.allow_private_destinations = true).await;
-    // An endpoint shows when the notifier has handled an event (it stores
-    // the event's mails before its webhook messages).
+    // An endpoint shows when the notifier has handled an event (it records
+    // the event's mails with its webhook messages).
     let endpoint = json!({"url": "http://127.0.0.1:9/hooks", "event_types": ["ticket.created"]});
     call(&app.client, reqwest::Method::POST, app.url("/v1/webhooks"), endpoint).await;
     let (cy, _) = app.account("customer", "cy").await;

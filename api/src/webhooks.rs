@@ -427,9 +427,9 @@ pub(crate) async fn notify(
     let live = [NewLiveEvent { notification: &notification, body: &body }];
     let endpoints = match (input.webhook.as_deref(), input.all_subscribers, input.email.as_deref()) {
         (None, false, Some(address)) => {
-            let mail_id = share_by_mail(&state, &notification, address).await?;
-            state.store.record_notifications(&live, &[]).await?;
-            return Ok((StatusCode::ACCEPTED, Json(Notified { webhook_ids: Vec::new(), mail_id: Some(mail_id) })));
+            let mail = share_by_mail(&state, &notification, address).await?;
+            state.store.record_notifications(&live, &[], std::slice::from_ref(&mail)).await?;
+            return Ok((StatusCode::ACCEPTED, Json(Notified { webhook_ids: Vec::new(), mail_id: Some(mail.id) })));
         }
         (Some(webhook), false, None) => {
             let unknown =
@@ -455,14 +455,14 @@ pub(crate) async fn notify(
     };
     let messages: Vec<NewWebhookMessage> =
         endpoints.iter().map(|endpoint| NewWebhookMessage::of(&notification, endpoint.id, body.clone())).collect();
-    state.store.record_notifications(&live, &messages).await?;
+    state.store.record_notifications(&live, &messages, &[]).await?;
     let webhook_ids = messages.iter().map(|message| switchboard_store::webhook_id(message.id)).collect();
     Ok((StatusCode::ACCEPTED, Json(Notified { webhook_ids, mail_id: None })))
 }
 
-/// Queues the mail of `notification` (`ticket.shared`) to `address` (with
-/// the company's template, if it has one that renders): the mail's id.
-async fn share_by_mail(state: &ApiState, notification: &Notification, address: &str) -> Result<uuid::Uuid, ApiError> {
+/// The mail of `notification` (`ticket.shared`) to `address`, rendered
+/// with the company's template if it has one that renders.
+async fn share_by_mail(state: &ApiState, notification: &Notification, address: &str) -> Result<NewMail, ApiError> {
     let address = address.trim().to_lowercase();
     if let Err(reason) = switchboard_core::ticket::check_email(&address) {
         return Err(ApiError::invalid_body("email", format!("`email` is not an e-mail address: {reason}")));
@@ -480,7 +480,5 @@ async fn share_by_mail(state: &ApiState, notification: &Notification, address: &
     if let Some(error) = own_error {
         tracing::warn!(%company, %kind, %error, "a company's mail template failed; the built-in one is used");
     }
-    let queued = NewMail::of(notification, kind, address, None, rendered);
-    state.store.add_mails(std::slice::from_ref(&queued)).await?;
-    Ok(queued.id)
+    Ok(NewMail::of(notification, kind, address, None, rendered))
 }

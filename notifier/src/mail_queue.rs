@@ -49,8 +49,9 @@ impl MailQueue {
         })
     }
 
-    /// Queues the mails `notifications` imply.
-    pub(crate) async fn queue_notifications(&self, notifications: &[Notification]) -> Result<(), HandlerError> {
+    /// The mails `notifications` imply, addressed and rendered, for the
+    /// stage to record with the rest of the event's writes.
+    pub(crate) async fn mails_of(&self, notifications: &[Notification]) -> Result<Vec<NewMail>, HandlerError> {
         let mut mails = Vec::new();
         for notification in notifications {
             for (kind, recipient) in mail::mails_of(notification) {
@@ -63,7 +64,7 @@ impl MailQueue {
                 }
             }
         }
-        self.queue(&mails).await
+        Ok(mails)
     }
 
     /// Queues the mail an account event implies: the reset link, always

@@ -124,9 +124,10 @@ impl Handler for Notifier {
             return Ok(Vec::new());
         }
         let notifications = self.notifications(message)?;
-        if let Some(mail) = &self.mail {
-            mail.queue_notifications(&notifications).await?;
-        }
+        let mails = match &self.mail {
+            Some(mail) => mail.mails_of(&notifications).await?,
+            None => Vec::new(),
+        };
         let Some(first) = notifications.first() else { return Ok(Vec::new()) };
         let subscribers = self.subscribers(&first.company).await?;
         let bodies: Vec<String> = notifications.iter().map(Notification::body).collect();
@@ -141,8 +142,9 @@ impl Handler for Notifier {
                 messages.push(NewWebhookMessage::of(notification, subscriber.endpoint.id, body.clone()));
             }
         }
+        self.store.record_notifications(&live, &messages, &mails).await.map_err(HandlerError::classify)?;
         metrics::counter!("switchboard_webhook_messages_total").increment(messages.len() as u64);
-        self.store.record_notifications(&live, &messages).await.map_err(HandlerError::classify)?;
+        metrics::counter!("switchboard_mails_queued_total").increment(mails.len() as u64);
         Ok(Vec::new())
     }
 }

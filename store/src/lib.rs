@@ -19,6 +19,7 @@ pub mod live;
 pub mod log;
 pub mod mail;
 pub mod models;
+mod notifications;
 pub mod reports;
 pub mod routing;
 pub mod servers;

@@ -2,20 +2,19 @@
 //! in the order it was recorded, for the API's WebSocket and SSE streams to
 //! follow and to resume from (`seq` is the stream's event id).
 //!
-//! The notifier records a bus message's notifications and the webhook
-//! messages they imply in one transaction ([`Store::record_notifications`]).
-//! Numbers are handed out in commit order: on PostgreSQL the writers take
-//! turns on the table, so a reader that has seen `seq` n never later finds
-//! a smaller one committed behind it.
+//! The notifier writes the entries with the webhook messages and mails
+//! they imply ([`Store::record_notifications`]). Numbers are handed out in
+//! commit order: on PostgreSQL the writers take turns on the table, so a
+//! reader that has seen `seq` n never later finds a smaller one committed
+//! behind it.
 
 use switchboard_core::notifications::Notification;
 use switchboard_core::{AccountId, CompanyId, TicketId};
 use uuid::Uuid;
 
 use crate::Store;
-use crate::db::{BeginWrite, LockTable, now_micros, on_pool, to_micros};
+use crate::db::on_pool;
 use crate::error::{Error, Result};
-use crate::webhooks::NewWebhookMessage;
 
 /// One notification for the feed, with the body every client is sent.
 #[derive(Clone, Copy, Debug)]
@@ -83,70 +82,6 @@ impl TryFrom<LiveRow> for LiveEventRecord {
 const LIVE_COLUMNS: &str = "seq, company, ticket_id, customer, staff_only, event_type, payload";
 
 impl Store {
-    /// Records notifications on the live feed and the webhook messages they
-    /// imply, in one transaction. Idempotent: a notification or message
-    /// already recorded (the same bus message handled again) is skipped; a
-    /// message for an endpoint deleted meanwhile is dropped.
-    pub async fn record_notifications(&self, live: &[NewLiveEvent<'_>], messages: &[NewWebhookMessage]) -> Result<()> {
-        if live.is_empty() && messages.is_empty() {
-            return Ok(());
-        }
-        let now = now_micros();
-        on_pool!(&self.writer, |pool| {
-            let mut transaction = pool.begin_write().await?;
-            for message in messages {
-                sqlx::query(
-                    "INSERT INTO webhook_messages (id, company, endpoint_id, event_type, ticket_id, payload, state, \
-                     attempts, next_attempt_at, occurred_at, created_at, updated_at) \
-                     SELECT $1, $2, $3, $4, $5, $6, 'pending', 0, $7, $8, $7, $7 \
-                     WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = $3 AND company = $2) \
-                     ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(message.id)
-                .bind(message.company.as_str())
-                .bind(message.endpoint.0)
-                .bind(message.event_type.as_str())
-                .bind(message.ticket_id.0)
-                .bind(&message.payload)
-                .bind(now)
-                .bind(to_micros(message.occurred_at))
-                .execute(&mut *transaction)
-                .await?;
-            }
-            // Last, so the writers take turns on the feed only for its
-            // inserts and the commit.
-            if !live.is_empty() {
-                transaction.lock_table("live_events").await?;
-            }
-            for event in live {
-                let notification = event.notification;
-                sqlx::query(
-                    "INSERT INTO live_events (id, company, ticket_id, customer, staff_only, event_type, payload, \
-                     created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(notification.id.0)
-                .bind(notification.company.as_str())
-                .bind(notification.ticket_id.0)
-                .bind(notification.customer().map(|account| account.0))
-                .bind(notification.staff_only())
-                .bind(notification.kind.as_str())
-                .bind(event.body)
-                .bind(now)
-                .execute(&mut *transaction)
-                .await?;
-            }
-            transaction.commit().await?;
-            Ok::<_, Error>(())
-        })?;
-        if !live.is_empty() {
-            self.live_written.notify_one();
-        }
-        if !messages.is_empty() {
-            self.webhooks_due.notify_one();
-        }
-        Ok(())
-    }
-
     /// Feed entries after `after` that `audience` may see, oldest first, at
     /// most `limit`.
     pub async fn live_events_after(&self, after: i64, audience: &Audience, limit: u32) -> Result<Vec<LiveEventRecord>> {

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::Store;
-use crate::db::{BeginWrite, from_micros, now_micros, on_pool, to_micros};
+use crate::db::{from_micros, now_micros, on_pool, to_micros};
 use crate::deliveries::DeliveryState;
 use crate::error::{Error, Result};
 use crate::tickets::push_scope;
@@ -189,38 +189,7 @@ pub struct MailTemplateRecord {
 impl Store {
     /// Queues mails, due at once; those queued already are left out.
     pub async fn add_mails(&self, mails: &[NewMail]) -> Result<()> {
-        if mails.is_empty() {
-            return Ok(());
-        }
-        let now = now_micros();
-        on_pool!(&self.writer, |pool| {
-            let mut transaction = pool.begin_write().await?;
-            for mail in mails {
-                sqlx::query(
-                    "INSERT INTO mails (id, company, kind, ticket_id, account_id, recipient, subject, text_body, \
-                     html_body, state, attempts, next_attempt_at, occurred_at, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, $10, $11, $10, $10) \
-                     ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(mail.id)
-                .bind(mail.company.as_str())
-                .bind(mail.kind.as_str())
-                .bind(mail.ticket_id.map(|ticket| ticket.0))
-                .bind(mail.account_id.map(|account| account.0))
-                .bind(&mail.recipient)
-                .bind(&mail.subject)
-                .bind(&mail.text)
-                .bind(&mail.html)
-                .bind(now)
-                .bind(to_micros(mail.occurred_at))
-                .execute(&mut *transaction)
-                .await?;
-            }
-            transaction.commit().await?;
-            Ok::<_, Error>(())
-        })?;
-        self.mails_due.notify_one();
-        Ok(())
+        self.record_notifications(&[], &[], mails).await
     }
 
     /// Claims up to `limit` mails due at `now`, each the earliest pending

@@ -488,7 +488,7 @@ impl Store {
     /// Stores messages, due at once; those already stored, and those of an
     /// endpoint deleted meanwhile, are left out.
     pub async fn add_webhook_messages(&self, messages: &[NewWebhookMessage]) -> Result<()> {
-        self.record_notifications(&[], messages).await
+        self.record_notifications(&[], messages, &[]).await
     }
 
     /// Claims up to `limit` messages due at `now` to enabled endpoints, each

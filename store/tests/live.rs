@@ -40,7 +40,7 @@ async fn record(store: &switchboard_store::Store, notifications: &[Notification]
     let bodies: Vec<String> = notifications.iter().map(Notification::body).collect();
     let live: Vec<NewLiveEvent<'_>> =
         notifications.iter().zip(&bodies).map(|(notification, body)| NewLiveEvent { notification, body }).collect();
-    store.record_notifications(&live, &[]).await.expect("record");
+    store.record_notifications(&live, &[], &[]).await.expect("record");
 }
 
 async fn the_feed_numbers_each_notification_once_in_order(test: TestStore) {
