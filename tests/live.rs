@@ -325,3 +325,28 @@ async fn live_latency() {
         );
     }
 }
+
+/// One caller's open streams are capped (`live.max_streams_per_caller`):
+/// one more is a JSON 429; closing one frees its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_may_keep_only_so_many_streams_open() {
+    let app = spawn_app_with(|config| config.live.max_streams_per_caller = 1).await;
+    let first = SseClient::open(&app, &app.admin_token, None).await;
+    let response = app.client.get(app.url("/v1/live")).send().await.expect("send");
+    let (status, body) = status_and_json(response).await;
+    assert_eq!((status, body["error"]["code"].clone()), (StatusCode::TOO_MANY_REQUESTS, json!("rate_limited")));
+    // Another caller is not held back.
+    let (_, kim_token) = create_account(&app.client, &app.url(""), "customer", "kim").await;
+    SseClient::open(&app, &kim_token, None).await;
+    drop(first);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let response = app.client.get(app.url("/v1/live")).send().await.expect("send");
+        if response.status() == StatusCode::OK {
+            break;
+        }
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(tokio::time::Instant::now() < deadline, "the closed stream's place was never freed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

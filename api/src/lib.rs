@@ -76,7 +76,7 @@ impl ApiState {
         config: Arc<Config>,
         shutdown: CancellationToken,
     ) -> Self {
-        let live = live::LiveHub::new(store.clone(), config.live.poll(), shutdown);
+        let live = live::LiveHub::new(store.clone(), &config.live, shutdown);
         Self { store, bus, topics, knowledge_base, auth, config, live }
     }
 }

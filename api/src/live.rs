@@ -26,12 +26,14 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::Stream;
 use serde::Deserialize;
-use switchboard_core::Caller;
+use switchboard_core::config::LiveConfig;
+use switchboard_core::{Caller, Credential};
 use switchboard_store::{Audience, LiveEventRecord, Store};
 use switchboard_web::auth::BearerToken;
 use switchboard_web::{ApiError, Auth, Authenticated, Query, parse_number};
 use tokio::sync::{Notify, broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 use crate::ApiState;
 
@@ -61,6 +63,9 @@ pub(crate) struct LiveHub {
 struct HubInner {
     store: Store,
     batches: broadcast::Sender<Batch>,
+    /// Streams open per account or key, against `live.max_streams_per_caller`.
+    open: std::sync::Mutex<std::collections::HashMap<Uuid, usize>>,
+    max_per_caller: usize,
     /// Pulsed when a stream opens, to wake an idle reader.
     opened: Notify,
     started: OnceLock<()>,
@@ -69,18 +74,36 @@ struct HubInner {
 }
 
 impl LiveHub {
-    pub(crate) fn new(store: Store, poll: Duration, shutdown: CancellationToken) -> Self {
+    pub(crate) fn new(store: Store, config: &LiveConfig, shutdown: CancellationToken) -> Self {
         let (batches, _) = broadcast::channel(BATCHES_BUFFERED);
         Self {
             inner: Arc::new(HubInner {
                 store,
                 batches,
+                open: Default::default(),
+                max_per_caller: config.max_streams_per_caller,
                 opened: Notify::new(),
                 started: OnceLock::new(),
-                poll,
+                poll: config.poll(),
                 shutdown,
             }),
         }
+    }
+
+    /// Counts a stream of `caller` open until the slot is dropped; `None`
+    /// when the caller has `live.max_streams_per_caller` open already.
+    fn open_slot(&self, caller: &Caller) -> Option<StreamSlot> {
+        let who = match &caller.credential {
+            Credential::Session { account, .. } => account.0,
+            Credential::ApiKey { key, .. } => key.0,
+        };
+        let mut open = self.inner.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = open.entry(who).or_default();
+        if *count >= self.inner.max_per_caller {
+            return None;
+        }
+        *count += 1;
+        Some(StreamSlot { hub: self.inner.clone(), who })
     }
 
     /// A receiver of every batch read from now on (the reader starts with
@@ -92,6 +115,24 @@ impl LiveHub {
         });
         self.inner.opened.notify_one();
         receiver
+    }
+}
+
+/// One open stream of one caller; dropping it frees the slot.
+struct StreamSlot {
+    hub: Arc<HubInner>,
+    who: Uuid,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self.hub.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.who) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.who);
+            }
+        }
     }
 }
 
@@ -181,6 +222,7 @@ async fn follow(
     token: Option<String>,
     caller: Caller,
     out: mpsc::Sender<LiveEvent>,
+    _slot: StreamSlot,
 ) {
     let store = &state.store;
     // What the store reads for this caller on a catch-up.
@@ -294,6 +336,7 @@ async fn start(
     token: Option<axum::Extension<BearerToken>>,
     after: Option<i64>,
 ) -> Result<mpsc::Receiver<LiveEvent>, ApiError> {
+    let slot = state.live.open_slot(&caller).ok_or(ApiError::RateLimited { retry_after_seconds: 1 })?;
     let batches = state.live.subscribe();
     let start = match after {
         Some(after) => Start::After(after),
@@ -301,7 +344,7 @@ async fn start(
     };
     let (out, events) = mpsc::channel(EVENTS_BUFFERED);
     let token = token.map(|axum::Extension(BearerToken(token))| token);
-    tokio::spawn(follow(state.clone(), batches, start, token, caller, out));
+    tokio::spawn(follow(state.clone(), batches, start, token, caller, out, slot));
     Ok(events)
 }
 

@@ -393,11 +393,14 @@ pub struct LiveConfig {
     /// WebSocket ping), and its credential is checked again: a stream
     /// whose session was revoked ends.
     pub keep_alive_seconds: u64,
+    /// Streams one account or API key may have open at once (per API
+    /// process); one more is 429.
+    pub max_streams_per_caller: usize,
 }
 
 impl Default for LiveConfig {
     fn default() -> Self {
-        Self { poll_ms: 50, keep_alive_seconds: 15 }
+        Self { poll_ms: 50, keep_alive_seconds: 15, max_streams_per_caller: 16 }
     }
 }
 
@@ -408,6 +411,9 @@ impl LiveConfig {
         }
         if !(1..=3_600).contains(&self.keep_alive_seconds) {
             return Err(Error::Config("live.keep_alive_seconds must be 1 to 3600".into()));
+        }
+        if !(1..=10_000).contains(&self.max_streams_per_caller) {
+            return Err(Error::Config("live.max_streams_per_caller must be 1 to 10000".into()));
         }
         Ok(())
     }
