@@ -196,14 +196,6 @@ struct LiveEvent {
     payload: String,
 }
 
-/// Whether `caller` may see `event`: their company's, and for a customer
-/// only their own tickets' and nothing staff-only.
-fn visible(caller: &Caller, event: &LiveEventRecord) -> bool {
-    event.company == caller.company
-        && (!caller.is_customer()
-            || (!event.staff_only && event.customer.is_some() && event.customer == caller.account()))
-}
-
 /// Where a stream starts.
 #[derive(Clone, Copy, Debug)]
 enum Start {
@@ -225,11 +217,9 @@ async fn follow(
     _slot: StreamSlot,
 ) {
     let store = &state.store;
-    // What the store reads for this caller on a catch-up.
-    let audience = match caller.is_customer() {
-        true => Audience::Customer(caller.company.clone(), caller.account()),
-        false => Audience::Staff(caller.company.clone()),
-    };
+    // What the caller may see: selected by the store on a catch-up,
+    // filtered here from the hub's batches (every company's).
+    let audience = Audience::of(&caller);
     let send = |event: &LiveEventRecord| {
         out.send(LiveEvent { seq: event.seq, event_type: event.event_type.clone(), payload: event.payload.clone() })
     };
@@ -251,7 +241,7 @@ async fn follow(
                 loop {
                     let page = store.live_events_after(last, &audience, PAGE).await?;
                     for event in &page {
-                        if visible(&caller, event) && send(event).await.is_err() {
+                        if send(event).await.is_err() {
                             return Ok(false);
                         }
                         last = event.seq;
@@ -283,7 +273,7 @@ async fn follow(
                 Ok(batch) if batch.after > last => behind = true,
                 Ok(batch) => {
                     for event in batch.events.iter().filter(|event| event.seq > last) {
-                        if visible(&caller, event) && send(event).await.is_err() {
+                        if audience.sees(event) && send(event).await.is_err() {
                             return;
                         }
                     }

@@ -9,7 +9,7 @@
 //! behind it.
 
 use switchboard_core::notifications::Notification;
-use switchboard_core::{AccountId, CompanyId, TicketId};
+use switchboard_core::{AccountId, Caller, CompanyId, TicketId};
 use uuid::Uuid;
 
 use crate::Store;
@@ -33,6 +33,30 @@ pub enum Audience {
     /// A customer: what is not staff-only about the tickets they filed
     /// (nothing when the caller has no account).
     Customer(CompanyId, Option<AccountId>),
+}
+
+impl Audience {
+    /// What `caller` may see: a customer's own tickets' entries that are
+    /// not staff-only; for staff and integrations, the company's.
+    pub fn of(caller: &Caller) -> Self {
+        if caller.is_customer() {
+            Audience::Customer(caller.company.clone(), caller.account())
+        } else {
+            Audience::Staff(caller.company.clone())
+        }
+    }
+
+    /// Whether `event` is for this audience: in memory what
+    /// [`Store::live_events_after`] selects in SQL.
+    pub fn sees(&self, event: &LiveEventRecord) -> bool {
+        match self {
+            Audience::Everyone => true,
+            Audience::Staff(company) => event.company == *company,
+            Audience::Customer(company, account) => {
+                event.company == *company && !event.staff_only && account.is_some() && event.customer == *account
+            }
+        }
+    }
 }
 
 /// A feed entry as stored.

@@ -76,6 +76,14 @@ async fn the_feed_numbers_each_notification_once_in_order(test: TestStore) {
     assert_eq!(seen.iter().map(|event| event.payload.as_str()).collect::<Vec<_>>(), [theirs.body()]);
     let nobody = Audience::Customer(acme_company.clone(), None);
     assert!(store.live_events_after(0, &nobody, 10).await.expect("read").is_empty());
+    // In memory, each audience sees what the store selects for it.
+    let everything = store.live_events_after(0, &Audience::Everyone, 100).await.expect("read");
+    let globex = Audience::Staff(CompanyId::parse("globex").expect("valid"));
+    for audience in [Audience::Everyone, Audience::Staff(acme_company.clone()), globex, audience, nobody] {
+        let selected = store.live_events_after(0, &audience, 100).await.expect("read");
+        let filtered: Vec<_> = everything.iter().filter(|event| audience.sees(event)).cloned().collect();
+        assert_eq!(selected, filtered, "{audience:?}");
+    }
     let after_first = store.live_events_after(all[0].seq, &Audience::Everyone, 1).await.expect("read");
     assert_eq!(after_first, [all[1].clone()], "after a number, at most `limit`");
 
