@@ -5,6 +5,7 @@
 //! failing streak starts and ends with its attempts.
 
 use switchboard_core::config::Secret;
+use switchboard_core::ids::WebhookId;
 use switchboard_core::notifications::EventType;
 use switchboard_core::{CompanyId, EventId, Scope, TicketId};
 use switchboard_store::testing::TestStore;
@@ -27,28 +28,38 @@ fn facts(at: OffsetDateTime, status: Option<u16>) -> AttemptFacts {
     }
 }
 
-async fn the_schedule_follows_the_clock_and_each_tickets_order(test: TestStore) {
-    let store = test.store;
-    let acme = company("acme");
-    let fields = WebhookFields {
+/// An endpoint's settings: enabled, taking `event_types`.
+fn fields(event_types: Vec<EventType>) -> WebhookFields {
+    WebhookFields {
         url: "https://hooks.example/in".into(),
         description: None,
-        event_types: vec![EventType::TicketCreated],
+        event_types,
         filter: None,
         enabled: true,
-    };
-    let endpoint = store.create_webhook(&acme, &fields, Secret::new("whsec_x".into())).await.expect("create");
-    let (ticket, other_ticket) = (TicketId::new(), TicketId::new());
-    let start = OffsetDateTime::now_utc() - Duration::minutes(1);
-    let message = |ticket: TicketId, at: OffsetDateTime| NewWebhookMessage {
+    }
+}
+
+/// A `ticket.created` message of `ticket` to `endpoint`, of `at`.
+fn message(company: &CompanyId, endpoint: WebhookId, ticket: TicketId, at: OffsetDateTime) -> NewWebhookMessage {
+    NewWebhookMessage {
         id: EventId::new().0,
-        company: acme.clone(),
-        endpoint: endpoint.id,
+        company: company.clone(),
+        endpoint,
         event_type: EventType::TicketCreated,
         ticket_id: ticket,
         payload: "{}".into(),
         occurred_at: at,
-    };
+    }
+}
+
+async fn the_schedule_follows_the_clock_and_each_tickets_order(test: TestStore) {
+    let store = test.store;
+    let acme = company("acme");
+    let fields = fields(vec![EventType::TicketCreated]);
+    let endpoint = store.create_webhook(&acme, &fields, Secret::new("whsec_x".into())).await.expect("create");
+    let (ticket, other_ticket) = (TicketId::new(), TicketId::new());
+    let start = OffsetDateTime::now_utc() - Duration::minutes(1);
+    let message = |ticket: TicketId, at: OffsetDateTime| message(&acme, endpoint.id, ticket, at);
     let (first, second, elsewhere) =
         (message(ticket, start), message(ticket, start + Duration::seconds(1)), message(other_ticket, start));
     // Stored twice, kept once; stored out of order, claimed in order.
@@ -194,30 +205,15 @@ async fn the_schedule_follows_the_clock_and_each_tickets_order(test: TestStore) 
 async fn a_failing_streak_restarts_after_a_quiet_day(test: TestStore) {
     let store = test.store;
     let acme = company("acme");
-    let fields = WebhookFields {
-        url: "https://hooks.example/in".into(),
-        description: None,
-        event_types: Vec::new(),
-        filter: None,
-        enabled: true,
-    };
-    let endpoint = store.create_webhook(&acme, &fields, Secret::new("whsec_x".into())).await.expect("create");
+    let endpoint =
+        store.create_webhook(&acme, &fields(Vec::new()), Secret::new("whsec_x".into())).await.expect("create");
     let start = OffsetDateTime::now_utc();
     // One message per step, each failed (or delivered) at the step's time.
     let step = |at: OffsetDateTime, status: u16| {
         let store = store.clone();
         let acme = acme.clone();
         async move {
-            let message = NewWebhookMessage {
-                id: EventId::new().0,
-                company: acme.clone(),
-                endpoint: endpoint.id,
-                event_type: EventType::TicketCreated,
-                ticket_id: TicketId::new(),
-                payload: "{}".into(),
-                occurred_at: at,
-            };
-            store.add_webhook_messages(&[message]).await.expect("add");
+            store.add_webhook_messages(&[message(&acme, endpoint.id, TicketId::new(), at)]).await.expect("add");
             let claimed = store
                 .claim_due_webhook_messages(OffsetDateTime::now_utc(), Duration::seconds(30), 1)
                 .await
@@ -242,26 +238,10 @@ async fn a_failing_streak_restarts_after_a_quiet_day(test: TestStore) {
 async fn retention_trims_the_settled_log(test: TestStore) {
     let store = test.store;
     let acme = company("acme");
-    let fields = WebhookFields {
-        url: "https://hooks.example/in".into(),
-        description: None,
-        event_types: Vec::new(),
-        filter: None,
-        enabled: true,
-    };
-    let endpoint = store.create_webhook(&acme, &fields, Secret::new("whsec_x".into())).await.expect("create");
+    let endpoint =
+        store.create_webhook(&acme, &fields(Vec::new()), Secret::new("whsec_x".into())).await.expect("create");
     let at = OffsetDateTime::now_utc() - Duration::days(40);
-    let messages: Vec<NewWebhookMessage> = (0..3)
-        .map(|_| NewWebhookMessage {
-            id: EventId::new().0,
-            company: acme.clone(),
-            endpoint: endpoint.id,
-            event_type: EventType::TicketCreated,
-            ticket_id: TicketId::new(),
-            payload: "{}".into(),
-            occurred_at: at,
-        })
-        .collect();
+    let messages: Vec<NewWebhookMessage> = (0..3).map(|_| message(&acme, endpoint.id, TicketId::new(), at)).collect();
     store.add_webhook_messages(&messages).await.expect("add");
     let claimed = store.claim_due_webhook_messages(OffsetDateTime::now_utc(), Duration::seconds(30), 10).await;
     let mut claimed = claimed.expect("claim");
