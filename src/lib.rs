@@ -300,9 +300,10 @@ impl Prepared {
         if components.ingest || components.api {
             auth.passwords.warm_up().await;
         }
+        // Ingest stores the files of submissions; the API serves them.
+        let files = switchboard_store::FileStore::open(&config).context("opening the attachment store")?;
         if components.ingest {
-            let state =
-                IngestState::new(bus.clone(), store.clone(), &config.topics(), config.ingest.clone(), auth.clone());
+            let state = IngestState::new(bus.clone(), store.clone(), files.clone(), &config, auth.clone());
             router = router.merge(switchboard_ingest::router(state));
         }
         if components.api {
@@ -313,6 +314,7 @@ impl Prepared {
                 config.topics(),
                 search,
                 auth.clone(),
+                files.clone(),
                 config.clone(),
                 shutdown.clone(),
             );

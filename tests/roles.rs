@@ -56,6 +56,11 @@ fn expectations() -> HashMap<(&'static str, &'static str), [u16; 7]> {
         // A rejection, with the caller's password.
         (("POST", "/v1/tickets/{id}/report/approval"), [401, 200, 404, 403, 403, 403, 404]),
         (("GET", "/v1/tickets/{id}/messages"), [401, 200, 404, 200, 200, 200, 404]),
+        (("GET", "/v1/tickets/{id}/attachments"), [401, 200, 404, 200, 200, 200, 404]),
+        // The ticket (filed as JSON) has no files: who may read it learns
+        // only that this one does not exist (tests/web_form.rs downloads
+        // real ones).
+        (("GET", "/v1/tickets/{id}/attachments/{attachment_id}"), [401, 404, 404, 404, 404, 404, 404]),
         (("POST", "/v1/tickets/{id}/messages"), [401, 201, 404, 201, 201, 201, 404]),
         (("GET", "/v1/vehicles"), [401, 403, 403, 403, 403, 200, 200]),
         (("POST", "/v1/vehicles"), [401, 403, 403, 403, 403, 201, 201]),
@@ -266,7 +271,8 @@ impl People {
                 .replace("{company}", "acme")
                 .replace("{version}", "2")
                 .replace("{kind}", "ticket.shared")
-                .replace("{server_id}", &self.acme_server),
+                .replace("{server_id}", &self.acme_server)
+                .replace("{attachment_id}", &uuid::Uuid::now_v7().to_string()),
         );
         let url = if path == "/v1/kb/search" { format!("{url}?q=printer") } else { url };
         let builder = self.client(caller).request(Method::from_bytes(method.as_bytes()).expect("method"), url);

@@ -184,7 +184,7 @@ pub(crate) async fn create_account(
             .as_deref()
             .ok_or_else(|| ApiError::invalid_body("company", "name the `company` to sign up with"))?;
         let company = CompanyId::parse(named).map_err(|error| ApiError::invalid_body("company", error.message))?;
-        let open = state.store.company(&company).await?.is_some_and(|record| record.allow_self_signup);
+        let open = state.store.company(&company).await?.is_some_and(|record| record.options.allow_self_signup);
         if !open {
             // The same answer for a company that does not exist and one that
             // does not take sign-ups.

@@ -11,6 +11,7 @@
 
 mod accounts;
 mod api_keys;
+mod attachments;
 pub mod faqs;
 mod kb;
 mod lifecycle;
@@ -39,7 +40,7 @@ use switchboard_core::kb::Faq;
 use switchboard_core::kb::KnowledgeSearch;
 use switchboard_core::policy::UrgencyPolicy;
 use switchboard_core::topics::Topics;
-use switchboard_store::Store;
+use switchboard_store::{FileStore, Store};
 use switchboard_web::openapi::Link;
 use switchboard_web::{Access, Auth, RouteRule, authorize};
 use tokio_util::sync::CancellationToken;
@@ -58,6 +59,8 @@ pub struct ApiState {
     pub(crate) config: Arc<Config>,
     /// This process's reader of the live-update feed.
     pub(crate) live: live::LiveHub,
+    /// The bytes of tickets' attachments.
+    pub(crate) files: FileStore,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -73,11 +76,12 @@ impl ApiState {
         topics: Topics,
         knowledge_base: Option<Arc<dyn KnowledgeSearch>>,
         auth: Auth,
+        files: FileStore,
         config: Arc<Config>,
         shutdown: CancellationToken,
     ) -> Self {
         let live = live::LiveHub::new(store.clone(), &config.live, shutdown);
-        Self { store, bus, topics, knowledge_base, auth, config, live }
+        Self { store, bus, topics, knowledge_base, auth, config, live, files }
     }
 }
 
@@ -223,6 +227,12 @@ pub const ROUTES: &[RouteRule] = &[
         .doc("The customer approves or rejects the report, confirming with their password")
         .responds::<lifecycle::ReportView>()
         .json::<lifecycle::ApprovalInput>(),
+    rule("GET", "/v1/tickets/{id}/attachments", Permission::TicketsRead)
+        .doc("The ticket's files: photos from the web form, e-mail attachments")
+        .responds::<attachments::AttachmentList>(),
+    rule("GET", "/v1/tickets/{id}/attachments/{attachment_id}", Permission::TicketsRead)
+        .doc("One file's bytes: pictures inline, anything else as a download (`application/octet-stream`)")
+        .streams("application/octet-stream"),
     rule("GET", "/v1/tickets/{id}/messages", Permission::TicketsRead)
         .doc("The ticket's conversation")
         .responds::<lifecycle::MessageList>(),
@@ -451,6 +461,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/tickets/{id}/report", get(lifecycle::get_report).put(lifecycle::put_report))
         .route("/v1/tickets/{id}/report/approval", post(lifecycle::approve_report))
         .route("/v1/tickets/{id}/messages", get(lifecycle::list_messages).post(lifecycle::post_message))
+        .route("/v1/tickets/{id}/attachments", get(attachments::list_attachments))
+        .route("/v1/tickets/{id}/attachments/{attachment_id}", get(attachments::get_attachment))
         .route("/v1/tickets/{id}/assignment", put(lifecycle::put_assignment))
         .route("/v1/tickets/{id}/status", put(lifecycle::put_status))
         .route("/v1/tickets/{id}/history", get(lifecycle::history))

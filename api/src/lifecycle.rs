@@ -429,6 +429,14 @@ pub(crate) async fn delete_ticket(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let ticket = visible_ticket(&state, &caller, &id).await?;
+    let files = state.store.attachments(&caller.scope(), ticket.id).await?;
     state.store.delete_ticket(&caller.scope(), change(&ticket, &caller, &headers)).await?;
+    // The ticket is gone; its files go after it (one left behind is only
+    // storage: nothing names it any more).
+    for file in files {
+        if let Err(error) = state.files.delete(&ticket.company, ticket.id, file.id).await {
+            tracing::warn!(%error, ticket_id = %ticket.id, "cannot delete a deleted ticket's file");
+        }
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use switchboard_core::{CompanyId, Scope};
+use switchboard_store::CompanyOptions;
 use switchboard_web::{ApiError, JsonBody, Path, Tenant};
 
 use crate::ApiState;
@@ -20,15 +21,40 @@ pub(crate) struct CompanySettings {
     auto_answer_threshold: Option<f64>,
     /// Whether anyone may sign up as a customer (`POST /v1/accounts`).
     allow_self_signup: bool,
+    /// Whether the public form `GET /support/{company}` takes tickets.
+    web_form_enabled: bool,
+    /// Whether a customer's e-mail reply to a resolved ticket reopens it.
+    reopen_on_reply: bool,
 }
 
-/// A whole replacement: what is left out takes its default (`null`, false).
+impl CompanySettings {
+    fn new(company: &CompanyId, auto_answer_threshold: Option<f64>, options: CompanyOptions) -> Self {
+        Self {
+            company: company.to_string(),
+            auto_answer_threshold,
+            allow_self_signup: options.allow_self_signup,
+            web_form_enabled: options.web_form,
+            reopen_on_reply: options.reopen_on_reply,
+        }
+    }
+}
+
+/// A whole replacement: what is left out takes its default (`null`;
+/// false; `reopen_on_reply` true).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SettingsInput {
     auto_answer_threshold: Option<f64>,
     #[serde(default)]
     allow_self_signup: bool,
+    #[serde(default)]
+    web_form_enabled: bool,
+    #[serde(default = "reopen_on_reply_default")]
+    reopen_on_reply: bool,
+}
+
+fn reopen_on_reply_default() -> bool {
+    CompanyOptions::default().reopen_on_reply
 }
 
 /// The company in the path, if the caller may see its settings (another
@@ -45,8 +71,8 @@ pub(crate) async fn get_settings(
 ) -> Result<Json<CompanySettings>, ApiError> {
     let company = checked_company(&scope, &company)?;
     let threshold = state.store.auto_answer_threshold(&company).await?;
-    let allow_self_signup = state.store.company(&company).await?.is_some_and(|record| record.allow_self_signup);
-    Ok(Json(CompanySettings { company: company.to_string(), auto_answer_threshold: threshold, allow_self_signup }))
+    let options = state.store.company(&company).await?.map(|record| record.options).unwrap_or_default();
+    Ok(Json(CompanySettings::new(&company, threshold, options)))
 }
 
 pub(crate) async fn put_settings(
@@ -70,10 +96,11 @@ pub(crate) async fn put_settings(
         ));
     }
     state.store.set_auto_answer_threshold(&company, input.auto_answer_threshold).await?;
-    state.store.set_self_signup(&company, input.allow_self_signup).await?;
-    Ok(Json(CompanySettings {
-        company: company.to_string(),
-        auto_answer_threshold: input.auto_answer_threshold,
+    let options = CompanyOptions {
         allow_self_signup: input.allow_self_signup,
-    }))
+        web_form: input.web_form_enabled,
+        reopen_on_reply: input.reopen_on_reply,
+    };
+    state.store.set_company_options(&company, options).await?;
+    Ok(Json(CompanySettings::new(&company, input.auto_answer_threshold, options)))
 }

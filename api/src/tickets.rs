@@ -31,7 +31,8 @@ pub(crate) async fn get_ticket(
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<TicketDetail>, ApiError> {
-    let ticket = visible_ticket(&state, &caller, &id).await?;
+    let mut ticket = visible_ticket(&state, &caller, &id).await?;
+    ticket.attachments = state.store.attachments(&caller.scope(), ticket.id).await?;
     let routing = if caller.is_customer() {
         None
     } else {

@@ -4,7 +4,9 @@
 //! claims (`ingest.idempotency_ttl_hours`), expired sessions and used or
 //! expired one-time tokens, live-update events older than
 //! `retention.live_events_hours`, webhook attempts and settled webhook
-//! messages and mails older than `retention.notification_log_days`, and, on
+//! messages and mails older than `retention.notification_log_days`, the
+//! files of submissions whose ticket never came (after
+//! `attachments.orphan_grace_hours`), and, on
 //! the embedded bus, log
 //! messages older than `retention.bus_log_hours` that every consumer group
 //! reading their topic has committed past. A topic no group has committed
@@ -12,6 +14,7 @@
 //! router exists) keeps its messages.
 
 use switchboard_core::config::BusBackend;
+use switchboard_store::FileStore;
 
 use crate::{Result, StageContext};
 
@@ -29,6 +32,9 @@ pub struct Purged {
     /// Webhook attempts, and settled webhook messages and mails, older than
     /// `retention.notification_log_days`.
     pub notification_log: u64,
+    /// Files of submissions whose ticket never came, after
+    /// `attachments.orphan_grace_hours`.
+    pub orphaned_files: u64,
 }
 
 /// Purges every interval until `ctx.shutdown` fires (the first pass right away).
@@ -48,6 +54,7 @@ pub async fn retention(ctx: StageContext) -> Result<()> {
                     log_messages = purged.log_messages,
                     live_events = purged.live_events,
                     notification_log = purged.notification_log,
+                    orphaned_files = purged.orphaned_files,
                     "retention purged"
                 );
             }
@@ -76,7 +83,37 @@ pub async fn purge_once(ctx: &StageContext) -> Result<Purged> {
     let log_before_micros = (now_ms() - i64::from(ctx.config.retention.notification_log_days) * 86_400_000) * 1_000;
     let notification_log = ctx.store.purge_webhook_log(log_before_micros).await?
         + ctx.store.purge_settled_mails(log_before_micros).await?;
-    Ok(Purged { idempotency_keys, credentials, log_messages, live_events, notification_log })
+    let orphaned_files = purge_orphaned_files(ctx).await?;
+    Ok(Purged { idempotency_keys, credentials, log_messages, live_events, notification_log, orphaned_files })
+}
+
+/// Deletes the files of submissions whose ticket never came.
+async fn purge_orphaned_files(ctx: &StageContext) -> Result<u64> {
+    const BATCH: u32 = 500;
+    let grace_ms = i64::try_from(ctx.config.attachments.orphan_grace().as_millis()).unwrap_or(i64::MAX);
+    let before_micros = now_ms().saturating_sub(grace_ms).saturating_mul(1_000);
+    let mut purged = 0;
+    let mut files = None;
+    loop {
+        let orphans = ctx.store.orphaned_attachments(before_micros, BATCH).await?;
+        if orphans.is_empty() {
+            return Ok(purged);
+        }
+        let files = match &mut files {
+            Some(files) => files,
+            None => files.insert(FileStore::open(&ctx.config)?),
+        };
+        let mut deleted = Vec::with_capacity(orphans.len());
+        for (company, orphan) in &orphans {
+            files.delete(company, orphan.ticket, orphan.id).await?;
+            deleted.push(orphan.id);
+        }
+        ctx.store.remove_pending_attachments(&deleted).await?;
+        purged += deleted.len() as u64;
+        if orphans.len() < BATCH as usize {
+            return Ok(purged);
+        }
+    }
 }
 
 fn now_ms() -> i64 {

@@ -50,6 +50,7 @@ pub struct Config {
     pub bus: BusConfig,
     pub runner: RunnerConfig,
     pub ingest: IngestConfig,
+    pub attachments: AttachmentsConfig,
     pub triage: TriageConfig,
     pub kb: KbConfig,
     pub router: RouterConfig,
@@ -72,6 +73,7 @@ impl Default for Config {
             bus: BusConfig::default(),
             runner: RunnerConfig::default(),
             ingest: IngestConfig::default(),
+            attachments: AttachmentsConfig::default(),
             triage: TriageConfig::default(),
             kb: KbConfig::default(),
             router: RouterConfig::default(),
@@ -129,6 +131,8 @@ impl Config {
             );
         }
         self.auth.validate()?;
+        self.ingest.web_form.validate()?;
+        self.attachments.validate()?;
         self.router.validate()?;
         self.notifier.validate()?;
         self.live.validate()?;
@@ -224,6 +228,12 @@ impl Config {
 
     pub fn topics(&self) -> Topics {
         Topics::new(self.bus.topic_prefix.clone())
+    }
+
+    /// Where attachments are kept on the local file system: the configured
+    /// directory, or `attachments` in `data_dir`.
+    pub fn attachments_dir(&self) -> PathBuf {
+        self.attachments.dir.clone().unwrap_or_else(|| self.data_dir.join("attachments"))
     }
 
     /// The knowledge-base index directory: the configured one, or
@@ -749,6 +759,8 @@ pub struct IngestConfig {
     /// How long ingest waits for the bus to make a ticket durable before it
     /// answers 503.
     pub produce_timeout_ms: u64,
+    /// The public form of each company that switched it on.
+    pub web_form: WebFormConfig,
 }
 
 impl Default for IngestConfig {
@@ -758,8 +770,144 @@ impl Default for IngestConfig {
             retry_after_seconds: 5,
             idempotency_ttl_hours: 24,
             produce_timeout_ms: 10_000,
+            web_form: WebFormConfig::default(),
         }
     }
+}
+
+/// The public support form, `/support/{company}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebFormConfig {
+    /// Photos one submission may carry.
+    pub max_photos: usize,
+    /// Submissions one client address may make per hour (429 beyond).
+    pub submissions_per_address_per_hour: u32,
+    /// How long a form page may be submitted after it was served (its
+    /// anti-forgery token expires then; the page says to reload).
+    pub form_token_hours: u32,
+    /// How long the private status link on the confirmation page works.
+    pub status_link_days: u32,
+}
+
+impl Default for WebFormConfig {
+    fn default() -> Self {
+        Self { max_photos: 5, submissions_per_address_per_hour: 20, form_token_hours: 12, status_link_days: 90 }
+    }
+}
+
+impl WebFormConfig {
+    fn validate(&self) -> Result<()> {
+        let positive = [
+            ("max_photos", self.max_photos as u64),
+            ("submissions_per_address_per_hour", u64::from(self.submissions_per_address_per_hour)),
+            ("form_token_hours", u64::from(self.form_token_hours)),
+            ("status_link_days", u64::from(self.status_link_days)),
+        ];
+        if let Some((name, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            return Err(Error::Config(format!("ingest.web_form.{name} must be at least 1")));
+        }
+        if self.max_photos > 50 {
+            return Err(Error::Config("ingest.web_form.max_photos must be at most 50".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Where files that come with tickets are kept, and how big they may be.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AttachmentsConfig {
+    /// `file` (the default: a directory on this machine, `dir`) or `s3`
+    /// (any S3-compatible store, `s3`). Every process that takes or serves
+    /// tickets must see the same store.
+    pub backend: AttachmentBackend,
+    /// The directory of the `file` backend; by default `attachments` in
+    /// `data_dir`.
+    pub dir: Option<PathBuf>,
+    pub s3: S3Config,
+    /// The largest file (413 beyond).
+    pub max_file_bytes: u64,
+    /// The most all files of one ticket (or one e-mail) may add up to (413
+    /// beyond).
+    pub max_ticket_bytes: u64,
+    /// The most files one ticket (or one e-mail) may bring.
+    pub max_files: usize,
+    /// Files whose ticket never arrived (a submission that failed after
+    /// they were stored, or a crash in between) are deleted once they are
+    /// this old and no ticket names them. Keep it longer than the bus may
+    /// lag behind.
+    pub orphan_grace_hours: u32,
+}
+
+impl Default for AttachmentsConfig {
+    fn default() -> Self {
+        Self {
+            backend: AttachmentBackend::File,
+            dir: None,
+            s3: S3Config::default(),
+            max_file_bytes: 10 * 1024 * 1024,
+            max_ticket_bytes: 25 * 1024 * 1024,
+            max_files: 20,
+            orphan_grace_hours: 24,
+        }
+    }
+}
+
+impl AttachmentsConfig {
+    fn validate(&self) -> Result<()> {
+        let fail = |message: String| Err(Error::Config(message));
+        if self.max_file_bytes == 0 || self.max_file_bytes > self.max_ticket_bytes {
+            return fail("attachments.max_file_bytes must be 1 to attachments.max_ticket_bytes".into());
+        }
+        if self.max_ticket_bytes > 1024 * 1024 * 1024 {
+            return fail("attachments.max_ticket_bytes must be at most 1 GiB".into());
+        }
+        if self.max_files == 0 || self.max_files > 1000 {
+            return fail("attachments.max_files must be 1 to 1000".into());
+        }
+        if self.orphan_grace_hours == 0 {
+            return fail("attachments.orphan_grace_hours must be at least 1".into());
+        }
+        if self.backend == AttachmentBackend::S3 && self.s3.bucket.trim().is_empty() {
+            return fail("attachments.s3.bucket must be set when attachments.backend is s3".into());
+        }
+        if let Some(endpoint) = &self.s3.endpoint
+            && !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
+        {
+            return fail(format!("attachments.s3.endpoint must be an http(s) URL, got `{endpoint}`"));
+        }
+        Ok(())
+    }
+
+    pub fn orphan_grace(&self) -> Duration {
+        Duration::from_secs(u64::from(self.orphan_grace_hours) * 3600)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachmentBackend {
+    File,
+    S3,
+}
+
+/// An S3-compatible bucket. Credentials left out come from the usual AWS
+/// environment variables.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    pub bucket: String,
+    /// e.g. `us-east-1` (the default when empty).
+    pub region: String,
+    /// Another S3-compatible service (MinIO, Ceph, Garage, …), e.g.
+    /// `http://127.0.0.1:9000`; path-style requests are used then.
+    pub endpoint: Option<String>,
+    pub access_key_id: Option<Secret<String>>,
+    pub secret_access_key: Option<Secret<String>>,
+    /// Whether an `http://` endpoint is allowed (only for a store on the
+    /// same trusted network).
+    pub allow_http: bool,
 }
 
 impl IngestConfig {

@@ -86,6 +86,11 @@ uuid_id!(
     /// Identifies a team server that tickets are delivered to.
     ServerId
 );
+uuid_id!(
+    /// Identifies a file attached to a ticket (a photo from the web form, an
+    /// e-mail's attachment).
+    AttachmentId
+);
 
 impl EventId {
     /// The id of the event a stage emits for `source` under `tag`: the same

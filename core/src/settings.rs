@@ -14,3 +14,8 @@ pub fn company_urgency_policy(company: &crate::CompanyId) -> String {
 pub fn urgency_policy_company(key: &str) -> Option<crate::CompanyId> {
     key.strip_prefix(URGENCY_POLICY)?.strip_prefix(':').and_then(|company| crate::CompanyId::parse(company).ok())
 }
+
+/// The key (hex) that signs intake links and form tokens: the web form's
+/// anti-forgery tokens and the private status links of its tickets. Made at
+/// random on first use; every ingest process reads the same one.
+pub const INTAKE_SIGNING_KEY: &str = "ingest.signing_key";

@@ -7,7 +7,7 @@ use crate::tenant::CompanyId;
 use time::OffsetDateTime;
 
 use crate::events::{AutoAnswer, Suggestion, Triage};
-use crate::ids::{AccountId, ServerId, TeamId, TicketId, VehicleId};
+use crate::ids::{AccountId, AttachmentId, ServerId, TeamId, TicketId, VehicleId};
 use crate::lifecycle::Status;
 
 /// Upper bounds on what a submitted ticket may contain. They protect every
@@ -138,6 +138,25 @@ pub struct Ticket {
     /// Set when the knowledge base answered the customer directly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answered_by_faq: Option<AutoAnswer>,
+    /// Files that came with the ticket. Ingest stores each before it
+    /// produces the ticket, so an accepted ticket never names a missing file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file that came with a ticket (or with a message on it): what it is, not
+/// its bytes, which the attachment store keeps under
+/// `{company}/{ticket id}/{attachment id}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Attachment {
+    pub id: AttachmentId,
+    /// The name the sender gave it, cleaned of paths and control characters.
+    pub filename: String,
+    /// The type its content shows (magic bytes), not the one it claimed.
+    pub content_type: String,
+    pub size_bytes: u64,
+    /// SHA-256 of the content, lowercase hex.
+    pub sha256: String,
 }
 
 /// A ticket as a submitter sends it, before validation. Every field is
@@ -293,6 +312,7 @@ impl NewTicket {
             triage: None,
             suggestions: None,
             answered_by_faq: None,
+            attachments: Vec::new(),
         })
     }
 }

@@ -6,7 +6,13 @@
 //! `Retry-After`, so a client never holds an id for a ticket that may be lost.
 //! Nothing else happens here: classification, storage and notification are
 //! later stages.
+//!
+//! Besides JSON, the public support form of each company that switches it
+//! on (`/support/{company}`, the `form` module) files tickets with photos. Files are
+//! stored ([`attachments`]) before the ticket is produced.
 
+pub mod attachments;
+mod form;
 mod submit;
 
 use std::sync::Arc;
@@ -17,9 +23,8 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::post;
 use switchboard_bus::Bus;
 use switchboard_core::Permission;
-use switchboard_core::config::IngestConfig;
-use switchboard_core::topics::Topics;
-use switchboard_store::Store;
+use switchboard_core::config::{Config, IngestConfig};
+use switchboard_store::{FileStore, Store};
 use switchboard_web::openapi::Link;
 use switchboard_web::{Access, Auth, RouteRule, authorize};
 
@@ -37,6 +42,9 @@ pub struct IngestState {
     /// The longest a produce may take before the client gets a 503.
     pub(crate) produce_timeout: Duration,
     pub(crate) auth: Auth,
+    /// Where the files of submissions go.
+    pub(crate) files: FileStore,
+    pub(crate) forms: Arc<form::Forms>,
 }
 
 impl std::fmt::Debug for IngestState {
@@ -46,14 +54,17 @@ impl std::fmt::Debug for IngestState {
 }
 
 impl IngestState {
-    pub fn new(bus: Arc<dyn Bus>, store: Store, topics: &Topics, config: IngestConfig, auth: Auth) -> Self {
+    /// The intake of `config`, writing to `bus` and keeping files in `files`.
+    pub fn new(bus: Arc<dyn Bus>, store: Store, files: FileStore, config: &Config, auth: Auth) -> Self {
         Self {
             auth,
             bus,
             store,
-            submitted_topic: topics.submitted().into(),
-            produce_timeout: config.produce_timeout(),
-            config: Arc::new(config),
+            files,
+            submitted_topic: config.topics().submitted().into(),
+            produce_timeout: config.ingest.produce_timeout(),
+            forms: Arc::new(form::Forms::new(config.ingest.web_form.clone(), config.attachments.clone())),
+            config: Arc::new(config.ingest.clone()),
         }
     }
 }
@@ -65,7 +76,8 @@ pub fn router(state: IngestState) -> Router {
     Router::new()
         .route("/v1/tickets", post(submit::submit_ticket))
         .route_layer(from_fn_with_state(authorization, authorize))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(form::router(state))
 }
 
 /// The intake routes and who may call them: a session or an API key with

@@ -11,11 +11,12 @@ use switchboard_bus::OutgoingMessage;
 use switchboard_core::envelope::{TicketSubmitted, ingest_message_limit};
 use switchboard_core::http::{from_json_value, is_json_media_type, parse_json_object};
 use switchboard_core::ticket::{NewRequester, NewTicket};
-use switchboard_core::{Caller, Channel, CompanyId, Envelope, Scope, TicketId};
+use switchboard_core::{Actor, Caller, Channel, CompanyId, Envelope, Scope, Ticket, TicketId};
 use switchboard_store::{IdempotencyOutcome, IdempotencyRecord};
 use switchboard_web::{ApiError, Authenticated, read_limited, require_media_type};
 use time::OffsetDateTime;
 
+use crate::attachments::{self, Upload};
 use crate::{IngestState, REQUEST_ID_HEADER};
 
 const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
@@ -67,16 +68,8 @@ async fn accept(state: &IngestState, caller: &Caller, headers: &HeaderMap, body:
     let mut ticket = submission.validate(TicketId::new(), Channel::Api, OffsetDateTime::now_utc())?;
     ticket.company = company_of(&scope, &named_company, ticket.company)?;
     ticket.requester.account = customer;
-    let request_id = headers.get(REQUEST_ID_HEADER).and_then(|value| value.to_str().ok()).map(str::to_owned);
     let ticket_company = ticket.company.clone();
-    let filed_by = Some(caller.actor());
-    let envelope = Envelope::new(ticket.id, ticket.company.clone(), request_id, TicketSubmitted { ticket, filed_by });
-    let message =
-        OutgoingMessage::for_envelope(state.submitted_topic.to_string(), &envelope).map_err(ApiError::internal)?;
-    let (bytes, limit) = (message.size_bytes(), ingest_message_limit(state.bus.max_message_bytes()));
-    if bytes > limit {
-        return Err(ApiError::TicketTooLarge { bytes, limit });
-    }
+    let (envelope, message) = ticket_message(state, ticket, request_id(headers), Some(caller.actor()))?;
 
     let Some(key) = idempotency_key else {
         produce(state, message).await?;
@@ -123,6 +116,48 @@ async fn accept(state: &IngestState, caller: &Caller, headers: &HeaderMap, body:
     Ok(accepted(ticket_id, replayed))
 }
 
+/// The request's id, as the HTTP layer set it.
+pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers.get(REQUEST_ID_HEADER).and_then(|value| value.to_str().ok()).map(str::to_owned)
+}
+
+/// The bus message of a validated ticket; 413 when it would not leave the
+/// later stages room on the bus.
+fn ticket_message(
+    state: &IngestState,
+    ticket: Ticket,
+    request_id: Option<String>,
+    filed_by: Option<Actor>,
+) -> Result<(Envelope<TicketSubmitted>, OutgoingMessage), ApiError> {
+    let envelope = Envelope::new(ticket.id, ticket.company.clone(), request_id, TicketSubmitted { ticket, filed_by });
+    let message =
+        OutgoingMessage::for_envelope(state.submitted_topic.to_string(), &envelope).map_err(ApiError::internal)?;
+    let (bytes, limit) = (message.size_bytes(), ingest_message_limit(state.bus.max_message_bytes()));
+    if bytes > limit {
+        return Err(ApiError::TicketTooLarge { bytes, limit });
+    }
+    Ok((envelope, message))
+}
+
+/// Files a validated ticket that brings files (the form's photos, an
+/// e-mail's attachments): stores the files, then produces the ticket, and
+/// returns once it is durable. When the produce fails or times out the
+/// files stay: the ticket may still arrive, and retention deletes them if
+/// it never does.
+pub(crate) async fn file_ticket(
+    state: &IngestState,
+    ticket: Ticket,
+    uploads: &[Upload],
+    request_id: Option<String>,
+    filed_by: Option<Actor>,
+) -> Result<TicketId, ApiError> {
+    let (id, company, files) = (ticket.id, ticket.company.clone(), ticket.attachments.clone());
+    let (_, message) = ticket_message(state, ticket, request_id, filed_by)?;
+    attachments::store(state, &company, id, &files, uploads).await?;
+    produce(state, message).await?;
+    Ok(id)
+}
+
 /// The company a ticket is filed for: the caller's. A company's caller
 /// files for itself, and naming another is refused; an installation-wide
 /// caller (none reaches HTTP today) names it in the body.
@@ -147,7 +182,7 @@ fn accepted(id: TicketId, replayed: bool) -> Response {
     response
 }
 
-fn unavailable(state: &IngestState) -> ApiError {
+pub(crate) fn unavailable(state: &IngestState) -> ApiError {
     ApiError::Unavailable {
         message: "tickets cannot be accepted right now; retry later".into(),
         retry_after_seconds: Some(state.config.retry_after_seconds),
@@ -155,7 +190,7 @@ fn unavailable(state: &IngestState) -> ApiError {
 }
 
 /// Produces and waits until the bus says the message is durable.
-async fn produce(state: &IngestState, message: OutgoingMessage) -> Result<(), ApiError> {
+pub(crate) async fn produce(state: &IngestState, message: OutgoingMessage) -> Result<(), ApiError> {
     let started = Instant::now();
     let result = tokio::time::timeout(state.produce_timeout, state.bus.produce(message)).await;
     metrics::histogram!("switchboard_ingest_produce_seconds").record(started.elapsed().as_secs_f64());

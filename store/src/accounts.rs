@@ -20,9 +20,25 @@ use crate::error::{Error, Result};
 pub struct CompanyRecord {
     pub id: CompanyId,
     pub name: String,
+    pub options: CompanyOptions,
+    pub created_at: OffsetDateTime,
+}
+
+/// What a company's admin switches on and off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompanyOptions {
     /// Whether anyone may sign up as a customer of the company.
     pub allow_self_signup: bool,
-    pub created_at: OffsetDateTime,
+    /// Whether the public form `/support/{company}` takes tickets.
+    pub web_form: bool,
+    /// Whether a customer's e-mail reply to a resolved ticket reopens it.
+    pub reopen_on_reply: bool,
+}
+
+impl Default for CompanyOptions {
+    fn default() -> Self {
+        Self { allow_self_signup: false, web_form: false, reopen_on_reply: true }
+    }
 }
 
 /// An account as the API shows it (no password hash).
@@ -203,17 +219,18 @@ impl Store {
     }
 
     pub async fn company(&self, id: &CompanyId) -> Result<Option<CompanyRecord>> {
-        let row: Option<(String, String, bool, i64)> = on_pool!(&self.db, |pool| sqlx::query_as(
-            "SELECT id, name, allow_self_signup, created_at FROM companies WHERE id = $1"
+        let row: Option<(String, String, bool, bool, bool, i64)> = on_pool!(&self.db, |pool| sqlx::query_as(
+            "SELECT id, name, allow_self_signup, web_form_enabled, reopen_on_reply, created_at FROM companies \
+             WHERE id = $1"
         )
         .bind(id.as_str())
         .fetch_optional(pool)
         .await)?;
-        row.map(|(id, name, allow_self_signup, created_at)| {
+        row.map(|(id, name, allow_self_signup, web_form, reopen_on_reply, created_at)| {
             Ok(CompanyRecord {
                 id: CompanyId::parse(&id).map_err(|_| Error::Corrupt(format!("bad company id `{id}`")))?,
                 name,
-                allow_self_signup,
+                options: CompanyOptions { allow_self_signup, web_form, reopen_on_reply },
                 created_at: from_micros(created_at)?,
             })
         })
@@ -227,14 +244,18 @@ impl Store {
         Ok(count)
     }
 
-    pub async fn set_self_signup(&self, company: &CompanyId, allow: bool) -> Result<bool> {
-        let updated =
-            on_pool!(&self.writer, |pool| sqlx::query("UPDATE companies SET allow_self_signup = $1 WHERE id = $2")
-                .bind(allow)
-                .bind(company.as_str())
-                .execute(pool)
-                .await
-                .map(|result| result.rows_affected() == 1))?;
+    /// Replaces the company's options; false if there is no such company.
+    pub async fn set_company_options(&self, company: &CompanyId, options: CompanyOptions) -> Result<bool> {
+        let updated = on_pool!(&self.writer, |pool| sqlx::query(
+            "UPDATE companies SET allow_self_signup = $1, web_form_enabled = $2, reopen_on_reply = $3 WHERE id = $4"
+        )
+        .bind(options.allow_self_signup)
+        .bind(options.web_form)
+        .bind(options.reopen_on_reply)
+        .bind(company.as_str())
+        .execute(pool)
+        .await
+        .map(|result| result.rows_affected() == 1))?;
         Ok(updated)
     }
 

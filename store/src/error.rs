@@ -14,6 +14,9 @@ pub enum Error {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    /// The attachment store (a directory or an S3 bucket) failed.
+    #[error("attachment store error")]
+    Files(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("unknown topic `{0}`: create it before producing to it")]
@@ -44,7 +47,7 @@ impl Error {
     /// bad data.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Connect { .. } => true,
+            Error::Connect { .. } | Error::Files(_) => true,
             Error::Database(error) => {
                 matches!(
                     error,

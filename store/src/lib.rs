@@ -8,6 +8,7 @@
 //! behave the same.
 
 pub mod accounts;
+pub mod attachments;
 mod db;
 pub mod deliveries;
 pub mod error;
@@ -32,7 +33,8 @@ pub mod transitions;
 pub mod vehicles;
 pub mod webhooks;
 
-pub use accounts::{AccountRecord, ApiKeyRecord, CompanyRecord, NewAccount, NewApiKey, SessionRecord, TokenPurpose};
+pub use accounts::{AccountRecord, ApiKeyRecord, CompanyOptions, CompanyRecord, NewAccount, NewApiKey, SessionRecord, TokenPurpose};
+pub use attachments::{FileStore, PendingAttachment};
 pub use db::{Backend, PoolOptions, Store};
 pub use deliveries::{
     AttemptOutcome, DeliveryRecord, DeliveryState, NewDelivery, NewRouting, RoutingRecord, parse_webhook_id, webhook_id,

@@ -30,6 +30,26 @@ impl Store {
         Ok(rows)
     }
 
+    /// The setting's value; when there is none yet, `value` is stored and
+    /// returned. Concurrent callers all get the one value that won.
+    pub async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String> {
+        on_pool!(&self.writer, |pool| sqlx::query(
+            "INSERT INTO settings (setting_key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (setting_key) DO NOTHING"
+        )
+        .bind(key)
+        .bind(value)
+        .bind(now_micros())
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        let stored: String =
+            on_pool!(&self.writer, |pool| sqlx::query_scalar("SELECT value FROM settings WHERE setting_key = $1")
+                .bind(key)
+                .fetch_one(pool)
+                .await)?;
+        Ok(stored)
+    }
+
     pub async fn put_setting(&self, key: &str, value: &str) -> Result<()> {
         on_pool!(&self.writer, |pool| sqlx::query(
             "INSERT INTO settings (setting_key, value, updated_at) VALUES ($1, $2, $3) \

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::Store;
+use crate::attachments::record_attachments;
 use crate::db::{BeginWrite, from_micros, now_micros, on_pool, to_micros};
 use crate::error::{Error, Result};
 use crate::transitions::{NewEvent, insert_event};
@@ -280,6 +281,7 @@ impl TryFrom<TicketRow> for Ticket {
             triage,
             suggestions,
             answered_by_faq,
+            attachments: Vec::new(),
         })
     }
 }
@@ -362,6 +364,7 @@ impl Store {
                         .execute(&mut *transaction)
                         .await?;
                 }
+                record_attachments!(transaction, ticket, updated_at);
                 let changed = result.rows_affected() == 1;
                 if projection.audit_creation && projection.kind == ProjectionKind::Submitted {
                     // The ticket's first audit event, written once: its id

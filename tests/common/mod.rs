@@ -2,6 +2,7 @@
 //! 0, `switchboard` child processes, and an HTTP client.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod receiver;
 pub mod smtp;
 pub mod team_server;

@@ -441,47 +441,27 @@ impl Passwords {
 /// Fixed-window counters of sign-in attempts.
 #[derive(Debug)]
 pub struct SignInLimiter {
-    window: Duration,
     failures_per_account: u32,
     attempts_per_address: u32,
-    counters: Mutex<HashMap<String, (Instant, u32)>>,
+    counters: WindowCounter,
 }
 
 impl SignInLimiter {
     fn new(config: &AuthConfig) -> Self {
         Self {
-            window: config.sign_in_window(),
             failures_per_account: config.sign_in_failures_per_account,
             attempts_per_address: config.sign_in_attempts_per_address,
-            counters: Mutex::default(),
+            counters: WindowCounter::new(config.sign_in_window()),
         }
     }
 
-    /// Seconds until `key` may try again, if its count reached `limit`;
-    /// `add` counts one more attempt first.
     fn check(&self, key: String, limit: u32, add: bool) -> Option<u64> {
-        let now = Instant::now();
-        let mut counters = self.counters.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if counters.len() > CACHE_CAPACITY {
-            counters.retain(|_, (start, _)| now.duration_since(*start) < self.window);
-        }
-        let entry = counters.entry(key).or_insert((now, 0));
-        if now.duration_since(entry.0) >= self.window {
-            *entry = (now, 0);
-        }
-        if entry.1 >= limit {
-            let left = self.window.saturating_sub(now.duration_since(entry.0));
-            return Some(left.as_secs().max(1));
-        }
-        if add {
-            entry.1 += 1;
-        }
-        None
+        self.counters.check(key, limit, add)
     }
 
     /// Counts an attempt from `address`; 429 when it has made too many.
     pub fn attempt_from(&self, address: Option<SocketAddr>) -> Result<(), ApiError> {
-        let key = format!("address:{}", address.map(|address| address.ip().to_string()).unwrap_or_default());
+        let key = format!("address:{}", address_key(address));
         match self.check(key, self.attempts_per_address, true) {
             Some(retry_after) => Err(ApiError::RateLimited { retry_after_seconds: retry_after }),
             None => Ok(()),
@@ -499,6 +479,47 @@ impl SignInLimiter {
     /// Counts a failed sign-in of `login`.
     pub fn failed(&self, login: &str) {
         let _ = self.check(format!("login:{}", login.to_lowercase()), u32::MAX, true);
+    }
+}
+
+/// The key a client address is counted under: its IP (every port alike).
+pub fn address_key(address: Option<SocketAddr>) -> String {
+    address.map(|address| address.ip().to_string()).unwrap_or_default()
+}
+
+/// Counters that each start at the first hit and reset after `window`: what
+/// per-address and per-account limits count with.
+#[derive(Debug)]
+pub struct WindowCounter {
+    window: Duration,
+    counters: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+impl WindowCounter {
+    pub fn new(window: Duration) -> Self {
+        Self { window, counters: Mutex::default() }
+    }
+
+    /// Seconds until `key` may try again, if its count reached `limit`;
+    /// `add` counts one more hit first.
+    pub fn check(&self, key: String, limit: u32, add: bool) -> Option<u64> {
+        let now = Instant::now();
+        let mut counters = self.counters.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if counters.len() > CACHE_CAPACITY {
+            counters.retain(|_, (start, _)| now.duration_since(*start) < self.window);
+        }
+        let entry = counters.entry(key).or_insert((now, 0));
+        if now.duration_since(entry.0) >= self.window {
+            *entry = (now, 0);
+        }
+        if entry.1 >= limit {
+            let left = self.window.saturating_sub(now.duration_since(entry.0));
+            return Some(left.as_secs().max(1));
+        }
+        if add {
+            entry.1 += 1;
+        }
+        None
     }
 }
 
@@ -545,3 +566,4 @@ mod tests {
         assert!(limiter.attempt_from(Some(SocketAddr::from(([127, 0, 0, 2], 5000)))).is_ok());
     }
 }
+

@@ -27,7 +27,7 @@ mod query;
 mod serve;
 mod tenant;
 
-pub use auth::{Access, Auth, Authenticated, MaybeAuthenticated, RouteRule, authorize};
+pub use auth::{Access, Auth, Authenticated, MaybeAuthenticated, RouteRule, WindowCounter, address_key, authorize};
 pub use body::{JSON_BODY_LIMIT, JsonBody, Path, read_limited, require_media_type};
 pub use error::ApiError;
 pub use ops::{finish, ops_router, prometheus};

@@ -1,0 +1,36 @@
+-- Intake channels: files that come with tickets, the public web form, and
+-- e-mail in.
+
+-- Files of a ticket (web-form photos, e-mail attachments, an e-mail's
+-- original). The bytes live in the attachment store under
+-- `{company}/{ticket id}/{attachment id}`; this is what the API lists and
+-- serves. `message_id` is set for a file that came with a reply.
+CREATE TABLE ticket_attachments (
+    id           BLOB    PRIMARY KEY NOT NULL,
+    ticket_id    BLOB    NOT NULL REFERENCES tickets (id) ON DELETE CASCADE,
+    company      TEXT    NOT NULL,
+    message_id   BLOB,
+    filename     TEXT    NOT NULL,
+    content_type TEXT    NOT NULL,
+    size_bytes   INTEGER NOT NULL,
+    sha256       TEXT    NOT NULL,
+    created_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX ticket_attachments_ticket ON ticket_attachments (ticket_id, id);
+
+-- Files stored for a submission whose ticket the projector has not yet seen.
+-- The projector deletes a file's row when it records the file; retention
+-- deletes the files of rows older than `attachments.orphan_grace_hours`
+-- (their ticket never came) and the rows.
+CREATE TABLE pending_attachments (
+    id         BLOB    PRIMARY KEY NOT NULL,
+    ticket_id  BLOB    NOT NULL,
+    company    TEXT    NOT NULL,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX pending_attachments_created ON pending_attachments (created_at);
+
+-- Whether the company's public form (`/support/{company}`) takes tickets,
+-- and whether a customer's e-mail reply reopens a resolved ticket.
+ALTER TABLE companies ADD COLUMN web_form_enabled INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE companies ADD COLUMN reopen_on_reply INTEGER NOT NULL DEFAULT 1;
