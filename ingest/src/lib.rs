@@ -6,7 +6,12 @@
 //! `Retry-After`, so a client never holds an id for a ticket that may be lost.
 //! Nothing else happens here: classification, storage and notification are
 //! later stages.
+//!
+//! [`email`] parses inbound support mail into what a ticket needs (sender,
+//! recipients, thread ids, the reply text, attachments, whether it is an
+//! automatic message); it is pure, and no route reads mail yet.
 
+pub mod email;
 mod submit;
 
 use std::sync::Arc;
