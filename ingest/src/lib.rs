@@ -8,10 +8,14 @@
 //! later stages.
 //!
 //! Besides JSON, the public support form of each company that switches it
-//! on (`/support/{company}`, the `form` module) files tickets with photos. Files are
-//! stored ([`attachments`]) before the ticket is produced.
+//! on (`/support/{company}`, the `form` module) files tickets with photos.
+//! Files are stored ([`attachments`]) before the ticket is produced.
+//! [`email`] parses inbound support mail into what a ticket needs (sender,
+//! recipients, thread ids, the reply text, attachments, whether it is an
+//! automatic message).
 
 pub mod attachments;
+pub mod email;
 mod form;
 mod submit;
 

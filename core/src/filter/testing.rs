@@ -191,6 +191,7 @@ pub fn arbitrary_ticket() -> impl Strategy<Value = Ticket> {
                 triage,
                 suggestions: None,
                 answered_by_faq: None,
+                attachments: Vec::new(),
             }
         },
     )
