@@ -83,6 +83,9 @@ fn expectations() -> HashMap<(&'static str, &'static str), [u16; 7]> {
         // acme's settings.
         (("GET", "/v1/companies/{company}/settings"), [401, 403, 403, 403, 403, 200, 404]),
         (("PUT", "/v1/companies/{company}/settings"), [401, 403, 403, 403, 403, 200, 404]),
+        (("GET", "/v1/companies/{company}/inbound-addresses"), [401, 403, 403, 403, 403, 200, 404]),
+        (("PUT", "/v1/companies/{company}/inbound-addresses"), [401, 403, 403, 403, 403, 200, 404]),
+        (("POST", "/v1/inbound/email"), [401, 403, 403, 403, 403, 403, 403]),
         (("GET", "/v1/triage/models"), [401, 403, 403, 403, 403, 200, 200]),
         // An id no model has.
         (("POST", "/v1/triage/models/{id}/activate"), [401, 403, 403, 403, 403, 404, 404]),
@@ -322,6 +325,12 @@ impl People {
                 builder.json(&json!({"question": "How do I clear a jam?", "answers": ["Open tray 2."]}))
             }
             ("PUT", "/v1/companies/{company}/settings") => builder.json(&json!({"allow_self_signup": true})),
+            ("PUT", "/v1/companies/{company}/inbound-addresses") => {
+                builder.json(&json!({"addresses": ["support@acme.example"]}))
+            }
+            ("POST", "/v1/inbound/email") => builder
+                .header("content-type", "message/rfc822")
+                .body("From: a@b.example\r\nTo: support@acme.example\r\nSubject: hi\r\n\r\nhello\r\n"),
             ("PUT", "/v1/triage/policy") => builder.json(&json!({"rules": []})),
             ("PUT", "/v1/routing/rulesets") => builder.json(&json!({"rules": [
                 {"name": "printers", "when": "tag:printer", "then": [{"kind": "add_tags", "tags": ["hardware"]}]}

@@ -55,8 +55,8 @@ pub(crate) async fn get_attachment(
     let disposition = content_disposition(if inline { "inline" } else { "attachment" }, &file.filename);
     let mut response = (StatusCode::OK, Body::from(content)).into_response();
     let headers = response.headers_mut();
-    let content_type = HeaderValue::from_str(content_type)
-        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+    let content_type =
+        HeaderValue::from_str(content_type).unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
     headers.insert(header::CONTENT_TYPE, content_type);
     if let Ok(value) = HeaderValue::from_str(&disposition) {
         headers.insert(header::CONTENT_DISPOSITION, value);
@@ -73,8 +73,10 @@ pub(crate) async fn get_attachment(
 /// `inline` or `attachment` with the name twice: plain ASCII for old
 /// clients, and RFC 8187's UTF-8 form.
 fn content_disposition(kind: &str, filename: &str) -> String {
-    let ascii: String =
-        filename.chars().map(|character| if character.is_ascii_graphic() || character == ' ' { character } else { '_' }).collect();
+    let ascii: String = filename
+        .chars()
+        .map(|character| if character.is_ascii_graphic() || character == ' ' { character } else { '_' })
+        .collect();
     let ascii = ascii.replace(['"', '\\'], "_");
     let encoded: String = filename
         .bytes()

@@ -286,6 +286,13 @@ pub const ROUTES: &[RouteRule] = &[
     rule("GET", "/v1/companies/{company}/settings", Permission::SettingsManage)
         .doc("The company's settings")
         .responds::<settings::CompanySettings>(),
+    rule("GET", "/v1/companies/{company}/inbound-addresses", Permission::SettingsManage)
+        .doc("The addresses the company receives support mail at")
+        .responds::<settings::InboundAddresses>(),
+    rule("PUT", "/v1/companies/{company}/inbound-addresses", Permission::SettingsManage)
+        .doc("Replaces the addresses the company receives support mail at (each one company's alone)")
+        .responds::<settings::InboundAddresses>()
+        .json::<settings::InboundAddresses>(),
     rule("PUT", "/v1/companies/{company}/settings", Permission::SettingsManage)
         .doc("Changes the company's settings")
         .responds::<settings::CompanySettings>()
@@ -479,6 +486,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/faqs/import", post(faqs::import_faqs))
         .route("/v1/faqs/{id}", get(faqs::get_faq).put(faqs::put_faq).delete(faqs::delete_faq))
         .route("/v1/companies/{company}/settings", get(settings::get_settings).put(settings::put_settings))
+        .route(
+            "/v1/companies/{company}/inbound-addresses",
+            get(settings::get_inbound_addresses).put(settings::put_inbound_addresses),
+        )
         .route("/v1/triage/models", get(triage::list_models))
         .route("/v1/triage/models/{id}/activate", post(triage::activate_model))
         .route("/v1/triage/models/{id}/deactivate", post(triage::deactivate_model))

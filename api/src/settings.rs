@@ -104,3 +104,59 @@ pub(crate) async fn put_settings(
     state.store.set_company_options(&company, options).await?;
     Ok(Json(CompanySettings::new(&company, input.auto_answer_threshold, options)))
 }
+
+/// The addresses a company receives support mail at.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct InboundAddresses {
+    /// Bare addresses (`support@acme.example`); a mail to one of them (To,
+    /// Cc, Delivered-To or X-Original-To) is the company's. At most
+    /// [`MAX_INBOUND_ADDRESSES`], each the company's alone.
+    addresses: Vec<String>,
+}
+
+/// The most addresses one company receives at.
+pub const MAX_INBOUND_ADDRESSES: usize = 50;
+
+pub(crate) async fn get_inbound_addresses(
+    State(state): State<ApiState>,
+    Tenant(scope): Tenant,
+    Path(company): Path<String>,
+) -> Result<Json<InboundAddresses>, ApiError> {
+    let company = checked_company(&scope, &company)?;
+    Ok(Json(InboundAddresses { addresses: state.store.inbound_addresses(&company).await? }))
+}
+
+/// Replaces the company's inbound addresses; 409 when another company
+/// receives at one of them.
+pub(crate) async fn put_inbound_addresses(
+    State(state): State<ApiState>,
+    Tenant(scope): Tenant,
+    Path(company): Path<String>,
+    JsonBody(input): JsonBody<InboundAddresses>,
+) -> Result<Json<InboundAddresses>, ApiError> {
+    let company = checked_company(&scope, &company)?;
+    if input.addresses.len() > MAX_INBOUND_ADDRESSES {
+        return Err(ApiError::invalid_body(
+            "addresses",
+            format!("at most {MAX_INBOUND_ADDRESSES} addresses, got {}", input.addresses.len()),
+        ));
+    }
+    let mut addresses: Vec<String> = Vec::with_capacity(input.addresses.len());
+    for (index, address) in input.addresses.iter().enumerate() {
+        let address = address.trim().to_lowercase();
+        switchboard_core::ticket::check_characters(&format!("addresses[{index}]"), &address)?;
+        if let Err(reason) = switchboard_core::ticket::check_email(&address) {
+            return Err(ApiError::invalid_body(
+                format!("addresses[{index}]"),
+                format!("`{address}` is not an e-mail address: {reason}"),
+            ));
+        }
+        if !addresses.contains(&address) {
+            addresses.push(address);
+        }
+    }
+    addresses.sort();
+    state.store.set_inbound_addresses(&company, &addresses).await?;
+    Ok(Json(InboundAddresses { addresses }))
+}

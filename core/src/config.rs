@@ -132,6 +132,12 @@ impl Config {
         }
         self.auth.validate()?;
         self.ingest.web_form.validate()?;
+        if self.ingest.email.max_message_bytes < 1024 || self.ingest.email.per_sender_per_hour == 0 {
+            return fail(
+                "ingest.email.max_message_bytes must be at least 1024 and ingest.email.per_sender_per_hour at least 1"
+                    .into(),
+            );
+        }
         self.attachments.validate()?;
         self.router.validate()?;
         self.notifier.validate()?;
@@ -761,6 +767,8 @@ pub struct IngestConfig {
     pub produce_timeout_ms: u64,
     /// The public form of each company that switched it on.
     pub web_form: WebFormConfig,
+    /// Support mail in (`POST /v1/inbound/email`, `switchboard mailgate`).
+    pub email: EmailInConfig,
 }
 
 impl Default for IngestConfig {
@@ -771,7 +779,27 @@ impl Default for IngestConfig {
             idempotency_ttl_hours: 24,
             produce_timeout_ms: 10_000,
             web_form: WebFormConfig::default(),
+            email: EmailInConfig::default(),
         }
+    }
+}
+
+/// Support mail in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailInConfig {
+    /// The largest raw message (413 beyond). Attachments travel in base64,
+    /// a third larger than the files: the default leaves room for
+    /// `attachments.max_ticket_bytes` of them.
+    pub max_message_bytes: usize,
+    /// Mails one sender may send one company per hour (429 beyond, which a
+    /// mail gate turns into "try again later").
+    pub per_sender_per_hour: u32,
+}
+
+impl Default for EmailInConfig {
+    fn default() -> Self {
+        Self { max_message_bytes: 40 * 1024 * 1024, per_sender_per_hour: 60 }
     }
 }
 

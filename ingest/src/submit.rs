@@ -76,22 +76,36 @@ async fn accept(state: &IngestState, caller: &Caller, headers: &HeaderMap, body:
         return Ok(accepted(envelope.ticket_id, false));
     };
 
-    let record = IdempotencyRecord {
-        request_hash: request_hash.unwrap_or_default(),
-        ticket_id: envelope.ticket_id.0,
-        message: message.payload.clone(),
-        accepted: false,
-    };
+    let (ticket_id, replayed) =
+        produce_once(state, &ticket_company, &key, request_hash.unwrap_or_default(), (envelope.ticket_id, message))
+            .await?;
+    Ok(accepted(ticket_id, replayed))
+}
+
+/// Produces `message` (a ticket's) once per `key` of `company`: a retry of
+/// the same request (`request_hash`) gets the first one's ticket, sending
+/// the first one's very message again if the first attempt may not have
+/// reached the bus (the projector ignores a second copy); the same key with
+/// another request is 422. `message` is the ticket's, with its id. Returns
+/// the ticket's id and whether this was a retry.
+pub(crate) async fn produce_once(
+    state: &IngestState,
+    company: &CompanyId,
+    key: &str,
+    request_hash: Vec<u8>,
+    (ticket_id, message): (TicketId, OutgoingMessage),
+) -> Result<(TicketId, bool), ApiError> {
+    let record =
+        IdempotencyRecord { request_hash, ticket_id: ticket_id.0, message: message.payload.clone(), accepted: false };
     let ttl_micros = i64::from(state.config.idempotency_ttl_hours) * 3_600_000_000;
-    let claim =
-        state.store.claim_idempotency_key(&ticket_company, &key, &record, ttl_micros).await.map_err(|error| {
-            tracing::warn!(%error, "cannot record the idempotency key");
-            unavailable(state)
-        })?;
-    let (ticket_id, replayed) = match claim {
+    let claim = state.store.claim_idempotency_key(company, key, &record, ttl_micros).await.map_err(|error| {
+        tracing::warn!(%error, "cannot record the idempotency key");
+        unavailable(state)
+    })?;
+    let outcome = match claim {
         IdempotencyOutcome::Claimed => {
             produce(state, message).await?;
-            (envelope.ticket_id, false)
+            (ticket_id, false)
         }
         IdempotencyOutcome::Existing(earlier) if earlier.request_hash != record.request_hash => {
             return Err(ApiError::Unprocessable {
@@ -101,19 +115,16 @@ async fn accept(state: &IngestState, caller: &Caller, headers: &HeaderMap, body:
         }
         IdempotencyOutcome::Existing(earlier) if earlier.accepted => (earlier.ticket_id(), true),
         IdempotencyOutcome::Existing(earlier) => {
-            // The first attempt may or may not have reached the bus: send the
-            // very same message again (same ticket id and event id); the
-            // projector ignores a second copy.
             let resend = OutgoingMessage { payload: earlier.message.clone(), ..message };
             produce(state, resend).await?;
             (earlier.ticket_id(), true)
         }
     };
-    if let Err(error) = state.store.mark_idempotency_key_accepted(&ticket_company, &key).await {
+    if let Err(error) = state.store.mark_idempotency_key_accepted(company, key).await {
         // The ticket is safe on the bus; at worst a retry produces it again.
         tracing::warn!(%error, "cannot mark the idempotency key accepted");
     }
-    Ok(accepted(ticket_id, replayed))
+    Ok(outcome)
 }
 
 /// The request's id, as the HTTP layer set it.
@@ -123,7 +134,7 @@ pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
 
 /// The bus message of a validated ticket; 413 when it would not leave the
 /// later stages room on the bus.
-fn ticket_message(
+pub(crate) fn ticket_message(
     state: &IngestState,
     ticket: Ticket,
     request_id: Option<String>,

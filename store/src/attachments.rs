@@ -216,11 +216,12 @@ fn attachment((id, filename, content_type, size_bytes, sha256): AttachmentRow) -
     })
 }
 
-/// Records a ticket's files in the projector's transaction: each once, and
-/// no longer pending.
+/// Records files in a writing transaction: each once, no longer pending;
+/// `$message` is the id of the message they came with (`None` for the
+/// ticket's own).
 macro_rules! record_attachments {
-    ($transaction:expr, $ticket:expr, $now:expr) => {
-        for file in &$ticket.attachments {
+    ($transaction:expr, $ticket:expr, $files:expr, $message:expr, $now:expr) => {
+        for file in $files {
             sqlx::query(
                 "INSERT INTO ticket_attachments \
                  (id, ticket_id, company, message_id, filename, content_type, size_bytes, sha256, created_at) \
@@ -229,7 +230,7 @@ macro_rules! record_attachments {
             .bind(file.id.0)
             .bind($ticket.id.0)
             .bind($ticket.company.as_str())
-            .bind(None::<uuid::Uuid>)
+            .bind($message)
             .bind(&file.filename)
             .bind(&file.content_type)
             .bind(i64::try_from(file.size_bytes).unwrap_or(i64::MAX))
@@ -237,7 +238,10 @@ macro_rules! record_attachments {
             .bind($now)
             .execute(&mut *$transaction)
             .await?;
-            sqlx::query("DELETE FROM pending_attachments WHERE id = $1").bind(file.id.0).execute(&mut *$transaction).await?;
+            sqlx::query("DELETE FROM pending_attachments WHERE id = $1")
+                .bind(file.id.0)
+                .execute(&mut *$transaction)
+                .await?;
         }
     };
 }

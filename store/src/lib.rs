@@ -14,6 +14,7 @@ pub mod deliveries;
 pub mod error;
 mod filter;
 pub mod idempotency;
+pub mod inbound;
 pub mod knowledge;
 mod lease;
 pub mod live;
@@ -33,7 +34,9 @@ pub mod transitions;
 pub mod vehicles;
 pub mod webhooks;
 
-pub use accounts::{AccountRecord, ApiKeyRecord, CompanyOptions, CompanyRecord, NewAccount, NewApiKey, SessionRecord, TokenPurpose};
+pub use accounts::{
+    AccountRecord, ApiKeyRecord, CompanyOptions, CompanyRecord, NewAccount, NewApiKey, SessionRecord, TokenPurpose,
+};
 pub use attachments::{FileStore, PendingAttachment};
 pub use db::{Backend, PoolOptions, Store};
 pub use deliveries::{
@@ -46,7 +49,7 @@ pub use live::{Audience, LiveEventRecord, NewLiveEvent};
 pub use log::{AppendRecord, LogRecord};
 pub use mail::{MailAttempt, MailOutcome, MailRecord, MailTemplateRecord, NewMail};
 pub use models::{ActiveModel, ModelInfo};
-pub use reports::{Change, ReportRecord, ReportState};
+pub use reports::{Change, MailReply, ReportRecord, ReportState};
 pub use routing::RulesetRecord;
 pub use servers::{ServerFields, ServerRecord};
 pub use teams::{TeamFields, TeamRecord};

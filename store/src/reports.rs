@@ -9,10 +9,11 @@
 
 use switchboard_core::events::{Labels, Report, TicketEvent, TicketMessage};
 use switchboard_core::lifecycle::Actor;
-use switchboard_core::{EventId, Scope, Status, Ticket, TicketId, Urgency};
+use switchboard_core::{Attachment, EventId, Scope, Status, Ticket, TicketId, Urgency};
 use uuid::Uuid;
 
 use crate::Store;
+use crate::attachments::record_attachments;
 use crate::db::{BeginWrite, from_micros, now_micros, on_pool};
 use crate::error::{Error, Result};
 use crate::knowledge::{REPORT_COLUMNS, ReportRow};
@@ -249,28 +250,59 @@ impl Store {
         on_pool!(&self.writer, |pool| {
             let mut transaction = pool.begin_write().await?;
             let ticket = locked_ticket(&mut transaction, scope, change.ticket_id).await?;
-            sqlx::query(
-                "INSERT INTO ticket_messages (id, ticket_id, company, author_id, author_role, internal, body, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(message.id.0)
-            .bind(ticket.id.0)
-            .bind(ticket.company.as_str())
-            .bind(message.author.map(|account| account.0))
-            .bind(message.author_role.as_str())
-            .bind(internal)
-            .bind(body)
-            .bind(now)
-            .execute(&mut *transaction)
-            .await?;
-            let event = TicketEvent::MessageAdded { ticket: Box::new(ticket.clone()), message: message.clone() };
-            let action = if internal { "add_note" } else { "add_reply" };
-            insert_event!(transaction, audit(&ticket, &change, action, event), now);
+            insert_message!(transaction, ticket, change, message, now);
             transaction.commit().await?;
             Ok::<_, Error>(())
         })?;
         self.outbox_written.notify_one();
         Ok(message)
+    }
+
+    /// A reply that came by e-mail, with its files: recorded once per
+    /// Message-ID (`None` when this mail was recorded before).
+    pub async fn add_mail_reply(
+        &self,
+        scope: &Scope,
+        change: Change<'_>,
+        mail: &MailReply<'_>,
+    ) -> Result<Option<TicketMessage>> {
+        let now = now_micros();
+        let message = TicketMessage {
+            id: EventId::new(),
+            author: change.actor.account,
+            author_role: change.actor.role,
+            internal: false,
+            body: mail.body.to_owned(),
+            created_at: from_micros(now)?,
+        };
+        let added = on_pool!(&self.writer, |pool| {
+            let mut transaction = pool.begin_write().await?;
+            let ticket = locked_ticket(&mut transaction, scope, change.ticket_id).await?;
+            let first = sqlx::query(
+                "INSERT INTO inbound_mails (company, message_id, ticket_id, sender, received_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (company, message_id) DO NOTHING",
+            )
+            .bind(ticket.company.as_str())
+            .bind(mail.message_id)
+            .bind(ticket.id.0)
+            .bind(mail.sender)
+            .bind(now)
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected()
+                == 1;
+            if first {
+                insert_message!(transaction, ticket, change, message, now);
+                record_attachments!(transaction, ticket, mail.attachments, Some(message.id.0), now);
+                transaction.commit().await?;
+            }
+            Ok::<_, Error>(first)
+        })?;
+        if !added {
+            return Ok(None);
+        }
+        self.outbox_written.notify_one();
+        Ok(Some(message))
     }
 
     /// The ticket's conversation, oldest first; internal notes only when
@@ -424,6 +456,42 @@ fn audit<'a>(ticket: &'a Ticket, change: &Change<'a>, action: &'a str, event: Ti
         event,
     }
 }
+
+/// What a reply by e-mail brings besides its text's author.
+#[derive(Clone, Copy, Debug)]
+pub struct MailReply<'a> {
+    /// The mail's `Message-ID` (without brackets).
+    pub message_id: &'a str,
+    /// The sender's address, lowercase.
+    pub sender: &'a str,
+    pub body: &'a str,
+    /// Its files, already in the file store.
+    pub attachments: &'a [Attachment],
+}
+
+/// Inserts `$message` (a reply or a note) and its audit event.
+macro_rules! insert_message {
+    ($transaction:expr, $ticket:expr, $change:expr, $message:expr, $now:expr) => {
+        sqlx::query(
+            "INSERT INTO ticket_messages (id, ticket_id, company, author_id, author_role, internal, body, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind($message.id.0)
+        .bind($ticket.id.0)
+        .bind($ticket.company.as_str())
+        .bind($message.author.map(|account| account.0))
+        .bind($message.author_role.as_str())
+        .bind($message.internal)
+        .bind(&$message.body)
+        .bind($now)
+        .execute(&mut *$transaction)
+        .await?;
+        let action = if $message.internal { "add_note" } else { "add_reply" };
+        let event = TicketEvent::MessageAdded { ticket: Box::new($ticket.clone()), message: $message.clone() };
+        insert_event!($transaction, audit(&$ticket, &$change, action, event), $now);
+    };
+}
+use insert_message;
 
 /// Reads the ticket inside `scope` in the transaction (on PostgreSQL with
 /// `FOR UPDATE`, so concurrent changes to one ticket serialise; SQLite has

@@ -33,7 +33,8 @@ impl Store {
     /// The setting's value; when there is none yet, `value` is stored and
     /// returned. Concurrent callers all get the one value that won.
     pub async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String> {
-        on_pool!(&self.writer, |pool| sqlx::query(
+        on_pool!(&self.writer, |pool| {
+            sqlx::query(
             "INSERT INTO settings (setting_key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (setting_key) DO NOTHING"
         )
         .bind(key)
@@ -41,7 +42,8 @@ impl Store {
         .bind(now_micros())
         .execute(pool)
         .await
-        .map(|_| ()))?;
+        .map(|_| ())
+        })?;
         let stored: String =
             on_pool!(&self.writer, |pool| sqlx::query_scalar("SELECT value FROM settings WHERE setting_key = $1")
                 .bind(key)

@@ -364,7 +364,7 @@ impl Store {
                         .execute(&mut *transaction)
                         .await?;
                 }
-                record_attachments!(transaction, ticket, updated_at);
+                record_attachments!(transaction, ticket, &ticket.attachments, None::<Uuid>, updated_at);
                 let changed = result.rows_affected() == 1;
                 if projection.audit_creation && projection.kind == ProjectionKind::Submitted {
                     // The ticket's first audit event, written once: its id

@@ -59,7 +59,8 @@ impl Browser {
         if !javascript {
             options["prefs"] = json!({"profile.managed_default_content_settings.javascript": 2});
         }
-        let capabilities = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": options}}});
+        let capabilities =
+            json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": options}}});
         let answer: Value = http
             .post(format!("{base}/session"))
             .json(&capabilities)
@@ -95,14 +96,16 @@ impl Browser {
 
     /// The element `css` selects (the first).
     pub async fn find(&self, css: &str) -> String {
-        let found = self.command(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css}))).await;
+        let found =
+            self.command(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css}))).await;
         found[ELEMENT].as_str().unwrap_or_else(|| panic!("no element `{css}`")).to_owned()
     }
 
     /// How many elements `css` selects.
     pub async fn count(&self, css: &str) -> usize {
-        let found =
-            self.command(reqwest::Method::POST, "/elements", Some(json!({"using": "css selector", "value": css}))).await;
+        let found = self
+            .command(reqwest::Method::POST, "/elements", Some(json!({"using": "css selector", "value": css})))
+            .await;
         found.as_array().map_or(0, Vec::len)
     }
 
@@ -116,7 +119,12 @@ impl Browser {
     pub async fn press(&self, keys: &str) {
         let actions = keys
             .chars()
-            .flat_map(|key| [json!({"type": "keyDown", "value": key.to_string()}), json!({"type": "keyUp", "value": key.to_string()})])
+            .flat_map(|key| {
+                [
+                    json!({"type": "keyDown", "value": key.to_string()}),
+                    json!({"type": "keyUp", "value": key.to_string()}),
+                ]
+            })
             .collect::<Vec<_>>();
         self.command(
             reqwest::Method::POST,
@@ -133,7 +141,11 @@ impl Browser {
 
     pub async fn text(&self, css: &str) -> String {
         let element = self.find(css).await;
-        self.command(reqwest::Method::GET, &format!("/element/{element}/text"), None).await.as_str().unwrap_or_default().to_owned()
+        self.command(reqwest::Method::GET, &format!("/element/{element}/text"), None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     pub async fn attribute(&self, css: &str, name: &str) -> Option<String> {
@@ -148,7 +160,11 @@ impl Browser {
     pub async fn focused_id(&self) -> String {
         let element = self.command(reqwest::Method::GET, "/element/active", None).await;
         let id = element[ELEMENT].as_str().unwrap_or_default().to_owned();
-        self.command(reqwest::Method::GET, &format!("/element/{id}/attribute/id"), None).await.as_str().unwrap_or_default().to_owned()
+        self.command(reqwest::Method::GET, &format!("/element/{id}/attribute/id"), None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     /// Waits until `css` selects something.

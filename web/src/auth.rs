@@ -566,4 +566,3 @@ mod tests {
         assert!(limiter.attempt_from(Some(SocketAddr::from(([127, 0, 0, 2], 5000)))).is_ok());
     }
 }
-

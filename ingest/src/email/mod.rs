@@ -19,9 +19,9 @@
 //! - whether it is [`Noise`]: an automatic reply, a bounce, list traffic,
 //!   which must not open a ticket nor be answered (see [`noise`]).
 //!
-//! This module is pure: no network, bus or database. The HTTP route, the
-//! threading against stored tickets and the attachment storage are built on
-//! top of it.
+//! Parsing is pure: no network, bus or database. [`receive`] builds on it:
+//! the company, threading against stored tickets, the attachment storage
+//! and the ticket or message that results, for every way mail arrives.
 //!
 //! MIME decoding is `mail-parser`'s. What is ours: choosing the body,
 //! sanitising names, the noise rules, the HTML converter, the reply
@@ -31,12 +31,15 @@
 
 pub mod noise;
 mod parse;
+mod receive;
 pub mod text;
 
 use time::OffsetDateTime;
 
 pub use noise::{Noise, is_own_address};
 pub use parse::{MAX_MESSAGE_BYTES, MAX_MESSAGE_PARTS, MAX_MIME_PARTS, parse};
+pub(crate) use receive::receive_email;
+pub use receive::{Destination, Outcome, Received, bare_address, receive};
 pub use text::{html_to_text, strip_reply};
 
 /// Why raw bytes could not be read as a mail.

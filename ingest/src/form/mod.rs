@@ -30,7 +30,7 @@ use bytes::{Bytes, BytesMut};
 use futures::TryStreamExt;
 use minijinja::{Environment, context};
 use serde::{Deserialize, Serialize};
-use switchboard_core::config::{AttachmentsConfig, WebFormConfig};
+use switchboard_core::config::WebFormConfig;
 use switchboard_core::lifecycle::Role;
 use switchboard_core::ticket::{NewEquipment, NewRequester, NewTicket};
 use switchboard_core::{Channel, CompanyId, Scope, Status, TicketId};
@@ -62,7 +62,6 @@ pub(crate) struct Forms {
     key: OnceCell<SigningKey>,
     submissions: WindowCounter,
     config: WebFormConfig,
-    limits: AttachmentsConfig,
 }
 
 impl std::fmt::Debug for Forms {
@@ -72,7 +71,7 @@ impl std::fmt::Debug for Forms {
 }
 
 impl Forms {
-    pub(crate) fn new(config: WebFormConfig, limits: AttachmentsConfig) -> Self {
+    pub(crate) fn new(config: WebFormConfig) -> Self {
         let mut templates = Environment::new();
         for (name, source) in [
             ("layout.html", include_str!("../../templates/support/layout.html")),
@@ -87,7 +86,6 @@ impl Forms {
             key: OnceCell::new(),
             submissions: WindowCounter::new(std::time::Duration::from_secs(3600)),
             config,
-            limits,
         }
     }
 }
@@ -198,7 +196,7 @@ impl FormPage<'_> {
         };
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let token = key.form_token(&self.company.id, now, cookie(headers, COOKIE).as_deref());
-        let (config, limits) = (&state.forms.config, &state.forms.limits);
+        let (config, limits) = (&state.forms.config, &state.attachments);
         let html = state.forms.templates.get_template("form.html").and_then(|template| {
             template.render(context! {
                 company => company_context(self.company),
@@ -264,7 +262,7 @@ async fn read_submission(state: &IngestState, headers: &HeaderMap, body: Body) -
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or_default();
     let boundary = multer::parse_boundary(content_type)
         .map_err(|_| Unreadable::Malformed("the form must be sent as multipart/form-data".into()))?;
-    let limits = &state.forms.limits;
+    let limits = &state.attachments;
     let constraints = multer::Constraints::new().size_limit(
         multer::SizeLimit::new()
             .whole_stream(limits.max_ticket_bytes + TEXT_ROOM_BYTES)
@@ -275,10 +273,9 @@ async fn read_submission(state: &IngestState, headers: &HeaderMap, body: Body) -
     let mut submission = Submission::default();
     let max_photos = state.forms.config.max_photos;
     let too_large = |error: &multer::Error| match error {
-        multer::Error::FieldSizeExceeded { .. } => Some(format!(
-            "Each photo can be at most {}. Choose smaller photos.",
-            human_size(limits.max_file_bytes)
-        )),
+        multer::Error::FieldSizeExceeded { .. } => {
+            Some(format!("Each photo can be at most {}. Choose smaller photos.", human_size(limits.max_file_bytes)))
+        }
         multer::Error::StreamSizeExceeded { .. } => Some(format!(
             "The photos add up to more than {}. Choose fewer or smaller photos.",
             human_size(limits.max_ticket_bytes)
@@ -374,24 +371,22 @@ pub(crate) async fn submit_form(
             }
             response
         }
-        Accepted::Honeypot => notice(
+        Accepted::Honeypot => {
+            notice(&state, Some(&company), StatusCode::OK, "Thank you", "We received your message.", None)
+        }
+        Accepted::Unreadable(message) => notice(
             &state,
             Some(&company),
-            StatusCode::OK,
-            "Thank you",
-            "We received your message.",
-            None,
+            StatusCode::BAD_REQUEST,
+            "The form could not be read",
+            &message,
+            Some(&company),
         ),
-        Accepted::Unreadable(message) => {
-            notice(&state, Some(&company), StatusCode::BAD_REQUEST, "The form could not be read", &message, Some(&company))
-        }
         Accepted::Again { values, errors, notice: message, status } => {
             let form = FormPage { company: &company, values: &values, errors: &errors, notice: message.as_deref() };
             let mut response = form.render(&state, &parts.headers, status).await;
             if status == StatusCode::SERVICE_UNAVAILABLE {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(state.config.retry_after_seconds));
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(state.config.retry_after_seconds));
             }
             response
         }
@@ -405,7 +400,12 @@ enum Accepted {
     Honeypot,
     Unreadable(String),
     /// The form again, with what is wrong.
-    Again { values: Values, errors: Errors, notice: Option<String>, status: StatusCode },
+    Again {
+        values: Values,
+        errors: Errors,
+        notice: Option<String>,
+        status: StatusCode,
+    },
 }
 
 async fn accept(state: &IngestState, company: &CompanyRecord, headers: &HeaderMap, body: Body) -> Accepted {
@@ -431,7 +431,12 @@ async fn accept(state: &IngestState, company: &CompanyRecord, headers: &HeaderMa
         Ok(key) => key,
         Err(error) => {
             tracing::warn!(%error, "cannot read the intake signing key");
-            return Accepted::Again { values, errors: Errors::new(), notice: Some(UNAVAILABLE.into()), status: StatusCode::SERVICE_UNAVAILABLE };
+            return Accepted::Again {
+                values,
+                errors: Errors::new(),
+                notice: Some(UNAVAILABLE.into()),
+                status: StatusCode::SERVICE_UNAVAILABLE,
+            };
         }
     };
     let now = OffsetDateTime::now_utc();
@@ -439,7 +444,12 @@ async fn accept(state: &IngestState, company: &CompanyRecord, headers: &HeaderMa
     let cookie_nonce = cookie(headers, COOKIE);
     if !key.check_form_token(&company.id, &csrf, cookie_nonce.as_deref(), now.unix_timestamp(), max_age) {
         let notice = "This form was open too long, or your browser did not send its cookie. Check your request and send it again.";
-        return Accepted::Again { values, errors: Errors::new(), notice: Some(notice.into()), status: StatusCode::FORBIDDEN };
+        return Accepted::Again {
+            values,
+            errors: Errors::new(),
+            notice: Some(notice.into()),
+            status: StatusCode::FORBIDDEN,
+        };
     }
 
     // Validation stops at a ticket's first problem; a person should see
@@ -480,7 +490,7 @@ async fn accept(state: &IngestState, company: &CompanyRecord, headers: &HeaderMa
             None
         }
     };
-    let files = attachments::check(&photos, Accept::Photos, state.forms.config.max_photos, &state.forms.limits);
+    let files = attachments::check(&photos, Accept::Photos, state.forms.config.max_photos, &state.attachments);
     let files = match files {
         Ok(files) => files,
         Err(refused) => {
@@ -496,6 +506,14 @@ async fn accept(state: &IngestState, company: &CompanyRecord, headers: &HeaderMa
         return Accepted::Again { values, errors, notice: None, status: StatusCode::UNPROCESSABLE_ENTITY };
     };
     ticket.attachments = files;
+    match state.store.customer_with_email(&company.id, &ticket.requester.email.to_lowercase()).await {
+        Ok(account) => ticket.requester.account = account,
+        Err(error) => {
+            tracing::warn!(%error, "cannot look up the requester of a form submission");
+            let notice = Some(UNAVAILABLE.into());
+            return Accepted::Again { values, errors: Errors::new(), notice, status: StatusCode::SERVICE_UNAVAILABLE };
+        }
+    }
     let id = ticket.id;
     match file_ticket(state, ticket, &photos, request_id(headers), None).await {
         Ok(_) => {
@@ -508,7 +526,12 @@ async fn accept(state: &IngestState, company: &CompanyRecord, headers: &HeaderMa
         }
         Err(error) => {
             tracing::warn!(error = %switchboard_core::error::describe_chain(&error), "a form submission was not accepted");
-            Accepted::Again { values, errors: Errors::new(), notice: Some(UNAVAILABLE.into()), status: StatusCode::SERVICE_UNAVAILABLE }
+            Accepted::Again {
+                values,
+                errors: Errors::new(),
+                notice: Some(UNAVAILABLE.into()),
+                status: StatusCode::SERVICE_UNAVAILABLE,
+            }
         }
     }
 }
@@ -685,7 +708,7 @@ mod tests {
 
     #[test]
     fn the_built_in_pages_render() {
-        let forms = Forms::new(WebFormConfig::default(), AttachmentsConfig::default());
+        let forms = Forms::new(WebFormConfig::default());
         let errors = Errors::from([("email", "Enter your e-mail address.".to_owned())]);
         let html = forms
             .templates

@@ -34,3 +34,26 @@ CREATE INDEX pending_attachments_created ON pending_attachments (created_at);
 -- and whether a customer's e-mail reply reopens a resolved ticket.
 ALTER TABLE companies ADD COLUMN web_form_enabled BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE companies ADD COLUMN reopen_on_reply BOOLEAN NOT NULL DEFAULT TRUE;
+
+-- The addresses a company receives support mail at (support@acme.example):
+-- the recipient of an inbound mail names its company.
+CREATE TABLE inbound_addresses (
+    address    TEXT    PRIMARY KEY NOT NULL,
+    company    TEXT    NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX inbound_addresses_company ON inbound_addresses (company);
+
+-- Mail received for tickets, by Message-ID: a mail seen twice (a retrying
+-- MTA, a poller that died before marking it seen) is taken once, and a
+-- reply naming one of these ids in In-Reply-To/References belongs to its
+-- ticket when its sender is a participant.
+CREATE TABLE inbound_mails (
+    company     TEXT    NOT NULL,
+    message_id  TEXT    NOT NULL,
+    ticket_id   UUID    NOT NULL,
+    sender      TEXT    NOT NULL,
+    received_at BIGINT NOT NULL,
+    PRIMARY KEY (company, message_id)
+);
+CREATE INDEX inbound_mails_ticket ON inbound_mails (ticket_id, sender);
