@@ -8,6 +8,7 @@
 pub mod commands;
 pub mod config;
 pub mod lock;
+pub mod mailgate;
 pub mod telemetry;
 
 use std::future::Future;

@@ -108,6 +108,20 @@ enum Command {
     /// `GET /received`. Give it the signing secret of its server
     /// (`GET /v1/servers/{id}`). Needs no configuration, store or bus.
     TeamServer(TeamServerArgs),
+    /// Hand one e-mail from standard input to Switchboard, for an MTA's pipe.
+    ///
+    /// Reads the raw message (RFC 5322) on standard input and posts it to
+    /// `POST /v1/inbound/email` with an API key of scope `inbound:email`.
+    /// Exits with sysexits codes an MTA understands: 0 taken; 75
+    /// (EX_TEMPFAIL) when Switchboard is down, busy (503, 429), slow, or
+    /// refuses the key, so the MTA queues the mail and retries; 65
+    /// (EX_DATAERR) when the mail cannot be taken (422, 413), so the MTA
+    /// bounces it with the reason printed on standard error; 78 (EX_CONFIG)
+    /// for an unreadable key file. Postfix master.cf example:
+    /// `switchboard unix - n n - - pipe flags=Rq user=switchboard
+    /// argv=/usr/local/bin/switchboard mailgate --url http://127.0.0.1:8080
+    /// --key-file /etc/switchboard/mailgate.key`. Needs no configuration.
+    Mailgate(MailgateArgs),
     /// Dead letters: list a stage's, or replay them to that stage alone.
     ///
     /// A stage that cannot handle a message (or fails it more than
@@ -263,6 +277,21 @@ struct StageArg {
 }
 
 #[derive(Debug, Args)]
+struct MailgateArgs {
+    /// Switchboard's base URL (or the endpoint itself), e.g.
+    /// http://127.0.0.1:8080.
+    #[arg(long, value_name = "URL")]
+    url: String,
+    /// A file holding an API key of scope inbound:email (only the key; no
+    /// key on the command line, where other users could read it).
+    #[arg(long, value_name = "FILE")]
+    key_file: PathBuf,
+    /// Seconds to wait for Switchboard before telling the MTA to retry.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    timeout: u64,
+}
+
+#[derive(Debug, Args)]
 struct TeamServerArgs {
     /// HTTP address to listen on, e.g. 127.0.0.1:9001.
     #[arg(long, value_name = "ADDR")]
@@ -299,6 +328,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The mail gate speaks sysexits to its MTA, not anyhow.
+    if let Command::Mailgate(args) = &cli.command {
+        let timeout = std::time::Duration::from_secs(args.timeout.max(1));
+        return runtime.block_on(switchboard::mailgate::run(&args.url, &args.key_file, timeout));
+    }
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -328,6 +362,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dlq { .. }
         | Command::Company { .. }
         | Command::ApiKey { .. }
+        | Command::Mailgate(_)
         | Command::TeamServer(_)
         | Command::Migrate
         | Command::CreateTopics
@@ -349,6 +384,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dlq { .. }
         | Command::Company { .. }
         | Command::ApiKey { .. }
+        | Command::Mailgate(_)
         | Command::TeamServer(_)
         | Command::Migrate
         | Command::CreateTopics
@@ -371,6 +407,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Router(_) => serving("router")?,
         Command::Notifier(_) => serving("notifier")?,
         Command::TeamServer(_) => unreachable!("served before the configuration is read"),
+        Command::Mailgate(_) => unreachable!("run before the configuration is read"),
         Command::Triage(TriageArgs { command: None, .. }) => serving("triage")?,
         Command::Triage(TriageArgs { command: Some(switchboard_triage::TriageCommand::Train(args)), .. })
             if args.from_store =>
