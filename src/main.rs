@@ -49,7 +49,12 @@ enum Command {
     /// losing an accepted ticket. Sends mail when mail.smtp_url is set (the
     /// log says so at start when it is not).
     Up(ListenArgs),
-    /// Run the intake API (`POST /v1/tickets`), plus /healthz, /readyz, /metrics.
+    /// Run the intake: `POST /v1/tickets`, the companies' public support
+    /// forms (`/support/{company}`, with photos) and mail in
+    /// (`POST /v1/inbound/email`), plus /healthz, /readyz, /metrics.
+    ///
+    /// Files that come with tickets are stored (attachments.*) before the
+    /// ticket is produced.
     ///
     /// Also purges expired idempotency keys (and, on the embedded bus, log
     /// messages every reader has passed): the retention stage.

@@ -51,12 +51,15 @@ struct Cli {
     /// PostgreSQL server for the kafka mode (a fresh database is created).
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
     postgres: String,
-    /// What each client sends: `post-ticket` (with an API key), `sign-in`
-    /// (`POST /v1/sessions`: argon2id is the cost), or `get-ticket` (an
-    /// authenticated `GET /v1/tickets/{id}`). Only `post-ticket` runs on
-    /// `bare`.
-    #[arg(long, value_enum, default_value = "post-ticket")]
-    request: RequestKind,
+    /// What each client sends, one measurement per kind on the same server:
+    /// `post-ticket` (JSON, with an API key), `sign-in` (`POST
+    /// /v1/sessions`: argon2id is the cost), `get-ticket` (an authenticated
+    /// `GET /v1/tickets/{id}`), `email` (`POST /v1/inbound/email`: a 20 KB
+    /// message with a 100 KB attachment, each with its own Message-ID),
+    /// `form` (the support form with one 1 MB photo). Only `post-ticket`
+    /// runs on `bare`.
+    #[arg(long = "request", value_enum, value_delimiter = ',', default_values = ["post-ticket"])]
+    requests: Vec<RequestKind>,
     /// A CSV file whose first column supplies realistic ticket texts (e.g.
     /// ../shared/data/bitext/utterances.csv); synthetic texts otherwise.
     #[arg(long)]
@@ -74,7 +77,13 @@ enum RequestKind {
     PostTicket,
     SignIn,
     GetTicket,
+    Email,
+    Form,
 }
+
+/// Replaced in each e-mail by a number of its own (the same length), so
+/// every request is a new mail rather than a duplicate.
+const UNIQUE_MARKER: &[u8] = b"UNIQUE-MESSAGE-NUMBER-00";
 
 /// The password the benchmark's admin gets.
 const PASSWORD: &str = "loadgen passphrase 1";
@@ -85,8 +94,28 @@ struct Workload {
     method: reqwest::Method,
     url: String,
     bodies: Arc<Vec<Vec<u8>>>,
+    content_type: String,
     authorization: Option<String>,
+    cookie: Option<String>,
+    /// Where [`UNIQUE_MARKER`] is in the (single) body, if each request
+    /// must differ.
+    unique_at: Option<usize>,
     expect: reqwest::StatusCode,
+}
+
+impl Workload {
+    fn new(method: reqwest::Method, url: String, bodies: Arc<Vec<Vec<u8>>>, expect: reqwest::StatusCode) -> Self {
+        Self {
+            method,
+            url,
+            bodies,
+            content_type: "application/json".into(),
+            authorization: None,
+            cookie: None,
+            unique_at: None,
+            expect,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -116,24 +145,37 @@ async fn main() -> anyhow::Result<()> {
         cli.duration,
         bodies.len()
     );
-    println!("{:<16} {:>12} {:>10} {:>10} {:>10} {:>8}", "mode", "answered/s", "p50 ms", "p99 ms", "max ms", "errors");
+    println!(
+        "{:<28} {:>12} {:>10} {:>10} {:>10} {:>8}",
+        "mode request", "answered/s", "p50 ms", "p99 ms", "max ms", "errors"
+    );
     for target in &cli.modes {
-        if *target == Target::Bare && cli.request != RequestKind::PostTicket {
+        let requests: Vec<RequestKind> = cli
+            .requests
+            .iter()
+            .copied()
+            .filter(|request| *target != Target::Bare || *request == RequestKind::PostTicket)
+            .collect();
+        if requests.is_empty() {
             continue;
         }
         let scratch = tempfile::tempdir()?;
         let mut server = start_server(*target, &cli, scratch.path()).await?;
-        let workload = workload(&server, &bodies, cli.request).await?;
-        let report = drive(&workload, &cli).await?;
-        println!(
-            "{:<16} {:>12.0} {:>10.2} {:>10.2} {:>10.2} {:>8}",
-            target.to_possible_value().map(|value| value.get_name().to_owned()).unwrap_or_default(),
-            report.accepted_per_second,
-            report.p50_ms,
-            report.p99_ms,
-            report.max_ms,
-            report.errors
-        );
+        for request in requests {
+            let workload = workload(&server, &bodies, request).await?;
+            let report = drive(&workload, &cli).await?;
+            let mode = target.to_possible_value().map(|value| value.get_name().to_owned()).unwrap_or_default();
+            let request = request.to_possible_value().map(|value| value.get_name().to_owned()).unwrap_or_default();
+            println!(
+                "{:<28} {:>12.0} {:>10.2} {:>10.2} {:>10.2} {:>8}",
+                format!("{mode} {request}"),
+                report.accepted_per_second,
+                report.p50_ms,
+                report.p99_ms,
+                report.max_ms,
+                report.errors
+            );
+        }
         server.child.start_kill().ok();
         server.child.wait().await.ok();
     }
@@ -148,6 +190,44 @@ struct Server {
     key: String,
     /// The admin's account id and set-password token.
     admin: Option<(String, String)>,
+    /// The admin's session, once signed in.
+    session: tokio::sync::OnceCell<String>,
+}
+
+impl Server {
+    /// The admin's session token (setting the password the first time).
+    async fn session(&self) -> anyhow::Result<&str> {
+        let token = self
+            .session
+            .get_or_try_init(|| async {
+                let http = reqwest::Client::new();
+                let (account, token) = self.admin.clone().context("no admin to sign in as")?;
+                let response = http
+                    .put(format!("{}/v1/accounts/{account}/password", self.base))
+                    .json(&serde_json::json!({"token": token, "new_password": PASSWORD}))
+                    .send()
+                    .await?;
+                anyhow::ensure!(response.status().is_success(), "setting the admin's password: {}", response.status());
+                let response = http
+                    .post(format!("{}/v1/sessions", self.base))
+                    .json(&serde_json::json!({"login": "admin", "password": PASSWORD}))
+                    .send()
+                    .await?;
+                let body: serde_json::Value = response.json().await?;
+                body["token"].as_str().map(str::to_owned).context("no session token")
+            })
+            .await?;
+        Ok(token)
+    }
+
+    /// The admin's `PUT path` with `body`.
+    async fn admin_put(&self, path: &str, body: serde_json::Value) -> anyhow::Result<()> {
+        let session = self.session().await?;
+        let response =
+            reqwest::Client::new().put(format!("{}{path}", self.base)).bearer_auth(session).json(&body).send().await?;
+        anyhow::ensure!(response.status().is_success(), "PUT {path}: {}", response.status());
+        Ok(())
+    }
 }
 
 /// The requests of one run against `server`.
@@ -157,28 +237,14 @@ async fn workload(server: &Server, bodies: &Arc<Vec<Vec<u8>>>, kind: RequestKind
     let tickets = format!("{}/v1/tickets", server.base);
     match kind {
         RequestKind::PostTicket => Ok(Workload {
-            method: reqwest::Method::POST,
-            url: tickets,
-            bodies: bodies.clone(),
             authorization,
-            expect: reqwest::StatusCode::ACCEPTED,
+            ..Workload::new(reqwest::Method::POST, tickets, bodies.clone(), reqwest::StatusCode::ACCEPTED)
         }),
         RequestKind::SignIn => {
-            let (account, token) = server.admin.clone().context("no admin to sign in as")?;
-            let response = http
-                .put(format!("{}/v1/accounts/{account}/password", server.base))
-                .json(&serde_json::json!({"token": token, "new_password": PASSWORD}))
-                .send()
-                .await?;
-            anyhow::ensure!(response.status().is_success(), "setting the admin's password: {}", response.status());
+            server.session().await?;
             let body = serde_json::json!({"login": "admin", "password": PASSWORD}).to_string().into_bytes();
-            Ok(Workload {
-                method: reqwest::Method::POST,
-                url: format!("{}/v1/sessions", server.base),
-                bodies: Arc::new(vec![body]),
-                authorization: None,
-                expect: reqwest::StatusCode::CREATED,
-            })
+            let url = format!("{}/v1/sessions", server.base);
+            Ok(Workload::new(reqwest::Method::POST, url, Arc::new(vec![body]), reqwest::StatusCode::CREATED))
         }
         RequestKind::GetTicket => {
             let response = http
@@ -201,14 +267,105 @@ async fn workload(server: &Server, bodies: &Arc<Vec<Vec<u8>>>, kind: RequestKind
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             Ok(Workload {
-                method: reqwest::Method::GET,
-                url,
-                bodies: Arc::new(vec![Vec::new()]),
                 authorization,
-                expect: reqwest::StatusCode::OK,
+                ..Workload::new(reqwest::Method::GET, url, Arc::new(vec![Vec::new()]), reqwest::StatusCode::OK)
+            })
+        }
+        RequestKind::Email => {
+            server
+                .admin_put(
+                    "/v1/companies/acme/inbound-addresses",
+                    serde_json::json!({"addresses": ["support@acme.example"]}),
+                )
+                .await?;
+            let mail = email_body();
+            let unique_at = mail.windows(UNIQUE_MARKER.len()).position(|window| window == UNIQUE_MARKER);
+            Ok(Workload {
+                content_type: "message/rfc822".into(),
+                authorization,
+                unique_at,
+                ..Workload::new(
+                    reqwest::Method::POST,
+                    format!("{}/v1/inbound/email", server.base),
+                    Arc::new(vec![mail]),
+                    reqwest::StatusCode::ACCEPTED,
+                )
+            })
+        }
+        RequestKind::Form => {
+            server.admin_put("/v1/companies/acme/settings", serde_json::json!({"web_form_enabled": true})).await?;
+            let url = format!("{}/support/acme", server.base);
+            let page = http.get(&url).send().await?;
+            anyhow::ensure!(page.status().is_success(), "the form: {}", page.status());
+            let cookie = page
+                .headers()
+                .get("set-cookie")
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.split(';').next())
+                .context("no form cookie")?
+                .to_owned();
+            let html = page.text().await?;
+            let token = html
+                .split(r#"name="csrf" value=""#)
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .context("no form token")?;
+            let (content_type, body) = form_body(token);
+            Ok(Workload {
+                content_type,
+                cookie: Some(cookie),
+                ..Workload::new(reqwest::Method::POST, url, Arc::new(vec![body]), reqwest::StatusCode::SEE_OTHER)
             })
         }
     }
+}
+
+/// A 20 KB mail (text) with a 100 KB attachment (base64 in the mail).
+fn email_body() -> Vec<u8> {
+    use base64::Engine;
+    let text: String = (0..250)
+        .map(|line| format!("Line {line:03}: the conveyor on line 4 stops after a few minutes and shows E-17.\r\n"))
+        .collect();
+    let attachment: Vec<u8> = (0..100 * 1024).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(attachment);
+    let lines: Vec<&str> =
+        encoded.as_bytes().chunks(76).map(|chunk| std::str::from_utf8(chunk).unwrap_or("")).collect();
+    let marker = String::from_utf8_lossy(UNIQUE_MARKER);
+    format!(
+        "From: Load Test <load@customer.example>\r\nTo: support@acme.example\r\nSubject: Conveyor stops\r\n\
+         Message-ID: <{marker}@customer.example>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         {text}\r\n--b1\r\nContent-Type: application/octet-stream\r\n\
+         Content-Disposition: attachment; filename=\"log.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--b1--\r\n",
+        lines.join("\r\n")
+    )
+    .into_bytes()
+}
+
+/// The form's fields with one 1 MB "photo" (a PNG signature and header
+/// before 1 MB of bytes: the server checks types by their magic bytes and
+/// never decodes images).
+fn form_body(token: &str) -> (String, Vec<u8>) {
+    let boundary = "loadgenboundary";
+    let mut body = Vec::new();
+    for (name, value) in [
+        ("csrf", token),
+        ("title", "Conveyor stops"),
+        ("description", "The conveyor on line 4 stops after a few minutes and shows E-17."),
+        ("email", "load@customer.example"),
+    ] {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photos\"; filename=\"line4.png\"\r\nContent-Type: image/png\r\n\r\n")
+            .as_bytes(),
+    );
+    body.extend_from_slice(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\x04\0\0\0\x03\0\x08\x02\0\0\0");
+    body.extend((0..1024 * 1024).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8));
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 async fn start_server(target: Target, cli: &Cli, scratch: &std::path::Path) -> anyhow::Result<Server> {
@@ -218,7 +375,14 @@ async fn start_server(target: Target, cli: &Cli, scratch: &std::path::Path) -> a
     let switchboard = |args: &[&str], database: Option<&str>| {
         let mut command = Command::new(&cli.switchboard);
         // Every client signs in from 127.0.0.1: lift the per-address limit.
-        command.args(args).env("SWITCHBOARD_AUTH__SIGN_IN_ATTEMPTS_PER_ADDRESS", "4000000000");
+        // Every client signs in, files by mail and through the form from
+        // 127.0.0.1 as one sender: lift the per-address and per-sender
+        // limits.
+        command
+            .args(args)
+            .env("SWITCHBOARD_AUTH__SIGN_IN_ATTEMPTS_PER_ADDRESS", "4000000000")
+            .env("SWITCHBOARD_INGEST__EMAIL__PER_SENDER_PER_HOUR", "4000000000")
+            .env("SWITCHBOARD_INGEST__WEB_FORM__SUBMISSIONS_PER_ADDRESS_PER_HOUR", "4000000000");
         match database {
             None => {
                 command.arg("--data-dir").arg(scratch.join("data"));
@@ -243,8 +407,8 @@ async fn start_server(target: Target, cli: &Cli, scratch: &std::path::Path) -> a
         Target::Embedded | Target::EmbeddedIngest => {
             let (key, admin) = api_key(|args| switchboard(args, None)).await?;
             // The API (sign-in, reads) needs `up`; ingest alone files only.
-            let component =
-                if target == Target::Embedded || cli.request != RequestKind::PostTicket { "up" } else { "ingest" };
+            let only_posts = cli.requests.iter().all(|request| *request == RequestKind::PostTicket);
+            let component = if target == Target::Embedded || !only_posts { "up" } else { "ingest" };
             (switchboard(&[component, "--listen", "127.0.0.1:0"], None), (key, Some(admin)))
         }
         Target::Kafka => {
@@ -256,7 +420,8 @@ async fn start_server(target: Target, cli: &Cli, scratch: &std::path::Path) -> a
                 .context("running psql to create the benchmark database")?;
             anyhow::ensure!(created.success(), "cannot create a PostgreSQL database at {}", cli.postgres);
             let (key, admin) = api_key(|args| switchboard(args, Some(&database))).await?;
-            let component = if cli.request == RequestKind::PostTicket { "ingest" } else { "up" };
+            let only_posts = cli.requests.iter().all(|request| *request == RequestKind::PostTicket);
+            let component = if only_posts { "ingest" } else { "up" };
             (switchboard(&[component, "--listen", "127.0.0.1:0"], Some(&database)), (key, Some(admin)))
         }
     };
@@ -275,7 +440,7 @@ async fn start_server(target: Target, cli: &Cli, scratch: &std::path::Path) -> a
         .context("the server exited at start")?;
     let address = line.rsplit("http://").next().context("no address in the server's first line")?.trim().to_owned();
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok(Server { child, base: format!("http://{address}"), key, admin })
+    Ok(Server { child, base: format!("http://{address}"), key, admin, session: tokio::sync::OnceCell::new() })
 }
 
 /// Creates the company `acme` and an API key of it that may file tickets,
@@ -304,6 +469,8 @@ async fn api_key(switchboard: impl Fn(&[&str]) -> Command) -> anyhow::Result<(St
         "tickets:write",
         "--scope",
         "tickets:read",
+        "--scope",
+        "inbound:email",
         "--json",
     ])
     .output()
@@ -331,10 +498,15 @@ async fn drive(workload: &Workload, cli: &Cli) -> anyhow::Result<Report> {
         let workload = workload.clone();
         workers.push(tokio::spawn(async move {
             let bodies = &workload.bodies;
-            let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().expect("client");
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client");
             let mut latencies_us: Vec<u32> = Vec::new();
             let mut errors = 0_usize;
             let mut index = worker;
+            let mut sent = 0_u64;
             loop {
                 let started = Instant::now();
                 if started >= end {
@@ -343,10 +515,19 @@ async fn drive(workload: &Workload, cli: &Cli) -> anyhow::Result<Report> {
                 index = (index + 7919) % bodies.len();
                 let mut request = client.request(workload.method.clone(), &workload.url);
                 if workload.method != reqwest::Method::GET {
-                    request = request.header("content-type", "application/json").body(bodies[index].clone());
+                    let mut body = bodies[index].clone();
+                    if let Some(at) = workload.unique_at {
+                        sent += 1;
+                        let number = format!("{worker:05}-{sent:018}");
+                        body[at..at + UNIQUE_MARKER.len()].copy_from_slice(number.as_bytes());
+                    }
+                    request = request.header("content-type", &workload.content_type).body(body);
                 }
                 if let Some(authorization) = &workload.authorization {
                     request = request.header("authorization", authorization);
+                }
+                if let Some(cookie) = &workload.cookie {
+                    request = request.header("cookie", cookie);
                 }
                 let result = request.send().await;
                 let accepted = matches!(&result, Ok(response) if response.status() == workload.expect);
