@@ -302,12 +302,15 @@ impl Prepared {
             auth.passwords.warm_up().await;
         }
         // Ingest stores the files of submissions; the API serves them.
-        let files = switchboard_store::FileStore::open(&config).context("opening the attachment store")?;
-        if components.ingest {
+        let files = (components.ingest || components.api)
+            .then(|| switchboard_store::FileStore::open(&config))
+            .transpose()
+            .context("opening the attachment store")?;
+        if let (true, Some(files)) = (components.ingest, &files) {
             let state = IngestState::new(bus.clone(), store.clone(), files.clone(), &config, auth.clone());
             router = router.merge(switchboard_ingest::router(state));
         }
-        if components.api {
+        if let (true, Some(files)) = (components.api, files) {
             let search = knowledge_base.clone().map(|index| index as Arc<dyn KnowledgeSearch>);
             let state = ApiState::new(
                 store.clone(),
@@ -315,7 +318,7 @@ impl Prepared {
                 config.topics(),
                 search,
                 auth.clone(),
-                files.clone(),
+                files,
                 config.clone(),
                 shutdown.clone(),
             );

@@ -281,6 +281,39 @@ async fn replies_join_their_ticket_only_from_its_participants_and_reopen_it() {
         reply("ann@example.com", "Re: Printer jams", &[root.clone()], "ann.7@customer.example", "It is jamming again.");
     let (_, body) = deliver(&app, &gate, later).await;
     assert_eq!((body["outcome"].as_str(), body["reopened"].as_bool()), (Some("message"), Some(true)), "{body}");
+    // Automatic mail answering the ticket: dropped, or kept for staff as an
+    // internal note when the company asks so; never a ticket either way.
+    let out_of_office = reply(
+        "ann@example.com",
+        "Automatic reply: Printer jams",
+        &[root.clone()],
+        "ooo.8@example.com",
+        "I am away until Monday.",
+    )
+    .replacen("MIME-Version", "Auto-Submitted: auto-replied\r\nMIME-Version", 1);
+    let (_, body) = deliver(&app, &gate, out_of_office.clone()).await;
+    assert_eq!(
+        (body["outcome"].as_str(), body["reason"].as_str()),
+        (Some("ignored"), Some("auto_submitted")),
+        "{body}"
+    );
+    let response = app
+        .client
+        .put(app.url("/v1/companies/acme/settings"))
+        .json(&json!({"keep_automatic_mail": true}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
+    let (_, body) = deliver(&app, &gate, out_of_office).await;
+    assert_eq!((body["outcome"].as_str(), body["ticket_id"].as_str()), (Some("kept"), Some(id.as_str())), "{body}");
+    let notes = messages(&app, &id).await;
+    let note = notes.last().expect("the note");
+    assert_eq!((note["internal"].as_bool(), note["author_role"].as_str()), (Some(true), Some("system")), "{note}");
+    assert!(note["body"].as_str().unwrap_or_default().contains("I am away until Monday"), "{note}");
+    let seen_by_ann = get_json(&ann, &app.url(&format!("/v1/tickets/{id}/messages"))).await;
+    assert!(seen_by_ann["items"].as_array().expect("items").iter().all(|message| message["internal"] == false));
+
     let reopened = wait_for_json(&app.client, &app.url(&format!("/v1/tickets/{id}")), "reopened", |ticket| {
         ticket["status"] == "opened"
     })

@@ -25,6 +25,10 @@ pub(crate) struct CompanySettings {
     web_form_enabled: bool,
     /// Whether a customer's e-mail reply to a resolved ticket reopens it.
     reopen_on_reply: bool,
+    /// Whether automatic mail (an out-of-office reply, a bounce) answering
+    /// a ticket's mail is kept on the ticket as an internal note; either way
+    /// it never makes a ticket and is never answered.
+    keep_automatic_mail: bool,
 }
 
 impl CompanySettings {
@@ -35,6 +39,7 @@ impl CompanySettings {
             allow_self_signup: options.allow_self_signup,
             web_form_enabled: options.web_form,
             reopen_on_reply: options.reopen_on_reply,
+            keep_automatic_mail: options.keep_automatic_mail,
         }
     }
 }
@@ -51,6 +56,8 @@ pub(crate) struct SettingsInput {
     web_form_enabled: bool,
     #[serde(default = "reopen_on_reply_default")]
     reopen_on_reply: bool,
+    #[serde(default)]
+    keep_automatic_mail: bool,
 }
 
 fn reopen_on_reply_default() -> bool {
@@ -100,6 +107,7 @@ pub(crate) async fn put_settings(
         allow_self_signup: input.allow_self_signup,
         web_form: input.web_form_enabled,
         reopen_on_reply: input.reopen_on_reply,
+        keep_automatic_mail: input.keep_automatic_mail,
     };
     state.store.set_company_options(&company, options).await?;
     Ok(Json(CompanySettings::new(&company, input.auto_answer_threshold, options)))

@@ -182,8 +182,8 @@ impl Config {
         if self.triage.reload_interval_ms < 100 {
             return fail("triage.reload_interval_ms must be at least 100".into());
         }
-        if self.http.request_timeout_ms == 0 {
-            return fail("http.request_timeout_ms must be at least 1".into());
+        if self.http.request_timeout_ms == 0 || self.http.upload_timeout_ms == 0 {
+            return fail("http.request_timeout_ms and http.upload_timeout_ms must be at least 1".into());
         }
         if self.http.header_read_timeout_ms == 0 {
             return fail("http.header_read_timeout_ms must be at least 1".into());
@@ -949,6 +949,9 @@ impl IngestConfig {
 pub struct HttpConfig {
     /// The longest one request may take before it is answered 503 `timeout`.
     pub request_timeout_ms: u64,
+    /// The same for requests that upload files (the support form's POST,
+    /// `POST /v1/inbound/email`): 25 MB takes minutes on a slow line.
+    pub upload_timeout_ms: u64,
     /// How long a client may take to send a request's headers, and how long
     /// an idle keep-alive connection stays open; then it is closed.
     pub header_read_timeout_ms: u64,
@@ -971,6 +974,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             request_timeout_ms: 30_000,
+            upload_timeout_ms: 300_000,
             header_read_timeout_ms: 10_000,
             max_connections: 4096,
             max_in_flight: 1024,
@@ -983,6 +987,10 @@ impl Default for HttpConfig {
 impl HttpConfig {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
+    }
+
+    pub fn upload_timeout(&self) -> Duration {
+        Duration::from_millis(self.upload_timeout_ms)
     }
 
     pub fn header_read_timeout(&self) -> Duration {

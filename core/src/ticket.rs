@@ -138,8 +138,10 @@ pub struct Ticket {
     /// Set when the knowledge base answered the customer directly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answered_by_faq: Option<AutoAnswer>,
-    /// Files that came with the ticket. Ingest stores each before it
-    /// produces the ticket, so an accepted ticket never names a missing file.
+    /// Files that came with the ticket (`GET /v1/tickets/{id}` shows them
+    /// with those of replies; lists leave them out). Ingest stores each
+    /// before it produces the ticket, so an accepted ticket never names a
+    /// missing file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
 }

@@ -33,11 +33,15 @@ pub struct CompanyOptions {
     pub web_form: bool,
     /// Whether a customer's e-mail reply to a resolved ticket reopens it.
     pub reopen_on_reply: bool,
+    /// Whether automatic mail (an out-of-office reply, a bounce) that
+    /// answers a ticket's mail is kept on the ticket as an internal note
+    /// (never a ticket, never answered either way).
+    pub keep_automatic_mail: bool,
 }
 
 impl Default for CompanyOptions {
     fn default() -> Self {
-        Self { allow_self_signup: false, web_form: false, reopen_on_reply: true }
+        Self { allow_self_signup: false, web_form: false, reopen_on_reply: true, keep_automatic_mail: false }
     }
 }
 
@@ -219,18 +223,21 @@ impl Store {
     }
 
     pub async fn company(&self, id: &CompanyId) -> Result<Option<CompanyRecord>> {
-        let row: Option<(String, String, bool, bool, bool, i64)> = on_pool!(&self.db, |pool| sqlx::query_as(
-            "SELECT id, name, allow_self_signup, web_form_enabled, reopen_on_reply, created_at FROM companies \
-             WHERE id = $1"
+        let row: Option<(String, String, bool, bool, bool, bool, i64)> =
+            on_pool!(&self.db, |pool| {
+                sqlx::query_as(
+            "SELECT id, name, allow_self_signup, web_form_enabled, reopen_on_reply, keep_automatic_mail, created_at \
+             FROM companies WHERE id = $1"
         )
         .bind(id.as_str())
         .fetch_optional(pool)
-        .await)?;
-        row.map(|(id, name, allow_self_signup, web_form, reopen_on_reply, created_at)| {
+        .await
+            })?;
+        row.map(|(id, name, allow_self_signup, web_form, reopen_on_reply, keep_automatic_mail, created_at)| {
             Ok(CompanyRecord {
                 id: CompanyId::parse(&id).map_err(|_| Error::Corrupt(format!("bad company id `{id}`")))?,
                 name,
-                options: CompanyOptions { allow_self_signup, web_form, reopen_on_reply },
+                options: CompanyOptions { allow_self_signup, web_form, reopen_on_reply, keep_automatic_mail },
                 created_at: from_micros(created_at)?,
             })
         })
@@ -247,11 +254,13 @@ impl Store {
     /// Replaces the company's options; false if there is no such company.
     pub async fn set_company_options(&self, company: &CompanyId, options: CompanyOptions) -> Result<bool> {
         let updated = on_pool!(&self.writer, |pool| sqlx::query(
-            "UPDATE companies SET allow_self_signup = $1, web_form_enabled = $2, reopen_on_reply = $3 WHERE id = $4"
+            "UPDATE companies SET allow_self_signup = $1, web_form_enabled = $2, reopen_on_reply = $3, \
+             keep_automatic_mail = $4 WHERE id = $5"
         )
         .bind(options.allow_self_signup)
         .bind(options.web_form)
         .bind(options.reopen_on_reply)
+        .bind(options.keep_automatic_mail)
         .bind(company.as_str())
         .execute(pool)
         .await

@@ -271,7 +271,7 @@ impl Store {
             id: EventId::new(),
             author: change.actor.account,
             author_role: change.actor.role,
-            internal: false,
+            internal: mail.internal,
             body: mail.body.to_owned(),
             created_at: from_micros(now)?,
         };
@@ -467,6 +467,8 @@ pub struct MailReply<'a> {
     pub body: &'a str,
     /// Its files, already in the file store.
     pub attachments: &'a [Attachment],
+    /// Kept for staff only (automatic mail kept on its ticket).
+    pub internal: bool,
 }
 
 /// Inserts `$message` (a reply or a note) and its audit event.

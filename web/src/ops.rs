@@ -136,7 +136,7 @@ pub fn finish(router: Router, limits: HttpLimits, cors_origins: &[String]) -> Ro
 }
 
 fn finish_without_cors(router: Router, limits: HttpLimits) -> Router {
-    let request_timeout = limits.request_timeout;
+    let (request_timeout, upload_timeout) = (limits.request_timeout, limits.upload_timeout);
     let in_flight = Arc::new(Semaphore::new(limits.max_in_flight.max(1)));
     router
         .fallback(|| async { plain_error(StatusCode::NOT_FOUND, "not_found", "no such route") })
@@ -144,11 +144,12 @@ fn finish_without_cors(router: Router, limits: HttpLimits) -> Router {
             plain_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
         })
         .layer(middleware::from_fn(move |request: Request<Body>, next: Next| async move {
-            match tokio::time::timeout(request_timeout, next.run(request)).await {
+            let timeout = if is_upload(&request) { upload_timeout } else { request_timeout };
+            match tokio::time::timeout(timeout, next.run(request)).await {
                 Ok(response) => response,
                 Err(_) => {
-                    tracing::warn!(timeout_ms = request_timeout.as_millis() as u64, "request timed out");
-                    ApiError::Timeout { seconds: request_timeout.as_secs().max(1) }.into_response()
+                    tracing::warn!(timeout_ms = timeout.as_millis() as u64, "request timed out");
+                    ApiError::Timeout { seconds: timeout.as_secs().max(1) }.into_response()
                 }
             }
         }))
@@ -183,6 +184,13 @@ fn finish_without_cors(router: Router, limits: HttpLimits) -> Router {
         )
         // Outermost: runs before the request id is set.
         .layer(middleware::from_fn(refuse_unsafe_request_ids))
+}
+
+/// Requests that upload files: a support form's POST, and mail in.
+fn is_upload(request: &Request<Body>) -> bool {
+    let path = request.uri().path();
+    request.method() == axum::http::Method::POST
+        && (path == "/v1/inbound/email" || (path.starts_with("/support/") && path[9..].find('/').is_none()))
 }
 
 fn is_ops_path(path: &str) -> bool {

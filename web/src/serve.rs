@@ -22,6 +22,9 @@ use tower::ServiceExt;
 pub struct HttpLimits {
     /// The longest one request may take; then 503 `timeout`.
     pub request_timeout: Duration,
+    /// The same for requests that upload files (the support form's POST,
+    /// mail in), which a slow connection takes minutes to send.
+    pub upload_timeout: Duration,
     /// How long a client may take to send a request's headers, and how long
     /// an idle keep-alive connection stays open; then it is closed.
     pub header_read_timeout: Duration,
@@ -39,6 +42,7 @@ impl From<&HttpConfig> for HttpLimits {
     fn from(config: &HttpConfig) -> Self {
         Self {
             request_timeout: config.request_timeout(),
+            upload_timeout: config.upload_timeout(),
             header_read_timeout: config.header_read_timeout(),
             max_connections: config.max_connections,
             max_in_flight: config.max_in_flight,

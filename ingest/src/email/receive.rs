@@ -46,8 +46,9 @@ use crate::submit::{produce_once, ticket_message};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Received {
     /// `ticket` (a new ticket), `message` (a reply on an existing one),
-    /// `duplicate` (this mail was taken before) or `ignored` (automatic
-    /// mail: `reason` says which kind).
+    /// `duplicate` (this mail was taken before), `ignored` (automatic mail:
+    /// `reason` says which kind) or `kept` (automatic mail kept on the
+    /// ticket it answers as an internal note, for a company that asks so).
     pub outcome: Outcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ticket_id: Option<TicketId>,
@@ -67,6 +68,7 @@ pub enum Outcome {
     Message,
     Duplicate,
     Ignored,
+    Kept,
 }
 
 impl Received {
@@ -134,7 +136,7 @@ pub async fn receive(state: &IngestState, mailbox: Destination, raw: Bytes) -> R
     // a bounce to an auto-reply is how mail loops start) and dropped, even
     // when it reached an address no company receives at.
     if let Some(noise) = parsed.noise {
-        return Ok(ignored(noise, None));
+        return keep_or_drop(state, &mailbox, &parsed, noise, raw).await;
     }
     let company = company_of(state, &mailbox, &parsed).await?;
     let own = own_addresses(state, &company).await?;
@@ -145,12 +147,22 @@ pub async fn receive(state: &IngestState, mailbox: Destination, raw: Bytes) -> R
     let Some(sender) = parsed.from.as_ref().map(|from| from.email.clone()) else {
         return Err(ParseError::NoFrom.into());
     };
+    if switchboard_core::ticket::check_email(&sender).is_err() || sender.chars().any(char::is_control) {
+        return Err(ApiError::Unprocessable {
+            code: "invalid_sender",
+            message: "the mail's From is not an address a ticket can be answered at".into(),
+        });
+    }
     let limit = state.config.email.per_sender_per_hour;
     if let Some(retry_after) = state.mail_senders.check(format!("{company}:{sender}"), limit, true) {
         metrics::counter!("switchboard_ingest_emails_total", "outcome" => "rate_limited").increment(1);
         return Err(ApiError::RateLimited { retry_after_seconds: retry_after });
     }
-    let message_id = parsed.message_id.clone().unwrap_or_else(|| content_id(&raw));
+    let message_id = match parsed.message_id.as_deref() {
+        Some(id) if is_storable_id(id) => id.to_owned(),
+        Some(id) => content_id(id.as_bytes()),
+        None => content_id(&raw),
+    };
     if state.store.inbound_mail_seen(&company, &message_id).await? {
         metrics::counter!("switchboard_ingest_emails_total", "outcome" => "duplicate").increment(1);
         return Ok(Received::of(Outcome::Duplicate, None));
@@ -166,9 +178,72 @@ pub async fn receive(state: &IngestState, mailbox: Destination, raw: Bytes) -> R
         Outcome::Message => "message",
         Outcome::Duplicate => "duplicate",
         Outcome::Ignored => "ignored",
+        Outcome::Kept => "kept",
     };
     metrics::counter!("switchboard_ingest_emails_total", "outcome" => label).increment(1);
     Ok(received)
+}
+
+/// Automatic mail: kept on the ticket it answers as an internal note when
+/// the company keeps automatic mail (staff learn of a bounce or an absence;
+/// nobody is notified of an internal note, so nothing answers it), else
+/// dropped. Never a ticket, never an error.
+async fn keep_or_drop(
+    state: &IngestState,
+    mailbox: &Destination,
+    mail: &InboundMail,
+    noise: super::Noise,
+    raw: Bytes,
+) -> Result<Received, ApiError> {
+    let Ok(company) = company_of(state, mailbox, mail).await else {
+        return Ok(ignored(noise, None));
+    };
+    let keeps = state.store.company(&company).await?.is_some_and(|record| record.options.keep_automatic_mail);
+    let thread: Vec<String> = mail.in_reply_to.iter().chain(&mail.references).cloned().collect();
+    let mut candidates = tickets_named_by_ids(&thread);
+    if !keeps || candidates.is_empty() {
+        return Ok(ignored(noise, Some(&company)));
+    }
+    let scope = Scope::Company(company.clone());
+    let mut ticket = None;
+    for candidate in candidates.drain(..) {
+        if let Some(found) = state.store.get_ticket(&scope, candidate).await? {
+            ticket = Some(found);
+            break;
+        }
+    }
+    let Some(ticket) = ticket else {
+        return Ok(ignored(noise, Some(&company)));
+    };
+    let message_id =
+        mail.message_id.as_deref().filter(|id| is_storable_id(id)).map_or_else(|| content_id(&raw), str::to_owned);
+    let sender = mail.from.as_ref().map_or_else(|| "(no sender)".to_owned(), |from| storable(&from.email));
+    let uploads = uploads(mail, raw);
+    let files = attachments::check(&uploads, Accept::Anything, usize::MAX, &state.attachments)?;
+    attachments::store(state, &company, ticket.id, &files, &uploads).await?;
+    let text = storable(mail.body.trim());
+    let body = truncate(
+        &format!("Automatic mail ({}) from {sender}: {}\n\n{text}", noise.as_str(), mail.subject),
+        switchboard_core::ticket::limits::DESCRIPTION_MAX_BYTES,
+    );
+    let change = Change { ticket_id: ticket.id, actor: Actor { role: Role::System, account: None }, request_id: None };
+    // No sender is recorded: automatic mail never makes its sender a
+    // participant whose later mail would join the ticket.
+    let note = MailReply { message_id: &message_id, sender: "", body: &body, attachments: &files, internal: true };
+    match state.store.add_mail_reply(&scope, change, &note).await? {
+        Some(message) => {
+            metrics::counter!("switchboard_ingest_emails_total", "outcome" => "kept").increment(1);
+            Ok(Received {
+                message_id: Some(message.id),
+                reason: Some(noise.as_str()),
+                ..Received::of(Outcome::Kept, Some(ticket.id))
+            })
+        }
+        None => {
+            attachments::discard(state, &company, ticket.id, &files).await;
+            Ok(Received::of(Outcome::Duplicate, Some(ticket.id)))
+        }
+    }
 }
 
 fn ignored(noise: super::Noise, company: Option<&CompanyId>) -> Received {
@@ -204,7 +279,27 @@ async fn own_addresses(state: &IngestState, company: &CompanyId) -> Result<Vec<S
     Ok(own)
 }
 
-/// An id for a mail without `Message-ID`: the same bytes get the same id.
+/// Whether a `Message-ID` can be kept as it is: printable, and of a sane
+/// length (others are replaced by [`content_id`] of them).
+fn is_storable_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 512 && id.chars().all(|character| !character.is_control())
+}
+
+/// Text a ticket can hold: control characters other than tab, newline and
+/// carriage return (which no person types, and PostgreSQL cannot store
+/// NUL) become spaces.
+fn storable(text: &str) -> String {
+    text.chars()
+        .map(
+            |character| {
+                if character.is_control() && !matches!(character, '\t' | '\n' | '\r') { ' ' } else { character }
+            },
+        )
+        .collect()
+}
+
+/// An id for a mail without a usable `Message-ID`: the same bytes get the
+/// same id.
 fn content_id(raw: &[u8]) -> String {
     let digest = Sha256::digest(raw);
     let hex: String = digest.iter().take(16).map(|byte| format!("{byte:02x}")).collect();
@@ -284,7 +379,7 @@ async fn add_reply(
     attachments::store(state, company, ticket.id, &files, uploads).await?;
     let body = message_text(mail);
     let change = Change { ticket_id: ticket.id, actor, request_id: None };
-    let reply = MailReply { message_id, sender, body: &body, attachments: &files };
+    let reply = MailReply { message_id, sender, body: &body, attachments: &files, internal: false };
     let scope = Scope::Company(company.clone());
     let Some(message) = state.store.add_mail_reply(&scope, change, &reply).await? else {
         // Taken by a concurrent delivery of the same mail: its files are
@@ -335,7 +430,7 @@ async fn author(state: &IngestState, ticket: &Ticket, sender: &str) -> Result<Ac
 fn message_text(mail: &InboundMail) -> String {
     let text = mail.reply_text.trim();
     let text = if text.is_empty() { "(This e-mail had no text; its files are attached.)" } else { text };
-    truncate(text, switchboard_core::ticket::limits::DESCRIPTION_MAX_BYTES)
+    truncate(&storable(text), switchboard_core::ticket::limits::DESCRIPTION_MAX_BYTES)
 }
 
 fn truncate(text: &str, max_bytes: usize) -> String {
@@ -357,9 +452,13 @@ async fn file_new_ticket(
     sender: &str,
     uploads: &[Upload],
 ) -> Result<Received, ApiError> {
-    let title = if mail.subject.trim().is_empty() { "(no subject)".to_owned() } else { mail.subject.clone() };
+    let subject = storable(&mail.subject);
+    let title = if subject.trim().is_empty() { "(no subject)".to_owned() } else { subject };
     let title: String = title.chars().take(switchboard_core::ticket::limits::TITLE_MAX_CHARS).collect();
-    let name = mail.from.as_ref().and_then(|from| from.name.clone());
+    let name =
+        mail.from.as_ref().and_then(|from| from.name.as_deref()).map(|name| {
+            storable(name).chars().take(switchboard_core::ticket::limits::NAME_MAX_CHARS).collect::<String>()
+        });
     let submitted = NewTicket {
         title: Some(title),
         description: Some(message_text(mail)),
@@ -412,6 +511,8 @@ mod tests {
 
     #[test]
     fn mails_without_an_id_get_one_from_their_bytes() {
+        assert!(is_storable_id("abc@example.com") && !is_storable_id("a\0b") && !is_storable_id(""));
+        assert_eq!(storable("a\0b\tc\u{7}"), "a b\tc ");
         assert_eq!(content_id(b"same"), content_id(b"same"));
         assert_ne!(content_id(b"same"), content_id(b"other"));
         assert_eq!(truncate("héllo", 2), "h");

@@ -126,8 +126,16 @@ impl Values {
 /// Errors by form field, in the form's order.
 type Errors = BTreeMap<&'static str, String>;
 
+/// Whether a page needs the company's form switched on: the form does; a
+/// status link keeps working after the form is switched off.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Needs {
+    Form,
+    Company,
+}
+
 /// A page for `company`, or the page that says why there is none.
-async fn open_company(state: &IngestState, company: &str) -> Result<CompanyRecord, Response> {
+async fn open_company(state: &IngestState, company: &str, needs: Needs) -> Result<CompanyRecord, Response> {
     let not_found = || {
         notice(state, None, StatusCode::NOT_FOUND, "Page not found", "There is no support form at this address.", None)
     };
@@ -135,7 +143,7 @@ async fn open_company(state: &IngestState, company: &str) -> Result<CompanyRecor
         return Err(not_found());
     };
     match state.store.company(&id).await {
-        Ok(Some(record)) if record.options.web_form => Ok(record),
+        Ok(Some(record)) if record.options.web_form || needs == Needs::Company => Ok(record),
         Ok(_) => Err(not_found()),
         Err(error) => {
             tracing::warn!(%error, "cannot read a company for its support form");
@@ -168,7 +176,7 @@ pub(crate) async fn show_form(
     Path(company): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let company = match open_company(&state, &company).await {
+    let company = match open_company(&state, &company, Needs::Form).await {
         Ok(company) => company,
         Err(page) => return page,
     };
@@ -336,7 +344,7 @@ pub(crate) async fn submit_form(
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let company = match open_company(&state, &company).await {
+    let company = match open_company(&state, &company, Needs::Form).await {
         Ok(company) => company,
         Err(page) => return page,
     };
@@ -561,7 +569,7 @@ pub(crate) async fn show_status(
     Path((company, token)): Path<(String, String)>,
     Query(query): Query<StatusQuery>,
 ) -> Response {
-    let company = match open_company(&state, &company).await {
+    let company = match open_company(&state, &company, Needs::Company).await {
         Ok(company) => company,
         Err(page) => return page,
     };

@@ -31,9 +31,12 @@ CREATE TABLE pending_attachments (
 CREATE INDEX pending_attachments_created ON pending_attachments (created_at);
 
 -- Whether the company's public form (`/support/{company}`) takes tickets,
--- and whether a customer's e-mail reply reopens a resolved ticket.
+-- whether a customer's e-mail reply reopens a resolved ticket, and whether
+-- automatic mail (out-of-office, bounces) answering a ticket is kept on it
+-- as an internal note.
 ALTER TABLE companies ADD COLUMN web_form_enabled BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE companies ADD COLUMN reopen_on_reply BOOLEAN NOT NULL DEFAULT TRUE;
+ALTER TABLE companies ADD COLUMN keep_automatic_mail BOOLEAN NOT NULL DEFAULT FALSE;
 
 -- The addresses a company receives support mail at (support@acme.example):
 -- the recipient of an inbound mail names its company.
