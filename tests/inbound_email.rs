@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{App, client_with_token, get_json, spawn_app, wait_for_json, wait_for_ok};
+use common::{App, client_with_token, get_json, inbound_mail_key, spawn_app, wait_for_json, wait_for_ok};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -15,29 +15,18 @@ fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
 }
 
-/// acme receives at its support addresses, and an MTA holds an
-/// `inbound:email` key: that key's client.
+/// acme receives at its support addresses (given in any case, stored
+/// lowercase and sorted), and an MTA holds an `inbound:email` key: that
+/// key's client.
 async fn mail_gate(app: &App) -> reqwest::Client {
-    let response = app
-        .client
-        .put(app.url("/v1/companies/acme/inbound-addresses"))
-        .json(&json!({"addresses": ["Support@acme.example", "support+1207@acme.example", "billing@acme.example"]}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.expect("JSON");
-    assert_eq!(body["addresses"], json!(["billing@acme.example", "support+1207@acme.example", "support@acme.example"]));
-    let response = app
-        .client
-        .post(app.url("/v1/api-keys"))
-        .json(&json!({"name": "mta", "scopes": ["inbound:email"]}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let key: Value = response.json().await.expect("JSON");
-    client_with_token(key["secret"].as_str().expect("secret"))
+    let key =
+        inbound_mail_key(app, &["Support@acme.example", "support+1207@acme.example", "billing@acme.example"]).await;
+    let addresses = get_json(&app.client, &app.url("/v1/companies/acme/inbound-addresses")).await;
+    assert_eq!(
+        addresses["addresses"],
+        json!(["billing@acme.example", "support+1207@acme.example", "support@acme.example"])
+    );
+    client_with_token(&key)
 }
 
 async fn deliver(app: &App, gate: &reqwest::Client, raw: impl Into<reqwest::Body>) -> (StatusCode, Value) {

@@ -6,7 +6,7 @@ mod common;
 
 use proptest::prelude::*;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const FIXTURES: &[&str] = &[
     "plain-text.eml",
@@ -48,31 +48,8 @@ fn random_and_mutated_mail_and_forms_never_get_a_server_error() {
         config.ingest.web_form.submissions_per_address_per_hour = 1_000_000;
     }));
     let key = runtime.block_on(async {
-        let addresses = json!({"addresses": ["support@acme.example", "billing@acme.example"]});
-        let response = app
-            .client
-            .put(app.url("/v1/companies/acme/inbound-addresses"))
-            .json(&addresses)
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(response.status(), StatusCode::OK);
-        let response = app
-            .client
-            .put(app.url("/v1/companies/acme/settings"))
-            .json(&json!({"web_form_enabled": true}))
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(response.status(), StatusCode::OK);
-        let response = app
-            .client
-            .post(app.url("/v1/api-keys"))
-            .json(&json!({"name": "fuzz", "scopes": ["inbound:email"]}))
-            .send()
-            .await
-            .expect("send");
-        response.json::<Value>().await.expect("JSON")["secret"].as_str().expect("secret").to_owned()
+        common::enable_web_form(&app).await;
+        common::inbound_mail_key(&app, &["support@acme.example", "billing@acme.example"]).await
     });
     let gate = common::client_with_token(&key);
     let mail = |body: Vec<u8>| {
@@ -108,19 +85,7 @@ fn random_and_mutated_mail_and_forms_never_get_a_server_error() {
     // The form: a real page's token and cookie, then random and mutated
     // multipart bodies.
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    let (token, cookie) = runtime.block_on(async {
-        let response = client.get(app.url("/support/acme")).send().await.expect("send");
-        let cookie =
-            response.headers()["set-cookie"].to_str().expect("ascii").split(';').next().expect("pair").to_owned();
-        let html = response.text().await.expect("HTML");
-        let token = html
-            .split(r#"name="csrf" value=""#)
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .expect("token")
-            .to_owned();
-        (token, cookie)
-    });
+    let (token, cookie) = runtime.block_on(common::open_support_form(&app, &client));
     let boundary = "fuzzboundary";
     let gif = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/photos/gauge.gif"))
         .expect("a photo");

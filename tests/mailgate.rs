@@ -7,9 +7,7 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::{App, spawn_app};
-use reqwest::StatusCode;
-use serde_json::{Value, json};
+use common::spawn_app;
 
 const MAIL: &str = "From: Ann Lee <ann@customer.example>\r\nTo: support@acme.example\r\nSubject: Boiler pressure drops\r\n\
 Message-ID: <gate.1@customer.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
@@ -31,30 +29,10 @@ fn gate(url: &str, key_file: &std::path::Path, mail: &str) -> (i32, String) {
     (output.status.code().expect("an exit code"), String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
-async fn inbound_key(app: &App) -> String {
-    let response = app
-        .client
-        .put(app.url("/v1/companies/acme/inbound-addresses"))
-        .json(&json!({"addresses": ["support@acme.example"]}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), StatusCode::OK);
-    let response = app
-        .client
-        .post(app.url("/v1/api-keys"))
-        .json(&json!({"name": "mta", "scopes": ["inbound:email"]}))
-        .send()
-        .await
-        .expect("send");
-    let key: Value = response.json().await.expect("JSON");
-    key["secret"].as_str().expect("secret").to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gate_answers_its_mta_in_exit_codes() {
     let app = spawn_app().await;
-    let key = inbound_key(&app).await;
+    let key = common::inbound_mail_key(&app, &["support@acme.example"]).await;
     let dir = tempfile::tempdir().expect("temporary directory");
     let key_file = dir.path().join("mailgate.key");
     std::fs::write(&key_file, format!("{key}\n")).expect("write the key");

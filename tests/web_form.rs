@@ -18,15 +18,8 @@ fn photo(name: &str) -> (PathBuf, Vec<u8>) {
 }
 
 async fn enable_form(app: &App) {
-    let response = app
-        .client
-        .put(app.url("/v1/companies/acme/settings"))
-        .json(&json!({"web_form_enabled": true}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(response.status(), StatusCode::OK);
-    let settings: Value = response.json().await.expect("JSON");
+    common::enable_web_form(app).await;
+    let settings = get_json(&app.client, &app.url("/v1/companies/acme/settings")).await;
     assert_eq!(settings["web_form_enabled"], true);
     assert_eq!(settings["reopen_on_reply"], true, "the default stays when it is left out");
 }
@@ -171,25 +164,16 @@ fn form_client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
 }
 
-/// The form page's token and cookie.
+/// The form page's token and cookie, checking the headers every page has.
 async fn open_form(app: &App, client: &reqwest::Client) -> (String, String) {
     let response = client.get(app.url("/support/acme")).send().await.expect("send");
-    assert_eq!(response.status(), StatusCode::OK);
-    let headers = response.headers().clone();
+    let headers = response.headers();
     assert_eq!(headers["content-type"], "text/html; charset=utf-8");
     assert_eq!(headers["referrer-policy"], "no-referrer");
     assert!(headers["content-security-policy"].to_str().expect("ascii").contains("default-src 'none'"));
     let cookie = headers["set-cookie"].to_str().expect("ascii");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
-    let cookie = cookie.split(';').next().expect("pair").to_owned();
-    let html = response.text().await.expect("HTML");
-    let token = html
-        .split(r#"name="csrf" value=""#)
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the page has a token")
-        .to_owned();
-    (token, cookie)
+    common::open_support_form(app, client).await
 }
 
 async fn send_form(

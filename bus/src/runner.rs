@@ -457,14 +457,8 @@ async fn produce_until_settled(shared: &Shared, message: &OutgoingMessage) -> Se
 }
 
 fn truncate(text: &str, max_bytes: usize) -> String {
-    if text.len() <= max_bytes {
-        return text.to_owned();
-    }
-    let mut end = max_bytes;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
+    let clipped = switchboard_core::text::clip(text, max_bytes);
+    if clipped.len() == text.len() { text.to_owned() } else { format!("{clipped}…") }
 }
 
 /// The delay before retry number `attempt` (1-based): exponential from

@@ -68,6 +68,19 @@ pub fn normalize(text: &str, max_chars: usize) -> String {
     normalized
 }
 
+/// The longest start of `text` of at most `max_bytes` bytes that ends on a
+/// character boundary.
+pub fn clip(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// The first C0 control character in `text` other than tab, newline and
 /// carriage return, if any. Text with one is refused wherever it enters:
 /// PostgreSQL cannot store NUL in text, and nothing a person writes holds

@@ -274,7 +274,7 @@ impl KnowledgeBase {
         if k == 0 {
             return Ok(Vec::new());
         }
-        let text = truncate_at_char_boundary(text, MAX_QUERY_BYTES);
+        let text = switchboard_core::text::clip(text, MAX_QUERY_BYTES);
         let tokens = analyze(&mut self.analysis.analyzer(), text);
         let terms = distinct_terms(&tokens, config.max_query_terms);
         let Some(text_query) = self.text_query(&tokens, &terms, config) else { return Ok(Vec::new()) };
@@ -541,17 +541,6 @@ impl KnowledgeBase {
         }
         Some(Box::new(BooleanQuery::new(required)))
     }
-}
-
-fn truncate_at_char_boundary(text: &str, max_bytes: usize) -> &str {
-    if text.len() <= max_bytes {
-        return text;
-    }
-    let mut end = max_bytes;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }
 
 fn snippet(text: &str) -> String {

@@ -223,16 +223,15 @@ impl Store {
     }
 
     pub async fn company(&self, id: &CompanyId) -> Result<Option<CompanyRecord>> {
-        let row: Option<(String, String, bool, bool, bool, bool, i64)> =
-            on_pool!(&self.db, |pool| {
-                sqlx::query_as(
+        let row: Option<(String, String, bool, bool, bool, bool, i64)> = on_pool!(&self.db, |pool| {
+            sqlx::query_as(
             "SELECT id, name, allow_self_signup, web_form_enabled, reopen_on_reply, keep_automatic_mail, created_at \
              FROM companies WHERE id = $1"
         )
         .bind(id.as_str())
         .fetch_optional(pool)
         .await
-            })?;
+        })?;
         row.map(|(id, name, allow_self_signup, web_form, reopen_on_reply, keep_automatic_mail, created_at)| {
             Ok(CompanyRecord {
                 id: CompanyId::parse(&id).map_err(|_| Error::Corrupt(format!("bad company id `{id}`")))?,

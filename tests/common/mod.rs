@@ -306,6 +306,57 @@ pub async fn wait_for_json(client: &reqwest::Client, url: &str, what: &str, done
     }
 }
 
+/// acme receives mail at `addresses`, and an MTA holds a key of scope
+/// `inbound:email`: its secret.
+pub async fn inbound_mail_key(app: &App, addresses: &[&str]) -> String {
+    let response = app
+        .client
+        .put(app.url("/v1/companies/acme/inbound-addresses"))
+        .json(&serde_json::json!({ "addresses": addresses }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), reqwest::StatusCode::OK, "{:?}", response.text().await);
+    let response = app
+        .client
+        .post(app.url("/v1/api-keys"))
+        .json(&serde_json::json!({"name": "mta", "scopes": ["inbound:email"]}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    let key: Value = response.json().await.expect("JSON");
+    key["secret"].as_str().expect("secret").to_owned()
+}
+
+/// acme's admin switches the public support form on.
+pub async fn enable_web_form(app: &App) {
+    let response = app
+        .client
+        .put(app.url("/v1/companies/acme/settings"))
+        .json(&serde_json::json!({"web_form_enabled": true}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+}
+
+/// acme's support form as a browser gets it: the page's anti-forgery token
+/// and the cookie (`name=value`) it must come back with.
+pub async fn open_support_form(app: &App, client: &reqwest::Client) -> (String, String) {
+    let response = client.get(app.url("/support/acme")).send().await.expect("send");
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    let cookie = response.headers()["set-cookie"].to_str().expect("ascii").split(';').next().expect("pair").to_owned();
+    let html = response.text().await.expect("HTML");
+    let token = html
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a token")
+        .to_owned();
+    (token, cookie)
+}
+
 /// Posts a ticket and returns its id.
 pub async fn post_ticket(app: &App, body: &Value) -> String {
     let response = app.client.post(app.url("/v1/tickets")).json(body).send().await.expect("send");

@@ -434,14 +434,7 @@ fn message_text(mail: &InboundMail) -> String {
 }
 
 fn truncate(text: &str, max_bytes: usize) -> String {
-    if text.len() <= max_bytes {
-        return text.to_owned();
-    }
-    let mut end = max_bytes;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
+    switchboard_core::text::clip(text, max_bytes).to_owned()
 }
 
 async fn file_new_ticket(
