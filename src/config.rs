@@ -64,6 +64,40 @@ mod tests {
     }
 
     #[test]
+    fn imap_mailboxes_come_from_the_file_or_the_environment() {
+        use switchboard_core::config::{ImapAfter, ImapTls};
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "imap.toml",
+                "[[ingest.imap.mailboxes]]\ncompany = \"acme\"\nhost = \"imap.example.com\"\n\
+                 username = \"support@acme.example\"\npassword = \"hunter2\"\nafter = \"move:Filed\"\n",
+            )?;
+            let config = load(Some(Path::new("imap.toml")), &[]).map_err(|e| format!("{e:#}"))?;
+            let mailbox = &config.ingest.imap.mailboxes[0];
+            assert_eq!((mailbox.port, mailbox.tls, mailbox.mailbox.as_str()), (993, ImapTls::Tls, "INBOX"));
+            assert_eq!((mailbox.poll_seconds, mailbox.batch), (60, 50));
+            assert_eq!(mailbox.after, ImapAfter::Move("Filed".into()));
+            assert_eq!(mailbox.password.expose(), "hunter2");
+
+            jail.set_env(
+                "SWITCHBOARD_INGEST__IMAP__MAILBOXES",
+                "[{company=\"acme\",host=\"127.0.0.1\",port=1143,tls=\"none\",username=\"u\",password=\"p\"}]",
+            );
+            let config = load(None, &[]).map_err(|e| format!("{e:#}"))?;
+            let mailbox = &config.ingest.imap.mailboxes[0];
+            assert_eq!((mailbox.host.as_str(), mailbox.port, mailbox.tls), ("127.0.0.1", 1143, ImapTls::None));
+
+            jail.set_env(
+                "SWITCHBOARD_INGEST__IMAP__MAILBOXES",
+                "[{company=\"acme\",host=\"imap.example.com\",tls=\"none\",username=\"u\",password=\"p\"}]",
+            );
+            let error = format!("{:#}", load(None, &[]).expect_err("plain text to another host"));
+            assert!(error.contains("127.0.0.1 or localhost"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_errors() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("typo.toml", "[bus]\npartitons = 8\n")?;

@@ -52,6 +52,10 @@ impl std::fmt::Debug for StageEntry {
 /// Every stage this binary can run, in flow order.
 pub const STAGES: &[StageEntry] = &[
     StageEntry {
+        name: stages::IMAP,
+        run: |ctx| Box::pin(async { Ok(switchboard_ingest::email::imap::stage(ctx).await?) }),
+    },
+    StageEntry {
         name: stages::TRIAGE,
         run: |ctx| Box::pin(async { Ok(switchboard_triage::stage::stage(ctx).await?) }),
     },
@@ -111,6 +115,7 @@ impl Components {
         ingest: true,
         api: true,
         stages: &[
+            stages::IMAP,
             stages::TRIAGE,
             stages::KB_MATCH,
             stages::KB_SYNC,
@@ -124,9 +129,10 @@ impl Components {
             switchboard_bus::retention::STAGE_NAME,
         ],
     };
-    /// Ingest purges the idempotency keys it keeps.
+    /// Ingest reads the IMAP mailboxes, and purges the idempotency keys it
+    /// keeps.
     pub const INGEST: Components =
-        Components { ingest: true, api: false, stages: &[switchboard_bus::retention::STAGE_NAME] };
+        Components { ingest: true, api: false, stages: &[stages::IMAP, switchboard_bus::retention::STAGE_NAME] };
     /// The API's index follows changes like any other.
     pub const API: Components = Components { ingest: false, api: true, stages: &[stages::KB_SYNC] };
     /// The read model, and the relay of the events transitions write.

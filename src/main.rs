@@ -47,7 +47,8 @@ enum Command {
     /// Uses the embedded bus and an SQLite file under --data-dir unless the
     /// configuration names Kafka and PostgreSQL. Survives `kill -9` without
     /// losing an accepted ticket. Sends mail when mail.smtp_url is set (the
-    /// log says so at start when it is not).
+    /// log says so at start when it is not), and reads support mailboxes
+    /// over IMAP when ingest.imap.mailboxes lists any.
     Up(ListenArgs),
     /// Run the intake: `POST /v1/tickets`, the companies' public support
     /// forms (`/support/{company}`, with photos) and mail in
@@ -56,8 +57,9 @@ enum Command {
     /// Files that come with tickets are stored (attachments.*) before the
     /// ticket is produced.
     ///
-    /// Also purges expired idempotency keys (and, on the embedded bus, log
-    /// messages every reader has passed): the retention stage.
+    /// Also reads the IMAP mailboxes of ingest.imap.mailboxes (the imap
+    /// stage), and purges expired idempotency keys (and, on the embedded
+    /// bus, log messages every reader has passed): the retention stage.
     Ingest(ListenArgs),
     /// Run the REST API, plus /healthz, /readyz, /metrics.
     ///

@@ -138,6 +138,7 @@ impl Config {
                     .into(),
             );
         }
+        self.ingest.imap.validate()?;
         self.attachments.validate()?;
         self.router.validate()?;
         self.notifier.validate()?;
@@ -769,6 +770,8 @@ pub struct IngestConfig {
     pub web_form: WebFormConfig,
     /// Support mail in (`POST /v1/inbound/email`, `switchboard mailgate`).
     pub email: EmailInConfig,
+    /// Support mailboxes read over IMAP (the `imap` stage).
+    pub imap: ImapConfig,
 }
 
 impl Default for IngestConfig {
@@ -780,6 +783,7 @@ impl Default for IngestConfig {
             produce_timeout_ms: 10_000,
             web_form: WebFormConfig::default(),
             email: EmailInConfig::default(),
+            imap: ImapConfig::default(),
         }
     }
 }
@@ -800,6 +804,211 @@ pub struct EmailInConfig {
 impl Default for EmailInConfig {
     fn default() -> Self {
         Self { max_message_bytes: 40 * 1024 * 1024, per_sender_per_hour: 60 }
+    }
+}
+
+/// Support mailboxes the `imap` stage reads: each mail in one becomes a
+/// ticket of the mailbox's company (or a reply on the ticket it answers),
+/// exactly as `POST /v1/inbound/email` would take it.
+///
+/// ```toml
+/// [[ingest.imap.mailboxes]]
+/// company = "acme"
+/// host = "imap.example.com"
+/// username = "support@acme.example"
+/// password = "…"
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImapConfig {
+    /// The mailboxes polled, each by its own task; none by default.
+    pub mailboxes: Vec<ImapMailboxConfig>,
+}
+
+/// The longest IDLE before the poller re-checks: RFC 2177 asks clients to
+/// re-issue IDLE at least every 29 minutes, as servers may log out an idle
+/// client after 30.
+pub const IMAP_IDLE_MAX: Duration = Duration::from_secs(29 * 60);
+
+/// One mailbox on an IMAP server and the company its mail belongs to.
+/// Mail is read by UID, not by `\Seen`: on first contact every message of
+/// the folder is taken, read or not, so point it at a folder that holds
+/// only mail to file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImapMailboxConfig {
+    /// The company every mail of this mailbox is filed for, whatever its
+    /// recipients say (a company id, e.g. `acme`).
+    pub company: String,
+    /// The IMAP server's host name or address.
+    pub host: String,
+    /// 993 by default (IMAP over TLS); 143 is usual for `starttls`.
+    pub port: u16,
+    /// `tls` (TLS from the first byte, the default), `starttls` (plain,
+    /// then STARTTLS before logging in) or `none` (no encryption: only for
+    /// a server on 127.0.0.1 or localhost).
+    pub tls: ImapTls,
+    pub username: String,
+    pub password: Secret<String>,
+    /// The folder read; `INBOX` by default.
+    pub mailbox: String,
+    /// What happens to a mail once its ticket is durable (or once it was
+    /// refused for good): `seen` (the default) sets `\Seen` and leaves it
+    /// there; `move:<Folder>` also moves it to that folder (created if
+    /// missing; MOVE where the server has it, else COPY and EXPUNGE).
+    pub after: ImapAfter,
+    /// How often the mailbox is checked when the server lacks IDLE; with
+    /// IDLE, how long one IDLE lasts before a re-check (at most 29 minutes,
+    /// whatever this says).
+    pub poll_seconds: u64,
+    /// Messages fetched in one `UID FETCH`.
+    pub batch: u32,
+}
+
+impl Default for ImapMailboxConfig {
+    fn default() -> Self {
+        Self {
+            company: String::new(),
+            host: String::new(),
+            port: 993,
+            tls: ImapTls::Tls,
+            username: String::new(),
+            password: Secret::default(),
+            mailbox: "INBOX".into(),
+            after: ImapAfter::Seen,
+            poll_seconds: 60,
+            batch: 50,
+        }
+    }
+}
+
+impl ImapMailboxConfig {
+    /// The name the mailbox goes by in the store, logs and metrics:
+    /// `company/host/username/mailbox` (never the password).
+    pub fn key(&self) -> String {
+        format!("{}/{}/{}/{}", self.company, self.host, self.username, self.mailbox)
+    }
+
+    /// The pause between checks without IDLE.
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_secs(self.poll_seconds)
+    }
+
+    /// How long one IDLE lasts before the mailbox is checked anyway.
+    pub fn idle_timeout(&self) -> Duration {
+        self.poll_interval().min(IMAP_IDLE_MAX)
+    }
+
+    fn validate(&self, index: usize) -> Result<()> {
+        let name = format!("ingest.imap.mailboxes[{index}]");
+        let fail = |message: String| Err(Error::Config(format!("{name}.{message}")));
+        if !crate::CompanyId::parse(&self.company).is_ok_and(|company| company.as_str() == self.company) {
+            return fail(format!("company must be a company id (e.g. `acme`), got `{}`", self.company));
+        }
+        let host = self.host.trim();
+        if host.is_empty() || host != self.host || self.host.contains(['/', '@']) {
+            return fail(format!("host must be a host name or address, got `{}`", self.host));
+        }
+        if self.port == 0 {
+            return fail("port must be 1 to 65535".into());
+        }
+        if self.tls == ImapTls::None && !is_loopback_host(&self.host) {
+            return fail(format!(
+                "tls = \"none\" sends the password in the clear, so it is only allowed for a server on 127.0.0.1 or \
+                 localhost (the host is `{}`); use \"tls\" or \"starttls\"",
+                self.host
+            ));
+        }
+        if self.username.is_empty() || self.password.expose().is_empty() {
+            return fail("username and password must be set".into());
+        }
+        let printable = |text: &str| !text.is_empty() && !text.chars().any(char::is_control);
+        if !printable(&self.username) || !printable(&self.mailbox) {
+            return fail("username and mailbox must be non-empty and without control characters".into());
+        }
+        if !(1..=24 * 60 * 60).contains(&self.poll_seconds) {
+            return fail(format!("poll_seconds must be 1 to 86400, got {}", self.poll_seconds));
+        }
+        if !(1..=1000).contains(&self.batch) {
+            return fail(format!("batch must be 1 to 1000, got {}", self.batch));
+        }
+        if let ImapAfter::Move(folder) = &self.after
+            && folder == &self.mailbox
+        {
+            return fail(format!("after moves mail to `{folder}`, the mailbox it is read from"));
+        }
+        Ok(())
+    }
+}
+
+impl ImapConfig {
+    fn validate(&self) -> Result<()> {
+        let mut keys = std::collections::HashSet::new();
+        for (index, mailbox) in self.mailboxes.iter().enumerate() {
+            mailbox.validate(index)?;
+            if !keys.insert(mailbox.key()) {
+                return Err(Error::Config(format!(
+                    "ingest.imap.mailboxes[{index}] is listed twice (company, host, username and mailbox `{}`)",
+                    mailbox.key()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `host` is this machine: a plain-text connection to it never
+/// crosses a network.
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback())
+}
+
+/// How the connection to an IMAP server is protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImapTls {
+    /// TLS from the first byte (IMAPS, port 993).
+    Tls,
+    /// Plain, upgraded with STARTTLS before anything else is said.
+    Starttls,
+    /// No encryption: only for a server on this machine.
+    None,
+}
+
+/// What is done to a mail on the server once it was taken.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum ImapAfter {
+    /// `seen`: set `\Seen`.
+    Seen,
+    /// `move:<Folder>`: set `\Seen` and move it to the folder.
+    Move(String),
+}
+
+impl TryFrom<String> for ImapAfter {
+    type Error = String;
+
+    fn try_from(text: String) -> std::result::Result<Self, String> {
+        if text == "seen" {
+            return Ok(ImapAfter::Seen);
+        }
+        match text.strip_prefix("move:") {
+            Some(folder) if !folder.is_empty() && !folder.chars().any(char::is_control) => {
+                Ok(ImapAfter::Move(folder.to_owned()))
+            }
+            _ => Err(format!("`{text}` is neither `seen` nor `move:<Folder>`")),
+        }
+    }
+}
+
+impl From<ImapAfter> for String {
+    fn from(after: ImapAfter) -> String {
+        match after {
+            ImapAfter::Seen => "seen".into(),
+            ImapAfter::Move(folder) => format!("move:{folder}"),
+        }
     }
 }
 
@@ -1217,6 +1426,63 @@ mod tests {
         config.bus.kafka.replication_factor = 1;
         assert_eq!(config.bus.kafka.min_insync_replicas(), 1);
         assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn imap_mailboxes_are_checked() {
+        let mailbox = ImapMailboxConfig {
+            company: "acme".into(),
+            host: "imap.example.com".into(),
+            username: "support@acme.example".into(),
+            password: Secret::new("hunter2".into()),
+            ..ImapMailboxConfig::default()
+        };
+        let with = |adjust: &dyn Fn(&mut ImapMailboxConfig)| {
+            let mut config = Config::default();
+            let mut entry = mailbox.clone();
+            adjust(&mut entry);
+            config.ingest.imap.mailboxes = vec![entry];
+            config.validate().map_err(|error| error.to_string())
+        };
+        assert_eq!(with(&|_| {}), Ok(()));
+        assert_eq!((mailbox.port, mailbox.tls, &mailbox.mailbox), (993, ImapTls::Tls, &"INBOX".to_owned()));
+        assert_eq!(mailbox.key(), "acme/imap.example.com/support@acme.example/INBOX");
+        assert!(!format!("{mailbox:?}").contains("hunter2"), "the password does not print");
+
+        let error = with(&|entry| entry.tls = ImapTls::None).expect_err("plain text to a remote host");
+        assert!(error.contains("ingest.imap.mailboxes[0].tls") && error.contains("127.0.0.1 or localhost"), "{error}");
+        for local in ["127.0.0.1", "localhost", "::1"] {
+            assert_eq!(
+                with(&|entry| {
+                    entry.tls = ImapTls::None;
+                    entry.host = local.into();
+                }),
+                Ok(()),
+                "{local}"
+            );
+        }
+        let error = with(&|entry| entry.company = " ".into()).expect_err("no company");
+        assert!(error.contains("mailboxes[0].company"), "{error}");
+        let error = with(&|entry| entry.password = Secret::default()).expect_err("no password");
+        assert!(error.contains("password"), "{error}");
+        let error = with(&|entry| entry.batch = 0).expect_err("no batch");
+        assert!(error.contains("batch"), "{error}");
+        let error = with(&|entry| entry.after = ImapAfter::Move("INBOX".into())).expect_err("into itself");
+        assert!(error.contains("after"), "{error}");
+
+        let mut config = Config::default();
+        config.ingest.imap.mailboxes = vec![mailbox.clone(), mailbox.clone()];
+        assert!(config.validate().expect_err("twice").to_string().contains("listed twice"));
+
+        assert_eq!(
+            ImapAfter::try_from("move:Archive/Support".to_owned()),
+            Ok(ImapAfter::Move("Archive/Support".into()))
+        );
+        assert!(ImapAfter::try_from("move:".to_owned()).is_err());
+        assert!(ImapAfter::try_from("delete".to_owned()).is_err());
+        let long = ImapMailboxConfig { poll_seconds: 3600, ..mailbox.clone() };
+        assert_eq!(long.idle_timeout(), IMAP_IDLE_MAX, "IDLE is re-issued within 29 minutes");
+        assert_eq!(mailbox.idle_timeout(), Duration::from_secs(60));
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub mod stages {
     /// Sends mails over SMTP (reads the store's outbox of mails, not a
     /// topic).
     pub const MAIL: &str = "mail";
+    /// Reads support mailboxes over IMAP (`ingest.imap.mailboxes`) and
+    /// files their mail as tickets (reads no topic).
+    pub const IMAP: &str = "imap";
 }
 
 /// What each stage reads: stages subscribe to exactly these, and start-up

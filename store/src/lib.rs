@@ -14,6 +14,7 @@ pub mod deliveries;
 pub mod error;
 mod filter;
 pub mod idempotency;
+pub mod imap;
 pub mod inbound;
 pub mod knowledge;
 mod lease;
@@ -44,6 +45,7 @@ pub use deliveries::{
 };
 pub use error::{Error, Result};
 pub use idempotency::{IdempotencyOutcome, IdempotencyRecord};
+pub use imap::ImapPosition;
 pub use knowledge::StoredReport;
 pub use live::{Audience, LiveEventRecord, NewLiveEvent};
 pub use log::{AppendRecord, LogRecord};

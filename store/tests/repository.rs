@@ -8,7 +8,8 @@ use switchboard_core::{
 };
 use switchboard_store::testing::TestStore;
 use switchboard_store::{
-    AppendRecord, Error, IdempotencyOutcome, IdempotencyRecord, InsertOutcome, TicketFilter, TransitionRequest,
+    AppendRecord, Error, IdempotencyOutcome, IdempotencyRecord, ImapPosition, InsertOutcome, TicketFilter,
+    TransitionRequest,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -358,7 +359,26 @@ async fn two_companies_may_use_the_same_faq_id(test: TestStore) {
     assert_eq!(store.all_faqs().await.expect("all").len(), 1);
 }
 
+/// An IMAP mailbox's position is kept per key, replaced as a whole (a new
+/// UIDVALIDITY starts the count again) and survives a new connection.
+async fn imap_positions_are_kept_per_mailbox(test: TestStore) {
+    let store = &test.store;
+    let key = "acme/imap.example.com/support@acme.example/INBOX";
+    let other = "acme/imap.example.com/billing@acme.example/INBOX";
+    assert_eq!(store.imap_position(key).await.expect("read"), None);
+    store.set_imap_position(key, ImapPosition { uid_validity: 7, last_uid: 40 }).await.expect("write");
+    store.set_imap_position(other, ImapPosition { uid_validity: 3, last_uid: 2 }).await.expect("write");
+    store.set_imap_position(key, ImapPosition { uid_validity: 7, last_uid: 41 }).await.expect("advance");
+    let reopened = switchboard_store::Store::connect(&test.url, 1).await.expect("reconnect");
+    assert_eq!(reopened.imap_position(key).await.expect("read"), Some(ImapPosition { uid_validity: 7, last_uid: 41 }));
+    let highest = ImapPosition { uid_validity: u32::MAX, last_uid: u32::MAX };
+    store.set_imap_position(key, highest).await.expect("renumbered");
+    assert_eq!(store.imap_position(key).await.expect("read"), Some(highest), "the whole u32 range round-trips");
+    assert_eq!(store.imap_position(other).await.expect("read"), Some(ImapPosition { uid_validity: 3, last_uid: 2 }));
+}
+
 switchboard_store::test_both_backends!(
+    imap_positions_are_kept_per_mailbox,
     a_company_scope_writes_only_its_own_faqs,
     two_companies_may_use_the_same_faq_id,
     tickets_round_trip_exactly,

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod imap;
 pub mod receiver;
 pub mod smtp;
 pub mod team_server;

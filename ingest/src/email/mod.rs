@@ -22,6 +22,8 @@
 //! Parsing is pure: no network, bus or database. [`receive`] builds on it:
 //! the company, threading against stored tickets, the attachment storage
 //! and the ticket or message that results, for every way mail arrives.
+//! [`imap`] is the stage that reads configured mailboxes over IMAP and
+//! hands each message to [`receive`].
 //!
 //! MIME decoding is `mail-parser`'s. What is ours: choosing the body,
 //! sanitising names, the noise rules, the HTML converter, the reply
@@ -29,6 +31,7 @@
 //! [`MAX_MESSAGE_PARTS`], [`MAX_MIME_PARTS`]) that keep a parse linear in
 //! its input and its recursion shallow.
 
+pub mod imap;
 pub mod noise;
 mod parse;
 mod receive;
