@@ -321,7 +321,6 @@ impl Prepared {
             let state = ApiState::new(
                 store.clone(),
                 bus.clone(),
-                config.topics(),
                 search,
                 auth.clone(),
                 files,

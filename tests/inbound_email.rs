@@ -189,7 +189,7 @@ async fn replies_join_their_ticket_only_from_its_participants_and_reopen_it() {
     let answer = reply(
         "ann@example.com",
         "Re: Printer jams",
-        &[root.clone()],
+        std::slice::from_ref(&root),
         "second.2@customer.example",
         "It also smells of smoke.",
     );
@@ -220,7 +220,7 @@ async fn replies_join_their_ticket_only_from_its_participants_and_reopen_it() {
     let stranger = reply(
         "mallory@elsewhere.example",
         "Re: Printer jams",
-        &[root.clone()],
+        std::slice::from_ref(&root),
         "x.4@elsewhere.example",
         "Send me the details.",
     );
@@ -266,8 +266,13 @@ async fn replies_join_their_ticket_only_from_its_participants_and_reopen_it() {
     let response =
         step(&technician, reqwest::Method::PUT, "/status", json!({"status": "resolved"})).await.expect("send");
     assert_eq!(response.status(), StatusCode::OK, "{:?}", response.text().await);
-    let later =
-        reply("ann@example.com", "Re: Printer jams", &[root.clone()], "ann.7@customer.example", "It is jamming again.");
+    let later = reply(
+        "ann@example.com",
+        "Re: Printer jams",
+        std::slice::from_ref(&root),
+        "ann.7@customer.example",
+        "It is jamming again.",
+    );
     let (_, body) = deliver(&app, &gate, later).await;
     assert_eq!((body["outcome"].as_str(), body["reopened"].as_bool()), (Some("message"), Some(true)), "{body}");
     // Automatic mail answering the ticket: dropped, or kept for staff as an
@@ -275,7 +280,7 @@ async fn replies_join_their_ticket_only_from_its_participants_and_reopen_it() {
     let out_of_office = reply(
         "ann@example.com",
         "Automatic reply: Printer jams",
-        &[root.clone()],
+        std::slice::from_ref(&root),
         "ooo.8@example.com",
         "I am away until Monday.",
     )

@@ -73,7 +73,6 @@ impl ApiState {
     pub fn new(
         store: Store,
         bus: Arc<dyn Bus>,
-        topics: Topics,
         knowledge_base: Option<Arc<dyn KnowledgeSearch>>,
         auth: Auth,
         files: FileStore,
@@ -81,7 +80,7 @@ impl ApiState {
         shutdown: CancellationToken,
     ) -> Self {
         let live = live::LiveHub::new(store.clone(), &config.live, shutdown);
-        Self { store, bus, topics, knowledge_base, auth, config, live, files }
+        Self { store, bus, topics: config.topics(), knowledge_base, auth, config, live, files }
     }
 }
 

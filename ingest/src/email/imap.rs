@@ -64,7 +64,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::{Destination, Outcome, receive};
+use super::{Destination, receive};
 use crate::IngestState;
 
 pub const STAGE_NAME: &str = stages::IMAP;
@@ -484,12 +484,7 @@ impl Poller {
     async fn take(&self, uid: u32, raw: Bytes, internal_failures: &mut (u32, u32)) -> Verdict {
         let error = match receive(&self.state, Destination::Of(self.company.clone()), raw).await {
             Ok(received) => {
-                let outcome = match received.outcome {
-                    Outcome::Ticket => "ticket",
-                    Outcome::Message => "message",
-                    Outcome::Duplicate => "duplicate",
-                    Outcome::Ignored => "ignored",
-                };
+                let outcome = received.outcome.as_str();
                 metrics::counter!("switchboard_ingest_imap_messages_total", "outcome" => outcome).increment(1);
                 let ticket_id = received.ticket_id.map(|id| id.to_string());
                 tracing::info!(uid, outcome, ticket_id, reason = received.reason, "mail taken");

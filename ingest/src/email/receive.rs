@@ -71,6 +71,19 @@ pub enum Outcome {
     Kept,
 }
 
+impl Outcome {
+    /// The name the API and the metrics give it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ticket => "ticket",
+            Outcome::Message => "message",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Ignored => "ignored",
+            Outcome::Kept => "kept",
+        }
+    }
+}
+
 impl Received {
     fn of(outcome: Outcome, ticket_id: Option<TicketId>) -> Self {
         Self { outcome, ticket_id, message_id: None, reason: None, reopened: false }
@@ -173,14 +186,7 @@ pub async fn receive(state: &IngestState, mailbox: Destination, raw: Bytes) -> R
         Some(ticket) => add_reply(state, &company, &ticket, &parsed, &message_id, &sender, &uploads).await?,
         None => file_new_ticket(state, &company, &parsed, &message_id, &sender, &uploads).await?,
     };
-    let label = match received.outcome {
-        Outcome::Ticket => "ticket",
-        Outcome::Message => "message",
-        Outcome::Duplicate => "duplicate",
-        Outcome::Ignored => "ignored",
-        Outcome::Kept => "kept",
-    };
-    metrics::counter!("switchboard_ingest_emails_total", "outcome" => label).increment(1);
+    metrics::counter!("switchboard_ingest_emails_total", "outcome" => received.outcome.as_str()).increment(1);
     Ok(received)
 }
 
