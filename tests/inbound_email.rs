@@ -348,7 +348,8 @@ async fn mail_that_cannot_be_taken_is_a_clear_4xx() {
         .await
         .expect("send");
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    // Another company cannot take an address acme has.
+    // Not an address: 422. Another company cannot take an address acme
+    // has: 409, and its own addresses stay as they were.
     let response = app
         .client
         .put(app.url("/v1/companies/acme/inbound-addresses"))
@@ -357,4 +358,15 @@ async fn mail_that_cannot_be_taken_is_a_clear_4xx() {
         .await
         .expect("send");
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let globex = client_with_token(&common::bootstrap_company(&app.config, &app.url(""), "globex").await);
+    let put = |addresses: Value| {
+        globex.put(app.url("/v1/companies/globex/inbound-addresses")).json(&json!({"addresses": addresses})).send()
+    };
+    assert_eq!(put(json!(["help@globex.example"])).await.expect("send").status(), StatusCode::OK);
+    let response = put(json!(["help@globex.example", "support@acme.example"])).await.expect("send");
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["error"]["code"], "address_taken", "{body}");
+    let kept = get_json(&globex, &app.url("/v1/companies/globex/inbound-addresses")).await;
+    assert_eq!(kept["addresses"], json!(["help@globex.example"]));
 }

@@ -20,8 +20,9 @@ impl Store {
         Ok(addresses)
     }
 
-    /// Replaces the company's addresses (lowercase). [`Error::Taken`] when
-    /// another company receives at one of them; then nothing changes.
+    /// Replaces the company's addresses (lowercase). [`Error::Refused`]
+    /// `address_taken` when another company receives at one of them; then
+    /// nothing changes.
     pub async fn set_inbound_addresses(&self, company: &CompanyId, addresses: &[String]) -> Result<()> {
         let now = now_micros();
         on_pool!(&self.writer, |pool| {
@@ -42,7 +43,10 @@ impl Store {
                 .await?
                 .rows_affected();
                 if inserted == 0 {
-                    return Err(Error::Taken("inbound address"));
+                    return Err(Error::Refused {
+                        code: "address_taken",
+                        message: format!("`{address}` is another company's inbound address"),
+                    });
                 }
             }
             transaction.commit().await?;
