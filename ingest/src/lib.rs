@@ -1,4 +1,4 @@
-//! The intake API: `POST /v1/tickets`.
+//! The intake: `POST /v1/tickets`, the public support forms and mail in.
 //!
 //! Ingest validates a submission, wraps it in an envelope and produces it to
 //! `tickets.submitted`. It answers `202 Accepted` only after the bus has made
