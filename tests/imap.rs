@@ -166,3 +166,46 @@ async fn messages_become_tickets_once_across_a_sigkill_of_the_poller_mid_batch()
     let log = second.log_text();
     assert!(log.contains("imap mailbox selected"), "the second process read the mailbox; log:\n{log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_over_the_hourly_limit_does_not_hold_up_the_others() {
+    let Some(binary) = common::imap::installed() else { return };
+    let dovecot = Dovecot::start(binary).await;
+    let app = spawn_app_with(|config| {
+        config.ingest.imap.mailboxes = vec![dovecot.mailbox("acme", 1)];
+        config.ingest.email.per_sender_per_hour = 2;
+    })
+    .await;
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let mut session = dovecot.client().await;
+    // Ann sends three (one over her limit), then Bob one.
+    for number in 1..=3 {
+        append(&mut session, &customer_mail(number, &run)).await;
+    }
+    let bob = customer_mail(4, &run).replace("Ann Customer <ann@customer.example>", "Bob <bob@customer.example>");
+    append(&mut session, &bob).await;
+
+    let found = wait_for_titles(&app.client, &app.url(""), &subjects([1, 2, 4])).await;
+    assert_once_each(&found, &subjects([1, 2, 4]));
+    // Bob's mail is taken and marked; Ann's third waits, unmarked, and
+    // becomes no ticket while her limit lasts, however often it is read.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut check = dovecot.client().await;
+    loop {
+        let seen = Dovecot::seen(&mut check).await;
+        let marked: Vec<bool> = seen.values().copied().collect();
+        if marked == [true, true, false, true] {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{seen:?}\n{}", dovecot.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_once_each(&titles(&app.client, &app.url("")).await, &subjects([1, 2, 4]));
+    let seen = Dovecot::seen(&mut check).await;
+    assert_eq!(
+        seen.values().copied().collect::<Vec<_>>(),
+        [true, true, false, true],
+        "still waiting, and still once each"
+    );
+}

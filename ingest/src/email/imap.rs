@@ -18,9 +18,12 @@
 //!    for good (a 4xx-like error: logged with its UID, never retried, so it
 //!    cannot block the mailbox), the message is marked `\Seen` (and moved
 //!    when `after = "move:<Folder>"`) and only then is `last_uid` stored.
-//!    A transient refusal (the bus or store unavailable, the sender's
-//!    hourly limit) stops the batch; it is tried again after a pause that
-//!    doubles up to five minutes. An internal error counts as transient for
+//!    A transient refusal (the bus or store unavailable) stops the batch;
+//!    it is tried again after a pause that doubles up to five minutes. A
+//!    mail whose sender is over `ingest.email.per_sender_per_hour` is left
+//!    unmarked while the other senders' mail goes on; `last_uid` stays
+//!    below it, so it is tried again at the next pass (and the mail after
+//!    it, read again, is a duplicate). An internal error counts as transient for
 //!    [`INTERNAL_ATTEMPTS`] attempts of one message, then as permanent;
 //! 4. IDLE when the server has it (woken by new mail, at most
 //!    `poll_seconds` and never more than 29 minutes, or by shutdown), else a
@@ -38,7 +41,7 @@
 //! read again from UID 1.
 //!
 //! Metrics: `switchboard_ingest_imap_messages_total{outcome}` (`ticket`,
-//! `message`, `duplicate`, `ignored`, `refused`, `retry`) and
+//! `message`, `duplicate`, `ignored`, `kept`, `refused`, `retry`, `deferred`) and
 //! `switchboard_ingest_imap_connection_failures_total`. Logs carry the
 //! mailbox's key in their span, never the password.
 
@@ -169,6 +172,9 @@ enum Verdict {
     Done,
     /// Not now: stop the batch and try it again later.
     Later(Duration),
+    /// Its sender is over their hourly limit: leave it unmarked, go on
+    /// with the other senders' mail, and try it again at the next pass.
+    Deferred,
 }
 
 /// A pause that doubles after each failure up to [`BACKOFF_MAX`].
@@ -379,6 +385,10 @@ impl Poller {
     ) -> Result<Taken, SessionError> {
         let key = self.config.key();
         loop {
+            // A deferred message holds `last_uid` below it: the messages
+            // after it are marked as they are taken, read again at the next
+            // pass and found to be duplicates.
+            let mut deferred = false;
             let search = format!("UID {}:*", position.last_uid.saturating_add(1));
             let found = self.within(COMMAND_TIMEOUT, session.uid_search(&search)).await?;
             let mut uids: Vec<u32> = found.into_iter().filter(|uid| *uid > position.last_uid).collect();
@@ -405,14 +415,26 @@ impl Poller {
                                 continue;
                             }
                         };
-                        if let Verdict::Later(at_least) = verdict {
-                            return Ok(Taken::Later(at_least));
+                        match verdict {
+                            Verdict::Later(at_least) => return Ok(Taken::Later(at_least)),
+                            Verdict::Deferred => {
+                                deferred = true;
+                                continue;
+                            }
+                            Verdict::Done => {}
                         }
                         self.mark_taken(session, uid, capabilities).await?;
-                        position.last_uid = uid;
-                        self.state.store.set_imap_position(&key, *position).await?;
+                        if !deferred {
+                            position.last_uid = uid;
+                            self.state.store.set_imap_position(&key, *position).await?;
+                        }
                     }
                 }
+            }
+            if deferred {
+                // Searching again now would find the deferred mail again:
+                // it waits for the next pass (new mail, or the re-check).
+                return Ok(Taken::All);
             }
         }
     }
@@ -506,14 +528,15 @@ impl Poller {
             status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS
         };
         let cause = switchboard_core::error::describe_chain(&error);
+        if let ApiError::RateLimited { .. } = error {
+            metrics::counter!("switchboard_ingest_imap_messages_total", "outcome" => "deferred").increment(1);
+            tracing::info!(uid, "the sender is over ingest.email.per_sender_per_hour; the mail waits for a later pass");
+            return Verdict::Deferred;
+        }
         if transient {
             metrics::counter!("switchboard_ingest_imap_messages_total", "outcome" => "retry").increment(1);
             tracing::warn!(uid, code, error = %cause, "a mail cannot be taken now; the batch stops here for now");
-            let at_least = match error {
-                ApiError::RateLimited { retry_after_seconds } => Duration::from_secs(retry_after_seconds),
-                _ => Duration::ZERO,
-            };
-            return Verdict::Later(at_least);
+            return Verdict::Later(Duration::ZERO);
         }
         metrics::counter!("switchboard_ingest_imap_messages_total", "outcome" => "refused").increment(1);
         tracing::warn!(uid, code, error = %cause, "a mail was refused for good; marked and passed without a ticket");
