@@ -15,7 +15,7 @@ use url::Url;
 
 use crate::config::Secret;
 use crate::geo::Coordinates;
-use crate::provider::{Leg, ProviderError, Source, TravelEstimate, TravelProvider};
+use crate::provider::{Leg, ProviderError, Source, TravelEstimate, TravelProvider, read_bounded};
 
 /// The Distance Matrix API takes at most 25 origins per request.
 pub const MAX_ORIGINS_PER_REQUEST: usize = 25;
@@ -80,10 +80,7 @@ impl Google {
         if !status.is_success() {
             return Err(ProviderError::HttpStatus { provider: Source::Google, status: status.as_u16() });
         }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|error| ProviderError::from_reqwest(Source::Google, error, self.timeout_ms))?;
+        let body = read_bounded(Source::Google, response, self.timeout_ms).await?;
         parse_matrix(&body, origins.len())
     }
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::geo::Coordinates;
-use crate::provider::{Leg, ProviderError, Source, TravelEstimate, TravelProvider};
+use crate::provider::{Leg, ProviderError, Source, TravelEstimate, TravelProvider, read_bounded};
 
 /// `osrm-routed`'s default `--max-table-size` is 100 coordinates: 99
 /// origins and the site.
@@ -68,10 +68,7 @@ impl Osrm {
             .await
             .map_err(|error| ProviderError::from_reqwest(Source::Osrm, error, self.timeout_ms))?;
         let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|error| ProviderError::from_reqwest(Source::Osrm, error, self.timeout_ms))?;
+        let body = read_bounded(Source::Osrm, response, self.timeout_ms).await?;
         parse_table(status.as_u16(), &body, origins.len())
     }
 }

@@ -52,6 +52,17 @@ pub struct TravelEstimate {
 }
 
 impl TravelEstimate {
+    /// For people and reports: "12.3 km, 15 min (google)", or with the
+    /// reason of a fallback, "… (offline: osrm timed out after 2000 ms)".
+    pub fn summary(&self) -> String {
+        let kilometres = f64::from(self.distance_m) / 1000.0;
+        let minutes = (f64::from(self.duration_s) / 60.0).round();
+        match &self.fallback {
+            Some(reason) => format!("{kilometres:.1} km, {minutes} min ({}: {reason})", self.source),
+            None => format!("{kilometres:.1} km, {minutes} min ({})", self.source),
+        }
+    }
+
     /// An estimate from `source` in the units providers answer in; negative
     /// and non-finite values become 0, values past `u32::MAX` saturate.
     pub(crate) fn measured(source: Source, distance_m: f64, duration_s: f64) -> Self {
@@ -135,6 +146,32 @@ impl ProviderError {
     }
 }
 
+/// The most of an answer read: a full table of 99 origins with OSRM's hints
+/// is well under 100 KiB.
+pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Reads a response body, refusing one past [`MAX_RESPONSE_BYTES`] instead
+/// of holding it all.
+pub(crate) async fn read_bounded(
+    provider: Source,
+    mut response: reqwest::Response,
+    timeout_ms: u64,
+) -> Result<Vec<u8>, ProviderError> {
+    let mut body = Vec::new();
+    while let Some(chunk) =
+        response.chunk().await.map_err(|error| ProviderError::from_reqwest(provider, error, timeout_ms))?
+    {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(ProviderError::Malformed {
+                provider,
+                message: format!("the answer is larger than {MAX_RESPONSE_BYTES} bytes"),
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// Travel times and distances from many origins to one destination.
 ///
 /// Object safe: the API holds an `Arc<dyn TravelProvider>`.
@@ -171,6 +208,18 @@ mod tests {
         let fallback = TravelEstimate { fallback: Some("osrm timed out after 2000 ms".into()), ..estimate };
         let json = serde_json::to_value(&fallback).expect("serialises");
         assert_eq!(json["fallback"], "osrm timed out after 2000 ms");
+    }
+
+    #[test]
+    fn summaries_name_the_source_and_any_fallback() {
+        let estimate = TravelEstimate::measured(Source::Google, 12_345.0, 905.0);
+        assert_eq!(estimate.summary(), "12.3 km, 15 min (google)");
+        let fallback = TravelEstimate {
+            source: Source::Offline,
+            fallback: Some("osrm timed out after 2000 ms".into()),
+            ..estimate
+        };
+        assert_eq!(fallback.summary(), "12.3 km, 15 min (offline: osrm timed out after 2000 ms)");
     }
 
     #[test]

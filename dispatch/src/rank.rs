@@ -219,7 +219,7 @@ pub fn rank_people(job: &Job, people: Vec<(Person, Option<(Origin, TravelEstimat
                         Origin::CurrentSite => "current site",
                         Origin::HomeBase => "home base",
                     };
-                    reasons.push(format!("travel from {from}: {}", describe(estimate)));
+                    reasons.push(format!("travel from {from}: {}", estimate.summary()));
                 }
                 None => reasons.push("no known location".to_owned()),
             }
@@ -259,7 +259,7 @@ pub fn rank_vehicles(vehicles: Vec<(Vehicle, Option<TravelEstimate>)>) -> Vec<Ve
                 reasons.push("unavailable".to_owned());
             }
             reasons.push(match &travel {
-                Some(estimate) => format!("travel: {}", describe(estimate)),
+                Some(estimate) => format!("travel: {}", estimate.summary()),
                 None => "no known location".to_owned(),
             });
             VehicleOption { id: vehicle.id, name: vehicle.name, available: vehicle.available, travel, reasons }
@@ -291,17 +291,6 @@ pub fn skill_match(job: &Job, skills: &[String]) -> SkillMatch {
     } else {
         SkillMatch::None
     }
-}
-
-/// "12.3 km, 15 min (google)", or "… (offline: osrm timed out after 2000 ms)".
-fn describe(estimate: &TravelEstimate) -> String {
-    let kilometres = f64::from(estimate.distance_m) / 1000.0;
-    let minutes = (f64::from(estimate.duration_s) / 60.0).round();
-    let source = match &estimate.fallback {
-        Some(reason) => format!("{}: {reason}", estimate.source),
-        None => estimate.source.to_string(),
-    };
-    format!("{kilometres:.1} km, {minutes} min ({source})")
 }
 
 #[cfg(test)]

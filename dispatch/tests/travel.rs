@@ -25,6 +25,8 @@ enum Reply {
     /// A Google answer with one OK element per origin, its distance the
     /// origin's latitude past 52° in micro-degrees.
     GoogleEcho,
+    /// A valid OSRM answer padded past the size the providers read.
+    Oversized,
 }
 
 #[derive(Clone)]
@@ -61,6 +63,12 @@ async fn answer(State(server): State<Server>, OriginalUri(uri): OriginalUri) -> 
             let body =
                 serde_json::json!({"status": "OK", "rows": rows, "origin_addresses": [], "destination_addresses": []});
             (StatusCode::OK, [("content-type", "application/json")], body.to_string().into_bytes())
+        }
+        Reply::Oversized => {
+            let path = format!("{}/tests/fixtures/osrm/ok.json", env!("CARGO_MANIFEST_DIR"));
+            let mut body = vec![b' '; switchboard_dispatch::provider::MAX_RESPONSE_BYTES];
+            body.extend(std::fs::read(&path).unwrap_or_else(|error| panic!("reading {path}: {error}")));
+            (StatusCode::OK, [("content-type", "application/json")], body)
         }
         Reply::Sleep(duration) => {
             tokio::time::sleep(duration).await;
@@ -219,6 +227,18 @@ async fn a_server_error_falls_back_and_says_so() {
 
     let (distance_m, duration_s) = OFFLINE_THREE[0];
     assert_eq!(estimates, vec![offline(distance_m, duration_s, "osrm answered HTTP 500")]);
+}
+
+#[tokio::test]
+async fn an_oversized_answer_is_refused_and_falls_back() {
+    let server = spawn(Reply::Oversized).await;
+    let estimator = TravelEstimator::from_config(&osrm_config(&server.url, 5_000)).expect("valid");
+
+    let estimates = estimator.estimate(site(), &three_origins()[..1]).await;
+
+    let (distance_m, duration_s) = OFFLINE_THREE[0];
+    let reason = "osrm sent an answer that could not be read: the answer is larger than 4194304 bytes";
+    assert_eq!(estimates, vec![offline(distance_m, duration_s, reason)]);
 }
 
 #[tokio::test]
