@@ -12,15 +12,12 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 use switchboard_core::events::UrgencySource;
 use switchboard_core::{Ticket, Urgency};
-use tantivy::collector::TopDocs;
-use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
-    TermQuery,
-};
+use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, TantivyDocument};
 use tantivy::{DocAddress, DocSet, Searcher, Term};
 
 use crate::analysis::{AnalyzedToken, analyze};
+use crate::candidates::FirstStage;
 use crate::confidence::{Calibration, MatchFeatures};
 use crate::document::{DocKey, DocKind};
 use crate::index::{ANY_VALUE, KnowledgeBase, normalise_keyword};
@@ -277,17 +274,22 @@ impl KnowledgeBase {
         let text = switchboard_core::text::clip(text, MAX_QUERY_BYTES);
         let tokens = analyze(&mut self.analysis.analyzer(), text);
         let terms = distinct_terms(&tokens, config.max_query_terms);
-        let Some(text_query) = self.text_query(&tokens, &terms, config) else { return Ok(Vec::new()) };
-        let query: Box<dyn Query> = match self.filter_query(filter) {
-            Some(filter_query) => Box::new(BooleanQuery::new(vec![
-                (Occur::Must, text_query),
-                (Occur::Must, Box::new(ConstScoreQuery::new(filter_query, 0.0))),
-            ])),
-            None => text_query,
-        };
+        let field_boosts = self.field_boosts(config);
+        if terms.is_empty() || field_boosts.is_empty() {
+            return Ok(Vec::new());
+        }
         let searcher = self.searcher();
-        let limit = config.candidates.max(k);
-        let hits: Vec<(f32, DocAddress)> = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
+        let bonuses = self.bonus_queries(&tokens, &terms, config);
+        let filter_query = self.filter_query(filter);
+        let first_stage = FirstStage::new(
+            &searcher,
+            &terms,
+            &field_boosts,
+            config.field_tie_breaker,
+            &bonuses,
+            filter_query.as_deref(),
+        )?;
+        let hits = first_stage.top(&searcher, config.candidates.max(k))?;
         let Some(top_bm25) = hits.first().map(|(score, _)| *score).filter(|score| *score > 0.0) else {
             return Ok(Vec::new());
         };
@@ -446,28 +448,11 @@ impl KnowledgeBase {
         Ok(covered.into_iter().map(|sum| (sum / total).clamp(0.0, 1.0)).collect())
     }
 
-    /// The scoring part of the query, or `None` when the text has no words.
-    fn text_query(&self, tokens: &[AnalyzedToken], terms: &[&str], config: &SearchConfig) -> Option<Box<dyn Query>> {
-        let field_boosts = self.field_boosts(config);
-        if terms.is_empty() || field_boosts.is_empty() {
-            return None;
-        }
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for term in terms {
-            let per_field: Vec<Box<dyn Query>> = field_boosts
-                .iter()
-                .map(|(field, boost)| {
-                    let term_query = TermQuery::new(Term::from_field_text(*field, term), IndexRecordOption::WithFreqs);
-                    Box::new(BoostQuery::new(Box::new(term_query), *boost)) as Box<dyn Query>
-                })
-                .collect();
-            let combined: Box<dyn Query> = match config.field_tie_breaker {
-                Some(tie_breaker) => Box::new(DisjunctionMaxQuery::with_tie_breaker(per_field, tie_breaker)),
-                None => Box::new(BooleanQuery::union(per_field)),
-            };
-            clauses.push((Occur::Should, combined));
-        }
-
+    /// The bonus clauses: a phrase query for each pair of neighbouring query
+    /// words and a fuzzy query for each long word, in the question and
+    /// phrasing fields, boosts applied.
+    fn bonus_queries(&self, tokens: &[AnalyzedToken], terms: &[&str], config: &SearchConfig) -> Vec<Box<dyn Query>> {
+        let mut clauses: Vec<Box<dyn Query>> = Vec::new();
         let phrase_fields =
             [(self.fields.question, config.question_boost), (self.fields.phrasing, config.phrasing_boost)];
         if config.bigram_boost > 0.0 {
@@ -486,7 +471,7 @@ impl KnowledgeBase {
                         config.bigram_slop,
                     );
                     let boost = config.bigram_boost * field_boost;
-                    clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(phrase), boost))));
+                    clauses.push(Box::new(BoostQuery::new(Box::new(phrase), boost)));
                 }
             }
         }
@@ -496,11 +481,36 @@ impl KnowledgeBase {
                 for (field, field_boost) in phrase_fields.iter().filter(|(_, boost)| *boost > 0.0) {
                     let fuzzy = FuzzyTermQuery::new(Term::from_field_text(*field, term), 1, true);
                     let boost = config.fuzzy_boost * field_boost;
-                    clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(fuzzy), boost))));
+                    clauses.push(Box::new(BoostQuery::new(Box::new(fuzzy), boost)));
                 }
             }
         }
-        Some(Box::new(BooleanQuery::new(clauses)))
+        clauses
+    }
+
+    /// The whole first stage as one tantivy query, the way it was run
+    /// before [`FirstStage`]: the reference its scores are tested against.
+    #[cfg(test)]
+    fn reference_query(&self, tokens: &[AnalyzedToken], terms: &[&str], config: &SearchConfig) -> Box<dyn Query> {
+        use tantivy::query::{DisjunctionMaxQuery, TermQuery};
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for term in terms {
+            let per_field: Vec<Box<dyn Query>> = self
+                .field_boosts(config)
+                .iter()
+                .map(|(field, boost)| {
+                    let term_query = TermQuery::new(Term::from_field_text(*field, term), IndexRecordOption::WithFreqs);
+                    Box::new(BoostQuery::new(Box::new(term_query), *boost)) as Box<dyn Query>
+                })
+                .collect();
+            let combined: Box<dyn Query> = match config.field_tie_breaker {
+                Some(tie_breaker) => Box::new(DisjunctionMaxQuery::with_tie_breaker(per_field, tie_breaker)),
+                None => Box::new(BooleanQuery::union(per_field)),
+            };
+            clauses.push((Occur::Should, combined));
+        }
+        clauses.extend(self.bonus_queries(tokens, terms, config).into_iter().map(|query| (Occur::Should, query)));
+        Box::new(BooleanQuery::new(clauses))
     }
 
     /// The restrictions of `filter` as one query, or `None` when it has none.
@@ -584,6 +594,120 @@ mod tests {
             triaged_at: OffsetDateTime::now_utc(),
         });
         ticket
+    }
+
+    /// A small knowledge base with words shared across articles, in every
+    /// field, some articles a company's own, some drafts, one deleted.
+    fn sample_knowledge_base() -> KnowledgeBase {
+        use switchboard_core::kb::Faq;
+
+        use crate::document::KbDocument;
+        let subjects = ["printer", "password", "invoice", "wifi", "card", "refund", "delivery", "account"];
+        let problems = ["jammed paper", "was reset", "not arrived", "keeps dropping", "declined payment", "stopped"];
+        let mut documents = Vec::new();
+        for (index, subject) in subjects.iter().enumerate() {
+            for (other, problem) in problems.iter().enumerate() {
+                let mut faq = Faq::new(
+                    format!("{subject}-{other}"),
+                    format!("Why has my {subject} {problem}?"),
+                    vec![format!(
+                        "When the {subject} {problem}, check the {} settings and try again; \
+                         the {subject} team answers within a day.",
+                        subjects[(index + other) % subjects.len()]
+                    )],
+                );
+                faq.tags = vec![subject.to_string(), problems[(index + 1) % problems.len()].to_string()];
+                if other % 2 == 0 {
+                    faq.phrasings = vec![format!("my {subject} {problem} again"), format!("{problem} {subject} help")];
+                }
+                faq.company = (other % 3 == 1).then(|| "acme".to_owned());
+                faq.published = (index + other) % 7 != 3;
+                documents.push(KbDocument::Faq(faq));
+            }
+        }
+        let knowledge_base = KnowledgeBase::in_ram(crate::KbOptions::default()).expect("index");
+        knowledge_base.rebuild(documents).expect("rebuild");
+        knowledge_base.delete(&DocKey::faq("wifi-0"));
+        knowledge_base.commit().expect("commit");
+        knowledge_base
+    }
+
+    /// The first stage scores from the postings exactly what the one
+    /// tantivy query scored (with every document in the bonus pool), for
+    /// dis-max and summed fields, with and without a filter.
+    #[test]
+    fn the_first_stage_scores_what_the_whole_tantivy_query_scored() {
+        use tantivy::collector::TopDocs;
+        use tantivy::query::ConstScoreQuery;
+        let knowledge_base = sample_knowledge_base();
+        let searcher = knowledge_base.searcher();
+        assert!(searcher.num_docs() < crate::candidates::BONUS_POOL as u64, "every document gets its bonuses");
+        let queries = [
+            "my printer jammed paper again",
+            "the refund has not arrived, why?",
+            "wifi keeps dropping when the card is declined",
+            "passwrd was reset on my acount",
+            "settings",
+            "nothing matches zzz",
+        ];
+        let filters = [
+            SearchFilter::default(),
+            SearchFilter { company: Some("acme".into()), ..SearchFilter::default() },
+            SearchFilter { include_unpublished: true, ..SearchFilter::default() },
+        ];
+        // Without bonuses, a pool no larger than what is asked for is
+        // exact too: the words alone rank.
+        let no_bonuses = SearchConfig { bigram_boost: 0.0, fuzzy_boost: 0.0, ..SearchConfig::default() };
+        let runs = [
+            (SearchConfig::default(), 30, crate::candidates::BONUS_POOL),
+            (SearchConfig::plain(), 30, crate::candidates::BONUS_POOL),
+            (no_bonuses, 5, 5),
+            (SearchConfig::plain(), 3, 3),
+        ];
+        let mut compared = 0;
+        for (text, filter, (config, limit, pool)) in queries
+            .iter()
+            .flat_map(|text| filters.iter().map(move |filter| (text, filter)))
+            .flat_map(|(text, filter)| runs.iter().map(move |run| (text, filter, run)))
+        {
+            let tokens = analyze(&mut knowledge_base.analysis.analyzer(), text);
+            let terms = distinct_terms(&tokens, config.max_query_terms);
+            let filter_query = knowledge_base.filter_query(filter);
+            let bonuses = knowledge_base.bonus_queries(&tokens, &terms, config);
+            let fields = knowledge_base.field_boosts(config);
+            let stage = FirstStage::new(
+                &searcher,
+                &terms,
+                &fields,
+                config.field_tie_breaker,
+                &bonuses,
+                filter_query.as_deref(),
+            )
+            .expect("first stage");
+            let found = stage.top_with_pool(&searcher, *limit, *pool).expect("top");
+
+            let mut reference = knowledge_base.reference_query(&tokens, &terms, config);
+            if let Some(filter_query) = knowledge_base.filter_query(filter) {
+                reference = Box::new(BooleanQuery::new(vec![
+                    (Occur::Must, reference),
+                    (Occur::Must, Box::new(ConstScoreQuery::new(filter_query, 0.0))),
+                ]));
+            }
+            let expected = searcher.search(&reference, &TopDocs::with_limit(*limit).order_by_score()).expect("search");
+            assert_eq!(found.len(), expected.len(), "{text:?} {filter:?}");
+            for ((score, address), (expected_score, expected_address)) in found.iter().zip(&expected) {
+                assert!(
+                    (score - expected_score).abs() <= 1e-4 * expected_score.abs().max(1.0),
+                    "{text:?}: {found:?} {expected:?}"
+                );
+                // Equal scores may come in either order.
+                if (score - expected_score).abs() > 1e-6 {
+                    assert_eq!(address, expected_address, "{text:?}");
+                }
+            }
+            compared += found.len();
+        }
+        assert!(compared > 300, "the queries found documents ({compared})");
     }
 
     #[test]
