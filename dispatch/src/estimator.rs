@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
-use crate::config::{ConfigError, ProviderKind, TravelConfig, http_url};
+use switchboard_core::Error;
+
+use crate::config::{ProviderKind, TravelConfig, http_url};
 use crate::geo::Coordinates;
 use crate::google::Google;
 use crate::offline::Offline;
@@ -36,11 +38,11 @@ impl std::fmt::Debug for TravelEstimator {
 
 impl TravelEstimator {
     /// Validates `config` and builds its provider.
-    pub fn from_config(config: &TravelConfig) -> Result<Self, ConfigError> {
+    pub fn from_config(config: &TravelConfig) -> Result<Self, Error> {
         config.validate()?;
-        let offline = config.offline();
+        let offline = Offline::from_config(config);
         let timeout = config.timeout();
-        let client_error = |error: ProviderError| ConfigError(format!("building the HTTP client: {error}"));
+        let client_error = |error: ProviderError| Error::Config(format!("dispatch: building the HTTP client: {error}"));
         let provider: Arc<dyn TravelProvider> = match config.provider {
             ProviderKind::Offline => return Ok(Self::offline_only(offline)),
             ProviderKind::Osrm => {

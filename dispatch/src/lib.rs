@@ -14,7 +14,7 @@ pub mod osrm;
 pub mod provider;
 pub mod rank;
 
-pub use config::{ConfigError, DispatchConfig, GoogleConfig, OsrmConfig, ProviderKind, Secret, TravelConfig};
+pub use config::{DispatchConfig, GoogleConfig, OsrmConfig, ProviderKind, Secret, TravelConfig};
 pub use estimator::TravelEstimator;
 pub use geo::{Coordinates, CoordinatesError};
 pub use google::Google;

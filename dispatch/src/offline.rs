@@ -22,6 +22,11 @@ impl Default for Offline {
 }
 
 impl Offline {
+    /// The offline settings of `config`.
+    pub fn from_config(config: &crate::TravelConfig) -> Self {
+        Self { road_factor: config.road_factor, average_speed_kmh: config.average_speed_kmh }
+    }
+
     /// The estimate from `origin` to `destination`. Expects the parameters
     /// [`crate::TravelConfig::validate`] accepts (positive and finite).
     pub fn estimate_one(&self, origin: &Coordinates, destination: &Coordinates) -> TravelEstimate {

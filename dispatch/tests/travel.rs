@@ -366,7 +366,7 @@ async fn the_google_key_never_appears_in_errors() {
 fn the_offline_default_needs_nothing() {
     let estimator = TravelEstimator::from_config(&TravelConfig::default()).expect("valid");
     assert_eq!(estimator.source(), Source::Offline);
-    assert_eq!(TravelConfig::default().offline(), Offline::default());
+    assert_eq!(Offline::from_config(&TravelConfig::default()), Offline::default());
 }
 
 fn url(base: &str) -> url::Url {
