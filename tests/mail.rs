@@ -320,7 +320,8 @@ async fn a_restart_keeps_the_outbox_and_sends_nothing_twice() {
     // the other tests runs out 1.5 s after the first refusal, and a slow
     // stop on a busy machine can outlast that: the mail then fails for good
     // and is never delivered after the restart).
-    let app = app_mailing_on_schedule(&receiver, std::iter::once(0).chain(std::iter::repeat_n(500, 99)).collect()).await;
+    let app =
+        app_mailing_on_schedule(&receiver, std::iter::once(0).chain(std::iter::repeat_n(500, 99)).collect()).await;
     let (ada, _) = app.account("customer", "ada").await;
     let before = file_ticket(&app, &ada, "Sent before the restart").await;
     receiver.wait_for("ada@example.com", 1).await;
