@@ -294,7 +294,7 @@ impl NewTicket {
                 // what is left without one names an unknown unit.
                 if equipment.model.is_none() && serial.is_some() {
                     return Err(ValidationError::new(
-                        "missing",
+                        "missing_field",
                         "equipment.model",
                         "`equipment.model` is required: the serial is not in the company's equipment registry",
                     ));

@@ -252,17 +252,19 @@ impl Store {
             }
         };
 
+        // One pass over the facts: the summary, and repeat failures by
+        // comparing each ticket with the previous one of its serial.
         let summary_sql = format!(
-            "WITH {FACTS} SELECT COUNT(*), COUNT(resolved_at), \
+            "WITH {FACTS}, ordered AS (SELECT serial, created_at, resolved_at, starts, reopens, \
+             LAG(resolved_at) OVER (PARTITION BY serial ORDER BY created_at, id) AS previous_resolved_at FROM facts) \
+             SELECT COUNT(*), COUNT(resolved_at), \
              CAST(COALESCE(SUM(resolved_at - created_at), 0) AS BIGINT), CAST(COALESCE(SUM(starts), 0) AS BIGINT), \
              CAST(COALESCE(SUM(CASE WHEN resolved_at IS NOT NULL AND starts = 1 AND reopens = 0 THEN 1 ELSE 0 END), 0) \
-             AS BIGINT) FROM facts"
-        );
-        let repeat_sql = format!(
-            "WITH {FACTS}, ordered AS (SELECT created_at, LAG(resolved_at) OVER (PARTITION BY serial \
-             ORDER BY created_at, id) AS previous_resolved_at FROM facts WHERE serial IS NOT NULL) \
-             SELECT COUNT(*) FROM ordered WHERE previous_resolved_at IS NOT NULL \
-             AND created_at >= previous_resolved_at AND created_at - previous_resolved_at <= {REPEAT_WINDOW_MICROS}"
+             AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN serial IS NOT NULL AND previous_resolved_at IS NOT NULL \
+             AND created_at >= previous_resolved_at \
+             AND created_at - previous_resolved_at <= {REPEAT_WINDOW_MICROS} THEN 1 ELSE 0 END), 0) AS BIGINT) \
+             FROM ordered"
         );
         let tickets_monthly_sql = format!(
             "SELECT {month}, COUNT(*) FROM tickets t WHERE t.company = $1 AND t.equipment_model = $2 \
@@ -300,9 +302,14 @@ impl Store {
             };
         }
         on_pool!(&self.db, |pool| {
-            let (tickets, resolved, repair_micros_total, interventions, first_time_fixes): (i64, i64, i64, i64, i64) =
-                bound!(sqlx::query_as(&summary_sql)).fetch_one(pool).await?;
-            let repeat_failures: i64 = bound!(sqlx::query_scalar(&repeat_sql)).fetch_one(pool).await?;
+            let (tickets, resolved, repair_micros_total, interventions, first_time_fixes, repeat_failures): (
+                i64,
+                i64,
+                i64,
+                i64,
+                i64,
+                i64,
+            ) = bound!(sqlx::query_as(&summary_sql)).fetch_one(pool).await?;
             let mut monthly: BTreeMap<String, (i64, i64)> = BTreeMap::new();
             let rows: Vec<(String, i64)> = bound!(sqlx::query_as(&tickets_monthly_sql)).fetch_all(pool).await?;
             for (month, count) in rows {

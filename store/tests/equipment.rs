@@ -111,7 +111,8 @@ fn fold(history: &History, query: &StatsQuery) -> EquipmentStats {
         .iter()
         .filter(|t| t.model == query.model && query.from_micros <= t.created_at && t.created_at < query.until_micros)
         .collect();
-    let resolved_at = |t: &seed::SeedTicket| t.events.iter().filter(|e| e.action == "resolve").map(|e| e.at).last();
+    let resolved_at =
+        |t: &seed::SeedTicket| t.events.iter().filter(|e| e.action == "resolve").map(|e| e.at).next_back();
     let count = |t: &seed::SeedTicket, action: &str| t.events.iter().filter(|e| e.action == action).count() as i64;
     let mut tallies = Tallies {
         model: query.model.clone(),

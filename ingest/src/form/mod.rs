@@ -558,7 +558,7 @@ fn friendly(error: &switchboard_core::ticket::ValidationError) -> String {
         ("title", "missing" | "empty") => "Enter a subject.".into(),
         ("email", "missing" | "empty") => "Enter your e-mail address.".into(),
         ("email", "invalid_email") => "Enter an e-mail address like name@example.com.".into(),
-        ("equipment_model", "missing" | "empty") => {
+        ("equipment_model", "missing_field" | "empty_field") => {
             "Enter the model: we do not know this serial number (or leave it empty too).".into()
         }
         (_, "too_long") => error.message.replace('`', "").replace("requester.", "").replace("equipment.", ""),
