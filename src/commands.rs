@@ -410,3 +410,101 @@ pub async fn api_key_create(
     store.close().await;
     Ok((record, secret))
 }
+
+/// How `switchboard stats equipment` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatsFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+/// `switchboard stats equipment`: one model's statistics (see
+/// `switchboard_store::stats` for what each figure means).
+pub async fn stats_equipment(
+    config: &Config,
+    company: &str,
+    model: &str,
+    (from, to): (Option<time::Date>, Option<time::Date>),
+    format: StatsFormat,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let company = CompanyId::parse(company).map_err(|error| anyhow::anyhow!("--company: {}", error.message))?;
+    anyhow::ensure!(!model.trim().is_empty(), "--model must not be empty");
+    anyhow::ensure!(from.zip(to).is_none_or(|(from, to)| from <= to), "--to must not be before --from");
+    let store = open_store(config).await?;
+    let query = switchboard_store::StatsQuery::for_dates(model.trim(), from, to);
+    let stats = store.equipment_stats(&company, &query).await.context("computing the statistics")?;
+    store.close().await;
+    match format {
+        StatsFormat::Csv => out.write_all(stats.to_csv().as_bytes())?,
+        StatsFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&stats)?)?,
+        StatsFormat::Table => print_stats_table(&stats, out)?,
+    }
+    Ok(())
+}
+
+fn print_stats_table(stats: &switchboard_store::EquipmentStats, out: &mut impl Write) -> std::io::Result<()> {
+    let figure =
+        |value: Option<f64>, unit: &str| value.map_or_else(|| "-".to_owned(), |value| format!("{value:.1}{unit}"));
+    writeln!(out, "model {}", stats.model)?;
+    writeln!(out, "  tickets                    {}", stats.tickets)?;
+    writeln!(out, "  resolved                   {}", stats.resolved)?;
+    writeln!(out, "  interventions              {}", stats.interventions)?;
+    writeln!(out, "  units with failures        {}", stats.units)?;
+    writeln!(out, "  mean time to repair        {}", figure(stats.mean_time_to_repair_hours, " h"))?;
+    writeln!(out, "  mean labour                {}", figure(stats.mean_labour_minutes, " min"))?;
+    writeln!(out, "  mean time between failures {}", figure(stats.mean_time_between_failures_hours, " h"))?;
+    writeln!(out, "  repeat failures (30 days)  {}", stats.repeat_failures)?;
+    let rate = stats.first_time_fix_rate.map(|rate| rate * 100.0);
+    writeln!(out, "  first-time fixes           {} ({})", stats.first_time_fixes, figure(rate, " %"))?;
+    if !stats.monthly.is_empty() {
+        writeln!(out, "\nmonth     tickets  interventions")?;
+        for month in &stats.monthly {
+            writeln!(out, "{:<9} {:>7}  {:>13}", month.month, month.tickets, month.interventions)?;
+        }
+    }
+    if !stats.malfunctions.is_empty() {
+        writeln!(out, "\nmalfunctions (reports), and what resolved them")?;
+        for malfunction in &stats.malfunctions {
+            writeln!(out, "{:>6}  {}", malfunction.count, malfunction.text)?;
+            for solution in &malfunction.solutions {
+                writeln!(out, "{:>6}    - {}", solution.count, solution.text)?;
+            }
+        }
+    }
+    if !stats.parts.is_empty() {
+        writeln!(out, "\nparts (uses)")?;
+        for part in &stats.parts {
+            writeln!(out, "{:>6}  {}", part.count, part.text)?;
+        }
+    }
+    Ok(())
+}
+
+/// `switchboard stats seed`: writes a generated history into `company`.
+pub async fn stats_seed(
+    config: &Config,
+    company: &str,
+    seed: u64,
+    sizes: switchboard_store::stats::seed::Sizes,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    let company = CompanyId::parse(company).map_err(|error| anyhow::anyhow!("--company: {}", error.message))?;
+    anyhow::ensure!(sizes.models > 0 && sizes.units >= sizes.models, "--units must be at least --models (> 0)");
+    let store = open_store(config).await?;
+    store.create_company(&company, company.as_str()).await.context("creating the company")?;
+    let history = switchboard_store::stats::seed::generate(seed, sizes);
+    let started = std::time::Instant::now();
+    store.insert_history(&company, &history).await.context("writing the history")?;
+    store.close().await;
+    writeln!(
+        out,
+        "wrote {} units and {} tickets of {} models to {company} in {:.1} s",
+        history.units.len(),
+        history.tickets.len(),
+        sizes.models,
+        started.elapsed().as_secs_f64()
+    )?;
+    Ok(())
+}

@@ -149,12 +149,82 @@ enum Command {
         #[command(subcommand)]
         command: ApiKeyCommand,
     },
+    /// Statistics for the manufacturer, read from the store.
+    ///
+    /// `stats equipment` prints one equipment model's figures (the same as
+    /// `GET /v1/stats/equipment`); `stats seed` writes a generated service
+    /// history, to try the statistics or measure them.
+    Stats {
+        #[command(subcommand)]
+        command: StatsCommand,
+    },
     /// Apply pending store migrations and exit.
     Migrate,
     /// Create every topic, and every stage's dead-letter topics, on the configured bus and exit.
     CreateTopics,
     /// Print the effective configuration (secrets redacted) and exit.
     Config,
+}
+
+#[derive(Debug, Subcommand)]
+enum StatsCommand {
+    /// One equipment model's statistics over the tickets created in a
+    /// period: tickets and interventions per month, mean time to repair
+    /// (created to last resolved, elapsed) and mean labour, mean time
+    /// between failures per unit (serial), repeat failures within 30 days
+    /// of the previous repair, the first-time-fix rate (resolved with one
+    /// intervention, never reopened), the most frequent malfunctions with
+    /// the solutions that resolved them, and the parts used.
+    ///
+    /// Example: `switchboard stats equipment --company acme --model "P-200"
+    /// --from 2025-01-01 --to 2025-12-31 --format csv > p200.csv`.
+    Equipment {
+        /// The equipment model, exactly as tickets name it.
+        #[arg(long)]
+        model: String,
+        /// First day (UTC, included), YYYY-MM-DD [default: the beginning].
+        #[arg(long, value_name = "DATE", value_parser = parse_date)]
+        from: Option<time::Date>,
+        /// Last day (UTC, included), YYYY-MM-DD [default: today and after].
+        #[arg(long, value_name = "DATE", value_parser = parse_date)]
+        to: Option<time::Date>,
+        /// table for people; csv (section,key,detail,value, one figure a
+        /// row) for spreadsheets; json as the API answers.
+        #[arg(long, value_enum, default_value = "table")]
+        format: StatsFormat,
+        /// The company whose tickets count.
+        #[arg(long, default_value = switchboard_core::ticket::DEFAULT_COMPANY)]
+        company: String,
+    },
+    /// Write a generated service history into a company (created if it is
+    /// missing): units in the equipment registry, and tickets with their
+    /// lifecycle events and reports. The same --seed gives the same
+    /// history. The defaults are the acceptance sizes.
+    Seed {
+        /// The company to fill.
+        #[arg(long)]
+        company: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 50)]
+        models: usize,
+        #[arg(long, default_value_t = 5_000)]
+        units: usize,
+        #[arg(long, default_value_t = 100_000)]
+        tickets: usize,
+    },
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum StatsFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+fn parse_date(text: &str) -> Result<time::Date, String> {
+    time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|_| format!("`{text}` is not a date; write YYYY-MM-DD"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -369,6 +439,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dlq { .. }
         | Command::Company { .. }
         | Command::ApiKey { .. }
+        | Command::Stats { .. }
         | Command::Mailgate(_)
         | Command::TeamServer(_)
         | Command::Migrate
@@ -391,6 +462,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dlq { .. }
         | Command::Company { .. }
         | Command::ApiKey { .. }
+        | Command::Stats { .. }
         | Command::Mailgate(_)
         | Command::TeamServer(_)
         | Command::Migrate
@@ -476,6 +548,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{secret}");
             }
             return Ok(());
+        }
+        Command::Stats { command: StatsCommand::Equipment { model, from, to, format, company } } => {
+            let format = match format {
+                StatsFormat::Table => commands::StatsFormat::Table,
+                StatsFormat::Csv => commands::StatsFormat::Csv,
+                StatsFormat::Json => commands::StatsFormat::Json,
+            };
+            let mut out = std::io::stdout().lock();
+            return commands::stats_equipment(&config, &company, &model, (from, to), format, &mut out).await;
+        }
+        Command::Stats { command: StatsCommand::Seed { company, seed, models, units, tickets } } => {
+            let sizes = switchboard_store::stats::seed::Sizes { models, units, tickets };
+            let mut out = std::io::stdout().lock();
+            return commands::stats_seed(&config, &company, seed, sizes, &mut out).await;
         }
         Command::Migrate => {
             let mut config = config;

@@ -69,6 +69,15 @@ fn expectations() -> HashMap<(&'static str, &'static str), [u16; 7]> {
         (("PUT", "/v1/vehicles/{id}"), [401, 403, 403, 403, 403, 200, 404]),
         // The target is a fresh vehicle of acme's per call.
         (("DELETE", "/v1/vehicles/{id}"), [401, 403, 403, 403, 403, 204, 404]),
+        // Customers read the registry (their own equipment only); staff write.
+        (("GET", "/v1/equipment"), [401, 200, 200, 200, 200, 200, 200]),
+        (("POST", "/v1/equipment"), [401, 403, 403, 201, 201, 201, 201]),
+        // The target is a unit of acme's recorded as the customer's.
+        (("GET", "/v1/equipment/{id}"), [401, 200, 404, 200, 200, 200, 404]),
+        (("PUT", "/v1/equipment/{id}"), [401, 403, 403, 200, 200, 200, 404]),
+        // The target is a fresh unit of acme's per call.
+        (("DELETE", "/v1/equipment/{id}"), [401, 403, 403, 204, 204, 204, 404]),
+        (("GET", "/v1/stats/equipment"), [401, 403, 403, 403, 200, 200, 200]),
         (("GET", "/v1/kb/search"), [401, 200, 200, 200, 200, 200, 200]),
         (("GET", "/v1/faqs"), [401, 200, 200, 200, 200, 200, 200]),
         (("POST", "/v1/faqs"), [401, 403, 403, 403, 403, 201, 201]),
@@ -156,6 +165,7 @@ struct People {
     customer_ticket: String,
     report_ticket: String,
     acme_vehicle: String,
+    acme_equipment: String,
     acme_server: String,
     acme_team: String,
     acme_webhook: String,
@@ -214,6 +224,14 @@ impl People {
             "/v1/vehicles/{id}" => {
                 created(&admin, &self.app.url("/v1/vehicles"), json!({"name": format!("victim {serial}")})).await
             }
+            "/v1/equipment/{id}" => {
+                created(
+                    &admin,
+                    &self.app.url("/v1/equipment"),
+                    json!({"model": "P-200", "serial": format!("victim {serial}")}),
+                )
+                .await
+            }
             "/v1/servers/{id}" => created(&admin, &self.app.url("/v1/servers"), server_json(serial)).await,
             "/v1/webhooks/{id}" => created(&admin, &self.app.url("/v1/webhooks"), webhook_json(serial)).await,
             "/v1/teams/{id}" => {
@@ -241,7 +259,7 @@ impl People {
             (
                 "DELETE",
                 "/v1/accounts/{id}" | "/v1/api-keys/{id}" | "/v1/faqs/{id}" | "/v1/vehicles/{id}" | "/v1/tickets/{id}"
-                | "/v1/servers/{id}" | "/v1/teams/{id}" | "/v1/webhooks/{id}",
+                | "/v1/servers/{id}" | "/v1/teams/{id}" | "/v1/webhooks/{id}" | "/v1/equipment/{id}",
             ) => self.fresh_target(path).await,
             ("DELETE", "/v1/mail-templates/{kind}") => {
                 // The other company's own (from its PUT cell) goes first, so
@@ -260,6 +278,7 @@ impl People {
             }
             (_, path) if path.starts_with("/v1/webhooks/{id}") => self.acme_webhook.clone(),
             (_, "/v1/vehicles/{id}") => self.acme_vehicle.clone(),
+            (_, "/v1/equipment/{id}") => self.acme_equipment.clone(),
             (_, "/v1/servers/{id}") => self.acme_server.clone(),
             (_, "/v1/teams/{id}") => self.acme_team.clone(),
             (_, "/v1/accounts/{id}" | "/v1/accounts/{id}/password") => self.customer_account.clone(),
@@ -277,7 +296,11 @@ impl People {
                 .replace("{server_id}", &self.acme_server)
                 .replace("{attachment_id}", &uuid::Uuid::now_v7().to_string()),
         );
-        let url = if path == "/v1/kb/search" { format!("{url}?q=printer") } else { url };
+        let url = match path {
+            "/v1/kb/search" => format!("{url}?q=printer"),
+            "/v1/stats/equipment" => format!("{url}?model=P-200"),
+            _ => url,
+        };
         let builder = self.client(caller).request(Method::from_bytes(method.as_bytes()).expect("method"), url);
         match (method, path) {
             ("POST", "/v1/accounts") => builder.json(&json!({
@@ -306,6 +329,13 @@ impl People {
             ("POST", "/v1/vehicles") | ("PUT", "/v1/vehicles/{id}") => {
                 builder.json(&json!({"name": "Van 1", "plate": "AB-123", "kind": "van"}))
             }
+            ("POST", "/v1/equipment") => {
+                builder.json(&json!({"model": "P-200", "serial": format!("matrix {serial}"), "manufacturer": "Acme"}))
+            }
+            ("PUT", "/v1/equipment/{id}") => builder.json(&json!({
+                "model": "P-200", "serial": "SN-ACME-1", "customer": self.customer_account,
+                "site": {"address": "1 Main St", "latitude": 48.1, "longitude": 11.5},
+            })),
             ("POST", "/v1/faqs") => builder.json(&json!({"question": "Matrix?", "answers": ["Yes."]})),
             ("POST", "/v1/servers") | ("PUT", "/v1/servers/{id}") => builder.json(&server_json(serial)),
             ("POST", "/v1/webhooks") | ("PUT", "/v1/webhooks/{id}") => builder.json(&webhook_json(serial)),
@@ -395,6 +425,12 @@ async fn people(app: App) -> People {
         .expect("send");
     assert!(response.status().is_success());
     let acme_vehicle = created(&app.client, &app.url("/v1/vehicles"), json!({"name": "Van 7"})).await;
+    let acme_equipment = created(
+        &app.client,
+        &app.url("/v1/equipment"),
+        json!({"model": "P-200", "serial": "SN-ACME-1", "customer": customer_account}),
+    )
+    .await;
     let acme_server = created(&app.client, &app.url("/v1/servers"), server_json(0)).await;
     let acme_team = created(&app.client, &app.url("/v1/teams"), json!({"name": "Printers"})).await;
     let acme_webhook = created(&app.client, &app.url("/v1/webhooks"), webhook_json(0)).await;
@@ -413,6 +449,7 @@ async fn people(app: App) -> People {
         customer_ticket,
         report_ticket,
         acme_vehicle,
+        acme_equipment,
         acme_server,
         acme_team,
         acme_webhook,

@@ -12,6 +12,7 @@
 mod accounts;
 mod api_keys;
 mod attachments;
+mod equipment;
 pub mod faqs;
 mod kb;
 mod lifecycle;
@@ -20,6 +21,7 @@ mod mail;
 mod routing;
 mod servers;
 mod settings;
+mod stats;
 mod teams;
 mod tickets;
 mod triage;
@@ -109,6 +111,11 @@ const VEHICLE_LINKS: &[Link] = &[
     Link::to_id("GET", "/v1/vehicles/{id}", "id"),
     Link::to_id("PUT", "/v1/vehicles/{id}", "id"),
     Link::to_id("DELETE", "/v1/vehicles/{id}", "id"),
+];
+const EQUIPMENT_LINKS: &[Link] = &[
+    Link::to_id("GET", "/v1/equipment/{id}", "id"),
+    Link::to_id("PUT", "/v1/equipment/{id}", "id"),
+    Link::to_id("DELETE", "/v1/equipment/{id}", "id"),
 ];
 const SERVER_LINKS: &[Link] = &[
     Link::to_id("GET", "/v1/servers/{id}", "id"),
@@ -257,6 +264,30 @@ pub const ROUTES: &[RouteRule] = &[
     rule("DELETE", "/v1/vehicles/{id}", Permission::VehiclesManage)
         .doc("Removes a vehicle that no open ticket uses")
         .returns(&[204]),
+    rule("GET", "/v1/equipment", Permission::EquipmentRead)
+        .doc("Lists the company's equipment (a customer's: their own)")
+        .responds::<equipment::EquipmentList>()
+        .query::<equipment::ListParameters>(),
+    rule("POST", "/v1/equipment", Permission::EquipmentWrite)
+        .doc("Adds equipment to the registry; a serial the company has is 409 serial_taken")
+        .responds::<equipment::EquipmentView>()
+        .links(EQUIPMENT_LINKS)
+        .returns(&[201])
+        .json::<equipment::EquipmentInput>(),
+    rule("GET", "/v1/equipment/{id}", Permission::EquipmentRead)
+        .doc("One piece of equipment")
+        .responds::<equipment::EquipmentView>(),
+    rule("PUT", "/v1/equipment/{id}", Permission::EquipmentWrite)
+        .doc("Changes a piece of equipment")
+        .responds::<equipment::EquipmentView>()
+        .json::<equipment::EquipmentInput>(),
+    rule("DELETE", "/v1/equipment/{id}", Permission::EquipmentWrite)
+        .doc("Removes a piece of equipment; tickets keep the model and serial they name")
+        .returns(&[204]),
+    rule("GET", "/v1/stats/equipment", Permission::StatsRead)
+        .doc("Statistics of one equipment model: failures, repairs, MTTR, MTBF per unit, repeat failures, first-time fixes, malfunctions, solutions, parts; CSV with `Accept: text/csv`")
+        .responds::<switchboard_store::EquipmentStats>()
+        .query::<stats::StatsParameters>(),
     rule("GET", "/v1/kb/search", Permission::KnowledgeRead)
         .doc("Searches FAQs and past solutions")
         .responds::<kb::SearchResults>()
@@ -480,6 +511,12 @@ pub fn router(state: ApiState) -> Router {
             "/v1/vehicles/{id}",
             get(vehicles::get_vehicle).put(vehicles::put_vehicle).delete(vehicles::delete_vehicle),
         )
+        .route("/v1/equipment", get(equipment::list_equipment).post(equipment::create_equipment))
+        .route(
+            "/v1/equipment/{id}",
+            get(equipment::get_equipment).put(equipment::put_equipment).delete(equipment::delete_equipment),
+        )
+        .route("/v1/stats/equipment", get(stats::equipment_stats))
         .route("/v1/kb/search", get(kb::search))
         .route("/v1/faqs", get(faqs::list_faqs).post(faqs::create_faq))
         .route("/v1/faqs/import", post(faqs::import_faqs))

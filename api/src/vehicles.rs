@@ -12,6 +12,7 @@ use switchboard_web::{ApiError, Authenticated, JsonBody, Path};
 use time::OffsetDateTime;
 
 use crate::ApiState;
+use crate::equipment::Place;
 
 const TEXT_MAX_CHARS: usize = 200;
 
@@ -23,6 +24,8 @@ pub(crate) struct VehicleView {
     plate: Option<String>,
     kind: Option<String>,
     available: bool,
+    /// Where it starts its day.
+    home_base: Option<Place>,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -38,14 +41,15 @@ impl From<VehicleRecord> for VehicleView {
             plate: vehicle.plate,
             kind: vehicle.kind,
             available: vehicle.available,
+            home_base: Place::view(vehicle.home_base_address, vehicle.home_base),
             created_at: vehicle.created_at,
             updated_at: vehicle.updated_at,
         }
     }
 }
 
-/// A whole vehicle: what is left out takes its default (no plate or kind,
-/// available).
+/// A whole vehicle: what is left out takes its default (no plate, kind or
+/// home base; available).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct VehicleInput {
@@ -53,6 +57,8 @@ pub(crate) struct VehicleInput {
     plate: Option<String>,
     kind: Option<String>,
     available: Option<bool>,
+    #[serde(default)]
+    home_base: Option<Place>,
 }
 
 fn optional_text(field: &'static str, value: Option<String>) -> Result<Option<String>, ApiError> {
@@ -72,7 +78,10 @@ impl VehicleInput {
     fn fields(self) -> Result<VehicleFields, ApiError> {
         let name = optional_text("name", Some(self.name))?
             .ok_or_else(|| ApiError::invalid_body("name", "`name` must not be empty"))?;
+        let (home_base_address, home_base) = Place::fields(self.home_base, "home_base")?;
         Ok(VehicleFields {
+            home_base_address,
+            home_base,
             name,
             plate: optional_text("plate", self.plate)?,
             kind: optional_text("kind", self.kind)?,

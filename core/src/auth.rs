@@ -37,6 +37,12 @@ pub enum Permission {
     TicketsAct,
     /// The company's vehicles.
     VehiclesManage,
+    /// Read the equipment registry (customers: their own equipment only).
+    EquipmentRead,
+    /// Add, change and remove equipment in the registry.
+    EquipmentWrite,
+    /// The manufacturer's statistics per equipment model.
+    StatsRead,
     /// Delete a closed ticket.
     TicketsDelete,
     /// Search the knowledge base and read FAQ articles.
@@ -150,6 +156,9 @@ pub const GRANTS: &[Grant] = &[
     Grant { permission: Permission::TicketsAssign, roles: ADMIN, key_scope: None },
     Grant { permission: Permission::TicketsAct, roles: PEOPLE, key_scope: Some(KeyScope::TicketsAct) },
     Grant { permission: Permission::VehiclesManage, roles: ADMIN, key_scope: None },
+    Grant { permission: Permission::EquipmentRead, roles: PEOPLE, key_scope: None },
+    Grant { permission: Permission::EquipmentWrite, roles: STAFF, key_scope: None },
+    Grant { permission: Permission::StatsRead, roles: &[Role::Admin, Role::Engineer], key_scope: None },
     Grant { permission: Permission::TicketsDelete, roles: ADMIN, key_scope: None },
     Grant { permission: Permission::KnowledgeRead, roles: PEOPLE, key_scope: Some(KeyScope::KnowledgeRead) },
     Grant { permission: Permission::KnowledgeWrite, roles: ADMIN, key_scope: None },

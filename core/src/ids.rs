@@ -78,6 +78,11 @@ uuid_id!(
     VehicleId
 );
 uuid_id!(
+    /// Identifies a piece of equipment (a machine at a customer's site) in
+    /// the company's registry.
+    EquipmentId
+);
+uuid_id!(
     /// Identifies an integration's API key (not the secret: that is shown
     /// once and stored only as a hash).
     ApiKeyId

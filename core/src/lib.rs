@@ -26,7 +26,7 @@ pub mod topics;
 pub use auth::{Caller, Credential, KeyScope, Permission};
 pub use envelope::{Envelope, SCHEMA_VERSION};
 pub use error::{Error, Result};
-pub use ids::{AccountId, ApiKeyId, AttachmentId, EventId, TicketId, VehicleId};
+pub use ids::{AccountId, ApiKeyId, AttachmentId, EquipmentId, EventId, TicketId, VehicleId};
 pub use lifecycle::{Action, Actor, Role, Status, Transition, TransitionError};
 pub use tenant::{CompanyId, Scope};
 pub use ticket::{Attachment, Channel, Equipment, NewTicket, Requester, Ticket, Urgency};

@@ -288,10 +288,22 @@ impl NewTicket {
 
         let equipment = match self.equipment {
             None => None,
-            Some(equipment) => Some(Equipment {
-                model: required_text(equipment.model, "equipment.model", EQUIPMENT_FIELD_MAX_CHARS)?,
-                serial: optional_text(equipment.serial, "equipment.serial", EQUIPMENT_FIELD_MAX_CHARS)?,
-            }),
+            Some(equipment) => {
+                let serial = optional_text(equipment.serial, "equipment.serial", EQUIPMENT_FIELD_MAX_CHARS)?;
+                // Intake fills in a registered serial's model before this;
+                // what is left without one names an unknown unit.
+                if equipment.model.is_none() && serial.is_some() {
+                    return Err(ValidationError::new(
+                        "missing_field",
+                        "equipment.model",
+                        "`equipment.model` is required: the serial is not in the company's equipment registry",
+                    ));
+                }
+                Some(Equipment {
+                    model: required_text(equipment.model, "equipment.model", EQUIPMENT_FIELD_MAX_CHARS)?,
+                    serial,
+                })
+            }
         };
 
         Ok(Ticket {

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use switchboard_bus::OutgoingMessage;
 use switchboard_core::envelope::{TicketSubmitted, ingest_message_limit};
 use switchboard_core::http::{from_json_value, is_json_media_type, parse_json_object};
-use switchboard_core::ticket::{NewRequester, NewTicket};
+use switchboard_core::ticket::{NewEquipment, NewRequester, NewTicket};
 use switchboard_core::{Actor, Caller, Channel, CompanyId, Envelope, Scope, Ticket, TicketId};
 use switchboard_store::{IdempotencyOutcome, IdempotencyRecord};
 use switchboard_web::{ApiError, Authenticated, read_limited, require_media_type};
@@ -65,6 +65,9 @@ async fn accept(state: &IngestState, caller: &Caller, headers: &HeaderMap, body:
         idempotency_key.as_ref().map(|_| Sha256::digest(serde_json::to_vec(&submission).unwrap_or_default()).to_vec());
 
     let named_company = submission.company.clone().filter(|company| !company.trim().is_empty());
+    if let Scope::Company(own) = &scope {
+        complete_equipment(state, own, &mut submission.equipment).await?;
+    }
     let mut ticket = submission.validate(TicketId::new(), Channel::Api, OffsetDateTime::now_utc())?;
     ticket.company = company_of(&scope, &named_company, ticket.company)?;
     ticket.requester.account = customer;
@@ -125,6 +128,28 @@ pub(crate) async fn produce_once(
         tracing::warn!(%error, "cannot mark the idempotency key accepted");
     }
     Ok(outcome)
+}
+
+/// Completes the equipment a submission names from the company's registry:
+/// the model of a registered serial is the registry's, whatever model was
+/// sent, so a ticket may name its unit by serial alone and a unit's tickets
+/// all carry its model. An unregistered serial keeps the model sent, which
+/// validation then requires (`equipment.model`).
+pub(crate) async fn complete_equipment(
+    state: &IngestState,
+    company: &CompanyId,
+    equipment: &mut Option<NewEquipment>,
+) -> Result<(), switchboard_store::Error> {
+    let Some(named) = equipment.as_mut() else {
+        return Ok(());
+    };
+    let Some(serial) = named.serial.as_deref().map(str::trim).filter(|serial| !serial.is_empty()) else {
+        return Ok(());
+    };
+    if let Some(registered) = state.store.equipment_by_serial(company, serial).await? {
+        named.model = Some(registered.model);
+    }
+    Ok(())
 }
 
 /// The request's id, as the HTTP layer set it.

@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod attachments;
 mod db;
 pub mod deliveries;
+pub mod equipment;
 pub mod error;
 mod filter;
 pub mod idempotency;
@@ -27,6 +28,7 @@ pub mod reports;
 pub mod routing;
 pub mod servers;
 pub mod settings;
+pub mod stats;
 pub mod teams;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -43,6 +45,7 @@ pub use db::{Backend, PoolOptions, Store};
 pub use deliveries::{
     AttemptOutcome, DeliveryRecord, DeliveryState, NewDelivery, NewRouting, RoutingRecord, parse_webhook_id, webhook_id,
 };
+pub use equipment::{Coordinates, EquipmentFields, EquipmentFilter, EquipmentRecord};
 pub use error::{Error, Result};
 pub use idempotency::{IdempotencyOutcome, IdempotencyRecord};
 pub use imap::ImapPosition;
@@ -54,6 +57,7 @@ pub use models::{ActiveModel, ModelInfo};
 pub use reports::{Change, MailReply, ReportRecord, ReportState};
 pub use routing::RulesetRecord;
 pub use servers::{ServerFields, ServerRecord};
+pub use stats::{EquipmentStats, StatsQuery};
 pub use teams::{TeamFields, TeamRecord};
 pub use tickets::{InsertOutcome, LabelField, MAX_PAGE_SIZE, Projection, ProjectionKind, TicketFilter, TicketPage};
 pub use transitions::{AuditEvent, OutboxRecord, TransitionRequest, Transitioned};

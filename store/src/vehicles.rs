@@ -6,10 +6,11 @@ use uuid::Uuid;
 
 use crate::Store;
 use crate::db::{BeginWrite, from_micros, now_micros, on_pool};
+use crate::equipment::Coordinates;
 use crate::error::{Error, Result};
 
 /// A vehicle as stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct VehicleRecord {
     pub id: VehicleId,
     pub company: CompanyId,
@@ -18,24 +19,33 @@ pub struct VehicleRecord {
     pub kind: Option<String>,
     /// Whether it can be assigned now.
     pub available: bool,
+    /// Where it starts its day: an address and its coordinates.
+    pub home_base_address: Option<String>,
+    pub home_base: Option<Coordinates>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
 
 /// What an admin sets on a vehicle.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct VehicleFields {
     pub name: String,
     pub plate: Option<String>,
     pub kind: Option<String>,
     pub available: bool,
+    pub home_base_address: Option<String>,
+    pub home_base: Option<Coordinates>,
 }
 
-const COLUMNS: &str = "id, company, name, plate, kind, available, created_at, updated_at";
+const COLUMNS: &str = "id, company, name, plate, kind, available, created_at, updated_at, home_base_address, \
+     home_base_latitude, home_base_longitude";
 
-type Row = (Uuid, String, String, Option<String>, Option<String>, bool, i64, i64);
+type Row =
+    (Uuid, String, String, Option<String>, Option<String>, bool, i64, i64, Option<String>, Option<f64>, Option<f64>);
 
-fn record((id, company, name, plate, kind, available, created_at, updated_at): Row) -> Result<VehicleRecord> {
+fn record(
+    (id, company, name, plate, kind, available, created_at, updated_at, home_base_address, latitude, longitude): Row,
+) -> Result<VehicleRecord> {
     Ok(VehicleRecord {
         id: VehicleId(id),
         company: CompanyId::parse(&company).map_err(|_| Error::Corrupt(format!("vehicle {id}: bad company")))?,
@@ -43,6 +53,11 @@ fn record((id, company, name, plate, kind, available, created_at, updated_at): R
         plate,
         kind,
         available,
+        home_base_address,
+        home_base: match (latitude, longitude) {
+            (Some(latitude), Some(longitude)) => Some(Coordinates { latitude, longitude }),
+            _ => None,
+        },
         created_at: from_micros(created_at)?,
         updated_at: from_micros(updated_at)?,
     })
@@ -52,8 +67,9 @@ impl Store {
     pub async fn create_vehicle(&self, company: &CompanyId, fields: &VehicleFields) -> Result<VehicleRecord> {
         let (id, now) = (VehicleId::new(), now_micros());
         on_pool!(&self.writer, |pool| sqlx::query(
-            "INSERT INTO vehicles (id, company, name, plate, kind, available, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)"
+            "INSERT INTO vehicles (id, company, name, plate, kind, available, created_at, updated_at, \
+             home_base_address, home_base_latitude, home_base_longitude) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10)"
         )
         .bind(id.0)
         .bind(company.as_str())
@@ -62,6 +78,9 @@ impl Store {
         .bind(&fields.kind)
         .bind(fields.available)
         .bind(now)
+        .bind(&fields.home_base_address)
+        .bind(fields.home_base.map(|point| point.latitude))
+        .bind(fields.home_base.map(|point| point.longitude))
         .execute(pool)
         .await
         .map(|_| ()))?;
@@ -73,6 +92,8 @@ impl Store {
             plate: fields.plate.clone(),
             kind: fields.kind.clone(),
             available: fields.available,
+            home_base_address: fields.home_base_address.clone(),
+            home_base: fields.home_base,
             created_at: at,
             updated_at: at,
         })
@@ -108,7 +129,8 @@ impl Store {
         fields: &VehicleFields,
     ) -> Result<Option<VehicleRecord>> {
         let updated = on_pool!(&self.writer, |pool| sqlx::query(
-            "UPDATE vehicles SET name = $1, plate = $2, kind = $3, available = $4, updated_at = $5 \
+            "UPDATE vehicles SET name = $1, plate = $2, kind = $3, available = $4, updated_at = $5, \
+             home_base_address = $8, home_base_latitude = $9, home_base_longitude = $10 \
              WHERE id = $6 AND company = $7"
         )
         .bind(&fields.name)
@@ -118,6 +140,9 @@ impl Store {
         .bind(now_micros())
         .bind(id.0)
         .bind(company.as_str())
+        .bind(&fields.home_base_address)
+        .bind(fields.home_base.map(|point| point.latitude))
+        .bind(fields.home_base.map(|point| point.longitude))
         .execute(pool)
         .await
         .map(|result| result.rows_affected() == 1))?;

@@ -45,7 +45,7 @@ use tokens::SigningKey;
 
 use crate::IngestState;
 use crate::attachments::{self, Accept, Refused, Upload, human_size};
-use crate::submit::{file_ticket, request_id};
+use crate::submit::{complete_equipment, file_ticket, request_id};
 
 const COOKIE: &str = "sb_form";
 const FIELDS: [&str; 6] = ["title", "description", "email", "name", "equipment_model", "equipment_serial"];
@@ -478,10 +478,16 @@ async fn accept(state: &IngestState, company: &CompanyRecord, headers: &HeaderMa
         }
         Some(_) => {}
     }
-    let equipment = match (values.get("equipment_model"), values.get("equipment_serial")) {
+    let mut equipment = match (values.get("equipment_model"), values.get("equipment_serial")) {
         (None, None) => None,
         (model, serial) => Some(NewEquipment { model, serial }),
     };
+    // A registered serial names its model, as in JSON intake.
+    if let Err(error) = complete_equipment(state, &company.id, &mut equipment).await {
+        tracing::warn!(%error, "cannot look up the equipment of a form submission");
+        let notice = Some(UNAVAILABLE.into());
+        return Accepted::Again { values, errors: Errors::new(), notice, status: StatusCode::SERVICE_UNAVAILABLE };
+    }
     let submitted = NewTicket {
         title: values.get("title"),
         description: values.get("description"),
@@ -552,7 +558,9 @@ fn friendly(error: &switchboard_core::ticket::ValidationError) -> String {
         ("title", "missing" | "empty") => "Enter a subject.".into(),
         ("email", "missing" | "empty") => "Enter your e-mail address.".into(),
         ("email", "invalid_email") => "Enter an e-mail address like name@example.com.".into(),
-        ("equipment_model", "missing" | "empty") => "Enter the model, or leave the serial number empty too.".into(),
+        ("equipment_model", "missing_field" | "empty_field") => {
+            "Enter the model: we do not know this serial number (or leave it empty too).".into()
+        }
         (_, "too_long") => error.message.replace('`', "").replace("requester.", "").replace("equipment.", ""),
         _ => error.message.replace('`', ""),
     }

@@ -1,0 +1,51 @@
+-- Field service: the company's equipment (machines at customers' sites),
+-- their photos, vehicles' home bases, and the indexes the manufacturer's
+-- statistics (`store::stats`) read tickets and reports by.
+
+-- A machine the company services. `serial` is unique within the company
+-- (NULLs aside, it is required); `customer_account` is the customer who owns
+-- it (customers read only their own). `installed_on` is a calendar date,
+-- `YYYY-MM-DD`; latitude and longitude are both set or both NULL.
+CREATE TABLE equipment (
+    id               BLOB    PRIMARY KEY NOT NULL,
+    company          TEXT    NOT NULL REFERENCES companies (id),
+    customer_account BLOB,
+    model            TEXT    NOT NULL,
+    serial           TEXT    NOT NULL,
+    manufacturer     TEXT,
+    site_address     TEXT,
+    latitude         REAL    CHECK (latitude BETWEEN -90 AND 90),
+    longitude        REAL    CHECK (longitude BETWEEN -180 AND 180),
+    installed_on     TEXT,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    CHECK ((latitude IS NULL) = (longitude IS NULL))
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX equipment_serial ON equipment (company, serial);
+CREATE INDEX equipment_model ON equipment (company, model, id);
+CREATE INDEX equipment_customer ON equipment (customer_account, id);
+
+-- Photos of a piece of equipment; the bytes live in the attachment store
+-- under `{company}/equipment-{equipment id}/{photo id}`.
+CREATE TABLE equipment_photos (
+    id           BLOB    PRIMARY KEY NOT NULL,
+    equipment_id BLOB    NOT NULL REFERENCES equipment (id) ON DELETE CASCADE,
+    company      TEXT    NOT NULL,
+    filename     TEXT    NOT NULL,
+    content_type TEXT    NOT NULL,
+    size_bytes   INTEGER NOT NULL,
+    sha256       TEXT    NOT NULL,
+    created_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX equipment_photos_equipment ON equipment_photos (equipment_id, id);
+
+-- Where a vehicle starts its day.
+ALTER TABLE vehicles ADD COLUMN home_base_address TEXT;
+ALTER TABLE vehicles ADD COLUMN home_base_latitude REAL;
+ALTER TABLE vehicles ADD COLUMN home_base_longitude REAL;
+
+-- Statistics read one model's tickets of a company in time order, and one
+-- unit's tickets by serial.
+CREATE INDEX tickets_equipment_model ON tickets (company, equipment_model, created_at);
+CREATE INDEX tickets_equipment_serial ON tickets (company, equipment_serial, created_at);
+CREATE INDEX ticket_reports_equipment_model ON ticket_reports (company, equipment_model);
