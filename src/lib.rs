@@ -326,7 +326,8 @@ impl Prepared {
                 files,
                 config.clone(),
                 shutdown.clone(),
-            );
+            )
+            .context("starting the API")?;
             router = router.merge(switchboard_api::router(state));
         }
         if components.ingest || components.api {

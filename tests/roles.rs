@@ -43,6 +43,11 @@ fn expectations() -> HashMap<(&'static str, &'static str), [u16; 7]> {
         (("PATCH", "/v1/tickets/{id}"), [401, 403, 403, 200, 200, 200, 404]),
         // Assigned to the technician (the admin's call opens it).
         (("PUT", "/v1/tickets/{id}/assignment"), [401, 403, 403, 403, 403, 200, 404]),
+        // With the site in the query (the ticket names no equipment).
+        (("GET", "/v1/tickets/{id}/dispatch-options"), [401, 403, 403, 403, 403, 200, 404]),
+        // The target is the technician's account.
+        (("GET", "/v1/accounts/{id}/field-profile"), [401, 403, 403, 403, 403, 200, 404]),
+        (("PUT", "/v1/accounts/{id}/field-profile"), [401, 403, 403, 403, 403, 200, 404]),
         // To `closed` from `opened`: a dismissal, the admin's.
         (("PUT", "/v1/tickets/{id}/status"), [401, 403, 404, 403, 403, 200, 404]),
         (("GET", "/v1/tickets/{id}/history"), [401, 200, 404, 200, 200, 200, 404]),
@@ -282,6 +287,7 @@ impl People {
             (_, "/v1/servers/{id}") => self.acme_server.clone(),
             (_, "/v1/teams/{id}") => self.acme_team.clone(),
             (_, "/v1/accounts/{id}" | "/v1/accounts/{id}/password") => self.customer_account.clone(),
+            (_, "/v1/accounts/{id}/field-profile") => self.technician_account.clone(),
             (_, path) if path.starts_with("/v1/tickets/{id}/report") => self.report_ticket.clone(),
             (_, path) if path.starts_with("/v1/tickets/{id}") => self.customer_ticket.clone(),
             (_, "/v1/faqs/{id}") => self.acme_faq.clone(),
@@ -298,6 +304,7 @@ impl People {
         );
         let url = match path {
             "/v1/kb/search" => format!("{url}?q=printer"),
+            "/v1/tickets/{id}/dispatch-options" => format!("{url}?latitude=48.137&longitude=11.575"),
             "/v1/stats/equipment" => format!("{url}?model=P-200"),
             _ => url,
         };
@@ -320,6 +327,7 @@ impl People {
             })),
             ("PATCH", "/v1/tickets/{id}") => builder.json(&json!({"urgency": "high"})),
             ("PUT", "/v1/tickets/{id}/assignment") => builder.json(&json!({"assignee": self.technician_account})),
+            ("PUT", "/v1/accounts/{id}/field-profile") => builder.json(&json!({"skills": ["P-200"]})),
             ("PUT", "/v1/tickets/{id}/status") => builder.json(&json!({"status": "closed"})),
             ("PUT", "/v1/tickets/{id}/report") => builder.json(&report()),
             ("POST", "/v1/tickets/{id}/report/approval") => {

@@ -33,6 +33,11 @@ pub(crate) struct Place {
 }
 
 impl Place {
+    /// A known point, with its address if any.
+    pub(crate) fn at(address: Option<String>, point: Coordinates) -> Place {
+        Place { address, latitude: Some(point.latitude), longitude: Some(point.longitude) }
+    }
+
     pub(crate) fn view(address: Option<String>, coordinates: Option<Coordinates>) -> Option<Place> {
         if address.is_none() && coordinates.is_none() {
             return None;

@@ -12,6 +12,7 @@
 mod accounts;
 mod api_keys;
 mod attachments;
+mod dispatch;
 mod equipment;
 pub mod faqs;
 mod kb;
@@ -63,6 +64,8 @@ pub struct ApiState {
     pub(crate) live: live::LiveHub,
     /// The bytes of tickets' attachments.
     pub(crate) files: FileStore,
+    /// Travel estimates for the dispatch assistant.
+    pub(crate) travel: switchboard_dispatch::TravelEstimator,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -80,9 +83,10 @@ impl ApiState {
         files: FileStore,
         config: Arc<Config>,
         shutdown: CancellationToken,
-    ) -> Self {
+    ) -> Result<Self, switchboard_core::Error> {
+        let travel = switchboard_dispatch::TravelEstimator::from_config(&config.dispatch.travel)?;
         let live = live::LiveHub::new(store.clone(), &config.live, shutdown);
-        Self { store, bus, topics: config.topics(), knowledge_base, auth, config, live, files }
+        Ok(Self { store, bus, topics: config.topics(), knowledge_base, auth, config, live, files, travel })
     }
 }
 
@@ -247,6 +251,17 @@ pub const ROUTES: &[RouteRule] = &[
         .responds::<TicketMessage>()
         .returns(&[201])
         .json::<lifecycle::MessageInput>(),
+    rule("GET", "/v1/tickets/{id}/dispatch-options", Permission::TicketsAssign)
+        .doc("Engineers, technicians and vehicles ranked for the ticket by travel time to its equipment's site (or `latitude`/`longitude`), skills and load; each estimate names its source, and a failed provider's fallback says why")
+        .responds::<dispatch::DispatchView>()
+        .query::<dispatch::SiteParameters>(),
+    rule("GET", "/v1/accounts/{id}/field-profile", Permission::TicketsAssign)
+        .doc("An engineer's or technician's skills and home base")
+        .responds::<dispatch::FieldProfileView>(),
+    rule("PUT", "/v1/accounts/{id}/field-profile", Permission::TicketsAssign)
+        .doc("Sets an engineer's or technician's skills (equipment models, ticket categories) and home base")
+        .responds::<dispatch::FieldProfileView>()
+        .json::<dispatch::FieldProfileView>(),
     rule("GET", "/v1/vehicles", Permission::VehiclesManage)
         .doc("Lists the company's vehicles")
         .responds::<vehicles::VehicleList>(),
@@ -501,6 +516,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/tickets/{id}/attachments", get(attachments::list_attachments))
         .route("/v1/tickets/{id}/attachments/{attachment_id}", get(attachments::get_attachment))
         .route("/v1/tickets/{id}/assignment", put(lifecycle::put_assignment))
+        .route("/v1/tickets/{id}/dispatch-options", get(dispatch::get_dispatch_options))
+        .route("/v1/accounts/{id}/field-profile", get(dispatch::get_field_profile).put(dispatch::put_field_profile))
         .route("/v1/tickets/{id}/status", put(lifecycle::put_status))
         .route("/v1/tickets/{id}/history", get(lifecycle::history))
         .route("/v1/tickets/{id}/deliveries", get(tickets::list_deliveries))

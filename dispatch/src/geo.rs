@@ -10,6 +10,7 @@ pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
 /// Deserialisation does not check the ranges: call [`Coordinates::validate`]
 /// (or build with [`Coordinates::new`]) on anything that came from outside.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = GeoCoordinates)]
 pub struct Coordinates {
     /// Latitude, -90 to 90.
     pub lat: f64,

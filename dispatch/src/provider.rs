@@ -11,6 +11,7 @@ use crate::geo::Coordinates;
 /// Which provider computed an estimate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = TravelSource)]
 pub enum Source {
     /// Great-circle distance × road factor ÷ average speed.
     Offline,

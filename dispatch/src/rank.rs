@@ -31,6 +31,7 @@ pub const LOAD_PENALTY_MIN: f64 = 20.0;
 
 /// What needs someone: where, and the equipment there.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = DispatchJob)]
 pub struct Job {
     pub site: Coordinates,
     pub equipment_model: Option<String>,
@@ -39,6 +40,7 @@ pub struct Job {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = FieldRole)]
 pub enum Role {
     Engineer,
     Technician,
@@ -47,12 +49,14 @@ pub enum Role {
 /// Where a person's travel is counted from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = TravelOrigin)]
 pub enum Origin {
     CurrentSite,
     HomeBase,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = DispatchPerson)]
 pub struct Person {
     pub id: String,
     pub name: String,
@@ -68,6 +72,7 @@ pub struct Person {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = DispatchVehicle)]
 pub struct Vehicle {
     pub id: String,
     pub name: String,

@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod attachments;
 mod db;
 pub mod deliveries;
+pub mod dispatch;
 pub mod equipment;
 pub mod error;
 mod filter;
@@ -45,6 +46,7 @@ pub use db::{Backend, PoolOptions, Store};
 pub use deliveries::{
     AttemptOutcome, DeliveryRecord, DeliveryState, NewDelivery, NewRouting, RoutingRecord, parse_webhook_id, webhook_id,
 };
+pub use dispatch::{DispatchPerson, FieldProfile};
 pub use equipment::{Coordinates, EquipmentFields, EquipmentFilter, EquipmentRecord};
 pub use error::{Error, Result};
 pub use idempotency::{IdempotencyOutcome, IdempotencyRecord};
