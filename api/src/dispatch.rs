@@ -150,7 +150,7 @@ pub(crate) async fn get_dispatch_options(
         }
     };
     let job = Job {
-        site: Coordinates { lat: site.latitude, lon: site.longitude },
+        site: geo(site),
         equipment_model: ticket.equipment.as_ref().map(|equipment| equipment.model.clone()),
         equipment_category: ticket.category.clone(),
     };
@@ -169,7 +169,7 @@ pub(crate) async fn get_dispatch_options(
             skills: person.profile.skills,
             open_assignments: person.open_assignments,
             current_site: None,
-            home_base: person.profile.home_base.map(|point| Coordinates { lat: point.latitude, lon: point.longitude }),
+            home_base: person.profile.home_base.map(geo),
             available: true,
         })
         .collect();
@@ -181,7 +181,7 @@ pub(crate) async fn get_dispatch_options(
         .map(|vehicle| Vehicle {
             id: vehicle.id.to_string(),
             name: vehicle.name,
-            location: vehicle.home_base.map(|point| Coordinates { lat: point.latitude, lon: point.longitude }),
+            location: vehicle.home_base.map(geo),
             available: vehicle.available,
         })
         .collect();
@@ -189,6 +189,11 @@ pub(crate) async fn get_dispatch_options(
         .await
         .map_err(|error| ApiError::InvalidParameter { field: "latitude".into(), message: error.to_string() })?;
     Ok(Json(DispatchView { site: Place::at(address, site), options }))
+}
+
+/// The store's point as the dispatch crate takes it.
+fn geo(point: StoredCoordinates) -> Coordinates {
+    Coordinates { lat: point.latitude, lon: point.longitude }
 }
 
 /// The site given in the query, checked.
