@@ -182,3 +182,86 @@ async fn a_provider_that_fails_falls_back_to_the_offline_estimate_and_says_so() 
     assert!((distance - expected).abs() <= expected * 0.001 + 1.0, "{distance} vs {expected}");
     app.running.stop().await.expect("clean stop");
 }
+
+/// The chosen option's travel goes into the report: assigned with a
+/// vehicle, the estimate runs from the vehicle's home base; reassigned
+/// without one, from the assignee's; figures the assignee writes win. A
+/// technician at work on a unit is counted from its site.
+async fn travel_goes_into_the_report(app: App) {
+    let (ticket, _) = dispatch_scene(&app).await;
+    let (munich, munich_id) = app.account("technician", "munich").await;
+    let profile = json!({"skills": [], "home_base": place(INGOLSTADT)});
+    let url = app.url(&format!("/v1/accounts/{munich_id}/field-profile"));
+    assert_eq!(send(app.client.put(&url).json(&profile)).await.0, StatusCode::OK);
+    let (_, options) = send(app.client.get(app.url(&format!("/v1/tickets/{ticket}/dispatch-options")))).await;
+    let van = options["vehicles"]
+        .as_array()
+        .expect("vehicles")
+        .iter()
+        .find(|vehicle| vehicle["name"] == json!("Van far"))
+        .expect("the van at Nuremberg")
+        .clone();
+
+    let ticket_url = app.url(&format!("/v1/tickets/{ticket}"));
+    let assign = json!({"assignee": munich_id, "vehicle": van["id"]});
+    let (status, body) = send(app.client.put(format!("{ticket_url}/assignment")).json(&assign)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = send(munich.put(format!("{ticket_url}/status")).json(&json!({"status": "in_progress"}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // At work on the unit, the technician's current site is the unit's.
+    let (_, options) = send(app.client.get(format!("{ticket_url}/dispatch-options"))).await;
+    let here = options["people"]
+        .as_array()
+        .expect("people")
+        .iter()
+        .find(|person| person["id"] == json!(munich_id))
+        .expect("the technician")
+        .clone();
+    assert_eq!(here["origin"], json!("current_site"), "{here}");
+    assert_eq!(here["travel"]["distance_m"], json!(0), "{here}");
+    let report = json!({"malfunction": "Pump seized", "solution": "Replaced the pump"});
+    let (status, saved) = send(munich.put(format!("{ticket_url}/report")).json(&report)).await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    let expected_m = van["travel"]["distance_m"].as_u64().expect("distance");
+    let expected_minutes = van["travel"]["duration_s"].as_u64().expect("duration").div_ceil(60);
+    assert_eq!(
+        (&saved["travel_distance_m"], &saved["travel_minutes"], &saved["travel_source"]),
+        (&json!(expected_m), &json!(expected_minutes), &json!("offline")),
+        "{saved}"
+    );
+    let expected = great_circle_m(NUREMBERG, SITE) * 1.3;
+    assert!((expected_m as f64 - expected).abs() <= expected * 0.001 + 1.0, "{expected_m} vs {expected}");
+
+    // Reassigned without a vehicle: from the assignee's home base.
+    let (status, body) =
+        send(app.client.put(format!("{ticket_url}/assignment")).json(&json!({"assignee": munich_id}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, saved) = send(munich.put(format!("{ticket_url}/report")).json(&report)).await;
+    let distance = saved["travel_distance_m"].as_f64().expect("distance");
+    let expected = great_circle_m(INGOLSTADT, SITE) * 1.3;
+    assert!((distance - expected).abs() <= expected * 0.001 + 1.0, "{distance} vs {expected}: {saved}");
+
+    // The assignee's own figures win, and name no estimator.
+    let written = json!({"malfunction": "Pump seized", "solution": "Replaced the pump", "travel_minutes": 95});
+    let (status, saved) = send(munich.put(format!("{ticket_url}/report")).json(&written)).await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(saved["travel_minutes"], json!(95));
+    assert!(saved.get("travel_distance_m").is_none() && saved.get("travel_source").is_none(), "{saved}");
+    let (_, read) = send(munich.get(format!("{ticket_url}/report"))).await;
+    assert_eq!(read["travel_minutes"], json!(95), "{read}");
+    let too_far = json!({"malfunction": "x", "solution": "y", "travel_distance_m": 30_000_000});
+    let (status, body) = send(munich.put(format!("{ticket_url}/report")).json(&too_far)).await;
+    assert_eq!((status, &body["error"]["field"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("travel_distance_m")));
+    app.running.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_assignment_travel_goes_into_the_report_on_sqlite() {
+    travel_goes_into_the_report(spawn_app_with(|_| {}).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_assignment_travel_goes_into_the_report_on_postgresql() {
+    let Some(database) = switchboard_store::testing::fresh_postgres_database().await else { return };
+    travel_goes_into_the_report(spawn_app_with(|config| config.store.url = Some(Secret::new(database))).await).await;
+}

@@ -217,3 +217,118 @@ async fn statistics_over_http_and_cli_on_postgresql() {
     let Some(database) = switchboard_store::testing::fresh_postgres_database().await else { return };
     statistics_over_http_and_cli(spawn_app_with(|config| config.store.url = Some(Secret::new(database))).await).await;
 }
+
+/// A 1×1 PNG.
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+
+async fn upload(client: &reqwest::Client, url: &str, content: &[u8], content_type: &str) -> (StatusCode, Value) {
+    let request = client.post(url).header("content-type", content_type).body(content.to_vec());
+    status_and_json(request.send().await.expect("send")).await
+}
+
+/// Files under the attachment store's folder of one company.
+fn stored_files(app: &App, company: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut folders = vec![app.config.attachments_dir().join(company)];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            if entry.path().is_dir() { folders.push(entry.path()) } else { found.push(entry.path()) }
+        }
+    }
+    found
+}
+
+/// Photos of equipment (staff add them, the owning customer sees them) and
+/// of vehicles (admins), in the attachment store: pictures only, within the
+/// limits, served inline, gone with their subject.
+async fn photos_over_http(app: App) {
+    let (customer, customer_id) = app.account("customer", "cora").await;
+    let (other_customer, _) = app.account("customer", "otto").await;
+    let (technician, _) = app.account("technician", "tess").await;
+    let other_admin = common::client_with_token(&common::bootstrap_company(&app.config, &app.url(""), "globex").await);
+    let unit = json!({"model": "ecoTEC plus", "serial": "VT-7", "customer": customer_id});
+    let (status, created) = post(&app.client, &app.url("/v1/equipment"), unit).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let unit_url = app.url(&format!("/v1/equipment/{}", created["id"].as_str().expect("id")));
+    let photos = format!("{unit_url}/photos");
+
+    let (status, photo) = upload(&technician, &format!("{photos}?filename=front%20view.png"), PNG, "image/png").await;
+    assert_eq!(status, StatusCode::CREATED, "{photo}");
+    assert_eq!((&photo["filename"], &photo["content_type"]), (&json!("front view.png"), &json!("image/png")));
+    assert_eq!(photo["size_bytes"], json!(PNG.len()));
+    let photo_url = format!("{photos}/{}", photo["id"].as_str().expect("id"));
+    // The type comes from the bytes, whatever the header says.
+    let (status, _) = upload(&technician, &photos, PNG, "application/octet-stream").await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = upload(&technician, &photos, b"<svg onload=alert(1)>", "image/png").await;
+    assert_eq!((status, &body["error"]["code"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_attachment")));
+    let (status, body) = upload(&technician, &photos, b"", "image/png").await;
+    assert_eq!((status, &body["error"]["code"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("invalid_attachment")));
+    let mut huge = PNG.to_vec();
+    huge.resize(2_000, 0);
+    let (status, body) = upload(&technician, &photos, &huge, "image/png").await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+
+    // The owner reads them; nobody else does, and only staff add them.
+    let (status, list) = get(&customer, &photos).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(2), "{list}");
+    let served = customer.get(&photo_url).send().await.expect("send");
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(served.headers()["content-type"], "image/png");
+    assert_eq!(served.headers()["x-content-type-options"], "nosniff");
+    assert!(served.headers()["content-disposition"].to_str().expect("ascii").starts_with("inline"));
+    assert_eq!(served.bytes().await.expect("bytes").as_ref(), PNG);
+    assert_eq!(upload(&customer, &photos, PNG, "image/png").await.0, StatusCode::FORBIDDEN);
+    assert_eq!(get(&other_customer, &photos).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(get(&other_customer, &photo_url).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(get(&other_admin, &photo_url).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(upload(&other_admin, &photos, PNG, "image/png").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(get(&app.client, &format!("{photos}/not-an-id")).await.0, StatusCode::NOT_FOUND);
+
+    // At most 20 per unit.
+    for _ in 2..20 {
+        assert_eq!(upload(&technician, &photos, PNG, "image/png").await.0, StatusCode::CREATED);
+    }
+    let (status, body) = upload(&technician, &photos, PNG, "image/png").await;
+    assert_eq!((status, &body["error"]["code"]), (StatusCode::CONFLICT, &json!("too_many_photos")), "{body}");
+    assert_eq!(stored_files(&app, "acme").len(), 20);
+
+    // Vehicles: admins only; a deleted photo is gone, bytes and all.
+    let (status, vehicle) = post(&app.client, &app.url("/v1/vehicles"), json!({"name": "Van 1"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{vehicle}");
+    let vehicle_photos = app.url(&format!("/v1/vehicles/{}/photos", vehicle["id"].as_str().expect("id")));
+    let (status, photo) = upload(&app.client, &vehicle_photos, PNG, "image/png").await;
+    assert_eq!(status, StatusCode::CREATED, "{photo}");
+    assert_eq!(photo["filename"], json!("photo"));
+    assert_eq!(upload(&technician, &vehicle_photos, PNG, "image/png").await.0, StatusCode::FORBIDDEN);
+    let vehicle_photo = format!("{vehicle_photos}/{}", photo["id"].as_str().expect("id"));
+    assert_eq!(app.client.get(&vehicle_photo).send().await.expect("send").status(), StatusCode::OK);
+    assert_eq!(app.client.delete(&vehicle_photo).send().await.expect("send").status(), StatusCode::NO_CONTENT);
+    assert_eq!(get(&app.client, &vehicle_photo).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(stored_files(&app, "acme").len(), 20);
+
+    // Deleting the unit deletes its photos' bytes.
+    assert_eq!(app.client.delete(&unit_url).send().await.expect("send").status(), StatusCode::NO_CONTENT);
+    assert_eq!(get(&app.client, &photos).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(stored_files(&app, "acme"), Vec::<std::path::PathBuf>::new());
+    app.running.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn photos_over_http_on_sqlite() {
+    photos_over_http(spawn_app_with(|config| config.attachments.max_file_bytes = 1_000).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn photos_over_http_on_postgresql() {
+    let Some(database) = switchboard_store::testing::fresh_postgres_database().await else { return };
+    photos_over_http(
+        spawn_app_with(|config| {
+            config.store.url = Some(Secret::new(database));
+            config.attachments.max_file_bytes = 1_000;
+        })
+        .await,
+    )
+    .await;
+}

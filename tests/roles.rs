@@ -82,6 +82,16 @@ fn expectations() -> HashMap<(&'static str, &'static str), [u16; 7]> {
         (("PUT", "/v1/equipment/{id}"), [401, 403, 403, 200, 200, 200, 404]),
         // The target is a fresh unit of acme's per call.
         (("DELETE", "/v1/equipment/{id}"), [401, 403, 403, 204, 204, 204, 404]),
+        // Photos: of acme's unit (the customer's) and of acme's vehicle;
+        // each DELETE has a fresh photo of its own.
+        (("GET", "/v1/equipment/{id}/photos"), [401, 200, 404, 200, 200, 200, 404]),
+        (("POST", "/v1/equipment/{id}/photos"), [401, 403, 403, 201, 201, 201, 404]),
+        (("GET", "/v1/equipment/{id}/photos/{photo_id}"), [401, 200, 404, 200, 200, 200, 404]),
+        (("DELETE", "/v1/equipment/{id}/photos/{photo_id}"), [401, 403, 403, 204, 204, 204, 404]),
+        (("GET", "/v1/vehicles/{id}/photos"), [401, 403, 403, 403, 403, 200, 404]),
+        (("POST", "/v1/vehicles/{id}/photos"), [401, 403, 403, 403, 403, 201, 404]),
+        (("GET", "/v1/vehicles/{id}/photos/{photo_id}"), [401, 403, 403, 403, 403, 200, 404]),
+        (("DELETE", "/v1/vehicles/{id}/photos/{photo_id}"), [401, 403, 403, 403, 403, 204, 404]),
         (("GET", "/v1/stats/equipment"), [401, 403, 403, 403, 200, 200, 200]),
         (("GET", "/v1/kb/search"), [401, 200, 200, 200, 200, 200, 200]),
         (("GET", "/v1/faqs"), [401, 200, 200, 200, 200, 200, 200]),
@@ -171,6 +181,8 @@ struct People {
     report_ticket: String,
     acme_vehicle: String,
     acme_equipment: String,
+    acme_vehicle_photo: String,
+    acme_equipment_photo: String,
     acme_server: String,
     acme_team: String,
     acme_webhook: String,
@@ -257,6 +269,11 @@ impl People {
         }
     }
 
+    /// A fresh photo of `subject` (`vehicles/{id}` or `equipment/{id}`).
+    async fn fresh_photo(&self, subject: &str) -> String {
+        photo(&self.app.client, &self.app.url(&format!("/v1/{subject}/photos"))).await
+    }
+
     /// The request of one cell.
     async fn request(&mut self, method: &str, path: &str, caller: &str) -> reqwest::RequestBuilder {
         let serial = self.next();
@@ -282,8 +299,8 @@ impl People {
                 String::new()
             }
             (_, path) if path.starts_with("/v1/webhooks/{id}") => self.acme_webhook.clone(),
-            (_, "/v1/vehicles/{id}") => self.acme_vehicle.clone(),
-            (_, "/v1/equipment/{id}") => self.acme_equipment.clone(),
+            (_, path) if path.starts_with("/v1/vehicles/{id}") => self.acme_vehicle.clone(),
+            (_, path) if path.starts_with("/v1/equipment/{id}") => self.acme_equipment.clone(),
             (_, "/v1/servers/{id}") => self.acme_server.clone(),
             (_, "/v1/teams/{id}") => self.acme_team.clone(),
             (_, "/v1/accounts/{id}" | "/v1/accounts/{id}/password") => self.customer_account.clone(),
@@ -293,8 +310,20 @@ impl People {
             (_, "/v1/faqs/{id}") => self.acme_faq.clone(),
             _ => uuid::Uuid::now_v7().to_string(),
         };
+        let photo = match (method, path) {
+            ("DELETE", "/v1/vehicles/{id}/photos/{photo_id}") => {
+                self.fresh_photo(&format!("vehicles/{}", self.acme_vehicle)).await
+            }
+            ("DELETE", "/v1/equipment/{id}/photos/{photo_id}") => {
+                self.fresh_photo(&format!("equipment/{}", self.acme_equipment)).await
+            }
+            (_, "/v1/vehicles/{id}/photos/{photo_id}") => self.acme_vehicle_photo.clone(),
+            (_, "/v1/equipment/{id}/photos/{photo_id}") => self.acme_equipment_photo.clone(),
+            _ => String::new(),
+        };
         let url = self.app.url(
             &path
+                .replace("{photo_id}", &photo)
                 .replace("{id}", &id)
                 .replace("{company}", "acme")
                 .replace("{version}", "2")
@@ -344,6 +373,9 @@ impl People {
                 "model": "P-200", "serial": "SN-ACME-1", "customer": self.customer_account,
                 "site": {"address": "1 Main St", "latitude": 48.1, "longitude": 11.5},
             })),
+            ("POST", "/v1/vehicles/{id}/photos" | "/v1/equipment/{id}/photos") => {
+                builder.header("content-type", "image/png").body(PNG.to_vec())
+            }
             ("POST", "/v1/faqs") => builder.json(&json!({"question": "Matrix?", "answers": ["Yes."]})),
             ("POST", "/v1/servers") | ("PUT", "/v1/servers/{id}") => builder.json(&server_json(serial)),
             ("POST", "/v1/webhooks") | ("PUT", "/v1/webhooks/{id}") => builder.json(&webhook_json(serial)),
@@ -439,6 +471,8 @@ async fn people(app: App) -> People {
         json!({"model": "P-200", "serial": "SN-ACME-1", "customer": customer_account}),
     )
     .await;
+    let acme_vehicle_photo = photo(&app.client, &app.url(&format!("/v1/vehicles/{acme_vehicle}/photos"))).await;
+    let acme_equipment_photo = photo(&app.client, &app.url(&format!("/v1/equipment/{acme_equipment}/photos"))).await;
     let acme_server = created(&app.client, &app.url("/v1/servers"), server_json(0)).await;
     let acme_team = created(&app.client, &app.url("/v1/teams"), json!({"name": "Printers"})).await;
     let acme_webhook = created(&app.client, &app.url("/v1/webhooks"), webhook_json(0)).await;
@@ -458,12 +492,25 @@ async fn people(app: App) -> People {
         report_ticket,
         acme_vehicle,
         acme_equipment,
+        acme_vehicle_photo,
+        acme_equipment_photo,
         acme_server,
         acme_team,
         acme_webhook,
         acme_faq: "acme-jam".into(),
         serial: 0,
     }
+}
+
+/// A 1×1 PNG.
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+
+/// Uploads a photo to `url`: its id.
+async fn photo(client: &reqwest::Client, url: &str) -> String {
+    let response = client.post(url).header("content-type", "image/png").body(PNG.to_vec()).send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let photo: Value = response.json().await.expect("JSON");
+    photo["id"].as_str().expect("id").to_owned()
 }
 
 /// A team server's settings.

@@ -12,6 +12,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde::Serialize;
 use switchboard_core::{Attachment, AttachmentId};
 use switchboard_web::{ApiError, Authenticated, Path};
@@ -50,6 +51,13 @@ pub(crate) async fn get_attachment(
         tracing::error!(ticket_id = %ticket.id, attachment_id = %file.id, "a recorded attachment's file is missing");
         return Err(not_found());
     };
+    Ok(serve_file(&file, content))
+}
+
+/// A stored file as a response: pictures browsers only display inline,
+/// anything else as a download; never sniffed, sandboxed, cacheable by
+/// the one client.
+pub(crate) fn serve_file(file: &Attachment, content: Bytes) -> Response {
     let inline = INLINE_TYPES.contains(&file.content_type.as_str());
     let content_type = if inline { file.content_type.as_str() } else { "application/octet-stream" };
     let disposition = content_disposition(if inline { "inline" } else { "attachment" }, &file.filename);
@@ -67,7 +75,7 @@ pub(crate) async fn get_attachment(
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", file.sha256)) {
         headers.insert(header::ETAG, etag);
     }
-    Ok(response)
+    response
 }
 
 /// `inline` or `attachment` with the name twice: plain ASCII for old

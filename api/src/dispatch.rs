@@ -12,9 +12,9 @@
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use switchboard_core::{AccountId, Caller, Role};
+use switchboard_core::{AccountId, Caller, Role, Ticket, VehicleId};
 use switchboard_dispatch::{Coordinates, DispatchOptions, Job, Person, Vehicle};
-use switchboard_store::{Coordinates as StoredCoordinates, FieldProfile};
+use switchboard_store::{Coordinates as StoredCoordinates, FieldProfile, TicketTravel};
 use switchboard_web::{ApiError, Authenticated, JsonBody, Path, Query};
 
 use crate::ApiState;
@@ -134,20 +134,12 @@ pub(crate) async fn get_dispatch_options(
     let ticket = visible_ticket(&state, &caller, &id).await?;
     let (address, site) = match given_site(&parameters)? {
         Some(point) => (None, point),
-        None => {
-            let registered = match ticket.equipment.as_ref().and_then(|equipment| equipment.serial.as_deref()) {
-                Some(serial) => state.store.equipment_by_serial(&caller.company, serial).await?,
-                None => None,
-            };
-            registered.and_then(|unit| unit.site_coordinates.map(|point| (unit.site_address, point))).ok_or(
-                ApiError::Refused {
-                    code: "no_site",
-                    message: "the ticket names no registered equipment with site coordinates: register its serial \
+        None => registered_site(&state, &ticket).await?.ok_or(ApiError::Refused {
+            code: "no_site",
+            message: "the ticket names no registered equipment with site coordinates: register its serial \
                               with a site (POST /v1/equipment), or pass latitude and longitude"
-                        .into(),
-                },
-            )?
-        }
+                .into(),
+        })?,
     };
     let job = Job {
         site: geo(site),
@@ -168,7 +160,7 @@ pub(crate) async fn get_dispatch_options(
             },
             skills: person.profile.skills,
             open_assignments: person.open_assignments,
-            current_site: None,
+            current_site: person.current_site.map(geo),
             home_base: person.profile.home_base.map(geo),
             available: true,
         })
@@ -189,6 +181,57 @@ pub(crate) async fn get_dispatch_options(
         .await
         .map_err(|error| ApiError::InvalidParameter { field: "latitude".into(), message: error.to_string() })?;
     Ok(Json(DispatchView { site: Place::at(address, site), options }))
+}
+
+/// The registered site (address and coordinates) of the ticket's
+/// equipment, when its serial is registered with coordinates.
+async fn registered_site(
+    state: &ApiState,
+    ticket: &Ticket,
+) -> Result<Option<(Option<String>, StoredCoordinates)>, switchboard_store::Error> {
+    let Some(serial) = ticket.equipment.as_ref().and_then(|equipment| equipment.serial.as_deref()) else {
+        return Ok(None);
+    };
+    let unit = state.store.equipment_by_serial(&ticket.company, serial).await?;
+    Ok(unit.and_then(|unit| unit.site_coordinates.map(|point| (unit.site_address, point))))
+}
+
+/// Estimates the travel of the ticket's new assignment, from the vehicle's
+/// home base (else the assignee's) to its equipment's registered site, and
+/// records it for the report; forgets an earlier estimate when either end
+/// is unknown. The assignment has happened whatever this does: a failure is
+/// logged, not answered.
+pub(crate) async fn record_assignment_travel(
+    state: &ApiState,
+    ticket: &Ticket,
+    assignee: AccountId,
+    vehicle: Option<VehicleId>,
+) {
+    let estimate = async {
+        let Some((_, site)) = registered_site(state, ticket).await? else { return Ok(None) };
+        let vehicle_base = match vehicle {
+            Some(vehicle) => state.store.vehicle(&ticket.company, vehicle).await?.and_then(|vehicle| vehicle.home_base),
+            None => None,
+        };
+        let origin = match vehicle_base {
+            Some(base) => Some(base),
+            None => state.store.field_profile(&ticket.company, assignee).await?.and_then(|profile| profile.home_base),
+        };
+        let Some(origin) = origin else { return Ok(None) };
+        let estimate = state.travel.estimate(geo(site), &[geo(origin)]).await.pop();
+        Ok::<_, switchboard_store::Error>(estimate.map(|estimate| TicketTravel {
+            distance_m: estimate.distance_m,
+            duration_s: estimate.duration_s,
+            source: estimate.source.as_str().to_owned(),
+        }))
+    };
+    let recorded = match estimate.await {
+        Ok(travel) => state.store.set_ticket_travel(&ticket.company, ticket.id, travel.as_ref()).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = recorded {
+        tracing::warn!(ticket_id = %ticket.id, error = %switchboard_core::error::describe_chain(&error), "cannot record the assignment's travel estimate");
+    }
 }
 
 /// The store's point as the dispatch crate takes it.

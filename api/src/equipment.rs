@@ -1,7 +1,8 @@
 //! The company's equipment registry: `GET|POST /v1/equipment`,
 //! `GET|PUT|DELETE /v1/equipment/{id}`. Staff (admins, engineers,
 //! technicians) write; a customer reads only the equipment recorded as
-//! theirs, and another company's equipment is 404 to everyone.
+//! theirs, and another company's equipment is 404 to everyone. Photos:
+//! [`crate::photos`].
 
 use axum::Json;
 use axum::extract::State;
@@ -9,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use switchboard_core::{AccountId, Caller, CompanyId, EquipmentId, Role};
-use switchboard_store::{Coordinates, EquipmentFields, EquipmentFilter, EquipmentRecord};
+use switchboard_store::{Coordinates, EquipmentFields, EquipmentFilter, EquipmentRecord, PhotoSubject};
 use switchboard_web::{ApiError, Authenticated, JsonBody, Path, Query};
 use time::{Date, OffsetDateTime};
 
@@ -216,7 +217,7 @@ fn equipment_id(text: &str) -> Result<EquipmentId, ApiError> {
 }
 
 /// What a customer may see: only what is recorded as theirs.
-fn visible(caller: &Caller, equipment: &EquipmentRecord) -> bool {
+pub(crate) fn visible(caller: &Caller, equipment: &EquipmentRecord) -> bool {
     !caller.is_customer() || (caller.account().is_some() && equipment.customer == caller.account())
 }
 
@@ -305,8 +306,13 @@ pub(crate) async fn delete_equipment(
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if !state.store.delete_equipment(&caller.company, equipment_id(&id)?).await? {
+    let id = equipment_id(&id)?;
+    let subject = PhotoSubject::Equipment(id);
+    let photos = state.store.photos(&caller.company, subject).await?;
+    if !state.store.delete_equipment(&caller.company, id).await? {
         return Err(ApiError::NotFound { what: "equipment" });
     }
+    let ids: Vec<_> = photos.iter().map(|photo| photo.id).collect();
+    crate::photos::forget_bytes(&state, &caller, subject, &ids).await;
     Ok(StatusCode::NO_CONTENT)
 }

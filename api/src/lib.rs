@@ -19,6 +19,7 @@ mod kb;
 mod lifecycle;
 mod live;
 mod mail;
+mod photos;
 mod routing;
 mod servers;
 mod settings;
@@ -279,6 +280,21 @@ pub const ROUTES: &[RouteRule] = &[
     rule("DELETE", "/v1/vehicles/{id}", Permission::VehiclesManage)
         .doc("Removes a vehicle that no open ticket uses")
         .returns(&[204]),
+    rule("GET", "/v1/vehicles/{id}/photos", Permission::VehiclesManage)
+        .doc("The vehicle's photos")
+        .responds::<photos::PhotoList>(),
+    rule("POST", "/v1/vehicles/{id}/photos", Permission::VehiclesManage)
+        .doc("Adds a photo: the picture itself as the body (its type is read from the bytes), its name in `filename`; at most 20 per vehicle")
+        .responds::<switchboard_core::Attachment>()
+        .returns(&[201])
+        .query::<photos::UploadParameters>()
+        .binary_body(),
+    rule("GET", "/v1/vehicles/{id}/photos/{photo_id}", Permission::VehiclesManage)
+        .doc("One photo's bytes, inline")
+        .streams("application/octet-stream"),
+    rule("DELETE", "/v1/vehicles/{id}/photos/{photo_id}", Permission::VehiclesManage)
+        .doc("Removes a photo")
+        .returns(&[204]),
     rule("GET", "/v1/equipment", Permission::EquipmentRead)
         .doc("Lists the company's equipment (a customer's: their own)")
         .responds::<equipment::EquipmentList>()
@@ -298,6 +314,21 @@ pub const ROUTES: &[RouteRule] = &[
         .json::<equipment::EquipmentInput>(),
     rule("DELETE", "/v1/equipment/{id}", Permission::EquipmentWrite)
         .doc("Removes a piece of equipment; tickets keep the model and serial they name")
+        .returns(&[204]),
+    rule("GET", "/v1/equipment/{id}/photos", Permission::EquipmentRead)
+        .doc("The equipment's photos")
+        .responds::<photos::PhotoList>(),
+    rule("POST", "/v1/equipment/{id}/photos", Permission::EquipmentWrite)
+        .doc("Adds a photo: the picture itself as the body (its type is read from the bytes), its name in `filename`; at most 20 per unit")
+        .responds::<switchboard_core::Attachment>()
+        .returns(&[201])
+        .query::<photos::UploadParameters>()
+        .binary_body(),
+    rule("GET", "/v1/equipment/{id}/photos/{photo_id}", Permission::EquipmentRead)
+        .doc("One photo's bytes, inline")
+        .streams("application/octet-stream"),
+    rule("DELETE", "/v1/equipment/{id}/photos/{photo_id}", Permission::EquipmentWrite)
+        .doc("Removes a photo")
         .returns(&[204]),
     rule("GET", "/v1/stats/equipment", Permission::StatsRead)
         .doc("Statistics of one equipment model: failures, repairs, MTTR, MTBF per unit, repeat failures, first-time fixes, malfunctions, solutions, parts; CSV with `Accept: text/csv`")
@@ -532,6 +563,16 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/v1/equipment/{id}",
             get(equipment::get_equipment).put(equipment::put_equipment).delete(equipment::delete_equipment),
+        )
+        .route("/v1/vehicles/{id}/photos", get(photos::list_vehicle_photos).post(photos::add_vehicle_photo))
+        .route(
+            "/v1/vehicles/{id}/photos/{photo_id}",
+            get(photos::get_vehicle_photo).delete(photos::delete_vehicle_photo),
+        )
+        .route("/v1/equipment/{id}/photos", get(photos::list_equipment_photos).post(photos::add_equipment_photo))
+        .route(
+            "/v1/equipment/{id}/photos/{photo_id}",
+            get(photos::get_equipment_photo).delete(photos::delete_equipment_photo),
         )
         .route("/v1/stats/equipment", get(stats::equipment_stats))
         .route("/v1/kb/search", get(kb::search))

@@ -97,6 +97,7 @@ pub(crate) async fn put_assignment(
     } else {
         state.store.reassign(&scope, &request, assignee, vehicle).await?
     };
+    crate::dispatch::record_assignment_travel(&state, &ticket, assignee, vehicle).await;
     Ok(Json(ticket))
 }
 
@@ -255,6 +256,11 @@ pub(crate) struct ReportInput {
     parts: Vec<String>,
     time_spent_minutes: Option<u32>,
     travel_minutes: Option<u32>,
+    /// Road distance travelled, in metres. When neither this nor
+    /// `travel_minutes` is given, both are the estimate taken when the
+    /// ticket was assigned (if there was one), and `travel_source` says
+    /// who estimated them.
+    travel_distance_m: Option<u32>,
     equipment_model: Option<String>,
     equipment_serial: Option<String>,
     notes: Option<String>,
@@ -271,6 +277,8 @@ impl ReportInput {
             parts: self.parts,
             time_spent_minutes: self.time_spent_minutes,
             travel_minutes: self.travel_minutes,
+            travel_distance_m: self.travel_distance_m,
+            travel_source: None,
             equipment_model: self.equipment_model,
             equipment_serial: self.equipment_serial,
             notes: self.notes,

@@ -1,5 +1,5 @@
 //! The company's vehicles (admin): `GET|POST /v1/vehicles`,
-//! `GET|PUT|DELETE /v1/vehicles/{id}`.
+//! `GET|PUT|DELETE /v1/vehicles/{id}` (photos: [`crate::photos`]).
 
 use axum::Json;
 use axum::extract::State;
@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use switchboard_core::{CompanyId, VehicleId};
-use switchboard_store::{VehicleFields, VehicleRecord};
+use switchboard_store::{PhotoSubject, VehicleFields, VehicleRecord};
 use switchboard_web::{ApiError, Authenticated, JsonBody, Path};
 use time::OffsetDateTime;
 
@@ -141,8 +141,13 @@ pub(crate) async fn delete_vehicle(
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if !state.store.delete_vehicle(&caller.company, vehicle_id(&id)?).await? {
+    let id = vehicle_id(&id)?;
+    let subject = PhotoSubject::Vehicle(id);
+    let photos = state.store.photos(&caller.company, subject).await?;
+    if !state.store.delete_vehicle(&caller.company, id).await? {
         return Err(ApiError::NotFound { what: "vehicle" });
     }
+    let ids: Vec<_> = photos.iter().map(|photo| photo.id).collect();
+    crate::photos::forget_bytes(&state, &caller, subject, &ids).await;
     Ok(StatusCode::NO_CONTENT)
 }

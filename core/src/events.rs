@@ -156,6 +156,15 @@ pub struct Report {
     pub time_spent_minutes: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub travel_minutes: Option<u32>,
+    /// Road distance travelled, in metres.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub travel_distance_m: Option<u32>,
+    /// Set when the travel figures were not written but estimated when the
+    /// ticket was assigned (from the vehicle's or the assignee's home base
+    /// to the equipment's site): who estimated them (`offline`, `osrm`,
+    /// `google`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub travel_source: Option<String>,
     #[serde(default)]
     pub equipment_model: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -172,6 +181,9 @@ impl Report {
     pub const PARTS_MAX: usize = 100;
     /// The most minutes of labour or travel one report records (a month).
     pub const MINUTES_MAX: u32 = 44_640;
+    /// The longest travel one report records: half the Earth's
+    /// circumference, in metres.
+    pub const DISTANCE_MAX_M: u32 = 20_038_000;
 
     /// Checks lengths, counts and characters, naming the field at fault.
     pub fn validate(&self) -> Result<(), crate::ticket::ValidationError> {
@@ -210,6 +222,13 @@ impl Report {
                     format!("`{field}` is at most {}", Self::MINUTES_MAX),
                 ));
             }
+        }
+        if self.travel_distance_m.is_some_and(|metres| metres > Self::DISTANCE_MAX_M) {
+            return Err(ValidationError::new(
+                "invalid_report",
+                "travel_distance_m",
+                format!("`travel_distance_m` is at most {}", Self::DISTANCE_MAX_M),
+            ));
         }
         Ok(())
     }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod envelope;
 pub mod error;
 pub mod events;
+pub mod files;
 pub mod filter;
 pub mod ids;
 pub mod lifecycle;

@@ -125,6 +125,9 @@ pub struct SearchFilter {
     pub company: Option<String>,
     /// Documents about this equipment model and documents about no model.
     pub equipment_model: Option<String>,
+    /// With `equipment_model`: only documents about that model, not those
+    /// about none.
+    pub exact_equipment_model: bool,
     /// Only documents in this language.
     pub language: Option<String>,
     /// Also return unpublished FAQ articles (an admin's preview).
@@ -255,9 +258,28 @@ impl KnowledgeBase {
     }
 
     /// [`search`](Self::search) for a ticket: its title and description,
-    /// restricted to what [`SearchFilter::for_ticket`] allows.
+    /// restricted to what [`SearchFilter::for_ticket`] allows. For a ticket
+    /// about an equipment model, the most similar past solutions of that
+    /// model come first (an engineer opening it sees how the same machine
+    /// was fixed before), then the rest in their order.
     pub fn search_ticket(&self, ticket: &Ticket, k: usize) -> Result<Vec<Match>> {
-        self.search(&ticket_query_text(ticket), k, &SearchFilter::for_ticket(ticket))
+        let text = ticket_query_text(ticket);
+        let filter = SearchFilter::for_ticket(ticket);
+        let matches = self.search(&text, k, &filter)?;
+        if filter.equipment_model.is_none() {
+            return Ok(matches);
+        }
+        let same_model = SearchFilter { kind: Some(DocKind::PastSolution), exact_equipment_model: true, ..filter };
+        let mut merged = self.search(&text, k, &same_model)?;
+        for found in matches {
+            if merged.len() == k {
+                break;
+            }
+            if !merged.iter().any(|first| first.kind == found.kind && first.id == found.id) {
+                merged.push(found);
+            }
+        }
+        Ok(merged)
     }
 
     /// [`search`](Self::search) with an explicit configuration (for tuning).
@@ -531,11 +553,13 @@ impl KnowledgeBase {
             required.push((Occur::Must, Box::new(either)));
         }
         if let Some(model) = &filter.equipment_model {
-            let either = BooleanQuery::union(vec![
-                term_query(fields.equipment, &normalise_keyword(model)),
-                term_query(fields.equipment, ANY_VALUE),
-            ]);
-            required.push((Occur::Must, Box::new(either)));
+            let model = term_query(fields.equipment, &normalise_keyword(model));
+            let wanted: Box<dyn Query> = if filter.exact_equipment_model {
+                model
+            } else {
+                Box::new(BooleanQuery::union(vec![model, term_query(fields.equipment, ANY_VALUE)]))
+            };
+            required.push((Occur::Must, wanted));
         }
         if let Some(language) = &filter.language {
             required.push((Occur::Must, term_query(fields.language, &normalise_keyword(language))));

@@ -441,3 +441,73 @@ fn a_match_that_does_not_answer_the_question_is_not_confident() {
         assert!(confidence >= 0.9, "{answered:?}: {confidence}");
     }
 }
+
+/// A ticket about equipment model M sees M's most similar past solutions
+/// first, ahead of better-scoring general documents; another model's
+/// reports not at all.
+#[test]
+fn a_tickets_own_models_past_solutions_come_first() {
+    use switchboard_core::ticket::{Channel, NewEquipment, NewRequester, NewTicket};
+
+    let knowledge_base = built_in_ram();
+    let report = |model: Option<&str>, malfunction: &str, solution: &str| {
+        let ticket_id = TicketId::new();
+        let document = KbDocument::PastSolution(PastSolution {
+            ticket_id,
+            title: "Pump noise".into(),
+            malfunction: malfunction.into(),
+            solution: solution.into(),
+            equipment_model: model.map(str::to_owned),
+            company: Some("acme".into()),
+        });
+        (ticket_id.to_string(), document)
+    };
+    let (same_model, first) =
+        report(Some("ecoTEC plus"), "Circulation pump noisy", "Bled the air from the heating circuit");
+    let (general, second) = report(
+        None,
+        "Circulation pump grinding loudly, pump bearing worn, pump noisy at night",
+        "Replaced the circulation pump bearing",
+    );
+    let (other_model, third) = report(
+        Some("Logamax"),
+        "Circulation pump grinding loudly, pump bearing worn, pump noisy at night",
+        "Replaced the whole pump",
+    );
+    knowledge_base.apply([Change::Upsert(first), Change::Upsert(second), Change::Upsert(third)]).expect("apply");
+
+    let ticket = NewTicket {
+        title: Some("Circulation pump grinding and noisy at night".into()),
+        description: Some("The pump bearing sounds worn".into()),
+        requester: Some(NewRequester { email: Some("cora@example.com".into()), name: None }),
+        company: Some("acme".into()),
+        equipment: Some(NewEquipment { model: Some("ecoTEC plus".into()), serial: None }),
+        ..NewTicket::default()
+    }
+    .validate(TicketId::new(), Channel::Api, time::OffsetDateTime::now_utc())
+    .expect("valid");
+    // By score alone the general report leads.
+    let plain = knowledge_base
+        .search(
+            &format!("{}\n{}", ticket.title, ticket.description),
+            5,
+            &SearchFilter {
+                company: Some("acme".into()),
+                equipment_model: Some("ecoTEC plus".into()),
+                ..SearchFilter::default()
+            },
+        )
+        .expect("search");
+    assert_eq!(plain.first().map(|found| found.id.as_str()), Some(general.as_str()), "{plain:?}");
+
+    let matches = knowledge_base.search_ticket(&ticket, 5).expect("search");
+    let ids: Vec<&str> = matches.iter().map(|found| found.id.as_str()).collect();
+    assert_eq!(ids.first().copied(), Some(same_model.as_str()), "{matches:?}");
+    assert_eq!(ids.iter().filter(|id| **id == general).count(), 1, "{matches:?}");
+    assert!(!ids.contains(&other_model.as_str()), "{matches:?}");
+    assert!(matches.len() <= 5);
+    // A ticket about no model is ranked by score alone.
+    let unmodelled = switchboard_core::Ticket { equipment: None, ..ticket };
+    let matches = knowledge_base.search_ticket(&unmodelled, 5).expect("search");
+    assert_eq!(matches.first().map(|found| found.id.as_str()), Some(general.as_str()), "{matches:?}");
+}

@@ -1,4 +1,5 @@
-//! Files that come with tickets: their bytes in an object store (a
+//! Files that come with tickets (and photos of equipment and vehicles,
+//! `photos`): their bytes in an object store (a
 //! directory on this machine by default, any S3-compatible bucket by
 //! configuration) and what is known of them in the database.
 //!
@@ -21,6 +22,27 @@ use uuid::Uuid;
 use crate::Store;
 use crate::db::{now_micros, on_pool};
 use crate::error::{Error, Result};
+use crate::photos::PhotoSubject;
+
+/// Whose files: a ticket's attachments, or the photos of a piece of
+/// equipment or a vehicle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Folder {
+    Ticket(TicketId),
+    Photos(PhotoSubject),
+}
+
+impl From<TicketId> for Folder {
+    fn from(ticket: TicketId) -> Self {
+        Folder::Ticket(ticket)
+    }
+}
+
+impl From<PhotoSubject> for Folder {
+    fn from(subject: PhotoSubject) -> Self {
+        Folder::Photos(subject)
+    }
+}
 
 /// Where attachment bytes live. Cheap to clone.
 #[derive(Clone)]
@@ -69,19 +91,29 @@ impl FileStore {
         Ok(Self { objects })
     }
 
-    fn path(company: &CompanyId, ticket: TicketId, id: AttachmentId) -> ObjectPath {
-        ObjectPath::from(format!("{company}/{}/{}", ticket.0.simple(), id.0.simple()))
+    fn path(company: &CompanyId, folder: Folder, id: AttachmentId) -> ObjectPath {
+        let folder = match folder {
+            Folder::Ticket(ticket) => ticket.0.simple().to_string(),
+            Folder::Photos(subject) => subject.folder(),
+        };
+        ObjectPath::from(format!("{company}/{folder}/{}", id.0.simple()))
     }
 
-    pub async fn put(&self, company: &CompanyId, ticket: TicketId, id: AttachmentId, content: Bytes) -> Result<()> {
-        let path = Self::path(company, ticket, id);
+    pub async fn put(
+        &self,
+        company: &CompanyId,
+        folder: impl Into<Folder>,
+        id: AttachmentId,
+        content: Bytes,
+    ) -> Result<()> {
+        let path = Self::path(company, folder.into(), id);
         self.objects.put(&path, PutPayload::from(content)).await.map_err(files)?;
         Ok(())
     }
 
     /// The bytes, or `None` when the file is gone.
-    pub async fn get(&self, company: &CompanyId, ticket: TicketId, id: AttachmentId) -> Result<Option<Bytes>> {
-        let path = Self::path(company, ticket, id);
+    pub async fn get(&self, company: &CompanyId, folder: impl Into<Folder>, id: AttachmentId) -> Result<Option<Bytes>> {
+        let path = Self::path(company, folder.into(), id);
         match self.objects.get(&path).await {
             Ok(found) => Ok(Some(found.bytes().await.map_err(files)?)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -90,8 +122,8 @@ impl FileStore {
     }
 
     /// Deletes the file; one already gone is no error.
-    pub async fn delete(&self, company: &CompanyId, ticket: TicketId, id: AttachmentId) -> Result<()> {
-        match self.objects.delete(&Self::path(company, ticket, id)).await {
+    pub async fn delete(&self, company: &CompanyId, folder: impl Into<Folder>, id: AttachmentId) -> Result<()> {
+        match self.objects.delete(&Self::path(company, folder.into(), id)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(error) => Err(files(error)),
         }
@@ -109,7 +141,7 @@ pub struct PendingAttachment {
     pub ticket: TicketId,
 }
 
-type AttachmentRow = (Uuid, String, String, i64, String);
+pub(crate) type AttachmentRow = (Uuid, String, String, i64, String);
 
 impl Store {
     /// Notes files about to be stored for `ticket`, before their bytes are
@@ -206,7 +238,7 @@ impl Store {
     }
 }
 
-fn attachment((id, filename, content_type, size_bytes, sha256): AttachmentRow) -> Result<Attachment> {
+pub(crate) fn attachment((id, filename, content_type, size_bytes, sha256): AttachmentRow) -> Result<Attachment> {
     Ok(Attachment {
         id: AttachmentId(id),
         filename,

@@ -2,11 +2,11 @@
 //! technician's field profile (skills and home base, on their account) and
 //! how many open tickets they hold.
 
-use switchboard_core::{AccountId, CompanyId, Role};
+use switchboard_core::{AccountId, CompanyId, Role, TicketId};
 use uuid::Uuid;
 
 use crate::Store;
-use crate::db::on_pool;
+use crate::db::{now_micros, on_pool};
 use crate::equipment::Coordinates;
 use crate::error::{Error, Result};
 
@@ -28,6 +28,32 @@ pub struct DispatchPerson {
     pub profile: FieldProfile,
     /// Tickets assigned to them that are opened or in progress.
     pub open_assignments: u32,
+    /// Where they are working now: the registered site of the equipment of
+    /// their most recently updated ticket in progress.
+    pub current_site: Option<Coordinates>,
+}
+
+/// The travel of a ticket's assignment, estimated when it was assigned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TicketTravel {
+    pub distance_m: u32,
+    pub duration_s: u32,
+    /// Who estimated it: `offline`, `osrm`, `google`.
+    pub source: String,
+}
+
+pub(crate) type TravelRow = (i64, i64, String);
+
+impl TicketTravel {
+    /// The travel time in whole minutes, rounded up.
+    pub fn minutes(&self) -> u32 {
+        self.duration_s.div_ceil(60)
+    }
+
+    pub(crate) fn from_row((distance_m, duration_s, source): TravelRow) -> Self {
+        let clamp = |value: i64| u32::try_from(value.max(0)).unwrap_or(u32::MAX);
+        Self { distance_m: clamp(distance_m), duration_s: clamp(duration_s), source }
+    }
 }
 
 type ProfileRow = (Option<String>, Option<String>, Option<f64>, Option<f64>);
@@ -84,24 +110,50 @@ impl Store {
         Ok(updated > 0)
     }
 
-    /// The company's live engineers and technicians with their profiles
-    /// and open assignments, oldest account first.
+    /// The company's live engineers and technicians with their profiles,
+    /// open assignments and current site, oldest account first.
     pub async fn dispatch_people(&self, company: &CompanyId) -> Result<Vec<DispatchPerson>> {
-        type Row = (Uuid, String, Option<String>, Option<String>, Option<String>, Option<f64>, Option<f64>, i64);
-        let rows: Vec<Row> = on_pool!(&self.db, |pool| sqlx::query_as(
+        type Row = (
+            Uuid,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<f64>,
+            Option<f64>,
+            i64,
+            Option<f64>,
+            Option<f64>,
+        );
+        // The site of the registered equipment of the ticket they most
+        // recently worked on, among those in progress.
+        let current_site = |column: &str| {
+            format!(
+                "(SELECT e.{column} FROM tickets t JOIN equipment e ON e.company = t.company \
+                 AND e.serial = t.equipment_serial WHERE t.assignee_id = a.id AND t.company = a.company \
+                 AND t.status = 'in_progress' AND e.latitude IS NOT NULL ORDER BY t.updated_at DESC LIMIT 1)"
+            )
+        };
+        let query = format!(
             "SELECT a.id, a.role, a.name, a.skills, a.home_base_address, a.home_base_latitude, \
              a.home_base_longitude, \
              (SELECT COUNT(*) FROM tickets t WHERE t.assignee_id = a.id AND t.company = a.company \
-              AND t.status IN ('opened', 'in_progress')) \
+              AND t.status IN ('opened', 'in_progress')), {}, {} \
              FROM accounts a WHERE a.company = $1 AND a.deleted_at IS NULL \
-             AND a.role IN ('engineer', 'technician') ORDER BY a.id"
-        )
-        .bind(company.as_str())
-        .fetch_all(pool)
-        .await)?;
+             AND a.role IN ('engineer', 'technician') ORDER BY a.id",
+            current_site("latitude"),
+            current_site("longitude"),
+        );
+        let rows: Vec<Row> =
+            on_pool!(&self.db, |pool| sqlx::query_as(&query).bind(company.as_str()).fetch_all(pool).await)?;
         rows.into_iter()
-            .map(|(id, role, name, skills, address, latitude, longitude, open)| {
+            .map(|(id, role, name, skills, address, latitude, longitude, open, site_latitude, site_longitude)| {
+                let current_site = match (site_latitude, site_longitude) {
+                    (Some(latitude), Some(longitude)) => Some(Coordinates { latitude, longitude }),
+                    _ => None,
+                };
                 Ok(DispatchPerson {
+                    current_site,
                     id: AccountId(id),
                     name: name.unwrap_or_default(),
                     role: Role::parse(&role).ok_or_else(|| Error::Corrupt(format!("account {id}: role {role}")))?,
@@ -110,5 +162,43 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Records the travel estimated for the ticket's assignment, replacing
+    /// any earlier one; `None` forgets it (the new assignment has no
+    /// estimate).
+    pub async fn set_ticket_travel(
+        &self,
+        company: &CompanyId,
+        ticket: TicketId,
+        travel: Option<&TicketTravel>,
+    ) -> Result<()> {
+        let Some(travel) = travel else {
+            on_pool!(&self.writer, |pool| sqlx::query(
+                "DELETE FROM ticket_travel WHERE ticket_id = $1 AND company = $2"
+            )
+            .bind(ticket.0)
+            .bind(company.as_str())
+            .execute(pool)
+            .await
+            .map(drop))?;
+            return Ok(());
+        };
+        on_pool!(&self.writer, |pool| sqlx::query(
+            "INSERT INTO ticket_travel (ticket_id, company, distance_m, duration_s, source, estimated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (ticket_id) DO UPDATE SET \
+             distance_m = excluded.distance_m, duration_s = excluded.duration_s, source = excluded.source, \
+             estimated_at = excluded.estimated_at"
+        )
+        .bind(ticket.0)
+        .bind(company.as_str())
+        .bind(i64::from(travel.distance_m))
+        .bind(i64::from(travel.duration_s))
+        .bind(&travel.source)
+        .bind(now_micros())
+        .execute(pool)
+        .await
+        .map(drop))?;
+        Ok(())
     }
 }

@@ -7,7 +7,7 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::Store;
-use crate::db::{from_micros, now_micros, on_pool};
+use crate::db::{BeginWrite, from_micros, now_micros, on_pool};
 use crate::error::{Error, Result};
 
 /// How `installed_on` is stored: an ISO calendar date, which sorts as text.
@@ -237,16 +237,25 @@ impl Store {
         self.equipment(company, id).await
     }
 
-    /// Removes a piece of equipment (its photos' rows go with it); `false`
+    /// Removes a piece of equipment and its photos' rows (their bytes are
+    /// the caller's to delete, listed before); `false`
     /// if the company has no such equipment. Tickets keep the model and
     /// serial they were filed with.
     pub async fn delete_equipment(&self, company: &CompanyId, id: EquipmentId) -> Result<bool> {
-        on_pool!(&self.writer, |pool| sqlx::query("DELETE FROM equipment WHERE id = $1 AND company = $2")
-            .bind(id.0)
-            .bind(company.as_str())
-            .execute(pool)
-            .await
-            .map(|result| result.rows_affected() == 1))
-        .map_err(Error::from)
+        on_pool!(&self.writer, |pool| {
+            let mut transaction = pool.begin_write().await?;
+            sqlx::query("DELETE FROM photos WHERE subject_id = $1 AND company = $2")
+                .bind(id.0)
+                .bind(company.as_str())
+                .execute(&mut *transaction)
+                .await?;
+            let deleted = sqlx::query("DELETE FROM equipment WHERE id = $1 AND company = $2")
+                .bind(id.0)
+                .bind(company.as_str())
+                .execute(&mut *transaction)
+                .await?;
+            transaction.commit().await?;
+            Ok::<_, Error>(deleted.rows_affected() == 1)
+        })
     }
 }

@@ -87,6 +87,8 @@ pub(crate) struct ReportRow {
     pub(crate) parts: String,
     pub(crate) time_spent_minutes: Option<i32>,
     pub(crate) travel_minutes: Option<i32>,
+    pub(crate) travel_distance_m: Option<i32>,
+    pub(crate) travel_source: Option<String>,
     pub(crate) equipment_model: Option<String>,
     pub(crate) equipment_serial: Option<String>,
     pub(crate) notes: Option<String>,
@@ -94,7 +96,7 @@ pub(crate) struct ReportRow {
 
 /// The columns of a [`ReportRow`].
 pub(crate) const REPORT_COLUMNS: &str = "ticket_id, company, title, malfunction, solution, parts, time_spent_minutes, \
-     travel_minutes, equipment_model, equipment_serial, notes";
+     travel_minutes, travel_distance_m, travel_source, equipment_model, equipment_serial, notes";
 
 impl ReportRow {
     pub(crate) fn report(&self) -> Result<Report> {
@@ -105,6 +107,8 @@ impl ReportRow {
             parts: list_from_json(&self.ticket_id.to_string(), "parts", &self.parts)?,
             time_spent_minutes: minutes(self.time_spent_minutes),
             travel_minutes: minutes(self.travel_minutes),
+            travel_distance_m: self.travel_distance_m.and_then(|metres| u32::try_from(metres).ok()),
+            travel_source: self.travel_source.clone(),
             equipment_model: self.equipment_model.clone(),
             equipment_serial: self.equipment_serial.clone(),
             notes: self.notes.clone(),

@@ -25,6 +25,7 @@ pub mod log;
 pub mod mail;
 pub mod models;
 mod notifications;
+pub mod photos;
 pub mod reports;
 pub mod routing;
 pub mod servers;
@@ -41,12 +42,12 @@ pub mod webhooks;
 pub use accounts::{
     AccountRecord, ApiKeyRecord, CompanyOptions, CompanyRecord, NewAccount, NewApiKey, SessionRecord, TokenPurpose,
 };
-pub use attachments::{FileStore, PendingAttachment};
+pub use attachments::{FileStore, Folder, PendingAttachment};
 pub use db::{Backend, PoolOptions, Store};
 pub use deliveries::{
     AttemptOutcome, DeliveryRecord, DeliveryState, NewDelivery, NewRouting, RoutingRecord, parse_webhook_id, webhook_id,
 };
-pub use dispatch::{DispatchPerson, FieldProfile};
+pub use dispatch::{DispatchPerson, FieldProfile, TicketTravel};
 pub use equipment::{Coordinates, EquipmentFields, EquipmentFilter, EquipmentRecord};
 pub use error::{Error, Result};
 pub use idempotency::{IdempotencyOutcome, IdempotencyRecord};
@@ -56,6 +57,7 @@ pub use live::{Audience, LiveEventRecord, NewLiveEvent};
 pub use log::{AppendRecord, LogRecord};
 pub use mail::{MailAttempt, MailOutcome, MailRecord, MailTemplateRecord, NewMail};
 pub use models::{ActiveModel, ModelInfo};
+pub use photos::PhotoSubject;
 pub use reports::{Change, MailReply, ReportRecord, ReportState};
 pub use routing::RulesetRecord;
 pub use servers::{ServerFields, ServerRecord};

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::Store;
 use crate::attachments::record_attachments;
 use crate::db::{BeginWrite, from_micros, now_micros, on_pool};
+use crate::dispatch::{TicketTravel, TravelRow};
 use crate::error::{Error, Result};
 use crate::knowledge::{REPORT_COLUMNS, ReportRow};
 use crate::tickets::{TICKET_COLUMNS, TicketRow, push_scope};
@@ -120,7 +121,22 @@ impl Store {
             let ticket = locked_ticket(&mut transaction, scope, change.ticket_id).await?;
             // The equipment defaults to the ticket's.
             let equipment = ticket.equipment.as_ref();
+            // Travel defaults to the estimate taken at assignment, when the
+            // report gives neither time nor distance.
+            let estimated: Option<TravelRow> = if report.travel_minutes.is_none() && report.travel_distance_m.is_none()
+            {
+                sqlx::query_as("SELECT distance_m, duration_s, source FROM ticket_travel WHERE ticket_id = $1")
+                    .bind(ticket.id.0)
+                    .fetch_optional(&mut *transaction)
+                    .await?
+            } else {
+                None
+            };
+            let estimated = estimated.map(TicketTravel::from_row);
             let report = Report {
+                travel_minutes: report.travel_minutes.or(estimated.as_ref().map(TicketTravel::minutes)),
+                travel_distance_m: report.travel_distance_m.or(estimated.as_ref().map(|travel| travel.distance_m)),
+                travel_source: estimated.map(|travel| travel.source),
                 equipment_model: report.equipment_model.clone().or(equipment.map(|equipment| equipment.model.clone())),
                 equipment_serial: report
                     .equipment_serial
@@ -145,12 +161,13 @@ impl Store {
             }
             sqlx::query(
                 "INSERT INTO ticket_reports (ticket_id, company, title, malfunction, solution, parts, \
-                 time_spent_minutes, travel_minutes, equipment_model, equipment_serial, notes, state, author_id, \
-                 rejection_reason, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, $14) \
+                 time_spent_minutes, travel_minutes, travel_distance_m, travel_source, equipment_model, \
+                 equipment_serial, notes, state, author_id, rejection_reason, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $15, $16, $9, $10, $11, $12, $13, NULL, $14, $14) \
                  ON CONFLICT (ticket_id) DO UPDATE SET malfunction = excluded.malfunction, \
                  solution = excluded.solution, parts = excluded.parts, \
                  time_spent_minutes = excluded.time_spent_minutes, travel_minutes = excluded.travel_minutes, \
+                 travel_distance_m = excluded.travel_distance_m, travel_source = excluded.travel_source, \
                  equipment_model = excluded.equipment_model, equipment_serial = excluded.equipment_serial, \
                  notes = excluded.notes, state = excluded.state, author_id = excluded.author_id, \
                  rejection_reason = NULL, updated_at = excluded.updated_at",
@@ -169,6 +186,8 @@ impl Store {
             .bind(state.as_str())
             .bind(change.actor.account.map(|account| account.0))
             .bind(now)
+            .bind(report.travel_distance_m.map(|metres| i32::try_from(metres).unwrap_or(i32::MAX)))
+            .bind(&report.travel_source)
             .execute(&mut *transaction)
             .await?;
             let event = TicketEvent::ReportSaved {
@@ -418,6 +437,7 @@ impl Store {
                 "ticket_messages",
                 "ticket_tags",
                 "ticket_reports",
+                "ticket_travel",
                 "webhook_attempts",
                 "webhook_messages",
                 "mails",

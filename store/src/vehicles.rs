@@ -152,7 +152,8 @@ impl Store {
         self.vehicle(company, id).await
     }
 
-    /// Deletes a vehicle that no open ticket uses: `Ok(false)` if the
+    /// Deletes a vehicle that no open ticket uses, and its photos' rows
+    /// (their bytes are the caller's to delete): `Ok(false)` if the
     /// company has no such vehicle, [`Error::InUse`] if a ticket that is not
     /// resolved or closed has it.
     pub async fn delete_vehicle(&self, company: &CompanyId, id: VehicleId) -> Result<bool> {
@@ -169,6 +170,11 @@ impl Store {
             if in_use.is_some() {
                 return Err(Error::InUse("vehicle"));
             }
+            sqlx::query("DELETE FROM photos WHERE subject_id = $1 AND company = $2")
+                .bind(id.0)
+                .bind(company.as_str())
+                .execute(&mut *transaction)
+                .await?;
             let deleted = sqlx::query("DELETE FROM vehicles WHERE id = $1 AND company = $2")
                 .bind(id.0)
                 .bind(company.as_str())

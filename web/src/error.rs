@@ -220,6 +220,20 @@ impl From<switchboard_store::Error> for ApiError {
     }
 }
 
+/// A refused file is the sender's to fix: 413 past a size limit, 422
+/// `invalid_attachment` otherwise.
+impl From<switchboard_core::files::Refused> for ApiError {
+    fn from(refused: switchboard_core::files::Refused) -> Self {
+        match refused {
+            switchboard_core::files::Refused::FileTooLarge { limit, .. }
+            | switchboard_core::files::Refused::TooLargeInAll { limit } => {
+                ApiError::TooLarge { limit: usize::try_from(limit).unwrap_or(usize::MAX) }
+            }
+            other => ApiError::Unprocessable { code: "invalid_attachment", message: other.to_string() },
+        }
+    }
+}
+
 impl From<BodyError> for ApiError {
     fn from(error: BodyError) -> Self {
         match error {

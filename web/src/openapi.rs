@@ -60,6 +60,16 @@ fn any_object(_: &mut Schemas) -> RefOr<Schema> {
     RefOr::T(Schema::Object(utoipa::openapi::schema::Object::new()))
 }
 
+fn binary(_: &mut Schemas) -> RefOr<Schema> {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    RefOr::T(Schema::Object(
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .build(),
+    ))
+}
+
 fn text(_: &mut Schemas) -> RefOr<Schema> {
     String::schema()
 }
@@ -158,6 +168,13 @@ impl RouteRule {
     /// Its success body is a stream of `media_type` (`text/event-stream`).
     pub const fn streams(mut self, media_type: &'static str) -> Self {
         self.doc.stream = Some(media_type);
+        self
+    }
+
+    /// A request body of raw bytes (`application/octet-stream`; the handler
+    /// reads what they are).
+    pub const fn binary_body(mut self) -> Self {
+        self.doc.body = Some(RequestBody { media_type: "application/octet-stream", schema: binary });
         self
     }
 

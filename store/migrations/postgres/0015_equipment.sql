@@ -1,6 +1,6 @@
 -- Field service: the company's equipment (machines at customers' sites),
--- their photos, vehicles' home bases, and the indexes the manufacturer's
--- statistics (`store::stats`) read tickets and reports by.
+-- photos of equipment and vehicles, vehicles' home bases, and the indexes
+-- the manufacturer's statistics (`store::stats`) read tickets and reports by.
 
 -- A machine the company services. `serial` is unique within the company
 -- (NULLs aside, it is required); `customer_account` is the customer who owns
@@ -25,19 +25,20 @@ CREATE UNIQUE INDEX equipment_serial ON equipment (company, serial);
 CREATE INDEX equipment_model ON equipment (company, model, id);
 CREATE INDEX equipment_customer ON equipment (customer_account, id);
 
--- Photos of a piece of equipment; the bytes live in the attachment store
--- under `{company}/equipment-{equipment id}/{photo id}`.
-CREATE TABLE equipment_photos (
+-- Photos of equipment and vehicles (`subject`); the bytes live in the
+-- attachment store under `{company}/{subject}-{subject id}/{photo id}`.
+CREATE TABLE photos (
     id           UUID    PRIMARY KEY,
-    equipment_id UUID    NOT NULL REFERENCES equipment (id) ON DELETE CASCADE,
     company      TEXT    NOT NULL,
+    subject      TEXT    NOT NULL CHECK (subject IN ('equipment', 'vehicle')),
+    subject_id   UUID    NOT NULL,
     filename     TEXT    NOT NULL,
     content_type TEXT    NOT NULL,
     size_bytes   BIGINT  NOT NULL,
     sha256       TEXT    NOT NULL,
     created_at   BIGINT  NOT NULL
 );
-CREATE INDEX equipment_photos_equipment ON equipment_photos (equipment_id, id);
+CREATE INDEX photos_subject ON photos (subject_id, id);
 
 -- Where a vehicle starts its day.
 ALTER TABLE vehicles ADD COLUMN home_base_address TEXT;

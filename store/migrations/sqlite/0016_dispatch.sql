@@ -5,3 +5,20 @@ ALTER TABLE accounts ADD COLUMN skills TEXT;
 ALTER TABLE accounts ADD COLUMN home_base_address TEXT;
 ALTER TABLE accounts ADD COLUMN home_base_latitude REAL CHECK (home_base_latitude BETWEEN -90 AND 90);
 ALTER TABLE accounts ADD COLUMN home_base_longitude REAL CHECK (home_base_longitude BETWEEN -180 AND 180);
+
+-- The travel of a ticket's assignment, estimated when it was assigned: from
+-- the vehicle's home base (else the assignee's) to the equipment's site. A
+-- report written without travel figures takes them from here.
+CREATE TABLE ticket_travel (
+    ticket_id    BLOB    PRIMARY KEY NOT NULL,
+    company      TEXT    NOT NULL,
+    distance_m   INTEGER NOT NULL,
+    duration_s   INTEGER NOT NULL,
+    source       TEXT    NOT NULL,
+    estimated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- A report's travel distance, and where its travel figures came from when
+-- they were estimated rather than written (`offline`, `osrm`, `google`).
+ALTER TABLE ticket_reports ADD COLUMN travel_distance_m INTEGER;
+ALTER TABLE ticket_reports ADD COLUMN travel_source TEXT;
