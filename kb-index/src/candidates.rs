@@ -102,6 +102,10 @@ impl FirstStage {
         self.top_with_pool(searcher, limit, limit.saturating_mul(4).max(BONUS_POOL))
     }
 
+    /// [`top`](Self::top) with the pool named: the words' best `pool`
+    /// documents of each segment (at least `limit`) are the only ones the
+    /// phrase and fuzzy bonuses score; the tests set it small to walk the
+    /// pruned path.
     pub(crate) fn top_with_pool(
         &self,
         searcher: &Searcher,

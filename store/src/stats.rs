@@ -429,6 +429,28 @@ impl EquipmentStats {
 }
 
 /// A CSV field, quoted when it holds a comma, a quote or a line break.
+/// Text that a spreadsheet would run as a formula (it starts with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return, and is not a number) gets a
+/// leading `'`, so a malfunction typed as `=HYPERLINK(…)` stays text.
 fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_owned() }
+    let formula = text.starts_with(['=', '+', '-', '@', '\t', '\r']) && text.parse::<f64>().is_err();
+    let text = if formula { format!("'{text}") } else { text.to_owned() };
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn csv_fields_are_quoted_and_never_run_as_formulas() {
+        assert_eq!(csv_field("pump, seized"), "\"pump, seized\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(\"http://x\")"), "\"'=HYPERLINK(\"\"http://x\"\")\"");
+        assert_eq!(csv_field("+1 seal"), "'+1 seal");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("-12.5"), "-12.5");
+        assert_eq!(csv_field("42"), "42");
+        assert_eq!(csv_field("plain"), "plain");
+    }
 }

@@ -221,6 +221,12 @@ pub struct TuningArgs {
     /// when selecting by macro-F1 with at most 12 labels).
     #[arg(long, value_enum, default_value_t = ClassOffsets::Auto)]
     pub class_offsets: ClassOffsets,
+    /// Cost-sensitive decisions: what missing a label costs relative to 1
+    /// for the others, e.g. `critical=5,high=3` (after --label-map). The
+    /// class offsets then minimise the out-of-fold cost (more recall of
+    /// those labels, less precision).
+    #[arg(long, value_name = "LABEL=COST[,…]", value_parser = parse_miss_costs)]
+    pub miss_cost: Option<BTreeMap<String, f32>>,
     /// Number of cross-validation folds.
     #[arg(long, default_value_t = 5)]
     pub folds: usize,
@@ -342,6 +348,19 @@ pub struct EvalArgs {
     pub ignore_threshold: bool,
 }
 
+fn parse_miss_costs(text: &str) -> Result<BTreeMap<String, f32>, String> {
+    text.split(',')
+        .map(|pair| {
+            let (label, cost) = pair.split_once('=').ok_or_else(|| format!("{pair:?} is not LABEL=COST"))?;
+            let cost: f32 = cost.trim().parse().map_err(|_| format!("{pair:?}: the cost must be a number"))?;
+            if label.trim().is_empty() || !(cost.is_finite() && cost > 0.0) {
+                return Err(format!("{pair:?} needs a label and a positive cost"));
+            }
+            Ok((label.trim().to_owned(), cost))
+        })
+        .collect()
+}
+
 fn parse_recall_group(text: &str) -> Result<(String, Vec<String>), String> {
     let (name, members) = text.split_once('=').ok_or_else(|| format!("{text:?} is not NAME=LABEL+LABEL"))?;
     let members: Vec<String> = members.split('+').map(str::trim).filter(|m| !m.is_empty()).map(str::to_owned).collect();
@@ -456,6 +475,7 @@ impl TuningArgs {
             folds: self.folds,
             select_by: self.select_by,
             class_offsets: self.class_offsets,
+            miss_costs: self.miss_cost.clone().unwrap_or_default(),
             unsure_label,
             unsure_cost: self.unsure_cost,
             max_in_scope_loss: self.max_in_scope_loss,
