@@ -84,9 +84,14 @@ async fn control_characters_are_refused_everywhere_and_whatever_is_accepted_is_r
         .await
         .expect("send");
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "a staff category");
-    for (path, field) in
-        [("/v1/tickets?tag=a%00b", "tag"), ("/v1/tickets?category=a%00b", "category"), ("/v1/kb/search?q=a%00b", "q")]
-    {
+    for (path, field) in [
+        ("/v1/tickets?tag=a%00b", "tag"),
+        ("/v1/tickets?category=a%00b", "category"),
+        ("/v1/kb/search?q=a%00b", "q"),
+        ("/v1/equipment?model=a%00b", "model"),
+        ("/v1/equipment?serial=%01", "serial"),
+        ("/v1/stats/equipment?model=a%00b", "model"),
+    ] {
         let response = app.client.get(app.url(path)).send().await.expect("send");
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
         let error: Value = response.json().await.expect("JSON");

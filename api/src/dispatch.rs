@@ -137,7 +137,7 @@ pub(crate) async fn get_dispatch_options(
         None => registered_site(&state, &ticket).await?.ok_or(ApiError::Refused {
             code: "no_site",
             message: "the ticket names no registered equipment with site coordinates: register its serial \
-                              with a site (POST /v1/equipment), or pass latitude and longitude"
+                      with a site (POST /v1/equipment), or pass latitude and longitude"
                 .into(),
         })?,
     };

@@ -112,6 +112,9 @@ const FIRST_TICKET_LINKS: &[Link] = &[
     Link::to_id("PUT", "/v1/tickets/{id}/status", "items/0/id"),
     Link::to_id("PATCH", "/v1/tickets/{id}", "items/0/id"),
 ];
+/// What a stored file is served as: a picture inline, anything else as a
+/// download.
+const FILE_TYPES: &[&str] = &["image/*", "application/octet-stream"];
 const VEHICLE_LINKS: &[Link] = &[
     Link::to_id("GET", "/v1/vehicles/{id}", "id"),
     Link::to_id("PUT", "/v1/vehicles/{id}", "id"),
@@ -243,7 +246,7 @@ pub const ROUTES: &[RouteRule] = &[
         .responds::<attachments::AttachmentList>(),
     rule("GET", "/v1/tickets/{id}/attachments/{attachment_id}", Permission::TicketsRead)
         .doc("One file's bytes: pictures inline, anything else as a download (`application/octet-stream`)")
-        .streams("application/octet-stream"),
+        .streams(FILE_TYPES),
     rule("GET", "/v1/tickets/{id}/messages", Permission::TicketsRead)
         .doc("The ticket's conversation")
         .responds::<lifecycle::MessageList>(),
@@ -291,7 +294,7 @@ pub const ROUTES: &[RouteRule] = &[
         .binary_body(),
     rule("GET", "/v1/vehicles/{id}/photos/{photo_id}", Permission::VehiclesManage)
         .doc("One photo's bytes, inline")
-        .streams("application/octet-stream"),
+        .streams(FILE_TYPES),
     rule("DELETE", "/v1/vehicles/{id}/photos/{photo_id}", Permission::VehiclesManage)
         .doc("Removes a photo")
         .returns(&[204]),
@@ -326,7 +329,7 @@ pub const ROUTES: &[RouteRule] = &[
         .binary_body(),
     rule("GET", "/v1/equipment/{id}/photos/{photo_id}", Permission::EquipmentRead)
         .doc("One photo's bytes, inline")
-        .streams("application/octet-stream"),
+        .streams(FILE_TYPES),
     rule("DELETE", "/v1/equipment/{id}/photos/{photo_id}", Permission::EquipmentWrite)
         .doc("Removes a photo")
         .returns(&[204]),
@@ -502,7 +505,7 @@ pub const ROUTES: &[RouteRule] = &[
             "Server-Sent Events of the events the caller may see (each `data` is one of the webhook bodies, \
              `<type>.v1`); resume with `Last-Event-ID` or `after`",
         )
-        .streams("text/event-stream")
+        .streams(&["text/event-stream"])
         .query::<live::LiveParameters>(),
     rule("GET", "/v1/live/ws", Permission::TicketsRead)
         .doc("The same events over a WebSocket (upgrade), as `{\"id\", \"event\"}` text messages; resume with `after`")
@@ -564,15 +567,21 @@ pub fn router(state: ApiState) -> Router {
             "/v1/equipment/{id}",
             get(equipment::get_equipment).put(equipment::put_equipment).delete(equipment::delete_equipment),
         )
-        .route("/v1/vehicles/{id}/photos", get(photos::list_vehicle_photos).post(photos::add_vehicle_photo))
+        .route(
+            "/v1/vehicles/{id}/photos",
+            get(photos::list_photos::<{ photos::VEHICLE }>).post(photos::add_photo::<{ photos::VEHICLE }>),
+        )
         .route(
             "/v1/vehicles/{id}/photos/{photo_id}",
-            get(photos::get_vehicle_photo).delete(photos::delete_vehicle_photo),
+            get(photos::get_photo::<{ photos::VEHICLE }>).delete(photos::delete_photo::<{ photos::VEHICLE }>),
         )
-        .route("/v1/equipment/{id}/photos", get(photos::list_equipment_photos).post(photos::add_equipment_photo))
+        .route(
+            "/v1/equipment/{id}/photos",
+            get(photos::list_photos::<{ photos::EQUIPMENT }>).post(photos::add_photo::<{ photos::EQUIPMENT }>),
+        )
         .route(
             "/v1/equipment/{id}/photos/{photo_id}",
-            get(photos::get_equipment_photo).delete(photos::delete_equipment_photo),
+            get(photos::get_photo::<{ photos::EQUIPMENT }>).delete(photos::delete_photo::<{ photos::EQUIPMENT }>),
         )
         .route("/v1/stats/equipment", get(stats::equipment_stats))
         .route("/v1/kb/search", get(kb::search))

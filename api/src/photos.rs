@@ -126,16 +126,30 @@ pub(crate) async fn forget_bytes(state: &ApiState, caller: &Caller, subject: Pho
     }
 }
 
-pub(crate) async fn list_equipment_photos(
+/// The subject a route names: `photos::list::<{ VEHICLE }>` serves
+/// `/v1/vehicles/{id}/photos`, `photos::list::<{ EQUIPMENT }>` the
+/// equipment's.
+pub(crate) const EQUIPMENT: bool = false;
+pub(crate) const VEHICLE: bool = true;
+
+async fn subject<const IS_VEHICLE: bool>(
+    state: &ApiState,
+    caller: &Caller,
+    id: &str,
+) -> Result<PhotoSubject, ApiError> {
+    if IS_VEHICLE { vehicle(state, caller, id).await } else { equipment(state, caller, id).await }
+}
+
+pub(crate) async fn list_photos<const IS_VEHICLE: bool>(
     State(state): State<ApiState>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<PhotoList>, ApiError> {
-    let subject = equipment(&state, &caller, &id).await?;
+    let subject = subject::<IS_VEHICLE>(&state, &caller, &id).await?;
     list(&state, &caller, subject).await
 }
 
-pub(crate) async fn add_equipment_photo(
+pub(crate) async fn add_photo<const IS_VEHICLE: bool>(
     State(state): State<ApiState>,
     Authenticated(caller): Authenticated,
     headers: HeaderMap,
@@ -143,63 +157,24 @@ pub(crate) async fn add_equipment_photo(
     Query(parameters): Query<UploadParameters>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let subject = equipment(&state, &caller, &id).await?;
+    let subject = subject::<IS_VEHICLE>(&state, &caller, &id).await?;
     add(&state, &caller, subject, &headers, parameters, body).await
 }
 
-pub(crate) async fn get_equipment_photo(
+pub(crate) async fn get_photo<const IS_VEHICLE: bool>(
     State(state): State<ApiState>,
     Authenticated(caller): Authenticated,
     Path((id, photo)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let subject = equipment(&state, &caller, &id).await?;
+    let subject = subject::<IS_VEHICLE>(&state, &caller, &id).await?;
     get(&state, &caller, subject, &photo).await
 }
 
-pub(crate) async fn delete_equipment_photo(
+pub(crate) async fn delete_photo<const IS_VEHICLE: bool>(
     State(state): State<ApiState>,
     Authenticated(caller): Authenticated,
     Path((id, photo)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let subject = equipment(&state, &caller, &id).await?;
-    delete(&state, &caller, subject, &photo).await
-}
-
-pub(crate) async fn list_vehicle_photos(
-    State(state): State<ApiState>,
-    Authenticated(caller): Authenticated,
-    Path(id): Path<String>,
-) -> Result<Json<PhotoList>, ApiError> {
-    let subject = vehicle(&state, &caller, &id).await?;
-    list(&state, &caller, subject).await
-}
-
-pub(crate) async fn add_vehicle_photo(
-    State(state): State<ApiState>,
-    Authenticated(caller): Authenticated,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(parameters): Query<UploadParameters>,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let subject = vehicle(&state, &caller, &id).await?;
-    add(&state, &caller, subject, &headers, parameters, body).await
-}
-
-pub(crate) async fn get_vehicle_photo(
-    State(state): State<ApiState>,
-    Authenticated(caller): Authenticated,
-    Path((id, photo)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let subject = vehicle(&state, &caller, &id).await?;
-    get(&state, &caller, subject, &photo).await
-}
-
-pub(crate) async fn delete_vehicle_photo(
-    State(state): State<ApiState>,
-    Authenticated(caller): Authenticated,
-    Path((id, photo)): Path<(String, String)>,
-) -> Result<StatusCode, ApiError> {
-    let subject = vehicle(&state, &caller, &id).await?;
+    let subject = subject::<IS_VEHICLE>(&state, &caller, &id).await?;
     delete(&state, &caller, subject, &photo).await
 }

@@ -175,6 +175,12 @@ impl Store {
 
     /// The company's equipment with this serial, if it is registered.
     pub async fn equipment_by_serial(&self, company: &CompanyId, serial: &str) -> Result<Option<EquipmentRecord>> {
+        // No stored serial holds a control character (every writer refuses
+        // them), and PostgreSQL cannot compare text holding NUL: the serial
+        // of a submission not yet validated may.
+        if switchboard_core::text::forbidden_control(serial).is_some() {
+            return Ok(None);
+        }
         let row: Option<Row> = on_pool!(&self.db, |pool| sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM equipment WHERE company = $1 AND serial = $2"
         ))

@@ -311,8 +311,11 @@ pub fn train_with_progress(
                 || (options.select_by == SelectionMetric::MacroF1 && n_classes <= 12)
         }
     };
-    let offsets =
-        if use_offsets { tune_class_offsets(&oof_scores, &labels, n_classes, &objective) } else { vec![0.0; n_classes] };
+    let offsets = if use_offsets {
+        tune_class_offsets(&oof_scores, &labels, n_classes, &objective)
+    } else {
+        vec![0.0; n_classes]
+    };
     if offsets.iter().any(|&offset| offset != 0.0) {
         progress(&format!("class score offsets {offsets:?}"));
     }

@@ -93,8 +93,9 @@ pub struct RouteDoc {
     /// Operations that a success response leads to, with the response
     /// field that fills their path parameter.
     pub links: &'static [Link],
-    /// The success body's media type when it is not JSON (a stream).
-    pub stream: Option<&'static str>,
+    /// The success body's media types when it is not JSON (a stream, a
+    /// file); empty for JSON.
+    pub stream: &'static [&'static str],
 }
 
 /// An OpenAPI link: from a success response to another operation whose
@@ -117,7 +118,7 @@ impl Link {
 
 impl RouteDoc {
     pub const fn new(summary: &'static str) -> Self {
-        Self { summary, success: &[200], body: None, query: None, response: None, links: &[], stream: None }
+        Self { summary, success: &[200], body: None, query: None, response: None, links: &[], stream: &[] }
     }
 }
 
@@ -165,9 +166,10 @@ impl RouteRule {
         self
     }
 
-    /// Its success body is a stream of `media_type` (`text/event-stream`).
-    pub const fn streams(mut self, media_type: &'static str) -> Self {
-        self.doc.stream = Some(media_type);
+    /// Its success body is a stream or a file of one of `media_types`
+    /// (`text/event-stream`; `image/*` and `application/octet-stream`).
+    pub const fn streams(mut self, media_types: &'static [&'static str]) -> Self {
+        self.doc.stream = media_types;
         self
     }
 
@@ -326,10 +328,16 @@ fn operation(rule: &RouteRule, referenced: &mut Schemas) -> Value {
         let mut response = match (status, rule.doc.stream) {
             (204, _) => json!({"description": "Done; no body."}),
             (101, _) => json!({"description": "Switching protocols (a WebSocket handshake)."}),
-            (_, Some(media_type)) => {
-                json!({"description": "A stream.", "content": {media_type: {"schema": {"type": "string"}}}})
+            (_, [_, ..]) => {
+                let content: serde_json::Map<String, Value> = rule
+                    .doc
+                    .stream
+                    .iter()
+                    .map(|media_type| ((*media_type).to_owned(), json!({"schema": {"type": "string"}})))
+                    .collect();
+                json!({"description": "A stream or a file.", "content": content})
             }
-            (_, None) => {
+            (_, []) => {
                 json!({"description": "Success.", "content": {"application/json": {"schema": success_schema.clone()}}})
             }
         };

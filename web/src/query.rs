@@ -4,7 +4,9 @@
 //! (numbers and flags are parsed by the handler with [`parse_number`] and
 //! [`parse_bool`], so every mistake names its parameter). Unknown
 //! parameters and a parameter given twice are refused: a misspelt filter
-//! must not silently widen a list.
+//! must not silently widen a list. So is a value with a control character
+//! no store can compare (NUL and the other C0 controls but tab, newline and
+//! carriage return).
 
 use std::ops::RangeInclusive;
 use std::str::FromStr;
@@ -36,6 +38,10 @@ fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     for (name, value) in pairs {
         if object.contains_key(&name) {
             return Err(ApiError::invalid_parameter(name.clone(), format!("`{name}` is given more than once")));
+        }
+        if let Some(character) = switchboard_core::text::forbidden_control(&value) {
+            let message = format!("`{name}` holds the control character U+{:04X}", u32::from(character));
+            return Err(ApiError::invalid_parameter(name, message));
         }
         object.insert(name, serde_json::Value::String(value));
     }
@@ -106,5 +112,9 @@ mod tests {
         assert_eq!(field_of(parse_number("limit", Some("x"), 1_u32..=500).expect_err("nan")), "limit");
         assert_eq!(parse_number::<u32>("limit", Some(""), 1..=500).expect("empty"), None);
         assert_eq!(field_of(parse_bool("needs_triage", Some("yes")).expect_err("bool")), "needs_triage");
+        assert_eq!(field_of(parse_query::<Parameters>("q=a%00b").expect_err("NUL")), "q");
+        assert_eq!(field_of(parse_query::<Parameters>("q=%1B%5B0m").expect_err("escape")), "q");
+        let tabbed: Parameters = parse_query("q=a%09b").expect("a tab is text");
+        assert_eq!(tabbed.q.as_deref(), Some("a\tb"));
     }
 }
