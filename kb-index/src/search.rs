@@ -258,21 +258,26 @@ impl KnowledgeBase {
     }
 
     /// [`search`](Self::search) for a ticket: its title and description,
-    /// restricted to what [`SearchFilter::for_ticket`] allows. For a ticket
-    /// about an equipment model, the most similar past solutions of that
-    /// model come first (an engineer opening it sees how the same machine
-    /// was fixed before), then the rest in their order.
+    /// restricted to what [`SearchFilter::for_ticket`] allows. These are the
+    /// matches an automatic answer is chosen from.
     pub fn search_ticket(&self, ticket: &Ticket, k: usize) -> Result<Vec<Match>> {
-        let text = ticket_query_text(ticket);
+        self.search(&ticket_query_text(ticket), k, &SearchFilter::for_ticket(ticket))
+    }
+
+    /// The ticket's suggestions, as people see them: for a ticket about an
+    /// equipment model, the most similar past solutions of that model first
+    /// (an engineer opening it sees how the same machine was fixed before),
+    /// then `matches` ([`search_ticket`](Self::search_ticket)'s) in their
+    /// order, `k` in all; `matches` as they are otherwise.
+    pub fn suggestions_for_ticket(&self, ticket: &Ticket, k: usize, matches: Vec<Match>) -> Result<Vec<Match>> {
         let filter = SearchFilter::for_ticket(ticket);
-        let matches = self.search(&text, k, &filter)?;
         if filter.equipment_model.is_none() {
             return Ok(matches);
         }
         let same_model = SearchFilter { kind: Some(DocKind::PastSolution), exact_equipment_model: true, ..filter };
-        let mut merged = self.search(&text, k, &same_model)?;
+        let mut merged = self.search(&ticket_query_text(ticket), k, &same_model)?;
         for found in matches {
-            if merged.len() == k {
+            if merged.len() >= k {
                 break;
             }
             if !merged.iter().any(|first| first.kind == found.kind && first.id == found.id) {

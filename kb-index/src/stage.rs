@@ -178,9 +178,16 @@ impl Handler for Matcher {
         let envelope: Envelope<TicketTriaged> = decode_envelope(message)?;
         let mut ticket = envelope.payload.ticket.clone();
         let (knowledge_base, query, k) = (self.knowledge_base.clone(), ticket.clone(), self.suggestions);
-        let matches =
-            blocking(move || knowledge_base.search_ticket(&query, k)).await.map_err(HandlerError::classify)?;
-        ticket.suggestions = Some(matches.iter().map(suggestion).collect());
+        // The automatic answer is chosen from the plain matches; people see
+        // the same model's past solutions first.
+        let (matches, suggestions) = blocking(move || {
+            let matches = knowledge_base.search_ticket(&query, k)?;
+            let suggestions = knowledge_base.suggestions_for_ticket(&query, k, matches.clone())?;
+            Ok((matches, suggestions))
+        })
+        .await
+        .map_err(HandlerError::classify)?;
+        ticket.suggestions = Some(suggestions.iter().map(suggestion).collect());
         metrics::counter!("switchboard_kb_matches_total", "found" => if matches.is_empty() { "none" } else { "some" })
             .increment(1);
 

@@ -444,7 +444,7 @@ fn a_match_that_does_not_answer_the_question_is_not_confident() {
 
 /// A ticket about equipment model M sees M's most similar past solutions
 /// first, ahead of better-scoring general documents; another model's
-/// reports not at all.
+/// reports not at all. The matches an answer is chosen from are unchanged.
 #[test]
 fn a_tickets_own_models_past_solutions_come_first() {
     use switchboard_core::ticket::{Channel, NewEquipment, NewRequester, NewTicket};
@@ -500,7 +500,9 @@ fn a_tickets_own_models_past_solutions_come_first() {
         .expect("search");
     assert_eq!(plain.first().map(|found| found.id.as_str()), Some(general.as_str()), "{plain:?}");
 
-    let matches = knowledge_base.search_ticket(&ticket, 5).expect("search");
+    let plain_for_ticket = knowledge_base.search_ticket(&ticket, 5).expect("search");
+    assert_eq!(plain_for_ticket, plain, "the matches an answer is chosen from keep their order");
+    let matches = knowledge_base.suggestions_for_ticket(&ticket, 5, plain_for_ticket).expect("search");
     let ids: Vec<&str> = matches.iter().map(|found| found.id.as_str()).collect();
     assert_eq!(ids.first().copied(), Some(same_model.as_str()), "{matches:?}");
     assert_eq!(ids.iter().filter(|id| **id == general).count(), 1, "{matches:?}");
@@ -508,6 +510,8 @@ fn a_tickets_own_models_past_solutions_come_first() {
     assert!(matches.len() <= 5);
     // A ticket about no model is ranked by score alone.
     let unmodelled = switchboard_core::Ticket { equipment: None, ..ticket };
-    let matches = knowledge_base.search_ticket(&unmodelled, 5).expect("search");
+    let plain = knowledge_base.search_ticket(&unmodelled, 5).expect("search");
+    let matches = knowledge_base.suggestions_for_ticket(&unmodelled, 5, plain.clone()).expect("search");
+    assert_eq!(matches, plain);
     assert_eq!(matches.first().map(|found| found.id.as_str()), Some(general.as_str()), "{matches:?}");
 }
