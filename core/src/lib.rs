@@ -18,6 +18,7 @@ pub mod lifecycle;
 pub mod mail;
 pub mod notifications;
 pub mod policy;
+pub mod random;
 pub mod routing;
 pub mod tenant;
 pub mod text;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use switchboard_core::random::SplitMix64;
 
 use crate::Result;
 use crate::confidence::MatchFeatures;
@@ -128,24 +129,6 @@ pub fn top_confidences(outcomes: &[QueryOutcome], queries: &[LabelledQuery]) -> 
         .collect()
 }
 
-/// SplitMix64: a tiny, well-known deterministic generator, so splits are
-/// the same on every machine and every version of every dependency.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
-    }
-}
-
 /// Splits `rows` into `fractions.len()` parts so that every label is spread
 /// over the parts in the given proportions (largest-remainder rounding per
 /// label), with a seeded shuffle inside each label. Parts keep the input
@@ -157,7 +140,7 @@ pub fn stratified_split<T>(rows: Vec<T>, label: impl Fn(&T) -> String, fractions
         by_label.entry(label(row)).or_default().push(index);
     }
     let mut part_of = vec![0usize; rows.len()];
-    let mut random = SplitMix64(seed);
+    let mut random = SplitMix64::new(seed);
     for indices in by_label.values_mut() {
         for position in (1..indices.len()).rev() {
             indices.swap(position, random.below(position + 1));

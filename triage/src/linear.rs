@@ -19,6 +19,7 @@
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use switchboard_core::random::SplitMix64;
 
 use crate::error::{Error, Result};
 use crate::sparse::{CsrMatrix, SparseVector};
@@ -198,24 +199,6 @@ impl Default for SvmParams {
     }
 }
 
-/// A tiny deterministic generator for the visiting order of the solver, so a
-/// model is a pure function of its data and settings.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut mixed = self.0;
-        mixed = (mixed ^ (mixed >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        mixed = (mixed ^ (mixed >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        mixed ^ (mixed >> 31)
-    }
-
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
-    }
-}
-
 /// Fits one binary problem by dual coordinate descent with shrinking. The
 /// bias is learned as the weight of a constant feature 1 (regularised, as in
 /// LIBLINEAR). Returns the weights and the bias.
@@ -240,7 +223,9 @@ fn fit_binary_svm(
         .collect();
     let mut active: Vec<usize> = (0..n_rows).collect();
     let mut active_len = n_rows;
-    let mut random = SplitMix64(seed);
+    // The solver's visiting order, deterministic: a model is a pure
+    // function of its data and settings.
+    let mut random = SplitMix64::new(seed);
     let mut bound_max = f32::INFINITY;
 
     for _epoch in 0..params.max_epochs {

@@ -12,6 +12,7 @@
 //! statistics' normalisation matters.
 
 use switchboard_core::CompanyId;
+use switchboard_core::random::SplitMix64;
 use uuid::Uuid;
 
 use crate::Store;
@@ -94,17 +95,13 @@ pub struct History {
     pub tickets: Vec<SeedTicket>,
 }
 
-/// SplitMix64: small, fast and the same everywhere, which is all a
-/// generator of test data needs.
-struct Random(u64);
+/// The history's random choices, from [`SplitMix64`]: the same everywhere,
+/// which is all a generator of test data needs.
+struct Random(SplitMix64);
 
 impl Random {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in `0..bound` (bound > 0).
@@ -153,7 +150,7 @@ fn as_written(random: &mut Random, text: &str) -> String {
 /// The history for `seed` and `sizes`; the same arguments give the same
 /// history.
 pub fn generate(seed: u64, sizes: Sizes) -> History {
-    let mut random = Random(seed);
+    let mut random = Random(SplitMix64::new(seed));
     let units: Vec<SeedUnit> = (0..sizes.units)
         .map(|index| {
             let model = index % sizes.models.max(1);
