@@ -1,6 +1,8 @@
 //! Load figures for the knowledge base with 10,000 or more articles: index
-//! build time (RAM and disk), search latency percentiles on one thread, and
-//! queries per second on one and on every core. Prints one JSON object.
+//! build time (RAM and disk), search latency percentiles on one thread (on
+//! first meeting the queries, and again once their words are met: the
+//! `met_` figures), and queries per second on one and on every core. Prints
+//! one JSON object.
 //!
 //! `cargo run --release -p switchboard-kb --example kb_bench -- [DOCUMENTS] [QUERIES] [OPTIONS.json]`
 
@@ -45,15 +47,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for query in queries.iter().take(200) {
         knowledge_base.search(query, 5, &filter)?;
     }
-    let mut latencies = Vec::with_capacity(queries.len());
-    let started = Instant::now();
-    for query in &queries {
-        let one = Instant::now();
-        knowledge_base.search(query, 5, &filter)?;
-        latencies.push(one.elapsed().as_secs_f64() * 1000.0);
-    }
-    let single_thread_qps = queries.len() as f64 / started.elapsed().as_secs_f64();
-    latencies.sort_by(f64::total_cmp);
+    let time_each = |queries: &[String]| -> Result<(Vec<f64>, f64), switchboard_kb::Error> {
+        let mut latencies = Vec::with_capacity(queries.len());
+        let started = Instant::now();
+        for query in queries {
+            let one = Instant::now();
+            knowledge_base.search(query, 5, &filter)?;
+            latencies.push(one.elapsed().as_secs_f64() * 1000.0);
+        }
+        let per_second = queries.len() as f64 / started.elapsed().as_secs_f64();
+        latencies.sort_by(f64::total_cmp);
+        Ok((latencies, per_second))
+    };
+    // First pass: queries whose words and matches the index has not met
+    // yet cost the first reading (see the crate's README). Second pass:
+    // every word, phrase word and document already met.
+    let (latencies, single_thread_qps) = time_each(&queries)?;
+    let (warm_latencies, _) = time_each(&queries)?;
 
     let threads = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
     let queries = Arc::new(queries);
@@ -89,6 +99,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "p50_ms": percentile(&latencies, 0.50),
         "p99_ms": percentile(&latencies, 0.99),
         "max_ms": latencies.last().copied().unwrap_or(0.0),
+        "met_p50_ms": percentile(&warm_latencies, 0.50),
+        "met_p99_ms": percentile(&warm_latencies, 0.99),
         "qps_1_thread": single_thread_qps,
         "threads": threads,
         "qps_all_threads": parallel_qps,

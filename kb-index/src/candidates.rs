@@ -1,99 +1,110 @@
-//! The first stage of matching: the BM25 candidates, scored straight from
-//! the postings.
+//! The first stage of matching: the BM25 candidates, scored from the
+//! snapshot's cached word scores.
 //!
 //! The scores are the ones tantivy gives the equivalent query (each query
 //! word's per-field BM25 with the field's boost, combined across fields by
 //! dis-max or summed, summed over the words, plus the phrase and fuzzy
-//! bonuses), computed with tantivy's own [`Bm25Weight`] and field norms.
-//! What differs is the order of the work:
+//! bonuses), computed with tantivy's own [`Bm25Weight`](tantivy::query::Bm25Weight)
+//! and field norms (see [`cache`](crate::cache)). What differs is the order of the work:
 //!
-//! 1. The words are taken rarest first (by the most they can add to a
-//!    document's score), each word's postings in each field read into a
-//!    per-document accumulator. Once the words still to come cannot add up
-//!    to the score of the pool's last document (the pool: the best
-//!    [`BONUS_POOL`] or four times the candidates asked for, among the
-//!    documents the filter allows), no document they alone could lift can
-//!    enter it, and the common words ("the", "my", "how") are only looked
-//!    up for the documents that still can, by seeking their postings
-//!    instead of reading all of them (the "max score" strategy).
-//! 2. Only the pool is checked for the bigram phrases and fuzzy matches,
-//!    whose bonuses are small, by seeking those clauses' scorers to it.
+//! 1. Every query word's scores are added up per document, from the cached
+//!    lists: exact.
+//! 2. Only the best [`BONUS_POOL`] (or four times the candidates asked for)
+//!    of the documents the filter allows get the bigram phrase and fuzzy
+//!    bonuses: the phrase clauses' scorers seek to them, and the fuzzy
+//!    matches are cached per word.
 //!
 //! So a document outside the pool that phrases or fuzzy matches alone would
 //! have lifted into the candidates is missed; with bonuses a tenth or less
 //! of a word's score, that takes a query whose words match hardly anything.
-//! Step 1 is exact.
 
-use tantivy::postings::{Postings, SegmentPostings};
-use tantivy::query::{Bm25Weight, EnableScoring, Query, Weight};
-use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::{DocAddress, DocId, DocSet, Score, Searcher, SegmentReader, TERMINATED, Term};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
 
-use crate::{Error, Result};
+use tantivy::query::{Bm25StatisticsProvider, Bm25Weight};
+use tantivy::schema::Field;
+use tantivy::{BitSet, DocAddress, DocId, Score, Searcher, Term};
+
+use crate::Result;
+use crate::cache::{AllowedDocs, FuzzyMatches, SnapshotCache, WordPositions, WordScores};
 
 /// At least this many of the best documents by word score get the phrase
 /// and fuzzy bonuses.
 pub(crate) const BONUS_POOL: usize = 100;
 
-/// One query word in one field, with its BM25 weight (boost included).
-struct WordField {
-    field: Field,
-    term: Term,
-    weight: Bm25Weight,
+/// A pair of query words to find next to each other in a field: `second`
+/// `gap` positions after `first`, give or take `slop`, scored as tantivy
+/// scores the boosted [`PhraseQuery`](tantivy::query::PhraseQuery).
+pub(crate) struct Phrase {
+    pub field: Field,
+    pub first: String,
+    pub second: String,
+    pub gap: u32,
+    pub slop: u32,
+    pub boost: f32,
 }
 
-/// One query word in the fields that have it, and the most it can add to a
-/// document's score.
-struct Word {
-    fields: Vec<WordField>,
-    bound: Score,
+/// What a document in the bonus pool may get besides its words' scores.
+#[derive(Default)]
+pub(crate) struct Bonuses {
+    pub phrases: Vec<Phrase>,
+    /// (field, word, boost): `boost` when the field has a word one edit
+    /// (a transposition counting as one) from `word`, as tantivy scores a
+    /// boosted [`FuzzyTermQuery`](tantivy::query::FuzzyTermQuery).
+    pub fuzzy: Vec<(Field, String, f32)>,
 }
 
-/// What the first stage scores: the words, how their fields combine, and
-/// the bonus clauses.
+/// What the first stage scores: the words and the bonuses, among the
+/// documents allowed.
 pub(crate) struct FirstStage {
-    /// Rarest (highest bound) first.
-    words: Vec<Word>,
-    tie_breaker: Option<f32>,
-    bonuses: Vec<Box<dyn Weight>>,
-    filter: Option<Box<dyn Weight>>,
+    words: Vec<Arc<WordScores>>,
+    phrases: Vec<PhraseScorer>,
+    fuzzy: Vec<(Arc<FuzzyMatches>, f32)>,
+    allowed: Arc<AllowedDocs>,
 }
 
 impl FirstStage {
-    /// `words`: the distinct query words; `fields`: each text field with its
-    /// boost; `bonuses`: the phrase and fuzzy clauses, boosts applied;
-    /// `filter`: what a document must match (scored 0).
+    /// `words`: the query words' scores (from `cache`, like the fuzzy
+    /// matches); `allowed`: the documents that may be returned.
     pub(crate) fn new(
         searcher: &Searcher,
-        words: &[&str],
-        fields: &[(Field, f32)],
-        tie_breaker: Option<f32>,
-        bonuses: &[Box<dyn Query>],
-        filter: Option<&dyn Query>,
+        cache: &SnapshotCache,
+        words: Vec<Arc<WordScores>>,
+        bonuses: &Bonuses,
+        allowed: Arc<AllowedDocs>,
     ) -> Result<Self> {
-        let mut scored = Vec::with_capacity(words.len());
-        for word in words {
-            let mut in_fields = Vec::with_capacity(fields.len());
-            for (field, boost) in fields {
-                let term = Term::from_field_text(*field, word);
-                if searcher.doc_freq(&term)? == 0 {
-                    continue;
-                }
-                let weight = Bm25Weight::for_terms(searcher, std::slice::from_ref(&term))?.boost_by(*boost);
-                in_fields.push(WordField { field: *field, term, weight });
-            }
-            if in_fields.is_empty() {
+        let mut phrases = Vec::with_capacity(bonuses.phrases.len());
+        for phrase in &bonuses.phrases {
+            let (Some(first), Some(second)) = (
+                cache.positions(searcher, phrase.field, &phrase.first)?,
+                cache.positions(searcher, phrase.field, &phrase.second)?,
+            ) else {
                 continue;
-            }
-            let bounds: Vec<Score> = in_fields.iter().map(|word_field| word_field.weight.max_score()).collect();
-            let bound = combine(&bounds, tie_breaker);
-            scored.push(Word { fields: in_fields, bound });
+            };
+            let statistics = PhraseStatistics {
+                documents: searcher.total_num_docs()?,
+                field_tokens: cache.field_tokens(searcher, phrase.field)?,
+                terms: [(&phrase.first, first.doc_freq), (&phrase.second, second.doc_freq)]
+                    .map(|(word, doc_freq)| (Term::from_field_text(phrase.field, word), doc_freq)),
+            };
+            let terms = statistics.terms.clone().map(|(term, _)| term);
+            let weight = Bm25Weight::for_terms(&statistics, &terms)?.boost_by(phrase.boost);
+            phrases.push(PhraseScorer {
+                field: phrase.field,
+                first,
+                second,
+                gap: phrase.gap,
+                slop: phrase.slop,
+                weight,
+            });
         }
-        scored.sort_by(|left, right| right.bound.total_cmp(&left.bound));
-        let scoring = EnableScoring::enabled_from_searcher(searcher);
-        let bonuses = bonuses.iter().map(|query| query.weight(scoring)).collect::<tantivy::Result<Vec<_>>>()?;
-        let filter = filter.map(|query| query.weight(EnableScoring::disabled_from_searcher(searcher))).transpose()?;
-        Ok(Self { words: scored, tie_breaker, bonuses, filter })
+        let fuzzy = bonuses
+            .fuzzy
+            .iter()
+            .map(|(field, word, boost)| Ok((cache.fuzzy(searcher, *field, word)?, *boost)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { words, phrases, fuzzy, allowed })
     }
 
     /// The best `limit` documents with their scores, best first (ties: the
@@ -104,8 +115,7 @@ impl FirstStage {
 
     /// [`top`](Self::top) with the pool named: the words' best `pool`
     /// documents of each segment (at least `limit`) are the only ones the
-    /// phrase and fuzzy bonuses score; the tests set it small to walk the
-    /// pruned path.
+    /// phrase and fuzzy bonuses score.
     pub(crate) fn top_with_pool(
         &self,
         searcher: &Searcher,
@@ -117,252 +127,197 @@ impl FirstStage {
         }
         let pool = pool.max(limit);
         let mut best: Vec<(Score, DocAddress)> = Vec::new();
-        let mut scratch = Scratch::default();
-        for (segment_ord, reader) in searcher.segment_readers().iter().enumerate() {
-            let segment_ord = segment_ord as u32;
-            let mut found = self.word_scores(reader, &mut scratch, pool)?;
-            found.retain(|(_, doc)| scratch.allowed[*doc as usize] == Verdict::Allowed);
-            keep_best(&mut found, pool);
-            found.sort_unstable_by_key(|(_, doc)| *doc);
-            for bonus in &self.bonuses {
-                let mut scorer = bonus.scorer(reader, 1.0)?;
+        let mut scores: Vec<Score> = Vec::new();
+        for (segment, reader) in searcher.segment_readers().iter().enumerate() {
+            scores.clear();
+            scores.resize(reader.max_doc() as usize, 0.0);
+            for word in &self.words {
+                for (doc, score) in &word.segments[segment].postings {
+                    scores[*doc as usize] += score;
+                }
+            }
+            let mut found = best_allowed(&scores, &self.allowed[segment], pool);
+            for (matches, boost) in &self.fuzzy {
+                let mut matches = Seeker::new(&matches[segment]);
                 for (score, doc) in &mut found {
-                    let at = if scorer.doc() < *doc { scorer.seek(*doc) } else { scorer.doc() };
-                    if at == TERMINATED {
-                        break;
-                    }
-                    if at == *doc {
-                        *score += scorer.score();
+                    if matches.seek(*doc).is_some() {
+                        *score += boost;
                     }
                 }
             }
-            best.extend(found.into_iter().map(|(score, doc)| (score, DocAddress::new(segment_ord, doc))));
+            for phrase in &self.phrases {
+                let norms = reader.get_fieldnorms_reader(phrase.field)?;
+                let (first, second) = (&phrase.first.segments[segment], &phrase.second.segments[segment]);
+                let (mut first_docs, mut second_docs) = (Seeker::new(first.docs()), Seeker::new(second.docs()));
+                for (score, doc) in &mut found {
+                    let Some(in_first) = first_docs.seek(*doc) else { continue };
+                    let Some(in_second) = second_docs.seek(*doc) else { continue };
+                    let count =
+                        phrase_count(first.positions(in_first), second.positions(in_second), phrase.gap, phrase.slop);
+                    if count > 0 {
+                        *score += phrase.weight.score(norms.fieldnorm_id(*doc), count);
+                    }
+                }
+            }
+            best.extend(found.into_iter().map(|(score, doc)| (score, DocAddress::new(segment as u32, doc))));
         }
         best.sort_unstable_by(|left, right| right.0.total_cmp(&left.0).then_with(|| left.1.cmp(&right.1)));
         best.truncate(limit);
         Ok(best)
     }
+}
 
-    /// The segment's documents that have a query word and may still be
-    /// among the `pool` best the filter allows, with their word scores, in
-    /// document order; `scratch.allowed` says which the filter allows.
-    fn word_scores(&self, reader: &SegmentReader, scratch: &mut Scratch, pool: usize) -> Result<Vec<(Score, DocId)>> {
-        scratch.reset(reader.max_doc() as usize);
-        for (index, word) in self.words.iter().enumerate() {
-            self.add_every_posting(reader, word, scratch)?;
-            let rest = &self.words[index + 1..];
-            if rest.is_empty() {
-                break;
+/// The statistics BM25 weighs a phrase with, from the snapshot's cache:
+/// what the searcher would count.
+struct PhraseStatistics {
+    /// Deleted documents included, as tantivy counts them.
+    documents: u64,
+    field_tokens: u64,
+    /// The phrase's terms with their document frequencies.
+    terms: [(Term, u64); 2],
+}
+
+impl Bm25StatisticsProvider for PhraseStatistics {
+    fn total_num_tokens(&self, _field: Field) -> tantivy::Result<u64> {
+        Ok(self.field_tokens)
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        Ok(self.documents)
+    }
+
+    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        Ok(self.terms.iter().find(|(known, _)| known == term).map_or(0, |(_, doc_freq)| *doc_freq))
+    }
+}
+
+/// Looks documents up in a list in document order, for documents asked
+/// for in document order: each search starts where the last one ended and
+/// gallops (probes 1, 2, 4, … ahead) before a binary search.
+struct Seeker<'a> {
+    docs: &'a [DocId],
+    at: usize,
+}
+
+impl<'a> Seeker<'a> {
+    fn new(docs: &'a [DocId]) -> Self {
+        Self { docs, at: 0 }
+    }
+
+    /// Where `doc` is in the list, if it is; `doc` is at least the last
+    /// one sought.
+    fn seek(&mut self, doc: DocId) -> Option<usize> {
+        let rest = &self.docs[self.at..];
+        let mut ahead = 1;
+        while ahead < rest.len() && rest[ahead] < doc {
+            ahead *= 2;
+        }
+        let from = ahead / 2;
+        let to = (ahead + 1).min(rest.len());
+        self.at += from + rest[from..to].partition_point(|at| *at < doc);
+        (self.docs.get(self.at) == Some(&doc)).then_some(self.at)
+    }
+}
+
+/// A [`Phrase`] ready to score: where its words are, and its weight.
+struct PhraseScorer {
+    field: Field,
+    first: Arc<WordPositions>,
+    second: Arc<WordPositions>,
+    gap: u32,
+    slop: u32,
+    weight: Bm25Weight,
+}
+
+/// How many times a document has the phrase, given its words' positions
+/// (each in order): as tantivy counts, each position of `second` matches
+/// at most one of `first`, the closest one before or at it within `slop`
+/// of `gap` after.
+fn phrase_count(first: &[u32], second: &[u32], gap: u32, slop: u32) -> u32 {
+    let (mut left, mut right, mut count) = (0, 0, 0);
+    while left < first.len() && right < second.len() {
+        let (wanted, at) = (first[left] + gap, second[right]);
+        if wanted.abs_diff(at) <= slop {
+            // A later position of `first` that still comes at or before
+            // `at` is closer.
+            while first.get(left + 1).is_some_and(|next| next + gap <= at) {
+                left += 1;
             }
-            let remaining: Score = rest.iter().map(|word| word.bound).sum();
-            if remaining >= scratch.best {
-                // The pool's last score is no higher than the best one.
+            count += 1;
+            left += 1;
+            right += 1;
+        } else if wanted < at {
+            left += 1;
+        } else {
+            right += 1;
+        }
+    }
+    count
+}
+
+/// The `count` best documents with a score (above 0) that `allowed` has,
+/// by score then the earlier document, in document order.
+fn best_allowed(scores: &[Score], allowed: &BitSet, count: usize) -> Vec<(Score, DocId)> {
+    // Scores are looked at a block at a time: a block whose best is no
+    // better than the worst kept is skipped whole.
+    const BLOCK: usize = 32;
+    // A min-heap of the best so far, its root the worst of them. Scores
+    // above 0 order as their bit patterns do; a later document is worse.
+    let mut best: BinaryHeap<Reverse<(u32, Reverse<DocId>)>> = BinaryHeap::with_capacity(count + 1);
+    let mut worst = 0.0;
+    for (block, block_scores) in scores.chunks(BLOCK).enumerate() {
+        // Written so that it compiles to vector instructions.
+        let block_best = block_scores.iter().fold(0.0, |max: Score, score| if *score > max { *score } else { max });
+        if block_best <= worst {
+            continue;
+        }
+        for (offset, score) in block_scores.iter().enumerate() {
+            let doc = (block * BLOCK + offset) as DocId;
+            if *score <= worst || !allowed.contains(doc) {
                 continue;
             }
-            let Some(threshold) = self.pool_threshold(reader, scratch, pool)? else { continue };
-            if remaining >= threshold {
-                continue;
+            best.push(Reverse((score.to_bits(), Reverse(doc))));
+            if best.len() > count {
+                best.pop();
             }
-            // No document the rest alone finds can enter the pool: look the
-            // rest up only for those that still can.
-            let mut survivors: Vec<DocId> = scratch
-                .touched
-                .iter()
-                .copied()
-                .filter(|doc| {
-                    let at = *doc as usize;
-                    scratch.allowed[at] != Verdict::Refused && scratch.score[at] + remaining >= threshold
-                })
-                .collect();
-            survivors.sort_unstable();
-            self.check_filter(reader, &survivors, &mut scratch.allowed)?;
-            for word in rest {
-                self.add_for(reader, word, &survivors, scratch)?;
-            }
-            return Ok(survivors.into_iter().map(|doc| (scratch.score[doc as usize], doc)).collect());
-        }
-        let mut found: Vec<DocId> = scratch.touched.clone();
-        found.sort_unstable();
-        self.check_filter(reader, &found, &mut scratch.allowed)?;
-        Ok(found.into_iter().map(|doc| (scratch.score[doc as usize], doc)).collect())
-    }
-
-    /// Adds `word`'s score to every document that has it.
-    fn add_every_posting(&self, reader: &SegmentReader, word: &Word, scratch: &mut Scratch) -> Result<()> {
-        for WordField { field, term, weight } in &word.fields {
-            let Some(mut postings) = postings(reader, *field, term)? else { continue };
-            let norms = reader.get_fieldnorms_reader(*field)?;
-            let mut doc = postings.doc();
-            while doc != TERMINATED {
-                let value = weight.score(norms.fieldnorm_id(doc), postings.term_freq());
-                scratch.add_field_score(doc, value);
-                doc = postings.advance();
+            if best.len() == count {
+                worst = best.peek().map_or(0.0, |Reverse((bits, _))| Score::from_bits(*bits));
             }
         }
-        self.fold_word(scratch);
-        Ok(())
     }
+    let mut found: Vec<(Score, DocId)> =
+        best.into_iter().map(|Reverse((bits, Reverse(doc)))| (Score::from_bits(bits), doc)).collect();
+    found.sort_unstable_by_key(|(_, doc)| *doc);
+    found
+}
 
-    /// Adds `word`'s score to the documents of `docs` (in order) that have it.
-    fn add_for(&self, reader: &SegmentReader, word: &Word, docs: &[DocId], scratch: &mut Scratch) -> Result<()> {
-        for WordField { field, term, weight } in &word.fields {
-            let Some(mut postings) = postings(reader, *field, term)? else { continue };
-            let norms = reader.get_fieldnorms_reader(*field)?;
-            for doc in docs {
-                let at = if postings.doc() < *doc { postings.seek(*doc) } else { postings.doc() };
-                if at == TERMINATED {
-                    break;
-                }
-                if at == *doc {
-                    scratch.add_field_score(*doc, weight.score(norms.fieldnorm_id(*doc), postings.term_freq()));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seeker_finds_what_a_binary_search_finds() {
+        let lists: [Vec<DocId>; 4] =
+            [vec![], vec![7], (0..200).map(|doc| doc * 3).collect(), vec![1, 2, 3, 50, 51, 52, 900, 1000, 1001]];
+        for list in &lists {
+            for stride in [1, 2, 5, 40] {
+                let mut seeker = Seeker::new(list);
+                for doc in (0..1100).step_by(stride) {
+                    assert_eq!(seeker.seek(doc), list.binary_search(&doc).ok(), "{doc} in {list:?}");
                 }
             }
         }
-        self.fold_word(scratch);
-        Ok(())
     }
 
-    /// Combines the word's field scores into the documents' scores.
-    fn fold_word(&self, scratch: &mut Scratch) {
-        let Scratch { score, word_max, word_sum, word_docs, touched, best, .. } = scratch;
-        for doc in word_docs.drain(..) {
-            let at = doc as usize;
-            let (max, sum) = (word_max[at], word_sum[at]);
-            let combined = match self.tie_breaker {
-                Some(tie_breaker) => max + (sum - max) * tie_breaker,
-                None => sum,
-            };
-            if score[at] == 0.0 {
-                touched.push(doc);
-            }
-            score[at] += combined;
-            *best = best.max(score[at]);
-            word_max[at] = 0.0;
-            word_sum[at] = 0.0;
-        }
-    }
-
-    /// The word score of the `pool`-th best document the filter allows so
-    /// far, if there are that many: a lower bound of the pool's last final
-    /// score, since scores only grow.
-    fn pool_threshold(&self, reader: &SegmentReader, scratch: &mut Scratch, pool: usize) -> Result<Option<Score>> {
-        if scratch.touched.len() < pool {
-            return Ok(None);
-        }
-        // The best twice the pool (by score, then document) are checked
-        // against the filter; if the pool is not full among them it is
-        // not known yet.
-        let mut ranked: Vec<(Score, DocId)> =
-            scratch.touched.iter().map(|doc| (scratch.score[*doc as usize], *doc)).collect();
-        keep_best(&mut ranked, pool.saturating_mul(2));
-        let mut docs: Vec<DocId> = ranked.iter().map(|(_, doc)| *doc).collect();
-        docs.sort_unstable();
-        self.check_filter(reader, &docs, &mut scratch.allowed)?;
-        let mut allowed: Vec<Score> = ranked
-            .iter()
-            .filter(|(_, doc)| scratch.allowed[*doc as usize] == Verdict::Allowed)
-            .map(|(score, _)| *score)
-            .collect();
-        if allowed.len() < pool {
-            return Ok(None);
-        }
-        let (_, threshold, _) = allowed.select_nth_unstable_by(pool - 1, |left, right| right.total_cmp(left));
-        Ok(Some(*threshold))
-    }
-
-    /// Records in `allowed` whether each of `docs` (in order) is alive and
-    /// matches the filter, where not known yet.
-    fn check_filter(&self, reader: &SegmentReader, docs: &[DocId], allowed: &mut [Verdict]) -> Result<()> {
-        let unknown: Vec<DocId> =
-            docs.iter().copied().filter(|doc| allowed[*doc as usize] == Verdict::Unknown).collect();
-        if unknown.is_empty() {
-            return Ok(());
-        }
-        let mut scorer = self.filter.as_ref().map(|filter| filter.scorer(reader, 1.0)).transpose()?;
-        let alive = reader.alive_bitset();
-        for doc in unknown {
-            let passes = alive.is_none_or(|alive| alive.is_alive(doc))
-                && scorer.as_mut().is_none_or(|scorer| {
-                    let at = if scorer.doc() < doc { scorer.seek(doc) } else { scorer.doc() };
-                    at == doc
-                });
-            allowed[doc as usize] = if passes { Verdict::Allowed } else { Verdict::Refused };
-        }
-        Ok(())
-    }
-}
-
-/// One word's field scores (or bounds) combined the way its fields combine.
-fn combine(values: &[Score], tie_breaker: Option<f32>) -> Score {
-    let sum: Score = values.iter().sum();
-    match tie_breaker {
-        Some(tie_breaker) => {
-            let max = values.iter().copied().fold(0.0, Score::max);
-            max + (sum - max) * tie_breaker
-        }
-        None => sum,
-    }
-}
-
-fn postings(reader: &SegmentReader, field: Field, term: &Term) -> Result<Option<SegmentPostings>> {
-    reader
-        .inverted_index(field)?
-        .read_postings(term, IndexRecordOption::WithFreqs)
-        .map_err(|error| Error::io("reading postings", error))
-}
-
-/// Keeps the `count` best of `found` (by score, then the earlier document).
-fn keep_best(found: &mut Vec<(Score, DocId)>, count: usize) {
-    let order = |left: &(Score, DocId), right: &(Score, DocId)| right.0.total_cmp(&left.0).then(left.1.cmp(&right.1));
-    if found.len() > count {
-        found.select_nth_unstable_by(count, order);
-        found.truncate(count);
-    }
-}
-
-/// Whether a document is alive and matches the filter.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum Verdict {
-    #[default]
-    Unknown,
-    Allowed,
-    Refused,
-}
-
-/// Per-document accumulators, reused across a search's segments.
-#[derive(Default)]
-struct Scratch {
-    score: Vec<Score>,
-    word_max: Vec<Score>,
-    word_sum: Vec<Score>,
-    /// The documents the current word was found in.
-    word_docs: Vec<DocId>,
-    /// The documents with a score.
-    touched: Vec<DocId>,
-    /// The highest score so far.
-    best: Score,
-    allowed: Vec<Verdict>,
-}
-
-impl Scratch {
-    fn reset(&mut self, documents: usize) {
-        for values in [&mut self.score, &mut self.word_max, &mut self.word_sum] {
-            values.clear();
-            values.resize(documents, 0.0);
-        }
-        self.allowed.clear();
-        self.allowed.resize(documents, Verdict::Unknown);
-        self.word_docs.clear();
-        self.touched.clear();
-        self.best = 0.0;
-    }
-
-    fn add_field_score(&mut self, doc: DocId, value: Score) {
-        let at = doc as usize;
-        if self.word_sum[at] == 0.0 {
-            self.word_docs.push(doc);
-        }
-        self.word_max[at] = self.word_max[at].max(value);
-        self.word_sum[at] += value;
+    #[test]
+    fn phrases_are_counted_once_per_position_of_the_second_word() {
+        // "a b" with a gap of 1.
+        assert_eq!(phrase_count(&[0, 5], &[1, 6, 9], 1, 0), 2);
+        assert_eq!(phrase_count(&[0, 5], &[2, 7], 1, 0), 0);
+        // With a slop of 1, the closest earlier "a" takes each "b".
+        assert_eq!(phrase_count(&[0, 1], &[2], 1, 1), 1);
+        assert_eq!(phrase_count(&[0, 4], &[2, 3], 1, 1), 1);
+        // Out of order within the slop counts too.
+        assert_eq!(phrase_count(&[3], &[3], 1, 1), 1);
     }
 }

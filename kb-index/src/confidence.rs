@@ -25,7 +25,8 @@ pub struct MatchFeatures {
     /// Character n-gram cosine to the closest single question or phrasing.
     pub ngram_best_part: f32,
     /// The share of the query's words, weighted by their inverse document
-    /// frequency, that occur anywhere in the article, in [0, 1]. "How do I
+    /// frequency, that occur anywhere in the article (in any field whose
+    /// boost is above 0: every text field by default), in [0, 1]. "How do I
     /// connect to the VPN from home?" shares its common words with "How do I
     /// connect the device to Wi-Fi?" but not "VPN" and "home", the words that
     /// say what it is about. (Matches stored before this feature read as 0.)

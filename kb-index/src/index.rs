@@ -17,6 +17,7 @@ use tantivy::schema::{
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, Term};
 
 use crate::analysis::{AnalysisOptions, register_analyzers};
+use crate::cache::SnapshotCache;
 use crate::document::{DocKey, KbDocument};
 use crate::ngram::NgramModel;
 use crate::search::SearchConfig;
@@ -104,13 +105,6 @@ pub(crate) struct Fields {
     pub document: Field,
 }
 
-impl Fields {
-    /// The fields a query's words are looked up in.
-    pub(crate) fn text(&self) -> [Field; 4] {
-        [self.question, self.answer, self.tags, self.phrasing]
-    }
-}
-
 /// The company (or equipment model) value of documents every company (or
 /// every model) shares.
 pub(crate) const ANY_VALUE: &str = "*";
@@ -183,6 +177,8 @@ pub struct KnowledgeBase {
     pub(crate) fields: Fields,
     pub(crate) analysis: AnalysisOptions,
     pub(crate) ngrams: RwLock<NgramModel>,
+    /// What searches of the newest snapshot share.
+    pub(crate) cache: SnapshotCache,
     ngram_refresh: Mutex<RefreshBudget>,
     ngram_refreshes: std::sync::atomic::AtomicU64,
     search_config: RwLock<SearchConfig>,
@@ -324,6 +320,7 @@ impl KnowledgeBase {
             fields,
             analysis: options.analysis,
             ngrams: RwLock::new(NgramModel::new(options.analysis.rerank_words)),
+            cache: SnapshotCache::default(),
             ngram_refresh: Mutex::new(RefreshBudget::full()),
             ngram_refreshes: std::sync::atomic::AtomicU64::new(0),
             search_config: RwLock::new(options.search),
@@ -545,14 +542,6 @@ impl KnowledgeBase {
             .and_then(|value| value.as_str())
             .ok_or_else(|| Error::Corrupt("a stored document has no content".into()))?;
         serde_json::from_str(json).map_err(|error| Error::Corrupt(format!("a stored document is unreadable: {error}")))
-    }
-
-    pub(crate) fn stored_key(&self, stored: &TantivyDocument) -> Result<DocKey> {
-        stored
-            .get_first(self.fields.key)
-            .and_then(|value| value.as_str())
-            .and_then(DocKey::from_index_term)
-            .ok_or_else(|| Error::Corrupt("a stored document has no valid key".into()))
     }
 
     fn tantivy_document(&self, document: &KbDocument) -> Result<TantivyDocument> {

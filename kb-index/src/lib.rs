@@ -25,6 +25,7 @@
 //! held-out figures, and `kb-index/README.md` records them.
 
 pub mod analysis;
+mod cache;
 mod candidates;
 pub mod cli;
 pub mod confidence;

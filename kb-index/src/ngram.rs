@@ -8,6 +8,8 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
+
 use crate::analysis::rerank_features;
 use crate::document::{DocKey, KbDocument};
 
@@ -118,14 +120,14 @@ fn merge_by_id<T>(left: &[(u32, f32)], right: &[(u32, T)], mut matched: impl FnM
 pub(crate) struct Snapshot {
     space: Space,
     /// Each document's place in `space.documents`.
-    slots: HashMap<DocKey, u32>,
+    slots: FxHashMap<DocKey, u32>,
 }
 
 #[derive(Default)]
 pub(crate) struct NgramModel {
     /// Whether words and word pairs are features too.
     words: bool,
-    vocabulary: HashMap<String, u32>,
+    vocabulary: FxHashMap<String, u32>,
     /// Number of documents containing each n-gram, indexed by n-gram id.
     document_frequency: Vec<u32>,
     documents: HashMap<DocKey, DocumentVectors>,
@@ -214,7 +216,7 @@ impl NgramModel {
         };
         let (idf, unknown_idf) = smooth_idf(self.documents.len(), &self.document_frequency);
         let mut space = Space { documents: Vec::with_capacity(self.documents.len()), idf, unknown_idf };
-        let mut slots = HashMap::with_capacity(self.documents.len());
+        let mut slots = FxHashMap::with_capacity_and_hasher(self.documents.len(), Default::default());
         let normalised = |mut weights: Vec<(u32, f32)>| -> Vec<(u32, f32)> {
             let norm = weights.iter().map(|(_, weight)| weight * weight).sum::<f32>().sqrt();
             divide_by_norm(&mut weights, norm);
@@ -252,18 +254,27 @@ impl NgramModel {
     /// similar to anything.
     pub(crate) fn query_vector(&self, text: &str) -> QueryVector {
         let space = &self.snapshot.space;
-        let mut counts: HashMap<String, f32> = HashMap::new();
-        rerank_features(text, self.words, |gram| *counts.entry(gram.to_owned()).or_insert(0.0) += 1.0);
-        let mut weights: Vec<(u32, f32)> = Vec::with_capacity(counts.len());
-        let mut unknown: Vec<f32> = Vec::new();
-        for (gram, count) in counts {
-            match self.vocabulary.get(&gram).copied().filter(|id| (*id as usize) < space.idf.len()) {
-                Some(id) => weights.push((id, (1.0 + count.ln()) * space.idf[id as usize])),
-                None => unknown.push((1.0 + count.ln()) * space.unknown_idf),
+        let mut known: Vec<u32> = Vec::with_capacity(text.len() * 3);
+        let mut unknown_grams: Vec<String> = Vec::new();
+        rerank_features(text, self.words, |gram| {
+            match self.vocabulary.get(gram).copied().filter(|id| (*id as usize) < space.idf.len()) {
+                Some(id) => known.push(id),
+                None => unknown_grams.push(gram.to_owned()),
             }
-        }
-        // A fixed order keeps floating-point sums, and so rankings, repeatable.
-        weights.sort_unstable_by_key(|(id, _)| *id);
+        });
+        known.sort_unstable();
+        unknown_grams.sort_unstable();
+        let weight = |count: usize, idf: f32| (1.0 + (count as f32).ln()) * idf;
+        let mut weights: Vec<(u32, f32)> = known
+            .chunk_by(|left, right| left == right)
+            .map(|same| (same[0], weight(same.len(), space.idf[same[0] as usize])))
+            .collect();
+        let mut unknown: Vec<f32> = unknown_grams
+            .chunk_by(|left, right| left == right)
+            .map(|same| weight(same.len(), space.unknown_idf))
+            .collect();
+        // `weights` are in n-gram order; a fixed order of the others too
+        // keeps floating-point sums, and so rankings, repeatable.
         unknown.sort_unstable_by(f32::total_cmp);
         let known_squared = weights.iter().map(|(_, weight)| weight * weight).sum::<f32>();
         let norm = (known_squared + unknown.iter().map(|weight| weight * weight).sum::<f32>()).sqrt();

@@ -8,20 +8,22 @@
 //! match contains, into a confidence.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use switchboard_core::events::UrgencySource;
 use switchboard_core::{Ticket, Urgency};
-use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery};
-use tantivy::schema::{Field, IndexRecordOption, TantivyDocument};
-use tantivy::{DocAddress, DocSet, Searcher, Term};
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::{DocAddress, Searcher, Term};
 
+use crate::Result;
 use crate::analysis::{AnalyzedToken, analyze};
-use crate::candidates::FirstStage;
+use crate::cache::{DocSummary, FieldScoring, WordScores};
+use crate::candidates::{Bonuses, FirstStage, Phrase};
 use crate::confidence::{Calibration, MatchFeatures};
 use crate::document::{DocKey, DocKind};
 use crate::index::{ANY_VALUE, KnowledgeBase, normalise_keyword};
-use crate::{Error, Result};
 
 /// Query text beyond this many bytes is ignored: a ticket's first few
 /// kilobytes say what it is about, and long queries cost time.
@@ -116,7 +118,7 @@ impl SearchConfig {
 
 /// Restricts what a search may return. The default returns published
 /// documents of every kind for every company.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SearchFilter {
     /// Only this kind of document.
@@ -220,17 +222,55 @@ fn distinct_terms(tokens: &[AnalyzedToken], limit: usize) -> Vec<&str> {
 /// no document has.
 fn unknown_share(term_weights: &[TermWeight]) -> f32 {
     let total: f32 = term_weights.iter().map(|term| term.weight).sum();
-    let unknown: f32 = term_weights.iter().filter(|term| term.unknown).map(|term| term.weight).sum();
+    let unknown: f32 = term_weights.iter().filter(|term| term.scores.is_none()).map(|term| term.weight).sum();
     if total > 0.0 { (unknown / total).clamp(0.0, 1.0) } else { 0.0 }
 }
 
 /// A query word with its weight in the confidence features.
-struct TermWeight<'t> {
-    term: &'t str,
+struct TermWeight {
     /// BM25's inverse document frequency.
     weight: f32,
-    /// No document has the word.
-    unknown: bool,
+    /// The word's scores: `None` when no document has it.
+    scores: Option<Arc<WordScores>>,
+}
+
+/// Each query word with its BM25 inverse document frequency, counting a
+/// document as containing the word when any scored field does (the largest
+/// field count, a close lower bound).
+fn term_weights(searcher: &Searcher, words: Vec<Option<Arc<WordScores>>>) -> Vec<TermWeight> {
+    let total = searcher.num_docs() as f32;
+    words
+        .into_iter()
+        .map(|scores| {
+            let frequency = scores.as_ref().map_or(0, |scores| scores.doc_freq) as f32;
+            TermWeight { weight: (1.0 + (total - frequency + 0.5) / (frequency + 0.5)).ln(), scores }
+        })
+        .collect()
+}
+
+/// [`MatchFeatures::coverage`] of each document at `addresses`: the share of
+/// `term_weights` whose words it has in a scored field.
+fn coverages(term_weights: &[TermWeight], addresses: &[DocAddress]) -> Vec<f32> {
+    let total: f32 = term_weights.iter().map(|term| term.weight).sum();
+    addresses
+        .iter()
+        .map(|address| {
+            if total <= 0.0 {
+                return 0.0;
+            }
+            let covered: f32 = term_weights
+                .iter()
+                .filter(|term| {
+                    term.scores.as_ref().is_some_and(|scores| {
+                        let postings = &scores.segments[address.segment_ord as usize].postings;
+                        postings.binary_search_by_key(&address.doc_id, |(doc, _)| *doc).is_ok()
+                    })
+                })
+                .map(|term| term.weight)
+                .sum();
+            (covered / total).clamp(0.0, 1.0)
+        })
+        .collect()
 }
 
 /// The text of a ticket that matching reads: its title, then its description.
@@ -239,7 +279,7 @@ pub fn ticket_query_text(ticket: &Ticket) -> String {
 }
 
 struct Candidate {
-    key: DocKey,
+    summary: Arc<DocSummary>,
     address: DocAddress,
     bm25: f32,
     blended: f32,
@@ -301,21 +341,16 @@ impl KnowledgeBase {
         let text = switchboard_core::text::clip(text, MAX_QUERY_BYTES);
         let tokens = analyze(&mut self.analysis.analyzer(), text);
         let terms = distinct_terms(&tokens, config.max_query_terms);
-        let field_boosts = self.field_boosts(config);
-        if terms.is_empty() || field_boosts.is_empty() {
+        let scoring = self.field_scoring(config);
+        if terms.is_empty() || scoring.fields.is_empty() {
             return Ok(Vec::new());
         }
         let searcher = self.searcher();
-        let bonuses = self.bonus_queries(&tokens, &terms, config);
-        let filter_query = self.filter_query(filter);
-        let first_stage = FirstStage::new(
-            &searcher,
-            &terms,
-            &field_boosts,
-            config.field_tie_breaker,
-            &bonuses,
-            filter_query.as_deref(),
-        )?;
+        let words = terms.iter().map(|term| self.cache.word(&searcher, &scoring, term)).collect::<Result<Vec<_>>>()?;
+        let bonuses = self.bonuses(&tokens, &terms, config);
+        let allowed = self.cache.allowed(&searcher, filter, || self.filter_query(filter))?;
+        let found_words = words.iter().flatten().cloned().collect();
+        let first_stage = FirstStage::new(&searcher, &self.cache, found_words, &bonuses, allowed)?;
         let hits = first_stage.top(&searcher, config.candidates.max(k))?;
         let Some(top_bm25) = hits.first().map(|(score, _)| *score).filter(|score| *score > 0.0) else {
             return Ok(Vec::new());
@@ -332,34 +367,36 @@ impl KnowledgeBase {
             let best_part = |key: &DocKey| ngrams.best_part_similarity(&query_vector, key, config.ngram_top_parts);
             let parts_rank = config.ngram_part_weight > 0.0;
             for (bm25, address) in hits {
-                // Only the key is read here; whole documents are loaded for
-                // the k matches returned.
-                let stored: TantivyDocument = searcher.doc(address)?;
-                let key = self.stored_key(&stored)?;
-                let ngram_whole = ngrams.whole_similarity(&query_vector, &key);
-                let ngram_best_part = if parts_rank { best_part(&key) } else { 0.0 };
+                // Read from the document store once per snapshot.
+                let summary = self.cache.document(&searcher, address, || {
+                    let document = self.stored_document(&searcher.doc(address)?)?;
+                    let snippet = snippet(document.answer_text());
+                    Ok(DocSummary { key: document.key(), title: document.title().to_owned(), snippet })
+                })?;
+                let ngram_whole = ngrams.whole_similarity(&query_vector, &summary.key);
+                let ngram_best_part = if parts_rank { best_part(&summary.key) } else { 0.0 };
                 let blended = bm25 / top_bm25
                     + config.ngram_whole_weight * ngram_whole
                     + config.ngram_part_weight * ngram_best_part;
-                candidates.push(Candidate { key, address, bm25, blended, ngram_whole, ngram_best_part });
+                candidates.push(Candidate { summary, address, bm25, blended, ngram_whole, ngram_best_part });
             }
             candidates.sort_by(|left, right| {
                 right
                     .blended
                     .total_cmp(&left.blended)
                     .then_with(|| right.bm25.total_cmp(&left.bm25))
-                    .then_with(|| left.key.cmp(&right.key))
+                    .then_with(|| left.summary.key.cmp(&right.summary.key))
             });
             if !parts_rank {
                 for candidate in candidates.iter_mut().take(k) {
-                    candidate.ngram_best_part = best_part(&candidate.key);
+                    candidate.ngram_best_part = best_part(&candidate.summary.key);
                 }
             }
         }
 
         let returned: Vec<DocAddress> = candidates.iter().take(k).map(|candidate| candidate.address).collect();
-        let term_weights = self.term_weights(&searcher, &terms);
-        let coverages = self.coverages(&searcher, &term_weights, &returned)?;
+        let term_weights = term_weights(&searcher, words);
+        let coverages = coverages(&term_weights, &returned);
         let unknown = unknown_share(&term_weights);
         let top = candidates.first().map(|candidate| candidate.blended).unwrap_or(0.0);
         let second = candidates.get(1).map(|candidate| candidate.blended).unwrap_or(0.0);
@@ -378,24 +415,26 @@ impl KnowledgeBase {
                 coverage: coverages[rank],
                 unknown,
             };
-            let document = self.stored_document(&searcher.doc(candidate.address)?)?;
+            let DocSummary { key, title, snippet } = candidate.summary.as_ref();
             matches.push(Match {
-                kind: candidate.key.kind,
-                company: candidate.key.company,
-                id: candidate.key.id,
+                kind: key.kind,
+                company: key.company.clone(),
+                id: key.id.clone(),
                 score: candidate.blended,
                 confidence: config.calibration.confidence(&features),
-                title: document.title().to_owned(),
-                snippet: snippet(document.answer_text()),
+                title: title.clone(),
+                snippet: snippet.clone(),
                 features,
             });
         }
         Ok(matches)
     }
 
-    fn field_boosts(&self, config: &SearchConfig) -> Vec<(Field, f32)> {
+    /// The text fields a query's words are scored in, with their boosts,
+    /// and how they combine.
+    fn field_scoring(&self, config: &SearchConfig) -> FieldScoring {
         let fields = &self.fields;
-        [
+        let boosted = [
             (fields.question, config.question_boost),
             (fields.answer, config.answer_boost),
             (fields.tags, config.tags_boost),
@@ -403,83 +442,15 @@ impl KnowledgeBase {
         ]
         .into_iter()
         .filter(|(_, boost)| *boost > 0.0)
-        .collect()
+        .collect();
+        FieldScoring { fields: boosted, tie_breaker: config.field_tie_breaker }
     }
 
-    /// Each of `terms` with its BM25 inverse document frequency, counting a
-    /// document as containing a term when any of its text fields does (the
-    /// largest field count, a close lower bound).
-    fn term_weights<'t>(&self, searcher: &Searcher, terms: &[&'t str]) -> Vec<TermWeight<'t>> {
-        let total = searcher.num_docs() as f32;
-        terms
-            .iter()
-            .map(|term| {
-                let frequency = self
-                    .fields
-                    .text()
-                    .into_iter()
-                    .map(|field| searcher.doc_freq(&Term::from_field_text(field, term)).unwrap_or(0))
-                    .max()
-                    .unwrap_or(0) as f32;
-                TermWeight {
-                    term,
-                    weight: (1.0 + (total - frequency + 0.5) / (frequency + 0.5)).ln(),
-                    unknown: frequency == 0.0,
-                }
-            })
-            .collect()
-    }
-
-    /// [`MatchFeatures::coverage`] of each document at `addresses`: the
-    /// share of `term_weights` (from [`Self::term_weights`]) whose words it
-    /// has in any text field. Read from the postings, one look-up per word
-    /// and field and segment, so long articles cost no more than short ones.
-    fn coverages(
-        &self,
-        searcher: &Searcher,
-        term_weights: &[TermWeight],
-        addresses: &[DocAddress],
-    ) -> Result<Vec<f32>> {
-        let total: f32 = term_weights.iter().map(|term| term.weight).sum();
-        let mut covered = vec![0.0f32; addresses.len()];
-        if total <= 0.0 {
-            return Ok(covered);
-        }
-        // Postings only move forward: visit each segment's documents in order.
-        let mut order: Vec<usize> = (0..addresses.len()).collect();
-        order.sort_unstable_by_key(|index| (addresses[*index].segment_ord, addresses[*index].doc_id));
-        let mut contains = vec![false; addresses.len()];
-        for TermWeight { term, weight, .. } in term_weights {
-            contains.fill(false);
-            for field in self.fields.text() {
-                let term = Term::from_field_text(field, term);
-                for segment in order.chunk_by(|a, b| addresses[*a].segment_ord == addresses[*b].segment_ord) {
-                    let reader = searcher.segment_reader(addresses[segment[0]].segment_ord);
-                    let postings = reader.inverted_index(field)?.read_postings(&term, IndexRecordOption::Basic);
-                    let Some(mut postings) = postings.map_err(|error| Error::io("reading postings", error))? else {
-                        continue;
-                    };
-                    for index in segment {
-                        let doc = addresses[*index].doc_id;
-                        let at = if postings.doc() < doc { postings.seek(doc) } else { postings.doc() };
-                        contains[*index] |= at == doc;
-                    }
-                }
-            }
-            for (sum, contained) in covered.iter_mut().zip(&contains) {
-                if *contained {
-                    *sum += weight;
-                }
-            }
-        }
-        Ok(covered.into_iter().map(|sum| (sum / total).clamp(0.0, 1.0)).collect())
-    }
-
-    /// The bonus clauses: a phrase query for each pair of neighbouring query
-    /// words and a fuzzy query for each long word, in the question and
+    /// The bonuses: a phrase query for each pair of neighbouring query
+    /// words and a fuzzy match for each long word, in the question and
     /// phrasing fields, boosts applied.
-    fn bonus_queries(&self, tokens: &[AnalyzedToken], terms: &[&str], config: &SearchConfig) -> Vec<Box<dyn Query>> {
-        let mut clauses: Vec<Box<dyn Query>> = Vec::new();
+    fn bonuses(&self, tokens: &[AnalyzedToken], terms: &[&str], config: &SearchConfig) -> Bonuses {
+        let mut bonuses = Bonuses::default();
         let phrase_fields =
             [(self.fields.question, config.question_boost), (self.fields.phrasing, config.phrasing_boost)];
         if config.bigram_boost > 0.0 {
@@ -490,15 +461,14 @@ impl KnowledgeBase {
                     continue;
                 }
                 for (field, field_boost) in phrase_fields.iter().filter(|(_, boost)| *boost > 0.0) {
-                    let phrase = PhraseQuery::new_with_offset_and_slop(
-                        vec![
-                            (0, Term::from_field_text(*field, &pair[0].text)),
-                            (gap, Term::from_field_text(*field, &pair[1].text)),
-                        ],
-                        config.bigram_slop,
-                    );
-                    let boost = config.bigram_boost * field_boost;
-                    clauses.push(Box::new(BoostQuery::new(Box::new(phrase), boost)));
+                    bonuses.phrases.push(Phrase {
+                        field: *field,
+                        first: pair[0].text.clone(),
+                        second: pair[1].text.clone(),
+                        gap: gap as u32,
+                        slop: config.bigram_slop,
+                        boost: config.bigram_boost * field_boost,
+                    });
                 }
             }
         }
@@ -506,24 +476,23 @@ impl KnowledgeBase {
         if config.fuzzy_boost > 0.0 {
             for term in terms.iter().filter(|term| term.chars().count() >= config.fuzzy_min_chars) {
                 for (field, field_boost) in phrase_fields.iter().filter(|(_, boost)| *boost > 0.0) {
-                    let fuzzy = FuzzyTermQuery::new(Term::from_field_text(*field, term), 1, true);
-                    let boost = config.fuzzy_boost * field_boost;
-                    clauses.push(Box::new(BoostQuery::new(Box::new(fuzzy), boost)));
+                    bonuses.fuzzy.push((*field, (*term).to_owned(), config.fuzzy_boost * field_boost));
                 }
             }
         }
-        clauses
+        bonuses
     }
 
     /// The whole first stage as one tantivy query, the way it was run
     /// before [`FirstStage`]: the reference its scores are tested against.
     #[cfg(test)]
     fn reference_query(&self, tokens: &[AnalyzedToken], terms: &[&str], config: &SearchConfig) -> Box<dyn Query> {
-        use tantivy::query::{DisjunctionMaxQuery, TermQuery};
+        use tantivy::query::{BoostQuery, DisjunctionMaxQuery, FuzzyTermQuery, PhraseQuery};
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for term in terms {
             let per_field: Vec<Box<dyn Query>> = self
-                .field_boosts(config)
+                .field_scoring(config)
+                .fields
                 .iter()
                 .map(|(field, boost)| {
                     let term_query = TermQuery::new(Term::from_field_text(*field, term), IndexRecordOption::WithFreqs);
@@ -536,7 +505,17 @@ impl KnowledgeBase {
             };
             clauses.push((Occur::Should, combined));
         }
-        clauses.extend(self.bonus_queries(tokens, terms, config).into_iter().map(|query| (Occur::Should, query)));
+        let Bonuses { phrases, fuzzy } = self.bonuses(tokens, terms, config);
+        for Phrase { field, first, second, gap, slop, boost } in phrases {
+            let terms =
+                vec![(0, Term::from_field_text(field, &first)), (gap as usize, Term::from_field_text(field, &second))];
+            let phrase = PhraseQuery::new_with_offset_and_slop(terms, slop);
+            clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(phrase), boost))));
+        }
+        for (field, word, boost) in fuzzy {
+            let fuzzy = FuzzyTermQuery::new(Term::from_field_text(field, &word), 1, true);
+            clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(fuzzy), boost))));
+        }
         Box::new(BooleanQuery::new(clauses))
     }
 
@@ -658,6 +637,11 @@ mod tests {
         knowledge_base.rebuild(documents).expect("rebuild");
         knowledge_base.delete(&DocKey::faq("wifi-0"));
         knowledge_base.commit().expect("commit");
+        // A second segment, with words the first has too.
+        let mut late = Faq::new("printer-late", "My printer jammed paper at night", vec!["Reset the printer.".into()]);
+        late.phrasings = vec!["printer keeps dropping paper".into()];
+        knowledge_base.upsert(&KbDocument::Faq(late)).expect("upsert");
+        knowledge_base.commit().expect("commit");
         knowledge_base
     }
 
@@ -671,6 +655,7 @@ mod tests {
         let knowledge_base = sample_knowledge_base();
         let searcher = knowledge_base.searcher();
         assert!(searcher.num_docs() < crate::candidates::BONUS_POOL as u64, "every document gets its bonuses");
+        assert_eq!(searcher.segment_readers().len(), 2, "word statistics span segments");
         let queries = [
             "my printer jammed paper again",
             "the refund has not arrived, why?",
@@ -687,8 +672,10 @@ mod tests {
         // Without bonuses, a pool no larger than what is asked for is
         // exact too: the words alone rank.
         let no_bonuses = SearchConfig { bigram_boost: 0.0, fuzzy_boost: 0.0, ..SearchConfig::default() };
+        let sloppy = SearchConfig { bigram_slop: 2, ..SearchConfig::default() };
         let runs = [
             (SearchConfig::default(), 30, crate::candidates::BONUS_POOL),
+            (sloppy, 30, crate::candidates::BONUS_POOL),
             (SearchConfig::plain(), 30, crate::candidates::BONUS_POOL),
             (no_bonuses, 5, 5),
             (SearchConfig::plain(), 3, 3),
@@ -701,18 +688,18 @@ mod tests {
         {
             let tokens = analyze(&mut knowledge_base.analysis.analyzer(), text);
             let terms = distinct_terms(&tokens, config.max_query_terms);
-            let filter_query = knowledge_base.filter_query(filter);
-            let bonuses = knowledge_base.bonus_queries(&tokens, &terms, config);
-            let fields = knowledge_base.field_boosts(config);
-            let stage = FirstStage::new(
-                &searcher,
-                &terms,
-                &fields,
-                config.field_tie_breaker,
-                &bonuses,
-                filter_query.as_deref(),
-            )
-            .expect("first stage");
+            let allowed = knowledge_base
+                .cache
+                .allowed(&searcher, filter, || knowledge_base.filter_query(filter))
+                .expect("allowed");
+            let bonuses = knowledge_base.bonuses(&tokens, &terms, config);
+            let scoring = knowledge_base.field_scoring(config);
+            let words = terms
+                .iter()
+                .filter_map(|term| knowledge_base.cache.word(&searcher, &scoring, term).expect("word"))
+                .collect();
+            let stage =
+                FirstStage::new(&searcher, &knowledge_base.cache, words, &bonuses, allowed).expect("first stage");
             let found = stage.top_with_pool(&searcher, *limit, *pool).expect("top");
 
             let mut reference = knowledge_base.reference_query(&tokens, &terms, config);

@@ -118,7 +118,11 @@ fn upserts_and_deletes_are_visible_after_commit() {
     let other_company = SearchFilter { company: Some("globex".into()), ..SearchFilter::default() };
     assert!(knowledge_base.search("conveyor bearing", 3, &other_company).expect("search").is_empty());
 
-    // Updating an article replaces it rather than adding a second copy.
+    // Updating an article replaces it rather than adding a second copy,
+    // and what searches of the last snapshot kept (word scores, titles,
+    // snippets) is not shown for the new one.
+    let first = knowledge_base.search("how long does a refund take", 1, &SearchFilter::default()).expect("search");
+    assert_eq!(first[0].title, "How long does a refund take?");
     let mut article = Faq::new("refund-time", "How long until my refund arrives?", vec!["Up to ten days.".into()]);
     article.phrasings.push("money back when".into());
     let documents_before = knowledge_base.len();
@@ -126,11 +130,17 @@ fn upserts_and_deletes_are_visible_after_commit() {
     assert_eq!(knowledge_base.len(), documents_before);
     let stored = knowledge_base.get(&DocKey::faq("refund-time")).expect("get").expect("exists");
     assert_eq!(stored.title(), "How long until my refund arrives?");
+    let updated = knowledge_base.search("how long does a refund take", 1, &SearchFilter::default()).expect("search");
+    assert_eq!(
+        (updated[0].id.as_str(), updated[0].title.as_str(), updated[0].snippet.as_str()),
+        ("refund-time", "How long until my refund arrives?", "Up to ten days.")
+    );
 
     knowledge_base
         .apply([Change::Delete(DocKey::past_solution(ticket_id)), Change::Delete(DocKey::faq("refund-time"))])
         .expect("apply");
     assert!(knowledge_base.get(&DocKey::faq("refund-time")).expect("get").is_none());
+    assert_ne!(top_id(&knowledge_base, "how long does a refund take").as_deref(), Some("refund-time"));
     assert!(top_id(&knowledge_base, "conveyor squeaking noise bearing").is_none());
     assert_eq!(knowledge_base.len(), documents_before - 2);
 
