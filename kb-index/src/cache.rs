@@ -21,8 +21,8 @@
 //!
 //! The cache belongs to the newest snapshot searched (a searcher
 //! generation): a commit starts it afresh, and a search with other field
-//! boosts starts the word scores afresh. It keeps at most
-//! [`MAX_CACHED_ENTRIES`] documents in all and starts afresh beyond.
+//! boosts starts the word scores afresh. It holds [`CACHE_BYTES`] at most
+//! and starts afresh beyond.
 
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -36,9 +36,8 @@ use crate::document::DocKey;
 use crate::search::SearchFilter;
 use crate::{Error, Result};
 
-/// The most documents kept in the words' lists, 4 to 8 bytes each: at
-/// most 64 MiB.
-pub(crate) const MAX_CACHED_ENTRIES: usize = 8 << 20;
+/// The most the cache holds: about 64 MiB of lists, bit sets and text.
+pub(crate) const CACHE_BYTES: usize = 64 << 20;
 
 /// How a word's per-field scores become its score: the fields with their
 /// boosts, and how they combine (see [`combine`]).
@@ -65,8 +64,8 @@ pub(crate) struct WordScores {
 }
 
 impl WordScores {
-    fn entries(&self) -> usize {
-        self.segments.iter().map(|segment| segment.postings.len()).sum()
+    fn bytes(&self) -> usize {
+        self.segments.iter().map(|segment| size_of_val(segment.postings.as_slice())).sum()
     }
 }
 
@@ -80,7 +79,8 @@ struct Snapshot {
     field_tokens: FxHashMap<Field, u64>,
     documents: FxHashMap<DocAddress, Arc<DocSummary>>,
     filters: FxHashMap<SearchFilter, Arc<AllowedDocs>>,
-    entries: usize,
+    /// What the entries hold, roughly.
+    bytes: usize,
 }
 
 /// Where a word is in one field: for each segment, the documents that have
@@ -100,6 +100,10 @@ pub(crate) struct SegmentPositions {
 }
 
 impl SegmentPositions {
+    fn bytes(&self) -> usize {
+        size_of_val(self.docs.as_slice()) + size_of_val(self.starts.as_slice()) + size_of_val(self.positions.as_slice())
+    }
+
     /// The documents that have the word, in order.
     pub(crate) fn docs(&self) -> &[DocId] {
         &self.docs
@@ -118,9 +122,6 @@ pub(crate) struct DocSummary {
     pub title: String,
     pub snippet: String,
 }
-
-/// The most search filters whose documents are kept.
-const MAX_CACHED_FILTERS: usize = 256;
 
 /// For each segment, the documents a search may return: alive, and
 /// matching its filter.
@@ -151,12 +152,12 @@ impl SnapshotCache {
                 (snapshot.scoring.as_ref() == Some(scoring)).then(|| snapshot.words.get(word).cloned()).flatten()
             },
             || Ok(read_word(searcher, scoring, word)?.map(Arc::new)),
-            |scores| scores.as_ref().map_or(1, |scores| scores.entries()),
+            |scores| scores.as_ref().map_or(0, |scores| scores.bytes()),
             |snapshot, scores| {
                 if snapshot.scoring.as_ref() != Some(scoring) {
                     let dropped: usize =
-                        snapshot.words.drain().map(|(_, word)| word.map_or(1, |word| word.entries())).sum();
-                    snapshot.entries -= dropped;
+                        snapshot.words.drain().map(|(_, word)| word.map_or(0, |word| word.bytes())).sum();
+                    snapshot.bytes -= dropped;
                     snapshot.scoring = Some(scoring.clone());
                 }
                 snapshot.words.insert(word.to_owned(), scores);
@@ -180,7 +181,7 @@ impl SnapshotCache {
                 }
                 Ok(Arc::new(matches))
             },
-            |matches| matches.iter().map(Vec::len).sum::<usize>().max(1),
+            |matches| matches.iter().map(|docs| size_of_val(docs.as_slice())).sum(),
             |snapshot, matches| {
                 snapshot.fuzzy.entry(field).or_default().insert(word.to_owned(), matches);
             },
@@ -199,9 +200,7 @@ impl SnapshotCache {
             searcher,
             |snapshot| snapshot.positions.get(&field).and_then(|words| words.get(word)).cloned(),
             || Ok(read_positions(searcher, field, word)?.map(Arc::new)),
-            |found| {
-                found.as_ref().map_or(1, |found| found.segments.iter().map(|segment| segment.positions.len()).sum())
-            },
+            |found| found.as_ref().map_or(0, |found| found.segments.iter().map(SegmentPositions::bytes).sum()),
             |snapshot, found| {
                 snapshot.positions.entry(field).or_default().insert(word.to_owned(), found);
             },
@@ -214,7 +213,7 @@ impl SnapshotCache {
             searcher,
             |snapshot| snapshot.field_tokens.get(&field).copied(),
             || Ok(searcher.total_num_tokens(field)?),
-            |_| 1,
+            |_| 0,
             |snapshot, tokens| {
                 snapshot.field_tokens.insert(field, tokens);
             },
@@ -233,7 +232,7 @@ impl SnapshotCache {
             searcher,
             |snapshot| snapshot.documents.get(&address).cloned(),
             || Ok(Arc::new(read()?)),
-            |_| 1,
+            |summary| summary.title.len() + summary.snippet.len() + summary.key.id.len(),
             |snapshot, summary| {
                 snapshot.documents.insert(address, summary);
             },
@@ -252,25 +251,22 @@ impl SnapshotCache {
             searcher,
             |snapshot| snapshot.filters.get(filter).cloned(),
             || Ok(Arc::new(allowed_docs(searcher, query())?)),
-            |_| 1,
+            |allowed| allowed.iter().map(|docs| docs.max_value() as usize / 8).sum(),
             |snapshot, allowed| {
-                if snapshot.filters.len() >= MAX_CACHED_FILTERS {
-                    snapshot.filters.clear();
-                }
                 snapshot.filters.insert(filter.clone(), allowed);
             },
         )
     }
 
     /// What `find` finds in the cache of `searcher`'s snapshot; else what
-    /// `make` makes, kept with `insert` (`entries` says how many documents
+    /// `make` makes, kept with `insert` (`bytes` says roughly how much it
     /// it holds, 1 at least).
     fn get_or_make<T: Clone>(
         &self,
         searcher: &Searcher,
         find: impl FnOnce(&Snapshot) -> Option<T>,
         make: impl FnOnce() -> Result<T>,
-        entries: impl FnOnce(&T) -> usize,
+        bytes: impl FnOnce(&T) -> usize,
         insert: impl FnOnce(&mut Snapshot, T),
     ) -> Result<T> {
         let generation = searcher.generation().generation_id();
@@ -283,17 +279,18 @@ impl SnapshotCache {
             }
         }
         let made = make()?;
-        let entries = entries(&made);
+        // Each entry also costs its key and the map's own bookkeeping.
+        let bytes = bytes(&made) + 64;
         let mut snapshot = self.snapshot.write().unwrap_or_else(PoisonError::into_inner);
         // Generations only grow: a search of an older snapshot leaves the
         // newer one's alone.
         if generation < snapshot.generation {
             return Ok(made);
         }
-        if generation > snapshot.generation || snapshot.entries + entries > MAX_CACHED_ENTRIES {
+        if generation > snapshot.generation || snapshot.bytes + bytes > CACHE_BYTES {
             *snapshot = Snapshot { generation, ..Snapshot::default() };
         }
-        snapshot.entries += entries;
+        snapshot.bytes += bytes;
         insert(&mut snapshot, made.clone());
         Ok(made)
     }
