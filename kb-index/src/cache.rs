@@ -48,12 +48,9 @@ pub(crate) struct FieldScoring {
 }
 
 /// One word's scores in one segment.
-#[derive(Default)]
 pub(crate) struct SegmentScores {
     /// (document, score), by document; deleted documents included.
     pub postings: Vec<(DocId, Score)>,
-    /// The highest score of `postings` (0 when empty).
-    pub max: Score,
 }
 
 /// One word's scores in every segment of the snapshot, in segment order.
@@ -343,11 +340,11 @@ fn read_word(searcher: &Searcher, scoring: &FieldScoring, word: &str) -> Result<
         return Ok(None);
     }
     let mut segments = Vec::with_capacity(searcher.segment_readers().len());
-    // (document, field's position in `weights`, score) of every field.
-    let mut found: Vec<(DocId, u8, Score)> = Vec::new();
+    // (document, score) in each field, the fields in turn.
+    let mut found: Vec<(DocId, Score)> = Vec::new();
     for reader in searcher.segment_readers() {
         found.clear();
-        for (position, (field, term, weight)) in weights.iter().enumerate() {
+        for (field, term, weight) in &weights {
             let postings = reader
                 .inverted_index(*field)?
                 .read_postings(term, IndexRecordOption::WithFreqs)
@@ -356,20 +353,19 @@ fn read_word(searcher: &Searcher, scoring: &FieldScoring, word: &str) -> Result<
             let norms = reader.get_fieldnorms_reader(*field)?;
             let mut doc = postings.doc();
             while doc != TERMINATED {
-                found.push((doc, position as u8, weight.score(norms.fieldnorm_id(doc), postings.term_freq())));
+                found.push((doc, weight.score(norms.fieldnorm_id(doc), postings.term_freq())));
                 doc = postings.advance();
             }
         }
         // Each field's postings are in document order: a stable sort by
         // document keeps a document's fields in field order.
-        found.sort_by_key(|(doc, _, _)| *doc);
-        let mut segment = SegmentScores { postings: Vec::with_capacity(found.len()), max: 0.0 };
+        found.sort_by_key(|(doc, _)| *doc);
+        let mut segment = SegmentScores { postings: Vec::with_capacity(found.len()) };
         let mut field_scores: Vec<Score> = Vec::with_capacity(weights.len());
         for same_doc in found.chunk_by(|left, right| left.0 == right.0) {
             field_scores.clear();
-            field_scores.extend(same_doc.iter().map(|(_, _, score)| *score));
+            field_scores.extend(same_doc.iter().map(|(_, score)| *score));
             let score = combine(&field_scores, scoring.tie_breaker);
-            segment.max = segment.max.max(score);
             segment.postings.push((same_doc[0].0, score));
         }
         segments.push(segment);

@@ -7,12 +7,12 @@
 //! bonuses), computed with tantivy's own [`Bm25Weight`](tantivy::query::Bm25Weight)
 //! and field norms (see [`cache`](crate::cache)). What differs is the order of the work:
 //!
-//! 1. Every query word's scores are added up per document, from the cached
-//!    lists: exact.
+//! 1. Every query word's scores are added up per document from the cached
+//!    lists, into one score per document of the segment: exact.
 //! 2. Only the best [`BONUS_POOL`] (or four times the candidates asked for)
 //!    of the documents the filter allows get the bigram phrase and fuzzy
-//!    bonuses: the phrase clauses' scorers seek to them, and the fuzzy
-//!    matches are cached per word.
+//!    bonuses, looked up in the cached positions of the phrase words and
+//!    the cached fuzzy matches.
 //!
 //! So a document outside the pool that phrases or fuzzy matches alone would
 //! have lifted into the candidates is missed; with bonuses a tenth or less
