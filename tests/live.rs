@@ -237,6 +237,16 @@ async fn websocket_and_sse_clients_see_what_they_may_and_resume_where_they_left(
     assert_eq!(last.body["data"]["message"]["body"], "We are on our way", "the internal note never reaches her");
     assert!(kim_seen.iter().all(|event| event.body["data"]["message"]["internal"] != true));
     assert!(kim_seen.iter().all(|event| event.kind != "ticket.routed" && event.kind != "ticket.labels_corrected"));
+    // Staff read triage's details in the ticket; Kim does not, in the feed
+    // or from the API (`Ticket::for_customer`).
+    let triaged = |event: &Seen| event.kind == "ticket.triaged" && event.body["data"]["ticket"]["triage"].is_object();
+    assert!(staff_seen.iter().any(triaged), "{staff_seen:?}");
+    assert!(kim_seen.iter().all(|event| event.body["data"]["ticket"].get("triage").is_none()), "{kim_seen:?}");
+    let ticket_url = app.url(&format!("/v1/tickets/{ticket}"));
+    let staff_view = common::wait_for_json(&app.client, &ticket_url, "triage", |view| view["triage"].is_object()).await;
+    let kims_view = common::get_json(&kim, &ticket_url).await;
+    assert_eq!(kims_view["status"], staff_view["status"], "{kims_view}");
+    assert!(kims_view.get("triage").is_none(), "{kims_view}");
 
     // Lee and globex's admin: nothing of Kim's. Each then gets an event of
     // their own, recorded after all of Kim's: had Kim's reached them, it

@@ -29,7 +29,7 @@ use switchboard_web::{ApiError, Authenticated, JsonBody, Path};
 use time::OffsetDateTime;
 
 use crate::ApiState;
-use crate::tickets::visible_ticket;
+use crate::tickets::{seen_by, visible_ticket};
 
 fn request_id(headers: &HeaderMap) -> Option<String> {
     headers.get("x-request-id").and_then(|value| value.to_str().ok()).map(str::to_owned)
@@ -98,7 +98,7 @@ pub(crate) async fn put_assignment(
         state.store.reassign(&scope, &request, assignee, vehicle).await?
     };
     crate::dispatch::record_assignment_travel(&state, &ticket, assignee, vehicle).await;
-    Ok(Json(ticket))
+    Ok(Json(seen_by(&caller, ticket)))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -128,7 +128,7 @@ pub(crate) async fn put_status(
     })?;
     let from = ticket.status;
     if from == target {
-        return Ok(Json(ticket));
+        return Ok(Json(seen_by(&caller, ticket)));
     }
     let actor = caller.actor();
     let edges: Vec<_> = lifecycle::TRANSITIONS
@@ -153,7 +153,8 @@ pub(crate) async fn put_status(
         _ => {}
     }
     let request = request(ticket.id, edge.action, actor, &headers, TransitionDetails::None);
-    Ok(Json(state.store.transition(&caller.scope(), request).await?.ticket))
+    let ticket = state.store.transition(&caller.scope(), request).await?.ticket;
+    Ok(Json(seen_by(&caller, ticket)))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -27,6 +27,7 @@ use axum::response::{IntoResponse, Response};
 use futures::Stream;
 use serde::Deserialize;
 use switchboard_core::config::LiveConfig;
+use switchboard_core::notifications::Notification;
 use switchboard_core::{Caller, Credential};
 use switchboard_store::{Audience, LiveEventRecord, Store};
 use switchboard_web::auth::BearerToken;
@@ -220,8 +221,19 @@ async fn follow(
     // What the caller may see: selected by the store on a catch-up,
     // filtered here from the hub's batches (every company's).
     let audience = Audience::of(&caller);
+    // A customer reads the ticket through `Ticket::for_customer`; an event
+    // whose body does not read is not sent to them.
+    let customer = caller.is_customer();
     let send = |event: &LiveEventRecord| {
-        out.send(LiveEvent { seq: event.seq, event_type: event.event_type.clone(), payload: event.payload.clone() })
+        let payload =
+            if customer { Notification::body_for_customer(&event.payload) } else { Some(event.payload.clone()) };
+        let (out, seq, event_type) = (&out, event.seq, event.event_type.clone());
+        async move {
+            match payload {
+                Some(payload) => out.send(LiveEvent { seq, event_type, payload }).await.map_err(|_| ()),
+                None => Ok(()),
+            }
+        }
     };
     // Everything up to `last` has been sent (or was not the caller's).
     let (mut last, mut behind) = match start {

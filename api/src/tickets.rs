@@ -38,7 +38,14 @@ pub(crate) async fn get_ticket(
     } else {
         state.store.routing_of(&caller.scope(), ticket.id).await?.map(|record| record.routing)
     };
-    Ok(Json(TicketDetail { ticket, routing }))
+    Ok(Json(TicketDetail { ticket: seen_by(&caller, ticket), routing }))
+}
+
+/// `ticket` as `caller` may see it: a customer sees it through
+/// [`Ticket::for_customer`]. Every route that answers with a ticket passes
+/// it through here.
+pub(crate) fn seen_by(caller: &Caller, ticket: Ticket) -> Ticket {
+    if caller.is_customer() { ticket.for_customer() } else { ticket }
 }
 
 /// One attempt series of a ticket's delivery to a team server.
@@ -235,7 +242,7 @@ pub(crate) async fn list_tickets(
     let items = if ids_only {
         TicketItems::Ids(page.items.iter().map(|ticket| ticket.id).collect())
     } else {
-        TicketItems::Tickets(page.items)
+        TicketItems::Tickets(page.items.into_iter().map(|ticket| seen_by(&caller, ticket)).collect())
     };
     Ok(Json(TicketList { items, next_cursor: page.next_cursor }))
 }
@@ -324,5 +331,5 @@ pub(crate) async fn patch_ticket(
         return Err(ApiError::NotFound { what: "ticket" });
     }
     let ticket = state.store.get_ticket(&scope, id).await?.ok_or(ApiError::NotFound { what: "ticket" })?;
-    Ok(Json(ticket))
+    Ok(Json(seen_by(&caller, ticket)))
 }

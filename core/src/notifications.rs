@@ -199,6 +199,18 @@ impl Notification {
         self.ticket.as_ref().and_then(|ticket| ticket.requester.account)
     }
 
+    /// A [`body`](Self::body) as the ticket's customer may read it: its
+    /// `data.ticket` (if any) seen through [`Ticket::for_customer`]. A body
+    /// that does not read is left out (`None`).
+    pub fn body_for_customer(body: &str) -> Option<String> {
+        let mut value: Value = serde_json::from_str(body).ok()?;
+        if let Some(ticket) = value.get_mut("data").and_then(|data| data.get_mut("ticket")) {
+            let seen: Ticket = serde_json::from_value(ticket.take()).ok()?;
+            *ticket = serde_json::to_value(seen.for_customer()).ok()?;
+        }
+        Some(value.to_string())
+    }
+
     /// The body sent: `{"type", "timestamp", "data"}`.
     pub fn body(&self) -> String {
         let timestamp = self.occurred_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
@@ -440,6 +452,52 @@ mod tests {
         assert!(Notification::shared(&ticket, Actor::SYSTEM).staff_only());
         let deleted = told(TicketEvent::Deleted { ticket_id: ticket.id, actor: Actor::SYSTEM });
         assert_eq!(deleted.customer(), None, "a deleted ticket's customer is no longer known");
+
+        // What the customer reads of a ticket: the FAQ suggestions, not
+        // other tickets' reports, the triage details or the routing.
+        let suggestion = |kind, id: &str| crate::events::Suggestion {
+            kind,
+            id: id.into(),
+            title: "t".into(),
+            snippet: "s".into(),
+            score: 1.0,
+            confidence: 0.5,
+        };
+        ticket.suggestions = Some(vec![
+            suggestion(crate::events::SuggestionKind::PastSolution, "another-customers-ticket"),
+            suggestion(crate::events::SuggestionKind::Faq, "printer-jam"),
+        ]);
+        ticket.team = Some(crate::ids::TeamId::new());
+        let classification = crate::events::Classification {
+            label: Some("hardware".into()),
+            confidence: 0.9,
+            out_of_scope: false,
+            model_version: "m@1".into(),
+        };
+        ticket.triage = Some(crate::events::Triage {
+            needs_human: false,
+            category: classification.clone(),
+            urgency_model: classification,
+            urgency: crate::Urgency::Critical,
+            urgency_source: crate::events::UrgencySource::Model,
+            triaged_at: OffsetDateTime::UNIX_EPOCH,
+        });
+        let with_ticket = json!({"type": "ticket.created", "timestamp": "t", "data": {"ticket": ticket}}).to_string();
+        let seen: Value =
+            serde_json::from_str(&Notification::body_for_customer(&with_ticket).expect("reads")).expect("json");
+        let suggestions = seen["data"]["ticket"]["suggestions"].as_array().expect("a list");
+        let ids: Vec<&Value> = suggestions.iter().map(|suggestion| &suggestion["id"]).collect();
+        assert_eq!(ids, [&json!("printer-jam")]);
+        assert_eq!(seen["data"]["ticket"]["team"], Value::Null);
+        assert!(seen["data"]["ticket"].get("triage").is_none());
+        assert_eq!(seen["data"]["ticket"]["title"], json!("Printer on fire"));
+        let without_ticket =
+            Notification::body_for_customer(r#"{"type": "ticket.deleted", "data": {}}"#).expect("reads");
+        assert_eq!(
+            serde_json::from_str::<Value>(&without_ticket).expect("json"),
+            json!({"type": "ticket.deleted", "data": {}})
+        );
+        assert_eq!(Notification::body_for_customer("not json"), None);
     }
 
     #[test]

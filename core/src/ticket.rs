@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::tenant::CompanyId;
 use time::OffsetDateTime;
 
-use crate::events::{AutoAnswer, Suggestion, Triage};
+use crate::events::{AutoAnswer, Suggestion, SuggestionKind, Triage};
 use crate::ids::{AccountId, AttachmentId, ServerId, TeamId, TicketId, VehicleId};
 use crate::lifecycle::Status;
 
@@ -144,6 +144,21 @@ pub struct Ticket {
     /// missing file.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
+}
+
+impl Ticket {
+    /// What the customer who filed the ticket sees of it: no triage details
+    /// and no routing (server, team), and of the suggestions only the FAQ
+    /// articles; past solutions are other tickets' reports.
+    pub fn for_customer(mut self) -> Self {
+        self.triage = None;
+        self.server = None;
+        self.team = None;
+        if let Some(suggestions) = &mut self.suggestions {
+            suggestions.retain(|suggestion| suggestion.kind == SuggestionKind::Faq);
+        }
+        self
+    }
 }
 
 /// A file that came with a ticket (or with a message on it): what it is, not
