@@ -119,8 +119,10 @@ pub struct Ticket {
     pub urgency: Option<Urgency>,
     #[serde(default)]
     pub category: Option<String>,
+    /// The team server it was routed to; not shown to customers.
     #[serde(default)]
     pub server: Option<ServerId>,
+    /// Not shown to customers.
     #[serde(default)]
     pub team: Option<TeamId>,
     #[serde(default)]
@@ -128,11 +130,11 @@ pub struct Ticket {
     /// The vehicle the assignee takes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vehicle: Option<VehicleId>,
-    /// What triage decided, once it ran.
+    /// What triage decided, once it ran; not shown to customers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub triage: Option<Triage>,
     /// Knowledge-base matches: absent until matching ran, then the matches
-    /// found (possibly none).
+    /// found (possibly none). Customers see only the FAQ articles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggestions: Option<Vec<Suggestion>>,
     /// Set when the knowledge base answered the customer directly.
