@@ -39,6 +39,10 @@ use crate::{Error, Result};
 /// The most the cache holds: about 64 MiB of lists, bit sets and text.
 pub(crate) const CACHE_BYTES: usize = 64 << 20;
 
+/// What an entry costs besides its value: its key and the map's own
+/// bookkeeping, roughly.
+const ENTRY_BYTES: usize = 64;
+
 /// How a word's per-field scores become its score: the fields with their
 /// boosts, and how they combine (see [`combine`]).
 #[derive(Clone, Debug, PartialEq)]
@@ -153,7 +157,7 @@ impl SnapshotCache {
             |snapshot, scores| {
                 if snapshot.scoring.as_ref() != Some(scoring) {
                     let dropped: usize =
-                        snapshot.words.drain().map(|(_, word)| word.map_or(0, |word| word.bytes())).sum();
+                        snapshot.words.drain().map(|(_, word)| word.map_or(0, |word| word.bytes()) + ENTRY_BYTES).sum();
                     snapshot.bytes -= dropped;
                     snapshot.scoring = Some(scoring.clone());
                 }
@@ -257,7 +261,7 @@ impl SnapshotCache {
 
     /// What `find` finds in the cache of `searcher`'s snapshot; else what
     /// `make` makes, kept with `insert` (`bytes` says roughly how much it
-    /// it holds, 1 at least).
+    /// holds, besides [`ENTRY_BYTES`]).
     fn get_or_make<T: Clone>(
         &self,
         searcher: &Searcher,
@@ -276,8 +280,7 @@ impl SnapshotCache {
             }
         }
         let made = make()?;
-        // Each entry also costs its key and the map's own bookkeeping.
-        let bytes = bytes(&made) + 64;
+        let bytes = bytes(&made) + ENTRY_BYTES;
         let mut snapshot = self.snapshot.write().unwrap_or_else(PoisonError::into_inner);
         // Generations only grow: a search of an older snapshot leaves the
         // newer one's alone.

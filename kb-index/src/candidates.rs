@@ -74,6 +74,8 @@ impl FirstStage {
         bonuses: &Bonuses,
         allowed: Arc<AllowedDocs>,
     ) -> Result<Self> {
+        // Deleted documents included, as tantivy counts them.
+        let documents = searcher.total_num_docs()?;
         let mut phrases = Vec::with_capacity(bonuses.phrases.len());
         for phrase in &bonuses.phrases {
             let (Some(first), Some(second)) = (
@@ -83,7 +85,7 @@ impl FirstStage {
                 continue;
             };
             let statistics = PhraseStatistics {
-                documents: searcher.total_num_docs()?,
+                documents,
                 field_tokens: cache.field_tokens(searcher, phrase.field)?,
                 terms: [(&phrase.first, first.doc_freq), (&phrase.second, second.doc_freq)]
                     .map(|(word, doc_freq)| (Term::from_field_text(phrase.field, word), doc_freq)),
