@@ -106,7 +106,7 @@ impl Random {
 
     /// Uniform in `0..bound` (bound > 0).
     fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
+        self.0.below(bound as usize) as u64
     }
 
     fn one_in(&mut self, n: u64) -> bool {
