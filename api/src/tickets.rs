@@ -31,13 +31,15 @@ pub(crate) async fn get_ticket(
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<TicketDetail>, ApiError> {
-    let mut ticket = visible_ticket(&state, &caller, &id).await?;
+    let id = parse_ticket_id(&id)?;
+    let (mut ticket, routing) = state
+        .store
+        .ticket_with_routing(&caller.scope(), id)
+        .await?
+        .filter(|(ticket, _)| may_see(&caller, ticket))
+        .ok_or(ApiError::NotFound { what: "ticket" })?;
     ticket.attachments = state.store.attachments(&caller.scope(), ticket.id).await?;
-    let routing = if caller.is_customer() {
-        None
-    } else {
-        state.store.routing_of(&caller.scope(), ticket.id).await?.map(|record| record.routing)
-    };
+    let routing = if caller.is_customer() { None } else { routing.map(|record| record.routing) };
     Ok(Json(TicketDetail { ticket: seen_by(&caller, ticket), routing }))
 }
 
@@ -104,13 +106,20 @@ pub(crate) async fn list_deliveries(
 /// for a customer only the ones they filed. Anything else (a malformed id
 /// too) is "not found".
 pub(crate) async fn visible_ticket(state: &ApiState, caller: &Caller, id: &str) -> Result<Ticket, ApiError> {
-    let not_found = || ApiError::NotFound { what: "ticket" };
-    let id: TicketId = id.parse().map_err(|_| not_found())?;
-    let ticket = state.store.get_ticket(&caller.scope(), id).await?.ok_or_else(not_found)?;
-    if caller.is_customer() && ticket.requester.account != caller.account() {
-        return Err(not_found());
-    }
-    Ok(ticket)
+    let id = parse_ticket_id(id)?;
+    let ticket = state.store.get_ticket(&caller.scope(), id).await?;
+    ticket.filter(|ticket| may_see(caller, ticket)).ok_or(ApiError::NotFound { what: "ticket" })
+}
+
+/// A malformed ticket id names no ticket: "not found", like a missing one.
+fn parse_ticket_id(id: &str) -> Result<TicketId, ApiError> {
+    id.parse().map_err(|_| ApiError::NotFound { what: "ticket" })
+}
+
+/// Whether `caller` may see `ticket` of their company: a customer only the
+/// ones they filed.
+fn may_see(caller: &Caller, ticket: &Ticket) -> bool {
+    !caller.is_customer() || ticket.requester.account == caller.account()
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]

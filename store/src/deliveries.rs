@@ -179,7 +179,7 @@ impl TryFrom<DeliveryRow> for DeliveryRecord {
 
 type RoutingRow = (Uuid, String, String, Option<Uuid>, i64);
 
-fn routing_record((ticket_id, company, routing, server, routed_at): RoutingRow) -> Result<RoutingRecord> {
+pub(crate) fn routing_record((ticket_id, company, routing, server, routed_at): RoutingRow) -> Result<RoutingRecord> {
     let corrupt = |what: &str| Error::Corrupt(format!("routing of {ticket_id}: bad {what}"));
     let mut routing: Routing = serde_json::from_str(&routing).map_err(|_| corrupt("routing"))?;
     routing.server = server.map(ServerId);

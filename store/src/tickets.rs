@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::Store;
 use crate::attachments::record_attachments;
 use crate::db::{BeginWrite, from_micros, now_micros, on_pool, to_micros};
+use crate::deliveries::{RoutingRecord, routing_record};
 use crate::error::{Error, Result};
 use crate::transitions::{NewEvent, insert_event};
 
@@ -229,6 +230,16 @@ pub(crate) struct TicketRow {
     vehicle_id: Option<Uuid>,
 }
 
+/// A ticket row with its routing's columns (`NULL` until routed).
+#[derive(sqlx::FromRow)]
+struct RoutedTicketRow {
+    #[sqlx(flatten)]
+    ticket: TicketRow,
+    routing: Option<String>,
+    routed_server: Option<Uuid>,
+    routed_at: Option<i64>,
+}
+
 fn from_json<T: serde::de::DeserializeOwned>(id: Uuid, what: &str, text: Option<&str>) -> Result<Option<T>> {
     text.map(|text| {
         serde_json::from_str(text).map_err(|error| Error::Corrupt(format!("ticket {id}: bad {what}: {error}")))
@@ -424,6 +435,38 @@ impl Store {
             query.build_query_as().fetch_all(pool).await
         })?;
         rows.into_iter().next().map(Ticket::try_from).transpose()
+    }
+
+    /// The ticket, if it exists inside `scope`, with its routing if it was
+    /// routed. One statement reads both, so the ticket never lacks what its
+    /// routing changed (the router writes the two in one transaction).
+    pub async fn ticket_with_routing(
+        &self,
+        scope: &Scope,
+        id: TicketId,
+    ) -> Result<Option<(Ticket, Option<RoutingRecord>)>> {
+        let rows: Vec<RoutedTicketRow> = on_pool!(&self.db, |pool| {
+            let mut query = sqlx::QueryBuilder::new(format!(
+                "SELECT {TICKET_COLUMNS}, routing, routed_server, routed_at FROM tickets LEFT JOIN \
+                 (SELECT ticket_id AS routed_ticket, routing, server_id AS routed_server, routed_at \
+                 FROM ticket_routings) routings ON routed_ticket = id WHERE id = "
+            ));
+            query.push_bind(id.0);
+            push_scope(&mut query, scope);
+            query.build_query_as().fetch_all(pool).await
+        })?;
+        let Some(row) = rows.into_iter().next() else { return Ok(None) };
+        let routing = match (row.routing, row.routed_at) {
+            (Some(routing), Some(routed_at)) => Some(routing_record((
+                row.ticket.id,
+                row.ticket.company.clone(),
+                routing,
+                row.routed_server,
+                routed_at,
+            ))?),
+            _ => None,
+        };
+        Ok(Some((Ticket::try_from(row.ticket)?, routing)))
     }
 
     /// Tickets matching `filter`, newest first, `limit` at a time (at most

@@ -67,6 +67,8 @@ async fn stale_claims_change_nothing_and_fallbacks_respect_a_later_choice(test: 
     .validate(TicketId::new(), Channel::Api, time::OffsetDateTime::now_utc())
     .expect("valid");
     store.insert_ticket(&Scope::Installation, &ticket).await.expect("insert");
+    let read = store.ticket_with_routing(&Scope::Installation, ticket.id).await.expect("read").expect("there");
+    assert_eq!((read.0.id, read.1), (ticket.id, None), "not routed yet");
     let (first, admins_choice, fallback) = (ServerId::new(), ServerId::new(), ServerId::new());
     let delivery = |server: ServerId| NewDelivery {
         id: uuid::Uuid::now_v7(),
@@ -94,6 +96,14 @@ async fn stale_claims_change_nothing_and_fallbacks_respect_a_later_choice(test: 
         .await
         .expect("route");
     assert!(recorded);
+    let (routed, record) =
+        store.ticket_with_routing(&Scope::Company(company("acme")), ticket.id).await.expect("read").expect("there");
+    let record = record.expect("routed");
+    assert_eq!((routed.server, record.routing.server), (Some(first), Some(first)));
+    assert_eq!((record.ticket_id, record.company), (ticket.id, company("acme")));
+    assert_eq!(record.routing.decision, routing.decision);
+    let elsewhere = store.ticket_with_routing(&Scope::Company(company("globex")), ticket.id).await.expect("read");
+    assert!(elsewhere.is_none(), "another company's ticket is not found");
     let claimed = store.claim_due_deliveries(time::Duration::seconds(60), 10).await.expect("claim");
     assert_eq!(claimed.len(), 1);
     let mut stale = claimed[0].clone();
@@ -117,8 +127,12 @@ async fn stale_claims_change_nothing_and_fallbacks_respect_a_later_choice(test: 
         .map(|record| (record.server, record.state))
         .collect();
     assert_eq!(log, vec![(first, DeliveryState::Failed), (admins_choice, DeliveryState::Pending)]);
-    let stored = store.get_ticket(&Scope::Installation, ticket.id).await.expect("get").expect("there");
-    assert_eq!(stored.server, Some(admins_choice));
+    let (stored, record) =
+        store.ticket_with_routing(&Scope::Installation, ticket.id).await.expect("get").expect("there");
+    assert_eq!(
+        (stored.server, record.and_then(|record| record.routing.server)),
+        (Some(admins_choice), Some(admins_choice))
+    );
 }
 
 switchboard_store::test_both_backends!(
