@@ -1,5 +1,6 @@
-//! Benchmarks: single-ticket prediction throughput (one thread), and training
-//! on Banking77.
+//! Benchmarks: single-ticket prediction throughput (one thread; with the
+//! sentence encoder also from 64 threads at once, as the stage calls it),
+//! and training on Banking77.
 //!
 //! ```sh
 //! RAYON_NUM_THREADS=1 SWITCHBOARD_BENCH_FULL_TRAIN=1 cargo bench -p switchboard-triage --bench triage
@@ -101,6 +102,23 @@ fn prediction_with_encoder(criterion: &mut Criterion) {
             for text in &texts {
                 black_box(model.predict(black_box(text)));
             }
+        })
+    });
+    // As the triage stage predicts: one ticket per call, from as many
+    // threads as tickets in flight (`runner.max_in_flight`, 64 by default);
+    // the encoder gathers the calls made at once into batches.
+    group.bench_function("fixture-model/64-callers", |bench| {
+        bench.iter(|| {
+            std::thread::scope(|scope| {
+                for caller in 0..64 {
+                    let (model, texts) = (&model, &texts);
+                    scope.spawn(move || {
+                        for text in texts.iter().skip(caller).step_by(64) {
+                            black_box(model.predict(black_box(text)));
+                        }
+                    });
+                }
+            })
         })
     });
     group.throughput(Throughput::Elements(long_texts.len() as u64));

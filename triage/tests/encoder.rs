@@ -170,6 +170,38 @@ fn embeddings_are_unit_length_deterministic_and_the_same_alone_or_in_a_batch() {
 }
 
 #[test]
+fn embeddings_asked_for_from_many_threads_at_once_are_each_the_callers_own() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let path = directory.path().join("tiny");
+    write_tiny_encoder(&path, 11);
+    let encoder = SentenceEncoder::load(&path).expect("load");
+    let texts: Vec<String> =
+        (0..400).map(|index| format!("ticket {index}: my card {} was stolen", "refund ".repeat(index % 5))).collect();
+    let alone: Vec<Vec<f32>> = texts.iter().map(|text| encoder.embed(text, 128)).collect();
+    // 32 threads ask at once, so the encoder's forward passes take several
+    // texts (the batches); each thread must get its own texts' embeddings.
+    let together: Vec<Vec<(usize, Vec<f32>)>> = std::thread::scope(|scope| {
+        let callers: Vec<_> = (0..32)
+            .map(|caller| {
+                let (encoder, texts) = (&encoder, &texts);
+                scope.spawn(move || {
+                    (caller..texts.len()).step_by(32).map(|index| (index, encoder.embed(&texts[index], 128))).collect()
+                })
+            })
+            .collect();
+        callers.into_iter().map(|caller| caller.join().expect("caller")).collect()
+    });
+    let mut seen = 0;
+    for (index, embedding) in together.into_iter().flatten() {
+        seen += 1;
+        for (a, b) in alone[index].iter().zip(&embedding) {
+            assert!((a - b).abs() < 1e-5, "text {index}: {embedding:?} vs {:?}", alone[index]);
+        }
+    }
+    assert_eq!(seen, texts.len());
+}
+
+#[test]
 fn a_model_trained_with_an_encoder_finds_it_beside_its_file_and_refuses_other_weights() {
     let directory = tempfile::tempdir().expect("tempdir");
     let encoder_dir = directory.path().join("encoders").join("tiny");

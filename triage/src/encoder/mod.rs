@@ -17,6 +17,7 @@
 //! `vocab.txt` (WordPiece vocabulary, uncased) and `model.safetensors`; a
 //! static encoder's directory holds `static.sbse`.
 
+mod batcher;
 mod bert;
 pub mod static_table;
 pub mod wordpiece;
@@ -30,6 +31,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, MissingEncoder, Result};
 use crate::sparse::SparseVector;
+use batcher::MicroBatcher;
 use bert::{Bert, BertConfig};
 use static_table::StaticTable;
 use wordpiece::WordPiece;
@@ -111,8 +113,10 @@ pub struct SentenceEncoder {
 
 /// How an encoder turns word pieces into an embedding.
 enum Backend {
-    /// The transformer itself: six layers of attention per text.
-    Transformer(Box<Bert>),
+    /// The transformer itself: six layers of attention per text. The
+    /// batcher gathers the single-text embeddings asked for at the same
+    /// time into one forward pass.
+    Transformer(Box<Bert>, MicroBatcher<Vec<u32>, Vec<f32>>),
     /// A table distilled from one (see [`static_table`]): a weighted sum.
     Static(StaticTable),
 }
@@ -203,7 +207,7 @@ impl SentenceEncoder {
             sha256,
             directory: directory.to_owned(),
             tokenizer,
-            backend: Backend::Transformer(Box::new(bert)),
+            backend: Backend::Transformer(Box::new(bert), MicroBatcher::new(BATCH, passes_at_once())),
         })
     }
 
@@ -243,7 +247,7 @@ impl SentenceEncoder {
     /// [`static_table`]). With a `corpus`, the rows are then fitted so that each sentence's sum
     /// of rows points where this encoder's embedding of it does.
     pub fn distill_static(&self, dimension: usize, corpus: &[String]) -> Result<Vec<u8>> {
-        let Backend::Transformer(bert) = &self.backend else {
+        let Backend::Transformer(bert, _) = &self.backend else {
             return Err(Error::InvalidOptions(format!("{} is already a static table", self.name)));
         };
         let vocab_path = self.directory.join("vocab.txt");
@@ -266,14 +270,14 @@ impl SentenceEncoder {
 
     pub fn kind(&self) -> EncoderKind {
         match &self.backend {
-            Backend::Transformer(_) => EncoderKind::Transformer,
+            Backend::Transformer(..) => EncoderKind::Transformer,
             Backend::Static(_) => EncoderKind::Static,
         }
     }
 
     pub fn dimension(&self) -> usize {
         match &self.backend {
-            Backend::Transformer(bert) => bert.config.hidden_size,
+            Backend::Transformer(bert, _) => bert.config.hidden_size,
             Backend::Static(table) => table.dimension(),
         }
     }
@@ -281,7 +285,7 @@ impl SentenceEncoder {
     /// Word pieces read per text at most.
     fn max_tokens(&self) -> usize {
         match &self.backend {
-            Backend::Transformer(bert) => bert.max_tokens(),
+            Backend::Transformer(bert, _) => bert.max_tokens(),
             Backend::Static(_) => static_table::MAX_TOKENS,
         }
     }
@@ -289,7 +293,7 @@ impl SentenceEncoder {
     /// What a static table was distilled from (`None` for a transformer).
     pub fn distilled_from(&self) -> Option<&str> {
         match &self.backend {
-            Backend::Transformer(_) => None,
+            Backend::Transformer(..) => None,
             Backend::Static(table) => Some(&table.source),
         }
     }
@@ -312,10 +316,28 @@ impl SentenceEncoder {
     }
 
     /// The unit-length embedding of one text.
+    ///
+    /// A transformer's embeddings that threads ask for at the same time go
+    /// through it together (see [`batcher`]). Its last embedding is kept
+    /// per thread: the category and urgency models of one ticket read the
+    /// same text, and the second asks again.
     pub fn embed(&self, text: &str, max_tokens: usize) -> Vec<f32> {
         let ids = self.token_ids(text, max_tokens);
         match &self.backend {
-            Backend::Transformer(bert) => bert.embed(std::slice::from_ref(&ids)).into_raw_vec_and_offset().0,
+            Backend::Transformer(bert, batcher) => LAST_EMBEDDING.with(|last| {
+                let mut last = last.borrow_mut();
+                if let Some((sha256, last_ids, embedding)) = &*last
+                    && *sha256 == self.sha256
+                    && *last_ids == ids
+                {
+                    return embedding.clone();
+                }
+                let embedding = batcher.run(ids.clone(), |sequences| {
+                    bert.embed(&sequences).rows().into_iter().map(|row| row.to_vec()).collect()
+                });
+                *last = Some((self.sha256.clone(), ids, embedding.clone()));
+                embedding
+            }),
             Backend::Static(table) => {
                 let mut out = vec![0.0; table.dimension()];
                 table.embed_ids(&ids, &mut out);
@@ -327,7 +349,7 @@ impl SentenceEncoder {
     /// Embeddings of many texts, in order, in parallel batches (rayon).
     pub fn embed_all<S: AsRef<str> + Sync>(&self, texts: &[S], max_tokens: usize) -> Vec<Vec<f32>> {
         use rayon::prelude::*;
-        let Backend::Transformer(bert) = &self.backend else {
+        let Backend::Transformer(bert, _) = &self.backend else {
             return texts.par_iter().map(|text| self.embed(text.as_ref(), max_tokens)).collect();
         };
         // Batches of similar lengths waste less work on stacking; sort by
@@ -352,6 +374,19 @@ impl SentenceEncoder {
         }
         out
     }
+}
+
+thread_local! {
+    /// The transformer embedding this thread made last: the encoder's
+    /// SHA-256, the token ids and the embedding.
+    static LAST_EMBEDDING: std::cell::RefCell<Option<(String, Vec<u32>, Vec<f32>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Forward passes of one transformer that may run at once: one per core
+/// (each pass is single-threaded).
+fn passes_at_once() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 static LOADED: Mutex<BTreeMap<String, Weak<SentenceEncoder>>> = Mutex::new(BTreeMap::new());
