@@ -94,12 +94,12 @@ mod tests {
         let sizes = Mutex::new(Vec::new());
         for input in 0..3 {
             let output = batcher.run(input, |inputs: Vec<i32>| {
-                sizes.lock().unwrap().push(inputs.len());
+                sizes.lock().expect("lock").push(inputs.len());
                 inputs.iter().map(|value| value * 10).collect()
             });
             assert_eq!(output, input * 10);
         }
-        assert_eq!(*sizes.lock().unwrap(), vec![1, 1, 1]);
+        assert_eq!(*sizes.lock().expect("lock"), vec![1, 1, 1]);
     }
 
     #[test]
@@ -114,7 +114,7 @@ mod tests {
                 if inputs == [0] {
                     gate.wait();
                 }
-                passes.lock().unwrap().push(inputs.clone());
+                passes.lock().expect("lock").push(inputs.clone());
                 inputs.iter().map(|value| value + 1000).collect::<Vec<_>>()
             }
         };
@@ -136,11 +136,11 @@ mod tests {
             std::thread::yield_now();
         }
         gate.wait();
-        assert_eq!(first.join().unwrap(), 1000);
+        assert_eq!(first.join().expect("caller"), 1000);
         for (index, other) in others.into_iter().enumerate() {
-            assert_eq!(other.join().unwrap(), index + 1 + 1000);
+            assert_eq!(other.join().expect("caller"), index + 1 + 1000);
         }
-        let passes = passes.lock().unwrap();
+        let passes = passes.lock().expect("lock");
         assert_eq!(passes.len(), 2, "the ten waiting inputs went through in one pass: {passes:?}");
         let mut second = passes[1].clone();
         second.sort_unstable();
@@ -164,7 +164,7 @@ mod tests {
             })
             .collect();
         for (input, thread) in threads.into_iter().enumerate() {
-            assert_eq!(thread.join().unwrap(), input * 2);
+            assert_eq!(thread.join().expect("caller"), input * 2);
         }
         assert!(largest.load(Ordering::SeqCst) <= 4);
         let state = batcher.lock();

@@ -376,11 +376,13 @@ impl SentenceEncoder {
     }
 }
 
+/// A transformer embedding: the encoder's SHA-256, the token ids and the
+/// embedding.
+type Embedded = (String, Vec<u32>, Vec<f32>);
+
 thread_local! {
-    /// The transformer embedding this thread made last: the encoder's
-    /// SHA-256, the token ids and the embedding.
-    static LAST_EMBEDDING: std::cell::RefCell<Option<(String, Vec<u32>, Vec<f32>)>> =
-        const { std::cell::RefCell::new(None) };
+    /// The transformer embedding this thread made last.
+    static LAST_EMBEDDING: std::cell::RefCell<Option<Embedded>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Forward passes of one transformer that may run at once: one per core
