@@ -137,6 +137,14 @@ fn options(encoder: Option<EncoderFeatures>) -> TrainOptions {
     }
 }
 
+/// A tiny encoder written to `<directory>/tiny`, and loaded.
+fn tiny_encoder_in(directory: &Path, seed: u64) -> (PathBuf, std::sync::Arc<SentenceEncoder>) {
+    let path = directory.join("tiny");
+    write_tiny_encoder(&path, seed);
+    let encoder = SentenceEncoder::load(&path).expect("load");
+    (path, encoder)
+}
+
 fn format_version(path: &Path) -> u32 {
     let bytes = std::fs::read(path).expect("model file");
     u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"))
@@ -145,9 +153,7 @@ fn format_version(path: &Path) -> u32 {
 #[test]
 fn embeddings_are_unit_length_deterministic_and_the_same_alone_or_in_a_batch() {
     let directory = tempfile::tempdir().expect("tempdir");
-    let path = directory.path().join("tiny");
-    write_tiny_encoder(&path, 7);
-    let encoder = SentenceEncoder::load(&path).expect("load");
+    let (path, encoder) = tiny_encoder_in(directory.path(), 7);
     assert_eq!(encoder.dimension(), 16);
     assert_eq!(encoder.name(), "tiny");
     let texts = ["my card was stolen!", "how do i change my pin?", "", "refund refund refund refund"];
@@ -172,9 +178,7 @@ fn embeddings_are_unit_length_deterministic_and_the_same_alone_or_in_a_batch() {
 #[test]
 fn embeddings_asked_for_from_many_threads_at_once_are_each_the_callers_own() {
     let directory = tempfile::tempdir().expect("tempdir");
-    let path = directory.path().join("tiny");
-    write_tiny_encoder(&path, 11);
-    let encoder = SentenceEncoder::load(&path).expect("load");
+    let (_, encoder) = tiny_encoder_in(directory.path(), 11);
     let texts: Vec<String> =
         (0..400).map(|index| format!("ticket {index}: my card {} was stolen", "refund ".repeat(index % 5))).collect();
     let alone: Vec<Vec<f32>> = texts.iter().map(|text| encoder.embed(text, 128)).collect();
