@@ -422,6 +422,15 @@ pub struct CvArgs {
     /// `urgent=critical+high` (repeatable).
     #[arg(long, value_name = "NAME=LABEL+LABEL…", value_parser = parse_recall_group)]
     pub recall_group: Vec<(String, Vec<String>)>,
+    /// Also write the examples as cross-validated (text, label after
+    /// `--label-map`) with their fold in each repeat (columns `repeat1`, …,
+    /// folds numbered from 1), so another system can be scored on the same
+    /// folds (scripts/triage/sklearn_baseline.py --cv FILE.csv).
+    #[arg(long, value_name = "FILE.csv")]
+    pub folds_out: Option<PathBuf>,
+    /// Write `--folds-out` and stop, training nothing.
+    #[arg(long, requires = "folds_out")]
+    pub folds_only: bool,
     #[command(flatten)]
     pub tuning: TuningArgs,
 }
@@ -692,13 +701,24 @@ fn run_cv(args: CvArgs, out: &mut impl Write) -> Result<()> {
         args.repeats,
         args.outer_folds
     )?;
+    let folds: Vec<Vec<usize>> = (0..args.repeats)
+        .map(|repeat| {
+            let seed = options.seed.wrapping_add(1_000 + repeat as u64);
+            crate::train::stratified_folds(&label_ids, label_names.len(), args.outer_folds, seed)
+        })
+        .collect();
+    if let Some(path) = &args.folds_out {
+        write_folds(path, &rows.examples, &folds)?;
+        writeln!(out, "folds written to {}", path.display())?;
+    }
+    if args.folds_only {
+        return Ok(());
+    }
     let mut runs: Vec<crate::metrics::Evaluation> = Vec::new();
-    for repeat in 0..args.repeats {
-        let seed = options.seed.wrapping_add(1_000 + repeat as u64);
-        let fold_of = crate::train::stratified_folds(&label_ids, label_names.len(), args.outer_folds, seed);
+    for (repeat, fold_of) in folds.iter().enumerate() {
         for fold in 0..args.outer_folds {
             let (held_out, training): (Vec<_>, Vec<_>) =
-                rows.examples.iter().zip(&fold_of).partition(|(_, example_fold)| **example_fold == fold);
+                rows.examples.iter().zip(fold_of).partition(|(_, example_fold)| **example_fold == fold);
             let training: Vec<(String, String)> = training.into_iter().map(|(example, _)| example.clone()).collect();
             let model = train_choosing_encoder(training, None, &options, candidates.clone(), &mut |_| {})?;
             let predictions: Vec<_> = {
@@ -750,6 +770,21 @@ fn run_cv(args: CvArgs, out: &mut impl Write) -> Result<()> {
     }
     writeln!(out, "{}", serde_json::to_string(&summary).unwrap_or_default())?;
     Ok(())
+}
+
+/// Writes `text,label,repeat1,…` with each example's fold (from 1) per repeat.
+fn write_folds(path: &Path, examples: &[(String, String)], folds: &[Vec<usize>]) -> Result<()> {
+    let csv_error = |source| Error::Csv { path: path.to_owned(), source };
+    let mut writer = csv::Writer::from_path(path).map_err(csv_error)?;
+    let mut header = vec!["text".to_owned(), "label".to_owned()];
+    header.extend((1..=folds.len()).map(|repeat| format!("repeat{repeat}")));
+    writer.write_record(&header).map_err(csv_error)?;
+    for (row, (text, label)) in examples.iter().enumerate() {
+        let mut record = vec![text.clone(), label.clone()];
+        record.extend(folds.iter().map(|fold_of| (fold_of[row] + 1).to_string()));
+        writer.write_record(&record).map_err(csv_error)?;
+    }
+    writer.flush().map_err(|source| Error::io(path, source))
 }
 
 /// Mean, sample standard deviation and range of a figure over runs.
