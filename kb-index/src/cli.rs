@@ -5,8 +5,10 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::{Args, Subcommand};
+use switchboard_triage::encoder::SentenceEncoder;
 
 use crate::analysis::AnalysisOptions;
 use crate::confidence::separation;
@@ -92,6 +94,12 @@ pub struct CorpusArgs {
     /// The column holding the id of the document that answers the query.
     #[arg(long = "gold", value_name = "COL", default_value = "faq_id")]
     pub gold_column: String,
+    /// The sentence encoder for dense re-ranking: `static` (the built-in
+    /// table, as the knowledge base uses by default), `none` or an
+    /// encoder's directory. `eval` uses it where the options give the
+    /// dense similarities a weight; `tune` tries weights unless `none`.
+    #[arg(long, value_name = "static|none|DIR", default_value = "static")]
+    pub encoder: String,
 }
 
 #[derive(Debug, Args)]
@@ -122,6 +130,17 @@ pub struct EvalArgs {
     pub confidence_report: bool,
 }
 
+/// The encoder `--encoder` names.
+fn load_encoder(choice: &str) -> Result<Option<Arc<SentenceEncoder>>> {
+    match choice {
+        "none" => Ok(None),
+        "static" => Ok(Some(SentenceEncoder::builtin_static())),
+        path => {
+            SentenceEncoder::load(path).map(Some).map_err(|error| Error::Config(format!("--encoder {path}: {error}")))
+        }
+    }
+}
+
 fn write_error(error: std::io::Error) -> Error {
     Error::io("writing output", error)
 }
@@ -141,6 +160,7 @@ pub fn run_tool(command: KbToolCommand, out: &mut impl Write) -> Result<()> {
                     .collect(),
             };
             let data = TuningData {
+                encoder: load_encoder(&corpus.encoder)?,
                 documents,
                 queries,
                 folds: if is_faq { folds.max(2) } else { 1 },
@@ -220,7 +240,8 @@ fn run_eval(arguments: EvalArgs, out: &mut impl Write) -> Result<()> {
     };
     let started = std::time::Instant::now();
     let document_count = documents.len();
-    let knowledge_base = build_in_ram(documents.into_iter().map(KbDocument::Faq), options.clone())?;
+    let encoder = load_encoder(&arguments.corpus.encoder)?;
+    let knowledge_base = build_in_ram(documents.into_iter().map(KbDocument::Faq), options.clone(), encoder)?;
     let build_seconds = started.elapsed().as_secs_f64();
     let unknown_gold = queries
         .iter()

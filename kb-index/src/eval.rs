@@ -3,10 +3,12 @@
 //! model is fitted on.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use switchboard_core::random::SplitMix64;
+use switchboard_triage::encoder::SentenceEncoder;
 
 use crate::Result;
 use crate::confidence::MatchFeatures;
@@ -94,9 +96,15 @@ pub fn percentile(sorted: &[f64], quantile: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// Builds a throw-away in-RAM knowledge base holding `documents`.
-pub fn build_in_ram(documents: impl IntoIterator<Item = KbDocument>, options: KbOptions) -> Result<KnowledgeBase> {
+/// Builds a throw-away in-RAM knowledge base holding `documents`, embedded
+/// with `encoder` for dense re-ranking (none: no embeddings).
+pub fn build_in_ram(
+    documents: impl IntoIterator<Item = KbDocument>,
+    options: KbOptions,
+    encoder: Option<Arc<SentenceEncoder>>,
+) -> Result<KnowledgeBase> {
     let knowledge_base = KnowledgeBase::in_ram(options)?;
+    knowledge_base.set_encoder(encoder)?;
     knowledge_base.rebuild(documents)?;
     Ok(knowledge_base)
 }

@@ -5,10 +5,11 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use switchboard_triage::encoder::SentenceEncoder;
 use tantivy::collector::DocSetCollector;
 use tantivy::query::{AllQuery, TermQuery};
 use tantivy::schema::{
@@ -177,6 +178,8 @@ pub struct KnowledgeBase {
     pub(crate) fields: Fields,
     pub(crate) analysis: AnalysisOptions,
     pub(crate) ngrams: RwLock<NgramModel>,
+    /// Embeds text for dense re-ranking (see [`KnowledgeBase::set_encoder`]).
+    encoder: RwLock<Option<Arc<SentenceEncoder>>>,
     /// What searches of the newest snapshot share.
     pub(crate) cache: SnapshotCache,
     ngram_refresh: Mutex<RefreshBudget>,
@@ -319,7 +322,11 @@ impl KnowledgeBase {
             writer: Mutex::new(writer),
             fields,
             analysis: options.analysis,
-            ngrams: RwLock::new(NgramModel::new(options.analysis.rerank_words)),
+            ngrams: RwLock::new(NgramModel::new(
+                options.analysis.rerank_words,
+                Some(SentenceEncoder::builtin_static()),
+            )),
+            encoder: RwLock::new(Some(SentenceEncoder::builtin_static())),
             cache: SnapshotCache::default(),
             ngram_refresh: Mutex::new(RefreshBudget::full()),
             ngram_refreshes: std::sync::atomic::AtomicU64::new(0),
@@ -328,11 +335,27 @@ impl KnowledgeBase {
         })
     }
 
+    /// Sets the sentence encoder that embeds documents and queries for dense
+    /// re-ranking (`SearchConfig::dense_whole_weight` and
+    /// `dense_part_weight`), or removes it, and re-embeds what the index
+    /// holds. A knowledge base starts with the static table built into
+    /// Switchboard (the one triage's default models use); without an
+    /// encoder the dense similarities are 0.
+    pub fn set_encoder(&self, encoder: Option<Arc<SentenceEncoder>>) -> Result<()> {
+        *self.encoder.write().unwrap_or_else(std::sync::PoisonError::into_inner) = encoder;
+        self.reload_ngram_model()
+    }
+
+    fn new_ngram_model(&self) -> NgramModel {
+        let encoder = self.encoder.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        NgramModel::new(self.analysis.rerank_words, encoder)
+    }
+
     /// Rebuilds the n-gram model from the documents stored in the index.
     fn reload_ngram_model(&self) -> Result<()> {
         let searcher = self.searcher();
         let addresses = searcher.search(&AllQuery, &DocSetCollector)?;
-        let mut model = NgramModel::new(self.analysis.rerank_words);
+        let mut model = self.new_ngram_model();
         for address in addresses {
             let stored: TantivyDocument = searcher.doc(address)?;
             model.upsert(&self.stored_document(&stored)?);
@@ -356,7 +379,7 @@ impl KnowledgeBase {
                 &Marker { schema_version: SCHEMA_VERSION, analysis: self.analysis, complete: false },
             )?;
         }
-        let mut model = NgramModel::new(self.analysis.rerank_words);
+        let mut model = self.new_ngram_model();
         let fill = |writer: &mut IndexWriter| -> Result<usize> {
             writer.delete_all_documents()?;
             let mut count = 0;

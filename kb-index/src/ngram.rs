@@ -5,10 +5,16 @@
 //! deletes; changes become visible when a new snapshot is installed, which
 //! `KnowledgeBase` does on commit at a bounded rate (see its
 //! `NGRAM_REFRESH_BURST`).
+//!
+//! With a sentence encoder (see `KnowledgeBase::set_encoder`), each question
+//! and phrasing is also embedded when the document is added, and the query
+//! once per search, for dense re-ranking beside the n-grams.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
+use switchboard_triage::encoder::SentenceEncoder;
 
 use crate::analysis::rerank_features;
 use crate::document::{DocKey, KbDocument};
@@ -22,6 +28,60 @@ struct DocumentVectors {
     whole: Counts,
     /// The question and each phrasing on its own, to find the closest one.
     parts: Vec<Counts>,
+    /// Their embeddings, with an encoder; shared with the snapshots.
+    dense: Option<Arc<DenseDocument>>,
+}
+
+/// A document's unit-length embeddings: the centroid of its questions and
+/// phrasings, and each of them.
+pub(crate) struct DenseDocument {
+    whole: Vec<f32>,
+    /// `parts × dimension`, row after row; empty when the document has one
+    /// text, whose embedding is then `whole` (most articles before any
+    /// phrasing is learned: half the memory).
+    parts: Vec<f32>,
+}
+
+impl DenseDocument {
+    fn new(encoder: &SentenceEncoder, texts: &[&str]) -> Option<Self> {
+        let dimension = encoder.dimension();
+        let mut parts = Vec::with_capacity(texts.len() * dimension);
+        let mut whole = vec![0.0f32; dimension];
+        for text in texts {
+            let embedding = encoder.embed(text, MAX_DENSE_TOKENS);
+            whole.iter_mut().zip(&embedding).for_each(|(sum, value)| *sum += value);
+            parts.extend(embedding);
+        }
+        let norm = whole.iter().map(|value| value * value).sum::<f32>().sqrt();
+        if norm == 0.0 {
+            return None;
+        }
+        whole.iter_mut().for_each(|value| *value /= norm);
+        if texts.len() == 1 {
+            parts = Vec::new();
+        }
+        Some(Self { whole, parts })
+    }
+}
+
+/// Word pieces an embedding reads: the encoder's own limit for queries and
+/// documents alike.
+const MAX_DENSE_TOKENS: usize = usize::MAX;
+
+/// The dot product, in eight independent sums so the compiler can use
+/// vector instructions (one running sum forces one addition at a time): a
+/// document with a hundred phrasings costs a hundred of these per search.
+fn dot(left: &[f32], right: &[f32]) -> f32 {
+    const LANES: usize = 8;
+    let mut sums = [0.0f32; LANES];
+    let (left_chunks, right_chunks) = (left.chunks_exact(LANES), right.chunks_exact(LANES));
+    let tail: f32 = left_chunks.remainder().iter().zip(right_chunks.remainder()).map(|(a, b)| a * b).sum();
+    for (a, b) in left_chunks.zip(right_chunks) {
+        for lane in 0..LANES {
+            sums[lane] += a[lane] * b[lane];
+        }
+    }
+    sums.iter().sum::<f32>() + tail
 }
 
 /// One vector space: an idf per n-gram, and each document's vectors.
@@ -38,6 +98,7 @@ struct Space {
 struct DocumentSpace {
     whole: Vec<(u32, f32)>,
     parts: PartIndex,
+    dense: Option<Arc<DenseDocument>>,
 }
 
 /// The normalised vectors of one document's questions and phrasings,
@@ -127,6 +188,8 @@ pub(crate) struct Snapshot {
 pub(crate) struct NgramModel {
     /// Whether words and word pairs are features too.
     words: bool,
+    /// Embeds questions, phrasings and queries for dense re-ranking.
+    encoder: Option<Arc<SentenceEncoder>>,
     vocabulary: FxHashMap<String, u32>,
     /// Number of documents containing each n-gram, indexed by n-gram id.
     document_frequency: Vec<u32>,
@@ -146,8 +209,8 @@ impl NgramModel {
         self.documents.len()
     }
 
-    pub(crate) fn new(words: bool) -> Self {
-        Self { words, ..Self::default() }
+    pub(crate) fn new(words: bool, encoder: Option<Arc<SentenceEncoder>>) -> Self {
+        Self { words, encoder, ..Self::default() }
     }
 
     fn counts(&mut self, text: &str) -> Counts {
@@ -170,8 +233,13 @@ impl NgramModel {
         self.remove(&document.key());
         let mut parts: Vec<Counts> = Vec::new();
         let mut whole_text = String::new();
-        let texts = document.question_texts().into_iter().chain(document.phrasings().iter().map(String::as_str));
-        for text in texts.filter(|text| !text.trim().is_empty()) {
+        let texts: Vec<&str> = document
+            .question_texts()
+            .into_iter()
+            .chain(document.phrasings().iter().map(String::as_str))
+            .filter(|text| !text.trim().is_empty())
+            .collect();
+        for text in &texts {
             parts.push(self.counts(text));
             whole_text.push_str(text);
             whole_text.push('\n');
@@ -180,7 +248,8 @@ impl NgramModel {
         for (id, _) in &whole {
             self.document_frequency[*id as usize] += 1;
         }
-        self.documents.insert(document.key(), DocumentVectors { whole, parts });
+        let dense = self.encoder.as_deref().and_then(|encoder| DenseDocument::new(encoder, &texts)).map(Arc::new);
+        self.documents.insert(document.key(), DocumentVectors { whole, parts, dense });
     }
 
     pub(crate) fn remove(&mut self, key: &DocKey) {
@@ -244,7 +313,11 @@ impl NgramModel {
                 tf_idf(&vectors.whole, &space)
             };
             slots.insert(key.clone(), space.documents.len() as u32);
-            space.documents.push(DocumentSpace { whole: normalised(whole), parts: PartIndex::new(&parts) });
+            space.documents.push(DocumentSpace {
+                whole: normalised(whole),
+                parts: PartIndex::new(&parts),
+                dense: vectors.dense.clone(),
+            });
         }
         Snapshot { space, slots }
     }
@@ -280,6 +353,29 @@ impl NgramModel {
         let norm = (known_squared + unknown.iter().map(|weight| weight * weight).sum::<f32>()).sqrt();
         divide_by_norm(&mut weights, norm);
         QueryVector { weights }
+    }
+
+    /// The query's unit-length embedding, when there is an encoder.
+    pub(crate) fn dense_query(&self, text: &str) -> Option<Vec<f32>> {
+        self.encoder.as_ref().map(|encoder| encoder.embed(text, MAX_DENSE_TOKENS))
+    }
+
+    /// The cosines of the query's embedding to the centroid of the
+    /// document's questions and phrasings and to the closest of them (0, 0
+    /// without embeddings).
+    /// The closest part is skipped (0) unless `with_parts`.
+    pub(crate) fn dense_similarities(&self, query: Option<&[f32]>, key: &DocKey, with_parts: bool) -> (f32, f32) {
+        let (Some(query), Some(dense)) = (query, self.document(key).and_then(|document| document.dense.as_deref()))
+        else {
+            return (0.0, 0.0);
+        };
+        let whole = dot(query, &dense.whole);
+        let best_part = match (with_parts, dense.parts.is_empty()) {
+            (false, _) => 0.0,
+            (true, true) => whole,
+            (true, false) => dense.parts.chunks_exact(query.len()).map(|part| dot(query, part)).fold(0.0, f32::max),
+        };
+        (whole.clamp(0.0, 1.0), best_part.clamp(0.0, 1.0))
     }
 
     fn document(&self, key: &DocKey) -> Option<&DocumentSpace> {
@@ -320,7 +416,7 @@ mod tests {
 
     #[test]
     fn similar_text_scores_higher_and_stays_in_range() {
-        let mut model = NgramModel::default();
+        let mut model = NgramModel::new(false, None);
         let mut card = Faq::new("card", "My card has not arrived yet", vec![]);
         card.phrasings.push("where is my new card".into());
         model.upsert(&card.into());
@@ -345,5 +441,32 @@ mod tests {
         let query = model.query_vector("card not arived");
         assert_eq!((model.whole_similarity(&query, &card), model.best_part_similarity(&query, &card, 1)), (0.0, 0.0));
         assert_eq!(model.len(), 1);
+        assert_eq!(model.dense_query("card"), None, "no encoder, no embeddings");
+        assert_eq!(model.dense_similarities(None, &pin, true), (0.0, 0.0));
+    }
+
+    #[test]
+    fn embeddings_find_a_paraphrase_that_shares_no_word() {
+        let mut model = NgramModel::new(false, Some(SentenceEncoder::builtin_static()));
+        let mut refund = Faq::new("refund", "How do I get my money back for a purchase?", vec![]);
+        refund.phrasings.push("I want a refund".into());
+        model.upsert(&refund.into());
+        model.upsert(&Faq::new("password", "How do I reset my password?", vec![]).into());
+        model.refresh();
+        let query = model.dense_query("reimbursement for an order").expect("an encoder embeds");
+        let (refund, password) = (DocKey::faq("refund"), DocKey::faq("password"));
+        let (refund_whole, refund_part) = model.dense_similarities(Some(&query), &refund, true);
+        let (password_whole, password_part) = model.dense_similarities(Some(&query), &password, true);
+        assert!(refund_whole > password_whole, "{refund_whole} vs {password_whole}");
+        assert!(refund_part > password_part, "{refund_part} vs {password_part}");
+        for value in [refund_whole, refund_part, password_whole, password_part] {
+            assert!((0.0..=1.0).contains(&value));
+        }
+        let same = model.dense_query("How do I reset my password?").expect("embedding");
+        let (whole, part) = model.dense_similarities(Some(&same), &password, true);
+        assert!(part > 0.99, "one text: its own closest part");
+        assert_eq!(whole, part, "one text: the centroid is that text");
+        assert_eq!(model.dense_similarities(Some(&same), &password, false).1, 0.0, "parts not asked for");
+        assert_eq!(model.dense_similarities(Some(&query), &DocKey::faq("unknown"), true), (0.0, 0.0));
     }
 }

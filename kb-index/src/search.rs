@@ -63,15 +63,21 @@ pub struct SearchConfig {
     pub ngram_part_weight: f32,
     /// The "closest phrasing" similarity averages this many closest ones.
     pub ngram_top_parts: usize,
+    /// Weight of the embedding cosine to the centroid of the question side
+    /// (needs an encoder: `KnowledgeBase::set_encoder`).
+    pub dense_whole_weight: f32,
+    /// Weight of the embedding cosine to the closest question or phrasing.
+    pub dense_part_weight: f32,
     /// Distinct query words used at most (the first ones).
     pub max_query_terms: usize,
     pub calibration: Calibration,
 }
 
 impl Default for SearchConfig {
-    /// The values `kb tune` chose on the StackFAQ tuning split (see
-    /// `scripts/kb/eval.sh`), except `max_query_terms`, which bounds the
-    /// cost of long tickets and does not change short queries.
+    /// The values `kb tune` chose on the StackFAQ tuning split with the
+    /// built-in static embeddings (see `scripts/kb/eval.sh`), except
+    /// `max_query_terms`, which bounds the cost of long tickets and does not
+    /// change short queries.
     fn default() -> Self {
         Self {
             question_boost: 1.0,
@@ -79,14 +85,16 @@ impl Default for SearchConfig {
             tags_boost: 1.0,
             phrasing_boost: 1.0,
             field_tie_breaker: Some(0.5),
-            bigram_boost: 0.1,
+            bigram_boost: 0.0,
             bigram_slop: 0,
-            fuzzy_boost: 0.05,
+            fuzzy_boost: 0.5,
             fuzzy_min_chars: 6,
             candidates: 20,
             ngram_whole_weight: 2.0,
-            ngram_part_weight: 0.0,
+            ngram_part_weight: 0.25,
             ngram_top_parts: 1,
+            dense_whole_weight: 1.0,
+            dense_part_weight: 0.0,
             max_query_terms: 128,
             calibration: Calibration::default(),
         }
@@ -110,6 +118,8 @@ impl SearchConfig {
             ngram_whole_weight: 0.0,
             ngram_part_weight: 0.0,
             ngram_top_parts: 1,
+            dense_whole_weight: 0.0,
+            dense_part_weight: 0.0,
             max_query_terms: 1024,
             calibration: Calibration::default(),
         }
@@ -361,6 +371,8 @@ impl KnowledgeBase {
         {
             let ngrams = self.ngrams();
             let query_vector = ngrams.query_vector(text);
+            let dense_rank = config.dense_whole_weight > 0.0 || config.dense_part_weight > 0.0;
+            let dense_query = if dense_rank { ngrams.dense_query(text) } else { None };
             // The closest phrasing costs a cosine per phrasing: worked out
             // for every candidate only when it weighs in the ranking, else
             // for the k returned, whose confidence reads it.
@@ -375,9 +387,13 @@ impl KnowledgeBase {
                 })?;
                 let ngram_whole = ngrams.whole_similarity(&query_vector, &summary.key);
                 let ngram_best_part = if parts_rank { best_part(&summary.key) } else { 0.0 };
+                let (dense_whole, dense_best_part) =
+                    ngrams.dense_similarities(dense_query.as_deref(), &summary.key, config.dense_part_weight > 0.0);
                 let blended = bm25 / top_bm25
                     + config.ngram_whole_weight * ngram_whole
-                    + config.ngram_part_weight * ngram_best_part;
+                    + config.ngram_part_weight * ngram_best_part
+                    + config.dense_whole_weight * dense_whole
+                    + config.dense_part_weight * dense_best_part;
                 candidates.push(Candidate { summary, address, bm25, blended, ngram_whole, ngram_best_part });
             }
             candidates.sort_by(|left, right| {

@@ -7,8 +7,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
+use std::sync::Arc;
 
 use serde::Serialize;
+use switchboard_triage::encoder::SentenceEncoder;
 
 use crate::analysis::{AnalysisOptions, StopWords};
 use crate::confidence::{Calibration, separation};
@@ -30,6 +32,8 @@ pub struct TuningData {
     /// Queries no article answers (their gold id names none), for the
     /// confidence model only.
     pub unanswerable: Vec<LabelledQuery>,
+    /// With an encoder, the weights of dense re-ranking are tuned too.
+    pub encoder: Option<Arc<SentenceEncoder>>,
 }
 
 /// One line of the tuning log.
@@ -75,7 +79,7 @@ impl Tuner<'_> {
                 add_phrasings(&mut documents, &learned);
             }
             let options = KbOptions { analysis, search: SearchConfig::default() };
-            let built = build_in_ram(documents.into_iter().map(KbDocument::Faq), options)?;
+            let built = build_in_ram(documents.into_iter().map(KbDocument::Faq), options, self.data.encoder.clone())?;
             self.cache.insert(key, built);
         }
         self.cache.get(&key).ok_or_else(|| Error::Config("tuning cache".into()))
@@ -142,6 +146,7 @@ impl Tuner<'_> {
             let built = build_in_ram(
                 documents.into_iter().map(KbDocument::Faq),
                 KbOptions { analysis, search: SearchConfig::default() },
+                self.data.encoder.clone(),
             )?;
             corpora.push((built, questions));
         }
@@ -203,8 +208,19 @@ fn best_variant(
     best.ok_or_else(|| Error::Config("no tuning variants".into()))
 }
 
+/// The weights dense re-ranking tries (0 keeps it off).
+const DENSE_WEIGHTS: [f32; 8] = [0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0];
+
+fn dense_whole_variants() -> Vec<Variant> {
+    variants(&DENSE_WEIGHTS, |options, value| options.search.dense_whole_weight = value)
+}
+
+fn dense_part_variants() -> Vec<Variant> {
+    variants(&DENSE_WEIGHTS, |options, value| options.search.dense_part_weight = value)
+}
+
 /// Every knob with the values the refinement passes try.
-fn refinement_knobs(learn_phrasings: bool) -> Vec<(&'static str, Vec<Variant>)> {
+fn refinement_knobs(learn_phrasings: bool, dense: bool) -> Vec<(&'static str, Vec<Variant>)> {
     let mut knobs: Vec<(&'static str, Vec<Variant>)> = vec![
         (
             "analysis",
@@ -263,6 +279,10 @@ fn refinement_knobs(learn_phrasings: bool) -> Vec<(&'static str, Vec<Variant>)> 
     ];
     if !learn_phrasings {
         knobs.retain(|(knob, _)| *knob != "answer boost");
+    }
+    if dense {
+        knobs.push(("dense whole", dense_whole_variants()));
+        knobs.push(("dense best part", dense_part_variants()));
     }
     knobs
 }
@@ -341,6 +361,10 @@ pub fn tune(data: &TuningData, out: &mut impl Write) -> Result<(KbOptions, Vec<T
             variants(&[2usize, 3, 5], |options, value| options.search.ngram_top_parts = value),
         ),
     ]);
+    if data.encoder.is_some() {
+        stages.push(("dense cosine (whole)", dense_whole_variants()));
+        stages.push(("dense cosine (best part)", dense_part_variants()));
+    }
 
     for (stage, stage_variants) in stages {
         // Learning is switched on at its own stage so its gain is visible.
@@ -363,7 +387,7 @@ pub fn tune(data: &TuningData, out: &mut impl Write) -> Result<(KbOptions, Vec<T
     // candidates make re-ranking matter more), so revisit each in turn.
     for pass in 1..=2 {
         let mut improved = false;
-        for (knob, knob_variants) in refinement_knobs(data.learn_phrasings) {
+        for (knob, knob_variants) in refinement_knobs(data.learn_phrasings, data.encoder.is_some()) {
             let (mrr, choice, candidate) = best_variant(&mut tuner, &current, &knob_variants, learn)?;
             if mrr > best_mrr + MIN_GAIN {
                 let step = format!("refine {knob}");

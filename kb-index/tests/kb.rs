@@ -312,6 +312,7 @@ fn eval_prints_the_json_summary_last() {
             queries: fixture("queries.csv"),
             query_column: "query".into(),
             gold_column: "faq_id".into(),
+            encoder: "static".into(),
         },
         learn: None,
         plain: false,
@@ -346,6 +347,7 @@ fn eval_works_on_a_labelled_csv_corpus() {
             queries: fixture("queries.csv"),
             query_column: "query".into(),
             gold_column: "faq_id".into(),
+            encoder: "none".into(),
         },
         learn: None,
         plain: true,
@@ -356,6 +358,30 @@ fn eval_works_on_a_labelled_csv_corpus() {
     let summary: serde_json::Value = serde_json::from_str(output.lines().last().expect("output")).expect("json");
     // Every query is its own document's only text.
     assert_eq!(summary["recall@1"], 1.0);
+}
+
+#[test]
+fn eval_names_an_encoder_it_cannot_load() {
+    let missing = std::env::temp_dir().join("switchboard-no-such-encoder");
+    let command = KbToolCommand::Eval(EvalArgs {
+        corpus: CorpusArgs {
+            faqs: Some(fixture("faqs.jsonl")),
+            docs: None,
+            doc_text: None,
+            doc_id: None,
+            queries: fixture("queries.csv"),
+            query_column: "query".into(),
+            gold_column: "faq_id".into(),
+            encoder: missing.display().to_string(),
+        },
+        learn: None,
+        plain: false,
+        single_field: false,
+        options: None,
+        confidence_report: false,
+    });
+    let error = run_tool(command, &mut Vec::new()).expect_err("no encoder there");
+    assert!(error.to_string().contains("--encoder"), "{error}");
 }
 
 #[test]
@@ -441,7 +467,7 @@ fn a_match_that_does_not_answer_the_question_is_not_confident() {
     }
     // Wi-Fi's article shares every word of this question but the ones that
     // say what it is about, which no article has: below the README's
-    // auto-answer threshold of 0.9, though not far (0.86).
+    // auto-answer threshold of 0.9, though not far (0.81).
     let vpn = top_confidence("How do I connect to the VPN from home?");
     assert!(vpn < 0.9, "the VPN question got Wi-Fi's article at {vpn}");
     for answered in
@@ -524,4 +550,42 @@ fn a_tickets_own_models_past_solutions_come_first() {
     let matches = knowledge_base.suggestions_for_ticket(&unmodelled, 5, plain.clone()).expect("search");
     assert_eq!(matches, plain);
     assert_eq!(matches.first().map(|found| found.id.as_str()), Some(general.as_str()), "{matches:?}");
+}
+
+/// A knowledge base embeds its articles with the built-in static table and
+/// adds the query's embedding cosine to each candidate's score, times its
+/// weight; without an encoder (or with the weight at 0) the scores are the
+/// words' alone, and setting the encoder again re-embeds what is indexed.
+#[test]
+fn embeddings_add_their_weighted_cosine_and_can_be_turned_off() {
+    use switchboard_kb::SearchConfig;
+    use switchboard_triage::encoder::SentenceEncoder;
+
+    let knowledge_base = KnowledgeBase::in_ram(KbOptions::default()).expect("in-RAM index");
+    knowledge_base
+        .rebuild([
+            KbDocument::Faq(Faq::new("refund", "How do I get a refund?", vec![])),
+            KbDocument::Faq(Faq::new("card", "How do I get a new card?", vec![])),
+        ])
+        .expect("rebuild");
+    let query = "how do I get a reimbursement";
+    let scores = |config: &SearchConfig| -> Vec<(String, f32)> {
+        let matches = knowledge_base.search_with(query, 2, &SearchFilter::default(), config).expect("search");
+        matches.into_iter().map(|found| (found.id, found.score)).collect()
+    };
+    let defaults = SearchConfig::default();
+    assert!(defaults.dense_whole_weight > 0.0, "dense re-ranking is on by default");
+    let words_only = SearchConfig { dense_whole_weight: 0.0, dense_part_weight: 0.0, ..defaults.clone() };
+    let (with_embeddings, without) = (scores(&defaults), scores(&words_only));
+    assert_eq!(with_embeddings.len(), 2);
+    for ((id, score), (same_id, word_score)) in with_embeddings.iter().zip(&without) {
+        assert_eq!(id, same_id, "the same order here: {with_embeddings:?} {without:?}");
+        let added = score - word_score;
+        assert!(added > 0.0 && added <= defaults.dense_whole_weight + 1e-6, "{id}: {added}");
+    }
+
+    knowledge_base.set_encoder(None).expect("set");
+    assert_eq!(scores(&defaults), without, "no encoder: the words' scores");
+    knowledge_base.set_encoder(Some(SentenceEncoder::builtin_static())).expect("re-embeds");
+    assert_eq!(scores(&defaults), with_embeddings);
 }

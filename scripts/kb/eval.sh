@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Held-out evaluation of the knowledge base on StackFAQ and Banking77-as-FAQ,
-# beside plain BM25, in one run. Deterministic: fixed split seed, and tuning
-# (`kb tune`) sees only the tuning part of each data set.
+# beside plain BM25, in one run: no embeddings, the built-in static
+# embeddings, the full encoder (scripts/triage/fetch-encoder.sh installs it),
+# and scikit-learn's TF-IDF cosine as a peer. Deterministic: fixed split seed,
+# and tuning (`kb tune`) sees only the tuning part of each data set.
 #
 #   scripts/kb/eval.sh            # from the repository root
 #
@@ -57,34 +59,46 @@ row() { # name, json
     ROWS+=("$(printf '%-58s %s' "$1" "$2")")
 }
 
+ENCODER_DIR="$ROOT/models/encoders/all-MiniLM-L6-v2"
+"$ROOT/scripts/triage/fetch-encoder.sh" "$ENCODER_DIR" >&2
+PEER="$ROOT/scripts/kb/sklearn_baseline.py"
+
 # ---- StackFAQ -------------------------------------------------------------
 SF=(--faqs "$DATA/stackfaq/faqs.jsonl" --queries "$OUT/stackfaq/heldout.csv")
-echo "== tuning on StackFAQ (tuning split only)"
+SF_LEARN=("${SF[@]}" --learn "$OUT/stackfaq/tune.csv")
+echo "== tuning on StackFAQ (tuning split only), with and without embeddings"
 "$KB" tune --faqs "$DATA/stackfaq/faqs.jsonl" --queries "$OUT/stackfaq/tune.csv" \
     --unanswerable "$OUT/unanswerable.csv" --out "$OUT/stackfaq/tuned.json" | tee "$OUT/stackfaq/tune.log"
+"$KB" tune --faqs "$DATA/stackfaq/faqs.jsonl" --queries "$OUT/stackfaq/tune.csv" --encoder none \
+    --unanswerable "$OUT/unanswerable.csv" --out "$OUT/stackfaq/tuned-plain.json" > "$OUT/stackfaq/tune-plain.log"
 
 row "stackfaq plain BM25, one field (question+answers)" "$("$KB" eval "${SF[@]}" --plain --single-field | last_line)"
 row "stackfaq plain BM25, question and answer fields" "$("$KB" eval "${SF[@]}" --plain | last_line)"
-row "stackfaq tuned, no learned phrasings" "$("$KB" eval "${SF[@]}" --options "$OUT/stackfaq/tuned.json" | last_line)"
-"$KB" eval "${SF[@]}" --options "$OUT/stackfaq/tuned.json" --learn "$OUT/stackfaq/tune.csv" \
-    --confidence-report > "$OUT/stackfaq/final.txt"
-row "stackfaq tuned + tuning queries learned as phrasings" "$(last_line < "$OUT/stackfaq/final.txt")"
-row "stackfaq plain BM25 + tuning queries learned" "$("$KB" eval "${SF[@]}" --plain --learn "$OUT/stackfaq/tune.csv" | last_line)"
+row "stackfaq defaults (built-in, static embeddings)" "$("$KB" eval "${SF[@]}" | last_line)"
+row "stackfaq plain BM25 + tuning queries learned" "$("$KB" eval "${SF_LEARN[@]}" --plain | last_line)"
+row "stackfaq + learned: tuned without embeddings" "$("$KB" eval "${SF_LEARN[@]}" --options "$OUT/stackfaq/tuned-plain.json" --encoder none | last_line)"
+"$KB" eval "${SF_LEARN[@]}" --options "$OUT/stackfaq/tuned.json" --confidence-report > "$OUT/stackfaq/final.txt"
+row "stackfaq + learned: tuned, static embeddings" "$(last_line < "$OUT/stackfaq/final.txt")"
+row "stackfaq + learned: same options, full encoder" "$("$KB" eval "${SF_LEARN[@]}" --options "$OUT/stackfaq/tuned.json" --encoder "$ENCODER_DIR" | last_line)"
+row "stackfaq + learned: scikit-learn TF-IDF cosine" "$(python3 "$PEER" faqs "$DATA/stackfaq/faqs.jsonl" "$OUT/stackfaq/heldout.csv" "$OUT/stackfaq/tune.csv")"
 
 # ---- Banking77 as FAQ ------------------------------------------------------
 BK=(--docs "$OUT/banking77/docs.csv" --doc-text text --doc-id category --query text --gold category)
-echo "== tuning on Banking77 (tuning split only)"
+echo "== tuning on Banking77 (tuning split only), with and without embeddings"
 "$KB" tune "${BK[@]}" --queries "$OUT/banking77/tune.csv" \
     --out "$OUT/banking77/tuned.json" | tee "$OUT/banking77/tune.log"
+"$KB" tune "${BK[@]}" --queries "$OUT/banking77/tune.csv" --encoder none \
+    --out "$OUT/banking77/tuned-plain.json" > "$OUT/banking77/tune-plain.log"
 
 BH=("${BK[@]}" --queries "$OUT/banking77/heldout.csv")
 row "banking77 plain BM25 (docs split)" "$("$KB" eval "${BH[@]}" --plain | last_line)"
-row "banking77 plain BM25 (docs + tuning split)" "$("$KB" eval "${BH[@]}" --plain --learn "$OUT/banking77/tune.csv" | last_line)"
-row "banking77 StackFAQ-tuned defaults (docs split)" "$("$KB" eval "${BH[@]}" | last_line)"
-row "banking77 tuned (docs split)" "$("$KB" eval "${BH[@]}" --options "$OUT/banking77/tuned.json" | last_line)"
-"$KB" eval "${BH[@]}" --options "$OUT/banking77/tuned.json" --learn "$OUT/banking77/tune.csv" \
-    --confidence-report > "$OUT/banking77/final.txt"
-row "banking77 tuned (docs + tuning split)" "$(last_line < "$OUT/banking77/final.txt")"
+row "banking77 defaults (built-in, static embeddings)" "$("$KB" eval "${BH[@]}" | last_line)"
+row "banking77 tuned without embeddings" "$("$KB" eval "${BH[@]}" --options "$OUT/banking77/tuned-plain.json" --encoder none | last_line)"
+"$KB" eval "${BH[@]}" --options "$OUT/banking77/tuned.json" --confidence-report > "$OUT/banking77/final.txt"
+row "banking77 tuned, static embeddings" "$(last_line < "$OUT/banking77/final.txt")"
+row "banking77 same options, full encoder" "$("$KB" eval "${BH[@]}" --options "$OUT/banking77/tuned.json" --encoder "$ENCODER_DIR" | last_line)"
+row "banking77 scikit-learn TF-IDF cosine" "$(python3 "$PEER" docs "$OUT/banking77/docs.csv" "$OUT/banking77/heldout.csv")"
+row "banking77 tuned, static embeddings (docs + tuning split)" "$("$KB" eval "${BH[@]}" --options "$OUT/banking77/tuned.json" --learn "$OUT/banking77/tune.csv" | last_line)"
 
 echo
 echo "== held-out results (MRR counts the top 10)"
