@@ -32,14 +32,14 @@ TRIAGE=${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/triage
 export SWITCHBOARD_ENCODER_PATH=$ROOT/models/encoders${SWITCHBOARD_ENCODER_PATH:+:$SWITCHBOARD_ENCODER_PATH}
 
 MAP=Blocker=critical,Critical=high,Major=normal,Minor=low,Trivial=low
-GROUPS=(--recall-group urgent=critical+high --recall-group critical=critical)
+RECALL_GROUPS=(--recall-group urgent=critical+high --recall-group critical=critical)
 FOLDS_FILE=$WORK/hadoop-folds.csv
 
 run_ours() { # system, encoder option
     local system=$1 encoder=$2
     # shellcheck disable=SC2086
     "$TRIAGE" cv --data "$DATA/hadoop_bugs/train.csv" --text summary,description --label priority \
-        --label-map "$MAP" "${GROUPS[@]}" --repeats "$REPEATS" --outer-folds "$FOLDS" \
+        --label-map "$MAP" "${RECALL_GROUPS[@]}" --repeats "$REPEATS" --outer-folds "$FOLDS" \
         --encoder "$encoder" --folds-out "$FOLDS_FILE" ${EXTRA:-} > "$WORK/$system.txt"
 }
 
