@@ -79,7 +79,7 @@ enum Command {
     /// `switchboard triage` classifies submitted tickets (category, urgency,
     /// confidence) and flags unsure ones for a person. The subcommands train,
     /// evaluate and try models.
-    Triage(TriageArgs),
+    Triage(Box<TriageArgs>),
     /// The knowledge base: without a subcommand, run the matching stage.
     ///
     /// `switchboard kb` matches triaged tickets against FAQ articles and past
@@ -323,7 +323,7 @@ enum KbCommand {
     /// the index is missing, damaged or outdated).
     Rebuild,
     #[command(flatten)]
-    Tool(switchboard_kb::KbToolCommand),
+    Tool(Box<switchboard_kb::KbToolCommand>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -487,21 +487,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Notifier(_) => serving("notifier")?,
         Command::TeamServer(_) => unreachable!("served before the configuration is read"),
         Command::Mailgate(_) => unreachable!("run before the configuration is read"),
-        Command::Triage(TriageArgs { command: None, .. }) => serving("triage")?,
-        Command::Triage(TriageArgs { command: Some(switchboard_triage::TriageCommand::Train(args)), .. })
-            if args.from_store =>
-        {
-            let mut out = std::io::stdout().lock();
-            return commands::triage_train_from_store(&config, args, &mut out).await;
-        }
-        Command::Triage(TriageArgs { command: Some(switchboard_triage::TriageCommand::Activate(args)), .. }) => {
-            let mut out = std::io::stdout().lock();
-            return commands::triage_activate(&config, &args, &mut out).await;
-        }
-        Command::Triage(TriageArgs { command: Some(command), .. }) => {
-            let mut out = std::io::stdout().lock();
-            return Ok(switchboard_triage::run_command(command, &mut out)?);
-        }
+        Command::Triage(args) => match args.command {
+            None => serving("triage")?,
+            Some(switchboard_triage::TriageCommand::Train(args)) if args.from_store => {
+                let mut out = std::io::stdout().lock();
+                return commands::triage_train_from_store(&config, args, &mut out).await;
+            }
+            Some(switchboard_triage::TriageCommand::Activate(args)) => {
+                let mut out = std::io::stdout().lock();
+                return commands::triage_activate(&config, &args, &mut out).await;
+            }
+            Some(command) => {
+                let mut out = std::io::stdout().lock();
+                return Ok(switchboard_triage::run_command(command, &mut out)?);
+            }
+        },
         Command::Kb(KbArgs { command: None, .. }) => serving("kb")?,
         Command::Kb(KbArgs { command: Some(command), .. }) => {
             let mut out = std::io::stdout().lock();
@@ -509,7 +509,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 KbCommand::Import { faqs } => commands::kb_import(&config, &faqs, &mut out).await,
                 KbCommand::Search { query, k, json } => commands::kb_search(&config, &query, k, json, &mut out).await,
                 KbCommand::Rebuild => commands::kb_rebuild(&config, &mut out).await,
-                KbCommand::Tool(tool) => Ok(switchboard_kb::run_tool(tool, &mut out)?),
+                KbCommand::Tool(tool) => Ok(switchboard_kb::run_tool(*tool, &mut out)?),
             };
         }
         Command::Dlq { command } => {
