@@ -178,8 +178,6 @@ pub struct KnowledgeBase {
     pub(crate) fields: Fields,
     pub(crate) analysis: AnalysisOptions,
     pub(crate) ngrams: RwLock<NgramModel>,
-    /// Embeds text for dense re-ranking (see [`KnowledgeBase::set_encoder`]).
-    encoder: RwLock<Option<Arc<SentenceEncoder>>>,
     /// What searches of the newest snapshot share.
     pub(crate) cache: SnapshotCache,
     ngram_refresh: Mutex<RefreshBudget>,
@@ -326,7 +324,6 @@ impl KnowledgeBase {
                 options.analysis.rerank_words,
                 Some(SentenceEncoder::builtin_static()),
             )),
-            encoder: RwLock::new(Some(SentenceEncoder::builtin_static())),
             cache: SnapshotCache::default(),
             ngram_refresh: Mutex::new(RefreshBudget::full()),
             ngram_refreshes: std::sync::atomic::AtomicU64::new(0),
@@ -342,13 +339,13 @@ impl KnowledgeBase {
     /// Switchboard (the one triage's default models use); without an
     /// encoder the dense similarities are 0.
     pub fn set_encoder(&self, encoder: Option<Arc<SentenceEncoder>>) -> Result<()> {
-        *self.encoder.write().unwrap_or_else(std::sync::PoisonError::into_inner) = encoder;
+        *self.ngrams_mut() = NgramModel::new(self.analysis.rerank_words, encoder);
         self.reload_ngram_model()
     }
 
+    /// An empty n-gram model with the current one's encoder.
     fn new_ngram_model(&self) -> NgramModel {
-        let encoder = self.encoder.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-        NgramModel::new(self.analysis.rerank_words, encoder)
+        NgramModel::new(self.analysis.rerank_words, self.ngrams().encoder())
     }
 
     /// Rebuilds the n-gram model from the documents stored in the index.

@@ -213,6 +213,10 @@ impl NgramModel {
         Self { words, encoder, ..Self::default() }
     }
 
+    pub(crate) fn encoder(&self) -> Option<Arc<SentenceEncoder>> {
+        self.encoder.clone()
+    }
+
     fn counts(&mut self, text: &str) -> Counts {
         let mut counts: HashMap<u32, f32> = HashMap::new();
         let words = self.words;
@@ -361,9 +365,8 @@ impl NgramModel {
     }
 
     /// The cosines of the query's embedding to the centroid of the
-    /// document's questions and phrasings and to the closest of them (0, 0
-    /// without embeddings).
-    /// The closest part is skipped (0) unless `with_parts`.
+    /// document's questions and phrasings and, `with_parts`, to the closest
+    /// of them (else 0); (0, 0) without embeddings.
     pub(crate) fn dense_similarities(&self, query: Option<&[f32]>, key: &DocKey, with_parts: bool) -> (f32, f32) {
         let (Some(query), Some(dense)) = (query, self.document(key).and_then(|document| document.dense.as_deref()))
         else {
