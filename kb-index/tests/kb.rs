@@ -301,19 +301,24 @@ fn run(command: KbToolCommand) -> String {
     String::from_utf8(out).expect("utf-8 output")
 }
 
+/// The README's articles and their labelled queries, embedded with `encoder`.
+fn fixture_corpus(encoder: &str) -> CorpusArgs {
+    CorpusArgs {
+        faqs: Some(fixture("faqs.jsonl")),
+        docs: None,
+        doc_text: None,
+        doc_id: None,
+        queries: fixture("queries.csv"),
+        query_column: "query".into(),
+        gold_column: "faq_id".into(),
+        encoder: encoder.into(),
+    }
+}
+
 #[test]
 fn eval_prints_the_json_summary_last() {
     let output = run(KbToolCommand::Eval(EvalArgs {
-        corpus: CorpusArgs {
-            faqs: Some(fixture("faqs.jsonl")),
-            docs: None,
-            doc_text: None,
-            doc_id: None,
-            queries: fixture("queries.csv"),
-            query_column: "query".into(),
-            gold_column: "faq_id".into(),
-            encoder: "static".into(),
-        },
+        corpus: fixture_corpus("static"),
         learn: None,
         plain: false,
         single_field: false,
@@ -364,16 +369,7 @@ fn eval_works_on_a_labelled_csv_corpus() {
 fn eval_names_an_encoder_it_cannot_load() {
     let missing = std::env::temp_dir().join("switchboard-no-such-encoder");
     let command = KbToolCommand::Eval(EvalArgs {
-        corpus: CorpusArgs {
-            faqs: Some(fixture("faqs.jsonl")),
-            docs: None,
-            doc_text: None,
-            doc_id: None,
-            queries: fixture("queries.csv"),
-            query_column: "query".into(),
-            gold_column: "faq_id".into(),
-            encoder: missing.display().to_string(),
-        },
+        corpus: fixture_corpus(&missing.display().to_string()),
         learn: None,
         plain: false,
         single_field: false,
